@@ -1,0 +1,46 @@
+//! The command line: one subcommand per job, each in its own module.
+//!
+//! Commands print their results on stdout and their logs on stderr, and return an exit code:
+//! 0 for success, 1 for a failed command (a failed verification, a refused tx), 2 for bad usage.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::telemetry::LogFormat;
+
+mod keygen;
+
+/// ain-sre: the worker side of AI Network's blockchain for serverless computing.
+///
+/// It follows an AI Network node, runs the function calls recorded on chain in WASM, process or
+/// container sandboxes, and posts each result back as a signed transaction.
+#[derive(Debug, Parser)]
+#[command(name = "ain-sre", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Log line format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "AIN_SRE_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// Default log filter (RUST_LOG overrides it), e.g. `info`, `ain_sre=debug`.
+    #[arg(long, global = true, default_value = "info", env = "AIN_SRE_LOG")]
+    pub log_level: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a worker key: prints its address and writes an encrypted V3 keystore.
+    Keygen(keygen::KeygenArgs),
+}
+
+impl Cli {
+    /// Runs the chosen command.
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        match self.command {
+            Command::Keygen(args) => keygen::run(args),
+        }
+    }
+}

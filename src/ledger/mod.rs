@@ -1,0 +1,9 @@
+//! The AI Network ledger library: everything ain-sre knows about the chain, and nothing else.
+//!
+//! `ledger` imports nothing from the rest of the crate, so it can be read, tested and reused alone.
+//!
+//! - [`json`]: stable JSON text, byte-identical to what ain-util hashes;
+//! - [`crypto`]: keys, addresses, tx/message hashes, signatures, V3 keystores;
+
+pub mod crypto;
+pub mod json;

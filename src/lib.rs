@@ -1,0 +1,26 @@
+//! # ain-sre
+//!
+//! The worker side of AI Network's "blockchain for serverless computing". The chain is a ledger of
+//! calls between clients and workers; ain-sre follows a node, runs each call off-chain in a sandbox
+//! chosen by the function's language, and posts the result back as a signed transaction.
+//!
+//! ```text
+//!  node (WS event handler) --VALUE_CHANGED--> trigger --Call--> scheduler --Job--> sandbox
+//!         ^                                                                          |
+//!         |                                                                   Outcome v
+//!  node (JSON-RPC) <---- ain_sendSignedTransaction ---- poster <---- signer (receipt + tx)
+//!         |
+//!         +--blocks--> ledger::follower (verifies hashes, signatures, 2/3 votes; cursor)
+//! ```
+//!
+//! ## Module map
+//!
+//! - [`ledger`]: the AI Network library (stable JSON, crypto, keystores). It imports nothing else
+//!   from this crate.
+//! - [`keyfile`]: loading the worker key from a keystore or the environment, without ever showing it.
+//! - [`cli`]: the `ain-sre` subcommands; [`telemetry`]: logging set-up.
+
+pub mod cli;
+pub mod keyfile;
+pub mod ledger;
+pub mod telemetry;

@@ -1,0 +1,33 @@
+//! Logging set-up: human-readable or JSON lines on stderr, filtered by `RUST_LOG` or `--log-level`.
+//!
+//! Stdout is kept for command results (tables, addresses, JSON), so logs never mix with them.
+
+use tracing_subscriber::EnvFilter;
+
+/// How log lines are rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Compact human-readable lines.
+    Human,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Installs the global subscriber. `RUST_LOG` wins over `default_level` when set.
+pub fn init(format: LogFormat, default_level: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = match format {
+        LogFormat::Human => builder.compact().try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
+    };
+    // A second init (tests calling run twice) keeps the first subscriber; that is fine.
+    drop(result);
+}
