@@ -18,8 +18,9 @@
 //! - [`ledger`]: the AI Network library (stable JSON, crypto, keystores). It imports nothing else
 //!   from this crate.
 //! - [`keyfile`]: loading the worker key from a keystore or the environment, without ever showing it.
-//! - [`cli`]: the `ain-sre` subcommands; [`telemetry`]: logging set-up.
+//! - [`cli`]: the `ain-sre` subcommands; [`telemetry`]: logging set-up; [`bench`]: benchmarks.
 
+pub mod bench;
 pub mod cli;
 pub mod keyfile;
 pub mod ledger;

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 use crate::telemetry::LogFormat;
 
+mod bench;
 mod keygen;
 
 /// ain-sre: the worker side of AI Network's blockchain for serverless computing.
@@ -34,6 +35,8 @@ pub struct Cli {
 pub enum Command {
     /// Create a worker key: prints its address and writes an encrypted V3 keystore.
     Keygen(keygen::KeygenArgs),
+    /// Run benchmarks and print their numbers (the README's figures come from here).
+    Bench(bench::BenchArgs),
 }
 
 impl Cli {
@@ -41,6 +44,7 @@ impl Cli {
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         match self.command {
             Command::Keygen(args) => keygen::run(args),
+            Command::Bench(args) => bench::run(args).await,
         }
     }
 }

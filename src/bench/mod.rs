@@ -1,0 +1,88 @@
+//! Benchmarks behind `ain-sre bench`: each prints its figures (per-call p50/p99 and throughput) so
+//! the README's numbers come from a command anyone can re-run, never from timed unit tests.
+
+use std::time::{Duration, Instant};
+
+pub mod ledger;
+
+/// Latency distribution of one measured operation.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Stats {
+    /// What was measured.
+    pub name: String,
+    /// Number of timed calls.
+    pub calls: u64,
+    /// Median latency in microseconds.
+    pub p50_us: f64,
+    /// 99th percentile latency in microseconds.
+    pub p99_us: f64,
+    /// Calls per second over the whole run (one thread).
+    pub per_sec: f64,
+}
+
+impl Stats {
+    /// Times `op` for at least `min_time` and `min_calls`, after a short warm-up.
+    pub fn measure(name: &str, min_calls: u64, min_time: Duration, mut op: impl FnMut()) -> Stats {
+        for _ in 0..min_calls.min(50) {
+            op();
+        }
+        let mut samples = Vec::with_capacity(min_calls as usize);
+        let start = Instant::now();
+        while (samples.len() as u64) < min_calls || start.elapsed() < min_time {
+            let t = Instant::now();
+            op();
+            samples.push(t.elapsed());
+        }
+        Stats::from_samples(name, samples, start.elapsed())
+    }
+
+    /// Builds the distribution from per-call samples and the total wall time they took.
+    pub fn from_samples(name: &str, mut samples: Vec<Duration>, total: Duration) -> Stats {
+        samples.sort_unstable();
+        let pick = |q: f64| {
+            if samples.is_empty() {
+                return 0.0;
+            }
+            let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
+            samples[i].as_secs_f64() * 1e6
+        };
+        Stats {
+            name: name.to_owned(),
+            calls: samples.len() as u64,
+            p50_us: pick(0.50),
+            p99_us: pick(0.99),
+            per_sec: samples.len() as f64 / total.as_secs_f64().max(1e-9),
+        }
+    }
+}
+
+/// Renders rows as a Markdown table (the README embeds it as printed).
+pub fn markdown_table(rows: &[Stats]) -> String {
+    let mut out = String::from("| measurement | calls | p50 | p99 | per second (1 thread) |\n|---|---:|---:|---:|---:|\n");
+    for r in rows {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {:.0} |\n",
+            r.name,
+            r.calls,
+            fmt_us(r.p50_us),
+            fmt_us(r.p99_us),
+            r.per_sec
+        ));
+    }
+    out
+}
+
+fn fmt_us(us: f64) -> String {
+    if us >= 1000.0 { format!("{:.2} ms", us / 1000.0) } else { format!("{us:.1} µs") }
+}
+
+/// A one-line description of the host, printed above every report.
+pub fn host_description() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let profile = if cfg!(debug_assertions) { "debug build (numbers not representative)" } else { "release build" };
+    format!("{cores} cores, {cpu}, {profile}")
+}

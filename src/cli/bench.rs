@@ -1,0 +1,42 @@
+//! `ain-sre bench`: runs the benchmarks and prints their numbers (Markdown, or JSON with --json).
+
+use std::process::ExitCode;
+
+use crate::bench::{self, Stats};
+
+/// Arguments of `ain-sre bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Which benchmark group to run.
+    #[arg(value_enum, default_value_t = Group::Ledger)]
+    pub group: Group,
+    /// Shorter runs (noisier numbers), for smoke checks.
+    #[arg(long)]
+    pub quick: bool,
+    /// Print JSON instead of a Markdown table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Benchmark groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Group {
+    /// Ledger: tx hashing, signing, signer recovery, follower verification rate.
+    Ledger,
+}
+
+pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let rows: Vec<Stats> = match args.group {
+        Group::Ledger => tokio::task::spawn_blocking(move || bench::ledger::run(args.quick)).await??,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({
+            "host": bench::host_description(),
+            "results": rows,
+        }))?);
+    } else {
+        println!("host: {}\n", bench::host_description());
+        print!("{}", bench::markdown_table(&rows));
+    }
+    Ok(ExitCode::SUCCESS)
+}
