@@ -17,6 +17,7 @@
 //!
 //! - [`ledger`]: the AI Network library (stable JSON, crypto, keystores). It imports nothing else
 //!   from this crate.
+//! - [`sandbox`]: the contract every sandbox tier implements (`Sandbox`, `Limits`, `Outcome`).
 //! - [`keyfile`]: loading the worker key from a keystore or the environment, without ever showing it.
 //! - [`cli`]: the `ain-sre` subcommands; [`telemetry`]: logging set-up; [`bench`]: benchmarks.
 
@@ -24,4 +25,5 @@ pub mod bench;
 pub mod cli;
 pub mod keyfile;
 pub mod ledger;
+pub mod sandbox;
 pub mod telemetry;

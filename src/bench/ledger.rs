@@ -39,16 +39,25 @@ pub fn run(quick: bool) -> anyhow::Result<Vec<Stats>> {
 
 /// Runs the crypto measurements: hash, sign, recover and full verify of one tx.
 pub fn crypto(quick: bool) -> Vec<Stats> {
-    let min_time = if quick { Duration::from_millis(300) } else { Duration::from_secs(2) };
+    let min_time = if quick {
+        Duration::from_millis(300)
+    } else {
+        Duration::from_secs(2)
+    };
     let key = PrivateKey::generate();
     let body = sample_body(1);
     let sig = key.sign_transaction(&body, 0).expect("chain 0 is valid");
     let sig_text = sig.to_string();
     let mut i = 0u64;
     vec![
-        Stats::measure("hashTransaction (stable JSON + double keccak)", 1000, min_time, || {
-            std::hint::black_box(hash_transaction(std::hint::black_box(&body)));
-        }),
+        Stats::measure(
+            "hashTransaction (stable JSON + double keccak)",
+            1000,
+            min_time,
+            || {
+                std::hint::black_box(hash_transaction(std::hint::black_box(&body)));
+            },
+        ),
         Stats::measure("sign tx (hash + RFC6979 ECDSA)", 1000, min_time, || {
             i += 1;
             let b = sample_body(i);

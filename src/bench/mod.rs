@@ -58,7 +58,9 @@ impl Stats {
 
 /// Renders rows as a Markdown table (the README embeds it as printed).
 pub fn markdown_table(rows: &[Stats]) -> String {
-    let mut out = String::from("| measurement | calls | p50 | p99 | per second (1 thread) |\n|---|---:|---:|---:|---:|\n");
+    let mut out = String::from(
+        "| measurement | calls | p50 | p99 | per second (1 thread) |\n|---|---:|---:|---:|---:|\n",
+    );
     for r in rows {
         out.push_str(&format!(
             "| {} | {} | {} | {} | {:.0} |\n",
@@ -73,16 +75,30 @@ pub fn markdown_table(rows: &[Stats]) -> String {
 }
 
 fn fmt_us(us: f64) -> String {
-    if us >= 1000.0 { format!("{:.2} ms", us / 1000.0) } else { format!("{us:.1} µs") }
+    if us >= 1000.0 {
+        format!("{:.2} ms", us / 1000.0)
+    } else {
+        format!("{us:.1} µs")
+    }
 }
 
 /// A one-line description of the host, printed above every report.
 pub fn host_description() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let profile = if cfg!(debug_assertions) { "debug build (numbers not representative)" } else { "release build" };
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let profile = if cfg!(debug_assertions) {
+        "debug build (numbers not representative)"
+    } else {
+        "release build"
+    };
     format!("{cores} cores, {cpu}, {profile}")
 }

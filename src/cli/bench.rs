@@ -27,13 +27,18 @@ pub enum Group {
 
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let rows: Vec<Stats> = match args.group {
-        Group::Ledger => tokio::task::spawn_blocking(move || bench::ledger::run(args.quick)).await??,
+        Group::Ledger => {
+            tokio::task::spawn_blocking(move || bench::ledger::run(args.quick)).await??
+        }
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({
-            "host": bench::host_description(),
-            "results": rows,
-        }))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "host": bench::host_description(),
+                "results": rows,
+            }))?
+        );
     } else {
         println!("host: {}\n", bench::host_description());
         print!("{}", bench::markdown_table(&rows));
