@@ -18,11 +18,13 @@
 //! - [`ledger`]: the AI Network library (stable JSON, crypto, keystores). It imports nothing else
 //!   from this crate.
 //! - [`sandbox`]: the contract every sandbox tier implements (`Sandbox`, `Limits`, `Outcome`).
+//! - [`config`]: `runtimes/*.toml` and `sandbox-profiles/*.toml`, parsed strictly and validated.
 //! - [`keyfile`]: loading the worker key from a keystore or the environment, without ever showing it.
 //! - [`cli`]: the `ain-sre` subcommands; [`telemetry`]: logging set-up; [`bench`]: benchmarks.
 
 pub mod bench;
 pub mod cli;
+pub mod config;
 pub mod keyfile;
 pub mod ledger;
 pub mod sandbox;

@@ -1,0 +1,232 @@
+//! Sandbox profiles: named limit sets from `sandbox-profiles/*.toml`, every limit written down.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{ConfigError, merged_files};
+use crate::sandbox::{Limits, NetworkPolicy};
+
+/// The profiles shipped in the repository, compiled in.
+pub const SHIPPED: &[(&str, &str)] = &[
+    (
+        "batch.toml",
+        include_str!("../../sandbox-profiles/batch.toml"),
+    ),
+    (
+        "default.toml",
+        include_str!("../../sandbox-profiles/default.toml"),
+    ),
+    (
+        "strict.toml",
+        include_str!("../../sandbox-profiles/strict.toml"),
+    ),
+];
+
+/// One profile file as written. Every limit is required: a profile never inherits silently.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileFile {
+    description: String,
+    wall_time_ms: u64,
+    cpu_time_ms: u64,
+    memory_mb: u64,
+    pids: u32,
+    output_bytes: usize,
+    stderr_bytes: usize,
+    tmpfs_mb: u64,
+    network: String,
+    #[serde(default)]
+    fuel: Option<u64>,
+}
+
+/// A validated profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// The file stem (`default`, `strict`, ...).
+    pub name: String,
+    /// One line saying what it is for.
+    pub description: String,
+    /// The limits it grants.
+    pub limits: Limits,
+}
+
+fn check(file: &str, what: &str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+    if value < min || value > max {
+        return Err(ConfigError::Invalid {
+            file: file.to_owned(),
+            message: format!("{what} = {value} is outside {min}..={max}"),
+        });
+    }
+    Ok(())
+}
+
+impl Profile {
+    /// Parses and validates one profile file.
+    pub fn parse(file: &str, text: &str) -> Result<Profile, ConfigError> {
+        let p: ProfileFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            file: file.to_owned(),
+            message: e.to_string(),
+        })?;
+        check(file, "wall_time_ms", p.wall_time_ms, 1, 3_600_000)?;
+        check(file, "cpu_time_ms", p.cpu_time_ms, 1, 3_600_000)?;
+        check(file, "memory_mb", p.memory_mb, 1, 65_536)?;
+        check(file, "pids", p.pids.into(), 1, 4096)?;
+        check(file, "output_bytes", p.output_bytes as u64, 1, 64 << 20)?;
+        check(file, "stderr_bytes", p.stderr_bytes as u64, 0, 16 << 20)?;
+        check(file, "tmpfs_mb", p.tmpfs_mb, 0, 65_536)?;
+        if let Some(f) = p.fuel {
+            check(file, "fuel", f, 1, u64::MAX)?;
+        }
+        let network = match p.network.as_str() {
+            "none" => NetworkPolicy::None,
+            other => {
+                return Err(ConfigError::Invalid {
+                    file: file.to_owned(),
+                    message: format!(
+                        "network = \"{other}\" is not supported; only \"none\" is (egress proxies are not implemented)"
+                    ),
+                });
+            }
+        };
+        Ok(Profile {
+            name: file.trim_end_matches(".toml").to_owned(),
+            description: p.description,
+            limits: Limits {
+                wall_time: Duration::from_millis(p.wall_time_ms),
+                cpu_time: Duration::from_millis(p.cpu_time_ms),
+                memory_bytes: p.memory_mb << 20,
+                pids: p.pids,
+                output_bytes: p.output_bytes,
+                stderr_bytes: p.stderr_bytes,
+                tmpfs_bytes: p.tmpfs_mb << 20,
+                network,
+                fuel: p.fuel,
+            },
+        })
+    }
+}
+
+/// All profiles by name. `default` always exists.
+#[derive(Debug, Clone)]
+pub struct ProfileCatalog {
+    profiles: BTreeMap<String, Arc<Profile>>,
+}
+
+impl ProfileCatalog {
+    /// The shipped profiles plus (overriding by file name) those in `dir`.
+    pub fn load(dir: Option<&Path>) -> Result<ProfileCatalog, ConfigError> {
+        let mut profiles = BTreeMap::new();
+        for (file, text) in merged_files(SHIPPED, dir)? {
+            let p = Profile::parse(&file, &text)?;
+            profiles.insert(p.name.clone(), Arc::new(p));
+        }
+        if !profiles.contains_key("default") {
+            return Err(ConfigError::Invalid {
+                file: "default.toml".into(),
+                message: "missing".into(),
+            });
+        }
+        Ok(ProfileCatalog { profiles })
+    }
+
+    /// The shipped profiles only.
+    pub fn shipped() -> Result<ProfileCatalog, ConfigError> {
+        ProfileCatalog::load(None)
+    }
+
+    /// Looks a profile up by name.
+    pub fn get(&self, name: &str) -> Result<Arc<Profile>, ConfigError> {
+        self.profiles
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ConfigError::Unknown {
+                kind: "profile",
+                name: name.to_owned(),
+                known: self.profiles.keys().cloned().collect::<Vec<_>>().join(", "),
+            })
+    }
+
+    /// Every profile, by name.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Profile>> {
+        self.profiles.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_profiles_parse_and_default_is_deny_all() {
+        let cat = ProfileCatalog::shipped().unwrap();
+        assert_eq!(cat.iter().count(), SHIPPED.len());
+        let d = cat.get("default").unwrap();
+        assert_eq!(d.limits.network, NetworkPolicy::None);
+        assert_eq!(
+            d.limits,
+            Limits::default(),
+            "default.toml and Limits::default() must agree"
+        );
+        assert!(cat.get("strict").unwrap().limits.memory_bytes < d.limits.memory_bytes);
+        assert!(matches!(cat.get("nope"), Err(ConfigError::Unknown { .. })));
+    }
+
+    #[test]
+    fn shipped_list_matches_the_directory() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sandbox-profiles");
+        let on_disk: Vec<String> = super::super::read_toml_dir(&dir)
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        let shipped: Vec<String> = SHIPPED.iter().map(|(n, _)| n.to_string()).collect();
+        assert_eq!(
+            on_disk, shipped,
+            "add new profile files to profiles::SHIPPED"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_missing_limits_and_ranges_are_refused() {
+        let base = include_str!("../../sandbox-profiles/default.toml");
+        let extra = format!("{base}\nswap_mb = 1\n");
+        assert!(matches!(
+            Profile::parse("x.toml", &extra),
+            Err(ConfigError::Parse { .. })
+        ));
+        let missing = base.replace("pids = 32", "");
+        assert!(matches!(
+            Profile::parse("x.toml", &missing),
+            Err(ConfigError::Parse { .. })
+        ));
+        let huge = base.replace("memory_mb = 128", "memory_mb = 999999");
+        let err = Profile::parse("x.toml", &huge).unwrap_err().to_string();
+        assert!(err.contains("memory_mb"), "{err}");
+        let net = base.replace("network = \"none\"", "network = \"host\"");
+        assert!(
+            Profile::parse("x.toml", &net)
+                .unwrap_err()
+                .to_string()
+                .contains("not supported")
+        );
+    }
+
+    #[test]
+    fn a_directory_overrides_and_extends() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = include_str!("../../sandbox-profiles/default.toml");
+        std::fs::write(
+            dir.path().join("default.toml"),
+            base.replace("pids = 32", "pids = 7"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("mine.toml"), base).unwrap();
+        let cat = ProfileCatalog::load(Some(dir.path())).unwrap();
+        assert_eq!(cat.get("default").unwrap().limits.pids, 7);
+        assert!(cat.get("mine").is_ok());
+    }
+}
