@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::telemetry::LogFormat;
 
 mod bench;
+mod invoke;
 mod keygen;
 
 /// ain-sre: the worker side of AI Network's blockchain for serverless computing.
@@ -35,6 +36,9 @@ pub struct Cli {
 pub enum Command {
     /// Create a worker key: prints its address and writes an encrypted V3 keystore.
     Keygen(keygen::KeygenArgs),
+    /// Run a function locally, exactly as a worker would, with no chain: prints its output,
+    /// status and resource usage (with --repeat, latency percentiles).
+    Invoke(invoke::InvokeArgs),
     /// Run benchmarks and print their numbers (the README's figures come from here).
     Bench(bench::BenchArgs),
 }
@@ -44,6 +48,7 @@ impl Cli {
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         match self.command {
             Command::Keygen(args) => keygen::run(args),
+            Command::Invoke(args) => invoke::run(args).await,
             Command::Bench(args) => bench::run(args).await,
         }
     }

@@ -14,6 +14,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod any;
 pub mod fake;
 pub mod wasm;
 
@@ -256,6 +257,14 @@ pub enum SandboxError {
         /// The tier.
         tier: Tier,
         /// Why not.
+        why: String,
+    },
+    /// None of the tiers a runtime can use is available on this host.
+    #[error("no tier can run runtime `{runtime}` on this host: {why}")]
+    NoTier {
+        /// The runtime.
+        runtime: String,
+        /// Each tier's reason, `tier: why; ...`.
         why: String,
     },
     /// The host failed while setting up or tearing down a call.

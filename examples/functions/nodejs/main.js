@@ -1,0 +1,15 @@
+// ain-sre example function (nodejs): reads a JSON object on stdin, greets `name`, prints JSON.
+let input = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (chunk) => { input += chunk; });
+process.stdin.on('end', () => {
+  let request;
+  try {
+    request = JSON.parse(input || '{}');
+  } catch (e) {
+    process.stderr.write(`input is not JSON: ${e.message}\n`);
+    process.exit(2);
+  }
+  const name = (request && typeof request === 'object' && request.name) || 'world';
+  process.stdout.write(JSON.stringify({ greeting: `hello, ${name}`, runtime: 'nodejs' }));
+});

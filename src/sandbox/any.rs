@@ -1,0 +1,157 @@
+//! The closed set of tiers ([`AnySandbox`]) and the host's registry of which are available
+//! ([`Tiers`]). The scheduler and `ain-sre invoke` both run functions through here, so a local
+//! invocation takes exactly the worker's code path.
+
+use std::sync::Arc;
+
+use super::wasm::{PreparedWasm, WasmConfig, WasmSandbox};
+use super::{FunctionCode, Invocation, Outcome, Sandbox, SandboxError, Tier};
+use crate::config::runtimes::Runtime;
+
+/// Every sandbox backend, dispatched statically.
+#[derive(Clone)]
+pub enum AnySandbox {
+    /// wasmtime.
+    Wasm(WasmSandbox),
+}
+
+/// A prepared function for whichever tier prepared it.
+#[derive(Debug, Clone)]
+pub enum AnyPrepared {
+    /// A compiled module.
+    Wasm(Arc<PreparedWasm>),
+}
+
+impl AnySandbox {
+    /// The tier of this backend.
+    pub fn tier(&self) -> Tier {
+        match self {
+            AnySandbox::Wasm(s) => s.tier(),
+        }
+    }
+
+    /// Prepares `code` (cacheable per code hash).
+    pub async fn prepare(&self, code: &FunctionCode) -> Result<AnyPrepared, SandboxError> {
+        match self {
+            AnySandbox::Wasm(s) => s.prepare(code).await.map(AnyPrepared::Wasm),
+        }
+    }
+
+    /// Runs one call.
+    pub async fn run(
+        &self,
+        prepared: &AnyPrepared,
+        call: Invocation,
+    ) -> Result<Outcome, SandboxError> {
+        match (self, prepared) {
+            (AnySandbox::Wasm(s), AnyPrepared::Wasm(p)) => s.run(p, call).await,
+        }
+    }
+}
+
+/// Which tiers this host offers, and why the others are missing.
+pub struct Tiers {
+    wasm: Result<AnySandbox, String>,
+}
+
+impl Tiers {
+    /// Starts every tier that can run here. A tier that cannot start is recorded with its reason;
+    /// it never prevents the others from starting.
+    pub fn start(wasm: WasmConfig) -> Tiers {
+        Tiers {
+            wasm: WasmSandbox::new(wasm)
+                .map(AnySandbox::Wasm)
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// The backend for `tier`, or why it is unavailable.
+    pub fn get(&self, tier: Tier) -> Result<&AnySandbox, SandboxError> {
+        let unavailable = |why: &str| SandboxError::Unavailable {
+            tier,
+            why: why.to_owned(),
+        };
+        match tier {
+            Tier::Wasm => self.wasm.as_ref().map_err(|why| unavailable(why)),
+            Tier::Process => Err(unavailable(
+                "the namespaced-process tier is not built into this version yet",
+            )),
+            Tier::Container => Err(unavailable(
+                "the container tier is not built into this version yet",
+            )),
+        }
+    }
+
+    /// Picks the tier for `runtime`: `requested` if given (it must be one the runtime lists),
+    /// otherwise the first of the runtime's tiers that is available here.
+    pub fn choose(
+        &self,
+        runtime: &Runtime,
+        requested: Option<Tier>,
+    ) -> Result<&AnySandbox, SandboxError> {
+        if let Some(t) = requested {
+            if !runtime.tiers.contains(&t) {
+                return Err(SandboxError::Rejected(format!(
+                    "runtime `{}` does not run on the {t} tier (it runs on: {})",
+                    runtime.name,
+                    join(&runtime.tiers)
+                )));
+            }
+            return self.get(t);
+        }
+        let mut reasons = Vec::new();
+        for t in &runtime.tiers {
+            match self.get(*t) {
+                Ok(s) => return Ok(s),
+                Err(SandboxError::Unavailable { why, .. }) => reasons.push(format!("{t}: {why}")),
+                Err(e) => reasons.push(format!("{t}: {e}")),
+            }
+        }
+        Err(SandboxError::NoTier {
+            runtime: runtime.name.clone(),
+            why: reasons.join("; "),
+        })
+    }
+}
+
+fn join(tiers: &[Tier]) -> String {
+    tiers
+        .iter()
+        .map(|t| t.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::runtimes::RuntimeCatalog;
+
+    #[test]
+    fn tiers_not_built_say_so_and_choice_follows_preference() {
+        let tiers = Tiers::start(WasmConfig {
+            max_concurrency: 4,
+            ..WasmConfig::default()
+        });
+        let cat = RuntimeCatalog::shipped().unwrap();
+        assert_eq!(
+            tiers
+                .choose(&cat.resolve("wasm").unwrap(), None)
+                .unwrap()
+                .tier(),
+            Tier::Wasm
+        );
+        let err = tiers
+            .choose(&cat.resolve("python3").unwrap(), None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("not built into this version"), "{err}");
+        let err = tiers
+            .choose(&cat.resolve("wasm").unwrap(), Some(Tier::Container))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("does not run on the container tier"), "{err}");
+    }
+}
