@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 pub mod ledger;
+pub mod wasm;
 
 /// Latency distribution of one measured operation.
 #[derive(Debug, Clone, serde::Serialize)]

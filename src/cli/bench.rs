@@ -23,6 +23,8 @@ pub struct BenchArgs {
 pub enum Group {
     /// Ledger: tx hashing, signing, signer recovery, follower verification rate.
     Ledger,
+    /// WASM tier: full invocation latency and throughput, compile vs cached load.
+    Wasm,
 }
 
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -30,6 +32,8 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Group::Ledger => {
             tokio::task::spawn_blocking(move || bench::ledger::run(args.quick)).await??
         }
+        // Builds its own runtimes (one and two threads), so it runs on a plain thread.
+        Group::Wasm => tokio::task::spawn_blocking(move || bench::wasm::run(args.quick)).await??,
     };
     if args.json {
         println!(

@@ -13,6 +13,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
 
 #[derive(Debug)]
 struct Shared {
@@ -61,9 +62,11 @@ impl Capture {
         let mut buf = s.buf.lock().unwrap_or_else(|p| p.into_inner());
         if s.keep_tail {
             if data.len() >= s.cap {
+                if data.len() > s.cap || !buf.is_empty() {
+                    s.overflowed.store(true, Ordering::Relaxed);
+                }
                 buf.clear();
                 buf.extend_from_slice(&data[data.len() - s.cap..]);
-                s.overflowed.store(data.len() > s.cap, Ordering::Relaxed);
             } else {
                 let excess = (buf.len() + data.len()).saturating_sub(s.cap);
                 if excess > 0 {
@@ -116,6 +119,45 @@ impl IsTerminal for Capture {
 impl StdoutStream for Capture {
     fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
         Box::new(self.clone())
+    }
+
+    /// The stream WASI writes through. Implemented directly (not via the default adapter, which
+    /// spawns a background task per stream) so a write lands in the buffer synchronously.
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Capture {
+    async fn ready(&mut self) {}
+}
+
+#[wasmtime_wasi::async_trait]
+impl OutputStream for Capture {
+    fn write(&mut self, bytes: bytes::Bytes) -> StreamResult<()> {
+        Capture::write(self, &bytes)
+            .map(drop)
+            .map_err(|e| StreamError::LastOperationFailed(wasmtime::Error::msg(e.to_string())))
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        const MAX_CHUNK: usize = 1 << 20;
+        let s = &self.0;
+        if s.keep_tail {
+            return Ok(MAX_CHUNK);
+        }
+        if s.overflowed.load(Ordering::Relaxed) {
+            return Err(StreamError::Closed);
+        }
+        let used = s.buf.lock().map(|b| b.len()).unwrap_or(s.cap);
+        // One byte more than fits: a guest writing past the cap must be seen doing so, otherwise
+        // its output would be silently truncated at exactly the cap.
+        Ok((s.cap - used + 1).min(MAX_CHUNK))
     }
 }
 
