@@ -4,6 +4,13 @@
 //!
 //! - [`json`]: stable JSON text, byte-identical to what ain-util hashes;
 //! - [`crypto`]: keys, addresses, tx/message hashes, signatures, V3 keystores;
+//! - [`tx`]: typed transaction bodies and operations that hash exactly as signed, signed txs,
+//!   and the node's state label/value/path rules;
+//! - [`block`]: blocks, their body and header hashes, proposals and votes;
+//! - [`follower`]: the verifying follower of finalized blocks, with its persisted cursor.
 
+pub mod block;
 pub mod crypto;
+pub mod follower;
 pub mod json;
+pub mod tx;
