@@ -4,8 +4,15 @@
 //!
 //! - [`json`]: stable JSON text, byte-identical to what ain-util hashes;
 //! - [`crypto`]: keys, addresses, tx/message hashes, signatures, V3 keystores;
-//! - [`devnet`]: the built-in AIN-compatible chain;
+//! - [`tx`]: typed transaction bodies and operations that hash exactly as signed, signed txs,
+//!   and the node's state label/value/path rules;
+//! - [`block`]: blocks, their body and header hashes, proposals and votes;
+//! - [`follower`]: the verifying follower of finalized blocks, with its persisted cursor;
+//! - [`devnet`]: the built-in AIN-compatible chain.
 
+pub mod block;
 pub mod crypto;
 pub mod devnet;
+pub mod follower;
 pub mod json;
+pub mod tx;
