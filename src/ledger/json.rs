@@ -32,7 +32,10 @@ pub fn js_object_sizeof(value: &Value) -> usize {
         Value::Number(_) => 8,
         Value::String(s) => utf16(s),
         Value::Array(items) => items.iter().map(js_object_sizeof).sum(),
-        Value::Object(map) => map.iter().map(|(k, v)| utf16(k) + js_object_sizeof(v)).sum(),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| utf16(k) + js_object_sizeof(v))
+            .sum(),
     }
 }
 
@@ -197,7 +200,10 @@ mod tests {
         let tx = json!({"operation":{"type":"SET_VALUE","ref":"/apps/test/value","value":"hello"},
                         "nonce":-1,"timestamp":1700000000000u64,"gas_price":0});
         assert_eq!(js_object_sizeof(&tx), 172);
-        assert_eq!(js_object_sizeof(&json!({"a": [true, null, 1.5, "é🚀"]})), 2 + 4 + 8 + 6);
+        assert_eq!(
+            js_object_sizeof(&json!({"a": [true, null, 1.5, "é🚀"]})),
+            2 + 4 + 8 + 6
+        );
     }
 
     #[test]
