@@ -19,6 +19,7 @@
 //!   from this crate.
 //! - [`sandbox`]: the contract every sandbox tier implements (`Sandbox`, `Limits`, `Outcome`).
 //! - [`config`]: `runtimes/*.toml` and `sandbox-profiles/*.toml`, parsed strictly and validated.
+//! - [`receipt`]: the response and execution receipt a worker writes for a call (pure).
 //! - [`keyfile`]: loading the worker key from a keystore or the environment, without ever showing it.
 //! - [`cli`]: the `ain-sre` subcommands; [`telemetry`]: logging set-up; [`bench`]: benchmarks.
 
@@ -27,5 +28,6 @@ pub mod cli;
 pub mod config;
 pub mod keyfile;
 pub mod ledger;
+pub mod receipt;
 pub mod sandbox;
 pub mod telemetry;

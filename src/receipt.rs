@@ -1,0 +1,353 @@
+//! The response a worker writes for a call, with its execution receipt (pure: no I/O).
+//!
+//! Shape, per DESIGN.md: `{status, output, stderr_tail?, error?, exit_code?, output_truncated?,
+//! output_encoding?, receipt: {request_tx, worker, code_hash, runtime, sandbox, profile,
+//! input_hash, output_hash, usage: {wall_us, cpu_us, mem_peak_kb}, started_at, finished_at}}`.
+//!
+//! The chain caps a transaction body at 10,000 "bytes" as npm `object-sizeof` counts them, so the
+//! output, stderr tail and error text are shortened until the whole response tx fits. The
+//! receipt's `output_hash` is always the SHA-256 of the *full* output, so a client holding the
+//! output off-chain can still check it; `output_truncated: true` says the on-chain copy is cut.
+//! Output that is not UTF-8 is stored base64-encoded with `output_encoding: "base64"`.
+
+use base64::Engine as _;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::ledger::crypto::{Address, Hash};
+use crate::ledger::json::js_object_sizeof;
+use crate::sandbox::{Failure, Outcome, Usage};
+
+/// What the worker knows about a call when it answers it.
+#[derive(Debug, Clone)]
+pub struct CallFacts<'a> {
+    /// Hash of the request transaction.
+    pub request_tx: Hash,
+    /// The answering worker's address.
+    pub worker: Address,
+    /// SHA-256 (hex) of the function code that ran (or was expected).
+    pub code_hash: &'a str,
+    /// Runtime name.
+    pub runtime: &'a str,
+    /// Tier that ran it, or `none` when nothing ran.
+    pub sandbox: &'a str,
+    /// Profile applied.
+    pub profile: &'a str,
+    /// The call's input bytes.
+    pub input: &'a [u8],
+    /// When the call started (ms since the epoch).
+    pub started_at: u64,
+    /// When it finished (ms since the epoch).
+    pub finished_at: u64,
+}
+
+/// What happened to the call.
+#[derive(Debug, Clone)]
+pub enum CallResult {
+    /// The function ran (successfully or not).
+    Ran(Outcome),
+    /// Nothing ran: bad code hash, unknown runtime, oversize input, forbidden imports, ...
+    Rejected(String),
+}
+
+/// The `tx_body` size limit of real nodes (`tx_bytes_limit`).
+pub const NODE_TX_BYTES_LIMIT: usize = 10_000;
+
+/// Builds the response value, shortened so that a SET_VALUE tx writing it at `ref_path` measures
+/// at most `tx_limit` (use [`NODE_TX_BYTES_LIMIT`] for real nodes).
+pub fn build_response(
+    facts: &CallFacts<'_>,
+    result: &CallResult,
+    ref_path: &str,
+    tx_limit: usize,
+) -> Value {
+    let (status, stdout, stderr, error, exit_code, usage): (
+        &str,
+        &[u8],
+        &[u8],
+        Option<String>,
+        Option<i32>,
+        Usage,
+    ) = match result {
+        CallResult::Rejected(why) => (
+            "rejected",
+            &[],
+            &[],
+            Some(why.clone()),
+            None,
+            Usage::default(),
+        ),
+        CallResult::Ran(out) => match out {
+            Outcome::Completed {
+                exit_code,
+                stdout,
+                stderr_tail,
+                usage,
+            } => (
+                out.status(),
+                stdout,
+                stderr_tail,
+                None,
+                (*exit_code != 0).then_some(*exit_code),
+                *usage,
+            ),
+            Outcome::Failed {
+                failure,
+                stderr_tail,
+                usage,
+            } => {
+                let error = match failure {
+                    Failure::Trap(msg) => Some(msg.clone()),
+                    Failure::Timeout => Some("deadline exceeded".to_owned()),
+                    Failure::Oom => Some("memory limit exceeded".to_owned()),
+                    Failure::OutputTooLarge => Some("output limit exceeded".to_owned()),
+                };
+                (out.status(), &[], stderr_tail, error, None, *usage)
+            }
+        },
+    };
+    let receipt = json!({
+        "request_tx": facts.request_tx.to_string(),
+        "worker": facts.worker.to_string(),
+        "code_hash": facts.code_hash,
+        "runtime": facts.runtime,
+        "sandbox": facts.sandbox,
+        "profile": facts.profile,
+        "input_hash": hex::encode(Sha256::digest(facts.input)),
+        "output_hash": hex::encode(Sha256::digest(stdout)),
+        "usage": {"wall_us": usage.wall_us, "cpu_us": usage.cpu_us, "mem_peak_kb": usage.mem_peak_kb},
+        "started_at": facts.started_at,
+        "finished_at": facts.finished_at,
+    });
+    let (output, encoding) = match std::str::from_utf8(stdout) {
+        Ok(s) => (s.to_owned(), None),
+        Err(_) => (
+            base64::engine::general_purpose::STANDARD.encode(stdout),
+            Some("base64"),
+        ),
+    };
+    let mut v = Map::new();
+    v.insert("status".into(), json!(status));
+    v.insert("receipt".into(), receipt);
+    if let Some(code) = exit_code {
+        v.insert("exit_code".into(), json!(code));
+    }
+    if let Some(enc) = encoding {
+        v.insert("output_encoding".into(), json!(enc));
+    }
+    let stderr = String::from_utf8_lossy(stderr).into_owned();
+    let error = error.unwrap_or_default();
+    // Fixed part plus the tx envelope around the value; strings are then given what remains,
+    // output first (it is the result), then the error, then stderr.
+    let envelope = json!({"operation": {"type": "SET_VALUE", "ref": ref_path, "value": Value::Object(v.clone())},
+                          "nonce": -1, "timestamp": 0, "gas_price": 0});
+    // Keys of the optional fields and the flag that may be added.
+    let reserve = js_object_sizeof(
+        &json!({"output": "", "stderr_tail": "", "error": "", "output_truncated": true}),
+    );
+    let mut budget = tx_limit.saturating_sub(js_object_sizeof(&envelope) + reserve) / 2;
+    let out = take_utf16(&output, &mut budget);
+    let truncated = out.len() < output.len();
+    v.insert("output".into(), json!(out));
+    if truncated {
+        v.insert("output_truncated".into(), json!(true));
+    }
+    if !error.is_empty() {
+        v.insert("error".into(), json!(take_utf16(&error, &mut budget)));
+    }
+    if !stderr.is_empty() {
+        // Keep the end of stderr: the last lines usually say what went wrong.
+        let tail = take_utf16_tail(&stderr, &mut budget);
+        if !tail.is_empty() {
+            v.insert("stderr_tail".into(), json!(tail));
+        }
+    }
+    Value::Object(v)
+}
+
+/// The longest prefix of `s` with at most `*budget` UTF-16 units; the budget is reduced.
+fn take_utf16<'s>(s: &'s str, budget: &mut usize) -> &'s str {
+    let mut units = 0;
+    for (i, c) in s.char_indices() {
+        if units + c.len_utf16() > *budget {
+            *budget -= units;
+            return &s[..i];
+        }
+        units += c.len_utf16();
+    }
+    *budget -= units;
+    s
+}
+
+/// The longest suffix of `s` with at most `*budget` UTF-16 units; the budget is reduced.
+fn take_utf16_tail<'s>(s: &'s str, budget: &mut usize) -> &'s str {
+    let mut units = 0;
+    for (i, c) in s.char_indices().rev() {
+        if units + c.len_utf16() > *budget {
+            *budget -= units;
+            return &s[i + c.len_utf8()..];
+        }
+        units += c.len_utf16();
+    }
+    *budget -= units;
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(input: &[u8]) -> CallFacts<'_> {
+        CallFacts {
+            request_tx: Hash([7; 32]),
+            worker: "0x00ADEc28B6a845a085e03591bE7550dd68673C1C"
+                .parse()
+                .unwrap(),
+            code_hash: "ab".repeat(32).leak(),
+            runtime: "wasm",
+            sandbox: "wasm",
+            profile: "default",
+            input,
+            started_at: 1_795_461_505_726,
+            finished_at: 1_795_461_505_727,
+        }
+    }
+
+    fn tx_size(v: &Value, path: &str) -> usize {
+        js_object_sizeof(
+            &json!({"operation": {"type": "SET_VALUE", "ref": path, "value": v},
+                                 "nonce": -1, "timestamp": 1_795_461_505_727u64, "gas_price": 0}),
+        )
+    }
+
+    const PATH: &str = "/apps/a/sre/calls/echo/c1/response";
+
+    #[test]
+    fn ok_response_carries_output_and_a_complete_receipt() {
+        let out = Outcome::Completed {
+            exit_code: 0,
+            stdout: b"{\"x\":1}".to_vec(),
+            stderr_tail: vec![],
+            usage: Usage {
+                wall_us: 10,
+                cpu_us: 9,
+                mem_peak_kb: 128,
+            },
+        };
+        let v = build_response(
+            &facts(b"{}"),
+            &CallResult::Ran(out),
+            PATH,
+            NODE_TX_BYTES_LIMIT,
+        );
+        assert_eq!(v["status"], "ok");
+        assert_eq!(v["output"], "{\"x\":1}");
+        assert!(
+            v.get("stderr_tail").is_none()
+                && v.get("error").is_none()
+                && v.get("output_truncated").is_none()
+        );
+        let r = &v["receipt"];
+        assert_eq!(r["worker"], "0x00ADEc28B6a845a085e03591bE7550dd68673C1C");
+        assert_eq!(
+            r["input_hash"],
+            "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+        );
+        assert_eq!(
+            r["usage"],
+            json!({"wall_us": 10, "cpu_us": 9, "mem_peak_kb": 128})
+        );
+        assert_eq!(r["request_tx"], format!("0x{}", "07".repeat(32)));
+    }
+
+    #[test]
+    fn huge_output_and_stderr_are_cut_to_fit_the_tx_limit() {
+        let big = "é".repeat(50_000);
+        let out = Outcome::Completed {
+            exit_code: 2,
+            stdout: big.clone().into_bytes(),
+            stderr_tail: format!("{}END", "x".repeat(20_000)).into_bytes(),
+            usage: Usage::default(),
+        };
+        let v = build_response(
+            &facts(b""),
+            &CallResult::Ran(out),
+            PATH,
+            NODE_TX_BYTES_LIMIT,
+        );
+        assert_eq!(v["status"], "error");
+        assert_eq!(v["exit_code"], 2);
+        assert_eq!(v["output_truncated"], true);
+        assert!(big.starts_with(v["output"].as_str().unwrap()));
+        assert_eq!(
+            v["receipt"]["output_hash"],
+            hex::encode(Sha256::digest(big.as_bytes()))
+        );
+        let size = tx_size(&v, PATH);
+        assert!(size <= NODE_TX_BYTES_LIMIT, "{size}");
+        assert!(
+            size > NODE_TX_BYTES_LIMIT - 200,
+            "the budget should be used, got {size}"
+        );
+    }
+
+    #[test]
+    fn stderr_keeps_its_end_and_binary_output_is_base64() {
+        let stderr = "first line\n".repeat(40) + "last line";
+        let out = Outcome::Completed {
+            exit_code: 0,
+            stdout: vec![0xff, 0x00, 0x80],
+            stderr_tail: stderr.clone().into_bytes(),
+            usage: Usage::default(),
+        };
+        let full = build_response(
+            &facts(b""),
+            &CallResult::Ran(out.clone()),
+            PATH,
+            NODE_TX_BYTES_LIMIT,
+        );
+        assert_eq!(full["output"], "/wCA");
+        assert_eq!(full["output_encoding"], "base64");
+        assert_eq!(full["stderr_tail"], stderr);
+        // 200 "bytes" less room: the output stays whole, stderr loses its beginning, not its end.
+        let limit = tx_size(&full, PATH) - 200;
+        let v = build_response(&facts(b""), &CallResult::Ran(out), PATH, limit);
+        assert_eq!(v["output"], "/wCA");
+        let tail = v["stderr_tail"].as_str().unwrap();
+        assert!(
+            stderr.ends_with(tail) && tail.len() < stderr.len() && tail.ends_with("last line"),
+            "{tail:?}"
+        );
+        assert!(tx_size(&v, PATH) <= limit);
+    }
+
+    #[test]
+    fn failures_and_rejections_say_why() {
+        let t = Outcome::Failed {
+            failure: Failure::Timeout,
+            stderr_tail: vec![],
+            usage: Usage {
+                wall_us: 5_000_000,
+                ..Usage::default()
+            },
+        };
+        let v = build_response(&facts(b""), &CallResult::Ran(t), PATH, NODE_TX_BYTES_LIMIT);
+        assert_eq!(
+            (
+                v["status"].as_str(),
+                v["error"].as_str(),
+                v["output"].as_str()
+            ),
+            (Some("timeout"), Some("deadline exceeded"), Some(""))
+        );
+        let v = build_response(
+            &facts(b""),
+            &CallResult::Rejected("code hash mismatch".into()),
+            PATH,
+            NODE_TX_BYTES_LIMIT,
+        );
+        assert_eq!(v["status"], "rejected");
+        assert_eq!(v["error"], "code hash mismatch");
+        assert_eq!(v["receipt"]["usage"]["wall_us"], 0);
+    }
+}
