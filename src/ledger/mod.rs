@@ -4,6 +4,8 @@
 //!
 //! - [`json`]: stable JSON text, byte-identical to what ain-util hashes;
 //! - [`crypto`]: keys, addresses, tx/message hashes, signatures, V3 keystores;
+//! - [`devnet`]: the built-in AIN-compatible chain (so far: its write-rule evaluator);
 
 pub mod crypto;
+pub mod devnet;
 pub mod json;
