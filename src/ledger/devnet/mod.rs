@@ -3,5 +3,7 @@
 //! one machine and clients written for AI Network (ain-js) work against it unchanged.
 //!
 //! - [`event_handler`]: the WebSocket event-handler server.
+//! - [`rules`]: write-rule expressions, parsed once when a rule is set and evaluated per write.
 
 pub mod event_handler;
+pub mod rules;
