@@ -4,6 +4,9 @@
 //!
 //! - [`json`]: stable JSON text, byte-identical to what ain-util hashes;
 //! - [`crypto`]: keys, addresses, tx/message hashes, signatures, V3 keystores;
+//! - [`rpc`]: the JSON-RPC client (send signed txs, reads, blocks, tx lookups, typed node errors);
+//! - [`events`]: the event-handler WebSocket client (filters, keepalive, reconnect, typed events);
 
 pub mod crypto;
 pub mod json;
+pub mod rpc;
