@@ -8,5 +8,6 @@
 //! - [`events`]: the event-handler WebSocket client (filters, keepalive, reconnect, typed events);
 
 pub mod crypto;
+pub mod events;
 pub mod json;
 pub mod rpc;

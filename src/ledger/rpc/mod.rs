@@ -4,7 +4,7 @@
 //! named params, bounds the whole exchange by a timeout and the body by a size limit, and turns
 //! the node's three answer shapes (jayson envelope, JSON-RPC error, bare protocol-error body) into
 //! an [`RpcValue`] or a typed [`RpcError`] carrying the node's code. The typed methods in
-//! [`api`](self) (sending signed txs, `ain_get`, nonces, blocks, tx lookups, chain id, protocol
+//! `api` (sending signed txs, `ain_get`, nonces, blocks, tx lookups, chain id, protocol
 //! check) are thin layers on top. Block and transaction getters are generic over the caller's
 //! types so this module does not depend on how blocks or txs are modelled.
 //!
