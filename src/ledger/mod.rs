@@ -8,11 +8,15 @@
 //!   and the node's state label/value/path rules;
 //! - [`block`]: blocks, their body and header hashes, proposals and votes;
 //! - [`follower`]: the verifying follower of finalized blocks, with its persisted cursor;
+//! - [`rpc`]: the JSON-RPC client (send signed txs, reads, blocks, tx lookups, typed node errors);
+//! - [`events`]: the event-handler WebSocket client (filters, keepalive, reconnect, typed events);
 //! - [`devnet`]: the built-in AIN-compatible chain.
 
 pub mod block;
 pub mod crypto;
 pub mod devnet;
+pub mod events;
 pub mod follower;
 pub mod json;
+pub mod rpc;
 pub mod tx;
