@@ -4,6 +4,16 @@
 //!
 //! - [`event_handler`]: the WebSocket event-handler server.
 //! - [`rules`]: write-rule expressions, parsed once when a rule is set and evaluated per write.
+//! - [`state`]: the four state trees (values, rules, functions, owners), copy-on-write.
+//! - [`configs`], [`perm`]: config tree validation and merging; rule and owner matching.
+//! - [`exec`]: transaction execution (prechecks, ops, native functions, results).
+//! - [`codes`]: the node's result codes.
 
+pub mod codes;
+pub mod configs;
 pub mod event_handler;
+pub mod exec;
+pub mod genesis;
+pub mod perm;
 pub mod rules;
+pub mod state;
