@@ -371,3 +371,6 @@ pub fn execute_trusted(
     state.commit();
     out
 }
+
+#[cfg(test)]
+mod tests;
