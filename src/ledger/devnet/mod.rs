@@ -9,7 +9,9 @@
 //! - [`exec`]: transaction execution (prechecks, ops, native functions, results).
 //! - [`codes`]: the node's result codes.
 
+pub mod chain;
 pub mod codes;
+pub mod config;
 pub mod configs;
 pub mod event_handler;
 pub mod exec;
@@ -17,3 +19,4 @@ pub mod genesis;
 pub mod perm;
 pub mod rules;
 pub mod state;
+pub mod store;
