@@ -18,5 +18,9 @@ pub mod exec;
 pub mod genesis;
 pub mod perm;
 pub mod rules;
+pub mod server;
 pub mod state;
 pub mod store;
+
+pub use config::{DevnetConfig, PoolLimits};
+pub use server::{Devnet, DevnetError, DevnetHandle};

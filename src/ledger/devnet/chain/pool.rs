@@ -305,4 +305,18 @@ impl Chain {
             transaction,
         }))
     }
+
+    /// `ain_getPendingTransactions`: pooled txs by signer, with their `extra`.
+    pub fn pending_transactions(&self) -> Value {
+        let mut out = serde_json::Map::new();
+        for p in &self.pool {
+            let list = out
+                .entry(p.tx.address.to_checksum())
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(l) = list {
+                l.push(tx_json_with_extra(&p.tx, p.extra()));
+            }
+        }
+        Value::Object(out)
+    }
 }
