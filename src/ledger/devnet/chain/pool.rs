@@ -117,7 +117,9 @@ impl Chain {
             ));
         }
         if self.is_known(&hash)? {
-            let shown = tx_json_with_extra(&tx, json!({"created_at": now, "executed_at": null}));
+            // Serialized from the struct, so keys keep the node's order (tx_body, signature, …).
+            let mut shown = tx.clone();
+            shown.extra = Some(json!({"created_at": now, "executed_at": null}));
             let pretty = serde_json::to_string_pretty(&shown).unwrap_or_default();
             let msg = format!("{H} Already received transaction: {pretty}");
             return Ok(Self::pool_error(&hash, codes::TX_ALREADY_RECEIVED, msg));
