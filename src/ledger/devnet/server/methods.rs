@@ -81,7 +81,12 @@ fn read(state: &State, op: &Map<String, Value>) -> Option<Value> {
         Some("GET_OWNER") => TreeKind::Owners,
         Some(_) => return None,
     };
-    let path = op.get("ref").and_then(Value::as_str).unwrap_or("");
+    // An absent `ref` reads the root (`parsePath(undefined)` is `[]`); a non-string one nothing.
+    let path = match op.get("ref") {
+        None | Some(Value::Null) => "",
+        Some(Value::String(s)) => s.as_str(),
+        Some(_) => return Some(Value::Null),
+    };
     let labels = parse_path(path);
     let shallow = to_bool(op.get("is_shallow"));
     Some(
