@@ -235,3 +235,79 @@ fn diff_at(a: &Value, b: &Value, path: &str, skip: &[&str], out: &mut Vec<String
         _ => {}
     }
 }
+
+/// A follower block source over the devnet's JSON-RPC (`ain_getLastBlockNumber`,
+/// `ain_getBlockList`), using the crate's RPC client.
+pub struct RpcSource(pub ain_sre::ledger::rpc::RpcClient);
+
+impl ain_sre::ledger::follower::BlockSource for RpcSource {
+    fn last_block_number(
+        &self,
+    ) -> impl std::future::Future<Output = Result<u64, ain_sre::ledger::follower::SourceError>> + Send
+    {
+        async move {
+            use ain_sre::ledger::follower::SourceError;
+            match self.0.get_last_block_number().await {
+                Ok(Some(n)) => Ok(n),
+                Ok(None) => Err(SourceError::Unavailable("no blocks".into())),
+                Err(e) => Err(SourceError::Unavailable(e.to_string())),
+            }
+        }
+    }
+
+    fn block_list(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> impl std::future::Future<
+        Output = Result<Vec<ain_sre::ledger::block::Block>, ain_sre::ledger::follower::SourceError>,
+    > + Send {
+        async move {
+            self.0
+                .get_block_list(from, to)
+                .await
+                .map_err(|e| ain_sre::ledger::follower::SourceError::Unavailable(e.to_string()))
+        }
+    }
+}
+
+/// Runs `ledger::follower` over `rpc_url` from the trusted genesis up to block `to`; returns
+/// every committed block, in order.
+pub async fn follow(
+    rpc_url: &str,
+    genesis: ain_sre::ledger::crypto::Hash,
+    to: u64,
+) -> Vec<std::sync::Arc<ain_sre::ledger::block::Block>> {
+    use ain_sre::ledger::follower::{
+        Follower, FollowerConfig, FollowerEvent, FollowerExit, MemoryCursorStore, TrustedGenesis,
+    };
+    let source = RpcSource(ain_sre::ledger::rpc::RpcClient::new(rpc_url).unwrap());
+    let config = FollowerConfig {
+        to: Some(to),
+        poll_interval: Duration::from_millis(20),
+        retry_interval: Duration::from_millis(50),
+        ..FollowerConfig::default()
+    };
+    let store = std::sync::Arc::new(MemoryCursorStore::new());
+    let (follower, mut rx, handle) =
+        Follower::new(source, TrustedGenesis::Hash(genesis), store, config);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let run = tokio::spawn(follower.run(cancel.clone()));
+    let mut blocks = Vec::new();
+    while let Some(ev) = rx.recv().await {
+        match ev {
+            FollowerEvent::Committed { block } => {
+                handle.finished_height(block.number);
+                blocks.push(block);
+            }
+            FollowerEvent::Halted { error } => panic!("follower halted: {error}"),
+        }
+    }
+    let exit = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("follower finished")
+        .unwrap()
+        .expect("follower ok");
+    assert_eq!(exit, FollowerExit::ReachedTarget(to));
+    blocks
+}
