@@ -36,10 +36,7 @@ pub fn fixtures(test: &str) -> Option<PathBuf> {
     match shared_dir() {
         Some(d) => Some(d.join("fixtures")),
         None => {
-            skip_or_fail(
-                test,
-                "../shared/fixtures is absent (set AIN_SRE_SHARED to its parent)",
-            );
+            skip_or_fail(test, "../shared/fixtures is absent (set AIN_SRE_SHARED to its parent)");
             None
         }
     }
