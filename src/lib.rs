@@ -15,8 +15,8 @@
 //!
 //! ## Module map
 //!
-//! - [`ledger`]: the AI Network library (stable JSON, crypto, keystores). It imports nothing else
-//!   from this crate.
+//! - [`ledger`]: the AI Network library (stable JSON, crypto, keystores, typed transactions and
+//!   blocks, the verifying block follower). It imports nothing else from this crate.
 //! - [`keyfile`]: loading the worker key from a keystore or the environment, without ever showing it.
 //! - [`cli`]: the `ain-sre` subcommands; [`telemetry`]: logging set-up.
 
