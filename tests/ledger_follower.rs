@@ -425,6 +425,27 @@ async fn source_outages_are_retried() {
 }
 
 #[tokio::test]
+async fn a_source_serving_another_genesis_is_refused() {
+    let Some(blocks) = fixture("a_source_serving_another_genesis_is_refused") else {
+        return;
+    };
+    let source = Arc::new(MemorySource::new(blocks));
+    let mut r = spawn(
+        source,
+        TrustedGenesis::Hash(ain_sre::ledger::crypto::Hash([7; 32])),
+        Arc::new(MemoryCursorStore::new()),
+        config(None),
+    );
+    match r.task.await.unwrap() {
+        Err(FollowerError::InvalidBlock(e)) => {
+            assert_eq!((e.number, e.check.name()), (0, "genesis_hash"))
+        }
+        other => panic!("expected a genesis_hash failure, got {other:?}"),
+    }
+    assert!(r.events.recv().await.is_none(), "nothing delivered");
+}
+
+#[tokio::test]
 async fn dropping_the_receiver_ends_the_run() {
     let Some(blocks) = fixture("dropping_the_receiver_ends_the_run") else {
         return;

@@ -76,7 +76,10 @@ pub enum FailedCheck {
         got: u64,
     },
     /// `last_hash` is not the previous block's hash.
-    #[error("last_hash {last_hash:?} is not the previous block's hash {prev_hash}")]
+    #[error(
+        "last_hash {} is not the previous block's hash {prev_hash}",
+        last_hash.map_or_else(|| "\"\"".to_owned(), |h| h.to_string())
+    )]
     ParentLink {
         /// The block's `last_hash`.
         last_hash: Option<Hash>,
