@@ -39,6 +39,17 @@ pub fn js_object_sizeof(value: &Value) -> usize {
     }
 }
 
+/// Appends the stable JSON text of `value` to `out`; `out` then ends with exactly what
+/// [`stable_stringify`] would return. Lets callers build larger hashing inputs without copies.
+pub fn write_stable(out: &mut String, value: &Value) {
+    write_value(out, value);
+}
+
+/// Appends a JSON number formatted as JavaScript's `String(n)` does.
+pub fn write_js_number(out: &mut String, n: &Number) {
+    write_number(out, n);
+}
+
 /// Formats a JSON number as JavaScript's `String(n)` does.
 pub fn js_number(n: &Number) -> String {
     let mut out = String::new();
