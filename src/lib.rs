@@ -15,17 +15,19 @@
 //!
 //! ## Module map
 //!
-//! - [`ledger`]: the AI Network library (stable JSON, crypto, keystores). It imports nothing else
-//!   from this crate.
+//! - [`ledger`]: the AI Network library (stable JSON, crypto, keystores, typed transactions and
+//!   blocks, the verifying block follower). It imports nothing else from this crate.
 //! - [`sandbox`]: the contract every sandbox tier implements (`Sandbox`, `Limits`, `Outcome`).
 //! - [`config`]: `runtimes/*.toml` and `sandbox-profiles/*.toml`, parsed strictly and validated.
 //! - [`receipt`]: the response and execution receipt a worker writes for a call (pure).
+//! - [`journal`]: crash-safe per-call state (seen → running → signed → posted → confirmed).
 //! - [`keyfile`]: loading the worker key from a keystore or the environment, without ever showing it.
 //! - [`cli`]: the `ain-sre` subcommands; [`telemetry`]: logging set-up; [`bench`]: benchmarks.
 
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod journal;
 pub mod keyfile;
 pub mod ledger;
 pub mod receipt;

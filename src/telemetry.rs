@@ -13,10 +13,14 @@ pub enum LogFormat {
     Json,
 }
 
+/// Directives appended to the default filter: wasmtime-wasi opens an INFO span around every WASI
+/// call, and formatting those fields would cost more than the guest's whole run.
+const QUIET_DEPENDENCIES: &str = "wasmtime_wasi=warn,wasmtime=warn,cranelift_codegen=warn";
+
 /// Installs the global subscriber. `RUST_LOG` wins over `default_level` when set.
 pub fn init(format: LogFormat, default_level: &str) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default_level},{QUIET_DEPENDENCIES}")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -7,9 +7,9 @@
 //! - [`tx`]: typed transaction bodies and operations that hash exactly as signed, signed txs,
 //!   and the node's state label/value/path rules;
 //! - [`block`]: blocks, their body and header hashes, proposals and votes;
-//! - [`follower`]: the verifying follower of finalized blocks, with its persisted cursor;
 //! - [`rpc`]: the JSON-RPC client (send signed txs, reads, blocks, tx lookups, typed node errors);
 //! - [`events`]: the event-handler WebSocket client (filters, keepalive, reconnect, typed events);
+//! - [`follower`]: the verifying follower of finalized blocks, with its persisted cursor;
 //! - [`devnet`]: the built-in AIN-compatible chain.
 
 pub mod block;

@@ -4,6 +4,10 @@
 //! derived key; the MAC is `keccak256(dk[16..32] ‖ ciphertext)`. Every field is lowercase hex, because
 //! ain-util lowercases the whole JSON text before parsing it. KDF parameters read from a file are
 //! bounded so a hostile keystore cannot make the worker allocate gigabytes or spin for hours.
+//!
+//! Write scrypt keystores for JavaScript users: ain-util 1.3.0 cannot open PBKDF2 keystores at all
+//! (its `pbkdf2` import is not callable, so both directions throw; `tests/ain_util_compat.rs`
+//! records this). PBKDF2 is supported here for keystores made by other Ethereum tools.
 
 use aes::cipher::{KeyIvInit, StreamCipher};
 use serde::{Deserialize, Serialize};
@@ -43,7 +47,7 @@ pub enum Kdf {
         /// Parallelism.
         p: u32,
     },
-    /// PBKDF2-HMAC-SHA256 with `c` rounds (ain-util default: 262144).
+    /// PBKDF2-HMAC-SHA256 with `c` rounds. Not readable by ain-util 1.3.0 (see the module docs).
     Pbkdf2 {
         /// Iteration count.
         c: u32,

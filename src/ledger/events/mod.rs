@@ -15,6 +15,7 @@ mod client;
 mod config;
 mod filter;
 mod frame;
+mod manager;
 
 pub use crate::ledger::rpc::TxState;
 pub use client::{ClientEvent, EventClient, EventHandle, EventStats};
