@@ -303,6 +303,11 @@ impl Persister {
         }
     }
 
+    /// The highest durable sequence number so far.
+    pub fn durable_seq(&self) -> u64 {
+        self.durable.borrow().seq
+    }
+
     /// Stops the writer after it has committed what is queued, and waits for it (so the
     /// database file is closed when this returns).
     pub fn close(&self) {

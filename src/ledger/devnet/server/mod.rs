@@ -8,6 +8,7 @@
 //!  events --> EventHandler (WebSocket, port 5100) <-- TxLookup (lock)
 //! ```
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -18,7 +19,7 @@ use tokio_util::task::TaskTracker;
 
 use super::chain::{self, Chain, ChainError, ChainParams};
 use super::config::DevnetConfig;
-use super::event_handler::{EventHandler, TxLookup};
+use super::event_handler::{ChainEvent, EventHandler, TxLookup};
 use super::exec::ExecParams;
 use super::perm::RuleCache;
 use super::store::{Persister, Store};
@@ -48,6 +49,8 @@ pub enum DevnetError {
 pub(crate) struct Server {
     pub(crate) config: DevnetConfig,
     chain: Mutex<Chain>,
+    /// Events of accepted txs, waiting for their pool entry to be durable; emitted in order.
+    outbox: Mutex<VecDeque<(u64, Vec<ChainEvent>)>>,
     pub(crate) persister: Persister,
     pub(crate) events: EventHandler,
     pub(crate) events_url: String,
@@ -58,6 +61,40 @@ impl Server {
         // A panic while holding the lock leaves the chain as it was before the panicking call's
         // writes were journaled away; carrying on is better than refusing every request.
         self.chain.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn outbox(&self) -> MutexGuard<'_, VecDeque<(u64, Vec<ChainEvent>)>> {
+        self.outbox.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues the events of an accepted tx until its pool entry (store sequence `seq`) is durable.
+    /// Called under the chain lock, so the queue is in acceptance order.
+    pub(crate) fn queue_events(&self, seq: Option<u64>, events: Vec<ChainEvent>) {
+        if !events.is_empty() {
+            self.outbox().push_back((seq.unwrap_or(0), events));
+        }
+    }
+
+    /// Emits the queued events that are durable, oldest first. Whoever calls it (a send that is
+    /// done waiting, the producer before a block's events) emits everything durable before it,
+    /// so a tx's USER events always precede its BLOCK events, even if its sender went away.
+    pub(crate) fn flush_events(&self) {
+        self.flush_then(&[]);
+    }
+
+    fn flush_then(&self, then: &[ChainEvent]) {
+        let durable = self.persister.durable_seq();
+        let mut outbox = self.outbox();
+        while outbox.front().is_some_and(|(seq, _)| *seq <= durable) {
+            if let Some((_, events)) = outbox.pop_front() {
+                for e in &events {
+                    self.events.emit(e);
+                }
+            }
+        }
+        for e in then {
+            self.events.emit(e);
+        }
     }
 }
 
@@ -127,6 +164,7 @@ impl Devnet {
             events_url: format!("ws://{events_addr}/"),
             config,
             chain: Mutex::new(chain),
+            outbox: Mutex::new(VecDeque::new()),
             persister,
             events: events.clone(),
         });
@@ -211,9 +249,7 @@ async fn produce_blocks(server: Arc<Server>, cancel: CancellationToken) {
             return;
         }
         let events = server.chain().commit(built);
-        for e in &events {
-            server.events.emit(e);
-        }
+        server.flush_then(&events);
     }
 }
 

@@ -18,7 +18,6 @@ use super::methods::Answer;
 use crate::ledger::crypto::Signature;
 use crate::ledger::devnet::chain::now_ms;
 use crate::ledger::devnet::codes;
-use crate::ledger::devnet::event_handler::ChainEvent;
 use crate::ledger::json::js_object_sizeof;
 use crate::ledger::tx::{SignedTx, TxBody};
 
@@ -82,11 +81,7 @@ fn refusal(code: i64, message: String) -> Answer {
     Ok(m)
 }
 
-async fn finish(
-    server: &Arc<Server>,
-    seq: Option<u64>,
-    events: Vec<ChainEvent>,
-) -> Result<(), String> {
+async fn finish(server: &Arc<Server>, seq: Option<u64>) -> Result<(), String> {
     if let Some(seq) = seq {
         server
             .persister
@@ -94,9 +89,7 @@ async fn finish(
             .await
             .map_err(|e| format!("the transaction could not be stored: {e}"))?;
     }
-    for e in &events {
-        server.events.emit(e);
-    }
+    server.flush_events();
     Ok(())
 }
 
@@ -135,15 +128,18 @@ pub(super) async fn send(server: &Arc<Server>, p: &Map<String, Value>, dryrun: b
             );
         }
     };
-    let accepted = {
+    let (answer, seq) = {
         let mut chain = server.chain();
-        chain
+        let a = chain
             .accept(tx, now_ms(), dryrun)
-            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        // Queued under the chain lock, so events leave in acceptance order.
+        server.queue_events(a.durable_seq, a.events);
+        (a.answer, a.durable_seq)
     };
-    finish(server, accepted.durable_seq, accepted.events).await?;
+    finish(server, seq).await?;
     let mut m = Map::new();
-    m.insert("result".into(), accepted.answer);
+    m.insert("result".into(), answer);
     Ok(m)
 }
 
@@ -208,7 +204,6 @@ pub(super) async fn send_batch(server: &Arc<Server>, p: &Map<String, Value>) -> 
         }
     }
     let mut answers = Vec::with_capacity(txs.len());
-    let mut events = Vec::new();
     let mut seq = None;
     {
         let mut chain = server.chain();
@@ -216,11 +211,11 @@ pub(super) async fn send_batch(server: &Arc<Server>, p: &Map<String, Value>) -> 
         for tx in txs {
             let a = chain.accept(tx, now, false).map_err(|e| e.to_string())?;
             answers.push(a.answer);
-            events.extend(a.events);
+            server.queue_events(a.durable_seq, a.events);
             seq = seq.max(a.durable_seq);
         }
     }
-    finish(server, seq, events).await?;
+    finish(server, seq).await?;
     let mut m = Map::new();
     m.insert("result".into(), Value::Array(answers));
     Ok(m)
