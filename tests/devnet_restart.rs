@@ -133,15 +133,14 @@ async fn acknowledged_txs_survive_kill_9() {
         .unwrap();
     let last = c
         .wait_final(
-            &c.send(signed(
+            c.send(signed(
                 SK,
                 SimpleOp::set_value(format!("/apps/keep/{}/x", addr(SK)), json!(2)),
                 -1,
             ))
             .await["tx_hash"]
                 .as_str()
-                .unwrap()
-                .to_owned(),
+                .unwrap(),
         )
         .await;
     let to = last["number"].as_u64().unwrap();

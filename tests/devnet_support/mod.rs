@@ -241,33 +241,24 @@ fn diff_at(a: &Value, b: &Value, path: &str, skip: &[&str], out: &mut Vec<String
 pub struct RpcSource(pub ain_sre::ledger::rpc::RpcClient);
 
 impl ain_sre::ledger::follower::BlockSource for RpcSource {
-    fn last_block_number(
-        &self,
-    ) -> impl std::future::Future<Output = Result<u64, ain_sre::ledger::follower::SourceError>> + Send
-    {
-        async move {
-            use ain_sre::ledger::follower::SourceError;
-            match self.0.get_last_block_number().await {
-                Ok(Some(n)) => Ok(n),
-                Ok(None) => Err(SourceError::Unavailable("no blocks".into())),
-                Err(e) => Err(SourceError::Unavailable(e.to_string())),
-            }
+    async fn last_block_number(&self) -> Result<u64, ain_sre::ledger::follower::SourceError> {
+        use ain_sre::ledger::follower::SourceError;
+        match self.0.get_last_block_number().await {
+            Ok(Some(n)) => Ok(n),
+            Ok(None) => Err(SourceError::Unavailable("no blocks".into())),
+            Err(e) => Err(SourceError::Unavailable(e.to_string())),
         }
     }
 
-    fn block_list(
+    async fn block_list(
         &self,
         from: u64,
         to: u64,
-    ) -> impl std::future::Future<
-        Output = Result<Vec<ain_sre::ledger::block::Block>, ain_sre::ledger::follower::SourceError>,
-    > + Send {
-        async move {
-            self.0
-                .get_block_list(from, to)
-                .await
-                .map_err(|e| ain_sre::ledger::follower::SourceError::Unavailable(e.to_string()))
-        }
+    ) -> Result<Vec<ain_sre::ledger::block::Block>, ain_sre::ledger::follower::SourceError> {
+        self.0
+            .get_block_list(from, to)
+            .await
+            .map_err(|e| ain_sre::ledger::follower::SourceError::Unavailable(e.to_string()))
     }
 }
 

@@ -192,14 +192,14 @@ fn validate_rule_config(config: &Value, vars: &[String]) -> Result<(), ConfigErr
     if obj.keys().any(|k| k != "write" && k != "state") {
         return Err(bad(&[]));
     }
-    if let Some(state) = obj.get("state") {
-        if let Some(s) = state.as_object() {
-            let numeric = s
-                .iter()
-                .all(|(k, v)| STATE_RULE_KEYS.contains(&k.as_str()) && v.is_number());
-            if !numeric {
-                return Err(bad(&[]));
-            }
+    if let Some(state) = obj.get("state")
+        && let Some(s) = state.as_object()
+    {
+        let numeric = s
+            .iter()
+            .all(|(k, v)| STATE_RULE_KEYS.contains(&k.as_str()) && v.is_number());
+        if !numeric {
+            return Err(bad(&[]));
         }
     }
     if let Some(write) = obj.get("write") {
@@ -208,10 +208,10 @@ fn validate_rule_config(config: &Value, vars: &[String]) -> Result<(), ConfigErr
             return Err((vec!["write".to_owned()], Some(e.to_string())));
         }
     }
-    if let Some(state) = obj.get("state") {
-        if !is_valid_state_rule(state) {
-            return Err(bad(&["state"]));
-        }
+    if let Some(state) = obj.get("state")
+        && !is_valid_state_rule(state)
+    {
+        return Err(bad(&["state"]));
     }
     Ok(())
 }

@@ -417,19 +417,17 @@ pub fn check_owner(
             codes::EVAL_OWNER_FALSE_PERMISSION_CHECK_FOR_OWNER,
         ),
     };
-    if !is_merge {
-        if let Some(full) = full {
-            let subtree = subtree_configs(full, ".owner", None);
-            if !subtree.is_empty() {
-                return Err(deny(
-                    subtree_code,
-                    format!(
-                        "Non-empty ({}) subtree owners for {what} path '{path}': {}",
-                        subtree.len(),
-                        serde_json::to_string(&subtree).unwrap_or_default()
-                    ),
-                ));
-            }
+    if !is_merge && let Some(full) = full {
+        let subtree = subtree_configs(full, ".owner", None);
+        if !subtree.is_empty() {
+            return Err(deny(
+                subtree_code,
+                format!(
+                    "Non-empty ({}) subtree owners for {what} path '{path}': {}",
+                    subtree.len(),
+                    serde_json::to_string(&subtree).unwrap_or_default()
+                ),
+            ));
         }
     }
     let closest_depth = closest.map_or(0, |(d, _)| d);

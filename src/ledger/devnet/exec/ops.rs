@@ -77,26 +77,25 @@ impl Exec<'_> {
                 format!("Invalid object for states: {at}"),
             );
         }
-        if !self.trusted {
-            if let Err(d) =
+        if !self.trusted
+            && let Err(d) =
                 perm::check_value_write(self.state, self.rules, &labels, value, auth, self.env)
-            {
-                return fail(d.code, d.message);
-            }
+        {
+            return fail(d.code, d.message);
         }
         let before = self.state.value(&labels);
         self.state.write(TreeKind::Values, &labels, value);
         let after = self.state.value(&labels);
         let func_results = self.trigger_functions(&labels, &after, &before, auth);
-        if let Some(fr) = &func_results {
-            if codes::is_failed_func_results(fr) {
-                let mut r = fail(
-                    codes::SET_VALUE_TRIGGERED_FUNCTION_CALL_FAILED,
-                    "Triggered function call failed".into(),
-                );
-                r["func_results"] = fr.clone();
-                return r;
-            }
+        if let Some(fr) = &func_results
+            && codes::is_failed_func_results(fr)
+        {
+            let mut r = fail(
+                codes::SET_VALUE_TRIGGERED_FUNCTION_CALL_FAILED,
+                "Triggered function call failed".into(),
+            );
+            r["func_results"] = fr.clone();
+            return r;
         }
         self.value_changed(&labels, auth, before, after);
         let mut r = Map::new();
@@ -183,20 +182,21 @@ impl Exec<'_> {
             }
             return fail(bad_tree, msg);
         }
-        if kind == ConfigKind::Function && !self.is_consensus_admin(&auth.addr) {
-            if let Some(fid) = owner_only_fid(value) {
-                return fail(
-                    codes::SET_FUNCTION_OWNER_ONLY_FUNCTION,
-                    format!("Trying to write owner-only function: {fid}"),
-                );
-            }
+        if kind == ConfigKind::Function
+            && !self.is_consensus_admin(&auth.addr)
+            && let Some(fid) = owner_only_fid(value)
+        {
+            return fail(
+                codes::SET_FUNCTION_OWNER_ONLY_FUNCTION,
+                format!("Trying to write owner-only function: {fid}"),
+            );
         }
         let current = self.state.read(tree, &labels);
         let applied = configs::apply_change(kind, &current, value);
-        if !self.trusted {
-            if let Err(d) = perm::check_owner(self.state, &labels, auth, check, applied.is_merge) {
-                return fail(d.code, d.message);
-            }
+        if !self.trusted
+            && let Err(d) = perm::check_owner(self.state, &labels, auth, check, applied.is_merge)
+        {
+            return fail(d.code, d.message);
         }
         self.state.write(tree, &labels, &applied.tree);
         tx_result(codes::SUCCESS, None, UNIT_WRITE_GAS)
@@ -214,10 +214,10 @@ fn owner_only_fid(tree: &Value) -> Option<String> {
     let obj = tree.as_object()?;
     for (k, child) in obj {
         if k == ".function" {
-            if let Some(fids) = child.as_object() {
-                if let Some(fid) = fids.keys().find(|f| configs::is_owner_only_native(f)) {
-                    return Some(fid.clone());
-                }
+            if let Some(fids) = child.as_object()
+                && let Some(fid) = fids.keys().find(|f| configs::is_owner_only_native(f))
+            {
+                return Some(fid.clone());
             }
         } else if let Some(fid) = owner_only_fid(child) {
             return Some(fid);

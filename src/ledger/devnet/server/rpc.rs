@@ -83,14 +83,14 @@ pub fn coerce(version: &Value) -> Option<(u64, u64, u64)> {
             }
             parts.pop();
         }
-        if let Some(&(s, e)) = parts.first() {
-            if e - s <= 16 {
-                let num = |(s, e): (usize, usize)| text[s..e].parse::<u64>().ok();
-                let major = num(parts[0])?;
-                let minor = parts.get(1).map_or(Some(0), |p| num(*p))?;
-                let patch = parts.get(2).map_or(Some(0), |p| num(*p))?;
-                return Some((major, minor, patch));
-            }
+        if let Some(&(s, e)) = parts.first()
+            && e - s <= 16
+        {
+            let num = |(s, e): (usize, usize)| text[s..e].parse::<u64>().ok();
+            let major = num(parts[0])?;
+            let minor = parts.get(1).map_or(Some(0), |p| num(*p))?;
+            let patch = parts.get(2).map_or(Some(0), |p| num(*p))?;
+            return Some((major, minor, patch));
         }
         i = parts.first().map_or(i + 1, |p| p.1);
     }
