@@ -55,8 +55,9 @@
 //!   transfers, checkin/checkout, escrow, payments or sharding. `util.*` rules of the base
 //!   genesis outside the rule subset are rewritten in the subset with the same meaning.
 //! - Rules: the subset of JS in [`rules`]; text outside it is refused at SET_RULE time (10503
-//!   with the reason), never at write time. State rules (`max_children`, gc) are validated but
-//!   not enforced.
+//!   with the reason), never at write time. State rules (`max_children`, `max_height`,
+//!   `max_size`, `max_bytes`) are enforced (12104); their garbage collection (`gc_max_siblings`)
+//!   is not.
 //! - Functions: `_createApp`, `_saveLastTx`, `_eraseValue`, `_fail`, `_setOwnerConfig` run; REST
 //!   functions are recorded as skipped (20000), no HTTP call; subtree functions are not fired.
 //! - Gas: results have the node's shape, amounts do not follow its accounting (see [`exec`]);

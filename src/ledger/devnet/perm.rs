@@ -127,6 +127,8 @@ struct RuleWalk<'a> {
     full: Option<&'a Arc<Node>>,
     /// Depth and node of the deepest walked node holding `.rule.write`.
     closest: Option<(usize, &'a Arc<Node>)>,
+    /// The same for `.rule.state`.
+    closest_state: Option<(usize, &'a Arc<Node>)>,
 }
 
 fn walk_rules<'a>(state: &'a State, labels: &[&str]) -> RuleWalk<'a> {
@@ -136,6 +138,7 @@ fn walk_rules<'a>(state: &'a State, labels: &[&str]) -> RuleWalk<'a> {
         vars: Vec::new(),
         full: None,
         closest: None,
+        closest_state: None,
     };
     let Some(mut node) = state.tree(TreeKind::Rules).root() else {
         return walk;
@@ -144,6 +147,9 @@ fn walk_rules<'a>(state: &'a State, labels: &[&str]) -> RuleWalk<'a> {
     loop {
         if has_config(node, ".rule", Some("write")) {
             walk.closest = Some((depth, node));
+        }
+        if has_config(node, ".rule", Some("state")) {
+            walk.closest_state = Some((depth, node));
         }
         if depth == labels.len() {
             walk.full = Some(node);
@@ -318,7 +324,7 @@ pub fn check_value_write(
         },
     };
     match allowed {
-        Ok(true) => Ok(()),
+        Ok(true) => check_state_rule(&walk, labels, new_value),
         Ok(false) => Err(deny(
             codes::EVAL_RULE_FALSE_WRITE_RULE_EVAL,
             format!(
@@ -334,6 +340,60 @@ pub fn check_value_write(
         )),
         Err(e) => Err(eval_denied(&e)),
     }
+}
+
+/// `getObjectHeightAndSize`: nesting height and node count of an object (0, 0 for non-objects).
+fn height_and_size(v: &Value) -> (u64, u64) {
+    let Some(obj) = v.as_object().filter(|o| !o.is_empty()) else {
+        return (0, 0);
+    };
+    let (mut height, mut size) = (1, 0);
+    for child in obj.values() {
+        if child.is_object() {
+            let (h, s) = height_and_size(child);
+            height = height.max(h + 1);
+            size += s + 1;
+        } else {
+            size += 1;
+        }
+    }
+    (height, size)
+}
+
+/// `evalStateRuleConfig`: the closest `.rule.state` limits on the written value (12104).
+/// Garbage collection (`gc_max_siblings`) is not applied.
+fn check_state_rule(walk: &RuleWalk<'_>, labels: &[&str], new_value: &Value) -> Result<(), Denied> {
+    let Some((depth, node)) = walk.closest_state else {
+        return Ok(());
+    };
+    let state = node
+        .child(".rule")
+        .and_then(|r| r.child("state"))
+        .map(|n| n.to_value(false))
+        .unwrap_or(Value::Null);
+    let limit = |k: &str| state.get(k).and_then(Value::as_f64);
+    let mut ok = limit("max_bytes")
+        .is_none_or(|m| crate::ledger::json::js_object_sizeof(new_value) as f64 <= m);
+    if ok && new_value.is_object() {
+        let children = new_value.as_object().map_or(0, |o| o.len()) as f64;
+        let (height, size) = height_and_size(new_value);
+        ok = limit("max_children").is_none_or(|m| children <= m)
+            && limit("max_height").is_none_or(|m| height as f64 <= m)
+            && limit("max_size").is_none_or(|m| size as f64 <= m);
+    }
+    if ok {
+        return Ok(());
+    }
+    Err(deny(
+        codes::EVAL_RULE_FALSE_STATE_RULE_EVAL,
+        format!(
+            "State rule evaluated false: [{}] at '{}' for value path '{}' with newValue '{}'",
+            stable_stringify(&state),
+            format_path(walk.rule_path[..depth].iter().map(String::as_str)),
+            format_path(labels.iter().copied()),
+            stable_stringify(new_value)
+        ),
+    ))
 }
 
 fn rule_source(w: &Value) -> String {
@@ -605,6 +665,38 @@ mod tests {
                 .code,
             12103
         );
+    }
+
+    #[test]
+    fn state_rules_limit_the_written_value() {
+        let mut s = state();
+        s.write(
+            TreeKind::Rules,
+            &["apps", "demo", "lim", ".rule"],
+            &json!({"write": true, "state": {"max_children": 2, "max_height": 2}}),
+        );
+        let mut cache = RuleCache::default();
+        let w = |s: &State, cache: &mut RuleCache, v: Value| {
+            check_value_write(
+                s,
+                cache,
+                &["apps", "demo", "lim"],
+                &v,
+                &Auth::user(A),
+                env(),
+            )
+        };
+        assert!(w(&s, &mut cache, json!({"a": 1, "b": {"c": 1}})).is_ok());
+        let d = w(&s, &mut cache, json!({"a": 1, "b": 2, "c": 3})).unwrap_err();
+        assert_eq!(d.code, 12104);
+        assert!(d.message.starts_with("State rule evaluated false: [{\"max_children\":2,\"max_height\":2}] at '/apps/demo/lim'"), "{}", d.message);
+        assert_eq!(
+            w(&s, &mut cache, json!({"a": {"b": {"c": 1}}}))
+                .unwrap_err()
+                .code,
+            12104
+        );
+        assert!(w(&s, &mut cache, json!(5)).is_ok());
     }
 
     #[test]
