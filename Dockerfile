@@ -1,7 +1,7 @@
 # ain-sre in a container: a static-enough release binary on a slim Debian base.
 #
 #   docker build -t ain-sre .
-#   docker run --rm -p 8081:8081 -p 5100:5100 ain-sre devnet --host 0.0.0.0
+#   docker run --rm ain-sre follow --node http://<node>:8081/json-rpc --to 100
 #
 # Needs a registry for the two base images. On hosts without one, build the binary with
 # `cargo build --release` and copy target/release/ain-sre into any glibc image you have.
