@@ -60,8 +60,8 @@ async function main() {
   });
   const fin = await withTimeout(finalized, 10000, 'FINALIZED');
   step('finalized', { tx_hash: second.tx_hash, state: fin.tx_state.after });
-  const info = await ain.getTransaction(second.tx_hash);
-  if (!info || info.state !== 'FINALIZED') fail(`getTransaction ${JSON.stringify(info)}`);
+  const info = await ain.getTransactionByHash(second.tx_hash);
+  if (!info || info.state !== 'FINALIZED') fail(`getTransactionByHash ${JSON.stringify(info)}`);
   step('get_transaction', { state: info.state, number: info.number });
 
   ain.em.disconnect();
