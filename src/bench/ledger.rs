@@ -34,7 +34,40 @@ fn sample_body(i: u64) -> serde_json::Value {
 
 /// Runs every ledger measurement.
 pub fn run(quick: bool) -> anyhow::Result<Vec<Stats>> {
-    Ok(crypto(quick))
+    let mut rows = crypto(quick);
+    rows.push(follower(quick)?);
+    Ok(rows)
+}
+
+/// Full block verification (§4.3: body and header hashes, parent link, every tx hash and
+/// signature, proposal signer, 2/3 votes) over a synthetic chain of 100-tx blocks, one core.
+/// `per second` is signatures verified per second.
+pub fn follower(quick: bool) -> anyhow::Result<Stats> {
+    use crate::ledger::block::synthetic::single_validator_chain;
+    use crate::ledger::follower::verify_chain;
+    let blocks = if quick { 20 } else { 100 };
+    let validator = PrivateKey::generate();
+    let chain = single_validator_chain(&validator, blocks, 100);
+    let genesis = chain[0].hash;
+    let mut samples = Vec::new();
+    let mut signatures = 0u64;
+    let started = std::time::Instant::now();
+    let rounds = if quick { 1 } else { 3 };
+    for _ in 0..rounds {
+        let t = std::time::Instant::now();
+        let (_, sigs) =
+            verify_chain(&chain, Some(&genesis), 0).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let per_sig = t.elapsed() / sigs.max(1) as u32;
+        samples.extend(std::iter::repeat_n(per_sig, sigs as usize));
+        signatures += sigs;
+    }
+    let mut s = Stats::from_samples(
+        &format!("follower: verify {blocks} blocks x 100 txs (per signature)"),
+        samples,
+        started.elapsed(),
+    );
+    s.calls = signatures;
+    Ok(s)
 }
 
 /// Runs the crypto measurements: hash, sign, recover and full verify of one tx.

@@ -17,7 +17,7 @@ pub struct Stats {
     pub p50_us: f64,
     /// 99th percentile latency in microseconds.
     pub p99_us: f64,
-    /// Calls per second over the whole run (one thread).
+    /// Calls per second over the whole run (across all threads the measurement used).
     pub per_sec: f64,
 }
 
@@ -60,7 +60,7 @@ impl Stats {
 /// Renders rows as a Markdown table (the README embeds it as printed).
 pub fn markdown_table(rows: &[Stats]) -> String {
     let mut out = String::from(
-        "| measurement | calls | p50 | p99 | per second (1 thread) |\n|---|---:|---:|---:|---:|\n",
+        "| measurement | calls | p50 | p99 | per second |\n|---|---:|---:|---:|---:|\n",
     );
     for r in rows {
         out.push_str(&format!(

@@ -11,6 +11,7 @@ use crate::telemetry::LogFormat;
 
 mod bench;
 mod devnet;
+mod follow;
 mod invoke;
 mod keygen;
 
@@ -37,6 +38,10 @@ pub struct Cli {
 pub enum Command {
     /// Create a worker key: prints its address and writes an encrypted V3 keystore.
     Keygen(keygen::KeygenArgs),
+    /// Follow a node's finalized blocks and verify every one (hashes, parent link, every tx
+    /// signature, proposer, 2/3 votes); prints each block and the verification rate, and exits 1
+    /// naming the block and the failed check if one is invalid.
+    Follow(follow::FollowArgs),
     /// Run a function locally, exactly as a worker would, with no chain: prints its output,
     /// status and resource usage (with --repeat, latency percentiles).
     Invoke(invoke::InvokeArgs),
@@ -51,6 +56,7 @@ impl Cli {
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         match self.command {
             Command::Keygen(args) => keygen::run(args),
+            Command::Follow(args) => follow::run(args).await,
             Command::Invoke(args) => invoke::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Devnet(args) => devnet::run(args).await,

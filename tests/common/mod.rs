@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 
+pub mod js;
+
 /// True when missing prerequisites must fail tests instead of skipping them.
 pub fn strict() -> bool {
     let on = |k: &str| std::env::var(k).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");

@@ -4,11 +4,10 @@
 
 use std::path::Path;
 
-use ain_sre::ledger::block::consensus::{ProposalValue, VoteValue, proposal_tx_body, vote_tx_body};
-use ain_sre::ledger::block::{Block, ValidatorInfo, Validators, hash_receipts, hash_tx_list};
+use ain_sre::ledger::block::{Block, hash_receipts, hash_tx_list};
 use ain_sre::ledger::crypto::{Hash, PrivateKey};
 use ain_sre::ledger::tx::SignedTx;
-use serde_json::{Number, Value, json};
+use serde_json::Value;
 
 /// The 1-node chain's validator key (public test key of `blockchain-configs/1-node`).
 pub const VALIDATOR_SK: &str = "b22c95ffc4a5c096f7d7d0487ba963ce6ac945bdc91c79b64ce209de289bec96";
@@ -62,96 +61,8 @@ pub fn resign(tx: &SignedTx, key: &PrivateKey) -> SignedTx {
     tx.tx_body.clone().sign(key, 0).unwrap()
 }
 
-/// A proposal tx for `block`, signed by `key`, as the node builds it.
-pub fn proposal_for(block: &Block, key: &PrivateKey) -> SignedTx {
-    let ts = block.timestamp + 40;
-    proposal_tx_body(&ProposalValue::for_block(block), ts)
-        .sign(key, 0)
-        .unwrap()
-}
-
-/// A vote tx by `key` for `block` claiming `stake`.
-pub fn vote_for(block: &Block, key: &PrivateKey, stake: u64, is_against: bool) -> SignedTx {
-    let value = VoteValue {
-        block_hash: block.hash,
-        stake,
-        is_against,
-        vote_nonce: block.timestamp + 90,
-        offense_type: is_against.then(|| "INVALID_PROPOSAL".to_owned()),
-    };
-    vote_tx_body(block.number, &key.address(), &value)
-        .sign(key, 0)
-        .unwrap()
-}
-
-/// A validator set from `(key, stake)` pairs, all with proposal rights.
-pub fn validator_set(members: &[(&PrivateKey, u64)]) -> Validators {
-    members
-        .iter()
-        .map(|(k, stake)| {
-            (
-                k.address(),
-                ValidatorInfo {
-                    stake: *stake,
-                    proposal_right: true,
-                },
-            )
-        })
-        .collect()
-}
-
-/// A sealed synthetic genesis block (no txs) with `validators`.
-pub fn synthetic_genesis(proposer: &PrivateKey, validators: Validators) -> Block {
-    let mut b = Block {
-        last_votes: vec![],
-        evidence: json!({}),
-        transactions: vec![],
-        receipts: vec![],
-        last_hash: None,
-        last_votes_hash: Hash::default(),
-        evidence_hash: Hash::default(),
-        transactions_hash: Hash::default(),
-        receipts_hash: Hash::default(),
-        number: 0,
-        epoch: 0,
-        timestamp: 1_640_995_199_999,
-        state_proof_hash: Some(Hash([0x5a; 32])),
-        proposer: proposer.address(),
-        validators,
-        gas_amount_total: Number::from(0u64),
-        gas_cost_total: Number::from(0u64),
-        hash: Hash::default(),
-        size: None,
-    };
-    b.seal();
-    b
-}
-
-/// A sealed synthetic successor of `prev` carrying `last_votes` and `transactions`.
-pub fn synthetic_next(
-    prev: &Block,
-    proposer: &PrivateKey,
-    validators: Validators,
-    last_votes: Vec<SignedTx>,
-    transactions: Vec<SignedTx>,
-) -> Block {
-    let receipts = transactions
-        .iter()
-        .map(|_| json!({"code": 0, "gas_amount_charged": 0, "gas_cost_total": 0}))
-        .collect();
-    let mut b = Block {
-        last_votes,
-        evidence: json!({}),
-        transactions,
-        receipts,
-        last_hash: Some(prev.hash),
-        number: prev.number + 1,
-        epoch: prev.epoch.max(1000) + 1,
-        timestamp: prev.timestamp + 1000,
-        proposer: proposer.address(),
-        validators,
-        ..prev.clone()
-    };
-    b.seal();
-    b
-}
+// The synthetic-chain builders live in the library (benchmarks use them too).
+#[allow(unused_imports)]
+pub use ain_sre::ledger::block::synthetic::{
+    genesis as synthetic_genesis, next as synthetic_next, proposal_for, validator_set, vote_for,
+};

@@ -19,6 +19,7 @@ use super::json::write_stable;
 use super::tx::SignedTx;
 
 pub mod consensus;
+pub mod synthetic;
 
 /// One validator's entry in a block's `validators`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

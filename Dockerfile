@@ -1,0 +1,29 @@
+# ain-sre in a container: a static-enough release binary on a slim Debian base.
+#
+#   docker build -t ain-sre .
+#   docker run --rm ain-sre follow --node http://<node>:8081/json-rpc --to 100
+#
+# Needs a registry for the two base images. On hosts without one, build the binary with
+# `cargo build --release` and copy target/release/ain-sre into any glibc image you have.
+# The WASM tier runs unprivileged inside the container; the namespaced-process tier needs the
+# host to allow user namespaces (or --privileged, which defeats its purpose), and the container
+# tier needs access to a Docker engine: run those tiers on the host instead.
+
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked --bin ain-sre \
+ && strip target/release/ain-sre
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --uid 10001 --create-home --shell /usr/sbin/nologin sre
+COPY --from=build /src/target/release/ain-sre /usr/local/bin/ain-sre
+USER sre
+WORKDIR /home/sre
+# JSON-RPC and event handler of the built-in chain (`ain-sre devnet` / `ain-sre dev`).
+EXPOSE 8081 5100
+ENTRYPOINT ["ain-sre"]
+CMD ["--help"]
