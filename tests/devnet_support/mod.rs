@@ -236,32 +236,6 @@ fn diff_at(a: &Value, b: &Value, path: &str, skip: &[&str], out: &mut Vec<String
     }
 }
 
-/// A follower block source over the devnet's JSON-RPC (`ain_getLastBlockNumber`,
-/// `ain_getBlockList`), using the crate's RPC client.
-pub struct RpcSource(pub ain_sre::ledger::rpc::RpcClient);
-
-impl ain_sre::ledger::follower::BlockSource for RpcSource {
-    async fn last_block_number(&self) -> Result<u64, ain_sre::ledger::follower::SourceError> {
-        use ain_sre::ledger::follower::SourceError;
-        match self.0.get_last_block_number().await {
-            Ok(Some(n)) => Ok(n),
-            Ok(None) => Err(SourceError::Unavailable("no blocks".into())),
-            Err(e) => Err(SourceError::Unavailable(e.to_string())),
-        }
-    }
-
-    async fn block_list(
-        &self,
-        from: u64,
-        to: u64,
-    ) -> Result<Vec<ain_sre::ledger::block::Block>, ain_sre::ledger::follower::SourceError> {
-        self.0
-            .get_block_list(from, to)
-            .await
-            .map_err(|e| ain_sre::ledger::follower::SourceError::Unavailable(e.to_string()))
-    }
-}
-
 /// Runs `ledger::follower` over `rpc_url` from the trusted genesis up to block `to`; returns
 /// every committed block, in order.
 pub async fn follow(
@@ -272,7 +246,8 @@ pub async fn follow(
     use ain_sre::ledger::follower::{
         Follower, FollowerConfig, FollowerEvent, FollowerExit, MemoryCursorStore, TrustedGenesis,
     };
-    let source = RpcSource(ain_sre::ledger::rpc::RpcClient::new(rpc_url).unwrap());
+    // The same RPC block source `ain-sre follow` uses against a real node.
+    let source = ain_sre::ledger::rpc::RpcClient::new(rpc_url).unwrap();
     let config = FollowerConfig {
         to: Some(to),
         poll_interval: Duration::from_millis(20),
