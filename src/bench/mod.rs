@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+pub mod devnet;
 pub mod ledger;
 pub mod wasm;
 

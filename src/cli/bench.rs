@@ -25,6 +25,8 @@ pub enum Group {
     Ledger,
     /// WASM tier: full invocation latency and throughput, compile vs cached load.
     Wasm,
+    /// Built-in chain: signed txs accepted per second, send → VALUE_CHANGED latency.
+    Devnet,
 }
 
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -34,6 +36,9 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         }
         // Builds its own runtimes (one and two threads), so it runs on a plain thread.
         Group::Wasm => tokio::task::spawn_blocking(move || bench::wasm::run(args.quick)).await??,
+        Group::Devnet => {
+            tokio::task::spawn_blocking(move || bench::devnet::run(args.quick)).await??
+        }
     };
     if args.json {
         println!(
