@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::telemetry::LogFormat;
 
 mod bench;
+mod devnet;
 mod invoke;
 mod keygen;
 
@@ -41,6 +42,8 @@ pub enum Command {
     Invoke(invoke::InvokeArgs),
     /// Run benchmarks and print their numbers (the README's figures come from here).
     Bench(bench::BenchArgs),
+    /// Run the built-in AIN-compatible chain as a local node (JSON-RPC on 8081, events on 5100).
+    Devnet(devnet::DevnetArgs),
 }
 
 impl Cli {
@@ -50,6 +53,7 @@ impl Cli {
             Command::Keygen(args) => keygen::run(args),
             Command::Invoke(args) => invoke::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Devnet(args) => devnet::run(args).await,
         }
     }
 }

@@ -23,7 +23,7 @@ use super::json::stable_stringify;
 pub mod keystore;
 
 /// Errors of key handling, signature parsing and recovery.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum CryptoError {
     /// Text that should be hex is not, or has the wrong length.
     #[error("invalid hex for {what}: {why}")]

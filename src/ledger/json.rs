@@ -21,6 +21,17 @@ pub fn stable_stringify(value: &Value) -> String {
     out
 }
 
+/// Appends the stable JSON text of `value` to `out`; `out` then ends with exactly what
+/// [`stable_stringify`] would return. Lets callers build larger hashing inputs without copies.
+pub fn write_stable(out: &mut String, value: &Value) {
+    write_value(out, value);
+}
+
+/// Appends a JSON number formatted as JavaScript's `String(n)` does.
+pub fn write_js_number(out: &mut String, n: &Number) {
+    write_number(out, n);
+}
+
 /// The size the real node measures a tx body with: npm `object-sizeof` 1.6.3, which counts
 /// 2 bytes per UTF-16 unit of every string and object key, 8 per number, 4 per boolean and 0 for
 /// null. The node refuses a tx whose body measures more than `tx_bytes_limit` (10,000).

@@ -4,12 +4,19 @@
 //!
 //! - [`json`]: stable JSON text, byte-identical to what ain-util hashes;
 //! - [`crypto`]: keys, addresses, tx/message hashes, signatures, V3 keystores;
+//! - [`tx`]: typed transaction bodies and operations that hash exactly as signed, signed txs,
+//!   and the node's state label/value/path rules;
+//! - [`block`]: blocks, their body and header hashes, proposals and votes;
+//! - [`follower`]: the verifying follower of finalized blocks, with its persisted cursor;
 //! - [`rpc`]: the JSON-RPC client (send signed txs, reads, blocks, tx lookups, typed node errors);
 //! - [`events`]: the event-handler WebSocket client (filters, keepalive, reconnect, typed events);
 //! - [`devnet`]: the built-in AIN-compatible chain.
 
+pub mod block;
 pub mod crypto;
 pub mod devnet;
 pub mod events;
+pub mod follower;
 pub mod json;
 pub mod rpc;
+pub mod tx;

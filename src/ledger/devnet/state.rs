@@ -1,0 +1,379 @@
+//! The chain state: four copy-on-write label trees (values, `.rule`, `.function`, `.owner`
+//! configs), kept as the node keeps them (`db/state-node.js`), with an undo journal.
+//!
+//! A tree node is either a leaf (a non-null JSON scalar) or a branch of labelled children; an
+//! empty branch never exists (a write of `null` deletes the node and prunes every parent it
+//! leaves empty, as `updateStateInfoForAllRootPaths` does). Nodes are shared through [`Arc`] and
+//! copied on write, so cloning a whole [`State`] is four reference-count bumps: the chain keeps
+//! the finalized, tip and pending states side by side and a dry run works on a throw-away clone.
+//!
+//! Every write is journaled with the subtree it replaced, so one transaction's writes can be
+//! undone without copying anything ([`State::rollback`]): that is how a `SET` whose third op fails
+//! leaves no trace of the first two.
+//!
+//! Deviation: the node stores an explicit `null` nested inside a written object as a null leaf;
+//! here such members are dropped (an object left empty by that is a deletion). Reads cannot tell
+//! the difference except that the node would echo `"k": null` back.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::ledger::block::hash_json;
+
+/// One node of a state tree.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Node {
+    /// A bool, number or string.
+    Leaf(Value),
+    /// Labelled children; never empty.
+    Branch(BTreeMap<String, Arc<Node>>),
+}
+
+/// Which of the four trees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TreeKind {
+    /// `/values`: the data.
+    Values,
+    /// `/rules`: `.rule` configs.
+    Rules,
+    /// `/functions`: `.function` configs.
+    Functions,
+    /// `/owners`: `.owner` configs.
+    Owners,
+}
+
+impl TreeKind {
+    fn index(self) -> usize {
+        match self {
+            TreeKind::Values => 0,
+            TreeKind::Rules => 1,
+            TreeKind::Functions => 2,
+            TreeKind::Owners => 3,
+        }
+    }
+
+    /// All four, in a fixed order (the snapshot order).
+    pub const ALL: [TreeKind; 4] = [
+        TreeKind::Values,
+        TreeKind::Rules,
+        TreeKind::Functions,
+        TreeKind::Owners,
+    ];
+
+    /// The snapshot key of this tree.
+    pub fn name(self) -> &'static str {
+        match self {
+            TreeKind::Values => "values",
+            TreeKind::Rules => "rules",
+            TreeKind::Functions => "functions",
+            TreeKind::Owners => "owners",
+        }
+    }
+}
+
+impl Node {
+    /// The child under `label`, if any.
+    pub fn child(&self, label: &str) -> Option<&Arc<Node>> {
+        match self {
+            Node::Branch(map) => map.get(label),
+            Node::Leaf(_) => None,
+        }
+    }
+
+    /// The first `$variable` child, as the node's `getVariableLabel` picks it.
+    pub fn variable_child(&self) -> Option<(&str, &Arc<Node>)> {
+        match self {
+            Node::Branch(map) => map
+                .iter()
+                .find(|(k, _)| k.starts_with('$'))
+                .map(|(k, v)| (k.as_str(), v)),
+            Node::Leaf(_) => None,
+        }
+    }
+
+    /// The children, empty for a leaf.
+    pub fn children(&self) -> impl Iterator<Item = (&String, &Arc<Node>)> {
+        let map = match self {
+            Node::Branch(map) => Some(map),
+            Node::Leaf(_) => None,
+        };
+        map.into_iter().flat_map(|m| m.iter())
+    }
+
+    /// The subtree as JSON (`toStateSnapshot`). With `shallow`, branch children become
+    /// `{"#state_ph": <hash>}`, as the node's `is_shallow` reads return them.
+    pub fn to_value(&self, shallow: bool) -> Value {
+        match self {
+            Node::Leaf(v) => v.clone(),
+            Node::Branch(map) => {
+                let mut out = Map::new();
+                for (k, child) in map {
+                    let v = match (&**child, shallow) {
+                        (Node::Branch(_), true) => {
+                            let ph = hash_json(&child.to_value(false)).to_string();
+                            serde_json::json!({ "#state_ph": ph })
+                        }
+                        _ => child.to_value(false),
+                    };
+                    out.insert(k.clone(), v);
+                }
+                Value::Object(out)
+            }
+        }
+    }
+
+    /// Builds a subtree from JSON; `None` for `null` or an object with nothing storable in it.
+    pub fn from_value(value: &Value) -> Option<Arc<Node>> {
+        match value {
+            Value::Null => None,
+            Value::Object(obj) => {
+                let map: BTreeMap<String, Arc<Node>> = obj
+                    .iter()
+                    .filter_map(|(k, v)| Node::from_value(v).map(|n| (k.clone(), n)))
+                    .collect();
+                (!map.is_empty()).then(|| Arc::new(Node::Branch(map)))
+            }
+            // Arrays never get here: values are validated before they are written.
+            other => Some(Arc::new(Node::Leaf(other.clone()))),
+        }
+    }
+
+    /// Number of direct children (0 for a leaf).
+    pub fn num_children(&self) -> usize {
+        match self {
+            Node::Branch(map) => map.len(),
+            Node::Leaf(_) => 0,
+        }
+    }
+}
+
+/// One tree; `None` root means empty.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Tree {
+    root: Option<Arc<Node>>,
+}
+
+impl Tree {
+    /// The node at `labels` (the root for no labels).
+    pub fn get(&self, labels: &[&str]) -> Option<&Arc<Node>> {
+        let mut node = self.root.as_ref()?;
+        for label in labels {
+            node = node.child(label)?;
+        }
+        Some(node)
+    }
+
+    /// The root node.
+    pub fn root(&self) -> Option<&Arc<Node>> {
+        self.root.as_ref()
+    }
+
+    /// The value at `labels`, `null` when absent.
+    pub fn value(&self, labels: &[&str]) -> Value {
+        self.get(labels).map_or(Value::Null, |n| n.to_value(false))
+    }
+
+    /// Replaces the subtree at `labels` with `new` (deleting it for `None`, pruning parents left
+    /// empty) and returns the subtree it replaced.
+    fn replace(&mut self, labels: &[&str], new: Option<Arc<Node>>) -> Option<Arc<Node>> {
+        let mut old = None;
+        let root = self.root.take();
+        self.root = replace_at(root, labels, new, &mut old);
+        old
+    }
+}
+
+/// Path-copying replacement: a node shared with another state is copied, a unique one is
+/// changed in place.
+fn replace_at(
+    node: Option<Arc<Node>>,
+    labels: &[&str],
+    new: Option<Arc<Node>>,
+    old: &mut Option<Arc<Node>>,
+) -> Option<Arc<Node>> {
+    let Some((first, rest)) = labels.split_first() else {
+        *old = node;
+        return new;
+    };
+    let mut node = match node {
+        Some(n) if matches!(*n, Node::Branch(_)) => n,
+        // A leaf on the way is overwritten by a branch, as the node's `resetValue` does.
+        other => {
+            if new.is_none() {
+                return other;
+            }
+            Arc::new(Node::Branch(BTreeMap::new()))
+        }
+    };
+    let Node::Branch(map) = Arc::make_mut(&mut node) else {
+        return Some(node);
+    };
+    let child = map.remove(*first);
+    if child.is_none() && new.is_none() {
+        return (!map.is_empty()).then_some(node);
+    }
+    if let Some(c) = replace_at(child, rest, new, old) {
+        map.insert((*first).to_owned(), c);
+    }
+    (!map.is_empty()).then_some(node)
+}
+
+/// One journaled write: enough to undo it.
+#[derive(Clone, Debug)]
+struct Undo {
+    kind: TreeKind,
+    labels: Vec<String>,
+    old: Option<Arc<Node>>,
+}
+
+/// The four trees and the undo journal of the writes since the last [`State::commit`].
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    trees: [Tree; 4],
+    journal: Vec<Undo>,
+}
+
+/// A point in the journal to roll back to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mark(usize);
+
+impl State {
+    /// The tree of `kind`.
+    pub fn tree(&self, kind: TreeKind) -> &Tree {
+        &self.trees[kind.index()]
+    }
+
+    /// The value at `labels` of tree `kind`, `null` when absent.
+    pub fn read(&self, kind: TreeKind, labels: &[&str]) -> Value {
+        self.tree(kind).value(labels)
+    }
+
+    /// Shorthand for a value read.
+    pub fn value(&self, labels: &[&str]) -> Value {
+        self.read(TreeKind::Values, labels)
+    }
+
+    /// Writes `value` at `labels` of tree `kind` (`null` deletes), journaled.
+    pub fn write(&mut self, kind: TreeKind, labels: &[&str], value: &Value) {
+        let new = Node::from_value(value);
+        let old = self.trees[kind.index()].replace(labels, new);
+        self.journal.push(Undo {
+            kind,
+            labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+            old,
+        });
+    }
+
+    /// The current journal position.
+    pub fn mark(&self) -> Mark {
+        Mark(self.journal.len())
+    }
+
+    /// Undoes every write after `mark`, newest first.
+    pub fn rollback(&mut self, mark: Mark) {
+        while self.journal.len() > mark.0 {
+            let Some(u) = self.journal.pop() else { break };
+            let labels: Vec<&str> = u.labels.iter().map(String::as_str).collect();
+            self.trees[u.kind.index()].replace(&labels, u.old);
+        }
+    }
+
+    /// Forgets the journal: the writes so far can no longer be undone.
+    pub fn commit(&mut self) {
+        self.journal.clear();
+    }
+
+    /// The whole state as JSON (`{"values":…,"rules":…,"functions":…,"owners":…}`), for
+    /// snapshots.
+    pub fn to_snapshot(&self) -> Value {
+        let mut out = Map::new();
+        for kind in TreeKind::ALL {
+            let v = self
+                .tree(kind)
+                .root()
+                .map_or(Value::Null, |n| n.to_value(false));
+            out.insert(kind.name().to_owned(), v);
+        }
+        Value::Object(out)
+    }
+
+    /// Rebuilds a state from [`State::to_snapshot`] output.
+    pub fn from_snapshot(snapshot: &Value) -> State {
+        let mut state = State::default();
+        for kind in TreeKind::ALL {
+            if let Some(v) = snapshot.get(kind.name()) {
+                state.trees[kind.index()].root = Node::from_value(v);
+            }
+        }
+        state
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn write_read_delete_prunes_parents() {
+        let mut s = State::default();
+        s.write(TreeKind::Values, &["a", "b", "c"], &json!(1));
+        s.write(TreeKind::Values, &["a", "x"], &json!({"y": "z"}));
+        assert_eq!(s.value(&["a"]), json!({"b": {"c": 1}, "x": {"y": "z"}}));
+        s.write(TreeKind::Values, &["a", "b", "c"], &Value::Null);
+        assert_eq!(s.value(&["a"]), json!({"x": {"y": "z"}}));
+        s.write(TreeKind::Values, &["a", "x", "y"], &Value::Null);
+        assert_eq!(s.value(&[]), Value::Null);
+        assert!(s.tree(TreeKind::Values).root().is_none());
+    }
+
+    #[test]
+    fn leaf_on_the_way_becomes_a_branch_and_nulls_are_dropped() {
+        let mut s = State::default();
+        s.write(TreeKind::Values, &["a"], &json!(5));
+        s.write(TreeKind::Values, &["a", "b"], &json!(true));
+        assert_eq!(s.value(&["a"]), json!({"b": true}));
+        s.write(TreeKind::Values, &["a"], &json!({"n": null, "m": 1}));
+        assert_eq!(s.value(&["a"]), json!({"m": 1}));
+        s.write(TreeKind::Values, &["q"], &json!({"n": null}));
+        assert_eq!(s.value(&["q"]), Value::Null);
+        // Deleting under a leaf or an absent path changes nothing.
+        s.write(TreeKind::Values, &["a", "m", "z"], &Value::Null);
+        assert_eq!(s.value(&["a"]), json!({"m": 1}));
+    }
+
+    #[test]
+    fn rollback_restores_exactly_and_clones_are_independent() {
+        let mut s = State::default();
+        s.write(TreeKind::Values, &["apps", "x", "v"], &json!(1));
+        s.write(TreeKind::Rules, &["apps", ".rule"], &json!({"write": true}));
+        s.commit();
+        let before = s.to_snapshot();
+        let copy = s.clone();
+        let m = s.mark();
+        s.write(TreeKind::Values, &["apps", "x", "v"], &json!(2));
+        s.write(TreeKind::Values, &["apps", "x"], &Value::Null);
+        s.write(TreeKind::Values, &["apps", "y"], &json!({"k": "v"}));
+        s.write(TreeKind::Rules, &["apps", ".rule"], &Value::Null);
+        assert_ne!(s.to_snapshot(), before);
+        assert_eq!(copy.to_snapshot(), before);
+        s.rollback(m);
+        assert_eq!(s.to_snapshot(), before);
+        assert_eq!(State::from_snapshot(&before).to_snapshot(), before);
+    }
+
+    #[test]
+    fn shallow_reads_hash_branch_children() {
+        let mut s = State::default();
+        s.write(
+            TreeKind::Values,
+            &["a"],
+            &json!({"leaf": 1, "sub": {"k": "v"}}),
+        );
+        let v = s.tree(TreeKind::Values).get(&["a"]).unwrap().to_value(true);
+        assert_eq!(v["leaf"], 1);
+        assert!(v["sub"]["#state_ph"].as_str().unwrap().starts_with("0x"));
+    }
+}

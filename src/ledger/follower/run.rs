@@ -1,0 +1,372 @@
+//! The follower's loop: resume, fetch, verify, hold, deliver, persist acknowledged heights.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use super::verify::{Anchor, verify_block_after, verify_genesis};
+use super::{
+    BlockSource, Cursor, Follower, FollowerError, FollowerEvent, FollowerExit, SourceError,
+    TrustedGenesis, VerifyError,
+};
+use crate::ledger::block::Block;
+use crate::ledger::crypto::Hash;
+
+/// Where the loop stands.
+struct Progress {
+    genesis_hash: Hash,
+    /// The newest verified block.
+    verified: Anchor,
+    /// The newest verified block while it waits for its successor to prove it.
+    held: Option<Arc<Block>>,
+    delivered: Option<u64>,
+    /// Anchors of delivered blocks not yet persisted, oldest first.
+    unacked: VecDeque<Anchor>,
+    persisted: Option<u64>,
+}
+
+/// Why the loop must stop without an error.
+type Stop = FollowerExit;
+
+/// Outcome of a step that can be interrupted.
+enum Step<T> {
+    Done(T),
+    Stop(Stop),
+}
+
+impl<S: BlockSource> Follower<S> {
+    /// Runs until cancelled, until [`super::FollowerConfig::to`] is reached and acknowledged, until
+    /// the consumer goes away, or until a block fails verification (an error naming the block and
+    /// the check). The latest acknowledgement is persisted before returning.
+    pub async fn run(mut self, cancel: CancellationToken) -> Result<FollowerExit, FollowerError> {
+        let mut p = match self.start(&cancel).await? {
+            Step::Done(p) => p,
+            Step::Stop(s) => return Ok(s),
+        };
+        let result = self.follow(&mut p, &cancel).await;
+        // Whatever happened, keep what the consumer finished.
+        self.absorb_acks(&mut p).await?;
+        result
+    }
+
+    async fn follow(
+        &mut self,
+        p: &mut Progress,
+        cancel: &CancellationToken,
+    ) -> Result<FollowerExit, FollowerError> {
+        loop {
+            self.absorb_acks(p).await?;
+            if let Some(to) = self.config.to
+                && p.delivered.is_some_and(|d| d >= to)
+            {
+                return self.await_target(p, to, cancel).await;
+            }
+            if p.unacked.len() >= self.config.max_unacked {
+                if let Some(stop) = self.idle(cancel, Duration::MAX).await {
+                    return Ok(stop);
+                }
+                continue;
+            }
+            let next = p.verified.number.saturating_add(1);
+            let answer = race(cancel, self.source.last_block_number()).await;
+            let last = match self.after_source(answer, cancel).await? {
+                Step::Done(Some(n)) => n,
+                Step::Done(None) => continue,
+                Step::Stop(s) => return Ok(s),
+            };
+            let upper = match self.config.to {
+                Some(to) => last.min(to.saturating_add(1)),
+                None => last,
+            };
+            if next > upper {
+                if let Some(stop) = self.idle(cancel, self.config.poll_interval).await {
+                    return Ok(stop);
+                }
+                continue;
+            }
+            let end = upper
+                .saturating_add(1)
+                .min(next.saturating_add(self.config.batch_size));
+            let answer = race(cancel, self.source.block_list(next, end)).await;
+            let blocks = match self.after_source(answer, cancel).await? {
+                Step::Done(Some(b)) => b,
+                Step::Done(None) => continue,
+                Step::Stop(s) => return Ok(s),
+            };
+            if blocks.is_empty() {
+                if let Some(stop) = self.idle(cancel, self.config.retry_interval).await {
+                    return Ok(stop);
+                }
+                continue;
+            }
+            for block in blocks {
+                if let Some(stop) = self.accept(p, block, cancel).await? {
+                    return Ok(stop);
+                }
+            }
+        }
+    }
+
+    /// Resumes from the cursor, or verifies and delivers the trusted genesis.
+    async fn start(&mut self, cancel: &CancellationToken) -> Result<Step<Progress>, FollowerError> {
+        let store = self.store.clone();
+        let stored = blocking(move || store.load()).await??;
+        let genesis = match &self.genesis {
+            TrustedGenesis::Block(b) => {
+                verify_genesis(b, None, self.config.chain_id)?;
+                Some(Arc::new((**b).clone()))
+            }
+            TrustedGenesis::Hash(_) => None,
+        };
+        let genesis_hash = match (&self.genesis, &genesis) {
+            (_, Some(b)) => b.hash,
+            (TrustedGenesis::Hash(h), None) => *h,
+            (TrustedGenesis::Block(b), None) => b.hash,
+        };
+        if let Some(c) = stored {
+            if c.chain_id != self.config.chain_id || c.genesis_hash != genesis_hash {
+                return Err(FollowerError::CursorMismatch(format!(
+                    "cursor is for chain {} genesis {}, configured chain {} genesis {}",
+                    c.chain_id, c.genesis_hash, self.config.chain_id, genesis_hash
+                )));
+            }
+            tracing::info!(height = c.anchor.number, hash = %c.anchor.hash, "follower resuming from cursor");
+            self.stats
+                .delivered
+                .store(c.anchor.number, Ordering::Relaxed);
+            self.stats
+                .persisted
+                .store(c.anchor.number, Ordering::Relaxed);
+            return Ok(Step::Done(Progress {
+                genesis_hash,
+                delivered: Some(c.anchor.number),
+                persisted: Some(c.anchor.number),
+                verified: c.anchor,
+                held: None,
+                unacked: VecDeque::new(),
+            }));
+        }
+        let genesis = match genesis {
+            Some(g) => g,
+            None => match self.fetch_genesis(&genesis_hash, cancel).await? {
+                Step::Done(g) => g,
+                Step::Stop(s) => return Ok(Step::Stop(s)),
+            },
+        };
+        tracing::info!(hash = %genesis.hash, "follower starting from the trusted genesis");
+        let anchor = Anchor::new(&genesis, None);
+        let mut p = Progress {
+            genesis_hash,
+            verified: anchor.clone(),
+            held: None,
+            delivered: None,
+            unacked: VecDeque::new(),
+            persisted: None,
+        };
+        // Genesis is trusted by configuration, not by votes: deliver it at once.
+        if let Some(stop) = self.deliver(&mut p, genesis, anchor, cancel).await {
+            return Ok(Step::Stop(stop));
+        }
+        Ok(Step::Done(p))
+    }
+
+    async fn fetch_genesis(
+        &mut self,
+        trusted: &Hash,
+        cancel: &CancellationToken,
+    ) -> Result<Step<Arc<Block>>, FollowerError> {
+        loop {
+            let answer = race(cancel, self.source.block_list(0, 1)).await;
+            match self.after_source(answer, cancel).await? {
+                Step::Stop(s) => return Ok(Step::Stop(s)),
+                Step::Done(Some(blocks)) if !blocks.is_empty() => {
+                    let Some(block) = blocks.into_iter().next() else {
+                        continue;
+                    };
+                    let signatures = verify_genesis(&block, Some(trusted), self.config.chain_id)?;
+                    self.stats.record_verified(signatures, Duration::ZERO);
+                    return Ok(Step::Done(Arc::new(block)));
+                }
+                Step::Done(_) => {
+                    if let Some(stop) = self.idle(cancel, self.config.retry_interval).await {
+                        return Ok(Step::Stop(stop));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Verifies the next block; on success delivers the block it proves and holds this one.
+    async fn accept(
+        &mut self,
+        p: &mut Progress,
+        block: Block,
+        cancel: &CancellationToken,
+    ) -> Result<Option<Stop>, FollowerError> {
+        let started = Instant::now();
+        let verified = verify_block_after(&p.verified, &block, self.config.chain_id);
+        match verified {
+            Ok(signatures) => self.stats.record_verified(signatures, started.elapsed()),
+            Err(error) => return Err(self.halt(error, cancel).await),
+        }
+        tracing::debug!(
+            number = block.number,
+            txs = block.transactions.len(),
+            "block verified"
+        );
+        let anchor = Anchor::new(&block, Some(&p.verified));
+        let proven_anchor = std::mem::replace(&mut p.verified, anchor);
+        match p.held.replace(Arc::new(block)) {
+            Some(proven) => Ok(self.deliver(p, proven, proven_anchor, cancel).await),
+            None => Ok(None),
+        }
+    }
+
+    async fn deliver(
+        &mut self,
+        p: &mut Progress,
+        block: Arc<Block>,
+        anchor: Anchor,
+        cancel: &CancellationToken,
+    ) -> Option<Stop> {
+        let number = block.number;
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Some(FollowerExit::Cancelled),
+            sent = self.events.send(FollowerEvent::Committed { block }) => {
+                if sent.is_err() {
+                    return Some(FollowerExit::ConsumerGone);
+                }
+            }
+        }
+        p.delivered = Some(number);
+        p.unacked.push_back(anchor);
+        self.stats.delivered.store(number, Ordering::Relaxed);
+        None
+    }
+
+    async fn halt(&mut self, error: VerifyError, cancel: &CancellationToken) -> FollowerError {
+        tracing::error!(number = error.number, check = error.check.name(), %error, "follower halted at an invalid block");
+        tokio::select! {
+            _ = cancel.cancelled() => {}
+            _ = self.events.send(FollowerEvent::Halted { error: error.clone() }) => {}
+        }
+        FollowerError::InvalidBlock(error)
+    }
+
+    /// Persists the newest acknowledged height, if it moved.
+    async fn absorb_acks(&mut self, p: &mut Progress) -> Result<(), FollowerError> {
+        let Some(acked) = *self.acks.borrow_and_update() else {
+            return Ok(());
+        };
+        let Some(delivered) = p.delivered else {
+            return Ok(());
+        };
+        if acked > delivered {
+            tracing::warn!(
+                acked,
+                delivered,
+                "acknowledgement beyond the delivered height; capped"
+            );
+        }
+        let acked = acked.min(delivered);
+        let mut newest = None;
+        while p.unacked.front().is_some_and(|a| a.number <= acked) {
+            newest = p.unacked.pop_front();
+        }
+        let Some(anchor) = newest else {
+            return Ok(());
+        };
+        let cursor = Cursor {
+            chain_id: self.config.chain_id,
+            genesis_hash: p.genesis_hash,
+            anchor,
+        };
+        let store = self.store.clone();
+        blocking(move || store.save(&cursor)).await??;
+        p.persisted = Some(acked);
+        self.stats.persisted.store(acked, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// After delivering the target: wait for its acknowledgement.
+    async fn await_target(
+        &mut self,
+        p: &mut Progress,
+        to: u64,
+        cancel: &CancellationToken,
+    ) -> Result<FollowerExit, FollowerError> {
+        loop {
+            self.absorb_acks(p).await?;
+            if p.persisted.is_some_and(|h| h >= to) {
+                return Ok(FollowerExit::ReachedTarget(to));
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return Ok(FollowerExit::Cancelled),
+                _ = self.events.closed() => return Ok(FollowerExit::ConsumerGone),
+                _ = ack_changed(&mut self.acks) => {}
+            }
+        }
+    }
+
+    /// Waits for a wake-up, an acknowledgement or `timeout`; `Some` when the run must stop.
+    async fn idle(&mut self, cancel: &CancellationToken, timeout: Duration) -> Option<Stop> {
+        let sleep = tokio::time::sleep(timeout.min(Duration::from_secs(86_400)));
+        tokio::select! {
+            _ = cancel.cancelled() => Some(FollowerExit::Cancelled),
+            _ = self.events.closed() => Some(FollowerExit::ConsumerGone),
+            _ = self.wake.notified() => None,
+            _ = ack_changed(&mut self.acks) => None,
+            _ = sleep => None,
+        }
+    }
+
+    /// Interprets a source answer: `Done(None)` after an outage (already waited out), an error
+    /// when the source sent malformed data; `answer` is `None` when cancelled mid-call.
+    async fn after_source<T>(
+        &mut self,
+        answer: Option<Result<T, SourceError>>,
+        cancel: &CancellationToken,
+    ) -> Result<Step<Option<T>>, FollowerError> {
+        match answer {
+            None => Ok(Step::Stop(FollowerExit::Cancelled)),
+            Some(Ok(v)) => Ok(Step::Done(Some(v))),
+            Some(Err(SourceError::Unavailable(why))) => {
+                tracing::warn!(%why, "block source unavailable; retrying");
+                match self.idle(cancel, self.config.retry_interval).await {
+                    Some(stop) => Ok(Step::Stop(stop)),
+                    None => Ok(Step::Done(None)),
+                }
+            }
+            Some(Err(e @ SourceError::Malformed(_))) => Err(FollowerError::Source(e)),
+        }
+    }
+}
+
+/// Runs `call` unless `cancel` fires first.
+async fn race<T>(cancel: &CancellationToken, call: impl Future<Output = T>) -> Option<T> {
+    tokio::select! {
+        _ = cancel.cancelled() => None,
+        r = call => Some(r),
+    }
+}
+
+/// `changed()` that never resolves once every handle is gone (instead of resolving forever).
+async fn ack_changed(acks: &mut tokio::sync::watch::Receiver<Option<u64>>) {
+    if acks.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Runs blocking store I/O off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, FollowerError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| FollowerError::Task(e.to_string()))
+}
