@@ -15,8 +15,8 @@
 //!
 //! ## Module map
 //!
-//! - [`ledger`]: the AI Network library (stable JSON, crypto, keystores). It imports nothing else
-//!   from this crate.
+//! - [`ledger`]: the AI Network library (stable JSON, crypto, keystores, typed transactions and
+//!   blocks, the verifying block follower). It imports nothing else from this crate.
 //! - [`sandbox`]: the contract every sandbox tier implements (`Sandbox`, `Limits`, `Outcome`).
 //! - [`config`]: `runtimes/*.toml` and `sandbox-profiles/*.toml`, parsed strictly and validated.
 //! - [`receipt`]: the response and execution receipt a worker writes for a call (pure).

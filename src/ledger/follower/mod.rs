@@ -29,6 +29,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use crate::ledger::block::Block;
 use crate::ledger::crypto::Hash;
 
+mod check;
 pub mod cursor;
 mod run;
 pub mod source;
@@ -202,24 +203,29 @@ impl StatsSnapshot {
     }
 }
 
+/// One acknowledgement; `seq` tells a repeated height from an unseen one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Ack {
+    seq: u64,
+    height: u64,
+}
+
 /// The consumer's side: acknowledgements, wake-ups and stats. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct FollowerHandle {
-    ack: Arc<watch::Sender<Option<u64>>>,
+    ack: Arc<watch::Sender<Option<Ack>>>,
     wake: Arc<Notify>,
     stats: Arc<FollowerStats>,
 }
 
 impl FollowerHandle {
     /// Declares every delivered block up to `height` finished, so the cursor may pass it.
-    /// Acknowledgements only move forward; a height beyond the delivered one is capped to it.
+    /// Only the latest call matters and the cursor only moves forward. A height beyond the
+    /// delivered one is capped to it and does not cover blocks delivered later.
     pub fn finished_height(&self, height: u64) {
-        self.ack.send_if_modified(|cur| {
-            let newer = cur.is_none_or(|c| height > c);
-            if newer {
-                *cur = Some(height);
-            }
-            newer
+        self.ack.send_modify(|ack| {
+            let seq = ack.map_or(1, |a| a.seq.wrapping_add(1));
+            *ack = Some(Ack { seq, height });
         });
     }
 
@@ -242,7 +248,7 @@ pub struct Follower<S> {
     store: Arc<dyn CursorStore>,
     config: FollowerConfig,
     events: mpsc::Sender<FollowerEvent>,
-    acks: watch::Receiver<Option<u64>>,
+    acks: watch::Receiver<Option<Ack>>,
     wake: Arc<Notify>,
     stats: Arc<FollowerStats>,
 }

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::verify::{Anchor, verify_block_after, verify_genesis};
 use super::{
-    BlockSource, Cursor, Follower, FollowerError, FollowerEvent, FollowerExit, SourceError,
+    Ack, BlockSource, Cursor, Follower, FollowerError, FollowerEvent, FollowerExit, SourceError,
     TrustedGenesis, VerifyError,
 };
 use crate::ledger::block::Block;
@@ -27,6 +27,8 @@ struct Progress {
     /// Anchors of delivered blocks not yet persisted, oldest first.
     unacked: VecDeque<Anchor>,
     persisted: Option<u64>,
+    /// The last acknowledgement acted on.
+    last_ack: Option<Ack>,
 }
 
 /// Why the loop must stop without an error.
@@ -92,11 +94,13 @@ impl<S: BlockSource> Follower<S> {
                 .saturating_add(1)
                 .min(next.saturating_add(self.config.batch_size));
             let answer = race(cancel, self.source.block_list(next, end)).await;
-            let blocks = match self.after_source(answer, cancel).await? {
+            let mut blocks = match self.after_source(answer, cancel).await? {
                 Step::Done(Some(b)) => b,
                 Step::Done(None) => continue,
                 Step::Stop(s) => return Ok(s),
             };
+            // A source that over-answers must not push deliveries past `to`.
+            blocks.truncate(usize::try_from(end - next).unwrap_or(usize::MAX));
             if blocks.is_empty() {
                 if let Some(stop) = self.idle(cancel, self.config.retry_interval).await {
                     return Ok(stop);
@@ -117,7 +121,9 @@ impl<S: BlockSource> Follower<S> {
         let stored = blocking(move || store.load()).await??;
         let genesis = match &self.genesis {
             TrustedGenesis::Block(b) => {
-                verify_genesis(b, None, self.config.chain_id)?;
+                let started = Instant::now();
+                let signatures = verify_genesis(b, None, self.config.chain_id)?;
+                self.stats.record_verified(signatures, started.elapsed());
                 Some(Arc::new((**b).clone()))
             }
             TrustedGenesis::Hash(_) => None,
@@ -148,6 +154,7 @@ impl<S: BlockSource> Follower<S> {
                 verified: c.anchor,
                 held: None,
                 unacked: VecDeque::new(),
+                last_ack: None,
             }));
         }
         let genesis = match genesis {
@@ -166,6 +173,7 @@ impl<S: BlockSource> Follower<S> {
             delivered: None,
             unacked: VecDeque::new(),
             persisted: None,
+            last_ack: None,
         };
         // Genesis is trusted by configuration, not by votes: deliver it at once.
         if let Some(stop) = self.deliver(&mut p, genesis, anchor, cancel).await {
@@ -187,8 +195,9 @@ impl<S: BlockSource> Follower<S> {
                     let Some(block) = blocks.into_iter().next() else {
                         continue;
                     };
+                    let started = Instant::now();
                     let signatures = verify_genesis(&block, Some(trusted), self.config.chain_id)?;
-                    self.stats.record_verified(signatures, Duration::ZERO);
+                    self.stats.record_verified(signatures, started.elapsed());
                     return Ok(Step::Done(Arc::new(block)));
                 }
                 Step::Done(_) => {
@@ -260,10 +269,13 @@ impl<S: BlockSource> Follower<S> {
 
     /// Persists the newest acknowledged height, if it moved.
     async fn absorb_acks(&mut self, p: &mut Progress) -> Result<(), FollowerError> {
-        let Some(acked) = *self.acks.borrow_and_update() else {
+        let ack = *self.acks.borrow_and_update();
+        // Act on each acknowledgement once: a capped one must not cover later deliveries.
+        if ack == p.last_ack {
             return Ok(());
-        };
-        let Some(delivered) = p.delivered else {
+        }
+        p.last_ack = ack;
+        let (Some(Ack { height: acked, .. }), Some(delivered)) = (ack, p.delivered) else {
             return Ok(());
         };
         if acked > delivered {
@@ -356,7 +368,7 @@ async fn race<T>(cancel: &CancellationToken, call: impl Future<Output = T>) -> O
 }
 
 /// `changed()` that never resolves once every handle is gone (instead of resolving forever).
-async fn ack_changed(acks: &mut tokio::sync::watch::Receiver<Option<u64>>) {
+async fn ack_changed(acks: &mut tokio::sync::watch::Receiver<Option<Ack>>) {
     if acks.changed().await.is_err() {
         std::future::pending::<()>().await;
     }
