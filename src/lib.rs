@@ -25,11 +25,19 @@
 //! - [`cli`]: the `ain-sre` subcommands; [`telemetry`]: logging set-up; [`bench`]: benchmarks.
 
 pub mod bench;
+pub mod call;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod journal;
 pub mod keyfile;
 pub mod ledger;
+pub mod node;
+pub mod observe;
+pub mod onchain;
+pub mod poster;
 pub mod receipt;
 pub mod sandbox;
+pub mod scheduler;
 pub mod telemetry;
+pub mod trigger;
