@@ -153,6 +153,11 @@ impl DaemonHandle {
         self.stop.cancel();
     }
 
+    /// A token that stops the daemon when cancelled.
+    pub fn stopper(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
     /// Waits for the daemon to end.
     pub async fn wait(self) -> Result<(), DaemonError> {
         match self.done.await {

@@ -27,6 +27,7 @@
 pub mod bench;
 pub mod call;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod journal;
