@@ -201,8 +201,9 @@ impl ChainClient {
             .into_iter()
             .map(|(p, r)| SimpleOp::set_rule(p, rules::rule_value(&r)))
             .collect();
-        let (p, r) = rules::function_request_rule(&app, &d.function, &d.callers);
-        rule_ops.push(SimpleOp::set_rule(p, rules::rule_value(&r)));
+        for (p, r) in rules::function_rules(&app, &d.function, &d.callers) {
+            rule_ops.push(SimpleOp::set_rule(p, rules::rule_value(&r)));
+        }
         self.send(rule_ops).await?;
 
         let code_hash = hex::encode(Sha256::digest(&d.code));

@@ -434,16 +434,24 @@ pub mod rules {
         ]
     }
 
-    /// The request rule of one function (a concrete label beats `$fn` when rules are matched).
-    pub fn function_request_rule(
+    /// The rules of one function: its request rule, and the response rule repeated under the
+    /// concrete label (rule matching prefers a concrete label and does not fall back to `$fn`
+    /// for the sibling `response`, so both must live under it).
+    pub fn function_rules(
         p: &AppPaths,
         function: &str,
         callers: &Callers,
-    ) -> (String, String) {
-        (
-            format!("{}/calls/{function}/$call_id/request", p.root()),
-            request(callers),
-        )
+    ) -> Vec<(String, String)> {
+        vec![
+            (
+                format!("{}/calls/{function}/$call_id/request", p.root()),
+                request(callers),
+            ),
+            (
+                format!("{}/calls/{function}/$call_id/response", p.root()),
+                response(p),
+            ),
+        ]
     }
 
     /// The `SET_RULE` value for a rule expression.
