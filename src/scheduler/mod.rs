@@ -51,7 +51,8 @@ pub struct SchedulerConfig {
     pub max_concurrency: usize,
     /// Sandboxes of one function running at once. Default 64.
     pub per_function: usize,
-    /// Largest input accepted; larger ones are rejected. Default 8,192 bytes.
+    /// Largest input accepted; larger ones are rejected. Default 4,096 bytes (a request tx on a
+    /// real node holds at most ~4,900 characters).
     pub max_input_bytes: usize,
     /// Largest function code. Default 16 MiB.
     pub max_code_bytes: usize,
@@ -67,7 +68,7 @@ impl Default for SchedulerConfig {
             queue_capacity: 10_000,
             max_concurrency: 64,
             per_function: 64,
-            max_input_bytes: 8192,
+            max_input_bytes: 4096,
             max_code_bytes: 16 << 20,
             spec_ttl: Duration::from_secs(1),
             host_backstop: Duration::from_secs(2),
