@@ -21,7 +21,16 @@ const CALLS: usize = 500;
 fn spawn_worker(rpc: &str, events: &str, key_hex: &str, dir: &Path, run: usize) -> Child {
     let log = std::fs::File::create(dir.join(format!("worker-{run}.log"))).unwrap();
     Command::new(env!("CARGO_BIN_EXE_ain-sre"))
-        .args(["run", "--node", rpc, "--events", events, "--app", "crash", "--data-dir"])
+        .args([
+            "run",
+            "--node",
+            rpc,
+            "--events",
+            events,
+            "--app",
+            "crash",
+            "--data-dir",
+        ])
         .arg(dir.join("data"))
         .env("AIN_SRE_PRIVATE_KEY", key_hex)
         .env("AIN_SRE_LOG", "warn")
@@ -56,7 +65,9 @@ async fn every_call_answered_exactly_once_across_kill_9() {
     let key_hex = hex::encode(key.secret_bytes().as_ref());
     let started = Instant::now();
 
-    let caller = ChainClient::connect(&rpc, PrivateKey::generate()).await.unwrap();
+    let caller = ChainClient::connect(&rpc, PrivateKey::generate())
+        .await
+        .unwrap();
     let c = caller.clone();
     let sender = tokio::spawn(async move {
         futures_util::stream::iter(0..CALLS)
@@ -64,7 +75,10 @@ async fn every_call_answered_exactly_once_across_kill_9() {
                 let c = c.clone();
                 async move {
                     tokio::time::sleep(Duration::from_millis((i as u64 % 50) * 2)).await;
-                    c.call("crash", "echo", &format!("call {i}")).await.unwrap().0
+                    c.call("crash", "echo", &format!("call {i}"))
+                        .await
+                        .unwrap()
+                        .0
                 }
             })
             .buffer_unordered(8)
@@ -98,8 +112,12 @@ async fn every_call_answered_exactly_once_across_kill_9() {
     child.kill().ok();
     child.wait().ok();
     if done != CALLS {
-        let log = std::fs::read_to_string(dir.path().join(format!("worker-{run}.log"))).unwrap_or_default();
-        panic!("{done}/{CALLS} calls answered after {kills} kills; last worker log:\n{}", &log[log.len().saturating_sub(4000)..]);
+        let log = std::fs::read_to_string(dir.path().join(format!("worker-{run}.log")))
+            .unwrap_or_default();
+        panic!(
+            "{done}/{CALLS} calls answered after {kills} kills; last worker log:\n{}",
+            &log[log.len().saturating_sub(4000)..]
+        );
     }
     // Every response is in a final block once, and none was refused.
     let ok = eventually(Duration::from_secs(20), async || {

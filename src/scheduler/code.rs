@@ -41,6 +41,7 @@ pub struct Ready<P> {
 }
 
 type Slot<P> = Arc<OnceCell<Arc<Ready<P>>>>;
+type SpecCache = HashMap<(String, String), (Instant, Option<Value>)>;
 
 /// Specs and prepared code of every function the worker has run.
 pub struct Library<N, E: Executor> {
@@ -48,7 +49,7 @@ pub struct Library<N, E: Executor> {
     exec: Arc<E>,
     spec_ttl: Duration,
     max_code_bytes: usize,
-    specs: Mutex<HashMap<(String, String), (Instant, Option<Value>)>>,
+    specs: Mutex<SpecCache>,
     ready: Mutex<HashMap<String, Slot<E::Prepared>>>,
 }
 
@@ -169,10 +170,10 @@ pub async fn fetch_code<N: Node>(
         if matches(code.as_bytes()) {
             return Ok(code.as_bytes().to_vec());
         }
-        if let Ok(bytes) = b64.decode(code) {
-            if matches(&bytes) {
-                return Ok(bytes);
-            }
+        if let Ok(bytes) = b64.decode(code)
+            && matches(&bytes)
+        {
+            return Ok(bytes);
         }
         return Err(CodeError::Rejected(format!(
             "code hash mismatch: the inline code does not hash to {want}"
