@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+pub mod e2e;
 pub mod ledger;
 pub mod wasm;
 

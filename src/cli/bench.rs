@@ -25,15 +25,24 @@ pub enum Group {
     Ledger,
     /// WASM tier: full invocation latency and throughput, compile vs cached load.
     Wasm,
+    /// End to end: WASM echo through the built-in chain and a worker process (latency,
+    /// sustained rate, worker memory idle and with queued calls).
+    E2e,
 }
 
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let mut notes: Vec<String> = Vec::new();
     let rows: Vec<Stats> = match args.group {
         Group::Ledger => {
             tokio::task::spawn_blocking(move || bench::ledger::run(args.quick)).await??
         }
         // Builds its own runtimes (one and two threads), so it runs on a plain thread.
         Group::Wasm => tokio::task::spawn_blocking(move || bench::wasm::run(args.quick)).await??,
+        Group::E2e => {
+            let (rows, n) = bench::e2e::run(args.quick).await?;
+            notes = n;
+            rows
+        }
     };
     if args.json {
         println!(
@@ -41,11 +50,15 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             serde_json::to_string_pretty(&serde_json::json!({
                 "host": bench::host_description(),
                 "results": rows,
+                "notes": notes,
             }))?
         );
     } else {
         println!("host: {}\n", bench::host_description());
         print!("{}", bench::markdown_table(&rows));
+        for n in &notes {
+            println!("\n{n}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
