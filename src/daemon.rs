@@ -290,7 +290,7 @@ pub async fn start<E: Executor>(
         }
     };
 
-    let (calls_tx, calls_rx) = mpsc::channel::<Call>(1024);
+    let (calls_tx, calls_rx) = mpsc::channel::<Call>(config.scheduler.queue_capacity.max(1));
     let (answers_tx, answers_rx) = mpsc::channel(1024);
     let (resubmit_tx, resubmit_rx) = mpsc::channel(1024);
     let ctx = Arc::new(TriggerCtx {
@@ -313,6 +313,9 @@ pub async fn start<E: Executor>(
             chain_id,
             poll_interval: config.follower_poll,
             retry_interval: Duration::from_millis(500),
+            // Few blocks in flight: a catch-up over full blocks must not hold thousands of txs.
+            batch_size: 5,
+            channel_capacity: 4,
             ..FollowerConfig::default()
         },
     );

@@ -21,6 +21,11 @@
 //! - [`config`]: `runtimes/*.toml` and `sandbox-profiles/*.toml`, parsed strictly and validated.
 //! - [`receipt`]: the response and execution receipt a worker writes for a call (pure).
 //! - [`journal`]: crash-safe per-call state (seen → running → signed → posted → confirmed).
+//! - [`onchain`]: the paths, values and rules under `/apps/<app>/sre/`; [`client`]: deploy,
+//!   register and call on top of them.
+//! - [`trigger`] → [`scheduler`] → [`poster`]: the worker's stages, passing [`call`] types over
+//!   bounded channels; [`daemon`] wires and supervises them; [`node`] is their view of a node;
+//!   [`observe`] serves `/metrics` and `/healthz`.
 //! - [`keyfile`]: loading the worker key from a keystore or the environment, without ever showing it.
 //! - [`cli`]: the `ain-sre` subcommands; [`telemetry`]: logging set-up; [`bench`]: benchmarks.
 

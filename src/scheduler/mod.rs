@@ -1,9 +1,9 @@
 //! The scheduler: a bounded queue of admitted calls, global and per-function concurrency,
 //! per-call deadlines from the profile, finality waits, and code fetched once per hash.
 //!
-//! Each call becomes one task holding an *admission* permit (at most `queue_capacity` calls are
-//! inside the scheduler; past that the trigger waits: backpressure), then a global and a
-//! per-function run permit while its sandbox runs. Anything that means the call can never run —
+//! Calls wait in a bounded queue (`queue_capacity`; when it is full the trigger waits:
+//! backpressure). Each call taken from it becomes one task holding an *admission* permit (at most
+//! `max_tasks` at once), then a global and a per-function run permit while its sandbox runs. Anything that means the call can never run —
 //! malformed request, oversize input, unknown function or runtime or profile, code hash mismatch,
 //! no tier on this host — becomes a `rejected` answer; nothing runs.
 
@@ -45,8 +45,12 @@ pub enum SchedulerError {
 /// Tuning of the scheduler. Defaults in [`SchedulerConfig::default`].
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
-    /// Calls inside the scheduler at once (waiting or running). Default 10,000.
+    /// Calls queued between the trigger and the scheduler (the bounded queue: when it is full
+    /// the trigger waits). Default 10,000.
     pub queue_capacity: usize,
+    /// Calls taken from the queue at once (preparing, waiting for finality or a permit, running).
+    /// Each is a task, so this bounds the scheduler's memory. Default 256.
+    pub max_tasks: usize,
     /// Sandboxes running at once. Default 64.
     pub max_concurrency: usize,
     /// Sandboxes of one function running at once. Default 64.
@@ -66,6 +70,7 @@ impl Default for SchedulerConfig {
     fn default() -> SchedulerConfig {
         SchedulerConfig {
             queue_capacity: 10_000,
+            max_tasks: 256,
             max_concurrency: 64,
             per_function: 64,
             max_input_bytes: 4096,
@@ -147,7 +152,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         hard: CancellationToken,
         tracker: TaskTracker,
     ) -> Result<(), SchedulerError> {
-        let admission = Arc::new(Semaphore::new(self.config.queue_capacity.max(1)));
+        let admission = Arc::new(Semaphore::new(self.config.max_tasks.max(1)));
         loop {
             let permit = tokio::select! {
                 p = admission.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return Ok(()) },
