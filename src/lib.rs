@@ -21,15 +21,29 @@
 //! - [`config`]: `runtimes/*.toml` and `sandbox-profiles/*.toml`, parsed strictly and validated.
 //! - [`receipt`]: the response and execution receipt a worker writes for a call (pure).
 //! - [`journal`]: crash-safe per-call state (seen → running → signed → posted → confirmed).
+//! - [`onchain`]: the paths, values and rules under `/apps/<app>/sre/`; [`client`]: deploy,
+//!   register and call on top of them.
+//! - [`trigger`] → [`scheduler`] → [`poster`]: the worker's stages, passing [`call`] types over
+//!   bounded channels; [`daemon`] wires and supervises them; [`node`] is their view of a node;
+//!   [`observe`] serves `/metrics` and `/healthz`.
 //! - [`keyfile`]: loading the worker key from a keystore or the environment, without ever showing it.
 //! - [`cli`]: the `ain-sre` subcommands; [`telemetry`]: logging set-up; [`bench`]: benchmarks.
 
 pub mod bench;
+pub mod call;
 pub mod cli;
+pub mod client;
 pub mod config;
+pub mod daemon;
 pub mod journal;
 pub mod keyfile;
 pub mod ledger;
+pub mod node;
+pub mod observe;
+pub mod onchain;
+pub mod poster;
 pub mod receipt;
 pub mod sandbox;
+pub mod scheduler;
 pub mod telemetry;
+pub mod trigger;

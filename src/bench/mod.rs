@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 pub mod devnet;
+pub mod e2e;
 pub mod ledger;
 pub mod wasm;
 

@@ -27,9 +27,13 @@ pub enum Group {
     Wasm,
     /// Built-in chain: signed txs accepted per second, send → VALUE_CHANGED latency.
     Devnet,
+    /// End to end: WASM echo through the built-in chain and a worker process (latency,
+    /// sustained rate, worker memory idle and with queued calls).
+    E2e,
 }
 
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let mut notes: Vec<String> = Vec::new();
     let rows: Vec<Stats> = match args.group {
         Group::Ledger => {
             tokio::task::spawn_blocking(move || bench::ledger::run(args.quick)).await??
@@ -39,6 +43,11 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Group::Devnet => {
             tokio::task::spawn_blocking(move || bench::devnet::run(args.quick)).await??
         }
+        Group::E2e => {
+            let (rows, n) = bench::e2e::run(args.quick).await?;
+            notes = n;
+            rows
+        }
     };
     if args.json {
         println!(
@@ -46,11 +55,15 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             serde_json::to_string_pretty(&serde_json::json!({
                 "host": bench::host_description(),
                 "results": rows,
+                "notes": notes,
             }))?
         );
     } else {
         println!("host: {}\n", bench::host_description());
         print!("{}", bench::markdown_table(&rows));
+        for n in &notes {
+            println!("\n{n}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -223,7 +223,7 @@ fn report(
 }
 
 /// Finds the source file and its runtime.
-fn locate(
+pub(crate) fn locate(
     path: &Path,
     runtime: Option<&str>,
     runtimes: &RuntimeCatalog,

@@ -10,10 +10,16 @@ use clap::{Parser, Subcommand};
 use crate::telemetry::LogFormat;
 
 mod bench;
+mod call;
+mod common;
+mod deploy;
+mod dev;
 mod devnet;
 mod follow;
 mod invoke;
 mod keygen;
+mod register;
+mod run;
 
 /// ain-sre: the worker side of AI Network's blockchain for serverless computing.
 ///
@@ -49,6 +55,17 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Run the built-in AIN-compatible chain as a local node (JSON-RPC on 8081, events on 5100).
     Devnet(devnet::DevnetArgs),
+    /// The whole system on this machine: the built-in chain, a worker and the example functions,
+    /// self-checked, then serving calls until Ctrl-C.
+    Dev(dev::DevArgs),
+    /// Run the worker daemon against a node.
+    Run(run::RunArgs),
+    /// Deploy a function: create the app if needed, write its rules, upload the code.
+    Deploy(deploy::DeployArgs),
+    /// Write this worker's registry entry in apps.
+    Register(register::RegisterArgs),
+    /// Call a function: sign a request and (with --wait) print the response and receipt.
+    Call(call::CallArgs),
 }
 
 impl Cli {
@@ -60,6 +77,11 @@ impl Cli {
             Command::Invoke(args) => invoke::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Devnet(args) => devnet::run(args).await,
+            Command::Dev(args) => dev::run(args).await,
+            Command::Run(args) => run::run(args).await,
+            Command::Deploy(args) => deploy::run(args).await,
+            Command::Register(args) => register::run(args).await,
+            Command::Call(args) => call::run(args).await,
         }
     }
 }

@@ -1,0 +1,244 @@
+//! `ain-sre dev`: the whole system on one machine. Starts the built-in chain, deploys the example
+//! functions to app `dev`, starts a worker, calls every function once and prints a self-check
+//! table, then keeps serving and says how to call it from ain-js and from `ain-sre call`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::common::{wait_for_signal, worker_entry};
+use crate::client::{ChainClient, Deployment, wait_response};
+use crate::config::runtimes::RuntimeCatalog;
+use crate::daemon::{self, DaemonConfig};
+use crate::ledger::crypto::PrivateKey;
+use crate::ledger::devnet::config::DEFAULT_VALIDATOR_KEY;
+use crate::ledger::devnet::{Devnet, DevnetConfig};
+use crate::onchain::Callers;
+use crate::sandbox::any::Tiers;
+use crate::sandbox::wasm::WasmConfig;
+
+/// The echo example, compiled in so `dev` works from any directory.
+const ECHO_WAT: &str = include_str!("../../examples/functions/echo.wat");
+
+/// Arguments of `ain-sre dev`.
+#[derive(Debug, clap::Args)]
+pub struct DevArgs {
+    /// JSON-RPC port.
+    #[arg(long, default_value_t = 8081)]
+    pub port: u16,
+    /// Event-handler port.
+    #[arg(long, default_value_t = 5100)]
+    pub events_port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Keep the chain and the worker's journal here (default: a fresh temporary directory).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// App the examples are deployed to.
+    #[arg(long, default_value = "dev")]
+    pub app: String,
+    /// Directory of example functions (default: the repository's `examples/functions`).
+    #[arg(long)]
+    pub examples: Option<PathBuf>,
+    /// Serve the worker's /metrics and /healthz here.
+    #[arg(long, default_value = "127.0.0.1:9464")]
+    pub metrics_addr: SocketAddr,
+    /// Deploy and self-check, then exit instead of serving.
+    #[arg(long)]
+    pub check_only: bool,
+}
+
+/// One example function.
+struct Example {
+    function: String,
+    runtime: String,
+    code: Vec<u8>,
+    input: &'static str,
+}
+
+fn examples(dir: Option<&Path>) -> Vec<Example> {
+    let mut out = vec![Example {
+        function: "echo".into(),
+        runtime: "wasm".into(),
+        code: ECHO_WAT.as_bytes().to_vec(),
+        input: "{\"hello\":\"ain\"}",
+    }];
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/functions");
+    let dir = dir
+        .map(Path::to_path_buf)
+        .or_else(|| repo.is_dir().then_some(repo));
+    let Some(dir) = dir else { return out };
+    if let Ok(code) = std::fs::read(dir.join("rust-wordcount.wasm")) {
+        out.push(Example {
+            function: "wordcount".into(),
+            runtime: "wasm".into(),
+            code,
+            input: "the quick brown fox",
+        });
+    }
+    for (rt, file) in [
+        ("python3", "main.py"),
+        ("nodejs", "main.js"),
+        ("bash", "main.sh"),
+        ("perl", "main.pl"),
+    ] {
+        if let Ok(code) = std::fs::read(dir.join(rt).join(file)) {
+            out.push(Example {
+                function: rt.into(),
+                runtime: rt.into(),
+                code,
+                input: "{\"name\":\"ain\"}",
+            });
+        }
+    }
+    out
+}
+
+pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
+    let (data, temporary) = match &args.data {
+        Some(d) => (d.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!("ain-sre-dev-{}", std::process::id())),
+            true,
+        ),
+    };
+    std::fs::create_dir_all(&data)?;
+    let devnet = Devnet::start(DevnetConfig {
+        rpc_addr: SocketAddr::new(args.host, args.port),
+        events_addr: SocketAddr::new(args.host, args.events_port),
+        data_dir: args.data.as_ref().map(|d| d.join("chain")),
+        ..DevnetConfig::default()
+    })
+    .await?;
+    let rpc_url = devnet.rpc_url();
+    let events_url = devnet.events_url();
+    let admin =
+        ChainClient::connect(&rpc_url, PrivateKey::from_hex(DEFAULT_VALIDATOR_KEY)?).await?;
+    let worker_key = match std::env::var(crate::keyfile::PRIVATE_KEY_ENV) {
+        Ok(hex) => PrivateKey::from_hex(hex.trim_start_matches("0x"))?,
+        Err(_) => PrivateKey::generate(),
+    };
+    let worker = ChainClient::connect(
+        &rpc_url,
+        PrivateKey::from_bytes(&worker_key.secret_bytes())?,
+    )
+    .await?;
+
+    let list = examples(args.examples.as_deref());
+    for ex in &list {
+        admin
+            .deploy(&Deployment {
+                app: args.app.clone(),
+                function: ex.function.clone(),
+                runtime: ex.runtime.clone(),
+                code: ex.code.clone(),
+                profile: None,
+                callers: Callers::Any,
+                finality: None,
+                open_registration: true,
+            })
+            .await?;
+    }
+    let tiers = Arc::new(Tiers::start(WasmConfig::default()));
+    let entry = worker_entry(&*tiers, &RuntimeCatalog::shipped()?, 64);
+    worker.register(&args.app, &entry).await?;
+    let mut config = DaemonConfig::new(
+        &rpc_url,
+        &events_url,
+        vec![args.app.clone()],
+        data.join("worker"),
+    );
+    config.metrics_addr = Some(args.metrics_addr);
+    let handle = daemon::start(config, worker_key, tiers).await?;
+
+    println!(
+        "ain-sre dev: chain {rpc_url} (events {events_url}), worker {}",
+        handle.address
+    );
+    println!("\nself-check, one call per example function:\n");
+    println!("| function | runtime | tier | status | latency |");
+    println!("|---|---|---|---|---|");
+    let caller = ChainClient::connect(&rpc_url, PrivateKey::generate()).await?;
+    let mut all_ok = true;
+    for ex in &list {
+        let t = Instant::now();
+        let (call_id, _) = caller.call(&args.app, &ex.function, ex.input).await?;
+        let resp = wait_response(
+            caller.rpc(),
+            &args.app,
+            &ex.function,
+            &call_id,
+            Duration::from_secs(15),
+        )
+        .await;
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        let (tier, status) = match &resp {
+            Ok(r) => {
+                let status = r["status"].as_str().unwrap_or("?").to_owned();
+                let err = r["error"].as_str().unwrap_or_default();
+                if status == "rejected" && err.starts_with("tier not available") {
+                    ("not available".to_owned(), "tier not available".to_owned())
+                } else {
+                    (
+                        r["receipt"]["sandbox"].as_str().unwrap_or("?").to_owned(),
+                        status,
+                    )
+                }
+            }
+            Err(e) => ("?".into(), format!("no response: {e}")),
+        };
+        all_ok &= status == "ok" || status == "tier not available";
+        println!(
+            "| {} | {} | {tier} | {status} | {ms:.1} ms |",
+            ex.function, ex.runtime
+        );
+    }
+    let app = &args.app;
+    println!(
+        "\nmetrics: http://{}/metrics  health: http://{}/healthz",
+        handle
+            .metrics_addr
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
+        handle
+            .metrics_addr
+            .map(|a| a.to_string())
+            .unwrap_or_default()
+    );
+    println!("\ncall it from another terminal:");
+    println!("  ain-sre call --node {rpc_url} --app {app} --fn echo --input '{{\"x\":1}}' --wait");
+    println!("  (cargo run --release -- call ... from the repository)");
+    println!("\nfrom JavaScript (@ainblockchain/ain-js), see examples/js-client:");
+    println!(
+        "  cd examples/js-client && npm ci && node index.js --node http://{} --events {events_url} --app {app} --fn echo --input '{{\"x\":1}}'",
+        devnet.rpc_addr()
+    );
+    println!("\nrequest path: /apps/{app}/sre/calls/<fn>/<call_id>/request = {{input: \"...\"}}");
+    println!("response path: /apps/{app}/sre/calls/<fn>/<call_id>/response");
+
+    if !args.check_only {
+        println!("\nserving; Ctrl-C to stop");
+        let stopper = handle.stopper();
+        tokio::select! {
+            _ = wait_for_signal() => {}
+            _ = stopper.cancelled() => {}
+        }
+    }
+    let r = handle.shutdown().await;
+    devnet.shutdown().await;
+    if temporary {
+        let _ = std::fs::remove_dir_all(&data);
+    }
+    if let Err(e) = r {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

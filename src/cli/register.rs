@@ -1,0 +1,38 @@
+//! `ain-sre register`: writes this worker's registry entry (`/apps/<app>/sre/workers/<address>`)
+//! in each app, listing the runtimes its sandboxes can run here.
+
+use std::process::ExitCode;
+
+use super::common::{KeyArgs, NodeArgs, worker_entry};
+use crate::client::ChainClient;
+use crate::config::runtimes::RuntimeCatalog;
+use crate::sandbox::any::Tiers;
+use crate::sandbox::wasm::WasmConfig;
+
+/// Arguments of `ain-sre register`.
+#[derive(Debug, clap::Args)]
+pub struct RegisterArgs {
+    /// App to register in (repeat for several).
+    #[arg(long = "app", required = true)]
+    pub apps: Vec<String>,
+    /// Calls this worker runs at once (advertised).
+    #[arg(long, default_value_t = 64)]
+    pub capacity: u64,
+    #[command(flatten)]
+    node: NodeArgs,
+    #[command(flatten)]
+    key: KeyArgs,
+}
+
+pub(crate) async fn run(args: RegisterArgs) -> anyhow::Result<ExitCode> {
+    let key = args.key.load(false)?;
+    let client = ChainClient::connect(&args.node.node, key).await?;
+    let tiers = Tiers::start(WasmConfig::default());
+    let entry = worker_entry(&tiers, &RuntimeCatalog::shipped()?, args.capacity);
+    for app in &args.apps {
+        let tx = client.register(app, &entry).await?;
+        println!("registered {} in app {app} (tx {tx})", client.address());
+    }
+    println!("{}", serde_json::to_string(&entry)?);
+    Ok(ExitCode::SUCCESS)
+}

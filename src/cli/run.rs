@@ -1,0 +1,175 @@
+//! `ain-sre run`: the worker daemon against a node, until SIGINT/SIGTERM (drains in-flight calls)
+//! or until a stage dies (non-zero exit).
+//!
+//! Settings come from flags, or a TOML file (`--config`, unknown keys refused) whose values the
+//! flags override.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use super::common::{DEFAULT_EVENTS, DEFAULT_NODE, KeyArgs, wait_for_signal, worker_entry};
+use crate::client::ChainClient;
+use crate::config::runtimes::RuntimeCatalog;
+use crate::daemon::{self, DaemonConfig};
+use crate::ledger::crypto::Hash;
+use crate::sandbox::any::Tiers;
+use crate::sandbox::wasm::WasmConfig;
+
+/// Arguments of `ain-sre run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Worker config file (TOML).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The node's JSON-RPC endpoint.
+    #[arg(long)]
+    pub node: Option<String>,
+    /// The node's event-handler endpoint.
+    #[arg(long)]
+    pub events: Option<String>,
+    /// App to serve (repeat for several).
+    #[arg(long = "app")]
+    pub apps: Vec<String>,
+    /// Journal and cursor directory.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Serve /metrics and /healthz here (e.g. 127.0.0.1:9464).
+    #[arg(long)]
+    pub metrics_addr: Option<SocketAddr>,
+    /// Write this worker's registry entry in every served app at start.
+    #[arg(long)]
+    pub register: bool,
+    #[command(flatten)]
+    key: KeyArgs,
+}
+
+/// The worker config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RunFile {
+    node: Option<String>,
+    events: Option<String>,
+    #[serde(default)]
+    apps: Vec<String>,
+    data_dir: Option<PathBuf>,
+    metrics_addr: Option<SocketAddr>,
+    chain_id: Option<u64>,
+    genesis_hash: Option<String>,
+    queue_capacity: Option<usize>,
+    max_concurrency: Option<usize>,
+    per_function_concurrency: Option<usize>,
+    max_input_bytes: Option<usize>,
+    grace_period_ms: Option<u64>,
+    spec_ttl_ms: Option<u64>,
+    client_id: Option<String>,
+    runtimes_dir: Option<PathBuf>,
+    profiles_dir: Option<PathBuf>,
+}
+
+impl RunFile {
+    /// Reads and parses a config file.
+    pub(crate) fn load(path: &Path) -> anyhow::Result<RunFile> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+}
+
+/// Builds the daemon config from the file and flags (flags win).
+pub(crate) fn daemon_config(args: &RunArgs, file: RunFile) -> anyhow::Result<DaemonConfig> {
+    let apps = if args.apps.is_empty() {
+        file.apps
+    } else {
+        args.apps.clone()
+    };
+    let node = args
+        .node
+        .clone()
+        .or(file.node)
+        .unwrap_or_else(|| DEFAULT_NODE.into());
+    let events = args
+        .events
+        .clone()
+        .or(file.events)
+        .unwrap_or_else(|| DEFAULT_EVENTS.into());
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or(file.data_dir)
+        .unwrap_or_else(|| PathBuf::from("ain-sre-data"));
+    let mut c = DaemonConfig::new(&node, &events, apps, data_dir);
+    c.metrics_addr = args.metrics_addr.or(file.metrics_addr);
+    c.chain_id = file.chain_id;
+    c.genesis_hash = file
+        .genesis_hash
+        .map(|h| h.parse::<Hash>())
+        .transpose()
+        .context("genesis_hash")?;
+    let s = &mut c.scheduler;
+    s.queue_capacity = file.queue_capacity.unwrap_or(s.queue_capacity);
+    s.max_concurrency = file.max_concurrency.unwrap_or(s.max_concurrency);
+    s.per_function = file.per_function_concurrency.unwrap_or(s.per_function);
+    s.max_input_bytes = file.max_input_bytes.unwrap_or(s.max_input_bytes);
+    if let Some(ms) = file.spec_ttl_ms {
+        s.spec_ttl = Duration::from_millis(ms);
+    }
+    if let Some(ms) = file.grace_period_ms {
+        c.grace = Duration::from_millis(ms);
+    }
+    if let Some(id) = file.client_id {
+        c.client_id = id;
+    }
+    c.runtimes_dir = file.runtimes_dir;
+    c.profiles_dir = file.profiles_dir;
+    Ok(c)
+}
+
+pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let file = match &args.config {
+        Some(p) => RunFile::load(p)?,
+        None => RunFile::default(),
+    };
+    let config = daemon_config(&args, file)?;
+    let key = args.key.load(false)?;
+    let tiers = Arc::new(Tiers::start(WasmConfig::default()));
+    if args.register {
+        let entry = worker_entry(
+            &*tiers,
+            &RuntimeCatalog::shipped()?,
+            config.scheduler.max_concurrency as u64,
+        );
+        let client = ChainClient::connect(
+            &config.node_url,
+            crate::ledger::crypto::PrivateKey::from_bytes(&key.secret_bytes())?,
+        )
+        .await?;
+        for app in &config.apps {
+            client.register(app, &entry).await?;
+        }
+    }
+    let handle = daemon::start(config, key, tiers).await?;
+    eprintln!("worker {} running; Ctrl-C to stop", handle.address);
+    let stopper = handle.stopper();
+    let wait = handle.wait();
+    tokio::pin!(wait);
+    let result = tokio::select! {
+        r = &mut wait => r,
+        _ = wait_for_signal() => {
+            stopper.cancel();
+            wait.await
+        }
+    };
+    match result {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

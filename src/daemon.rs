@@ -1,0 +1,619 @@
+//! The daemon: wires the stages with bounded channels under one supervisor, and shuts them down
+//! in order.
+//!
+//! ```text
+//!  EventClient(s) --ClientEvent--> events_task --+
+//!                                                 +--Call (bounded)--> Scheduler --Answer (bounded)--> Poster --> node
+//!  Follower --FollowerEvent--> blocks_task ------+                                    ^
+//!        ^ finished_height acks      |  confirmations, finality -------------------- +
+//!  journal recovery --Resubmit (bounded)-------------------------------------------->+
+//! ```
+//!
+//! Durability: a call's `Seen`/`Running` states are written without waiting (the chain still
+//! holds the request, and the follower's cursor is acknowledged only past blocks whose calls are
+//! durably signed or final); a signed response is fsynced before it is submitted.
+//!
+//! Shutdown (stop requested, or a stage died): stop intake (event channels, follower, scheduler
+//! loop) → let in-flight calls finish and their responses post, up to the grace period → abandon
+//! what is left (it stays journaled) → flush and close the journal. A stage that dies makes
+//! [`DaemonHandle::wait`] return [`DaemonError::StageFailed`] naming it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::call::{Call, Origin, Registry};
+use crate::config::profiles::ProfileCatalog;
+use crate::config::runtimes::RuntimeCatalog;
+use crate::journal::{Journal, JournalError};
+use crate::ledger::crypto::{Address, Hash, PrivateKey};
+use crate::ledger::events::{EventClient, EventsConfig, Filter};
+use crate::ledger::follower::{
+    CursorStore, FileCursorStore, Follower, FollowerConfig, TrustedGenesis,
+};
+use crate::ledger::rpc::RpcClient;
+use crate::ledger::tx::{OpType, SignedTx};
+use crate::node::{Node, RpcBlockSource};
+use crate::observe::{self, Health};
+use crate::onchain::AppPaths;
+use crate::poster::{Confirmer, Poster, PosterConfig};
+use crate::scheduler::exec::Executor;
+use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerParts};
+use crate::trigger::gate::FinalityGate;
+use crate::trigger::run::{TriggerCtx, blocks_task, events_task};
+use crate::trigger::{Apps, TriggerError};
+
+/// Errors that keep the daemon from starting or stop it.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The configuration is invalid.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The journal could not be opened or closed.
+    #[error("journal: {0}")]
+    Journal(#[from] JournalError),
+    /// The node could not be reached at start-up.
+    #[error("node: {0}")]
+    Node(String),
+    /// A local listener or file failed.
+    #[error("{0}")]
+    Io(String),
+    /// A stage died; the daemon stopped.
+    #[error("stage `{stage}` failed: {reason}")]
+    StageFailed {
+        /// Which stage.
+        stage: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// How the daemon runs. [`DaemonConfig::new`] fills every default.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// JSON-RPC endpoint (`http://…/json-rpc`).
+    pub node_url: String,
+    /// Event-handler endpoint (`ws://…`).
+    pub events_url: String,
+    /// Apps served.
+    pub apps: Vec<String>,
+    /// Journal and follower cursor live here.
+    pub data_dir: PathBuf,
+    /// `/metrics` and `/healthz` listen here when set.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Chain id; asked from the node when unset.
+    pub chain_id: Option<u64>,
+    /// Genesis hash to trust; otherwise the stored cursor's, else the node's block 0 (trust on
+    /// first use, logged).
+    pub genesis_hash: Option<Hash>,
+    /// Scheduler tuning.
+    pub scheduler: SchedulerConfig,
+    /// Poster tuning.
+    pub poster: PosterConfig,
+    /// How long in-flight calls may take to finish at shutdown. Default 10 s.
+    pub grace: Duration,
+    /// Event-handler custom client id.
+    pub client_id: String,
+    /// Extra runtime files.
+    pub runtimes_dir: Option<PathBuf>,
+    /// Extra profile files.
+    pub profiles_dir: Option<PathBuf>,
+    /// Follower poll interval when no BLOCK_FINALIZED wake-up comes. Default 500 ms.
+    pub follower_poll: Duration,
+}
+
+impl DaemonConfig {
+    /// Defaults for a node and apps.
+    pub fn new(
+        node_url: &str,
+        events_url: &str,
+        apps: Vec<String>,
+        data_dir: PathBuf,
+    ) -> DaemonConfig {
+        DaemonConfig {
+            node_url: node_url.to_owned(),
+            events_url: events_url.to_owned(),
+            apps,
+            data_dir,
+            metrics_addr: None,
+            chain_id: None,
+            genesis_hash: None,
+            scheduler: SchedulerConfig::default(),
+            poster: PosterConfig::default(),
+            grace: Duration::from_secs(10),
+            client_id: "ain-sre-worker".into(),
+            runtimes_dir: None,
+            profiles_dir: None,
+            follower_poll: Duration::from_millis(500),
+        }
+    }
+}
+
+/// A running daemon.
+pub struct DaemonHandle {
+    stop: CancellationToken,
+    done: JoinHandle<Result<(), DaemonError>>,
+    /// The worker address.
+    pub address: Address,
+    /// Where `/metrics` and `/healthz` are served.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Health counters.
+    pub health: Arc<Health>,
+}
+
+impl DaemonHandle {
+    /// Asks the daemon to stop (drain and exit).
+    pub fn stop(&self) {
+        self.stop.cancel();
+    }
+
+    /// A token that stops the daemon when cancelled.
+    pub fn stopper(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    /// Waits for the daemon to end.
+    pub async fn wait(self) -> Result<(), DaemonError> {
+        match self.done.await {
+            Ok(r) => r,
+            Err(e) => Err(DaemonError::StageFailed {
+                stage: "supervisor".into(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// Stops and waits.
+    pub async fn shutdown(self) -> Result<(), DaemonError> {
+        self.stop();
+        self.wait().await
+    }
+}
+
+type Death = mpsc::Sender<(String, String)>;
+
+/// Spawns a stage; if it fails, panics, or ends before intake stops, the supervisor hears of it.
+fn supervise<F>(name: &str, fut: F, death: &Death, intake: &CancellationToken) -> JoinHandle<()>
+where
+    F: Future<Output = Result<(), String>> + Send + 'static,
+{
+    let inner = tokio::spawn(fut);
+    let (name, death, intake) = (name.to_owned(), death.clone(), intake.clone());
+    tokio::spawn(async move {
+        let reason = match inner.await {
+            Ok(Ok(())) if intake.is_cancelled() => return,
+            Ok(Ok(())) => "ended unexpectedly".to_owned(),
+            Ok(Err(e)) => e,
+            Err(e) => format!("panicked: {e}"),
+        };
+        if !intake.is_cancelled() {
+            let _ = death.send((name, reason)).await;
+        }
+    })
+}
+
+async fn with_retry<T, F, Fut>(what: &str, f: F) -> Result<T, DaemonError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, crate::ledger::rpc::RpcError>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.is_transient() && Instant::now() < deadline => {
+                tracing::warn!(error = %e, "{what}: node not reachable yet; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(DaemonError::Node(format!("{what}: {e}"))),
+        }
+    }
+}
+
+/// Starts the daemon with the worker `key` and sandboxes `exec`.
+pub async fn start<E: Executor>(
+    config: DaemonConfig,
+    key: PrivateKey,
+    exec: Arc<E>,
+) -> Result<DaemonHandle, DaemonError> {
+    if config.apps.is_empty() {
+        return Err(DaemonError::Config("no app to serve (--app)".into()));
+    }
+    let apps = config
+        .apps
+        .iter()
+        .map(|a| AppPaths::new(a))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| DaemonError::Config(e.to_string()))?;
+    let runtimes = RuntimeCatalog::load(config.runtimes_dir.as_deref())
+        .map_err(|e| DaemonError::Config(e.to_string()))?;
+    let profiles = ProfileCatalog::load(config.profiles_dir.as_deref())
+        .map_err(|e| DaemonError::Config(e.to_string()))?;
+    let rpc = RpcClient::new(&config.node_url).map_err(|e| DaemonError::Config(e.to_string()))?;
+    let chain_id = match config.chain_id {
+        Some(c) => c,
+        None => with_retry("chain id", || rpc.chain_id()).await?,
+    };
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| DaemonError::Io(format!("creating {}: {e}", config.data_dir.display())))?;
+    let journal = Journal::open(&config.data_dir.join("journal.redb"))?;
+    let cursor_store = Arc::new(FileCursorStore::new(
+        config.data_dir.join("follower.cursor"),
+    ));
+    let genesis = match config.genesis_hash {
+        Some(h) => h,
+        None => match cursor_store.load() {
+            Ok(Some(c)) => c.genesis_hash,
+            Ok(None) => {
+                let b: Option<serde_json::Value> =
+                    with_retry("genesis block", || rpc.get_block_by_number(0, false)).await?;
+                let h = b
+                    .as_ref()
+                    .and_then(|b| b.get("hash"))
+                    .and_then(|h| h.as_str())
+                    .and_then(|h| h.parse::<Hash>().ok())
+                    .ok_or_else(|| DaemonError::Node("the node serves no genesis block".into()))?;
+                tracing::warn!(genesis = %h, "trusting the node's genesis block on first use");
+                h
+            }
+            Err(e) => return Err(DaemonError::Config(e.to_string())),
+        },
+    };
+    let key = Arc::new(key);
+    let address = key.address();
+    let health = Arc::new(Health::default());
+    let registry = Arc::new(Registry::new(journal.clone(), 200_000));
+    let gate = Arc::new(FinalityGate::new(200_000));
+    let confirmer = Arc::new(Confirmer::new(registry.clone()));
+    let node = Arc::new(rpc.clone());
+
+    let stop = CancellationToken::new();
+    let intake = CancellationToken::new();
+    let hard = CancellationToken::new();
+    let (death_tx, mut death_rx) = mpsc::channel::<(String, String)>(8);
+
+    let metrics_addr = match config.metrics_addr {
+        Some(a) => Some(
+            observe::serve(a, health.clone(), hard.clone())
+                .await
+                .map_err(|e| DaemonError::Io(format!("metrics listener on {a}: {e}")))?,
+        ),
+        None => {
+            observe::install();
+            None
+        }
+    };
+
+    let (calls_tx, calls_rx) = mpsc::channel::<Call>(config.scheduler.queue_capacity.max(1));
+    let (answers_tx, answers_rx) = mpsc::channel(1024);
+    let (resubmit_tx, resubmit_rx) = mpsc::channel(1024);
+    let ctx = Arc::new(TriggerCtx {
+        apps: Apps(apps.clone()),
+        chain_id,
+        registry: registry.clone(),
+        calls: calls_tx,
+        resubmit: resubmit_tx,
+        gate: gate.clone(),
+        confirmer: confirmer.clone(),
+        health: health.clone(),
+    });
+
+    // Follower and block consumer.
+    let (follower, follower_rx, follower_handle) = Follower::new(
+        RpcBlockSource(rpc.clone()),
+        TrustedGenesis::Hash(genesis),
+        cursor_store as Arc<dyn CursorStore>,
+        FollowerConfig {
+            chain_id,
+            poll_interval: config.follower_poll,
+            retry_interval: Duration::from_millis(500),
+            // Few blocks in flight: a catch-up over full blocks must not hold thousands of txs.
+            batch_size: 5,
+            channel_capacity: 4,
+            ..FollowerConfig::default()
+        },
+    );
+    let c = intake.clone();
+    supervise(
+        "follower",
+        async move { follower.run(c).await.map(|_| ()).map_err(|e| e.to_string()) },
+        &death_tx,
+        &intake,
+    );
+    let (x, fh) = (ctx.clone(), follower_handle.clone());
+    supervise(
+        "trigger-blocks",
+        async move {
+            blocks_task(x, follower_rx, fh)
+                .await
+                .map_err(|e| e.to_string())
+        },
+        &death_tx,
+        &intake,
+    );
+
+    // Event channels: at most 5 filters each; the first also carries BLOCK_FINALIZED.
+    let mut groups: Vec<Vec<AppPaths>> = vec![Vec::new()];
+    for a in &apps {
+        let cap = if groups.len() == 1 { 4 } else { 5 };
+        if groups.last().is_some_and(|g| g.len() >= cap) {
+            groups.push(Vec::new());
+        }
+        if let Some(g) = groups.last_mut() {
+            g.push(a.clone());
+        }
+    }
+    for (i, group) in groups.into_iter().enumerate() {
+        let ec = EventsConfig::new(&config.events_url, format!("{}-{i}", config.client_id));
+        let (handle, rx) = EventClient::connect_with_cancel(ec, intake.child_token())
+            .map_err(|e| DaemonError::Config(e.to_string()))?;
+        for app in &group {
+            let f = Filter::value_changed(format!("req-{}", app.app()), app.request_filter(), None)
+                .map_err(|e| DaemonError::Config(e.to_string()))?;
+            handle
+                .register(f)
+                .await
+                .map_err(|e| DaemonError::Config(e.to_string()))?;
+        }
+        if i == 0 {
+            let f = Filter::block_finalized("blocks", None)
+                .map_err(|e| DaemonError::Config(e.to_string()))?;
+            handle
+                .register(f)
+                .await
+                .map_err(|e| DaemonError::Config(e.to_string()))?;
+        }
+        let (x, fh) = (ctx.clone(), follower_handle.clone());
+        supervise(
+            &format!("trigger-events-{i}"),
+            async move {
+                let _keep = handle;
+                events_task(x, rx, Some(fh))
+                    .await
+                    .map_err(|e| e.to_string())
+            },
+            &death_tx,
+            &intake,
+        );
+    }
+
+    // Scheduler and poster.
+    let scheduler = Arc::new(Scheduler::new(
+        SchedulerParts {
+            node: node.clone(),
+            exec,
+            runtimes,
+            profiles,
+            registry: registry.clone(),
+            gate,
+            health: health.clone(),
+        },
+        config.scheduler.clone(),
+    ));
+    let sched_tasks = TaskTracker::new();
+    let (i2, h2, t2) = (intake.clone(), hard.clone(), sched_tasks.clone());
+    let sched = supervise(
+        "scheduler",
+        async move {
+            scheduler
+                .run(calls_rx, answers_tx, i2, h2, t2)
+                .await
+                .map_err(|e| e.to_string())
+        },
+        &death_tx,
+        &intake,
+    );
+    let poster = Arc::new(Poster::new(
+        node.clone(),
+        key,
+        chain_id,
+        registry.clone(),
+        confirmer,
+        config.poster.clone(),
+    ));
+    let post_tasks = TaskTracker::new();
+    let (h3, t3) = (hard.clone(), post_tasks.clone());
+    let post = tokio::spawn(async move {
+        poster
+            .run(answers_rx, resubmit_rx, h3, t3)
+            .await
+            .map_err(|e| e.to_string())
+    });
+
+    // Recovery of unfinished journal entries, then chain-lag reporting.
+    let x = ctx.clone();
+    let n = node.clone();
+    let c = intake.clone();
+    supervise(
+        "recovery",
+        async move {
+            recover(x, n, chain_id).await.map_err(|e| e.to_string())?;
+            c.cancelled().await;
+            Ok(())
+        },
+        &death_tx,
+        &intake,
+    );
+    let (h, r, c) = (health.clone(), rpc.clone(), intake.clone());
+    supervise(
+        "lag",
+        async move {
+            loop {
+                tokio::select! {
+                    _ = c.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                }
+                let height = h.follower_height.load(std::sync::atomic::Ordering::Relaxed);
+                if let (Ok(Some(tip)), true) = (r.get_last_block_number().await, height != u64::MAX)
+                {
+                    metrics::gauge!("ain_sre_chain_lag_blocks")
+                        .set(tip.saturating_sub(height) as f64);
+                }
+            }
+        },
+        &death_tx,
+        &intake,
+    );
+    drop(ctx);
+    drop(death_tx);
+
+    tracing::info!(worker = %address, apps = ?config.apps, node = %config.node_url, chain_id, "worker started");
+    let s = stop.clone();
+    let grace = config.grace;
+    let h = health.clone();
+    let done = tokio::spawn(async move {
+        let failure = tokio::select! {
+            _ = s.cancelled() => None,
+            d = death_rx.recv() => d,
+        };
+        if let Some((stage, reason)) = &failure {
+            tracing::error!(%stage, %reason, "a stage died; stopping the worker");
+        } else {
+            tracing::info!("stopping: no new calls; draining in-flight calls");
+        }
+        h.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
+        intake.cancel();
+        let deadline = tokio::time::Instant::now() + grace;
+        let _ = sched.await;
+        sched_tasks.close();
+        if tokio::time::timeout_at(deadline, sched_tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("grace period over; calls still running stay journaled");
+        }
+        drain_poster(&hard, deadline, post, post_tasks).await;
+        if let Err(e) = journal.flush().await {
+            tracing::error!(error = %e, "journal flush failed");
+        }
+        let closed = journal.close().await;
+        tracing::info!("worker stopped");
+        match failure {
+            Some((stage, reason)) => Err(DaemonError::StageFailed { stage, reason }),
+            None => closed.map_err(DaemonError::from),
+        }
+    });
+    Ok(DaemonHandle {
+        stop,
+        done,
+        address,
+        metrics_addr,
+        health,
+    })
+}
+
+/// Lets the poster finish what it holds until `deadline`, then abandons the rest (it stays
+/// journaled as signed and is re-submitted at the next start).
+async fn drain_poster(
+    hard: &CancellationToken,
+    deadline: tokio::time::Instant,
+    post: JoinHandle<Result<(), String>>,
+    tasks: TaskTracker,
+) {
+    let drained = async {
+        let _ = post.await;
+        tasks.close();
+        tasks.wait().await;
+    };
+    if tokio::time::timeout_at(deadline, drained).await.is_err() {
+        tracing::warn!("grace period over; unposted responses stay journaled for the next start");
+    }
+    hard.cancel();
+    tasks.close();
+    let _ = tokio::time::timeout(Duration::from_secs(2), tasks.wait()).await;
+}
+
+/// Re-admits the journal's unfinished calls: signed responses are submitted again; calls that
+/// were only seen or running are fetched from the node and run again.
+async fn recover<N: Node>(
+    ctx: Arc<TriggerCtx>,
+    node: Arc<N>,
+    chain_id: u64,
+) -> Result<(), TriggerError> {
+    let unfinished = ctx
+        .registry
+        .journal()
+        .unfinished()
+        .map_err(|e| TriggerError::Journal(e.to_string()))?;
+    if unfinished.is_empty() {
+        return Ok(());
+    }
+    tracing::info!(
+        calls = unfinished.len(),
+        "recovering unfinished calls from the journal"
+    );
+    for (key, rec) in unfinished {
+        let Ok(request_tx) = rec.request_tx.parse::<Hash>() else {
+            continue;
+        };
+        if rec.response.is_some() {
+            let Some((app, function, call_id)) = crate::onchain::split_call_key(&key) else {
+                continue;
+            };
+            let call = placeholder_call(&key, app, function, call_id, request_tx);
+            ctx.dispatch(call).await?;
+            continue;
+        }
+        match fetch_request(&*node, &ctx.apps, &key, request_tx, chain_id).await {
+            Some(call) => {
+                ctx.dispatch(call).await?;
+            }
+            None => {
+                tracing::warn!(call = %key, "cannot fetch the request tx; the follower's catch-up will find it")
+            }
+        }
+    }
+    Ok(())
+}
+
+fn placeholder_call(key: &str, app: &str, function: &str, call_id: &str, request_tx: Hash) -> Call {
+    Call {
+        key: key.to_owned(),
+        app: app.to_owned(),
+        function: function.to_owned(),
+        call_id: call_id.to_owned(),
+        request_tx,
+        caller: Address([0; 20]),
+        request: serde_json::Value::Null,
+        origin: Origin::Recovery,
+        seen_at: Instant::now(),
+    }
+}
+
+async fn fetch_request<N: Node>(
+    node: &N,
+    apps: &Apps,
+    key: &str,
+    request_tx: Hash,
+    chain_id: u64,
+) -> Option<Call> {
+    let v = node.transaction(&request_tx).await.ok()??;
+    let tx: SignedTx = serde_json::from_value(v).ok()?;
+    if tx.hash != request_tx {
+        return None;
+    }
+    let signer = tx.verify(chain_id).ok()?;
+    tx.tx_body.operation.ops().iter().find_map(|op| {
+        let (app, f, c) = apps.parse(&op.path)?;
+        let value = op.value.clone().filter(|v| !v.is_null())?;
+        (op.op_type == OpType::SetValue && crate::onchain::call_key(app.app(), &f, &c) == key).then(
+            || Call {
+                key: key.to_owned(),
+                app: app.app().to_owned(),
+                function: f,
+                call_id: c,
+                request_tx,
+                caller: signer,
+                request: value,
+                origin: Origin::Recovery,
+                seen_at: Instant::now(),
+            },
+        )
+    })
+}

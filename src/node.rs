@@ -1,0 +1,248 @@
+//! The worker's view of a node: the few JSON-RPC calls the stages make, behind a trait so every
+//! stage can be unit-tested against [`fake::FakeNode`]. [`RpcClient`] implements it for real
+//! nodes (and the built-in chain); [`RpcBlockSource`] feeds the follower from the same client.
+
+use std::future::Future;
+
+use serde_json::Value;
+
+use crate::ledger::block::Block;
+use crate::ledger::crypto::{Hash, Signature};
+use crate::ledger::follower::{BlockSource, SourceError};
+use crate::ledger::rpc::{
+    GetOp, GetRequest, MAX_GET_OPS, RpcClient, RpcError, SendResult, TxState,
+};
+
+/// The node calls the worker's stages make.
+pub trait Node: Send + Sync + 'static {
+    /// `ain_sendSignedTransaction`.
+    fn send(
+        &self,
+        tx_body: &Value,
+        signature: &Signature,
+    ) -> impl Future<Output = Result<SendResult, RpcError>> + Send;
+
+    /// Values at `paths` (latest state), one per path, `null` where nothing is stored.
+    fn get_values(
+        &self,
+        paths: &[String],
+    ) -> impl Future<Output = Result<Vec<Value>, RpcError>> + Send;
+
+    /// The tracked state of a tx, `None` when the node does not know it.
+    fn tx_state(
+        &self,
+        hash: &Hash,
+    ) -> impl Future<Output = Result<Option<TxState>, RpcError>> + Send;
+
+    /// A tracked tx as `{tx_body, signature, hash, address}` (for recovery), if known.
+    fn transaction(
+        &self,
+        hash: &Hash,
+    ) -> impl Future<Output = Result<Option<Value>, RpcError>> + Send;
+}
+
+/// One value, via [`Node::get_values`].
+pub async fn get_value<N: Node>(node: &N, path: &str) -> Result<Value, RpcError> {
+    let mut v = node.get_values(&[path.to_owned()]).await?;
+    Ok(v.pop().unwrap_or(Value::Null))
+}
+
+impl Node for RpcClient {
+    async fn send(&self, tx_body: &Value, signature: &Signature) -> Result<SendResult, RpcError> {
+        self.send_signed_transaction(tx_body, signature).await
+    }
+
+    async fn get_values(&self, paths: &[String]) -> Result<Vec<Value>, RpcError> {
+        let mut out = Vec::with_capacity(paths.len());
+        for chunk in paths.chunks(MAX_GET_OPS) {
+            if let [one] = chunk {
+                out.push(
+                    self.get(&GetRequest::One(GetOp::value(one.clone())))
+                        .await?,
+                );
+                continue;
+            }
+            let ops = chunk.iter().map(|p| GetOp::value(p.clone())).collect();
+            match self.get(&GetRequest::Many(ops)).await? {
+                Value::Array(vals) if vals.len() == chunk.len() => out.extend(vals),
+                other => {
+                    return Err(RpcError::Malformed(format!(
+                        "ain_get op_list answer is not a list of {}: {other}",
+                        chunk.len()
+                    )));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn tx_state(&self, hash: &Hash) -> Result<Option<TxState>, RpcError> {
+        let info: Option<Value> = self.get_transaction_by_hash(hash).await?;
+        Ok(info.and_then(|v| {
+            v.get("state")
+                .and_then(Value::as_str)
+                .map(TxState::from_wire)
+        }))
+    }
+
+    async fn transaction(&self, hash: &Hash) -> Result<Option<Value>, RpcError> {
+        let info: Option<Value> = self.get_transaction_by_hash(hash).await?;
+        Ok(info.and_then(|mut v| v.get_mut("transaction").map(Value::take)))
+    }
+}
+
+/// Feeds the follower finalized blocks from a node's JSON-RPC.
+#[derive(Debug, Clone)]
+pub struct RpcBlockSource(pub RpcClient);
+
+fn source_error(e: RpcError) -> SourceError {
+    match e {
+        RpcError::Malformed(m) => SourceError::Malformed(m),
+        other => SourceError::Unavailable(other.to_string()),
+    }
+}
+
+impl BlockSource for RpcBlockSource {
+    async fn last_block_number(&self) -> Result<u64, SourceError> {
+        self.0
+            .get_last_block_number()
+            .await
+            .map_err(source_error)?
+            .ok_or_else(|| SourceError::Unavailable("no block yet".into()))
+    }
+
+    async fn block_list(&self, from: u64, to_exclusive: u64) -> Result<Vec<Block>, SourceError> {
+        self.0
+            .get_block_list::<Block>(from, to_exclusive)
+            .await
+            .map_err(source_error)
+    }
+}
+
+pub mod fake {
+    //! An in-memory node for stage tests: values in a map, the write-once response rule, scripted
+    //! transient failures, and a log of every submitted tx.
+
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use serde_json::{Value, json};
+
+    use super::Node;
+    use crate::ledger::crypto::{Hash, Signature, hash_transaction};
+    use crate::ledger::rpc::{RpcError, SendResult, TxResult, TxState, codes};
+
+    /// A fake node. Response paths (ending in `/response`) are write-once, like the rule
+    /// `ain-sre deploy` writes.
+    #[derive(Debug, Default)]
+    pub struct FakeNode {
+        inner: Mutex<Inner>,
+    }
+
+    #[derive(Debug, Default)]
+    struct Inner {
+        values: HashMap<String, Value>,
+        txs: HashMap<Hash, (Value, TxState)>,
+        sends: Vec<(Value, Hash)>,
+        fail_next: u32,
+    }
+
+    impl FakeNode {
+        /// An empty node.
+        pub fn new() -> FakeNode {
+            FakeNode::default()
+        }
+
+        fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+            self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        }
+
+        /// Stores a value.
+        pub fn set(&self, path: &str, value: Value) {
+            self.lock().values.insert(path.to_owned(), value);
+        }
+
+        /// The value at `path`.
+        pub fn value(&self, path: &str) -> Value {
+            self.lock().values.get(path).cloned().unwrap_or(Value::Null)
+        }
+
+        /// Makes the next `n` sends fail with a transient transport error.
+        pub fn fail_next(&self, n: u32) {
+            self.lock().fail_next = n;
+        }
+
+        /// Every tx submitted so far (body, hash), accepted or not.
+        pub fn sends(&self) -> Vec<(Value, Hash)> {
+            self.lock().sends.clone()
+        }
+
+        /// Marks a known tx finalized.
+        pub fn finalize(&self, hash: &Hash) {
+            if let Some(t) = self.lock().txs.get_mut(hash) {
+                t.1 = TxState::Finalized;
+            }
+        }
+    }
+
+    impl Node for FakeNode {
+        async fn send(
+            &self,
+            tx_body: &Value,
+            signature: &Signature,
+        ) -> Result<SendResult, RpcError> {
+            let hash = hash_transaction(tx_body);
+            let mut inner = self.lock();
+            inner.sends.push((tx_body.clone(), hash));
+            if inner.fail_next > 0 {
+                inner.fail_next -= 1;
+                return Err(RpcError::Transport("simulated outage".into()));
+            }
+            if signature.hash != hash {
+                return Err(RpcError::Node {
+                    code: codes::TX_INVALID_SIGNATURE,
+                    message: "bad signature".into(),
+                });
+            }
+            let fail = |code: i64, msg: &str| {
+                Ok(SendResult::Processed {
+                    tx_hash: hash,
+                    result: TxResult::new(json!({"code": code, "message": msg})),
+                })
+            };
+            if inner.txs.contains_key(&hash) {
+                return fail(codes::TX_ALREADY_RECEIVED, "already received");
+            }
+            let op = &tx_body["operation"];
+            let (Some(path), value) = (op["ref"].as_str(), op["value"].clone()) else {
+                return fail(codes::TX_INVALID_FORMAT, "no ref");
+            };
+            if path.ends_with("/response") && inner.values.contains_key(path) {
+                inner.txs.insert(hash, (tx_body.clone(), TxState::Reverted));
+                return fail(codes::EVAL_RULE_FALSE_WRITE_RULE_EVAL, "write rule false");
+            }
+            inner.values.insert(path.to_owned(), value);
+            inner.txs.insert(hash, (tx_body.clone(), TxState::Executed));
+            Ok(SendResult::Processed {
+                tx_hash: hash,
+                result: TxResult::new(json!({"code": 0})),
+            })
+        }
+
+        async fn get_values(&self, paths: &[String]) -> Result<Vec<Value>, RpcError> {
+            let inner = self.lock();
+            Ok(paths
+                .iter()
+                .map(|p| inner.values.get(p).cloned().unwrap_or(Value::Null))
+                .collect())
+        }
+
+        async fn tx_state(&self, hash: &Hash) -> Result<Option<TxState>, RpcError> {
+            Ok(self.lock().txs.get(hash).map(|t| t.1.clone()))
+        }
+
+        async fn transaction(&self, _hash: &Hash) -> Result<Option<Value>, RpcError> {
+            Ok(None)
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Observability of the daemon: Prometheus metrics and a `/healthz` endpoint on a local port.
+//!
+//! Metric names (all prefixed `ain_sre_`):
+//! - `calls_total{status, tier}`: answered calls by response status and tier (`none` when
+//!   nothing ran);
+//! - `queue_depth`: calls admitted and not yet answered by the scheduler;
+//! - `stage_seconds{stage}`: latency per stage (`queue`: seen → sandbox start, `sandbox`: the
+//!   run, `post`: answer → response accepted, `e2e`: seen → response accepted);
+//! - `sandbox_prepare_seconds{tier}`: code preparation (compile, resolve) per code hash;
+//! - `follower_height`, `chain_lag_blocks`: how far the worker has verified, and how far behind
+//!   the node's last block it is; `events_connected`: 1 while the event channel is up;
+//! - `bad_events_total{reason}`, `post_retries_total`, `answered_elsewhere_total`,
+//!   `post_failures_total`.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio_util::sync::CancellationToken;
+
+/// Histogram buckets, seconds: 100 µs to 30 s.
+const BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0,
+];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide Prometheus recorder once; later calls return the same handle.
+/// `None` when another recorder was installed first.
+pub fn install() -> Option<PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets(BUCKETS)
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok().map(|_| handle)
+        })
+        .clone()
+}
+
+/// Live state for `/healthz`, shared by the stages.
+#[derive(Debug)]
+pub struct Health {
+    started: Instant,
+    /// Event channels currently connected.
+    pub events_connected: AtomicUsize,
+    /// Highest block the follower delivered (u64::MAX before the first).
+    pub follower_height: AtomicU64,
+    /// Calls admitted and not yet answered by the scheduler.
+    pub queue_depth: AtomicU64,
+    /// Set once the daemon is stopping.
+    pub stopping: AtomicBool,
+}
+
+impl Default for Health {
+    fn default() -> Health {
+        Health {
+            started: Instant::now(),
+            events_connected: AtomicUsize::new(0),
+            follower_height: AtomicU64::new(u64::MAX),
+            queue_depth: AtomicU64::new(0),
+            stopping: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Health {
+    /// The `/healthz` body.
+    pub fn report(&self) -> serde_json::Value {
+        let h = self.follower_height.load(Ordering::Relaxed);
+        serde_json::json!({
+            "status": if self.stopping.load(Ordering::Relaxed) { "stopping" } else { "ok" },
+            "uptime_s": self.started.elapsed().as_secs(),
+            "events_connected": self.events_connected.load(Ordering::Relaxed),
+            "follower_height": (h != u64::MAX).then_some(h),
+            "queue_depth": self.queue_depth.load(Ordering::Relaxed),
+        })
+    }
+}
+
+/// Serves `/metrics` and `/healthz` on `addr` until `cancel`; returns the bound address.
+pub async fn serve(
+    addr: SocketAddr,
+    health: Arc<Health>,
+    cancel: CancellationToken,
+) -> std::io::Result<SocketAddr> {
+    let handle = install();
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let h = health.clone();
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(move || {
+                let handle = handle.clone();
+                async move {
+                    match handle {
+                        Some(h) => {
+                            h.run_upkeep();
+                            h.render()
+                        }
+                        None => "# metrics recorder not installed\n".to_owned(),
+                    }
+                }
+            }),
+        )
+        .route(
+            "/healthz",
+            axum::routing::get(move || {
+                let h = h.clone();
+                async move {
+                    let code = if h.stopping.load(Ordering::Relaxed) {
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE
+                    } else {
+                        axum::http::StatusCode::OK
+                    };
+                    (code, axum::Json(h.report()))
+                }
+            }),
+        );
+    tokio::spawn(async move {
+        let stop = async move { cancel.cancelled().await };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+        {
+            tracing::error!(error = %e, "metrics server stopped");
+        }
+    });
+    tracing::info!(addr = %bound, "serving /metrics and /healthz");
+    Ok(bound)
+}

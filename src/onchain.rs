@@ -1,0 +1,575 @@
+//! The on-chain conventions (DESIGN.md, "On-chain conventions"): every path under
+//! `/apps/<app>/sre/`, the values stored there, and the write rules `ain-sre deploy` sets.
+//!
+//! | path | value |
+//! |---|---|
+//! | `functions/<fn>` | [`FunctionSpec`] |
+//! | `blobs/<sha256>/<i>` | base64 chunk of a large function's code, ≤ [`MAX_CHUNK_CHARS`] |
+//! | `workers/<address>` | [`WorkerEntry`] |
+//! | `calls/<fn>/<call_id>/request` | `{input: "<string>"}` ([`Request`]) |
+//! | `calls/<fn>/<call_id>/response` | the response with its receipt (`receipt::build_response`) |
+//!
+//! Rules are written in the subset of the node's rule language that the built-in chain evaluates
+//! too (literals, `auth.addr`, `data`, `newData`, `$vars`, `getValue`, `+`, comparisons, `&&`,
+//! `||`, `!`, `util.*`), so they behave the same on both.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::ledger::crypto::Address;
+use crate::ledger::tx::state::{is_valid_app_name, is_valid_state_label};
+
+/// Largest base64 chunk stored per blob entry, one tx each. DESIGN.md allows up to 8,000, but
+/// real nodes measure the 10,000-byte tx cap with `object-sizeof`, which counts two bytes per
+/// string character, so a chunk must stay under ~4,900 characters to fit.
+pub const MAX_CHUNK_CHARS: usize = 4_000;
+/// Largest inline `code` string (same measure); bigger code goes into blobs.
+pub const MAX_INLINE_CHARS: usize = 4_000;
+
+/// Why a name or value does not follow the conventions.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConventionError {
+    /// An app name the node refuses (`^[a-z_][a-z0-9_]*$`).
+    #[error("invalid app name {0:?}: lowercase letters, digits and `_`, not starting with a digit")]
+    App(String),
+    /// A label (function name, call id) the node refuses.
+    #[error(
+        "invalid {what} {value:?}: a state label cannot be empty or hold / . $ * # {{ }} [ ] < > ' \" ` or spaces"
+    )]
+    Label {
+        /// `function name` or `call id`.
+        what: &'static str,
+        /// The offending value.
+        value: String,
+    },
+    /// A stored value that does not have the expected shape.
+    #[error("malformed {what}: {why}")]
+    Value {
+        /// Which value.
+        what: &'static str,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+/// One app's `/apps/<app>/sre` subtree: path builders with validated names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AppPaths {
+    app: String,
+}
+
+impl AppPaths {
+    /// Paths of app `app`; the name must be a valid app name.
+    pub fn new(app: &str) -> Result<AppPaths, ConventionError> {
+        if !is_valid_app_name(app) {
+            return Err(ConventionError::App(app.to_owned()));
+        }
+        Ok(AppPaths {
+            app: app.to_owned(),
+        })
+    }
+
+    /// The app name.
+    pub fn app(&self) -> &str {
+        &self.app
+    }
+
+    /// `/apps/<app>`.
+    pub fn app_root(&self) -> String {
+        format!("/apps/{}", self.app)
+    }
+
+    /// `/apps/<app>/sre`.
+    pub fn root(&self) -> String {
+        format!("/apps/{}/sre", self.app)
+    }
+
+    /// `/manage_app/<app>/config/admin`: the app's admins (`{<addr>: true}`).
+    pub fn admin_config(&self) -> String {
+        format!("/manage_app/{}/config/admin", self.app)
+    }
+
+    /// `/manage_app/<app>/create/<key>`: writing `{admin: {<addr>: true}}` here creates the app.
+    pub fn create(&self, key: u64) -> String {
+        format!("/manage_app/{}/create/{key}", self.app)
+    }
+
+    /// `/apps/<app>/sre/functions`.
+    pub fn functions(&self) -> String {
+        format!("{}/functions", self.root())
+    }
+
+    /// `/apps/<app>/sre/functions/<fn>`.
+    pub fn function(&self, function: &str) -> String {
+        format!("{}/functions/{function}", self.root())
+    }
+
+    /// `/apps/<app>/sre/blobs`.
+    pub fn blobs(&self) -> String {
+        format!("{}/blobs", self.root())
+    }
+
+    /// `/apps/<app>/sre/blobs/<hash>/<i>`.
+    pub fn blob_chunk(&self, code_hash: &str, index: usize) -> String {
+        format!("{}/blobs/{code_hash}/{index}", self.root())
+    }
+
+    /// `/apps/<app>/sre/workers`.
+    pub fn workers(&self) -> String {
+        format!("{}/workers", self.root())
+    }
+
+    /// `/apps/<app>/sre/workers/<address>`.
+    pub fn worker(&self, worker: &Address) -> String {
+        format!("{}/workers/{worker}", self.root())
+    }
+
+    /// `/apps/<app>/sre/allowed_workers/<address>`: set by the admin when registration is closed.
+    pub fn allowed_worker(&self, worker: &Address) -> String {
+        format!("{}/allowed_workers/{worker}", self.root())
+    }
+
+    /// `/apps/<app>/sre/calls/<fn>/<call_id>`.
+    pub fn call(&self, function: &str, call_id: &str) -> String {
+        format!("{}/calls/{function}/{call_id}", self.root())
+    }
+
+    /// `/apps/<app>/sre/calls/<fn>/<call_id>/request`.
+    pub fn request(&self, function: &str, call_id: &str) -> String {
+        format!("{}/request", self.call(function, call_id))
+    }
+
+    /// `/apps/<app>/sre/calls/<fn>/<call_id>/response`.
+    pub fn response(&self, function: &str, call_id: &str) -> String {
+        format!("{}/response", self.call(function, call_id))
+    }
+
+    /// The event filter path of every request of the app:
+    /// `/apps/<app>/sre/calls/$fn/$call_id/request`.
+    pub fn request_filter(&self) -> String {
+        format!("{}/calls/$fn/$call_id/request", self.root())
+    }
+
+    /// Splits a concrete request path of this app into `(fn, call_id)`.
+    pub fn parse_request(&self, path: &str) -> Option<(String, String)> {
+        let rest = path.strip_prefix(&self.root())?.strip_prefix("/calls/")?;
+        let mut parts = rest.split('/');
+        let (f, c, r) = (parts.next()?, parts.next()?, parts.next()?);
+        if r != "request" || parts.next().is_some() {
+            return None;
+        }
+        (is_valid_state_label(f) && is_valid_state_label(c)).then(|| (f.to_owned(), c.to_owned()))
+    }
+}
+
+/// Checks a function name or call id is a valid state label.
+pub fn check_label(what: &'static str, value: &str) -> Result<(), ConventionError> {
+    if is_valid_state_label(value) && !value.starts_with('$') {
+        Ok(())
+    } else {
+        Err(ConventionError::Label {
+            what,
+            value: value.to_owned(),
+        })
+    }
+}
+
+/// When a worker may run a call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Finality {
+    /// On the first sighting of the request (USER event): fastest, may run a call whose block
+    /// is later dropped.
+    #[default]
+    Executed,
+    /// Once the worker's follower has verified the request's block as final.
+    Finalized,
+}
+
+impl Finality {
+    /// `executed` or `finalized`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Finality::Executed => "executed",
+            Finality::Finalized => "finalized",
+        }
+    }
+}
+
+/// `functions/<fn>`: what to run for a function.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionSpec {
+    /// Runtime name (`wasm`, `python3`, ...).
+    pub runtime: String,
+    /// SHA-256 of the code bytes, 64 lowercase hex digits.
+    pub code_hash: String,
+    /// Size of the code in bytes.
+    pub size: u64,
+    /// Inline code: the text itself when the code is UTF-8, else its base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Number of `blobs/<code_hash>/<i>` chunks holding the base64 of the code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<u64>,
+    /// Entry point (informational for tiers that need one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
+    /// Sandbox profile name (default `default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// Wall deadline wanted by the author; never above the profile's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// Memory wanted by the author; never above the profile's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<u64>,
+    /// When the call may run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finality: Option<Finality>,
+}
+
+impl FunctionSpec {
+    /// Parses and checks a stored function value.
+    pub fn from_value(v: &Value) -> Result<FunctionSpec, ConventionError> {
+        let bad = |why: String| ConventionError::Value {
+            what: "function spec",
+            why,
+        };
+        let spec: FunctionSpec =
+            serde_json::from_value(v.clone()).map_err(|e| bad(e.to_string()))?;
+        if spec.code_hash.len() != 64
+            || !spec
+                .code_hash
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err(bad(format!(
+                "code_hash {:?} is not 64 lowercase hex digits",
+                spec.code_hash
+            )));
+        }
+        match (&spec.code, spec.chunks) {
+            (Some(_), None) | (None, Some(1..)) => Ok(spec),
+            _ => Err(bad(
+                "exactly one of `code` or `chunks` (≥ 1) must be set".into()
+            )),
+        }
+    }
+
+    /// The value to store.
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// The finality, `executed` when unset.
+    pub fn finality(&self) -> Finality {
+        self.finality.unwrap_or_default()
+    }
+
+    /// The profile name, `default` when unset.
+    pub fn profile(&self) -> &str {
+        self.profile.as_deref().unwrap_or("default")
+    }
+}
+
+/// `workers/<address>`: a worker's registry entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerEntry {
+    /// Runtimes the worker can run (`{wasm: true}`); AIN values hold no arrays.
+    pub runtimes: std::collections::BTreeMap<String, bool>,
+    /// The worker's version.
+    pub version: String,
+    /// How many calls it runs at once.
+    pub capacity: u64,
+}
+
+/// `calls/<fn>/<call_id>/request`: what a client asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The input bytes given to the function on stdin.
+    pub input: Vec<u8>,
+}
+
+impl Request {
+    /// The value a client writes: `{input: "<text>"}`.
+    pub fn value(input: &str) -> Value {
+        json!({ "input": input })
+    }
+
+    /// Reads a stored request. `input` must be present; a string is taken as is, any other JSON
+    /// value as its JSON text. Anything else is a clear error the worker answers as `rejected`.
+    pub fn from_value(v: &Value) -> Result<Request, ConventionError> {
+        let bad = |why: &str| ConventionError::Value {
+            what: "request",
+            why: why.to_owned(),
+        };
+        let obj = v
+            .as_object()
+            .ok_or_else(|| bad("a request must be an object {input: \"...\"}"))?;
+        match obj.get("input") {
+            None | Some(Value::Null) => Err(bad("the request has no `input`")),
+            Some(Value::String(s)) => Ok(Request {
+                input: s.as_bytes().to_vec(),
+            }),
+            Some(other) => Ok(Request {
+                input: other.to_string().into_bytes(),
+            }),
+        }
+    }
+}
+
+/// Who may write requests for a function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Callers {
+    /// Anyone (permissionless trigger).
+    Any,
+    /// Only these addresses (permissioned trigger).
+    Only(Vec<Address>),
+}
+
+impl std::str::FromStr for Callers {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Callers, String> {
+        if s.trim() == "any" {
+            return Ok(Callers::Any);
+        }
+        let list = s
+            .split(',')
+            .map(|a| {
+                a.trim()
+                    .parse::<Address>()
+                    .map_err(|e| format!("{a:?} is not an address: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if list.is_empty() {
+            return Err("an empty caller list".into());
+        }
+        Ok(Callers::Only(list))
+    }
+}
+
+impl fmt::Display for Callers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Callers::Any => f.write_str("any"),
+            Callers::Only(l) => {
+                let s: Vec<String> = l.iter().map(|a| a.to_string()).collect();
+                f.write_str(&s.join(","))
+            }
+        }
+    }
+}
+
+/// The rules `ain-sre deploy` writes, as `(path, write rule)` pairs.
+pub mod rules {
+    use super::{AppPaths, Callers};
+
+    /// True when the writer is an admin of the app.
+    pub fn is_admin(p: &AppPaths) -> String {
+        format!("getValue('{}/' + auth.addr) === true", p.admin_config())
+    }
+
+    /// Functions and blobs: the admin only.
+    pub fn admin_only(p: &AppPaths) -> String {
+        is_admin(p)
+    }
+
+    /// Worker registry: a worker writes its own entry; with closed registration only when the
+    /// admin listed it under `allowed_workers`. The admin may always write.
+    pub fn workers(p: &AppPaths, open: bool) -> String {
+        let own = "auth.addr === $worker";
+        if open {
+            format!("({own}) || {}", is_admin(p))
+        } else {
+            format!(
+                "({own} && getValue('{}/allowed_workers/' + auth.addr) === true) || {}",
+                p.root(),
+                is_admin(p)
+            )
+        }
+    }
+
+    /// Requests: write-once, a non-null object, and from an allowed caller.
+    pub fn request(callers: &Callers) -> String {
+        let base = "data === null && util.isDict(newData)";
+        match callers {
+            Callers::Any => base.to_owned(),
+            Callers::Only(list) => {
+                let who: Vec<String> = list
+                    .iter()
+                    .map(|a| format!("auth.addr === '{a}'"))
+                    .collect();
+                format!("{base} && ({})", who.join(" || "))
+            }
+        }
+    }
+
+    /// Responses: write-once, by a registered worker only. The chain itself refuses a second
+    /// answer.
+    pub fn response(p: &AppPaths) -> String {
+        format!(
+            "data === null && newData !== null && getValue('{}/' + auth.addr) !== null",
+            p.workers()
+        )
+    }
+
+    /// Every app-wide rule: `(path, rule)`. `$fn` covers functions without their own request rule.
+    pub fn app_rules(p: &AppPaths, open_registration: bool) -> Vec<(String, String)> {
+        vec![
+            (p.functions(), admin_only(p)),
+            (p.blobs(), admin_only(p)),
+            (format!("{}/allowed_workers", p.root()), admin_only(p)),
+            (
+                format!("{}/$worker", p.workers()),
+                workers(p, open_registration),
+            ),
+            (
+                format!("{}/calls/$fn/$call_id/request", p.root()),
+                request(&Callers::Any),
+            ),
+            (
+                format!("{}/calls/$fn/$call_id/response", p.root()),
+                response(p),
+            ),
+        ]
+    }
+
+    /// The rules of one function: its request rule, and the response rule repeated under the
+    /// concrete label (rule matching prefers a concrete label and does not fall back to `$fn`
+    /// for the sibling `response`, so both must live under it).
+    pub fn function_rules(
+        p: &AppPaths,
+        function: &str,
+        callers: &Callers,
+    ) -> Vec<(String, String)> {
+        vec![
+            (
+                format!("{}/calls/{function}/$call_id/request", p.root()),
+                request(callers),
+            ),
+            (
+                format!("{}/calls/{function}/$call_id/response", p.root()),
+                response(p),
+            ),
+        ]
+    }
+
+    /// The `SET_RULE` value for a rule expression.
+    pub fn rule_value(expr: &str) -> serde_json::Value {
+        serde_json::json!({".rule": {"write": expr}})
+    }
+}
+
+/// The journal key of a call: `<app>/<fn>/<call_id>` (labels never hold `/`).
+pub fn call_key(app: &str, function: &str, call_id: &str) -> String {
+    format!("{app}/{function}/{call_id}")
+}
+
+/// Splits a journal key into `(app, fn, call_id)`.
+pub fn split_call_key(key: &str) -> Option<(&str, &str, &str)> {
+    let mut it = key.splitn(3, '/');
+    Some((it.next()?, it.next()?, it.next()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_parsing() {
+        let p = AppPaths::new("my_app").unwrap();
+        assert_eq!(p.function("echo"), "/apps/my_app/sre/functions/echo");
+        assert_eq!(
+            p.request("echo", "c1"),
+            "/apps/my_app/sre/calls/echo/c1/request"
+        );
+        assert_eq!(
+            p.response("echo", "c1"),
+            "/apps/my_app/sre/calls/echo/c1/response"
+        );
+        assert_eq!(
+            p.request_filter(),
+            "/apps/my_app/sre/calls/$fn/$call_id/request"
+        );
+        assert_eq!(
+            p.parse_request("/apps/my_app/sre/calls/echo/c1/request"),
+            Some(("echo".into(), "c1".into()))
+        );
+        assert_eq!(
+            p.parse_request("/apps/my_app/sre/calls/echo/c1/response"),
+            None
+        );
+        assert_eq!(
+            p.parse_request("/apps/other/sre/calls/echo/c1/request"),
+            None
+        );
+        assert!(AppPaths::new("Bad-App").is_err());
+        assert!(check_label("call id", "a.b").is_err());
+        assert!(check_label("call id", "1795-ab").is_ok());
+        assert_eq!(split_call_key("a/f/c-1"), Some(("a", "f", "c-1")));
+    }
+
+    #[test]
+    fn spec_roundtrip_and_checks() {
+        let spec = FunctionSpec {
+            runtime: "wasm".into(),
+            code_hash: "ab".repeat(32),
+            size: 3,
+            code: Some("abc".into()),
+            chunks: None,
+            entry: None,
+            profile: None,
+            timeout_ms: None,
+            memory_mb: None,
+            finality: Some(Finality::Finalized),
+        };
+        let v = spec.to_value();
+        assert_eq!(v["finality"], "finalized");
+        assert!(v.get("chunks").is_none(), "no nulls in AIN values");
+        assert_eq!(FunctionSpec::from_value(&v).unwrap(), spec);
+        let mut bad = v.clone();
+        bad["code_hash"] = json!("XYZ");
+        assert!(FunctionSpec::from_value(&bad).is_err());
+        let mut both = v.clone();
+        both["chunks"] = json!(2);
+        assert!(FunctionSpec::from_value(&both).is_err());
+        assert!(FunctionSpec::from_value(&json!("x")).is_err());
+    }
+
+    #[test]
+    fn requests() {
+        assert_eq!(
+            Request::from_value(&json!({"input": "hi"})).unwrap().input,
+            b"hi"
+        );
+        assert_eq!(
+            Request::from_value(&json!({"input": {"a": 1}}))
+                .unwrap()
+                .input,
+            b"{\"a\":1}"
+        );
+        assert!(Request::from_value(&json!({"other": 1})).is_err());
+        assert!(Request::from_value(&json!("hi")).is_err());
+    }
+
+    #[test]
+    fn callers_and_rules() {
+        let p = AppPaths::new("a").unwrap();
+        assert_eq!("any".parse::<Callers>().unwrap(), Callers::Any);
+        let c: Callers = "0x00ADEc28B6a845a085e03591bE7550dd68673C1C"
+            .parse()
+            .unwrap();
+        let r = rules::request(&c);
+        assert!(
+            r.contains("auth.addr === '0x00ADEc28B6a845a085e03591bE7550dd68673C1C'"),
+            "{r}"
+        );
+        assert!("0xnope".parse::<Callers>().is_err());
+        let resp = rules::response(&p);
+        assert!(resp.starts_with("data === null"), "{resp}");
+        assert!(resp.contains("getValue('/apps/a/sre/workers/' + auth.addr) !== null"));
+        assert_eq!(rules::app_rules(&p, true).len(), 6);
+    }
+}

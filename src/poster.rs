@@ -1,0 +1,448 @@
+//! The signer and the poster: builds each response tx, signs it with the worker key, journals it
+//! durably, submits it, retries transient failures with backoff, and confirms it.
+//!
+//! Order per call: build (`receipt::build_response`, fitted to the node's tx cap) → sign
+//! (SET_VALUE at the response path, nonce -1, a fresh ms timestamp, gas price 0) →
+//! `journal.record_signed` (fsync) → submit. A crash after the fsync re-submits the *same* tx.
+//! The chain's write-once rule refusing the response (12103) while a response is there means
+//! another worker answered: the call is done (`AnsweredElsewhere`), not failed. A duplicate
+//! (10701) means this very tx is already in the node: accepted.
+//!
+//! Confirmation: the [`Confirmer`] learns every tx hash of each verified final block from the
+//! follower; responses still unconfirmed after a while are read back with
+//! `ain_getTransactionByHash` and re-submitted if the node lost them.
+//!
+//! The worker key lives in an `Arc<PrivateKey>` (zeroized on drop) and is only used to sign; it
+//! is never formatted into a log line or an error.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use crate::call::{Answer, Registry, Stage, now_ms};
+use crate::journal::{CallState, JournalError, SignedResponse};
+use crate::ledger::crypto::{Address, Hash, PrivateKey, Signature};
+use crate::ledger::rpc::{TxState, codes};
+use crate::ledger::tx::{NONCE_UNORDERED, SimpleOp, TxBody};
+use crate::node::{Node, get_value};
+use crate::onchain::AppPaths;
+use crate::receipt::{CallFacts, build_response};
+use crate::trigger::run::Resubmit;
+
+/// Errors of the signer and poster.
+#[derive(Debug, thiserror::Error)]
+pub enum PosterError {
+    /// The journal could not record the signed response; it was not submitted.
+    #[error("journal: {0}")]
+    Journal(#[from] JournalError),
+    /// Signing failed (the message never contains key material).
+    #[error("signing failed: {0}")]
+    Sign(String),
+    /// The node refused the response permanently.
+    #[error("node refused the response (code {code:?}): {message}")]
+    Refused {
+        /// The node's code.
+        code: Option<i64>,
+        /// Its message.
+        message: String,
+    },
+    /// The journaled response is malformed.
+    #[error("malformed journaled response: {0}")]
+    Malformed(String),
+    /// Shutdown came before the node accepted it; it stays journaled as signed.
+    #[error("stopped before the response was accepted")]
+    Cancelled,
+}
+
+/// How a submission ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Posted {
+    /// The node accepted the tx (now or before).
+    Accepted(Hash),
+    /// Another worker's response is on chain.
+    AnsweredElsewhere,
+}
+
+/// Tuning of the poster.
+#[derive(Debug, Clone)]
+pub struct PosterConfig {
+    /// Largest response tx (`tx_bytes_limit`).
+    pub tx_limit: usize,
+    /// Responses being signed or submitted at once.
+    pub max_inflight: usize,
+    /// First retry delay.
+    pub backoff_min: Duration,
+    /// Longest retry delay.
+    pub backoff_max: Duration,
+    /// Read back a response not seen in a final block after this long.
+    pub confirm_after: Duration,
+}
+
+impl Default for PosterConfig {
+    fn default() -> PosterConfig {
+        PosterConfig {
+            tx_limit: crate::receipt::NODE_TX_BYTES_LIMIT,
+            max_inflight: 256,
+            backoff_min: Duration::from_millis(20),
+            backoff_max: Duration::from_secs(2),
+            confirm_after: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Posted responses waiting to be seen in a final block.
+#[derive(Debug)]
+pub struct Confirmer {
+    registry: Arc<Registry>,
+    waiting: Mutex<HashMap<Hash, (String, SignedResponse, Instant)>>,
+}
+
+impl Confirmer {
+    /// A confirmer finishing calls in `registry`.
+    pub fn new(registry: Arc<Registry>) -> Confirmer {
+        Confirmer {
+            registry,
+            waiting: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Hash, (String, SignedResponse, Instant)>> {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits for `hash` to appear in a final block.
+    pub fn track(&self, hash: Hash, key: String, response: SignedResponse) {
+        self.lock().insert(hash, (key, response, Instant::now()));
+    }
+
+    /// Every tx hash of a verified final block: the responses among them are confirmed.
+    pub fn on_block(&self, hashes: &[Hash]) {
+        let done: Vec<String> = {
+            let mut w = self.lock();
+            hashes
+                .iter()
+                .filter_map(|h| w.remove(h).map(|e| e.0))
+                .collect()
+        };
+        for key in done {
+            self.registry.finish(&key, CallState::Confirmed);
+        }
+    }
+
+    fn stale(&self, age: Duration) -> Vec<(Hash, String, SignedResponse)> {
+        let mut w = self.lock();
+        let now = Instant::now();
+        w.iter_mut()
+            .filter(|(_, e)| now.duration_since(e.2) >= age)
+            .map(|(h, e)| {
+                e.2 = now;
+                (*h, e.0.clone(), e.1.clone())
+            })
+            .collect()
+    }
+
+    fn forget(&self, hash: &Hash) -> Option<String> {
+        self.lock().remove(hash).map(|e| e.0)
+    }
+
+    /// Responses waiting.
+    pub fn waiting(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+/// Signs and posts responses.
+pub struct Poster<N: Node> {
+    node: Arc<N>,
+    key: Arc<PrivateKey>,
+    worker: Address,
+    chain_id: u64,
+    registry: Arc<Registry>,
+    confirmer: Arc<Confirmer>,
+    config: PosterConfig,
+}
+
+impl<N: Node> Poster<N> {
+    /// A poster signing with `key` for chain `chain_id`.
+    pub fn new(
+        node: Arc<N>,
+        key: Arc<PrivateKey>,
+        chain_id: u64,
+        registry: Arc<Registry>,
+        confirmer: Arc<Confirmer>,
+        config: PosterConfig,
+    ) -> Poster<N> {
+        let worker = key.address();
+        Poster {
+            node,
+            key,
+            worker,
+            chain_id,
+            registry,
+            confirmer,
+            config,
+        }
+    }
+
+    /// The worker address responses are signed by.
+    pub fn worker(&self) -> Address {
+        self.worker
+    }
+
+    /// Builds and signs the response tx for `answer`.
+    pub fn sign(&self, answer: &Answer) -> Result<SignedResponse, PosterError> {
+        let call = &answer.call;
+        let paths = AppPaths::new(&call.app).map_err(|e| PosterError::Sign(e.to_string()))?;
+        let path = paths.response(&call.function, &call.call_id);
+        let facts = CallFacts {
+            request_tx: call.request_tx,
+            worker: self.worker,
+            code_hash: &answer.code_hash,
+            runtime: &answer.runtime,
+            sandbox: &answer.sandbox,
+            profile: &answer.profile,
+            input: &answer.input,
+            started_at: answer.started_at,
+            finished_at: answer.finished_at,
+        };
+        let value = build_response(&facts, &answer.result, &path, self.config.tx_limit);
+        let body = TxBody::new(SimpleOp::set_value(path, value), NONCE_UNORDERED, now_ms());
+        let signed = body
+            .sign(&self.key, self.chain_id)
+            .map_err(|e| PosterError::Sign(e.to_string()))?;
+        let tx_body =
+            serde_json::to_value(&signed.tx_body).map_err(|e| PosterError::Sign(e.to_string()))?;
+        Ok(SignedResponse {
+            tx_body,
+            signature: signed.signature,
+            hash: signed.hash.to_string(),
+        })
+    }
+
+    /// Submits a signed response until the node accepts it, refuses it for good, or `cancel`.
+    pub async fn submit(
+        &self,
+        resp: &SignedResponse,
+        cancel: &CancellationToken,
+    ) -> Result<Posted, PosterError> {
+        let sig =
+            Signature::parse(&resp.signature).map_err(|e| PosterError::Malformed(e.to_string()))?;
+        let hash = sig.hash;
+        let mut delay = self.config.backoff_min;
+        loop {
+            let transient = match self.node.send(&resp.tx_body, &sig).await {
+                Ok(r) if r.is_success() => return Ok(Posted::Accepted(hash)),
+                Ok(r) => match r.failure_code() {
+                    Some(codes::TX_ALREADY_RECEIVED) => return Ok(Posted::Accepted(hash)),
+                    Some(codes::EVAL_RULE_FALSE_WRITE_RULE_EVAL) => {
+                        return self.refused_by_rule(resp).await;
+                    }
+                    code if r.is_transient_failure() => format!("code {code:?}"),
+                    code => {
+                        return Err(PosterError::Refused {
+                            code,
+                            message: r.message().unwrap_or_default().to_owned(),
+                        });
+                    }
+                },
+                Err(e) if e.is_transient() => e.to_string(),
+                Err(e) => {
+                    return Err(PosterError::Refused {
+                        code: e.code(),
+                        message: e.to_string(),
+                    });
+                }
+            };
+            metrics::counter!("ain_sre_post_retries_total").increment(1);
+            tracing::debug!(tx = %hash, reason = %transient, ?delay, "response not accepted yet; retrying");
+            tokio::select! {
+                _ = cancel.cancelled() => return Err(PosterError::Cancelled),
+                _ = tokio::time::sleep(delay) => {}
+            }
+            delay = (delay * 2).min(self.config.backoff_max);
+        }
+    }
+
+    /// 12103: if a response is there, another worker answered; otherwise the rule refuses this
+    /// worker (not registered?).
+    async fn refused_by_rule(&self, resp: &SignedResponse) -> Result<Posted, PosterError> {
+        let path = resp.tx_body["operation"]["ref"]
+            .as_str()
+            .unwrap_or_default();
+        let mut delay = self.config.backoff_min;
+        for _ in 0..5 {
+            match get_value(&*self.node, path).await {
+                Ok(Value::Null) => {
+                    return Err(PosterError::Refused {
+                        code: Some(codes::EVAL_RULE_FALSE_WRITE_RULE_EVAL),
+                        message: format!(
+                            "the app's rule refused the response at {path}: is worker {} registered?",
+                            self.worker
+                        ),
+                    });
+                }
+                Ok(_) => return Ok(Posted::AnsweredElsewhere),
+                Err(_) => tokio::time::sleep(delay).await,
+            }
+            delay *= 2;
+        }
+        Err(PosterError::Refused {
+            code: Some(codes::EVAL_RULE_FALSE_WRITE_RULE_EVAL),
+            message: format!("write rule refused the response at {path}"),
+        })
+    }
+
+    /// Signs, journals and submits one answer, updating the registry.
+    pub async fn answer(
+        &self,
+        answer: Answer,
+        cancel: &CancellationToken,
+    ) -> Result<(), PosterError> {
+        let key = answer.call.key.clone();
+        let status = match &answer.result {
+            crate::receipt::CallResult::Ran(o) => o.status(),
+            crate::receipt::CallResult::Rejected(_) => "rejected",
+        };
+        metrics::counter!("ain_sre_calls_total", "status" => status, "tier" => answer.sandbox.clone())
+            .increment(1);
+        let resp = self.sign(&answer)?;
+        self.registry
+            .journal()
+            .record_signed(&key, resp.clone())
+            .await?;
+        self.registry.set_stage(&key, Stage::Signed);
+        tracing::debug!(tx = %resp.hash, status, "response signed and journaled");
+        let t = Instant::now();
+        let out = self.deliver(&key, resp, cancel).await;
+        metrics::histogram!("ain_sre_stage_seconds", "stage" => "post")
+            .record(t.elapsed().as_secs_f64());
+        if out.is_ok() {
+            metrics::histogram!("ain_sre_stage_seconds", "stage" => "e2e")
+                .record(answer.call.seen_at.elapsed().as_secs_f64());
+        }
+        out
+    }
+
+    /// Submits a journaled response and records the outcome.
+    pub async fn deliver(
+        &self,
+        key: &str,
+        resp: SignedResponse,
+        cancel: &CancellationToken,
+    ) -> Result<(), PosterError> {
+        match self.submit(&resp, cancel).await {
+            Ok(Posted::Accepted(hash)) => {
+                self.registry.set_stage(key, Stage::Posted);
+                self.registry.journal().set_state(key, CallState::Posted)?;
+                tracing::info!(call = key, tx = %hash, "response accepted");
+                self.confirmer.track(hash, key.to_owned(), resp);
+                Ok(())
+            }
+            Ok(Posted::AnsweredElsewhere) => {
+                metrics::counter!("ain_sre_answered_elsewhere_total").increment(1);
+                tracing::info!(call = key, "another worker answered first");
+                self.registry.finish(key, CallState::AnsweredElsewhere);
+                Ok(())
+            }
+            Err(e) => {
+                if !matches!(e, PosterError::Cancelled) {
+                    metrics::counter!("ain_sre_post_failures_total").increment(1);
+                    tracing::error!(call = key, tx = %resp.hash, error = %e, "response not posted; it stays journaled");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Reads back responses not confirmed by a final block in time.
+    pub async fn check_stale(&self, cancel: &CancellationToken) {
+        for (hash, key, resp) in self.confirmer.stale(self.config.confirm_after) {
+            match self.node.tx_state(&hash).await {
+                Ok(Some(TxState::Finalized)) => {
+                    if let Some(k) = self.confirmer.forget(&hash) {
+                        self.registry.finish(&k, CallState::Confirmed);
+                    }
+                }
+                Ok(Some(TxState::Reverted | TxState::Failed)) => {
+                    self.confirmer.forget(&hash);
+                    let path = resp.tx_body["operation"]["ref"]
+                        .as_str()
+                        .unwrap_or_default();
+                    if matches!(get_value(&*self.node, path).await, Ok(v) if !v.is_null()) {
+                        self.registry.finish(&key, CallState::AnsweredElsewhere);
+                    } else {
+                        tracing::error!(call = %key, tx = %hash, "response reverted and nothing is on chain");
+                    }
+                }
+                Ok(None | Some(TxState::TimedOut)) => {
+                    self.confirmer.forget(&hash);
+                    tracing::warn!(call = %key, tx = %hash, "the node lost the response; submitting it again");
+                    let _ = self.deliver(&key, resp, cancel).await;
+                }
+                Ok(Some(_)) | Err(_) => {}
+            }
+        }
+    }
+
+    /// Runs the poster: answers and resubmissions in, until both channels close. Each response is
+    /// posted on its own task (at most `max_inflight` at once); `hard` abandons retries.
+    pub async fn run(
+        self: Arc<Self>,
+        mut answers: mpsc::Receiver<Answer>,
+        mut resubmits: mpsc::Receiver<Resubmit>,
+        hard: CancellationToken,
+        tracker: TaskTracker,
+    ) -> Result<(), PosterError> {
+        let slots = Arc::new(Semaphore::new(self.config.max_inflight.max(1)));
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let (mut answers_open, mut resubmits_open) = (true, true);
+        while answers_open || resubmits_open {
+            let permit = tokio::select! {
+                p = slots.clone().acquire_owned() => p.map_err(|_| PosterError::Cancelled)?,
+                _ = hard.cancelled() => return Ok(()),
+            };
+            tokio::select! {
+                a = answers.recv(), if answers_open => match a {
+                    Some(answer) => {
+                        let me = self.clone();
+                        let hard = hard.clone();
+                        let span = tracing::info_span!("call", call = %answer.call.key, request_tx = %answer.call.request_tx);
+                        tracker.spawn(async move {
+                            let _permit = permit;
+                            let _ = me.answer(answer, &hard).await;
+                        }.instrument(span));
+                    }
+                    None => answers_open = false,
+                },
+                r = resubmits.recv(), if resubmits_open => match r {
+                    Some(r) => {
+                        let me = self.clone();
+                        let hard = hard.clone();
+                        let span = tracing::info_span!("call", call = %r.key, tx = %r.response.hash);
+                        tracker.spawn(async move {
+                            let _permit = permit;
+                            let _ = me.deliver(&r.key, r.response, &hard).await;
+                        }.instrument(span));
+                    }
+                    None => resubmits_open = false,
+                },
+                _ = tick.tick() => {
+                    drop(permit);
+                    self.check_stale(&hard).await;
+                }
+                _ = hard.cancelled() => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

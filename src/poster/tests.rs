@@ -1,0 +1,164 @@
+use super::*;
+use crate::call::{Call, Origin, Registry};
+use crate::journal::Journal;
+use crate::node::fake::FakeNode;
+use crate::receipt::CallResult;
+use crate::sandbox::{Outcome, Usage};
+use std::sync::Arc;
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    node: Arc<FakeNode>,
+    registry: Arc<Registry>,
+    confirmer: Arc<Confirmer>,
+    poster: Poster<FakeNode>,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(&dir.path().join("j.redb")).unwrap();
+    let registry = Arc::new(Registry::new(journal, 100));
+    let confirmer = Arc::new(Confirmer::new(registry.clone()));
+    let node = Arc::new(FakeNode::new());
+    let config = PosterConfig {
+        backoff_min: Duration::from_millis(1),
+        ..PosterConfig::default()
+    };
+    let poster = Poster::new(
+        node.clone(),
+        Arc::new(PrivateKey::generate()),
+        0,
+        registry.clone(),
+        confirmer.clone(),
+        config,
+    );
+    Setup {
+        _dir: dir,
+        node,
+        registry,
+        confirmer,
+        poster,
+    }
+}
+
+fn answer(id: &str) -> Answer {
+    Answer {
+        call: Call {
+            key: format!("app/echo/{id}"),
+            app: "app".into(),
+            function: "echo".into(),
+            call_id: id.into(),
+            request_tx: Hash([9; 32]),
+            caller: Address([1; 20]),
+            request: serde_json::json!({"input": "hi"}),
+            origin: Origin::Event,
+            seen_at: Instant::now(),
+        },
+        result: CallResult::Ran(Outcome::Completed {
+            exit_code: 0,
+            stdout: b"hi".to_vec(),
+            stderr_tail: vec![],
+            usage: Usage::default(),
+        }),
+        code_hash: "ab".repeat(32),
+        runtime: "wasm".into(),
+        sandbox: "wasm".into(),
+        profile: "default".into(),
+        input: Arc::from(&b"hi"[..]),
+        started_at: 1,
+        finished_at: 2,
+    }
+}
+
+const RESP: &str = "/apps/app/sre/calls/echo/c1/response";
+
+#[tokio::test]
+async fn signs_journals_posts_retries_and_confirms() {
+    let s = setup();
+    assert_eq!(
+        s.registry.admit("app/echo/c1", &Hash([9; 32])).unwrap(),
+        crate::call::Admit::Run
+    );
+    s.node.fail_next(3);
+    s.poster
+        .answer(answer("c1"), &CancellationToken::new())
+        .await
+        .unwrap();
+    let v = s.node.value(RESP);
+    assert_eq!(v["status"], "ok");
+    assert_eq!(v["output"], "hi");
+    assert_eq!(v["receipt"]["worker"], s.poster.worker().to_string());
+    let sends = s.node.sends();
+    assert_eq!(sends.len(), 4, "three transient failures, then accepted");
+    assert!(
+        sends.iter().all(|(_, h)| *h == sends[0].1),
+        "retries send the same tx"
+    );
+    assert_eq!(sends[0].0["nonce"], -1);
+    assert_eq!(sends[0].0["gas_price"], 0);
+    let rec = s.registry.journal().get("app/echo/c1").unwrap().unwrap();
+    assert_eq!(rec.response.as_ref().unwrap().hash, sends[0].1.to_string());
+    assert_eq!(s.confirmer.waiting(), 1);
+    s.confirmer.on_block(&[sends[0].1]);
+    assert_eq!(s.confirmer.waiting(), 0);
+    s.registry.journal().flush().await.unwrap();
+    assert_eq!(
+        s.registry
+            .journal()
+            .get("app/echo/c1")
+            .unwrap()
+            .unwrap()
+            .state,
+        CallState::Confirmed
+    );
+    // The same journaled tx again (a restart): a duplicate is an acceptance, not an error.
+    let resp = rec.response.unwrap();
+    assert_eq!(
+        s.poster
+            .submit(&resp, &CancellationToken::new())
+            .await
+            .unwrap(),
+        Posted::Accepted(sends[0].1)
+    );
+}
+
+#[tokio::test]
+async fn another_workers_response_means_done() {
+    let s = setup();
+    s.registry.admit("app/echo/c1", &Hash([9; 32])).unwrap();
+    s.node.set(RESP, serde_json::json!({"status": "ok"}));
+    s.poster
+        .answer(answer("c1"), &CancellationToken::new())
+        .await
+        .unwrap();
+    s.registry.journal().flush().await.unwrap();
+    assert_eq!(
+        s.registry
+            .journal()
+            .get("app/echo/c1")
+            .unwrap()
+            .unwrap()
+            .state,
+        CallState::AnsweredElsewhere
+    );
+    assert!(s.registry.is_settled("app/echo/c1"));
+}
+
+#[tokio::test]
+async fn shutdown_leaves_an_unaccepted_response_journaled() {
+    let s = setup();
+    s.registry.admit("app/echo/c1", &Hash([9; 32])).unwrap();
+    s.node.fail_next(u32::MAX);
+    let cancel = CancellationToken::new();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        c.cancel();
+    });
+    let err = s.poster.answer(answer("c1"), &cancel).await.unwrap_err();
+    assert!(matches!(err, PosterError::Cancelled));
+    s.registry.journal().flush().await.unwrap();
+    let rec = s.registry.journal().get("app/echo/c1").unwrap().unwrap();
+    assert_eq!(rec.state, CallState::Signed);
+    assert!(rec.response.is_some());
+}

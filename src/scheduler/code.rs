@@ -1,0 +1,211 @@
+//! Function specs and code: specs read from the chain (cached briefly per function), code fetched
+//! once per code hash (inline or from chunked blobs), verified against its SHA-256, and prepared
+//! once per (runtime, hash) by the executor.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
+
+use super::exec::Executor;
+use crate::config::runtimes::Runtime;
+use crate::ledger::rpc::RpcError;
+use crate::node::{Node, get_value};
+use crate::onchain::{AppPaths, FunctionSpec, MAX_CHUNK_CHARS};
+use crate::sandbox::{FunctionCode, SandboxError, Tier};
+
+/// Why a function cannot be made ready.
+#[derive(Debug, thiserror::Error)]
+pub enum CodeError {
+    /// The call must be answered `rejected` with this reason; nothing runs.
+    #[error("{0}")]
+    Rejected(String),
+    /// The node could not be read; try again later.
+    #[error("node: {0}")]
+    Node(#[from] RpcError),
+    /// The sandbox host failed while preparing.
+    #[error("{0}")]
+    Host(String),
+}
+
+/// A prepared function.
+pub struct Ready<P> {
+    /// The tier that prepared it.
+    pub tier: Tier,
+    /// What the tier prepared.
+    pub prepared: P,
+}
+
+type Slot<P> = Arc<OnceCell<Arc<Ready<P>>>>;
+type SpecCache = HashMap<(String, String), (Instant, Option<Value>)>;
+
+/// Specs and prepared code of every function the worker has run.
+pub struct Library<N, E: Executor> {
+    node: Arc<N>,
+    exec: Arc<E>,
+    spec_ttl: Duration,
+    max_code_bytes: usize,
+    specs: Mutex<SpecCache>,
+    ready: Mutex<HashMap<String, Slot<E::Prepared>>>,
+}
+
+impl<N: Node, E: Executor> Library<N, E> {
+    /// A library reading specs from `node` (cached `spec_ttl`) and preparing code with `exec`.
+    pub fn new(
+        node: Arc<N>,
+        exec: Arc<E>,
+        spec_ttl: Duration,
+        max_code_bytes: usize,
+    ) -> Library<N, E> {
+        Library {
+            node,
+            exec,
+            spec_ttl,
+            max_code_bytes,
+            specs: Mutex::new(HashMap::new()),
+            ready: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The executor.
+    pub fn executor(&self) -> &Arc<E> {
+        &self.exec
+    }
+
+    /// The spec of `app`/`function`: `Ok(None)` when no such function is deployed.
+    pub async fn spec(
+        &self,
+        app: &AppPaths,
+        function: &str,
+    ) -> Result<Option<FunctionSpec>, CodeError> {
+        let k = (app.app().to_owned(), function.to_owned());
+        let cached = {
+            let specs = self.specs.lock().unwrap_or_else(|p| p.into_inner());
+            specs
+                .get(&k)
+                .filter(|(at, _)| at.elapsed() < self.spec_ttl)
+                .map(|(_, v)| v.clone())
+        };
+        let raw = match cached {
+            Some(v) => v,
+            None => {
+                let v = get_value(&*self.node, &app.function(function)).await?;
+                let v = (!v.is_null()).then_some(v);
+                let mut specs = self.specs.lock().unwrap_or_else(|p| p.into_inner());
+                if specs.len() > 10_000 {
+                    specs.clear();
+                }
+                specs.insert(k, (Instant::now(), v.clone()));
+                v
+            }
+        };
+        raw.map(|v| FunctionSpec::from_value(&v).map_err(|e| CodeError::Rejected(e.to_string())))
+            .transpose()
+    }
+
+    /// The prepared code of `spec` for `runtime`, fetched and prepared once per code hash.
+    pub async fn ready(
+        &self,
+        app: &AppPaths,
+        runtime: &Runtime,
+        spec: &FunctionSpec,
+    ) -> Result<Arc<Ready<E::Prepared>>, CodeError> {
+        let tier = self
+            .exec
+            .tier_for(runtime)
+            .map_err(|e| CodeError::Rejected(tier_message(&e)))?;
+        let slot = {
+            let mut ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
+            ready
+                .entry(format!("{}:{}:{}", runtime.name, tier, spec.code_hash))
+                .or_default()
+                .clone()
+        };
+        let r = slot
+            .get_or_try_init(|| async {
+                let bytes = fetch_code(&*self.node, app, spec, self.max_code_bytes).await?;
+                let code = FunctionCode::new(runtime.name.clone(), bytes);
+                let t = Instant::now();
+                let prepared = self.exec.prepare(tier, &code).await.map_err(|e| match e {
+                    SandboxError::Host { .. } => CodeError::Host(e.to_string()),
+                    other => CodeError::Rejected(tier_message(&other)),
+                })?;
+                metrics::histogram!("ain_sre_sandbox_prepare_seconds", "tier" => tier.as_str())
+                    .record(t.elapsed().as_secs_f64());
+                Ok::<_, CodeError>(Arc::new(Ready { tier, prepared }))
+            })
+            .await?;
+        Ok(r.clone())
+    }
+}
+
+fn tier_message(e: &SandboxError) -> String {
+    match e {
+        SandboxError::NoTier { runtime, why } => {
+            format!(
+                "tier not available: no sandbox tier on this worker can run runtime `{runtime}` ({why})"
+            )
+        }
+        SandboxError::Unavailable { tier, why } => format!("tier not available: {tier}: {why}"),
+        SandboxError::Rejected(why) => why.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Fetches a function's code and checks it against `spec.code_hash`.
+pub async fn fetch_code<N: Node>(
+    node: &N,
+    app: &AppPaths,
+    spec: &FunctionSpec,
+    max_bytes: usize,
+) -> Result<Vec<u8>, CodeError> {
+    let want = &spec.code_hash;
+    let matches = |b: &[u8]| hex::encode(Sha256::digest(b)) == *want;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    if let Some(code) = &spec.code {
+        if matches(code.as_bytes()) {
+            return Ok(code.as_bytes().to_vec());
+        }
+        if let Ok(bytes) = b64.decode(code)
+            && matches(&bytes)
+        {
+            return Ok(bytes);
+        }
+        return Err(CodeError::Rejected(format!(
+            "code hash mismatch: the inline code does not hash to {want}"
+        )));
+    }
+    let n = spec.chunks.unwrap_or(0) as usize;
+    let max_chunks = max_bytes.div_ceil(MAX_CHUNK_CHARS / 4 * 3) + 1;
+    if n == 0 || n > max_chunks {
+        return Err(CodeError::Rejected(format!(
+            "function code of {n} chunks exceeds the worker's limit of {max_bytes} bytes"
+        )));
+    }
+    let paths: Vec<String> = (0..n).map(|i| app.blob_chunk(want, i)).collect();
+    let values = node.get_values(&paths).await?;
+    let mut text = String::with_capacity(n * MAX_CHUNK_CHARS);
+    for (i, v) in values.iter().enumerate() {
+        match v.as_str() {
+            Some(s) => text.push_str(s),
+            None => {
+                return Err(CodeError::Rejected(format!(
+                    "code chunk {i} of {want} is missing"
+                )));
+            }
+        }
+    }
+    let bytes = b64
+        .decode(text.as_bytes())
+        .map_err(|e| CodeError::Rejected(format!("code chunks of {want} are not base64: {e}")))?;
+    if !matches(&bytes) {
+        return Err(CodeError::Rejected(format!(
+            "code hash mismatch: the chunks do not hash to {want}"
+        )));
+    }
+    Ok(bytes)
+}

@@ -1,0 +1,407 @@
+//! The scheduler: a bounded queue of admitted calls, global and per-function concurrency,
+//! per-call deadlines from the profile, finality waits, and code fetched once per hash.
+//!
+//! Calls wait in a bounded queue (`queue_capacity`; when it is full the trigger waits:
+//! backpressure). Each call taken from it becomes one task holding an *admission* permit (at most
+//! `max_tasks` at once), then a global and a per-function run permit while its sandbox runs. Anything that means the call can never run —
+//! malformed request, oversize input, unknown function or runtime or profile, code hash mismatch,
+//! no tier on this host — becomes a `rejected` answer; nothing runs.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use crate::call::{Answer, Call, Origin, Registry, Stage, now_ms};
+use crate::config::profiles::ProfileCatalog;
+use crate::config::runtimes::RuntimeCatalog;
+use crate::journal::CallState;
+use crate::node::{Node, get_value};
+use crate::observe::Health;
+use crate::onchain::{AppPaths, Finality, Request};
+use crate::receipt::CallResult;
+use crate::sandbox::{Failure, Invocation, Outcome, SandboxError, Usage};
+use crate::trigger::gate::FinalityGate;
+
+pub mod code;
+pub mod exec;
+
+use code::{CodeError, Library};
+use exec::Executor;
+
+/// Errors that stop the scheduler.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    /// The poster has stopped.
+    #[error("the poster has stopped")]
+    PosterGone,
+}
+
+/// Tuning of the scheduler. Defaults in [`SchedulerConfig::default`].
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// Calls queued between the trigger and the scheduler (the bounded queue: when it is full
+    /// the trigger waits). Default 10,000.
+    pub queue_capacity: usize,
+    /// Calls taken from the queue at once (preparing, waiting for finality or a permit, running).
+    /// Each is a task, so this bounds the scheduler's memory. Default 256.
+    pub max_tasks: usize,
+    /// Sandboxes running at once. Default 64.
+    pub max_concurrency: usize,
+    /// Sandboxes of one function running at once. Default 64.
+    pub per_function: usize,
+    /// Largest input accepted; larger ones are rejected. Default 4,096 bytes (a request tx on a
+    /// real node holds at most ~4,900 characters).
+    pub max_input_bytes: usize,
+    /// Largest function code. Default 16 MiB.
+    pub max_code_bytes: usize,
+    /// How long a function spec read from the chain is reused. Default 1 s.
+    pub spec_ttl: Duration,
+    /// Extra time past the profile's wall deadline before the host gives up on a sandbox.
+    pub host_backstop: Duration,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> SchedulerConfig {
+        SchedulerConfig {
+            queue_capacity: 10_000,
+            max_tasks: 256,
+            max_concurrency: 64,
+            per_function: 64,
+            max_input_bytes: 4096,
+            max_code_bytes: 16 << 20,
+            spec_ttl: Duration::from_secs(1),
+            host_backstop: Duration::from_secs(2),
+        }
+    }
+}
+
+/// The scheduler stage.
+pub struct Scheduler<N: Node, E: Executor> {
+    node: Arc<N>,
+    library: Library<N, E>,
+    runtimes: RuntimeCatalog,
+    profiles: ProfileCatalog,
+    registry: Arc<Registry>,
+    gate: Arc<FinalityGate>,
+    health: Arc<Health>,
+    config: SchedulerConfig,
+    global: Arc<Semaphore>,
+    per_fn: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+/// Everything the scheduler needs besides its config.
+pub struct SchedulerParts<N, E> {
+    /// The node.
+    pub node: Arc<N>,
+    /// The sandboxes.
+    pub exec: Arc<E>,
+    /// Runtimes.
+    pub runtimes: RuntimeCatalog,
+    /// Profiles.
+    pub profiles: ProfileCatalog,
+    /// Admission registry.
+    pub registry: Arc<Registry>,
+    /// Finality waits.
+    pub gate: Arc<FinalityGate>,
+    /// Health counters.
+    pub health: Arc<Health>,
+}
+
+struct Reject {
+    why: String,
+    code_hash: String,
+    runtime: String,
+    profile: String,
+}
+
+impl<N: Node, E: Executor> Scheduler<N, E> {
+    /// A scheduler.
+    pub fn new(parts: SchedulerParts<N, E>, config: SchedulerConfig) -> Scheduler<N, E> {
+        Scheduler {
+            library: Library::new(
+                parts.node.clone(),
+                parts.exec,
+                config.spec_ttl,
+                config.max_code_bytes,
+            ),
+            node: parts.node,
+            runtimes: parts.runtimes,
+            profiles: parts.profiles,
+            registry: parts.registry,
+            gate: parts.gate,
+            health: parts.health,
+            global: Arc::new(Semaphore::new(config.max_concurrency.max(1))),
+            per_fn: Mutex::new(HashMap::new()),
+            config,
+        }
+    }
+
+    /// Takes calls until `calls` closes or `intake` is cancelled; each runs on `tracker`. `hard`
+    /// abandons calls still waiting (for finality or a permit).
+    pub async fn run(
+        self: Arc<Self>,
+        mut calls: mpsc::Receiver<Call>,
+        answers: mpsc::Sender<Answer>,
+        intake: CancellationToken,
+        hard: CancellationToken,
+        tracker: TaskTracker,
+    ) -> Result<(), SchedulerError> {
+        let admission = Arc::new(Semaphore::new(self.config.max_tasks.max(1)));
+        loop {
+            let permit = tokio::select! {
+                p = admission.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return Ok(()) },
+                _ = intake.cancelled() => return Ok(()),
+            };
+            let call = tokio::select! {
+                c = calls.recv() => match c { Some(c) => c, None => return Ok(()) },
+                _ = intake.cancelled() => return Ok(()),
+            };
+            if answers.is_closed() {
+                return Err(SchedulerError::PosterGone);
+            }
+            let me = self.clone();
+            let answers = answers.clone();
+            let hard = hard.clone();
+            let span = tracing::info_span!("call", call = %call.key, request_tx = %call.request_tx);
+            tracker.spawn(
+                async move {
+                    let _permit = permit;
+                    let key = call.key.clone();
+                    let out = tokio::select! {
+                        a = me.process(call) => a,
+                        _ = hard.cancelled() => None,
+                    };
+                    me.health.queue_depth.fetch_sub(1, Ordering::Relaxed);
+                    metrics::gauge!("ain_sre_queue_depth").decrement(1.0);
+                    match out {
+                        Some(answer) => {
+                            if answers.send(answer).await.is_err() {
+                                me.registry.release(&key);
+                            }
+                        }
+                        None => me.registry.release(&key),
+                    }
+                }
+                .instrument(span),
+            );
+        }
+    }
+
+    /// Runs one call to an answer; `None` when there is nothing to answer (already answered on
+    /// chain).
+    async fn process(&self, call: Call) -> Option<Answer> {
+        let started_at = now_ms();
+        let mut input: Arc<[u8]> = Arc::from(&[][..]);
+        let result = self.execute(&call, &mut input).await;
+        let (result, code_hash, runtime, sandbox, profile) = match result {
+            Ok(None) => return None,
+            Ok(Some(r)) => r,
+            Err(rej) => {
+                tracing::info!(reason = %rej.why, "call rejected");
+                (
+                    CallResult::Rejected(rej.why),
+                    rej.code_hash,
+                    rej.runtime,
+                    "none".to_owned(),
+                    rej.profile,
+                )
+            }
+        };
+        Some(Answer {
+            call,
+            result,
+            code_hash,
+            runtime,
+            sandbox,
+            profile,
+            input,
+            started_at,
+            finished_at: now_ms(),
+        })
+    }
+
+    #[allow(clippy::type_complexity)]
+    async fn execute(
+        &self,
+        call: &Call,
+        input_out: &mut Arc<[u8]>,
+    ) -> Result<Option<(CallResult, String, String, String, String)>, Reject> {
+        let mut rej = Reject {
+            why: String::new(),
+            code_hash: String::new(),
+            runtime: String::new(),
+            profile: "default".into(),
+        };
+        let reject = |mut r: Reject, why: String| {
+            r.why = why;
+            Err(r)
+        };
+        let app = match AppPaths::new(&call.app) {
+            Ok(a) => a,
+            Err(e) => return reject(rej, e.to_string()),
+        };
+        // Calls found in blocks or the journal may have been answered by someone else meanwhile.
+        if call.origin != Origin::Event {
+            let path = app.response(&call.function, &call.call_id);
+            if matches!(self.retry_read(&path).await, Some(v) if !v.is_null()) {
+                self.registry
+                    .finish(&call.key, CallState::AnsweredElsewhere);
+                return Ok(None);
+            }
+        }
+        let request = match Request::from_value(&call.request) {
+            Ok(r) => r,
+            Err(e) => return reject(rej, e.to_string()),
+        };
+        if request.input.len() > self.config.max_input_bytes {
+            return reject(
+                rej,
+                format!(
+                    "input of {} bytes exceeds the worker's limit of {} bytes",
+                    request.input.len(),
+                    self.config.max_input_bytes
+                ),
+            );
+        }
+        *input_out = Arc::from(request.input);
+        let spec = loop {
+            match self.library.spec(&app, &call.function).await {
+                Ok(Some(s)) => break s,
+                Ok(None) => {
+                    return reject(
+                        rej,
+                        format!("unknown function `{}` in app `{}`", call.function, call.app),
+                    );
+                }
+                Err(CodeError::Node(e)) => {
+                    tracing::warn!(error = %e, "cannot read the function spec; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return reject(rej, e.to_string()),
+            }
+        };
+        rej.code_hash = spec.code_hash.clone();
+        rej.runtime = spec.runtime.clone();
+        rej.profile = spec.profile().to_owned();
+        if spec.finality() == Finality::Finalized && call.origin == Origin::Event {
+            tracing::debug!("waiting for the request's block to be final");
+            self.gate.wait(call.request_tx).await;
+        }
+        let runtime = match self.runtimes.resolve(&spec.runtime) {
+            Ok(r) => r,
+            Err(e) => return reject(rej, e.to_string()),
+        };
+        let profile = match self.profiles.get(spec.profile()) {
+            Ok(p) => p,
+            Err(e) => return reject(rej, e.to_string()),
+        };
+        let mut limits = profile.limits.clone();
+        if let Some(t) = spec.timeout_ms {
+            limits.wall_time = limits.wall_time.min(Duration::from_millis(t.max(1)));
+        }
+        if let Some(m) = spec.memory_mb {
+            limits.memory_bytes = limits.memory_bytes.min(m.max(1) << 20);
+        }
+        let ready = loop {
+            match self.library.ready(&app, &runtime, &spec).await {
+                Ok(r) => break r,
+                Err(CodeError::Node(e)) => {
+                    tracing::warn!(error = %e, "cannot fetch the function code; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return reject(rej, e.to_string()),
+            }
+        };
+        let fn_sem = self.fn_semaphore(&call.app, &call.function);
+        let Ok(_g) = self.global.acquire().await else {
+            return reject(rej, "worker is stopping".into());
+        };
+        let Ok(_f) = fn_sem.acquire().await else {
+            return reject(rej, "worker is stopping".into());
+        };
+        metrics::histogram!("ain_sre_stage_seconds", "stage" => "queue")
+            .record(call.seen_at.elapsed().as_secs_f64());
+        self.registry.set_stage(&call.key, Stage::Running);
+        if let Err(e) = self
+            .registry
+            .journal()
+            .set_state(&call.key, CallState::Running)
+        {
+            tracing::error!(error = %e, "journal write failed");
+        }
+        let invocation = Invocation {
+            input: input_out.clone(),
+            env: vec![
+                ("SRE_FUNCTION".into(), call.function.clone()),
+                ("SRE_CALL_ID".into(), call.call_id.clone()),
+                ("SRE_CALLER".into(), call.caller.to_string()),
+            ],
+            limits: limits.clone(),
+        };
+        let backstop = limits.wall_time + self.config.host_backstop;
+        let exec = self.library.executor();
+        let t = Instant::now();
+        let mut attempts = 0;
+        let outcome = loop {
+            let run = exec.run(ready.tier, &ready.prepared, invocation.clone());
+            match tokio::time::timeout(backstop, run).await {
+                Ok(Ok(o)) => break o,
+                Ok(Err(SandboxError::Host { why, .. })) if attempts < 2 => {
+                    attempts += 1;
+                    tracing::warn!(%why, attempt = attempts, "sandbox host fault; retrying");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Ok(Err(e)) => return reject(rej, format!("worker host fault: {e}")),
+                Err(_) => {
+                    break Outcome::Failed {
+                        failure: Failure::Timeout,
+                        stderr_tail: Vec::new(),
+                        usage: Usage {
+                            wall_us: t.elapsed().as_micros() as u64,
+                            ..Usage::default()
+                        },
+                    };
+                }
+            }
+        };
+        metrics::histogram!("ain_sre_stage_seconds", "stage" => "sandbox")
+            .record(t.elapsed().as_secs_f64());
+        tracing::debug!(status = outcome.status(), tier = %ready.tier, "call ran");
+        Ok(Some((
+            CallResult::Ran(outcome),
+            spec.code_hash.clone(),
+            runtime.name.clone(),
+            ready.tier.as_str().to_owned(),
+            profile.name.clone(),
+        )))
+    }
+
+    async fn retry_read(&self, path: &str) -> Option<serde_json::Value> {
+        for i in 0..5u32 {
+            match get_value(&*self.node, path).await {
+                Ok(v) => return Some(v),
+                Err(e) => {
+                    tracing::debug!(error = %e, "read failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 << i)).await;
+                }
+            }
+        }
+        None
+    }
+
+    fn fn_semaphore(&self, app: &str, function: &str) -> Arc<Semaphore> {
+        let mut m = self.per_fn.lock().unwrap_or_else(|p| p.into_inner());
+        m.entry(format!("{app}/{function}"))
+            .or_insert_with(|| Arc::new(Semaphore::new(self.config.per_function.max(1))))
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,189 @@
+use super::*;
+use crate::call::Registry;
+use crate::journal::Journal;
+use crate::ledger::crypto::{Address, Hash};
+use crate::node::fake::FakeNode;
+use crate::onchain::FunctionSpec;
+use crate::sandbox::fake::FakeSandbox;
+use crate::sandbox::{Outcome, Tier};
+use serde_json::json;
+use sha2::Digest;
+
+const CODE: &str = "(module)";
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    node: Arc<FakeNode>,
+    fake: FakeSandbox,
+    calls: mpsc::Sender<Call>,
+    answers: mpsc::Receiver<Answer>,
+    registry: Arc<Registry>,
+}
+
+fn spec(runtime: &str, hash: &str) -> serde_json::Value {
+    FunctionSpec {
+        runtime: runtime.into(),
+        code_hash: hash.into(),
+        size: CODE.len() as u64,
+        code: Some(CODE.into()),
+        chunks: None,
+        entry: None,
+        profile: None,
+        timeout_ms: None,
+        memory_mb: None,
+        finality: None,
+    }
+    .to_value()
+}
+
+fn setup(config: SchedulerConfig) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(&dir.path().join("j.redb")).unwrap();
+    let registry = Arc::new(Registry::new(journal, 100));
+    let node = Arc::new(FakeNode::new());
+    let hash = hex::encode(sha2::Sha256::digest(CODE.as_bytes()));
+    node.set("/apps/app/sre/functions/echo", spec("wasm", &hash));
+    node.set(
+        "/apps/app/sre/functions/bad",
+        spec("wasm", &"00".repeat(32)),
+    );
+    node.set("/apps/app/sre/functions/py", spec("python3", &hash));
+    node.set("/apps/app/sre/functions/cobol", spec("cobol", &hash));
+    let fake = FakeSandbox::echo(Tier::Wasm);
+    let sched = Arc::new(Scheduler::new(
+        SchedulerParts {
+            node: node.clone(),
+            exec: Arc::new(fake.clone()),
+            runtimes: RuntimeCatalog::shipped().unwrap(),
+            profiles: ProfileCatalog::shipped().unwrap(),
+            registry: registry.clone(),
+            gate: Arc::new(FinalityGate::new(10)),
+            health: Arc::new(Health::default()),
+        },
+        config,
+    ));
+    let (calls, rx) = mpsc::channel(16);
+    let (atx, answers) = mpsc::channel(16);
+    let t = TaskTracker::new();
+    tokio::spawn(sched.run(
+        rx,
+        atx,
+        CancellationToken::new(),
+        CancellationToken::new(),
+        t,
+    ));
+    Setup {
+        _dir: dir,
+        node,
+        fake,
+        calls,
+        answers,
+        registry,
+    }
+}
+
+fn call(function: &str, id: &str, request: serde_json::Value) -> Call {
+    Call {
+        key: format!("app/{function}/{id}"),
+        app: "app".into(),
+        function: function.into(),
+        call_id: id.into(),
+        request_tx: Hash([3; 32]),
+        caller: Address([7; 20]),
+        request,
+        origin: Origin::Event,
+        seen_at: Instant::now(),
+    }
+}
+
+async fn one(s: &mut Setup, c: Call) -> Answer {
+    s.registry.admit(&c.key, &c.request_tx).unwrap();
+    s.calls.send(c).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), s.answers.recv())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn runs_with_only_the_sre_env_and_the_profile_limits() {
+    let mut s = setup(SchedulerConfig::default());
+    let a = one(&mut s, call("echo", "c1", json!({"input": "hi"}))).await;
+    match &a.result {
+        CallResult::Ran(Outcome::Completed { stdout, .. }) => assert_eq!(stdout, b"hi"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(a.sandbox, "wasm");
+    assert_eq!(
+        a.code_hash,
+        hex::encode(sha2::Sha256::digest(CODE.as_bytes()))
+    );
+    let inv = &s.fake.calls()[0];
+    let mut env: Vec<&str> = inv.env.iter().map(|(k, _)| k.as_str()).collect();
+    env.sort();
+    assert_eq!(env, ["SRE_CALLER", "SRE_CALL_ID", "SRE_FUNCTION"]);
+    assert!(
+        inv.env
+            .contains(&("SRE_CALLER".into(), Address([7; 20]).to_string()))
+    );
+    assert_eq!(
+        inv.limits,
+        ProfileCatalog::shipped()
+            .unwrap()
+            .get("default")
+            .unwrap()
+            .limits
+    );
+}
+
+#[tokio::test]
+async fn calls_that_can_never_run_are_rejected_without_running() {
+    let mut s = setup(SchedulerConfig {
+        max_input_bytes: 8,
+        ..SchedulerConfig::default()
+    });
+    let cases = [
+        (call("echo", "a", json!({"nothing": 1})), "no `input`"),
+        (
+            call("echo", "b", json!({"input": "123456789"})),
+            "exceeds the worker's limit",
+        ),
+        (call("nope", "c", json!({"input": "x"})), "unknown function"),
+        (
+            call("bad", "d", json!({"input": "x"})),
+            "code hash mismatch",
+        ),
+        (call("cobol", "e", json!({"input": "x"})), "unknown runtime"),
+        (call("py", "f", json!({"input": "x"})), "tier not available"),
+    ];
+    for (c, want) in cases {
+        let a = one(&mut s, c).await;
+        match &a.result {
+            CallResult::Rejected(why) => assert!(why.contains(want), "{want}: {why}"),
+            other => panic!("{want}: {other:?}"),
+        }
+        assert_eq!(a.sandbox, "none");
+    }
+    assert!(s.fake.calls().is_empty(), "nothing ran");
+}
+
+#[tokio::test]
+async fn caught_up_calls_already_answered_are_skipped() {
+    let mut s = setup(SchedulerConfig::default());
+    s.node.set(
+        "/apps/app/sre/calls/echo/old/response",
+        json!({"status": "ok"}),
+    );
+    let mut c = call("echo", "old", json!({"input": "x"}));
+    c.origin = Origin::Block;
+    s.registry.admit(&c.key, &c.request_tx).unwrap();
+    s.calls.send(c).await.unwrap();
+    let mut fresh = call("echo", "new", json!({"input": "y"}));
+    fresh.origin = Origin::Block;
+    let a = one(&mut s, fresh).await;
+    assert_eq!(
+        a.call.call_id, "new",
+        "the answered call produced no answer"
+    );
+    assert_eq!(s.fake.calls().len(), 1);
+}

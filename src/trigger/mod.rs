@@ -1,0 +1,200 @@
+//! The trigger: turns the node's hints (VALUE_CHANGED events) and the follower's verified blocks
+//! into verified [`Call`]s, each admitted once.
+//!
+//! An event is a hint, not proof: [`verify_event`] checks the request tx itself (its hash, its
+//! signature, and that it really writes the event's value at the event's path) before anything
+//! runs. Blocks come from the follower already verified; [`calls_in_block`] picks the successful
+//! request writes of the served apps out of them. The tasks that drive both live in [`run`].
+
+use std::time::Instant;
+
+use serde_json::Value;
+
+use crate::call::{Call, Origin};
+use crate::ledger::block::Block;
+use crate::ledger::crypto::{Address, Hash};
+use crate::ledger::events::ValueChanged;
+use crate::ledger::tx::{OpType, TxBody};
+use crate::onchain::{AppPaths, call_key};
+
+pub mod gate;
+pub mod run;
+
+/// Why an event was ignored (logged and counted, never fatal).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TriggerError {
+    /// The path is not a request path of a served app.
+    #[error("not a request path of a served app: {0}")]
+    Path(String),
+    /// The event carries no transaction to check.
+    #[error("event without a transaction")]
+    NoTransaction,
+    /// The tx body does not parse.
+    #[error("malformed request tx body: {0}")]
+    Body(String),
+    /// The tx hash is not the body's hash.
+    #[error("request tx hash {claimed} is not the body's hash {computed}")]
+    Hash {
+        /// What the event claimed.
+        claimed: Hash,
+        /// What the body hashes to.
+        computed: Hash,
+    },
+    /// The signature does not recover to the claimed signer.
+    #[error("request tx signature is invalid: {0}")]
+    Signature(String),
+    /// The tx does not write the event's value at the event's path.
+    #[error("request tx does not write the event's value at {0}")]
+    Mismatch(String),
+    /// A deletion (value null): nothing to run.
+    #[error("request deleted")]
+    Deleted,
+    /// A stage downstream has stopped.
+    #[error("the scheduler has stopped")]
+    SchedulerGone,
+    /// The journal failed.
+    #[error("journal: {0}")]
+    Journal(String),
+    /// The follower stopped.
+    #[error("follower: {0}")]
+    Follower(String),
+}
+
+impl TriggerError {
+    /// A short label for the `bad_events_total{reason}` metric.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            TriggerError::Path(_) => "path",
+            TriggerError::NoTransaction => "no_tx",
+            TriggerError::Body(_) => "body",
+            TriggerError::Hash { .. } => "hash",
+            TriggerError::Signature(_) => "signature",
+            TriggerError::Mismatch(_) => "mismatch",
+            TriggerError::Deleted => "deleted",
+            _ => "other",
+        }
+    }
+}
+
+/// The served apps, in the order given.
+#[derive(Debug, Clone)]
+pub struct Apps(pub Vec<AppPaths>);
+
+impl Apps {
+    /// The app and `(fn, call_id)` a concrete request path belongs to.
+    pub fn parse(&self, path: &str) -> Option<(&AppPaths, String, String)> {
+        self.0
+            .iter()
+            .find_map(|a| a.parse_request(path).map(|(f, c)| (a, f, c)))
+    }
+}
+
+fn make_call(
+    app: &AppPaths,
+    function: String,
+    call_id: String,
+    request_tx: Hash,
+    caller: Address,
+    request: Value,
+    origin: Origin,
+) -> Call {
+    Call {
+        key: call_key(app.app(), &function, &call_id),
+        app: app.app().to_owned(),
+        function,
+        call_id,
+        request_tx,
+        caller,
+        request,
+        origin,
+        seen_at: Instant::now(),
+    }
+}
+
+/// Verifies a VALUE_CHANGED event on a request path and returns the call it announces.
+pub fn verify_event(apps: &Apps, ev: &ValueChanged, chain_id: u64) -> Result<Call, TriggerError> {
+    let (app, function, call_id) = apps
+        .parse(&ev.matched_path)
+        .ok_or_else(|| TriggerError::Path(ev.matched_path.clone()))?;
+    if ev.values.after.is_null() {
+        return Err(TriggerError::Deleted);
+    }
+    let tx = ev.transaction.as_ref().ok_or(TriggerError::NoTransaction)?;
+    let body: TxBody = serde_json::from_value(tx.tx_body.clone())
+        .map_err(|e| TriggerError::Body(e.to_string()))?;
+    let computed = body.hash();
+    if tx.hash != computed || tx.signature.hash != computed {
+        return Err(TriggerError::Hash {
+            claimed: tx.hash,
+            computed,
+        });
+    }
+    let signer = tx
+        .signature
+        .recover(chain_id)
+        .map_err(|e| TriggerError::Signature(e.to_string()))?;
+    if signer != tx.address {
+        return Err(TriggerError::Signature(format!(
+            "recovers to {signer}, not the claimed {}",
+            tx.address
+        )));
+    }
+    let writes = body.operation.ops().iter().any(|op| {
+        op.op_type == OpType::SetValue
+            && op.path == ev.matched_path
+            && op.value.as_ref() == Some(&ev.values.after)
+    });
+    if !writes {
+        return Err(TriggerError::Mismatch(ev.matched_path.clone()));
+    }
+    Ok(make_call(
+        app,
+        function,
+        call_id,
+        computed,
+        signer,
+        ev.values.after.clone(),
+        Origin::Event,
+    ))
+}
+
+/// Every successful request write to a served app in a verified block, and every tx hash in it.
+pub fn calls_in_block(apps: &Apps, block: &Block) -> (Vec<Call>, Vec<Hash>) {
+    let mut calls = Vec::new();
+    let mut hashes = Vec::with_capacity(block.transactions.len());
+    for (i, tx) in block.transactions.iter().enumerate() {
+        hashes.push(tx.hash);
+        let ok = block
+            .receipts
+            .get(i)
+            .and_then(|r| r.get("code"))
+            .and_then(Value::as_i64)
+            == Some(0);
+        if !ok {
+            continue;
+        }
+        for op in tx.tx_body.operation.ops() {
+            if op.op_type != OpType::SetValue {
+                continue;
+            }
+            let Some(value) = op.value.as_ref().filter(|v| !v.is_null()) else {
+                continue;
+            };
+            if let Some((app, f, c)) = apps.parse(&op.path) {
+                calls.push(make_call(
+                    app,
+                    f,
+                    c,
+                    tx.hash,
+                    tx.address,
+                    value.clone(),
+                    Origin::Block,
+                ));
+            }
+        }
+    }
+    (calls, hashes)
+}
+
+#[cfg(test)]
+mod tests;

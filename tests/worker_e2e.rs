@@ -1,0 +1,293 @@
+//! End to end on the built-in chain: deploy, call, response with a correct receipt (wasm tier,
+//! inline and chunked code, both finalities), bad input answered `rejected`, permissioned callers
+//! refused by the chain, two workers answering each call once, and an outage of the chain and
+//! its WebSocket channel mid-burst.
+
+mod worker_support;
+
+use std::time::Duration;
+
+use ain_sre::client::{ChainClient, ClientError};
+use ain_sre::ledger::crypto::PrivateKey;
+use ain_sre::ledger::tx::SimpleOp;
+use ain_sre::onchain::{AppPaths, Callers, Finality};
+use futures_util::StreamExt;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use worker_support::*;
+
+fn sha(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+/// The echo module with a 12 KB data segment: too large to store inline, so it goes in blobs.
+fn big_echo() -> String {
+    let end = ECHO_WAT.rfind(')').unwrap();
+    format!(
+        "{}\n  (data (i32.const 65536) \"{}\"))\n",
+        &ECHO_WAT[..end],
+        "ab".repeat(6000)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_call_and_receipt_on_every_available_tier() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = chain(0, 0, None).await;
+    let admin = admin(&dev.rpc_url()).await;
+    let small = deploy(&admin, "e2e", "echo", ECHO_WAT.as_bytes()).await;
+    assert_eq!(small.chunks, 0);
+    assert_eq!(small.path, "/apps/e2e/sre/functions/echo");
+    let big = big_echo();
+    let large = deploy(&admin, "e2e", "big", big.as_bytes()).await;
+    assert!(large.chunks >= 2, "large code is chunked: {}", large.chunks);
+    deploy_with(
+        &admin,
+        "e2e",
+        "fin",
+        ECHO_WAT.as_bytes(),
+        Callers::Any,
+        Some(Finality::Finalized),
+    )
+    .await;
+    let key = PrivateKey::generate();
+    register(&dev.rpc_url(), &key, "e2e").await;
+    let w = worker(&dev, &["e2e"], &key, dir.path()).await;
+
+    let caller = ChainClient::connect(&dev.rpc_url(), PrivateKey::generate())
+        .await
+        .unwrap();
+    for (f, code) in [
+        ("echo", ECHO_WAT.as_bytes()),
+        ("big", big.as_bytes()),
+        ("fin", ECHO_WAT.as_bytes()),
+    ] {
+        let input = format!("{{\"fn\":\"{f}\",\"n\":1}}");
+        let (_id, tx, resp) = call_wait(&caller, "e2e", f, &input).await;
+        assert_eq!(resp["status"], "ok", "{f}: {resp}");
+        assert_eq!(resp["output"], input.as_str());
+        let r = &resp["receipt"];
+        assert_eq!(r["request_tx"], tx.as_str());
+        assert_eq!(r["worker"], key.address().to_string());
+        assert_eq!(r["code_hash"], sha(code));
+        assert_eq!(r["runtime"], "wasm");
+        assert_eq!(r["sandbox"], "wasm");
+        assert_eq!(r["profile"], "default");
+        assert_eq!(r["input_hash"], sha(input.as_bytes()));
+        assert_eq!(r["output_hash"], sha(input.as_bytes()));
+        assert!(r["finished_at"].as_u64() >= r["started_at"].as_u64());
+    }
+    // The metrics endpoint is optional here; health counters move.
+    assert!(
+        w.health.report()["follower_height"].is_u64()
+            || w.health.report()["follower_height"].is_null()
+    );
+    w.shutdown().await.unwrap();
+    dev.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_clear_rejections_and_nothing_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = chain(0, 0, None).await;
+    let admin = admin(&dev.rpc_url()).await;
+    deploy(&admin, "bad", "echo", ECHO_WAT.as_bytes()).await;
+    let app = AppPaths::new("bad").unwrap();
+    // A spec whose hash does not match its code, and one with an unknown runtime.
+    let spec = |runtime: &str, hash: &str| json!({"runtime": runtime, "code_hash": hash, "size": ECHO_WAT.len(), "code": ECHO_WAT});
+    admin
+        .send(vec![
+            SimpleOp::set_value(app.function("mismatch"), spec("wasm", &"00".repeat(32))),
+            SimpleOp::set_value(
+                app.function("cobol"),
+                spec("cobol", &sha(ECHO_WAT.as_bytes())),
+            ),
+        ])
+        .await
+        .unwrap();
+    let key = PrivateKey::generate();
+    register(&dev.rpc_url(), &key, "bad").await;
+    let w = worker(&dev, &["bad"], &key, dir.path()).await;
+    let caller = ChainClient::connect(&dev.rpc_url(), PrivateKey::generate())
+        .await
+        .unwrap();
+
+    // No input: written directly, as a client that ignores the convention would.
+    let id = "no-input-1";
+    caller
+        .send(vec![SimpleOp::set_value(
+            app.request("echo", id),
+            json!({"other": 1}),
+        )])
+        .await
+        .unwrap();
+    let resp =
+        ain_sre::client::wait_response(caller.rpc(), "bad", "echo", id, Duration::from_secs(30))
+            .await
+            .unwrap();
+    assert_eq!(resp["status"], "rejected");
+    assert!(
+        resp["error"].as_str().unwrap().contains("no `input`"),
+        "{resp}"
+    );
+
+    let cases = [
+        ("echo", "x".repeat(4500), "exceeds the worker's limit"),
+        ("nope", "{}".to_owned(), "unknown function `nope`"),
+        ("mismatch", "{}".to_owned(), "code hash mismatch"),
+        ("cobol", "{}".to_owned(), "unknown runtime `cobol`"),
+    ];
+    for (f, input, want) in cases {
+        let (_, tx, resp) = call_wait(&caller, "bad", f, &input).await;
+        assert_eq!(resp["status"], "rejected", "{f}: {resp}");
+        assert!(
+            resp["error"].as_str().unwrap_or_default().contains(want),
+            "{f}: {resp}"
+        );
+        assert_eq!(resp["receipt"]["sandbox"], "none");
+        assert_eq!(resp["receipt"]["request_tx"], tx.as_str());
+    }
+    // The worker is still serving.
+    let (_, _, resp) = call_wait(&caller, "bad", "echo", "still here").await;
+    assert_eq!(resp["output"], "still here");
+    w.shutdown().await.unwrap();
+    dev.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permissioned_callers_are_enforced_by_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = chain(0, 0, None).await;
+    let admin = admin(&dev.rpc_url()).await;
+    let allowed = PrivateKey::generate();
+    deploy_with(
+        &admin,
+        "perm",
+        "echo",
+        ECHO_WAT.as_bytes(),
+        Callers::Only(vec![allowed.address()]),
+        None,
+    )
+    .await;
+    deploy(&admin, "perm", "open", ECHO_WAT.as_bytes()).await;
+    let key = PrivateKey::generate();
+    register(&dev.rpc_url(), &key, "perm").await;
+    let w = worker(&dev, &["perm"], &key, dir.path()).await;
+    let a = ChainClient::connect(&dev.rpc_url(), allowed).await.unwrap();
+    let (_, _, resp) = call_wait(&a, "perm", "echo", "hi").await;
+    assert_eq!(resp["status"], "ok");
+    let stranger = ChainClient::connect(&dev.rpc_url(), PrivateKey::generate())
+        .await
+        .unwrap();
+    match stranger.call("perm", "echo", "hi").await {
+        Err(ClientError::Refused {
+            code: Some(12103), ..
+        }) => {}
+        other => panic!("a stranger's request must be refused by the chain: {other:?}"),
+    }
+    // Other functions of the app stay open.
+    let (_, _, resp) = call_wait(&stranger, "perm", "open", "hi").await;
+    assert_eq!(resp["status"], "ok");
+    w.shutdown().await.unwrap();
+    dev.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_answer_each_call_once() {
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let dev = chain(0, 0, None).await;
+    let admin = admin(&dev.rpc_url()).await;
+    deploy(&admin, "two", "echo", ECHO_WAT.as_bytes()).await;
+    let (k1, k2) = (PrivateKey::generate(), PrivateKey::generate());
+    register(&dev.rpc_url(), &k1, "two").await;
+    register(&dev.rpc_url(), &k2, "two").await;
+    let w1 = worker(&dev, &["two"], &k1, d1.path()).await;
+    let w2 = worker(&dev, &["two"], &k2, d2.path()).await;
+    let caller = ChainClient::connect(&dev.rpc_url(), PrivateKey::generate())
+        .await
+        .unwrap();
+    let n = 40;
+    let results: Vec<_> = futures_util::stream::iter(0..n)
+        .map(|i| {
+            let c = caller.clone();
+            async move { call_wait(&c, "two", "echo", &format!("call {i}")).await }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    let mut by_worker = std::collections::HashMap::new();
+    for (_, _, resp) in &results {
+        assert_eq!(resp["status"], "ok");
+        *by_worker
+            .entry(resp["receipt"]["worker"].as_str().unwrap().to_owned())
+            .or_insert(0) += 1;
+    }
+    let url = dev.rpc_url();
+    let ok = eventually(Duration::from_secs(20), async || {
+        let w = response_writes(&url).await;
+        w.len() == n && w.values().all(|(ok, _)| *ok == 1)
+    })
+    .await;
+    assert!(
+        ok,
+        "every call has exactly one successful response write: {:?}",
+        response_writes(&url).await
+    );
+    eprintln!("answers by worker: {by_worker:?}");
+    w1.shutdown().await.unwrap();
+    w2.shutdown().await.unwrap();
+    dev.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chain_and_channel_outage_mid_burst_loses_nothing() {
+    let (wdir, cdir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (rp, ep) = (free_port(), free_port());
+    let dev = chain(rp, ep, Some(cdir.path())).await;
+    let (rpc, events) = (dev.rpc_url(), dev.events_url());
+    let admin = admin(&rpc).await;
+    deploy(&admin, "out", "echo", ECHO_WAT.as_bytes()).await;
+    let key = PrivateKey::generate();
+    register(&rpc, &key, "out").await;
+    let w = worker_at(&rpc, &events, &["out"], &key, wdir.path()).await;
+    let caller = ChainClient::connect(&rpc, PrivateKey::generate())
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        ids.push(
+            caller
+                .call("out", "echo", &format!("a{i}"))
+                .await
+                .unwrap()
+                .0,
+        );
+    }
+    // Chain down (its WebSocket channel with it), then up again on the same ports and data.
+    dev.shutdown().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let dev = chain(rp, ep, Some(cdir.path())).await;
+    for i in 0..30 {
+        ids.push(
+            caller
+                .call("out", "echo", &format!("b{i}"))
+                .await
+                .unwrap()
+                .0,
+        );
+    }
+    for id in &ids {
+        let r = ain_sre::client::wait_response(
+            caller.rpc(),
+            "out",
+            "echo",
+            id,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("call {id} unanswered after the outage: {e}"));
+        assert_eq!(r["status"], "ok");
+    }
+    w.shutdown().await.unwrap();
+    dev.shutdown().await;
+}
