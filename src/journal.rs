@@ -189,61 +189,31 @@ impl Journal {
         key: &str,
         response: SignedResponse,
     ) -> Result<(), JournalError> {
-        let (tx, rx) = oneshot::channel();
-        self.writer
-            .send(Job {
-                op: Op::Signed {
-                    key: key.to_owned(),
-                    response,
-                },
-                durable: true,
-                done: Some(tx),
-            })
-            .map_err(|_| JournalError::Stopped)?;
-        rx.await.map_err(|_| JournalError::Stopped)?
+        self.durable(Op::Signed {
+            key: key.to_owned(),
+            response,
+        })
+        .await
     }
 
     /// Durably stores a named cursor (e.g. the last block fully scanned for requests).
     pub async fn set_cursor(&self, name: &str, value: u64) -> Result<(), JournalError> {
-        let (tx, rx) = oneshot::channel();
-        self.writer
-            .send(Job {
-                op: Op::Cursor {
-                    name: name.to_owned(),
-                    value,
-                },
-                durable: true,
-                done: Some(tx),
-            })
-            .map_err(|_| JournalError::Stopped)?;
-        rx.await.map_err(|_| JournalError::Stopped)?
+        self.durable(Op::Cursor {
+            name: name.to_owned(),
+            value,
+        })
+        .await
     }
 
     /// Waits until every transition sent so far is on disk (for shutdown).
     pub async fn flush(&self) -> Result<(), JournalError> {
-        let (tx, rx) = oneshot::channel();
-        self.writer
-            .send(Job {
-                op: Op::Prune { older_than_ms: 0 },
-                durable: true,
-                done: Some(tx),
-            })
-            .map_err(|_| JournalError::Stopped)?;
-        rx.await.map_err(|_| JournalError::Stopped)?
+        self.durable(Op::Prune { older_than_ms: 0 }).await
     }
 
     /// Writes everything pending, stops the writer and releases the database file, so it can be
     /// opened again (by a restarted worker or a test).
     pub async fn close(self) -> Result<(), JournalError> {
-        let (tx, rx) = oneshot::channel();
-        self.writer
-            .send(Job {
-                op: Op::Stop,
-                durable: true,
-                done: Some(tx),
-            })
-            .map_err(|_| JournalError::Stopped)?;
-        rx.await.map_err(|_| JournalError::Stopped)?
+        self.durable(Op::Stop).await
     }
 
     /// Forgets final calls last changed more than `age_ms` ago (their dedupe window is over).
@@ -285,6 +255,19 @@ impl Journal {
             }
         }
         Ok(out)
+    }
+
+    /// Sends `op` and waits until the batch holding it is fsynced.
+    async fn durable(&self, op: Op) -> Result<(), JournalError> {
+        let (tx, rx) = oneshot::channel();
+        self.writer
+            .send(Job {
+                op,
+                durable: true,
+                done: Some(tx),
+            })
+            .map_err(|_| JournalError::Stopped)?;
+        rx.await.map_err(|_| JournalError::Stopped)?
     }
 
     fn send(&self, op: Op, durable: bool) -> Result<(), JournalError> {
