@@ -47,6 +47,18 @@ async fn register(ws: &mut Ws, id: &str, ty: &str, config: Value) {
     .await;
 }
 
+/// Waits until the devnet's event handler holds `n` filters (registration is unacknowledged).
+async fn wait_filters(c: &Client, n: u64) {
+    for _ in 0..500 {
+        let info = c.result("net_getEventHandlerNetworkInfo", json!({})).await;
+        if info["numEventFilters"] == n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the event handler never had {n} filters");
+}
+
 /// Collects events until `done` says so.
 async fn collect(ws: &mut Ws, mut done: impl FnMut(&[Value]) -> bool) -> Vec<Value> {
     let mut out = Vec::new();
@@ -108,7 +120,7 @@ async fn events_follow_a_write_to_finality() {
         json!({"tx_hash": tx.hash}),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    wait_filters(&c, 3).await;
     c.send_ok(json!({"tx_body": tx.tx_body, "signature": tx.signature}))
         .await;
     let events = collect(&mut ws, |ev| {
@@ -193,7 +205,7 @@ async fn events_follow_a_write_to_finality() {
         json!({"tx_hash": bad.hash}),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    wait_filters(&c, 3).await;
     let r = c
         .send(json!({"tx_body": bad.tx_body, "signature": bad.signature}))
         .await;

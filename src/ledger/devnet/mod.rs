@@ -69,6 +69,8 @@
 //! - Pool limits default to dev-friendly values ([`PoolLimits`]; the node's are
 //!   [`PoolLimits::node`]); the tracker keeps in-block txs forever (the node: 24 h), so a replay
 //!   is refused (10701) however old the original.
+//! - Limits: the state tree height limit (30, code 11101) is checked per write rather than over
+//!   the whole tree after the tx; the tree bytes limit and state budgets are not enforced.
 //! - Transport: a non-JSON body gets a JSON-RPC `-32700` error with HTTP 200 and an oversize
 //!   body HTTP 413 with a JSON-RPC `-32600` error (the node answers both with HTML pages).
 //!

@@ -36,6 +36,31 @@ fn invalid_prefix(labels: &[&str]) -> Option<String> {
         .map(|i| format_path(labels[..=i].iter().copied()))
 }
 
+/// The node's `state_tree_height_limit`.
+pub(crate) const STATE_TREE_HEIGHT_LIMIT: usize = 30;
+
+/// Nesting depth of a JSON object (0 for a scalar).
+fn value_height(v: &Value) -> usize {
+    match v {
+        Value::Object(m) => 1 + m.values().map(value_height).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// `checkTreeHeightAndBytes` for the written subtree: the state root, the tree's label, the path
+/// and the value together may not be deeper than 30 (11101). Checked per write, which also
+/// bounds every recursion over the state.
+fn check_height(labels: &[&str], value: &Value) -> Result<(), Value> {
+    let height = 1 + labels.len() + value_height(value);
+    if height > STATE_TREE_HEIGHT_LIMIT {
+        return Err(fail(
+            codes::TREE_OUT_OF_TREE_HEIGHT_LIMIT,
+            format!("Out of tree height limit ({height} > {STATE_TREE_HEIGHT_LIMIT})"),
+        ));
+    }
+    Ok(())
+}
+
 /// JS `a + b` on two numbers, stored as the node would print it.
 pub(crate) fn js_add(a: &Number, b: &Number, negate_b: bool) -> Value {
     if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
@@ -82,6 +107,9 @@ impl Exec<'_> {
                 perm::check_value_write(self.state, self.rules, &labels, value, auth, self.env)
         {
             return fail(d.code, d.message);
+        }
+        if let Err(r) = check_height(&labels, value) {
+            return r;
         }
         let before = self.state.value(&labels);
         self.state.write(TreeKind::Values, &labels, value);
@@ -197,6 +225,9 @@ impl Exec<'_> {
             && let Err(d) = perm::check_owner(self.state, &labels, auth, check, applied.is_merge)
         {
             return fail(d.code, d.message);
+        }
+        if let Err(r) = check_height(&labels, &applied.tree) {
+            return r;
         }
         self.state.write(tree, &labels, &applied.tree);
         tx_result(codes::SUCCESS, None, UNIT_WRITE_GAS)

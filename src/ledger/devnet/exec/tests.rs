@@ -182,6 +182,10 @@ fn writes_rules_owners_and_atomic_sets() {
     assert_eq!(list["1"]["code"], 12103);
     assert!(e.result.get("code").is_none());
     assert_eq!(t.state.to_snapshot(), before);
+    // The state tree may not get deeper than 30.
+    let deep = format!("/apps/demo/users/{me}/{}", vec!["d"; 25].join("/"));
+    let e = t.run(SK2, SimpleOp::set_value(deep, json!({"x": 1})).into(), -1);
+    assert_eq!(e.result["code"], 11101, "{}", e.result);
     // Rule writes need the owner; unsupported rule text is refused when set.
     let e = t.run(
         SK2,
