@@ -3,6 +3,7 @@
 //! `ledger` imports nothing from the rest of the crate, so it can be read, tested and reused alone.
 //!
 //! - [`json`]: stable JSON text, byte-identical to what ain-util hashes;
+//! - [`codes`]: the node's result codes, one table for client and built-in chain;
 //! - [`crypto`]: keys, addresses, tx/message hashes, signatures, V3 keystores;
 //! - [`tx`]: typed transaction bodies and operations that hash exactly as signed, signed txs,
 //!   and the node's state label/value/path rules;
@@ -13,6 +14,7 @@
 //! - [`devnet`]: the built-in AIN-compatible chain.
 
 pub mod block;
+pub mod codes;
 pub mod crypto;
 pub mod devnet;
 pub mod events;

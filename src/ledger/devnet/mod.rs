@@ -86,7 +86,8 @@
 //! - [`genesis`], [`config`], [`codes`]; [`event_handler`]: the WebSocket event-handler server.
 
 pub mod chain;
-pub mod codes;
+/// The node's result codes (shared with the JSON-RPC client).
+pub use super::codes;
 pub mod config;
 pub mod configs;
 pub mod event_handler;

@@ -118,6 +118,25 @@ fn check_integrity(block: &Block) -> Result<(Vec<String>, Vec<String>), VerifyEr
     Ok((txs, votes))
 }
 
+/// The block's own transactions: one receipt each, then every tx hash and signature.
+fn check_transactions(block: &Block, texts: &[String], chain_id: u64) -> Result<(), VerifyError> {
+    if block.receipts.len() != block.transactions.len() {
+        let check = FailedCheck::ReceiptsCount {
+            receipts: block.receipts.len(),
+            transactions: block.transactions.len(),
+        };
+        return Err(fail(block, check));
+    }
+    check_txs(
+        block,
+        TxList::Transactions,
+        &block.transactions,
+        texts,
+        chain_id,
+    )?;
+    Ok(())
+}
+
 /// Verifies one tx list's hashes and signatures; returns the signers.
 fn check_txs(
     block: &Block,
@@ -178,20 +197,7 @@ pub fn verify_genesis(
         let count = block.last_votes.len();
         return Err(fail(block, FailedCheck::UnexpectedLastVotes { count }));
     }
-    if block.receipts.len() != block.transactions.len() {
-        let check = FailedCheck::ReceiptsCount {
-            receipts: block.receipts.len(),
-            transactions: block.transactions.len(),
-        };
-        return Err(fail(block, check));
-    }
-    check_txs(
-        block,
-        TxList::Transactions,
-        &block.transactions,
-        &txs,
-        chain_id,
-    )?;
+    check_transactions(block, &txs, chain_id)?;
     Ok(block.transactions.len() as u64)
 }
 
@@ -218,20 +224,7 @@ pub fn verify_block_after(prev: &Anchor, block: &Block, chain_id: u64) -> Result
         };
         return Err(fail(block, check));
     }
-    if block.receipts.len() != block.transactions.len() {
-        let check = FailedCheck::ReceiptsCount {
-            receipts: block.receipts.len(),
-            transactions: block.transactions.len(),
-        };
-        return Err(fail(block, check));
-    }
-    check_txs(
-        block,
-        TxList::Transactions,
-        &block.transactions,
-        &txs,
-        chain_id,
-    )?;
+    check_transactions(block, &txs, chain_id)?;
     let signers = check_txs(
         block,
         TxList::LastVotes,

@@ -5,53 +5,8 @@
 //! are worth retrying; [`RpcError::is_transient`] and
 //! [`TxResult::is_transient_failure`](super::TxResult::is_transient_failure) both defer to it.
 
-/// Numeric result codes of ain-blockchain 1.6.0 (`common/result-code.js`) that callers test for.
-pub mod codes {
-    /// Success, in every code table.
-    pub const SUCCESS: i64 = 0;
-    /// Request without `params.protoVer` (bare body, no envelope).
-    pub const PROTO_VERSION_NOT_SPECIFIED: i64 = 30101;
-    /// `protoVer` is not a semantic version.
-    pub const PROTO_VERSION_INVALID: i64 = 30102;
-    /// `protoVer` is outside the node's supported range.
-    pub const PROTO_VERSION_INCOMPATIBLE: i64 = 30103;
-    /// The `ain_get` op_list is longer than the node accepts.
-    pub const GET_EXCEEDS_OP_LIST_SIZE_LIMIT: i64 = 30004;
-    /// The request (tx body plus signature) is larger than `tx_bytes_limit`.
-    pub const TX_EXCEEDS_SIZE_LIMIT: i64 = 30301;
-    /// `tx_body` or `signature` is missing.
-    pub const TX_MISSING_PROPERTIES: i64 = 30302;
-    /// The tx body is not in the node's standard format (for example an unknown key).
-    pub const TX_INVALID_FORMAT: i64 = 30303;
-    /// The signature does not verify against the tx body.
-    pub const TX_INVALID_SIGNATURE: i64 = 30304;
-    /// The batch `tx_list` is missing or empty.
-    pub const BATCH_INVALID_FORMAT: i64 = 30401;
-    /// The batch has more txs than `batch_tx_list_size_limit`.
-    pub const BATCH_TX_LIST_EXCEEDS_SIZE_LIMIT: i64 = 30402;
-    /// The same tx hash is already in the pool or the tx tracker.
-    pub const TX_ALREADY_RECEIVED: i64 = 10701;
-    /// The tx pool is full.
-    pub const TX_POOL_NOT_ENOUGH_ROOM: i64 = 10704;
-    /// The signer's share of the tx pool is full.
-    pub const TX_POOL_NOT_ENOUGH_ROOM_FOR_ACCOUNT: i64 = 10705;
-    /// A numbered nonce that is not the account's next nonce.
-    pub const TX_INVALID_NONCE_FOR_ACCOUNT: i64 = 10712;
-    /// An ordered (`-2`) nonce whose timestamp is not past the account's last one.
-    pub const TX_INVALID_TIMESTAMP_FOR_ACCOUNT: i64 = 10713;
-    /// The gas price is below the minimum (and not the free 0).
-    pub const TX_INVALID_GAS_PRICE: i64 = 10714;
-    /// The pool's room for free (gas price 0) txs is full.
-    pub const TX_POOL_NOT_ENOUGH_FREE_ROOM: i64 = 10715;
-    /// The signer's room for free txs is full (10 pending by default).
-    pub const TX_POOL_NOT_ENOUGH_FREE_ROOM_FOR_ACCOUNT: i64 = 10716;
-    /// A write rule evaluated to false.
-    pub const EVAL_RULE_FALSE_WRITE_RULE_EVAL: i64 = 12103;
-    /// The node is not in SERVING state (still syncing).
-    pub const BLOCKCHAIN_NODE_NOT_SERVING: i64 = 18001;
-    /// A triggered function was skipped; counts as success.
-    pub const FUNC_SKIP: i64 = 20000;
-}
+/// The node's result codes (one table for the whole ledger).
+pub use crate::ledger::codes;
 
 /// True for node codes that describe the node's momentary state rather than the request: full
 /// pools (10704, 10705, 10715, 10716) and a node that is not serving yet (18001). Resending the

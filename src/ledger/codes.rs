@@ -1,5 +1,6 @@
 //! Result codes, with the node's names and numbers (`common/result-code.js`), and the
-//! node's rules for telling a failed result from a successful one.
+//! node's rules for telling a failed result from a successful one. One table for the whole
+//! ledger: the JSON-RPC client reads these codes, the built-in chain answers with them.
 
 use serde_json::Value;
 
@@ -103,6 +104,8 @@ pub const PROTO_VERSION_NOT_SPECIFIED: i64 = 30101;
 pub const PROTO_VERSION_INVALID: i64 = 30102;
 /// JSON-RPC `PROTO_VERSION_INCOMPATIBLE`.
 pub const PROTO_VERSION_INCOMPATIBLE: i64 = 30103;
+/// The node is not in SERVING state (still syncing): `BLOCKCHAIN_NODE_NOT_SERVING`.
+pub const BLOCKCHAIN_NODE_NOT_SERVING: i64 = 18001;
 /// JSON-RPC `TX_EXCEEDS_SIZE_LIMIT`.
 pub const TX_EXCEEDS_SIZE_LIMIT: i64 = 30301;
 /// JSON-RPC `TX_MISSING_PROPERTIES`.
