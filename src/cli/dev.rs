@@ -16,8 +16,7 @@ use crate::ledger::crypto::PrivateKey;
 use crate::ledger::devnet::config::DEFAULT_VALIDATOR_KEY;
 use crate::ledger::devnet::{Devnet, DevnetConfig};
 use crate::onchain::Callers;
-use crate::sandbox::any::Tiers;
-use crate::sandbox::wasm::WasmConfig;
+use crate::sandbox::any::{TierConfig, Tiers};
 
 /// The echo example, compiled in so `dev` works from any directory.
 const ECHO_WAT: &str = include_str!("../../examples/functions/echo.wat");
@@ -142,7 +141,7 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
             })
             .await?;
     }
-    let tiers = Arc::new(Tiers::start(WasmConfig::default()));
+    let tiers = Arc::new(Tiers::start(TierConfig::default()).await);
     let entry = worker_entry(&*tiers, &RuntimeCatalog::shipped()?, 64);
     worker.register(&args.app, &entry).await?;
     let mut config = DaemonConfig::new(

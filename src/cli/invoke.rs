@@ -11,8 +11,7 @@ use anyhow::{Context, bail};
 use crate::bench::Stats;
 use crate::config::profiles::ProfileCatalog;
 use crate::config::runtimes::{Runtime, RuntimeCatalog};
-use crate::sandbox::any::Tiers;
-use crate::sandbox::wasm::WasmConfig;
+use crate::sandbox::any::{TierConfig, Tiers};
 use crate::sandbox::{FunctionCode, Invocation, Outcome, Tier};
 
 /// Arguments of `ain-sre invoke`.
@@ -85,7 +84,7 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         bail!("--repeat must be at least 1");
     }
 
-    let tiers = Tiers::start(WasmConfig::default());
+    let tiers = Tiers::start(TierConfig::default()).await;
     let sandbox = tiers.choose(&runtime, args.tier.map(Tier::from))?;
     let fn_name = file
         .file_stem()

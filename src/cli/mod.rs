@@ -15,6 +15,7 @@ mod common;
 mod deploy;
 mod dev;
 mod devnet;
+mod doctor;
 mod follow;
 mod invoke;
 mod keygen;
@@ -58,6 +59,9 @@ pub enum Command {
     /// The whole system on this machine: the built-in chain, a worker and the example functions,
     /// self-checked, then serving calls until Ctrl-C.
     Dev(dev::DevArgs),
+    /// Check what this host can run: each sandbox tier and why not, and which tier serves each
+    /// runtime. Exits 1 when any check fails.
+    Doctor(doctor::DoctorArgs),
     /// Run the worker daemon against a node.
     Run(run::RunArgs),
     /// Deploy a function: create the app if needed, write its rules, upload the code.
@@ -78,6 +82,7 @@ impl Cli {
             Command::Bench(args) => bench::run(args).await,
             Command::Devnet(args) => devnet::run(args).await,
             Command::Dev(args) => dev::run(args).await,
+            Command::Doctor(args) => doctor::run(args).await,
             Command::Run(args) => run::run(args).await,
             Command::Deploy(args) => deploy::run(args).await,
             Command::Register(args) => register::run(args).await,

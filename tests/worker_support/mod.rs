@@ -16,8 +16,7 @@ use ain_sre::ledger::devnet::config::DEFAULT_VALIDATOR_KEY;
 use ain_sre::ledger::devnet::{Devnet, DevnetConfig, DevnetHandle};
 use ain_sre::ledger::rpc::RpcClient;
 use ain_sre::onchain::{Callers, WorkerEntry};
-use ain_sre::sandbox::any::Tiers;
-use ain_sre::sandbox::wasm::WasmConfig;
+use ain_sre::sandbox::any::{TierConfig, Tiers};
 use serde_json::Value;
 
 /// The echo example.
@@ -124,7 +123,7 @@ pub async fn worker_at(
     );
     c.grace = Duration::from_secs(5);
     c.follower_poll = Duration::from_millis(200);
-    let tiers = Arc::new(Tiers::start(WasmConfig::default()));
+    let tiers = Arc::new(Tiers::start(TierConfig::default()).await);
     daemon::start(
         c,
         PrivateKey::from_bytes(&key.secret_bytes()).unwrap(),
