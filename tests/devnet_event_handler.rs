@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ain_sre::ledger::devnet::event_handler::{
-    ChainEvent, EventHandler, EventHandlerConfig, TxLookup,
+    ChainEvent, EventHandler, EventHandlerConfig, EventTx, TxLookup,
 };
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -85,7 +85,7 @@ fn value_changed(path: &str, source: &'static str, after: Value) -> ChainEvent {
             .map(String::from)
             .collect(),
         auth: json!({"addr": "0x00ADEc28B6a845a085e03591bE7550dd68673C1C"}),
-        transaction: json!({"hash": "0xab"}),
+        transaction: EventTx::None,
         source,
         before: Value::Null,
         after,
@@ -286,7 +286,7 @@ async fn tx_state_filters_report_now_follow_and_end() {
     );
     h.emit(&ChainEvent::TxStateChanged {
         hash: KNOWN_TX.into(),
-        transaction: json!({}),
+        transaction: EventTx::None,
         before: Some("EXECUTED"),
         after: "IN_BLOCK",
     });
@@ -296,7 +296,7 @@ async fn tx_state_filters_report_now_follow_and_end() {
     );
     h.emit(&ChainEvent::TxStateChanged {
         hash: KNOWN_TX.into(),
-        transaction: json!({}),
+        transaction: EventTx::None,
         before: Some("IN_BLOCK"),
         after: "FINALIZED",
     });

@@ -23,6 +23,67 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::ledger::block::Block;
+use crate::ledger::devnet::chain::{tx_json, tx_json_with_extra};
+use crate::ledger::tx::SignedTx;
+
+/// A transaction as an event carries it: `tx_body`, `signature`, `hash`, `address`, and `extra`
+/// while it is pooled or executing. It is rendered to JSON only when an event carrying it is
+/// actually sent: most events match no filter, and rendering every tx for every state change
+/// cost more CPU than executing it.
+#[derive(Debug, Clone)]
+pub enum EventTx {
+    /// No transaction (genesis writes).
+    None,
+    /// A tx, with its `extra` when it has one.
+    Tx {
+        /// The signed tx.
+        tx: Arc<SignedTx>,
+        /// `{created_at, executed_at, ...}`, or `None` for the four-field form blocks carry.
+        extra: Option<Value>,
+    },
+    /// The `index`th tx of a block, as the block carries it.
+    InBlock {
+        /// The block.
+        block: Arc<Block>,
+        /// The tx's index in it.
+        index: usize,
+    },
+}
+
+impl EventTx {
+    /// The tx with an `extra`.
+    pub fn with_extra(tx: &Arc<SignedTx>, extra: Value) -> EventTx {
+        EventTx::Tx {
+            tx: tx.clone(),
+            extra: Some(extra),
+        }
+    }
+
+    /// The tx without `extra`, as blocks carry it.
+    pub fn plain(tx: &Arc<SignedTx>) -> EventTx {
+        EventTx::Tx {
+            tx: tx.clone(),
+            extra: None,
+        }
+    }
+
+    /// The JSON object the node sends.
+    pub fn to_json(&self) -> Value {
+        match self {
+            EventTx::None => Value::Null,
+            EventTx::Tx { tx, extra: None } => tx_json(tx),
+            EventTx::Tx {
+                tx,
+                extra: Some(extra),
+            } => tx_json_with_extra(tx, extra.clone()),
+            EventTx::InBlock { block, index } => {
+                block.transactions.get(*index).map_or(Value::Null, tx_json)
+            }
+        }
+    }
+}
+
 /// A state change the chain reports to event subscribers.
 #[derive(Debug, Clone)]
 pub enum ChainEvent {
@@ -32,8 +93,8 @@ pub enum ChainEvent {
         path: Vec<String>,
         /// `{addr}` or `{addr, fid}` of the writer.
         auth: Value,
-        /// The transaction as the node sends it (`tx_body`, `signature`, `hash`, `address`, `extra`).
-        transaction: Value,
+        /// The transaction, as the node sends it (`tx_body`, `signature`, `hash`, `address`, `extra`).
+        transaction: EventTx,
         /// `"USER"` (accepted into the pool) or `"BLOCK"` (executed in a block).
         source: &'static str,
         /// The value before the write.
@@ -46,7 +107,7 @@ pub enum ChainEvent {
         /// The tx hash, `0x`-prefixed lowercase hex.
         hash: String,
         /// The transaction object.
-        transaction: Value,
+        transaction: EventTx,
         /// The previous state, if any.
         before: Option<&'static str>,
         /// The new state.
@@ -272,7 +333,7 @@ impl EventHandler {
                         "matched_path": format!("/{}", written.join("/")),
                         "params": params,
                         "auth": auth,
-                        "transaction": transaction,
+                        "transaction": transaction.to_json(),
                         "event_source": src,
                         "values": {"before": before, "after": after},
                     }})
@@ -300,7 +361,7 @@ impl EventHandler {
                         ended.push((*channel, client_id.clone()));
                     }
                     json!({"type": "TX_STATE_CHANGED", "payload": {
-                        "transaction": transaction,
+                        "transaction": transaction.to_json(),
                         "tx_state": {"before": before, "after": after},
                     }})
                 }

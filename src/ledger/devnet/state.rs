@@ -6,6 +6,10 @@
 //! leaves empty, as `updateStateInfoForAllRootPaths` does). Nodes are shared through [`Arc`] and
 //! copied on write, so cloning a whole [`State`] is four reference-count bumps: the chain keeps
 //! the finalized, tip and pending states side by side and a dry run works on a throw-away clone.
+//! A branch's children are a persistent ordered map ([`imbl::OrdMap`]), so the first write into a
+//! shared branch copies O(log n) of it rather than all n children: apps keep wide branches
+//! (one child per call request), and a `BTreeMap` copy of those per block dominated block
+//! production.
 //!
 //! Every write is journaled with the subtree it replaced, so one transaction's writes can be
 //! undone without copying anything ([`State::rollback`]): that is how a `SET` whose third op fails
@@ -15,8 +19,9 @@
 //! here such members are dropped (an object left empty by that is a deletion). Reads cannot tell
 //! the difference except that the node would echo `"k": null` back.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use imbl::OrdMap;
 
 use serde_json::{Map, Value};
 
@@ -28,7 +33,7 @@ pub enum Node {
     /// A bool, number or string.
     Leaf(Value),
     /// Labelled children; never empty.
-    Branch(BTreeMap<String, Arc<Node>>),
+    Branch(OrdMap<String, Arc<Node>>),
 }
 
 /// Which of the four trees.
@@ -129,7 +134,7 @@ impl Node {
         match value {
             Value::Null => None,
             Value::Object(obj) => {
-                let map: BTreeMap<String, Arc<Node>> = obj
+                let map: OrdMap<String, Arc<Node>> = obj
                     .iter()
                     .filter_map(|(k, v)| Node::from_value(v).map(|n| (k.clone(), n)))
                     .collect();
@@ -204,7 +209,7 @@ fn replace_at(
             if new.is_none() {
                 return other;
             }
-            Arc::new(Node::Branch(BTreeMap::new()))
+            Arc::new(Node::Branch(OrdMap::new()))
         }
     };
     let Node::Branch(map) = Arc::make_mut(&mut node) else {

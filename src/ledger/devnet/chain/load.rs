@@ -10,6 +10,7 @@ use super::pool::PoolTx;
 use super::{Chain, ChainError, ChainParams, TxRecord};
 use crate::ledger::block::Block;
 use crate::ledger::crypto::PrivateKey;
+use crate::ledger::devnet::event_handler::EventTx;
 use crate::ledger::devnet::exec::{TxEnv, execute_trusted, execute_tx};
 use crate::ledger::devnet::genesis::{GenesisParams, build_genesis};
 use crate::ledger::devnet::perm::RuleCache;
@@ -137,7 +138,14 @@ impl Chain {
                 source: None,
             };
             for (i, tx) in block.transactions.iter().enumerate() {
-                let e = execute_tx(&mut state, &mut rules, &params.exec, tx, &Value::Null, env);
+                let e = execute_tx(
+                    &mut state,
+                    &mut rules,
+                    &params.exec,
+                    tx,
+                    &EventTx::None,
+                    env,
+                );
                 let stored = block.receipts.get(i).and_then(|r| r.get("code"));
                 if stored.is_some() && stored != e.result.get("code") {
                     tracing::warn!(

@@ -1,13 +1,15 @@
 //! Pool admission (`executeTransactionAndAddToPool`) and the tx tracker
 //! (`ain_getTransactionByHash`, the event handler's late TX_STATE_CHANGED lookups).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{Chain, ChainError, TxRecord, tx_json, tx_json_with_extra};
 use crate::ledger::crypto::Hash;
 use crate::ledger::devnet::codes;
-use crate::ledger::devnet::event_handler::ChainEvent;
+use crate::ledger::devnet::event_handler::{ChainEvent, EventTx};
 use crate::ledger::devnet::exec::{TxEnv, execute_tx, tx_result};
 use crate::ledger::devnet::store::WriteOp;
 use crate::ledger::tx::SignedTx;
@@ -16,7 +18,7 @@ use crate::ledger::tx::SignedTx;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct PoolTx {
     pub seq: u64,
-    pub tx: SignedTx,
+    pub tx: Arc<SignedTx>,
     pub created_at: u64,
     pub executed_at: u64,
     pub result: Value,
@@ -152,8 +154,8 @@ impl Chain {
             block_time: self.tip.timestamp,
             source: if dryrun { None } else { Some("USER") },
         };
-        let extra = json!({"created_at": now, "executed_at": now});
-        let event_tx = tx_json_with_extra(&tx, extra);
+        let tx = Arc::new(tx);
+        let event_tx = EventTx::with_extra(&tx, json!({"created_at": now, "executed_at": now}));
         let mut scratch;
         let state = if dryrun {
             scratch = self.pending.clone();
@@ -197,7 +199,7 @@ impl Chain {
         let mut events = exec.events;
         events.push(ChainEvent::TxStateChanged {
             hash: hash.to_string(),
-            transaction: tx_json_with_extra(&entry.tx, entry.extra()),
+            transaction: EventTx::with_extra(&entry.tx, entry.extra()),
             before: None,
             after: entry.state(),
         });

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use super::pool::PoolTx;
-use super::{Chain, ChainParams, TxRecord, tx_json, tx_json_with_extra};
+use super::{Chain, ChainParams, TxRecord};
 use crate::ledger::block::consensus::{ProposalValue, VoteValue, proposal_tx_body, vote_tx_body};
 use crate::ledger::block::{Block, hash_json, hash_receipts, hash_tx_list};
 use crate::ledger::crypto::{CryptoError, Hash, PrivateKey};
 use crate::ledger::devnet::codes;
-use crate::ledger::devnet::event_handler::ChainEvent;
+use crate::ledger::devnet::event_handler::{ChainEvent, EventTx};
 use crate::ledger::devnet::exec::{TxEnv, execute_tx};
 use crate::ledger::devnet::genesis::GENESIS_TIMESTAMP;
 use crate::ledger::devnet::perm::RuleCache;
@@ -117,7 +117,7 @@ impl Chain {
             };
             events.push(ChainEvent::TxStateChanged {
                 hash: p.tx.hash.to_string(),
-                transaction: tx_json(&p.tx),
+                transaction: EventTx::plain(&p.tx),
                 before: Some(p.state()),
                 after,
             });
@@ -127,11 +127,19 @@ impl Chain {
         }
         // The old tip is final now.
         if old_tip.number > 0 {
-            for (tx, r) in old_tip.transactions.iter().zip(&old_tip.receipts) {
+            for (index, (tx, r)) in old_tip
+                .transactions
+                .iter()
+                .zip(&old_tip.receipts)
+                .enumerate()
+            {
                 if !codes::is_failed_tx(r) {
                     events.push(ChainEvent::TxStateChanged {
                         hash: tx.hash.to_string(),
-                        transaction: tx_json(tx),
+                        transaction: EventTx::InBlock {
+                            block: old_tip.clone(),
+                            index,
+                        },
                         before: Some("IN_BLOCK"),
                         after: "FINALIZED",
                     });
@@ -157,7 +165,7 @@ impl Chain {
         };
         for p in self.pool.iter_mut() {
             let extra = json!({"created_at": p.created_at, "executed_at": p.executed_at});
-            let txj = tx_json_with_extra(&p.tx, extra);
+            let txj = EventTx::with_extra(&p.tx, extra);
             let e = execute_tx(
                 &mut pending,
                 &mut self.rules,
@@ -204,7 +212,7 @@ pub fn build(draft: Draft, rules: &mut RuleCache, now: u64) -> Result<Built, Cry
     let mut events = Vec::new();
     let mut records = Vec::new();
     for p in txs {
-        let txj = tx_json_with_extra(&p.tx, json!({"created_at": now, "executed_at": now}));
+        let txj = EventTx::with_extra(&p.tx, json!({"created_at": now, "executed_at": now}));
         let e = execute_tx(&mut base, rules, &params.exec, &p.tx, &txj, env);
         if e.precheck_failed {
             outcomes.push((p, None));
@@ -220,7 +228,7 @@ pub fn build(draft: Draft, rules: &mut RuleCache, now: u64) -> Result<Built, Cry
         };
         records.push((p.tx.hash.0, serde_json::to_vec(&rec).unwrap_or_default()));
         receipts.push(receipt(&e.result));
-        let mut tx = p.tx.clone();
+        let mut tx = (*p.tx).clone();
         tx.extra = None;
         transactions.push(tx);
         outcomes.push((p, Some(e.result)));

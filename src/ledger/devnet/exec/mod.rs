@@ -15,7 +15,7 @@
 use serde_json::{Map, Value, json};
 
 use super::codes;
-use super::event_handler::ChainEvent;
+use super::event_handler::{ChainEvent, EventTx};
 use super::perm::{Auth, EvalEnv, RuleCache};
 use super::state::{State, TreeKind};
 use crate::ledger::json::{js_number, stable_stringify};
@@ -65,7 +65,7 @@ pub(crate) struct Exec<'a> {
     pub(crate) rules: &'a mut RuleCache,
     pub(crate) env: EvalEnv,
     pub(crate) source: Option<&'static str>,
-    pub(crate) tx_json: &'a Value,
+    pub(crate) tx_json: &'a EventTx,
     pub(crate) tx_hash: String,
     pub(crate) events: Vec<ChainEvent>,
     /// Genesis: permissions are not checked (there is no owner yet to grant them).
@@ -168,7 +168,7 @@ fn precheck(
     state: &State,
     params: &ExecParams,
     tx: &SignedTx,
-    tx_json: &Value,
+    tx_json: &EventTx,
     env: &TxEnv,
 ) -> Option<Value> {
     let body = &tx.tx_body;
@@ -181,7 +181,7 @@ fn precheck(
             codes::TX_INVALID_GAS_PRICE,
             Some(format!(
                 "[precheckTransaction] Invalid gas_price: {}",
-                stable_stringify(tx_json)
+                stable_stringify(&tx_json.to_json())
             )),
             0,
         ));
@@ -237,13 +237,13 @@ fn precheck(
 }
 
 /// Executes one transaction (`executeTransaction` without fee collection). `tx_json` is the
-/// transaction object events carry (with its `extra`). On failure the state is rolled back.
+/// transaction events carry (with its `extra`). On failure the state is rolled back.
 pub fn execute_tx(
     state: &mut State,
     rules: &mut RuleCache,
     params: &ExecParams,
     tx: &SignedTx,
-    tx_json: &Value,
+    tx_json: &EventTx,
     env: TxEnv,
 ) -> Executed {
     if let Some(result) = precheck(state, params, tx, tx_json, &env) {
@@ -350,7 +350,7 @@ pub fn execute_trusted(
     ops: &[SimpleOp],
     signer: &str,
 ) -> Vec<Value> {
-    let tx_json = Value::Null;
+    let tx_json = EventTx::None;
     let mut exec = Exec {
         state,
         rules,

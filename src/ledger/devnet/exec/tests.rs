@@ -52,7 +52,7 @@ impl T {
             &mut self.rules,
             &self.params,
             &tx,
-            &Value::Null,
+            &crate::ledger::devnet::event_handler::EventTx::None,
             env,
         )
     }
@@ -258,7 +258,7 @@ fn nonces_and_prechecks() {
         &mut t.rules,
         &t.params,
         &old,
-        &Value::Null,
+        &crate::ledger::devnet::event_handler::EventTx::None,
         env,
     );
     assert_eq!(e.result["code"], 10713);
@@ -271,7 +271,7 @@ fn nonces_and_prechecks() {
         &mut t.rules,
         &t.params,
         &tx,
-        &Value::Null,
+        &crate::ledger::devnet::event_handler::EventTx::None,
         env,
     );
     assert_eq!(e.result["code"], 10714);
