@@ -94,6 +94,7 @@ async fn accept_rate(rpc: &Arc<RpcClient>, app: &str, n: usize) -> anyhow::Resul
     }
     let txs = Arc::new(txs);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let cpu = super::process_cpu_time();
     let started = Instant::now();
     let mut senders = Vec::new();
     for _ in 0..64 {
@@ -122,7 +123,8 @@ async fn accept_rate(rpc: &Arc<RpcClient>, app: &str, n: usize) -> anyhow::Resul
         "devnet: signed txs accepted (64 concurrent senders; per-call latency)",
         all,
         started.elapsed(),
-    ))
+    )
+    .with_cpu(super::process_cpu_time().saturating_sub(cpu)))
 }
 
 /// One write at a time; time from sending to the VALUE_CHANGED (USER) event for it.

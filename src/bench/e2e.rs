@@ -39,6 +39,23 @@ fn rss_kb(pid: u32, field: &str) -> Option<u64> {
         .ok()
 }
 
+/// CPU time (user + system) process `pid` has used, from `/proc/<pid>/stat` (clock ticks are
+/// 100 Hz on Linux unless the kernel says otherwise, which `getconf CLK_TCK` would show).
+fn process_cpu(pid: u32) -> Duration {
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return Duration::ZERO;
+    };
+    // Fields after the `(comm)`, which may itself contain spaces.
+    let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after `state` here.
+    let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
 fn spawn_worker(rpc: &str, events: &str, key_hex: &str, dir: &Path) -> anyhow::Result<Child> {
     Command::new(std::env::current_exe()?)
         .args([
@@ -193,6 +210,7 @@ async fn run_in(tmp: &Path, quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<Stri
         (0..4).map(|_| ChainClient::connect(&rpc, PrivateKey::generate())),
     )
     .await?;
+    let cpu = (super::process_cpu_time(), process_cpu(child.id()));
     let t = Instant::now();
     let results: Vec<anyhow::Result<Duration>> = futures_util::stream::iter(0..n_burst)
         .map(|i| {
@@ -203,12 +221,17 @@ async fn run_in(tmp: &Path, quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<Stri
         .collect()
         .await;
     let elapsed = t.elapsed();
+    let cpu = super::process_cpu_time().saturating_sub(cpu.0)
+        + process_cpu(child.id()).saturating_sub(cpu.1);
     let samples: Vec<Duration> = results.into_iter().collect::<anyhow::Result<_>>()?;
-    rows.push(Stats::from_samples(
-        "e2e wasm echo, 128 in flight (sustained)",
-        samples,
-        elapsed,
-    ));
+    rows.push(
+        Stats::from_samples(
+            "e2e wasm echo, 128 in flight (sustained; CPU = chain + clients + worker)",
+            samples,
+            elapsed,
+        )
+        .with_cpu(cpu),
+    );
 
     // 10,000 queued calls: requests written while the worker is down, then caught up at start.
     let queued = if quick { 2000 } else { 10_000 };

@@ -21,6 +21,26 @@ pub struct Stats {
     pub p99_us: f64,
     /// Calls per second over the whole run (across all threads the measurement used).
     pub per_sec: f64,
+    /// CPU time (user + system, all threads of this process) per call, in microseconds, where
+    /// measured. Unlike `per_sec` it barely moves when other work shares the host, and
+    /// `cores × 1e6 / cpu_us_per_call` is the rate this host could sustain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_us_per_call: Option<f64>,
+}
+
+/// CPU time (user + system) this process has used so far, all threads.
+pub fn process_cpu_time() -> Duration {
+    use nix::sys::resource::{UsageWho, getrusage};
+    match getrusage(UsageWho::RUSAGE_SELF) {
+        Ok(u) => {
+            let tv = |t: nix::sys::time::TimeVal| {
+                Duration::from_secs(t.tv_sec().max(0) as u64)
+                    + Duration::from_micros(t.tv_usec().max(0) as u64)
+            };
+            tv(u.user_time()) + tv(u.system_time())
+        }
+        Err(_) => Duration::ZERO,
+    }
 }
 
 impl Stats {
@@ -55,24 +75,43 @@ impl Stats {
             p50_us: pick(0.50),
             p99_us: pick(0.99),
             per_sec: samples.len() as f64 / total.as_secs_f64().max(1e-9),
+            cpu_us_per_call: None,
         }
+    }
+
+    /// Records the CPU this process spent during the measurement (`cpu` = the difference of two
+    /// [`process_cpu_time`] readings around it), per call.
+    pub fn with_cpu(mut self, cpu: Duration) -> Stats {
+        self.cpu_us_per_call = Some(cpu.as_secs_f64() * 1e6 / (self.calls.max(1) as f64));
+        self
     }
 }
 
 /// Renders rows as a Markdown table (the README embeds it as printed).
 pub fn markdown_table(rows: &[Stats]) -> String {
-    let mut out = String::from(
-        "| measurement | calls | p50 | p99 | per second |\n|---|---:|---:|---:|---:|\n",
-    );
+    let cpu = rows.iter().any(|r| r.cpu_us_per_call.is_some());
+    let mut out = String::from("| measurement | calls | p50 | p99 | per second |");
+    out.push_str(if cpu {
+        " CPU per call |\n|---|---:|---:|---:|---:|---:|\n"
+    } else {
+        "\n|---|---:|---:|---:|---:|\n"
+    });
     for r in rows {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {:.0} |\n",
+            "| {} | {} | {} | {} | {:.0} |",
             r.name,
             r.calls,
             fmt_us(r.p50_us),
             fmt_us(r.p99_us),
             r.per_sec
         ));
+        if cpu {
+            out.push_str(&match r.cpu_us_per_call {
+                Some(us) => format!(" {} |", fmt_us(us)),
+                None => " |".to_owned(),
+            });
+        }
+        out.push('\n');
     }
     out
 }
