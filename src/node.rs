@@ -177,6 +177,16 @@ pub mod fake {
             self.lock().sends.clone()
         }
 
+        /// Loses a tx and the value it wrote, as a node restarted without it would.
+        pub fn forget(&self, hash: &Hash) {
+            let mut inner = self.lock();
+            if let Some((body, _)) = inner.txs.remove(hash)
+                && let Some(path) = body["operation"]["ref"].as_str()
+            {
+                inner.values.remove(path);
+            }
+        }
+
         /// Marks a known tx finalized.
         pub fn finalize(&self, hash: &Hash) {
             if let Some(t) = self.lock().txs.get_mut(hash) {

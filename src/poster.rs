@@ -26,7 +26,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::call::{Answer, Registry, Stage, now_ms};
-use crate::journal::{CallState, JournalError, SignedResponse};
+use crate::journal::{CallRecord, CallState, JournalError, SignedResponse};
 use crate::ledger::crypto::{Address, Hash, PrivateKey, Signature};
 use crate::ledger::rpc::{TxState, codes};
 use crate::ledger::tx::{NONCE_UNORDERED, SimpleOp, TxBody};
@@ -100,7 +100,10 @@ impl Default for PosterConfig {
 #[derive(Debug)]
 pub struct Confirmer {
     registry: Arc<Registry>,
-    waiting: Mutex<HashMap<Hash, (String, SignedResponse, Instant)>>,
+    /// Posted response tx → (call key, when last looked at). The signed response itself stays in
+    /// the journal: during a catch-up thousands of responses wait here for the follower to reach
+    /// their block, and holding each tx body in memory cost ~10 KB per call.
+    waiting: Mutex<HashMap<Hash, (String, Instant)>>,
 }
 
 impl Confirmer {
@@ -112,13 +115,13 @@ impl Confirmer {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Hash, (String, SignedResponse, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Hash, (String, Instant)>> {
         self.waiting.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Waits for `hash` to appear in a final block.
-    pub fn track(&self, hash: Hash, key: String, response: SignedResponse) {
-        self.lock().insert(hash, (key, response, Instant::now()));
+    pub fn track(&self, hash: Hash, key: String) {
+        self.lock().insert(hash, (key, Instant::now()));
     }
 
     /// Every tx hash of a verified final block: the responses among them are confirmed.
@@ -135,14 +138,14 @@ impl Confirmer {
         }
     }
 
-    fn stale(&self, age: Duration) -> Vec<(Hash, String, SignedResponse)> {
+    fn stale(&self, age: Duration) -> Vec<(Hash, String)> {
         let mut w = self.lock();
         let now = Instant::now();
         w.iter_mut()
-            .filter(|(_, e)| now.duration_since(e.2) >= age)
+            .filter(|(_, e)| now.duration_since(e.1) >= age)
             .map(|(h, e)| {
-                e.2 = now;
-                (*h, e.0.clone(), e.1.clone())
+                e.1 = now;
+                (*h, e.0.clone())
             })
             .collect()
     }
@@ -341,7 +344,7 @@ impl<N: Node> Poster<N> {
                 self.registry.set_stage(key, Stage::Posted);
                 self.registry.journal().set_state(key, CallState::Posted)?;
                 tracing::info!(call = key, tx = %hash, "response accepted");
-                self.confirmer.track(hash, key.to_owned(), resp);
+                self.confirmer.track(hash, key.to_owned());
                 Ok(())
             }
             Ok(Posted::AnsweredElsewhere) => {
@@ -362,7 +365,7 @@ impl<N: Node> Poster<N> {
 
     /// Reads back responses not confirmed by a final block in time.
     pub async fn check_stale(&self, cancel: &CancellationToken) {
-        for (hash, key, resp) in self.confirmer.stale(self.config.confirm_after) {
+        for (hash, key) in self.confirmer.stale(self.config.confirm_after) {
             match self.node.tx_state(&hash).await {
                 Ok(Some(TxState::Finalized)) => {
                     if let Some(k) = self.confirmer.forget(&hash) {
@@ -371,6 +374,9 @@ impl<N: Node> Poster<N> {
                 }
                 Ok(Some(TxState::Reverted | TxState::Failed)) => {
                     self.confirmer.forget(&hash);
+                    let Some(resp) = self.journaled(&key, &hash) else {
+                        continue;
+                    };
                     let path = resp.tx_body["operation"]["ref"]
                         .as_str()
                         .unwrap_or_default();
@@ -382,10 +388,30 @@ impl<N: Node> Poster<N> {
                 }
                 Ok(None | Some(TxState::TimedOut)) => {
                     self.confirmer.forget(&hash);
+                    let Some(resp) = self.journaled(&key, &hash) else {
+                        continue;
+                    };
                     tracing::warn!(call = %key, tx = %hash, "the node lost the response; submitting it again");
                     let _ = self.deliver(&key, resp, cancel).await;
                 }
                 Ok(Some(_)) | Err(_) => {}
+            }
+        }
+    }
+
+    /// The signed response the journal holds for `key` (the confirmer keeps only the key).
+    fn journaled(&self, key: &str, hash: &Hash) -> Option<SignedResponse> {
+        match self.registry.journal().get(key) {
+            Ok(Some(CallRecord {
+                response: Some(r), ..
+            })) => Some(r),
+            Ok(_) => {
+                tracing::error!(call = %key, tx = %hash, "no journaled response for a posted call");
+                None
+            }
+            Err(e) => {
+                tracing::error!(call = %key, tx = %hash, error = %e, "cannot read the journaled response");
+                None
             }
         }
     }

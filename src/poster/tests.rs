@@ -162,3 +162,53 @@ async fn shutdown_leaves_an_unaccepted_response_journaled() {
     assert_eq!(rec.state, CallState::Signed);
     assert!(rec.response.is_some());
 }
+
+#[tokio::test]
+async fn stale_responses_are_read_back_and_a_lost_one_is_resubmitted_from_the_journal() {
+    let s = setup();
+    let poster = Poster::new(
+        s.node.clone(),
+        Arc::new(PrivateKey::generate()),
+        0,
+        s.registry.clone(),
+        s.confirmer.clone(),
+        PosterConfig {
+            backoff_min: Duration::from_millis(1),
+            confirm_after: Duration::ZERO,
+            ..PosterConfig::default()
+        },
+    );
+    let cancel = CancellationToken::new();
+    for id in ["c1", "c2"] {
+        let key = format!("app/echo/{id}");
+        assert_eq!(
+            s.registry.admit(&key, &Hash([9; 32])).unwrap(),
+            crate::call::Admit::Run
+        );
+        poster.answer(answer(id), &cancel).await.unwrap();
+    }
+    let sends = s.node.sends();
+    assert_eq!(sends.len(), 2);
+    assert_eq!(s.confirmer.waiting(), 2);
+    // c1 made it into a final block; the node lost c2 (restarted without it).
+    s.node.finalize(&sends[0].1);
+    s.node.forget(&sends[1].1);
+    assert!(
+        s.node
+            .value("/apps/app/sre/calls/echo/c2/response")
+            .is_null()
+    );
+    poster.check_stale(&cancel).await;
+    let sends = s.node.sends();
+    assert_eq!(sends.len(), 3, "only the lost response is sent again");
+    assert_eq!(sends[2].1, sends[1].1, "byte for byte the journaled tx");
+    assert_eq!(
+        s.node.value("/apps/app/sre/calls/echo/c2/response")["status"],
+        "ok"
+    );
+    assert_eq!(s.confirmer.waiting(), 1, "c2 waits for its block again");
+    s.registry.journal().flush().await.unwrap();
+    let state = |k: &str| s.registry.journal().get(k).unwrap().unwrap().state;
+    assert_eq!(state("app/echo/c1"), CallState::Confirmed);
+    assert_eq!(state("app/echo/c2"), CallState::Posted);
+}
