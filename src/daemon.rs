@@ -49,6 +49,9 @@ use crate::trigger::gate::FinalityGate;
 use crate::trigger::run::{TriggerCtx, blocks_task, events_task};
 use crate::trigger::{Apps, TriggerError};
 
+/// Answers (and journaled responses to resubmit) waiting for the poster.
+const ANSWER_BUFFER: usize = 64;
+
 /// Errors that keep the daemon from starting or stop it.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -291,8 +294,12 @@ pub async fn start<E: Executor>(
     };
 
     let (calls_tx, calls_rx) = mpsc::channel::<Call>(config.scheduler.queue_capacity.max(1));
-    let (answers_tx, answers_rx) = mpsc::channel(1024);
-    let (resubmit_tx, resubmit_rx) = mpsc::channel(1024);
+    // Between the sandbox and the poster only a few answers wait: each holds its outputs and
+    // receipt (~20 KB), and a deep buffer here is where a 10,000-call catch-up piled up
+    // ~1,700 answers (+110 MB) while the chain absorbed the responses. A full buffer makes the
+    // scheduler wait, and calls stay in the queue as small `Call`s (~1 KB) instead.
+    let (answers_tx, answers_rx) = mpsc::channel(ANSWER_BUFFER);
+    let (resubmit_tx, resubmit_rx) = mpsc::channel(ANSWER_BUFFER);
     let ctx = Arc::new(TriggerCtx {
         apps: Apps(apps.clone()),
         chain_id,

@@ -88,7 +88,9 @@ impl Default for PosterConfig {
     fn default() -> PosterConfig {
         PosterConfig {
             tx_limit: crate::receipt::NODE_TX_BYTES_LIMIT,
-            max_inflight: 256,
+            // Enough to keep a local chain busy (a post takes ~1-5 ms); each in-flight response
+            // holds its answer and signed tx.
+            max_inflight: 64,
             backoff_min: Duration::from_millis(20),
             backoff_max: Duration::from_secs(2),
             confirm_after: Duration::from_secs(10),

@@ -56,26 +56,38 @@ fn process_cpu(pid: u32) -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+/// Starts the worker process. `AIN_SRE_BENCH_WORKER_PREFIX` (e.g. `heaptrack -o /tmp/w` or
+/// `perf record -g -o /tmp/w.data`) runs it under a profiler.
 fn spawn_worker(rpc: &str, events: &str, key_hex: &str, dir: &Path) -> anyhow::Result<Child> {
-    Command::new(std::env::current_exe()?)
-        .args([
-            "run",
-            "--node",
-            rpc,
-            "--events",
-            events,
-            "--app",
-            "bench",
-            "--data-dir",
-        ])
-        .arg(dir)
-        .env("AIN_SRE_PRIVATE_KEY", key_hex)
-        .env("AIN_SRE_LOG", "error")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting the worker process")
+    let exe = std::env::current_exe()?;
+    let prefix = std::env::var("AIN_SRE_BENCH_WORKER_PREFIX").unwrap_or_default();
+    let mut words = prefix.split_whitespace();
+    let mut cmd = match words.next() {
+        Some(program) => {
+            let mut c = Command::new(program);
+            c.args(words).arg(&exe);
+            c
+        }
+        None => Command::new(&exe),
+    };
+    cmd.args([
+        "run",
+        "--node",
+        rpc,
+        "--events",
+        events,
+        "--app",
+        "bench",
+        "--data-dir",
+    ])
+    .arg(dir)
+    .env("AIN_SRE_PRIVATE_KEY", key_hex)
+    .env("AIN_SRE_LOG", "error")
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .context("starting the worker process")
 }
 
 fn stop(child: &mut Child) {

@@ -46,7 +46,8 @@ pub enum SchedulerError {
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
     /// Calls queued between the trigger and the scheduler (the bounded queue: when it is full
-    /// the trigger waits). Default 10,000.
+    /// the trigger waits, and so does the follower: calls beyond it stay on chain, which is the
+    /// durable queue, so the worker's memory does not grow with a backlog). Default 1,024.
     pub queue_capacity: usize,
     /// Calls taken from the queue at once (preparing, waiting for finality or a permit, running).
     /// Each is a task, so this bounds the scheduler's memory. Default 256.
@@ -69,7 +70,7 @@ pub struct SchedulerConfig {
 impl Default for SchedulerConfig {
     fn default() -> SchedulerConfig {
         SchedulerConfig {
-            queue_capacity: 10_000,
+            queue_capacity: 1024,
             max_tasks: 256,
             max_concurrency: 64,
             per_function: 64,

@@ -84,7 +84,12 @@ impl Store {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| StoreError(format!("{}: {e}", dir.display())))?;
                 (
-                    Database::create(dir.join("devnet.redb")).map_err(err)?,
+                    // redb's default cache is 1 GiB; a long `ain-sre dev` session must not grow
+                    // towards that. Recent blocks are served from memory anyway.
+                    Database::builder()
+                        .set_cache_size(64 << 20)
+                        .create(dir.join("devnet.redb"))
+                        .map_err(err)?,
                     true,
                 )
             }

@@ -40,7 +40,8 @@ impl Capture {
 
     fn new(cap: usize, keep_tail: bool) -> Capture {
         Capture(Arc::new(Shared {
-            buf: Mutex::new(Vec::with_capacity(cap.min(4096))),
+            // Grows with what the guest writes; most functions print a few hundred bytes.
+            buf: Mutex::new(Vec::new()),
             cap,
             keep_tail,
             overflowed: AtomicBool::new(false),
@@ -52,9 +53,12 @@ impl Capture {
         self.0.overflowed.load(Ordering::Relaxed)
     }
 
-    /// The captured bytes.
+    /// The captured bytes, without spare capacity: outcomes wait in queues for the poster, and
+    /// a grown buffer's slack would ride along with each.
     pub(crate) fn take(&self) -> Vec<u8> {
-        std::mem::take(&mut *self.0.buf.lock().unwrap_or_else(|p| p.into_inner()))
+        let mut out = std::mem::take(&mut *self.0.buf.lock().unwrap_or_else(|p| p.into_inner()));
+        out.shrink_to_fit();
+        out
     }
 
     fn write(&self, data: &[u8]) -> io::Result<usize> {

@@ -149,7 +149,10 @@ impl EngineSet {
             // keep them resident: no madvise, so no TLB-shootdown IPIs or page faults per call.
             .pagemap_scan(wasmtime::Enabled::Auto)
             .linear_memory_keep_resident(1 << 20)
-            .table_keep_resident(64 << 10);
+            .table_keep_resident(64 << 10)
+            // Async stacks are zeroed on release (below): the first 64 KiB with memset, the rest
+            // decommitted, so a pool of stacks does not stay resident at its deepest use.
+            .async_stack_keep_resident(64 << 10);
         let mut c = Config::new();
         c.strategy(Strategy::Cranelift)
             .epoch_interruption(true)
@@ -164,6 +167,10 @@ impl EngineSet {
             .wasm_relaxed_simd(false)
             .wasm_stack_switching(false)
             .cranelift_nan_canonicalization(true)
+            // Defence in depth between tenants: a pooled stack never carries one guest's data
+            // to the next (the docs' advice for pooled, multi-tenant use). Without it the stacks
+            // also stayed resident at their high-water mark: ~45 MB over 2,000 calls.
+            .async_stack_zeroing(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         if let Some(dir) = &cfg.cache_dir {
             std::fs::create_dir_all(dir)
