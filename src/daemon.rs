@@ -320,9 +320,10 @@ pub async fn start<E: Executor>(
             chain_id,
             poll_interval: config.follower_poll,
             retry_interval: Duration::from_millis(500),
-            // Few blocks in flight: a catch-up over full blocks must not hold thousands of txs.
-            batch_size: 5,
-            channel_capacity: 4,
+            // One block per fetch and few in flight: a catch-up over full blocks must not hold
+            // thousands of txs (a 5-block fetch of full blocks parsed to ~10 MB of JSON).
+            batch_size: 1,
+            channel_capacity: 2,
             ..FollowerConfig::default()
         },
     );

@@ -50,7 +50,8 @@ pub struct SchedulerConfig {
     /// durable queue, so the worker's memory does not grow with a backlog). Default 1,024.
     pub queue_capacity: usize,
     /// Calls taken from the queue at once (preparing, waiting for finality or a permit, running).
-    /// Each is a task, so this bounds the scheduler's memory. Default 256.
+    /// Each is a task, so this bounds the scheduler's memory. Default 128 (twice the sandbox
+    /// concurrency: the next calls are prepared while the current ones run).
     pub max_tasks: usize,
     /// Sandboxes running at once. Default 64.
     pub max_concurrency: usize,
@@ -71,7 +72,7 @@ impl Default for SchedulerConfig {
     fn default() -> SchedulerConfig {
         SchedulerConfig {
             queue_capacity: 1024,
-            max_tasks: 256,
+            max_tasks: 128,
             max_concurrency: 64,
             per_function: 64,
             max_input_bytes: 4096,
