@@ -124,6 +124,24 @@ async fn import(
     tarball: Vec<u8>,
     progress: std::sync::Arc<impl Fn(BuildEvent) + Send + Sync + 'static>,
 ) -> Result<(), SandboxError> {
+    let changes = vec![
+        format!("USER {USER}"),
+        format!("ENTRYPOINT [\"{STEM_PATH}\"]"),
+        "WORKDIR /sre".to_owned(),
+        format!("LABEL io.ain-sre.runtime={runtime}"),
+    ];
+    import_tarball(docker, image, tarball, changes, progress).await
+}
+
+/// Imports a rootfs tarball as image `image` with Dockerfile-style `changes` (`ENTRYPOINT`,
+/// `USER`, ...): the building block for runtime images and for test images.
+pub async fn import_tarball(
+    docker: &Docker,
+    image: &str,
+    tarball: Vec<u8>,
+    changes: Vec<String>,
+    progress: std::sync::Arc<impl Fn(BuildEvent) + Send + Sync + 'static>,
+) -> Result<(), SandboxError> {
     let (repo, tag) = match image.rsplit_once(':') {
         Some((r, t)) if !t.contains('/') => (r, t),
         _ => (image, "latest"),
@@ -133,12 +151,7 @@ async fn import(
         .repo(repo)
         .tag(tag)
         .message("ain-sre runtimes build: rootfs from host files")
-        .changes(vec![
-            format!("USER {USER}"),
-            format!("ENTRYPOINT [\"{STEM_PATH}\"]"),
-            "WORKDIR /sre".to_owned(),
-            format!("LABEL io.ain-sre.runtime={runtime}"),
-        ])
+        .changes(changes)
         .build();
     let bytes = bytes::Bytes::from(tarball);
     let chunks: Vec<bytes::Bytes> = (0..bytes.len())

@@ -169,6 +169,8 @@ pub fn create_body(
                 config: None,
             }),
             ipc_mode: Some("private".to_owned()),
+            // /dev/shm is another writable tmpfs: no bigger than /tmp (1 MiB when there is none).
+            shm_size: Some(shape.tmpfs_bytes.max(1 << 20) as i64),
             privileged: Some(false),
             publish_all_ports: Some(false),
             binds: Some(Vec::new()),
