@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 use ain_sre::config::runtimes::RuntimeCatalog;
 use ain_sre::sandbox::container::image::{self, BuildEvent};
 use ain_sre::sandbox::container::spec::{LABEL, LABEL_HOST, LABEL_OWNER, LABEL_PROCESS};
-use ain_sre::sandbox::container::{ContainerConfig, ContainerSandbox, Engine};
+use ain_sre::sandbox::container::{
+    ContainerConfig, ContainerSandbox, Engine, ImageStatus, image_status,
+};
 use ain_sre::sandbox::{
     Failure, FunctionCode, Invocation, Limits, NetworkPolicy, Outcome, Sandbox, SandboxError,
 };
@@ -32,7 +34,8 @@ async fn ensure_images(engine: &Engine) -> Result<(), String> {
             for name in image::buildable() {
                 let rt = cat.resolve(name).map_err(|e| e.to_string())?;
                 let tag = rt.image.clone().unwrap_or_default();
-                if engine.docker.inspect_image(&tag).await.is_err() {
+                let status = image_status(&engine.docker, &tag).await.map_err(|e| e.to_string())?;
+                if status != ImageStatus::Ready {
                     image::build(&engine.docker, &rt, |_: BuildEvent| {})
                         .await
                         .map_err(|e| format!("building {tag}: {e}"))?;

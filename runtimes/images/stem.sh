@@ -10,8 +10,9 @@
 #
 # Arguments: $1 = path the code is written to (on the /sre tmpfs), $2... = the runtime's command.
 # The guest runs with an empty environment plus the SRE_* names, and sees only its input on
-# stdin. After it exits, one usage line "<nonce> <exit> <cpu_ns> <mem_peak_bytes> <oom_kills>"
-# goes to stderr (the worker strips it) and the container exits with the guest's status.
+# stdin. After it exits, the nonce goes to stdout and one usage line
+# "<nonce> <exit> <cpu_ns> <mem_peak_bytes> <oom_kills>" to stderr (the worker strips both), and the
+# container exits with the guest's status.
 set -u
 src=$1
 shift
@@ -25,6 +26,9 @@ done
 /usr/bin/head -c "$clen" > "$src" || exit 123
 /usr/bin/head -c "$ilen" | /usr/bin/env -i "${envs[@]}" "$@"
 rc=${PIPESTATUS[1]}
+# End-of-output trailer: the worker knows stdout is complete when it ends with the nonce, and the
+# call is over at the usage line; it need not wait for the engine to tear the container down.
+printf '%s' "$nonce"
 
 # Usage of the whole container cgroup (cgroup v1 or v2), read with builtins only.
 cpu=0 mem=0 oom=0

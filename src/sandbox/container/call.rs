@@ -127,14 +127,29 @@ pub(crate) fn take_report(stderr: &mut Vec<u8>, nonce: &str) -> Option<Report> {
 }
 
 enum Ended {
+    /// The streams closed (the container exited).
     Eof,
+    /// The stem cell's trailer and usage line arrived: the guest has exited.
+    Reported,
     Overflow,
     Deadline,
 }
 
-/// Runs one call on `warm`. `nonce` is set for stem-cell images (their report is parsed from
-/// stderr); bring-your-own images report nothing. The container is killed if still running;
-/// its removal is left to the caller.
+/// True once `stderr` holds a complete usage line for `nonce`.
+fn report_complete(stderr: &[u8], nonce: &str) -> bool {
+    let needle = format!("\n{nonce} ");
+    stderr
+        .windows(needle.len())
+        .rposition(|w| w == needle.as_bytes())
+        .is_some_and(|at| stderr[at + needle.len()..].contains(&b'\n'))
+}
+
+/// Runs one call on `warm`. `nonce` is set for stem-cell images: the call is over when stdout
+/// ends with the nonce and the usage line is on stderr, without waiting for the engine to tear
+/// the container down (pid 1 has exited by then, which kills everything else in the container).
+/// Bring-your-own images report nothing: the call ends at end of stream and the exit status
+/// comes from the engine. A container still running at the deadline or past the output cap is
+/// killed; its removal is left to the caller.
 pub(crate) async fn drive(
     docker: &Docker,
     warm: Warm,
@@ -154,19 +169,21 @@ pub(crate) async fn drive(
         let _ = input.write_all(&stdin).await;
         let _ = input.flush().await;
         let _ = input.shutdown().await;
-        input
     });
+    let trailer = nonce.map_or(0, str::len);
     let out_cap = limits.output_bytes;
     // Room for the stem cell's usage line on top of the guest's stderr tail.
     let err_cap = limits.stderr_bytes + 160;
     let mut stdout = Vec::new();
     let mut stderr: Vec<u8> = Vec::new();
+    let mut first: Option<Instant> = None;
     let ended = tokio::time::timeout_at(deadline, async {
         while let Some(item) = output.next().await {
             match item {
                 Ok(LogOutput::StdOut { message }) => {
-                    if stdout.len() + message.len() > out_cap {
-                        let room = out_cap - stdout.len();
+                    first.get_or_insert_with(Instant::now);
+                    if stdout.len() + message.len() > out_cap + trailer {
+                        let room = (out_cap + trailer).saturating_sub(stdout.len());
                         stdout.extend_from_slice(&message[..room]);
                         return Ended::Overflow;
                     }
@@ -181,55 +198,79 @@ pub(crate) async fn drive(
                 Ok(_) => {}
                 Err(_) => break,
             }
+            if let Some(n) = nonce
+                && stdout.ends_with(n.as_bytes())
+                && report_complete(&stderr, n)
+            {
+                return Ended::Reported;
+            }
         }
         Ended::Eof
     })
     .await
     .unwrap_or(Ended::Deadline);
+    // Both halves of the attach connection must be gone before a kill: the engine does not
+    // finish a container's exit while it still pushes output into a socket nobody reads.
     writer.abort();
+    let _ = writer.await;
     drop(output);
+    tracing::debug!(container = %id, ms = started.elapsed().as_millis() as u64, first_ms = first.map(|f| f.duration_since(started).as_millis() as u64), "output complete");
 
-    let failure = match ended {
-        Ended::Eof => None,
+    let report = nonce.and_then(|n| take_report(&mut stderr, n));
+    if let Some(n) = nonce
+        && stdout.ends_with(n.as_bytes())
+    {
+        stdout.truncate(stdout.len() - n.len());
+    }
+    if stderr.len() > limits.stderr_bytes {
+        stderr.drain(..stderr.len() - limits.stderr_bytes);
+    }
+    let mut failure = match ended {
+        Ended::Eof | Ended::Reported => None,
         Ended::Overflow => Some(Failure::OutputTooLarge),
         Ended::Deadline => Some(Failure::Timeout),
     };
-    let mut failure = failure;
+    if stdout.len() > out_cap {
+        stdout.truncate(out_cap);
+        failure = Some(Failure::OutputTooLarge);
+    }
+    let mut engine_exit = None;
+    let mut oom_flag = false;
     if failure.is_some() {
         kill(docker, &id).await;
     }
-    // The exit status. A guest that closed its streams but keeps running meets the deadline
-    // here; after a kill, engine trouble is bounded by a grace period.
-    let limit = if failure.is_some() {
-        tokio::time::Instant::now() + std::time::Duration::from_secs(5)
-    } else {
-        deadline
-    };
-    let wait = tokio::time::timeout_at(
-        limit,
-        docker
-            .wait_container(&id, Some(WaitContainerOptionsBuilder::new().build()))
-            .next(),
-    )
-    .await;
-    let engine_exit = match wait {
-        Ok(Some(Ok(r))) => Some(r.status_code),
-        Ok(Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. }))) => Some(code),
-        Ok(Some(Err(e))) => return Err(host_fault("waiting for a container", e)),
-        Ok(None) => None,
-        Err(_) => {
-            kill(docker, &id).await;
-            failure.get_or_insert(Failure::Timeout);
-            None
-        }
-    };
-    let oom_flag = match docker.inspect_container(&id, None).await {
-        Ok(i) => i.state.and_then(|s| s.oom_killed).unwrap_or(false),
-        Err(_) => false,
-    };
-    let report = nonce.and_then(|n| take_report(&mut stderr, n));
-    if stderr.len() > limits.stderr_bytes {
-        stderr.drain(..stderr.len() - limits.stderr_bytes);
+    if !matches!(ended, Ended::Reported) || failure.is_some() {
+        // The exit status from the engine. A guest that closed its streams but keeps running
+        // meets the deadline here; after a kill, engine trouble is bounded by a grace period.
+        let limit = if failure.is_some() {
+            tokio::time::Instant::now() + ENGINE_GRACE
+        } else {
+            deadline
+        };
+        let wait = tokio::time::timeout_at(
+            limit,
+            docker
+                .wait_container(&id, Some(WaitContainerOptionsBuilder::new().build()))
+                .next(),
+        )
+        .await;
+        engine_exit = match wait {
+            Ok(Some(Ok(r))) => Some(r.status_code),
+            Ok(Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. }))) => {
+                Some(code)
+            }
+            Ok(Some(Err(e))) => return Err(host_fault("waiting for a container", e)),
+            Ok(None) => None,
+            Err(_) => {
+                kill(docker, &id).await;
+                failure.get_or_insert(Failure::Timeout);
+                None
+            }
+        };
+        oom_flag = match tokio::time::timeout(ENGINE_GRACE, docker.inspect_container(&id, None)).await {
+            Ok(Ok(i)) => i.state.and_then(|s| s.oom_killed).unwrap_or(false),
+            _ => false,
+        };
     }
     let usage = Usage {
         wall_us: started.elapsed().as_micros() as u64,
@@ -268,14 +309,20 @@ pub(crate) async fn drive(
     })
 }
 
+/// How long an engine request after a kill may take before the call gives up on it (the
+/// container is removed by the reaper or the leftover sweep either way).
+const ENGINE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// SIGKILL; errors (already exited) are ignored.
 pub(crate) async fn kill(docker: &Docker, id: &str) {
-    let _ = docker
-        .kill_container(
+    let _ = tokio::time::timeout(
+        ENGINE_GRACE,
+        docker.kill_container(
             id,
             Some(KillContainerOptionsBuilder::new().signal("KILL").build()),
-        )
-        .await;
+        ),
+    )
+    .await;
 }
 
 #[cfg(test)]

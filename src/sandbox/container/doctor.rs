@@ -39,13 +39,22 @@ pub async fn checks(engine: &Engine, runtimes: &RuntimeCatalog) -> Vec<Check> {
     for rt in runtimes.iter() {
         let Some(image) = &rt.image else { continue };
         let what = format!("image {}", rt.name);
-        out.push(match engine.docker.inspect_image(image).await {
-            Ok(_) => Check::ok(AREA, what, format!("{image} present")),
-            Err(_) => Check::fail(
+        out.push(match super::image_status(&engine.docker, image).await {
+            Ok(super::ImageStatus::Ready) => Check::ok(AREA, what, format!("{image} present")),
+            Ok(super::ImageStatus::StaleStem(_)) => Check::fail(
+                AREA,
+                what,
+                format!(
+                    "{image} has an older stem cell: run `ain-sre runtimes build {}`",
+                    rt.name
+                ),
+            ),
+            Ok(super::ImageStatus::Missing) => Check::fail(
                 AREA,
                 what,
                 format!("{image} missing: run `ain-sre runtimes build {}`", rt.name),
             ),
+            Err(e) => Check::fail(AREA, what, e.to_string()),
         });
     }
     let filters = HashMap::from([("label".to_owned(), vec![LABEL.to_owned()])]);

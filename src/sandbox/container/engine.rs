@@ -123,6 +123,11 @@ impl Engine {
                     .await;
                 match r {
                     Ok(()) => removed += 1,
+                    // Already gone (another sweep or its own removal got there first).
+                    Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    }) => {}
                     Err(e) => tracing::warn!(container = %id, error = %e, "removing a leftover container"),
                 }
             }

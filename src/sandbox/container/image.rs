@@ -21,6 +21,16 @@ pub const STEM_PATH: &str = "/usr/local/lib/ain-sre/stem";
 /// The non-root user every container runs as (`nobody`).
 pub const USER: &str = "65534:65534";
 
+/// Label on offline-built images: the digest of the stem cell they carry, so an image built
+/// with an older stem cell is noticed (and rebuilt) instead of speaking an old protocol.
+pub const LABEL_STEM: &str = "io.ain-sre.stem";
+
+/// Short digest of the compiled-in stem cell.
+pub fn stem_digest() -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(STEM.as_bytes())[..6])
+}
+
 const BASE: &str = include_str!("../../../runtimes/images/base.txt");
 
 /// The host paths of each shipped runtime image (besides the base), compiled in.
@@ -129,6 +139,7 @@ async fn import(
         format!("ENTRYPOINT [\"{STEM_PATH}\"]"),
         "WORKDIR /sre".to_owned(),
         format!("LABEL io.ain-sre.runtime={runtime}"),
+        format!("LABEL {LABEL_STEM}={}", stem_digest()),
     ];
     import_tarball(docker, image, tarball, changes, progress).await
 }
@@ -347,6 +358,12 @@ impl Tarball {
             let f = std::fs::File::open(&path)
                 .map_err(|e| host_fault(format!("{}: {e}", path.display())))?;
             let mut h = Tarball::header(tar::EntryType::Regular, mode, meta.len());
+            // Keep the host's mtime: CPython validates its cached .pyc files against it, and a
+            // mismatch would recompile every imported module on every call.
+            {
+                use std::os::unix::fs::MetadataExt;
+                h.set_mtime(meta.mtime().max(0) as u64);
+            }
             self.b
                 .append_data(&mut h, &rel, f)
                 .map_err(|e| host_fault(format!("tar {rel}: {e}")))?;

@@ -89,6 +89,7 @@ struct Inner {
     cfg: ContainerConfig,
     pool: Arc<pool::Pool>,
     reaper: TaskTracker,
+    refill: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     leftovers_removed: usize,
 }
 
@@ -164,7 +165,7 @@ impl ContainerSandbox {
         };
         let pool = pool::Pool::new(cfg.pool_size);
         let reaper = TaskTracker::new();
-        tokio::spawn(pool.clone().refill(
+        let refill = tokio::spawn(pool.clone().refill(
             engine.docker.clone(),
             who.clone(),
             cfg.max_code_bytes,
@@ -177,6 +178,7 @@ impl ContainerSandbox {
                 cfg,
                 pool,
                 reaper,
+                refill: std::sync::Mutex::new(Some(refill)),
                 leftovers_removed,
             }),
         };
@@ -227,7 +229,19 @@ impl ContainerSandbox {
     /// Stops refilling, removes every waiting stem cell and waits for pending removals.
     pub async fn shutdown(&self) {
         let docker = &self.inner.engine.docker;
-        for w in self.inner.pool.drain() {
+        let mut waiting = self.inner.pool.drain();
+        let refill = self
+            .inner
+            .refill
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(task) = refill {
+            // It finishes the container it is creating, sees the stop and removes it.
+            let _ = task.await;
+        }
+        waiting.extend(self.inner.pool.drain());
+        for w in waiting {
             remove(docker, &w.id).await;
         }
         self.inner.reaper.close();
@@ -250,19 +264,44 @@ impl ContainerSandbox {
     }
 
     async fn image_present(&self, image: &str) -> Result<bool, SandboxError> {
-        match self.inner.engine.docker.inspect_image(image).await {
-            Ok(_) => Ok(true),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(false),
-            Err(e) => Err(call::host_fault("inspecting an image", e)),
-        }
+        Ok(image_status(&self.inner.engine.docker, image).await? != ImageStatus::Missing)
     }
 
     /// Removes `id` after the call, off the caller's path (tracked: shutdown waits for it).
     fn reap(&self, id: String) {
         let docker = self.inner.engine.docker.clone();
         self.inner.reaper.spawn(async move { remove(&docker, &id).await });
+    }
+}
+
+/// Whether an image is usable by this build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageStatus {
+    /// Present (and, if built offline, with this build's stem cell).
+    Ready,
+    /// Not on the engine.
+    Missing,
+    /// Built offline with another stem cell (the digest it carries).
+    StaleStem(String),
+}
+
+/// Looks `image` up on the engine.
+pub async fn image_status(docker: &Docker, image: &str) -> Result<ImageStatus, SandboxError> {
+    match docker.inspect_image(image).await {
+        Ok(i) => {
+            let label = i
+                .config
+                .and_then(|c| c.labels)
+                .and_then(|mut l| l.remove(image::LABEL_STEM));
+            Ok(match label {
+                Some(d) if d != image::stem_digest() => ImageStatus::StaleStem(d),
+                _ => ImageStatus::Ready,
+            })
+        }
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(ImageStatus::Missing),
+        Err(e) => Err(call::host_fault("inspecting an image", e)),
     }
 }
 
@@ -329,11 +368,22 @@ impl Sandbox for ContainerSandbox {
         let image = rt.image.clone().ok_or_else(|| {
             SandboxError::Rejected(format!("runtime `{}` has no container image", rt.name))
         })?;
-        if !self.image_present(&image).await? {
-            return Err(unavailable(format!(
-                "runtime image `{image}` is missing; build it with `ain-sre runtimes build {}`",
-                rt.name
-            )));
+        match image_status(&self.inner.engine.docker, &image).await? {
+            ImageStatus::Ready => {}
+            ImageStatus::Missing => {
+                return Err(unavailable(format!(
+                    "runtime image `{image}` is missing; build it with `ain-sre runtimes build {}`",
+                    rt.name
+                )));
+            }
+            ImageStatus::StaleStem(d) => {
+                return Err(unavailable(format!(
+                    "runtime image `{image}` carries another stem cell ({d}, this build has {}); \
+                     rebuild it with `ain-sre runtimes build {}`",
+                    image::stem_digest(),
+                    rt.name
+                )));
+            }
         }
         Ok(Arc::new(PreparedContainer {
             kind: Kind::Stem {
@@ -362,7 +412,10 @@ impl Sandbox for ContainerSandbox {
                     shape,
                 };
                 let warm = match self.inner.pool.take(&key) {
-                    Some(w) => w,
+                    Some(w) => {
+                        tracing::debug!(container = %w.id, "stem cell from the pool");
+                        w
+                    }
                     None => {
                         let body = spec::create_body(
                             &Launch::Stem {
@@ -399,9 +452,11 @@ impl Sandbox for ContainerSandbox {
             }
         };
         let id = warm.id.clone();
+        tracing::debug!(container = %id, ms = started.elapsed().as_millis() as u64, "frame sent");
         let out = call::drive(docker, warm, stdin, &call.limits, nonce.as_deref(), started).await;
         // The container has exited or been killed: nothing of the call runs any more. Removing
         // it (tens of ms in the engine) happens off the caller's path.
+        tracing::debug!(container = %id, ms = started.elapsed().as_millis() as u64, "call done");
         self.reap(id);
         out
     }

@@ -115,10 +115,8 @@ impl Pool {
                 &who,
                 max_code_bytes,
             );
-            let made = tokio::select! {
-                _ = self.stop.cancelled() => return,
-                w = launch(&docker, body) => w,
-            };
+            // Never abandoned half-way: a container created but not recorded would leak.
+            let made = launch(&docker, body).await;
             match made {
                 Ok(warm) => {
                     if self.stop.is_cancelled() {
