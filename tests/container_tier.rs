@@ -627,3 +627,67 @@ print(found)
     }
     finish(sb, test).await;
 }
+
+#[tokio::test]
+async fn a_worker_killed_with_sigkill_leaves_nothing_after_the_next_start() {
+    let test = "ct_kill9";
+    let Ok(engine) = Engine::connect().await else {
+        common::skip_or_fail(test, "no Docker engine");
+        return;
+    };
+    ensure_images(&engine).await.unwrap();
+    // A real ain-sre process running container calls in a loop (its pool keeps stem cells).
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ain-sre"))
+        .args([
+            "invoke",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/examples/functions/python3"),
+            "--tier",
+            "container",
+            "--repeat",
+            "100000",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let of_child = || async {
+        let filters = HashMap::from([("label".to_owned(), vec![LABEL.to_owned()])]);
+        engine
+            .docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::new()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|c| {
+                c.labels
+                    .as_ref()
+                    .and_then(|l| l.get(LABEL_PROCESS))
+                    .is_some_and(|p| p.starts_with(&format!("{pid}:")))
+            })
+            .count()
+    };
+    let t = Instant::now();
+    while of_child().await == 0 {
+        assert!(t.elapsed() < Duration::from_secs(60), "the worker never created a container");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Let the pool fill, then kill -9 mid-flight.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left = of_child().await;
+    let sb = ContainerSandbox::start(ContainerConfig {
+        instance: test.into(),
+        ..ContainerConfig::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(of_child().await, 0, "{left} containers of the killed worker survived a restart");
+    finish(sb, test).await;
+}

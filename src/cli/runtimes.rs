@@ -104,11 +104,21 @@ async fn build(cat: &RuntimeCatalog, names: Vec<String>) -> anyhow::Result<ExitC
             BuildEvent::Done => {}
         })
         .await;
+        // Without a terminal the bars are hidden: say what happened in plain lines instead.
+        let plain = bar.is_hidden();
         match r {
-            Ok(()) => bar.finish_with_message(format!("built {image_name}")),
+            Ok(()) => {
+                bar.finish_with_message(format!("built {image_name}"));
+                if plain {
+                    println!("{}: built {image_name}", rt.name);
+                }
+            }
             Err(e) => {
                 failed = true;
                 bar.abandon_with_message(format!("FAILED: {e}"));
+                if plain {
+                    println!("{}: FAILED: {e}", rt.name);
+                }
             }
         }
     }
