@@ -34,7 +34,9 @@ async fn ensure_images(engine: &Engine) -> Result<(), String> {
             for name in image::buildable() {
                 let rt = cat.resolve(name).map_err(|e| e.to_string())?;
                 let tag = rt.image.clone().unwrap_or_default();
-                let status = image_status(&engine.docker, &tag).await.map_err(|e| e.to_string())?;
+                let status = image_status(&engine.docker, &tag)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 if status != ImageStatus::Ready {
                     image::build(&engine.docker, &rt, |_: BuildEvent| {})
                         .await
@@ -69,10 +71,7 @@ async fn tier(test: &str, pool_size: usize) -> Option<ContainerSandbox> {
 /// Containers (any state) labelled as created by `test`'s instance.
 async fn containers_of(test: &str) -> usize {
     let engine = Engine::connect().await.unwrap();
-    let filters = HashMap::from([(
-        "label".to_owned(),
-        vec![format!("{LABEL_OWNER}={test}")],
-    )]);
+    let filters = HashMap::from([("label".to_owned(), vec![format!("{LABEL_OWNER}={test}")])]);
     engine
         .docker
         .list_containers(Some(
@@ -172,13 +171,31 @@ fn example(rel: &str) -> String {
 #[tokio::test]
 async fn every_shipped_runtime_example_runs_in_its_image() {
     let test = "ct_examples";
-    let Some(sb) = tier(test, 0).await else { return };
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
     let input = br#"{"name":"ain","text":"abc"}"#;
     let cases = [
-        ("python3", "python3/main.py", r#"{"greeting": "hello, ain", "runtime": "python3"}"#),
-        ("nodejs", "nodejs/main.js", r#"{"greeting":"hello, ain","runtime":"nodejs"}"#),
-        ("perl", "perl/main.pl", r#"{"reversed":"cba","runtime":"perl"}"#),
-        ("bash", "bash/main.sh", r#"{"bytes":27,"lines":0,"runtime":"bash"}"#),
+        (
+            "python3",
+            "python3/main.py",
+            r#"{"greeting": "hello, ain", "runtime": "python3"}"#,
+        ),
+        (
+            "nodejs",
+            "nodejs/main.js",
+            r#"{"greeting":"hello, ain","runtime":"nodejs"}"#,
+        ),
+        (
+            "perl",
+            "perl/main.pl",
+            r#"{"reversed":"cba","runtime":"perl"}"#,
+        ),
+        (
+            "bash",
+            "bash/main.sh",
+            r#"{"bytes":27,"lines":0,"runtime":"bash"}"#,
+        ),
     ];
     for (rt, file, want) in cases {
         let out = run(&sb, rt, &example(file), input, limits()).await;
@@ -192,7 +209,9 @@ async fn every_shipped_runtime_example_runs_in_its_image() {
 #[tokio::test]
 async fn pooled_stem_cells_serve_calls_and_are_never_reused() {
     let test = "ct_pool";
-    let Some(sb) = tier(test, 2).await else { return };
+    let Some(sb) = tier(test, 2).await else {
+        return;
+    };
     let l = limits();
     sb.prewarm("python3", &l).unwrap();
     let t = Instant::now();
@@ -223,7 +242,9 @@ async fn py_input(sb: &ContainerSandbox, code: &str, input: &[u8], l: Limits) ->
 #[tokio::test]
 async fn bring_your_own_image_and_missing_image() {
     let test = "ct_byo";
-    let Some(sb) = tier(test, 0).await else { return };
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
     // A minimal image that is not a shipped runtime: bash + cat, its own entrypoint, no stem cell.
     let docker = sb.engine().docker.clone();
     let tar = tokio::task::spawn_blocking(|| {
@@ -247,7 +268,10 @@ async fn bring_your_own_image_and_missing_image() {
     assert_eq!(stdout_str(&out), "c1|none|HELLO");
 
     let err = sb
-        .prepare(&FunctionCode::new("image", b"ain-sre-test/absent:404".to_vec()))
+        .prepare(&FunctionCode::new(
+            "image",
+            b"ain-sre-test/absent:404".to_vec(),
+        ))
         .await
         .unwrap_err();
     match err {
@@ -310,7 +334,9 @@ async fn leftovers_of_a_dead_worker_are_removed_at_start_up() {
 #[tokio::test]
 async fn proxy_network_policy_is_rejected_clearly() {
     let test = "ct_proxy";
-    let Some(sb) = tier(test, 0).await else { return };
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
     let p = sb
         .prepare(&FunctionCode::new("python3", b"print(1)".to_vec()))
         .await
@@ -331,7 +357,9 @@ async fn proxy_network_policy_is_rejected_clearly() {
 #[tokio::test]
 async fn abuse_fork_bomb_hits_the_pids_limit_and_dies_at_the_deadline() {
     let test = "ct_fork_bomb";
-    let Some(sb) = tier(test, 0).await else { return };
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
     let l = Limits {
         wall_time: Duration::from_secs(4),
         pids: 16,
@@ -353,7 +381,9 @@ async fn abuse_fork_bomb_hits_the_pids_limit_and_dies_at_the_deadline() {
 #[tokio::test]
 async fn abuse_memory_bomb_is_oom() {
     let test = "ct_memory_bomb";
-    let Some(sb) = tier(test, 0).await else { return };
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
     let l = Limits {
         memory_bytes: 64 << 20,
         ..limits()
@@ -379,7 +409,9 @@ async fn abuse_memory_bomb_is_oom() {
 #[tokio::test]
 async fn abuse_cpu_burn_is_killed_at_the_deadline_and_removed() {
     let test = "ct_cpu_burn";
-    let Some(sb) = tier(test, 0).await else { return };
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
     let l = Limits {
         wall_time: Duration::from_secs(2),
         cpu_time: Duration::from_secs(1),
@@ -406,7 +438,9 @@ async fn abuse_cpu_burn_is_killed_at_the_deadline_and_removed() {
 #[tokio::test]
 async fn abuse_sleep_past_deadline_is_timeout() {
     let test = "ct_sleep";
-    let Some(sb) = tier(test, 0).await else { return };
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
     let l = Limits {
         wall_time: Duration::from_secs(2),
         ..limits()
@@ -419,7 +453,9 @@ async fn abuse_sleep_past_deadline_is_timeout() {
 #[tokio::test]
 async fn abuse_survivors_nothing_runs_after_the_call() {
     let test = "ct_survivors";
-    let Some(sb) = tier(test, 0).await else { return };
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
     // Double fork + setsid: a daemon that tries to outlive the call.
     let code = "import os,time,sys\nif os.fork()==0:\n    os.setsid()\n    if os.fork()==0:\n        os.close(1); os.close(2)\n        time.sleep(1000)\n    os._exit(0)\nprint('parent done')";
     let out = py(&sb, code, limits()).await;
@@ -432,7 +468,9 @@ async fn abuse_survivors_nothing_runs_after_the_call() {
 #[tokio::test]
 async fn abuse_disk_fill_stops_at_the_tmpfs_cap_and_root_is_read_only() {
     let test = "ct_disk_fill";
-    let Some(sb) = tier(test, 0).await else { return };
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
     let l = Limits {
         tmpfs_bytes: 1 << 20,
         memory_bytes: 128 << 20,
@@ -487,7 +525,9 @@ print(n, files < 100000, ro)
 #[tokio::test]
 async fn abuse_huge_output_is_capped_and_stops_the_guest() {
     let test = "ct_huge_output";
-    let Some(sb) = tier(test, 0).await else { return };
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
     let l = Limits {
         output_bytes: 1000,
         stderr_bytes: 100,
@@ -515,7 +555,9 @@ async fn abuse_huge_output_is_capped_and_stops_the_guest() {
 #[tokio::test]
 async fn abuse_egress_every_destination_fails() {
     let test = "ct_egress";
-    let Some(sb) = tier(test, 0).await else { return };
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
     let code = r#"
 import socket
 res = []
@@ -542,7 +584,9 @@ print(res, ifaces)
 #[tokio::test]
 async fn abuse_host_secrets_are_not_visible() {
     let test = "ct_secrets";
-    let Some(sb) = tier(test, 0).await else { return };
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
     let code = r#"
 import os
 seen = [p for p in ['/etc/shadow', '/var/run/docker.sock', '/run/docker.sock', '/root', '/home',
@@ -563,7 +607,9 @@ print(seen, env, b'AIN_SRE_PRIVATE_KEY' in pid1, b'/root' in pid1, os.getuid())
 #[tokio::test]
 async fn abuse_raw_sockets_mount_keyring_are_denied() {
     let test = "ct_syscalls";
-    let Some(sb) = tier(test, 0).await else { return };
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
     let code = r#"
 import socket, ctypes, os
 got = []
@@ -590,7 +636,9 @@ print(got)
 #[tokio::test]
 async fn abuse_devices_are_not_present() {
     let test = "ct_devices";
-    let Some(sb) = tier(test, 0).await else { return };
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
     let code = r#"
 import os
 bad = []
@@ -609,7 +657,9 @@ print(bad)
 #[tokio::test]
 async fn abuse_residue_between_calls_is_never_seen() {
     let test = "ct_residue";
-    let Some(sb) = tier(test, 1).await else { return };
+    let Some(sb) = tier(test, 1).await else {
+        return;
+    };
     let l = limits();
     let code = r#"
 import os, glob
@@ -674,7 +724,10 @@ async fn a_worker_killed_with_sigkill_leaves_nothing_after_the_next_start() {
     };
     let t = Instant::now();
     while of_child().await == 0 {
-        assert!(t.elapsed() < Duration::from_secs(60), "the worker never created a container");
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the worker never created a container"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Let the pool fill, then kill -9 mid-flight.
@@ -688,6 +741,10 @@ async fn a_worker_killed_with_sigkill_leaves_nothing_after_the_next_start() {
     })
     .await
     .unwrap();
-    assert_eq!(of_child().await, 0, "{left} containers of the killed worker survived a restart");
+    assert_eq!(
+        of_child().await,
+        0,
+        "{left} containers of the killed worker survived a restart"
+    );
     finish(sb, test).await;
 }

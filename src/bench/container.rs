@@ -31,7 +31,11 @@ fn invocation(i: usize) -> Invocation {
     }
 }
 
-async fn one(sb: &ContainerSandbox, p: &<ContainerSandbox as Sandbox>::Prepared, i: usize) -> anyhow::Result<Duration> {
+async fn one(
+    sb: &ContainerSandbox,
+    p: &<ContainerSandbox as Sandbox>::Prepared,
+    i: usize,
+) -> anyhow::Result<Duration> {
     let t = Instant::now();
     let out = sb.run(p, invocation(i)).await?;
     let took = t.elapsed();
@@ -77,7 +81,8 @@ pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
         }
     }
     pooled.shutdown().await;
-    let pool_stats = Stats::from_samples("container: python3 hello, pooled stem cell", samples, busy);
+    let pool_stats =
+        Stats::from_samples("container: python3 hello, pooled stem cell", samples, busy);
 
     // Cold.
     let cold = ContainerSandbox::start(ContainerConfig {

@@ -74,11 +74,10 @@ async fn build(cat: &RuntimeCatalog, names: Vec<String>) -> anyhow::Result<ExitC
         eprintln!("warning: {w}");
     }
     let multi = MultiProgress::new();
-    let style = ProgressStyle::with_template(
-        "{prefix:>8} [{bar:30}] {bytes:>10}/{total_bytes:<10} {msg}",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar())
-    .progress_chars("=> ");
+    let style =
+        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {bytes:>10}/{total_bytes:<10} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
     let mut failed = false;
     // One image at a time: assembly reads hundreds of MB and the engine imports serially anyway.
     for rt in rts {

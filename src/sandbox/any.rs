@@ -83,8 +83,7 @@ impl Tiers {
     /// Starts every tier that can run here. A tier that cannot start is recorded with its reason;
     /// it never prevents the others from starting.
     pub async fn start(config: TierConfig) -> Tiers {
-        let (container, container_checks) = match ContainerSandbox::start(config.container).await
-        {
+        let (container, container_checks) = match ContainerSandbox::start(config.container).await {
             Ok(s) => {
                 let checks = s.doctor().await;
                 (Ok(AnySandbox::Container(s)), checks)

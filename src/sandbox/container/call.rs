@@ -267,10 +267,11 @@ pub(crate) async fn drive(
                 None
             }
         };
-        oom_flag = match tokio::time::timeout(ENGINE_GRACE, docker.inspect_container(&id, None)).await {
-            Ok(Ok(i)) => i.state.and_then(|s| s.oom_killed).unwrap_or(false),
-            _ => false,
-        };
+        oom_flag =
+            match tokio::time::timeout(ENGINE_GRACE, docker.inspect_container(&id, None)).await {
+                Ok(Ok(i)) => i.state.and_then(|s| s.oom_killed).unwrap_or(false),
+                _ => false,
+            };
     }
     let usage = Usage {
         wall_us: started.elapsed().as_micros() as u64,
@@ -333,7 +334,11 @@ mod tests {
     fn frame_layout_and_env_filter() {
         let f = frame(
             "n1",
-            &[("SRE_CALL_ID", "a\nb"), ("PATH", "/x"), ("SRE_BAD-NAME", "1")],
+            &[
+                ("SRE_CALL_ID", "a\nb"),
+                ("PATH", "/x"),
+                ("SRE_BAD-NAME", "1"),
+            ],
             b"code",
             b"input",
         );

@@ -107,9 +107,7 @@ impl Engine {
             if labels.get(LABEL_HOST).map(String::as_str) != Some(host) {
                 continue;
             }
-            let alive = labels
-                .get(LABEL_PROCESS)
-                .is_some_and(|p| process_alive(p));
+            let alive = labels.get(LABEL_PROCESS).is_some_and(|p| process_alive(p));
             if alive {
                 continue;
             }
@@ -128,7 +126,9 @@ impl Engine {
                         status_code: 404,
                         ..
                     }) => {}
-                    Err(e) => tracing::warn!(container = %id, error = %e, "removing a leftover container"),
+                    Err(e) => {
+                        tracing::warn!(container = %id, error = %e, "removing a leftover container")
+                    }
                 }
             }
         }

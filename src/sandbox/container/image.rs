@@ -35,12 +35,18 @@ const BASE: &str = include_str!("../../../runtimes/images/base.txt");
 
 /// The host paths of each shipped runtime image (besides the base), compiled in.
 const RECIPES: &[(&str, &str)] = &[
-    ("bash", include_str!("../../../runtimes/images/bash/rootfs.txt")),
+    (
+        "bash",
+        include_str!("../../../runtimes/images/bash/rootfs.txt"),
+    ),
     (
         "nodejs",
         include_str!("../../../runtimes/images/nodejs/rootfs.txt"),
     ),
-    ("perl", include_str!("../../../runtimes/images/perl/rootfs.txt")),
+    (
+        "perl",
+        include_str!("../../../runtimes/images/perl/rootfs.txt"),
+    ),
     (
         "python3",
         include_str!("../../../runtimes/images/python3/rootfs.txt"),
@@ -220,7 +226,11 @@ pub fn assemble(
         }
     }
     t.dir("etc")?;
-    t.data("etc/passwd", 0o644, b"root:x:0:0:root:/:/nonexistent\nnobody:x:65534:65534:nobody:/nonexistent:/nonexistent\n")?;
+    t.data(
+        "etc/passwd",
+        0o644,
+        b"root:x:0:0:root:/:/nonexistent\nnobody:x:65534:65534:nobody:/nonexistent:/nonexistent\n",
+    )?;
     t.data("etc/group", 0o644, b"root:x:0:\nnogroup:x:65534:\n")?;
     for d in ["usr", "usr/local", "usr/local/lib", "usr/local/lib/ain-sre"] {
         t.dir(d)?;
@@ -258,7 +268,11 @@ impl Tarball {
             return Ok(());
         }
         let mut h = Tarball::header(tar::EntryType::Directory, 0o755, 0);
-        let mode = if rel == "tmp" || rel == "sre" { 0o1777 } else { 0o755 };
+        let mode = if rel == "tmp" || rel == "sre" {
+            0o1777
+        } else {
+            0o755
+        };
         h.set_mode(mode);
         self.b
             .append_data(&mut h, format!("{rel}/"), std::io::empty())
@@ -372,7 +386,7 @@ impl Tarball {
             }
             self.files += 1;
             self.bytes += meta.len();
-            if self.files % 256 == 0 {
+            if self.files.is_multiple_of(256) {
                 progress(BuildEvent::Collected {
                     files: self.files,
                     bytes: self.bytes,
@@ -414,7 +428,7 @@ fn ldd(elf: &Path) -> Result<Vec<PathBuf>, SandboxError> {
         .filter_map(|l| {
             let l = l.trim();
             let path = match l.split_once("=>") {
-                Some((_, rhs)) => rhs.trim().split_whitespace().next()?,
+                Some((_, rhs)) => rhs.split_whitespace().next()?,
                 None => l.split_whitespace().next()?,
             };
             path.starts_with('/').then(|| PathBuf::from(path))

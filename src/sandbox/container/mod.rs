@@ -27,9 +27,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::runtimes::{Runtime, RuntimeCatalog};
 use crate::sandbox::doctor::Check;
-use crate::sandbox::{
-    FunctionCode, Invocation, Limits, Outcome, Sandbox, SandboxError, Tier,
-};
+use crate::sandbox::{FunctionCode, Invocation, Limits, Outcome, Sandbox, SandboxError, Tier};
 
 mod call;
 pub mod doctor;
@@ -157,7 +155,10 @@ impl ContainerSandbox {
         let leftovers_removed = if cfg.remove_leftovers {
             let n = engine.remove_leftovers(&who.host).await?;
             if n > 0 {
-                tracing::info!(removed = n, "removed containers left by dead ain-sre processes");
+                tracing::info!(
+                    removed = n,
+                    "removed containers left by dead ain-sre processes"
+                );
             }
             n
         } else {
@@ -250,10 +251,7 @@ impl ContainerSandbox {
 
     fn stem_key(&self, rt: &Runtime, limits: &Limits) -> Result<pool::Key, SandboxError> {
         let image = rt.image.clone().ok_or_else(|| {
-            SandboxError::Rejected(format!(
-                "runtime `{}` has no container image",
-                rt.name
-            ))
+            SandboxError::Rejected(format!("runtime `{}` has no container image", rt.name))
         })?;
         Ok(pool::Key {
             runtime: rt.name.clone(),
@@ -270,7 +268,9 @@ impl ContainerSandbox {
     /// Removes `id` after the call, off the caller's path (tracked: shutdown waits for it).
     fn reap(&self, id: String) {
         let docker = self.inner.engine.docker.clone();
-        self.inner.reaper.spawn(async move { remove(&docker, &id).await });
+        self.inner
+            .reaper
+            .spawn(async move { remove(&docker, &id).await });
     }
 }
 

@@ -224,7 +224,10 @@ mod tests {
         assert_eq!(hc.binds, Some(vec![]));
         assert_eq!(hc.privileged, Some(false));
         let tmp = &hc.tmpfs.as_ref().unwrap()["/tmp"];
-        assert!(tmp.contains("size=16777216") && tmp.contains("noexec"), "{tmp}");
+        assert!(
+            tmp.contains("size=16777216") && tmp.contains("noexec"),
+            "{tmp}"
+        );
         assert_eq!(body.user.as_deref(), Some("65534:65534"));
         assert_eq!(body.labels.unwrap()[LABEL], "1");
         assert_eq!(body.env, Some(vec![]));
