@@ -14,11 +14,6 @@
 # "<nonce> <exit> <cpu_ns> <mem_peak_bytes> <oom_kills>" to stderr (the worker strips both), and the
 # container exits with the guest's status.
 set -u
-# Runtimes with a pre-started stem cell (python3: zygote.py) take over here, before any input is
-# read, with the same protocol: the runtime's command minus its source argument runs the zygote.
-if [ $# -ge 3 ] && [ "${2##*/}" = python3 ] && [ -f /usr/local/lib/ain-sre/zygote.py ]; then
-  exec "${@:2:$#-2}" /usr/local/lib/ain-sre/zygote.py "$@"
-fi
 src=$1
 shift
 IFS=' ' read -r magic nonce nenv clen ilen || exit 120

@@ -28,20 +28,8 @@ pub const LABEL_STEM: &str = "io.ain-sre.stem";
 /// Short digest of the compiled-in stem cell.
 pub fn stem_digest() -> String {
     use sha2::Digest;
-    let mut h = sha2::Sha256::new();
-    h.update(STEM.as_bytes());
-    for (_, _, z) in ZYGOTES {
-        h.update(z.as_bytes());
-    }
-    hex::encode(&h.finalize()[..6])
+    hex::encode(&sha2::Sha256::digest(STEM.as_bytes())[..6])
 }
-
-/// Pre-started stem cells: (runtime, path in the image, file). stem.sh hands over to them.
-const ZYGOTES: &[(&str, &str, &str)] = &[(
-    "python3",
-    "/usr/local/lib/ain-sre/zygote.py",
-    include_str!("../../../runtimes/images/python3/zygote.py"),
-)];
 
 const BASE: &str = include_str!("../../../runtimes/images/base.txt");
 
@@ -248,11 +236,6 @@ pub fn assemble(
         t.dir(d)?;
     }
     t.data(&STEM_PATH[1..], 0o755, STEM.as_bytes())?;
-    for (rt, path, text) in ZYGOTES {
-        if *rt == runtime {
-            t.data(&path[1..], 0o644, text.as_bytes())?;
-        }
-    }
     for d in ["tmp", "sre", "proc", "sys", "dev"] {
         t.dir(d)?;
     }
