@@ -72,8 +72,8 @@ fn clear_errors_for_bad_requests() {
             "unknown profile `turbo`",
         ),
         (
-            &["examples/functions/python3"],
-            "no tier can run runtime `python3`",
+            &["examples/functions/python3", "--tier", "wasm"],
+            "does not run on the wasm tier",
         ),
         (
             &["examples/functions/echo.wat", "--tier", "container"],

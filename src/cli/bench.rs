@@ -30,6 +30,9 @@ pub enum Group {
     /// End to end: WASM echo through the built-in chain and a worker process (latency,
     /// sustained rate, worker memory idle and with queued calls).
     E2e,
+    /// Container tier: python3 hello through the stem-cell pool, the cold path and
+    /// `docker run --rm` of the same image, with ratios.
+    Container,
 }
 
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -42,6 +45,11 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Group::Wasm => tokio::task::spawn_blocking(move || bench::wasm::run(args.quick)).await??,
         Group::Devnet => {
             tokio::task::spawn_blocking(move || bench::devnet::run(args.quick)).await??
+        }
+        Group::Container => {
+            let (rows, n) = bench::container::run(args.quick).await?;
+            notes = n;
+            rows
         }
         Group::E2e => {
             let (rows, n) = bench::e2e::run(args.quick).await?;

@@ -84,7 +84,14 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         bail!("--repeat must be at least 1");
     }
 
-    let tiers = Tiers::start(TierConfig::default()).await;
+    let tiers = Tiers::start(TierConfig {
+        container: crate::sandbox::container::ContainerConfig {
+            runtimes: Some(runtimes.clone()),
+            ..Default::default()
+        },
+        ..TierConfig::default()
+    })
+    .await;
     let sandbox = tiers.choose(&runtime, args.tier.map(Tier::from))?;
     let fn_name = file
         .file_stem()
@@ -116,6 +123,7 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         last = Some(out);
     }
     let total = started.elapsed();
+    tiers.shutdown().await;
     let out = last.expect("repeat >= 1");
     let stats = (args.repeat > 1).then(|| Stats::from_samples("invoke", samples, total));
     report(

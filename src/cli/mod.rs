@@ -21,6 +21,7 @@ mod invoke;
 mod keygen;
 mod register;
 mod run;
+mod runtimes;
 
 /// ain-sre: the worker side of AI Network's blockchain for serverless computing.
 ///
@@ -64,6 +65,8 @@ pub enum Command {
     Doctor(doctor::DoctorArgs),
     /// Run the worker daemon against a node.
     Run(run::RunArgs),
+    /// List runtimes; build the container tier's runtime images offline from host files.
+    Runtimes(runtimes::RuntimesArgs),
     /// Deploy a function: create the app if needed, write its rules, upload the code.
     Deploy(deploy::DeployArgs),
     /// Write this worker's registry entry in apps.
@@ -84,6 +87,7 @@ impl Cli {
             Command::Dev(args) => dev::run(args).await,
             Command::Doctor(args) => doctor::run(args).await,
             Command::Run(args) => run::run(args).await,
+            Command::Runtimes(args) => runtimes::run(args).await,
             Command::Deploy(args) => deploy::run(args).await,
             Command::Register(args) => register::run(args).await,
             Command::Call(args) => call::run(args).await,

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::container::{ContainerConfig, ContainerSandbox, PreparedContainer};
 use super::doctor::Check;
 use super::wasm::{PreparedWasm, WasmConfig, WasmSandbox};
 use super::{FunctionCode, Invocation, Outcome, Sandbox, SandboxError, Tier};
@@ -14,6 +15,8 @@ use crate::config::runtimes::{Runtime, RuntimeCatalog};
 pub enum AnySandbox {
     /// wasmtime.
     Wasm(WasmSandbox),
+    /// Docker.
+    Container(ContainerSandbox),
 }
 
 /// A prepared function for whichever tier prepared it.
@@ -21,6 +24,8 @@ pub enum AnySandbox {
 pub enum AnyPrepared {
     /// A compiled module.
     Wasm(Arc<PreparedWasm>),
+    /// A checked image and the code to hand its stem cell.
+    Container(Arc<PreparedContainer>),
 }
 
 impl AnySandbox {
@@ -28,6 +33,7 @@ impl AnySandbox {
     pub fn tier(&self) -> Tier {
         match self {
             AnySandbox::Wasm(s) => s.tier(),
+            AnySandbox::Container(s) => s.tier(),
         }
     }
 
@@ -35,6 +41,7 @@ impl AnySandbox {
     pub async fn prepare(&self, code: &FunctionCode) -> Result<AnyPrepared, SandboxError> {
         match self {
             AnySandbox::Wasm(s) => s.prepare(code).await.map(AnyPrepared::Wasm),
+            AnySandbox::Container(s) => s.prepare(code).await.map(AnyPrepared::Container),
         }
     }
 
@@ -46,6 +53,11 @@ impl AnySandbox {
     ) -> Result<Outcome, SandboxError> {
         match (self, prepared) {
             (AnySandbox::Wasm(s), AnyPrepared::Wasm(p)) => s.run(p, call).await,
+            (AnySandbox::Container(s), AnyPrepared::Container(p)) => s.run(p, call).await,
+            (s, _) => Err(SandboxError::Host {
+                tier: s.tier(),
+                why: "prepared by another tier".into(),
+            }),
         }
     }
 }
@@ -55,27 +67,45 @@ impl AnySandbox {
 pub struct TierConfig {
     /// The WASM tier.
     pub wasm: WasmConfig,
+    /// The container tier.
+    pub container: ContainerConfig,
 }
 
 /// Which tiers this host offers, and why the others are missing.
 pub struct Tiers {
     wasm: Result<AnySandbox, String>,
+    container: Result<AnySandbox, String>,
+    /// What the container tier found at start-up (engine, runc, images).
+    container_checks: Vec<Check>,
 }
 
 impl Tiers {
     /// Starts every tier that can run here. A tier that cannot start is recorded with its reason;
     /// it never prevents the others from starting.
     pub async fn start(config: TierConfig) -> Tiers {
+        let (container, container_checks) = match ContainerSandbox::start(config.container).await {
+            Ok(s) => {
+                let checks = s.doctor().await;
+                (Ok(AnySandbox::Container(s)), checks)
+            }
+            Err(e) => (Err(container_reason(&e)), Vec::new()),
+        };
         Tiers {
             wasm: WasmSandbox::new(config.wasm)
                 .map(AnySandbox::Wasm)
                 .map_err(|e| e.to_string()),
+            container,
+            container_checks,
         }
     }
 
     /// Releases what the tiers hold between calls (pools, pre-created sandboxes). Calls still
     /// running finish first; afterwards every tier reports itself unavailable.
-    pub async fn shutdown(&self) {}
+    pub async fn shutdown(&self) {
+        if let Ok(AnySandbox::Container(c)) = &self.container {
+            c.shutdown().await;
+        }
+    }
 
     /// What `ain-sre doctor` reports about the tiers: each tier's availability, then which tier
     /// serves each runtime on this host (or why none can).
@@ -87,6 +117,7 @@ impl Tiers {
                 Err(e) => Check::fail(tier.as_str(), "tier", e.to_string()),
             });
         }
+        checks.extend(self.container_checks.iter().cloned());
         for r in runtimes.iter() {
             let what = format!("runtime {}", r.name);
             checks.push(match self.choose(r, None) {
@@ -108,9 +139,7 @@ impl Tiers {
             Tier::Process => Err(unavailable(
                 "the namespaced-process tier is not built into this version yet",
             )),
-            Tier::Container => Err(unavailable(
-                "the container tier is not built into this version yet",
-            )),
+            Tier::Container => self.container.as_ref().map_err(|why| unavailable(why)),
         }
     }
 
@@ -146,6 +175,15 @@ impl Tiers {
     }
 }
 
+/// The reason stored for an unavailable container tier (without the "tier not available" prefix
+/// that [`Tiers::get`] adds again).
+fn container_reason(e: &SandboxError) -> String {
+    match e {
+        SandboxError::Unavailable { why, .. } => why.clone(),
+        other => other.to_string(),
+    }
+}
+
 fn join(tiers: &[Tier]) -> String {
     tiers
         .iter()
@@ -165,6 +203,7 @@ mod tests {
                 max_concurrency: 4,
                 ..WasmConfig::default()
             },
+            ..TierConfig::default()
         })
         .await;
         let cat = RuntimeCatalog::shipped().unwrap();
@@ -175,12 +214,12 @@ mod tests {
                 .tier(),
             Tier::Wasm
         );
-        let err = tiers
-            .choose(&cat.resolve("python3").unwrap(), None)
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(err.contains("not built into this version"), "{err}");
+        // python3 prefers the process tier (not built here); the container tier serves it when
+        // Docker is up, and otherwise the error names both reasons.
+        match tiers.choose(&cat.resolve("python3").unwrap(), None) {
+            Ok(s) => assert_eq!(s.tier(), Tier::Container),
+            Err(e) => assert!(e.to_string().contains("not built into this version"), "{e}"),
+        }
         let err = tiers
             .choose(&cat.resolve("wasm").unwrap(), Some(Tier::Container))
             .err()

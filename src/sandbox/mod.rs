@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod any;
+pub mod container;
 pub mod doctor;
 pub mod fake;
 pub mod wasm;

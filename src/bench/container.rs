@@ -1,0 +1,185 @@
+//! `ain-sre bench container`: the python3 example through the container tier, three ways in one
+//! run: a pooled stem cell (the worker's normal path), the cold path (empty pool: create, attach,
+//! start inline), and `docker run --rm -i` of the same image and script (the peer; the only place
+//! ain-sre shells out to the docker CLI, and only to measure it).
+//!
+//! Pool calls are spaced so the pool is full before each (the wait is not timed): it measures
+//! the latency a call sees when the pool keeps up, which is what the pool size is for.
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use super::Stats;
+use crate::sandbox::container::{ContainerConfig, ContainerSandbox};
+use crate::sandbox::{FunctionCode, Invocation, Limits, Sandbox};
+
+const HELLO: &str = include_str!("../../examples/functions/python3/main.py");
+const INPUT: &[u8] = br#"{"name":"bench"}"#;
+const WANT: &str = r#"{"greeting": "hello, bench", "runtime": "python3"}"#;
+
+fn invocation(i: usize) -> Invocation {
+    Invocation {
+        input: Arc::from(INPUT),
+        env: vec![
+            ("SRE_FUNCTION".into(), "hello".into()),
+            ("SRE_CALL_ID".into(), format!("bench-{i}")),
+        ],
+        limits: Limits::default(),
+    }
+}
+
+async fn one(
+    sb: &ContainerSandbox,
+    p: &<ContainerSandbox as Sandbox>::Prepared,
+    i: usize,
+) -> anyhow::Result<Duration> {
+    let t = Instant::now();
+    let out = sb.run(p, invocation(i)).await?;
+    let took = t.elapsed();
+    match &out {
+        crate::sandbox::Outcome::Completed {
+            exit_code: 0,
+            stdout,
+            ..
+        } if stdout == WANT.as_bytes() => Ok(took),
+        other => bail!("unexpected outcome: {other:?}"),
+    }
+}
+
+/// Runs the three measurements; returns their rows and notes with the ratios.
+pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
+    let (n_pool, n_cold, n_docker) = if quick { (10, 5, 5) } else { (100, 30, 20) };
+    let code = FunctionCode::new("python3", HELLO.as_bytes().to_vec());
+
+    // Pooled.
+    let pooled = ContainerSandbox::start(ContainerConfig {
+        instance: "bench-pool".into(),
+        pool_size: 2,
+        prewarm: vec!["python3".into()],
+        ..ContainerConfig::default()
+    })
+    .await
+    .context("starting the container tier (is dockerd running?)")?;
+    let p = pooled.prepare(&code).await?;
+    let mut samples = Vec::new();
+    let mut busy = Duration::ZERO;
+    for i in 0..n_pool + 3 {
+        let t = Instant::now();
+        while pooled.pool_ready() < 2 {
+            if t.elapsed() > Duration::from_secs(60) {
+                bail!("the pool did not refill within 60 s");
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let took = one(&pooled, &p, i).await?;
+        if i >= 3 {
+            samples.push(took);
+            busy += took;
+        }
+    }
+    pooled.shutdown().await;
+    let pool_stats =
+        Stats::from_samples("container: python3 hello, pooled stem cell", samples, busy);
+
+    // Cold.
+    let cold = ContainerSandbox::start(ContainerConfig {
+        instance: "bench-cold".into(),
+        pool_size: 0,
+        ..ContainerConfig::default()
+    })
+    .await?;
+    let p = cold.prepare(&code).await?;
+    let mut samples = Vec::new();
+    let t0 = Instant::now();
+    for i in 0..n_cold + 1 {
+        let took = one(&cold, &p, i).await?;
+        if i >= 1 {
+            samples.push(took);
+        }
+    }
+    let cold_total = t0.elapsed();
+    cold.shutdown().await;
+    let cold_stats = Stats::from_samples(
+        "container: python3 hello, cold (empty pool)",
+        samples,
+        cold_total,
+    );
+
+    // Peer: docker run --rm of the same image and script (same main isolation flags).
+    let image = crate::config::runtimes::RuntimeCatalog::shipped()?
+        .resolve("python3")?
+        .image
+        .clone()
+        .unwrap_or_default();
+    let mut samples = Vec::new();
+    let t0 = Instant::now();
+    for _ in 0..n_docker + 1 {
+        let t = Instant::now();
+        let mut child = Command::new("docker")
+            .args([
+                "run",
+                "--rm",
+                "-i",
+                "--network",
+                "none",
+                "--cap-drop",
+                "ALL",
+                "--read-only",
+                "--log-driver",
+                "none",
+                "--memory",
+                "128m",
+                "--entrypoint",
+                "/usr/bin/python3",
+                &image,
+                "-I",
+                "-B",
+                "-c",
+                HELLO,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("running the docker CLI (the peer measurement needs it)")?;
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().context("stdin")?;
+            stdin.write_all(INPUT)?;
+        }
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output()).await??;
+        let took = t.elapsed();
+        if out.stdout != WANT.as_bytes() {
+            bail!(
+                "docker run printed {:?} (stderr {:?})",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        samples.push(took);
+    }
+    samples.remove(0);
+    let docker_stats = Stats::from_samples(
+        "peer: docker run --rm -i (same image and script)",
+        samples,
+        t0.elapsed(),
+    );
+
+    let notes = vec![
+        format!(
+            "pooled p50 {:.1} ms (target ≤ 40 ms); docker run p50 / pooled p50 = {:.1}× (target ≥ 8×)",
+            pool_stats.p50_us / 1000.0,
+            docker_stats.p50_us / pool_stats.p50_us.max(1.0)
+        ),
+        format!(
+            "cold p50 / docker run p50 = {:.2} (target ≤ 1.0: the cold path no slower than docker run)",
+            cold_stats.p50_us / docker_stats.p50_us.max(1.0)
+        ),
+        "pool calls are spaced so a ready stem cell waits for each; per second is over call time only"
+            .to_owned(),
+    ];
+    Ok((vec![pool_stats, cold_stats, docker_stats], notes))
+}

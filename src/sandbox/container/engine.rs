@@ -1,0 +1,216 @@
+//! The connection to the Docker engine: connect and negotiate the API version, learn the engine
+//! and runc versions (runc before the 2025 masked-path fixes earns a warning), and remove the
+//! leftovers of ain-sre processes that died without cleaning up.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
+
+use super::spec::{Identity, LABEL, LABEL_HOST, LABEL_PROCESS};
+use crate::sandbox::{SandboxError, Tier};
+
+/// How long connecting to the engine may take before the tier is declared unavailable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The first runc releases with the fixes for CVE-2025-31133 / -52565 / -52881 (per line).
+const RUNC_FIXED: &[(u64, u64, u64)] = &[(1, 2, 8), (1, 3, 3)];
+
+/// A connected engine and what it said about itself.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    /// The API client (version negotiated).
+    pub docker: Docker,
+    /// Engine version, e.g. `20.10.24+dfsg1`.
+    pub version: String,
+    /// Negotiated API version.
+    pub api_version: String,
+    /// runc version as the engine reports it, if it does.
+    pub runc: Option<String>,
+}
+
+fn unavailable(why: impl Into<String>) -> SandboxError {
+    SandboxError::Unavailable {
+        tier: Tier::Container,
+        why: why.into(),
+    }
+}
+
+impl Engine {
+    /// Connects (`DOCKER_HOST` or the local socket), negotiates the API version and reads the
+    /// engine's versions.
+    pub async fn connect() -> Result<Engine, SandboxError> {
+        let docker = Docker::connect_with_local_defaults()
+            .map_err(|e| unavailable(format!("cannot reach the Docker engine: {e}")))?
+            .with_timeout(Duration::from_secs(120));
+        let work = async {
+            let docker = docker.negotiate_version().await?;
+            let v = docker.version().await?;
+            Ok::<_, bollard::errors::Error>((docker, v))
+        };
+        let (docker, v) = tokio::time::timeout(CONNECT_TIMEOUT, work)
+            .await
+            .map_err(|_| unavailable("the Docker engine did not answer within 3 s"))?
+            .map_err(|e| {
+                unavailable(format!(
+                    "cannot reach the Docker engine ({e}); install docker.io and start dockerd"
+                ))
+            })?;
+        let runc = v
+            .components
+            .unwrap_or_default()
+            .into_iter()
+            .find(|c| c.name.eq_ignore_ascii_case("runc"))
+            .map(|c| c.version);
+        Ok(Engine {
+            api_version: docker.client_version().to_string(),
+            docker,
+            version: v.version.unwrap_or_else(|| "unknown".into()),
+            runc,
+        })
+    }
+
+    /// A warning when the engine's runc predates the 2025 masked-path CVE fixes (SECURITY.md).
+    pub fn runc_warning(&self) -> Option<String> {
+        let v = self.runc.as_deref()?;
+        runc_vulnerable(v).then(|| {
+            format!(
+                "the engine's runc {v} is older than 1.2.8 / 1.3.3, which fix CVE-2025-31133, \
+                 CVE-2025-52565 and CVE-2025-52881 (container escapes via masked-path races); \
+                 upgrade runc unless your distribution backported the fixes"
+            )
+        })
+    }
+
+    /// Removes every ain-sre container on this host whose creating process is gone (crashed or
+    /// killed before it could clean up). Containers of live processes are left alone, so
+    /// several workers (and tests) can share one engine. Returns how many were removed.
+    pub async fn remove_leftovers(&self, host: &str) -> Result<usize, SandboxError> {
+        let filters = HashMap::from([("label".to_owned(), vec![LABEL.to_owned()])]);
+        let list = self
+            .docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::new()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(|e| SandboxError::Host {
+                tier: Tier::Container,
+                why: format!("listing containers: {e}"),
+            })?;
+        let mut removed = 0;
+        for c in list {
+            let labels = c.labels.unwrap_or_default();
+            if labels.get(LABEL_HOST).map(String::as_str) != Some(host) {
+                continue;
+            }
+            let alive = labels.get(LABEL_PROCESS).is_some_and(|p| process_alive(p));
+            if alive {
+                continue;
+            }
+            if let Some(id) = c.id {
+                let r = self
+                    .docker
+                    .remove_container(
+                        &id,
+                        Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+                    )
+                    .await;
+                match r {
+                    Ok(()) => removed += 1,
+                    // Already gone (another sweep or its own removal got there first).
+                    Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    }) => {}
+                    Err(e) => {
+                        tracing::warn!(container = %id, error = %e, "removing a leftover container")
+                    }
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// True when `version` (e.g. `1.1.5+ds1`, `v1.2.8`) lacks the 2025 fixes.
+pub fn runc_vulnerable(version: &str) -> bool {
+    let v = version.trim_start_matches('v');
+    let mut nums = v
+        .split(|c: char| !c.is_ascii_digit())
+        .take(3)
+        .map(|n| n.parse::<u64>().unwrap_or(0));
+    let v = (
+        nums.next().unwrap_or(0),
+        nums.next().unwrap_or(0),
+        nums.next().unwrap_or(0),
+    );
+    match RUNC_FIXED.iter().find(|f| (f.0, f.1) == (v.0, v.1)) {
+        Some(fixed) => v < *fixed,
+        None => v < (RUNC_FIXED[0].0, RUNC_FIXED[0].1, RUNC_FIXED[0].2),
+    }
+}
+
+/// This process's identity labels.
+pub fn identity(owner: &str) -> Identity {
+    let pid = std::process::id();
+    Identity {
+        owner: owner.to_owned(),
+        process: format!("{pid}:{}", start_time(pid).unwrap_or(0)),
+        host: host_name(),
+    }
+}
+
+/// The host name, as labels record it.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Start time (clock ticks since boot) of `pid`, field 22 of `/proc/<pid>/stat`.
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses: fields start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether the process named by a `<pid>:<start time>` label still runs (pid reuse is told
+/// apart by the start time).
+pub fn process_alive(label: &str) -> bool {
+    let Some((pid, start)) = label.split_once(':') else {
+        return false;
+    };
+    let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else {
+        return false;
+    };
+    start_time(pid) == Some(start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runc_versions() {
+        assert!(runc_vulnerable("1.1.5+ds1"));
+        assert!(runc_vulnerable("1.1.12"));
+        assert!(runc_vulnerable("v1.2.7"));
+        assert!(!runc_vulnerable("1.2.8"));
+        assert!(runc_vulnerable("1.3.2"));
+        assert!(!runc_vulnerable("1.3.3"));
+        assert!(!runc_vulnerable("1.4.0"));
+    }
+
+    #[test]
+    fn own_process_is_alive_and_a_dead_one_is_not() {
+        let me = identity("x");
+        assert!(process_alive(&me.process), "{}", me.process);
+        assert!(!process_alive("4194999:1"));
+        assert!(!process_alive("garbage"));
+    }
+}

@@ -1,0 +1,463 @@
+//! The container tier: Docker through bollard, straight to the Engine API (never the CLI).
+//!
+//! - **Every container is hardened** the same way ([`spec`]): no network, all capabilities
+//!   dropped, no-new-privileges, read-only root with sized tmpfs mounts, memory = memory+swap,
+//!   a CPU quota, a pids limit, no log driver, user `nobody`, no host mounts, no Docker socket.
+//! - **Shipped runtimes** (python3, nodejs, bash, perl) run in images built offline from the host's
+//!   own files ([`image`]) whose entrypoint is the stem cell: it waits on stdin for one framed call
+//!   (header, `SRE_*` environment, code, input), so containers can be started ahead of demand
+//!   ([`pool`]) and each is used for exactly one call, then removed.
+//! - **Bring-your-own images** (the `image` runtime: the code is an image reference) run with
+//!   their own entrypoint on the cold path; the input is their whole stdin.
+//! - **Limits**: the kernel enforces memory, pids, CPU and tmpfs sizes; the daemon enforces the wall
+//!   deadline (`kill`) and the stdout cap (`kill`). OOM kills are reported as `oom`.
+//! - **Leftovers**: every container carries labels naming its creating process; at start-up the
+//!   tier removes those whose process is gone (a crashed or killed worker).
+//!
+//! Usage (CPU time, peak memory) comes from the container's own cgroup, read by the stem cell
+//! after the guest exits and reported on stderr under a per-call nonce. A hostile guest could
+//! forge its own report (it runs as the same user as the stem cell); limits do not depend on it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bollard::Docker;
+use bollard::query_parameters::RemoveContainerOptionsBuilder;
+use tokio_util::task::TaskTracker;
+
+use crate::config::runtimes::{Runtime, RuntimeCatalog};
+use crate::sandbox::doctor::Check;
+use crate::sandbox::{FunctionCode, Invocation, Limits, Outcome, Sandbox, SandboxError, Tier};
+
+mod call;
+pub mod doctor;
+pub mod engine;
+pub mod image;
+mod pool;
+pub mod spec;
+
+pub use engine::Engine;
+
+use spec::{Launch, Shape};
+
+/// Settings of the container tier (per-call limits are in [`Limits`]).
+#[derive(Debug, Clone)]
+pub struct ContainerConfig {
+    /// Runtime definitions (`None`: the shipped ones).
+    pub runtimes: Option<RuntimeCatalog>,
+    /// Instance name recorded on every container (`io.ain-sre.owner`).
+    pub instance: String,
+    /// Stem cells kept ready per (runtime, limit shape) once used or pre-warmed; 0 = always cold.
+    pub pool_size: usize,
+    /// Runtimes whose pool is filled at start-up, for calls with `prewarm_limits`.
+    pub prewarm: Vec<String>,
+    /// The limits pre-warmed stem cells are created with (a call takes one only if its limits
+    /// have the same shape).
+    pub prewarm_limits: Limits,
+    /// Largest function code accepted (the `/sre` tmpfs is sized from it).
+    pub max_code_bytes: usize,
+    /// Remove containers of dead ain-sre processes at start-up.
+    pub remove_leftovers: bool,
+}
+
+impl Default for ContainerConfig {
+    fn default() -> Self {
+        ContainerConfig {
+            runtimes: None,
+            instance: "default".into(),
+            pool_size: 2,
+            prewarm: Vec::new(),
+            prewarm_limits: Limits::default(),
+            max_code_bytes: 1 << 20,
+            remove_leftovers: true,
+        }
+    }
+}
+
+/// The container tier. Cheap to clone; all clones share one engine connection and pool.
+#[derive(Clone)]
+pub struct ContainerSandbox {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    who: spec::Identity,
+    runtimes: RuntimeCatalog,
+    cfg: ContainerConfig,
+    pool: Arc<pool::Pool>,
+    reaper: TaskTracker,
+    refill: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    leftovers_removed: usize,
+}
+
+/// A function checked against the engine: which image runs it and how.
+#[derive(Debug, Clone)]
+pub struct PreparedContainer {
+    runtime: Arc<Runtime>,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Stem {
+        image: String,
+        argv: Vec<String>,
+        code: Arc<[u8]>,
+    },
+    Image {
+        image: String,
+    },
+}
+
+impl PreparedContainer {
+    /// The image the function runs in.
+    pub fn image(&self) -> &str {
+        match &self.kind {
+            Kind::Stem { image, .. } | Kind::Image { image } => image,
+        }
+    }
+}
+
+fn unavailable(why: impl Into<String>) -> SandboxError {
+    SandboxError::Unavailable {
+        tier: Tier::Container,
+        why: why.into(),
+    }
+}
+
+/// Removes a container (forced); failures are logged, the leftover sweep catches the rest.
+pub(crate) async fn remove(docker: &Docker, id: &str) {
+    if let Err(e) = docker
+        .remove_container(
+            id,
+            Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+        )
+        .await
+    {
+        tracing::warn!(container = %id, error = %e, "removing a container");
+    }
+}
+
+impl ContainerSandbox {
+    /// Connects to the engine, warns about an old runc, removes leftovers of dead ain-sre
+    /// processes and starts the pool's refill task.
+    pub async fn start(cfg: ContainerConfig) -> Result<ContainerSandbox, SandboxError> {
+        let engine = Engine::connect().await?;
+        if let Some(w) = engine.runc_warning() {
+            tracing::warn!("{w}");
+        }
+        let runtimes = match &cfg.runtimes {
+            Some(r) => r.clone(),
+            None => RuntimeCatalog::shipped().map_err(|e| unavailable(e.to_string()))?,
+        };
+        let who = engine::identity(&cfg.instance);
+        let leftovers_removed = if cfg.remove_leftovers {
+            let n = engine.remove_leftovers(&who.host).await?;
+            if n > 0 {
+                tracing::info!(
+                    removed = n,
+                    "removed containers left by dead ain-sre processes"
+                );
+            }
+            n
+        } else {
+            0
+        };
+        let pool = pool::Pool::new(cfg.pool_size);
+        let reaper = TaskTracker::new();
+        let refill = tokio::spawn(pool.clone().refill(
+            engine.docker.clone(),
+            who.clone(),
+            cfg.max_code_bytes,
+        ));
+        let sb = ContainerSandbox {
+            inner: Arc::new(Inner {
+                engine,
+                who,
+                runtimes,
+                cfg,
+                pool,
+                reaper,
+                refill: std::sync::Mutex::new(Some(refill)),
+                leftovers_removed,
+            }),
+        };
+        for name in sb.inner.cfg.prewarm.clone() {
+            let rt = sb
+                .inner
+                .runtimes
+                .resolve(&name)
+                .map_err(|e| SandboxError::Rejected(e.to_string()))?;
+            let key = sb.stem_key(&rt, &sb.inner.cfg.prewarm_limits)?;
+            sb.inner.pool.prewarm(key);
+        }
+        Ok(sb)
+    }
+
+    /// The engine connection.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// Containers removed at start-up because their creating process was gone.
+    pub fn leftovers_removed(&self) -> usize {
+        self.inner.leftovers_removed
+    }
+
+    /// Stem cells waiting in the pool right now.
+    pub fn pool_ready(&self) -> usize {
+        self.inner.pool.ready_count()
+    }
+
+    /// Asks the pool to stock stem cells for `runtime` with `limits`' shape.
+    pub fn prewarm(&self, runtime: &str, limits: &Limits) -> Result<(), SandboxError> {
+        let rt = self
+            .inner
+            .runtimes
+            .resolve(runtime)
+            .map_err(|e| SandboxError::Rejected(e.to_string()))?;
+        let key = self.stem_key(&rt, limits)?;
+        self.inner.pool.prewarm(key);
+        Ok(())
+    }
+
+    /// What `ain-sre doctor` reports for this tier (engine, runc, images).
+    pub async fn doctor(&self) -> Vec<Check> {
+        doctor::checks(&self.inner.engine, &self.inner.runtimes).await
+    }
+
+    /// Stops refilling, removes every waiting stem cell and waits for pending removals.
+    pub async fn shutdown(&self) {
+        let docker = &self.inner.engine.docker;
+        let mut waiting = self.inner.pool.drain();
+        let refill = self
+            .inner
+            .refill
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(task) = refill {
+            // It finishes the container it is creating, sees the stop and removes it.
+            let _ = task.await;
+        }
+        waiting.extend(self.inner.pool.drain());
+        for w in waiting {
+            remove(docker, &w.id).await;
+        }
+        self.inner.reaper.close();
+        self.inner.reaper.wait().await;
+    }
+
+    fn stem_key(&self, rt: &Runtime, limits: &Limits) -> Result<pool::Key, SandboxError> {
+        let image = rt.image.clone().ok_or_else(|| {
+            SandboxError::Rejected(format!("runtime `{}` has no container image", rt.name))
+        })?;
+        Ok(pool::Key {
+            runtime: rt.name.clone(),
+            image,
+            argv: stem_argv(rt),
+            shape: Shape::of(limits)?,
+        })
+    }
+
+    async fn image_present(&self, image: &str) -> Result<bool, SandboxError> {
+        Ok(image_status(&self.inner.engine.docker, image).await? != ImageStatus::Missing)
+    }
+
+    /// Removes `id` after the call, off the caller's path (tracked: shutdown waits for it).
+    fn reap(&self, id: String) {
+        let docker = self.inner.engine.docker.clone();
+        self.inner
+            .reaper
+            .spawn(async move { remove(&docker, &id).await });
+    }
+}
+
+/// Whether an image is usable by this build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageStatus {
+    /// Present (and, if built offline, with this build's stem cell).
+    Ready,
+    /// Not on the engine.
+    Missing,
+    /// Built offline with another stem cell (the digest it carries).
+    StaleStem(String),
+}
+
+/// Looks `image` up on the engine.
+pub async fn image_status(docker: &Docker, image: &str) -> Result<ImageStatus, SandboxError> {
+    match docker.inspect_image(image).await {
+        Ok(i) => {
+            let label = i
+                .config
+                .and_then(|c| c.labels)
+                .and_then(|mut l| l.remove(image::LABEL_STEM));
+            Ok(match label {
+                Some(d) if d != image::stem_digest() => ImageStatus::StaleStem(d),
+                _ => ImageStatus::Ready,
+            })
+        }
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(ImageStatus::Missing),
+        Err(e) => Err(call::host_fault("inspecting an image", e)),
+    }
+}
+
+/// The stem cell's arguments: where the code goes, then the runtime's command.
+fn stem_argv(rt: &Runtime) -> Vec<String> {
+    let src = format!("/sre/{}", rt.source_file);
+    std::iter::once(src.clone()).chain(rt.argv(&src)).collect()
+}
+
+/// A plausible image reference: `[registry/]name[:tag][@digest]`, no spaces or control bytes.
+fn valid_image_ref(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 255
+        && !s.starts_with('-')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/:@".contains(&b))
+}
+
+impl Sandbox for ContainerSandbox {
+    type Prepared = Arc<PreparedContainer>;
+
+    fn tier(&self) -> Tier {
+        Tier::Container
+    }
+
+    async fn prepare(&self, code: &FunctionCode) -> Result<Arc<PreparedContainer>, SandboxError> {
+        let rt = self
+            .inner
+            .runtimes
+            .resolve(&code.runtime)
+            .map_err(|e| SandboxError::Rejected(e.to_string()))?;
+        if !rt.tiers.contains(&Tier::Container) {
+            return Err(SandboxError::Rejected(format!(
+                "runtime `{}` does not run on the container tier",
+                rt.name
+            )));
+        }
+        if rt.name == "image" {
+            let image = String::from_utf8_lossy(&code.bytes).trim().to_owned();
+            if !valid_image_ref(&image) {
+                return Err(SandboxError::Rejected(format!(
+                    "`{}` is not an image reference (name:tag)",
+                    image.escape_debug()
+                )));
+            }
+            if !self.image_present(&image).await? {
+                return Err(SandboxError::Rejected(format!(
+                    "image `{image}` is not present on this worker's Docker engine \
+                     (workers never pull; load or build it first)"
+                )));
+            }
+            return Ok(Arc::new(PreparedContainer {
+                runtime: rt,
+                kind: Kind::Image { image },
+            }));
+        }
+        if code.bytes.len() > self.inner.cfg.max_code_bytes {
+            return Err(SandboxError::Rejected(format!(
+                "code is {} bytes; the container tier takes at most {}",
+                code.bytes.len(),
+                self.inner.cfg.max_code_bytes
+            )));
+        }
+        let image = rt.image.clone().ok_or_else(|| {
+            SandboxError::Rejected(format!("runtime `{}` has no container image", rt.name))
+        })?;
+        match image_status(&self.inner.engine.docker, &image).await? {
+            ImageStatus::Ready => {}
+            ImageStatus::Missing => {
+                return Err(unavailable(format!(
+                    "runtime image `{image}` is missing; build it with `ain-sre runtimes build {}`",
+                    rt.name
+                )));
+            }
+            ImageStatus::StaleStem(d) => {
+                return Err(unavailable(format!(
+                    "runtime image `{image}` carries another stem cell ({d}, this build has {}); \
+                     rebuild it with `ain-sre runtimes build {}`",
+                    image::stem_digest(),
+                    rt.name
+                )));
+            }
+        }
+        Ok(Arc::new(PreparedContainer {
+            kind: Kind::Stem {
+                image,
+                argv: stem_argv(&rt),
+                code: code.bytes.clone(),
+            },
+            runtime: rt,
+        }))
+    }
+
+    async fn run(
+        &self,
+        prepared: &Arc<PreparedContainer>,
+        call: Invocation,
+    ) -> Result<Outcome, SandboxError> {
+        let started = Instant::now();
+        let shape = Shape::of(&call.limits)?;
+        let docker = &self.inner.engine.docker;
+        let (warm, stdin, nonce) = match &prepared.kind {
+            Kind::Stem { image, argv, code } => {
+                let key = pool::Key {
+                    runtime: prepared.runtime.name.clone(),
+                    image: image.clone(),
+                    argv: argv.clone(),
+                    shape,
+                };
+                let warm = match self.inner.pool.take(&key) {
+                    Some(w) => {
+                        tracing::debug!(container = %w.id, "stem cell from the pool");
+                        w
+                    }
+                    None => {
+                        let body = spec::create_body(
+                            &Launch::Stem {
+                                image: image.clone(),
+                                argv: argv.clone(),
+                            },
+                            shape,
+                            &key.runtime,
+                            &self.inner.who,
+                            self.inner.cfg.max_code_bytes,
+                        );
+                        call::launch(docker, body).await?
+                    }
+                };
+                let nonce = hex::encode(rand::random::<[u8; 16]>());
+                let env: Vec<(&str, &str)> = call.guest_env().collect();
+                let stdin = call::frame(&nonce, &env, code, &call.input);
+                (warm, stdin, Some(nonce))
+            }
+            Kind::Image { image } => {
+                let env = call.guest_env().map(|(k, v)| format!("{k}={v}")).collect();
+                let body = spec::create_body(
+                    &Launch::Image {
+                        image: image.clone(),
+                        env,
+                    },
+                    shape,
+                    "image",
+                    &self.inner.who,
+                    self.inner.cfg.max_code_bytes,
+                );
+                let warm = call::launch(docker, body).await?;
+                (warm, call.input.to_vec(), None)
+            }
+        };
+        let id = warm.id.clone();
+        tracing::debug!(container = %id, ms = started.elapsed().as_millis() as u64, "frame sent");
+        let out = call::drive(docker, warm, stdin, &call.limits, nonce.as_deref(), started).await;
+        // The container has exited or been killed: nothing of the call runs any more. Removing
+        // it (tens of ms in the engine) happens off the caller's path.
+        tracing::debug!(container = %id, ms = started.elapsed().as_millis() as u64, "call done");
+        self.reap(id);
+        out
+    }
+}

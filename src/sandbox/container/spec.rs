@@ -1,0 +1,263 @@
+//! The hardened container definition every call gets, as one pure function of the call's
+//! [`Limits`] and what to launch. Nothing here is optional per call: no network, no capabilities,
+//! no privilege gain, a read-only root, sized tmpfs mounts, memory = memory+swap, a CPU quota, a
+//! pids limit, no log driver, a non-root user, no host mounts and never the Docker socket.
+
+use std::collections::HashMap;
+
+use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
+
+use super::image::{STEM_PATH, USER};
+use crate::sandbox::{Limits, NetworkPolicy, SandboxError};
+
+/// Label present on every container ain-sre creates.
+pub const LABEL: &str = "io.ain-sre";
+/// Label naming the worker instance that created a container.
+pub const LABEL_OWNER: &str = "io.ain-sre.owner";
+/// Label with `<pid>:<start time>` of the creating process, to tell live owners from dead ones.
+pub const LABEL_PROCESS: &str = "io.ain-sre.process";
+/// Label with the host name of the creating process (leftovers are only judged on their host).
+pub const LABEL_HOST: &str = "io.ain-sre.host";
+/// Label naming the runtime (or `image`) a container serves.
+pub const LABEL_RUNTIME: &str = "io.ain-sre.runtime";
+
+/// Size of the `/sre` tmpfs that receives the function's code (a bit above the code cap).
+pub fn code_tmpfs_bytes(max_code_bytes: usize) -> u64 {
+    max_code_bytes as u64 + (64 << 10)
+}
+
+/// The part of [`Limits`] baked into a container at creation. Calls whose shape matches a
+/// pool's can take a pre-started container from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Shape {
+    /// Memory and memory+swap, bytes.
+    pub memory_bytes: u64,
+    /// CPU quota in billionths of a CPU.
+    pub nano_cpus: i64,
+    /// pids limit.
+    pub pids: u32,
+    /// `/tmp` size; 0 = no writable /tmp.
+    pub tmpfs_bytes: u64,
+}
+
+impl Shape {
+    /// The shape of `limits`, or a rejection for what the container tier cannot enforce.
+    pub fn of(limits: &Limits) -> Result<Shape, SandboxError> {
+        if let NetworkPolicy::Proxy { .. } = limits.network {
+            return Err(SandboxError::Rejected(
+                "the container tier supports only network = \"none\" (no egress proxy yet)".into(),
+            ));
+        }
+        // The CPU quota: the share of one CPU the call may use over its wall time, capped at one
+        // CPU and never below 1% (Docker's minimum is 0.01 CPU).
+        let wall = limits.wall_time.as_nanos().max(1);
+        let share = (limits.cpu_time.as_nanos() * 1_000_000_000 / wall).min(1_000_000_000);
+        Ok(Shape {
+            // Docker refuses less than 6 MiB.
+            memory_bytes: limits.memory_bytes.max(6 << 20),
+            nano_cpus: (share as i64).max(10_000_000),
+            pids: limits.pids.max(1),
+            tmpfs_bytes: limits.tmpfs_bytes,
+        })
+    }
+}
+
+/// What a container runs.
+#[derive(Debug, Clone)]
+pub enum Launch {
+    /// A shipped runtime image behind the stem cell: `argv` is `[code path, command...]`.
+    Stem {
+        /// Image reference.
+        image: String,
+        /// Arguments to the stem cell.
+        argv: Vec<String>,
+    },
+    /// A bring-your-own image with its own entrypoint; the input is its whole stdin.
+    Image {
+        /// Image reference.
+        image: String,
+        /// `SRE_*` environment.
+        env: Vec<String>,
+    },
+}
+
+/// The labels of a container created by this process.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// Worker instance name.
+    pub owner: String,
+    /// `<pid>:<start time in clock ticks>` of this process.
+    pub process: String,
+    /// This host's name.
+    pub host: String,
+}
+
+/// The full create request: hardened host config, stdin attached once, labels.
+pub fn create_body(
+    launch: &Launch,
+    shape: Shape,
+    runtime: &str,
+    who: &Identity,
+    max_code_bytes: usize,
+) -> ContainerCreateBody {
+    let mut tmpfs = HashMap::new();
+    if shape.tmpfs_bytes > 0 {
+        // nr_inodes scaled to the size: one inode per 4 KiB, so tiny files cannot outlast bytes.
+        let inodes = (shape.tmpfs_bytes / 4096).max(64);
+        tmpfs.insert(
+            "/tmp".to_owned(),
+            format!(
+                "rw,nosuid,nodev,noexec,size={},nr_inodes={inodes},mode=1777",
+                shape.tmpfs_bytes
+            ),
+        );
+    }
+    let (image, entrypoint, cmd, env) = match launch {
+        Launch::Stem { image, argv } => {
+            tmpfs.insert(
+                "/sre".to_owned(),
+                format!(
+                    "rw,nosuid,nodev,noexec,size={},nr_inodes=16,mode=1777",
+                    code_tmpfs_bytes(max_code_bytes)
+                ),
+            );
+            (
+                image.clone(),
+                Some(vec![STEM_PATH.to_owned()]),
+                Some(argv.clone()),
+                Vec::new(),
+            )
+        }
+        Launch::Image { image, env } => (image.clone(), None, None, env.clone()),
+    };
+    let labels = HashMap::from([
+        (LABEL.to_owned(), "1".to_owned()),
+        (LABEL_OWNER.to_owned(), who.owner.clone()),
+        (LABEL_PROCESS.to_owned(), who.process.clone()),
+        (LABEL_HOST.to_owned(), who.host.clone()),
+        (LABEL_RUNTIME.to_owned(), runtime.to_owned()),
+    ]);
+    ContainerCreateBody {
+        image: Some(image),
+        entrypoint,
+        cmd,
+        env: Some(env),
+        user: Some(USER.to_owned()),
+        working_dir: Some("/".to_owned()),
+        hostname: Some("sandbox".to_owned()),
+        attach_stdin: Some(true),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        open_stdin: Some(true),
+        stdin_once: Some(true),
+        tty: Some(false),
+        network_disabled: Some(true),
+        labels: Some(labels),
+        host_config: Some(HostConfig {
+            network_mode: Some("none".to_owned()),
+            cap_drop: Some(vec!["ALL".to_owned()]),
+            security_opt: Some(vec!["no-new-privileges".to_owned()]),
+            readonly_rootfs: Some(true),
+            tmpfs: Some(tmpfs),
+            memory: Some(shape.memory_bytes as i64),
+            memory_swap: Some(shape.memory_bytes as i64),
+            memory_swappiness: None,
+            nano_cpus: Some(shape.nano_cpus),
+            pids_limit: Some(i64::from(shape.pids)),
+            log_config: Some(HostConfigLogConfig {
+                typ: Some("none".to_owned()),
+                config: None,
+            }),
+            ipc_mode: Some("private".to_owned()),
+            // /dev/shm is another writable tmpfs: no bigger than /tmp (1 MiB when there is none).
+            shm_size: Some(shape.tmpfs_bytes.max(1 << 20) as i64),
+            privileged: Some(false),
+            publish_all_ports: Some(false),
+            binds: Some(Vec::new()),
+            mounts: Some(Vec::new()),
+            devices: Some(Vec::new()),
+            auto_remove: Some(false),
+            init: Some(false),
+            ..HostConfig::default()
+        }),
+        ..ContainerCreateBody::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn who() -> Identity {
+        Identity {
+            owner: "t".into(),
+            process: "1:2".into(),
+            host: "h".into(),
+        }
+    }
+
+    #[test]
+    fn every_container_is_hardened() {
+        let limits = Limits::default();
+        let shape = Shape::of(&limits).unwrap();
+        let body = create_body(
+            &Launch::Stem {
+                image: "ain-sre/python3:1".into(),
+                argv: vec!["/sre/main.py".into(), "/usr/bin/python3".into()],
+            },
+            shape,
+            "python3",
+            &who(),
+            1 << 20,
+        );
+        let hc = body.host_config.unwrap();
+        assert_eq!(hc.network_mode.as_deref(), Some("none"));
+        assert_eq!(hc.cap_drop, Some(vec!["ALL".to_owned()]));
+        assert_eq!(hc.security_opt, Some(vec!["no-new-privileges".to_owned()]));
+        assert_eq!(hc.readonly_rootfs, Some(true));
+        assert_eq!(hc.memory, hc.memory_swap);
+        assert_eq!(hc.memory, Some(128 << 20));
+        assert_eq!(hc.pids_limit, Some(32));
+        assert_eq!(hc.nano_cpus, Some(1_000_000_000));
+        assert_eq!(hc.log_config.unwrap().typ.as_deref(), Some("none"));
+        assert_eq!(hc.binds, Some(vec![]));
+        assert_eq!(hc.privileged, Some(false));
+        let tmp = &hc.tmpfs.as_ref().unwrap()["/tmp"];
+        assert!(
+            tmp.contains("size=16777216") && tmp.contains("noexec"),
+            "{tmp}"
+        );
+        assert_eq!(body.user.as_deref(), Some("65534:65534"));
+        assert_eq!(body.labels.unwrap()[LABEL], "1");
+        assert_eq!(body.env, Some(vec![]));
+    }
+
+    #[test]
+    fn shapes_and_rejections() {
+        let l = Limits {
+            cpu_time: Duration::from_millis(500),
+            wall_time: Duration::from_secs(1),
+            tmpfs_bytes: 0,
+            ..Limits::default()
+        };
+        let s = Shape::of(&l).unwrap();
+        assert_eq!(s.nano_cpus, 500_000_000);
+        let body = create_body(
+            &Launch::Image {
+                image: "x".into(),
+                env: vec![],
+            },
+            s,
+            "image",
+            &who(),
+            1,
+        );
+        assert!(body.host_config.unwrap().tmpfs.unwrap().is_empty());
+        let proxy = Limits {
+            network: NetworkPolicy::Proxy { allow: vec![] },
+            ..Limits::default()
+        };
+        assert!(matches!(Shape::of(&proxy), Err(SandboxError::Rejected(_))));
+    }
+}

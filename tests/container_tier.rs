@@ -1,0 +1,750 @@
+//! The container tier against hostile and well-behaved functions (SECURITY.md's abuse rows that
+//! apply to containers, each passing when the attack fails), the shipped runtimes' examples in
+//! their offline-built images, bring-your-own images, and leftover removal.
+//!
+//! Needs a Docker engine: without one every test skips loudly, or fails in strict mode (CI).
+//! Missing runtime images are built first, from host files, as `ain-sre runtimes build` does.
+//! Every test uses its own instance label and checks at the end that none of its containers is
+//! left.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ain_sre::config::runtimes::RuntimeCatalog;
+use ain_sre::sandbox::container::image::{self, BuildEvent};
+use ain_sre::sandbox::container::spec::{LABEL, LABEL_HOST, LABEL_OWNER, LABEL_PROCESS};
+use ain_sre::sandbox::container::{
+    ContainerConfig, ContainerSandbox, Engine, ImageStatus, image_status,
+};
+use ain_sre::sandbox::{
+    Failure, FunctionCode, Invocation, Limits, NetworkPolicy, Outcome, Sandbox, SandboxError,
+};
+use bollard::query_parameters::ListContainersOptionsBuilder;
+
+static IMAGES: tokio::sync::OnceCell<Result<(), String>> = tokio::sync::OnceCell::const_new();
+
+/// Builds any missing shipped runtime image (once per test binary).
+async fn ensure_images(engine: &Engine) -> Result<(), String> {
+    IMAGES
+        .get_or_init(|| async {
+            let cat = RuntimeCatalog::shipped().map_err(|e| e.to_string())?;
+            for name in image::buildable() {
+                let rt = cat.resolve(name).map_err(|e| e.to_string())?;
+                let tag = rt.image.clone().unwrap_or_default();
+                let status = image_status(&engine.docker, &tag)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if status != ImageStatus::Ready {
+                    image::build(&engine.docker, &rt, |_: BuildEvent| {})
+                        .await
+                        .map_err(|e| format!("building {tag}: {e}"))?;
+                }
+            }
+            Ok(())
+        })
+        .await
+        .clone()
+}
+
+/// The tier for one test (`instance` = the test's name, so its containers can be counted), or
+/// `None` after a loud skip (a failure in strict mode) when Docker is missing.
+async fn tier(test: &str, pool_size: usize) -> Option<ContainerSandbox> {
+    let engine = match Engine::connect().await {
+        Ok(e) => e,
+        Err(e) => {
+            common::skip_or_fail(test, &format!("no Docker engine: {e}"));
+            return None;
+        }
+    };
+    ensure_images(&engine).await.expect("runtime images");
+    let cfg = ContainerConfig {
+        instance: test.to_owned(),
+        pool_size,
+        ..ContainerConfig::default()
+    };
+    Some(ContainerSandbox::start(cfg).await.expect("container tier"))
+}
+
+/// Containers (any state) labelled as created by `test`'s instance.
+async fn containers_of(test: &str) -> usize {
+    let engine = Engine::connect().await.unwrap();
+    let filters = HashMap::from([("label".to_owned(), vec![format!("{LABEL_OWNER}={test}")])]);
+    engine
+        .docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .unwrap()
+        .len()
+}
+
+/// Waits until none of `test`'s containers exists (bounded), and fails if one survives.
+async fn assert_all_gone(test: &str) {
+    let t = Instant::now();
+    loop {
+        let n = containers_of(test).await;
+        if n == 0 {
+            return;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "{test}: {n} containers still exist"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn finish(sb: ContainerSandbox, test: &str) {
+    sb.shutdown().await;
+    assert_all_gone(test).await;
+}
+
+fn limits() -> Limits {
+    Limits {
+        wall_time: Duration::from_secs(10),
+        cpu_time: Duration::from_secs(10),
+        ..Limits::default()
+    }
+}
+
+fn call(input: &[u8], limits: Limits) -> Invocation {
+    Invocation {
+        input: Arc::from(input),
+        env: vec![
+            ("SRE_FUNCTION".into(), "f".into()),
+            ("SRE_CALL_ID".into(), "c1".into()),
+            ("HOME".into(), "/root".into()),
+            ("AIN_SRE_PRIVATE_KEY".into(), "never-visible".into()),
+        ],
+        limits,
+    }
+}
+
+async fn run(sb: &ContainerSandbox, runtime: &str, code: &str, input: &[u8], l: Limits) -> Outcome {
+    let p = sb
+        .prepare(&FunctionCode::new(runtime, code.as_bytes().to_vec()))
+        .await
+        .unwrap_or_else(|e| panic!("prepare: {e}"));
+    sb.run(&p, call(input, l))
+        .await
+        .unwrap_or_else(|e| panic!("run: {e}"))
+}
+
+async fn py(sb: &ContainerSandbox, code: &str, l: Limits) -> Outcome {
+    run(sb, "python3", code, b"", l).await
+}
+
+fn stdout_str(o: &Outcome) -> String {
+    match o {
+        Outcome::Completed {
+            stdout,
+            exit_code,
+            stderr_tail,
+            ..
+        } => {
+            assert_eq!(
+                *exit_code,
+                0,
+                "stderr: {}",
+                String::from_utf8_lossy(stderr_tail)
+            );
+            String::from_utf8_lossy(stdout).into_owned()
+        }
+        other => panic!("expected completion, got {other:?}"),
+    }
+}
+
+fn example(rel: &str) -> String {
+    let p = format!("{}/examples/functions/{rel}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+}
+
+// ---- functional -------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn every_shipped_runtime_example_runs_in_its_image() {
+    let test = "ct_examples";
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
+    let input = br#"{"name":"ain","text":"abc"}"#;
+    let cases = [
+        (
+            "python3",
+            "python3/main.py",
+            r#"{"greeting": "hello, ain", "runtime": "python3"}"#,
+        ),
+        (
+            "nodejs",
+            "nodejs/main.js",
+            r#"{"greeting":"hello, ain","runtime":"nodejs"}"#,
+        ),
+        (
+            "perl",
+            "perl/main.pl",
+            r#"{"reversed":"cba","runtime":"perl"}"#,
+        ),
+        (
+            "bash",
+            "bash/main.sh",
+            r#"{"bytes":27,"lines":0,"runtime":"bash"}"#,
+        ),
+    ];
+    for (rt, file, want) in cases {
+        let out = run(&sb, rt, &example(file), input, limits()).await;
+        assert_eq!(stdout_str(&out), want, "{rt}");
+        let u = out.usage();
+        assert!(u.cpu_us > 0 && u.mem_peak_kb > 0, "{rt} usage {u:?}");
+    }
+    finish(sb, test).await;
+}
+
+#[tokio::test]
+async fn pooled_stem_cells_serve_calls_and_are_never_reused() {
+    let test = "ct_pool";
+    let Some(sb) = tier(test, 2).await else {
+        return;
+    };
+    let l = limits();
+    sb.prewarm("python3", &l).unwrap();
+    let t = Instant::now();
+    while sb.pool_ready() < 2 {
+        assert!(t.elapsed() < Duration::from_secs(30), "pool never filled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Each call writes a marker into /tmp and reports whether a previous call's marker exists:
+    // a reused container would show it.
+    let code = "import os,sys\nseen=os.path.exists('/tmp/marker')\nopen('/tmp/marker','w').write('x')\nprint(seen, os.environ.get('SRE_CALL_ID'), sys.stdin.read())";
+    for i in 0..4 {
+        let out = py_input(&sb, code, format!("in{i}").as_bytes(), l.clone()).await;
+        assert_eq!(stdout_str(&out).trim(), format!("False c1 in{i}"));
+    }
+    // Refilled after use.
+    let t = Instant::now();
+    while sb.pool_ready() < 2 {
+        assert!(t.elapsed() < Duration::from_secs(30), "pool never refilled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    finish(sb, test).await;
+}
+
+async fn py_input(sb: &ContainerSandbox, code: &str, input: &[u8], l: Limits) -> Outcome {
+    run(sb, "python3", code, input, l).await
+}
+
+#[tokio::test]
+async fn bring_your_own_image_and_missing_image() {
+    let test = "ct_byo";
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
+    // A minimal image that is not a shipped runtime: bash + cat, its own entrypoint, no stem cell.
+    let docker = sb.engine().docker.clone();
+    let tar = tokio::task::spawn_blocking(|| {
+        image::assemble(&image::recipe("bash").unwrap(), "byo", &|_| {})
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    image::import_tarball(
+        &docker,
+        "ain-sre-test/byo:1",
+        tar,
+        vec![
+            r#"ENTRYPOINT ["/usr/bin/bash", "-c", "printf '%s|' \"$SRE_CALL_ID\" \"${AIN_SRE_PRIVATE_KEY:-none}\"; /usr/bin/tr a-z A-Z"]"#.into(),
+        ],
+        Arc::new(|_: BuildEvent| {}),
+    )
+    .await
+    .unwrap();
+    let out = run(&sb, "image", "ain-sre-test/byo:1\n", b"hello", limits()).await;
+    assert_eq!(stdout_str(&out), "c1|none|HELLO");
+
+    let err = sb
+        .prepare(&FunctionCode::new(
+            "image",
+            b"ain-sre-test/absent:404".to_vec(),
+        ))
+        .await
+        .unwrap_err();
+    match err {
+        SandboxError::Rejected(m) => assert!(m.contains("ain-sre-test/absent:404"), "{m}"),
+        other => panic!("expected a rejection, got {other}"),
+    }
+    let err = sb
+        .prepare(&FunctionCode::new("image", b"bad ref; rm -rf /".to_vec()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SandboxError::Rejected(_)), "{err}");
+    finish(sb, test).await;
+}
+
+#[tokio::test]
+async fn leftovers_of_a_dead_worker_are_removed_at_start_up() {
+    let test = "ct_orphans";
+    let Ok(engine) = Engine::connect().await else {
+        common::skip_or_fail(test, "no Docker engine");
+        return;
+    };
+    ensure_images(&engine).await.unwrap();
+    // What a worker killed with -9 leaves behind: labelled containers of a process that is gone.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned();
+    let mut ids = Vec::new();
+    for dead in ["4194300:1", "1:999999999"] {
+        let body = bollard::models::ContainerCreateBody {
+            image: Some("ain-sre/bash:1".into()),
+            labels: Some(HashMap::from([
+                (LABEL.to_owned(), "1".to_owned()),
+                (LABEL_OWNER.to_owned(), test.to_owned()),
+                (LABEL_PROCESS.to_owned(), dead.to_owned()),
+                (LABEL_HOST.to_owned(), host.clone()),
+            ])),
+            open_stdin: Some(true),
+            host_config: Some(bollard::models::HostConfig {
+                network_mode: Some("none".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let id = engine.docker.create_container(None, body).await.unwrap().id;
+        engine.docker.start_container(&id, None).await.unwrap();
+        ids.push(id);
+    }
+    // (Another test's tier starting in parallel may sweep them first: either way they must go.)
+    let sb = ContainerSandbox::start(ContainerConfig {
+        instance: "ct_orphans_new".into(),
+        ..ContainerConfig::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(containers_of(test).await, 0, "leftovers survived start-up");
+    finish(sb, "ct_orphans_new").await;
+}
+
+#[tokio::test]
+async fn proxy_network_policy_is_rejected_clearly() {
+    let test = "ct_proxy";
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
+    let p = sb
+        .prepare(&FunctionCode::new("python3", b"print(1)".to_vec()))
+        .await
+        .unwrap();
+    let l = Limits {
+        network: NetworkPolicy::Proxy {
+            allow: vec!["example.com:443".into()],
+        },
+        ..limits()
+    };
+    let err = sb.run(&p, call(b"", l)).await.unwrap_err();
+    assert!(err.to_string().contains("network"), "{err}");
+    finish(sb, test).await;
+}
+
+// ---- abuse suite (SECURITY.md rows that apply to containers) ----------------------------------
+
+#[tokio::test]
+async fn abuse_fork_bomb_hits_the_pids_limit_and_dies_at_the_deadline() {
+    let test = "ct_fork_bomb";
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
+    let l = Limits {
+        wall_time: Duration::from_secs(4),
+        pids: 16,
+        ..limits()
+    };
+    let code = "import os\nn=0\nwhile True:\n    try:\n        os.fork(); n+=1\n    except OSError:\n        pass\n";
+    let t = Instant::now();
+    let out = py(&sb, code, l).await;
+    assert!(t.elapsed() < Duration::from_secs(9), "{:?}", t.elapsed());
+    assert_ne!(out.status(), "ok", "{out:?}");
+    // The host still answers at once.
+    let t = Instant::now();
+    let out = py(&sb, "print('alive')", limits()).await;
+    assert_eq!(stdout_str(&out).trim(), "alive");
+    assert!(t.elapsed() < Duration::from_secs(5));
+    finish(sb, test).await;
+}
+
+#[tokio::test]
+async fn abuse_memory_bomb_is_oom() {
+    let test = "ct_memory_bomb";
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
+    let l = Limits {
+        memory_bytes: 64 << 20,
+        ..limits()
+    };
+    let out = py(&sb, "x = b'a' * (512 << 20)\nprint(len(x))", l.clone()).await;
+    assert_eq!(out.status(), "oom", "{out:?}");
+    // A tmpfs fill counts against the same memory limit.
+    let l2 = Limits {
+        memory_bytes: 32 << 20,
+        tmpfs_bytes: 256 << 20,
+        ..l
+    };
+    let out = py(
+        &sb,
+        "f=open('/tmp/big','wb')\nwhile True: f.write(b'a'*(1<<20))",
+        l2,
+    )
+    .await;
+    assert_ne!(out.status(), "ok", "{out:?}");
+    finish(sb, test).await;
+}
+
+#[tokio::test]
+async fn abuse_cpu_burn_is_killed_at_the_deadline_and_removed() {
+    let test = "ct_cpu_burn";
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
+    let l = Limits {
+        wall_time: Duration::from_secs(2),
+        cpu_time: Duration::from_secs(1),
+        ..limits()
+    };
+    let t = Instant::now();
+    let out = py(&sb, "while True: pass", l).await;
+    let took = t.elapsed();
+    assert!(
+        matches!(
+            out,
+            Outcome::Failed {
+                failure: Failure::Timeout,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert_all_gone(test).await;
+    finish(sb, test).await;
+}
+
+#[tokio::test]
+async fn abuse_sleep_past_deadline_is_timeout() {
+    let test = "ct_sleep";
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
+    let l = Limits {
+        wall_time: Duration::from_secs(2),
+        ..limits()
+    };
+    let out = py(&sb, "import time\ntime.sleep(60)", l).await;
+    assert_eq!(out.status(), "timeout", "{out:?}");
+    finish(sb, test).await;
+}
+
+#[tokio::test]
+async fn abuse_survivors_nothing_runs_after_the_call() {
+    let test = "ct_survivors";
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
+    // Double fork + setsid: a daemon that tries to outlive the call.
+    let code = "import os,time,sys\nif os.fork()==0:\n    os.setsid()\n    if os.fork()==0:\n        os.close(1); os.close(2)\n        time.sleep(1000)\n    os._exit(0)\nprint('parent done')";
+    let out = py(&sb, code, limits()).await;
+    assert_eq!(stdout_str(&out).trim(), "parent done");
+    // The container (and with it every process of the call) is gone shortly after.
+    assert_all_gone(test).await;
+    finish(sb, test).await;
+}
+
+#[tokio::test]
+async fn abuse_disk_fill_stops_at_the_tmpfs_cap_and_root_is_read_only() {
+    let test = "ct_disk_fill";
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
+    let l = Limits {
+        tmpfs_bytes: 1 << 20,
+        memory_bytes: 128 << 20,
+        ..limits()
+    };
+    let code = r#"
+import os, errno
+n = 0
+try:
+    with open('/tmp/fill', 'wb') as f:
+        while True:
+            f.write(b'a' * 4096); f.flush(); n += 4096
+except OSError as e:
+    assert e.errno == errno.ENOSPC, e
+files = 0
+try:
+    while True:
+        open('/tmp/f%d' % files, 'w').close(); files += 1
+except OSError:
+    pass
+ro = []
+for p in ['/x', '/usr/x', '/etc/x', '/sre/../x']:
+    try:
+        open(p, 'w'); ro.append('writable:' + p)
+    except OSError:
+        pass
+print(n, files < 100000, ro)
+"#;
+    let out = py(&sb, code, l).await;
+    let s = stdout_str(&out);
+    let mut it = s.split_whitespace();
+    let n: u64 = it.next().unwrap().parse().unwrap();
+    assert!(n <= 1 << 20, "wrote {n} bytes into a 1 MiB tmpfs");
+    assert_eq!(it.next(), Some("True"), "{s}");
+    assert!(s.trim_end().ends_with("[]"), "{s}");
+
+    // No writable scratch space at all when the profile grants none.
+    let l0 = Limits {
+        tmpfs_bytes: 0,
+        ..limits()
+    };
+    let out = py(
+        &sb,
+        "try:\n    open('/tmp/x','w'); print('writable')\nexcept OSError: print('denied')",
+        l0,
+    )
+    .await;
+    assert_eq!(stdout_str(&out).trim(), "denied");
+    finish(sb, test).await;
+}
+
+#[tokio::test]
+async fn abuse_huge_output_is_capped_and_stops_the_guest() {
+    let test = "ct_huge_output";
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
+    let l = Limits {
+        output_bytes: 1000,
+        stderr_bytes: 100,
+        ..limits()
+    };
+    let t = Instant::now();
+    let out = py(
+        &sb,
+        "import sys\nsys.stderr.write('e'*100000)\nwhile True: sys.stdout.write('x'*65536)",
+        l,
+    )
+    .await;
+    match &out {
+        Outcome::Failed {
+            failure: Failure::OutputTooLarge,
+            stderr_tail,
+            ..
+        } => assert!(stderr_tail.len() <= 100),
+        other => panic!("expected output_too_large, got {other:?}"),
+    }
+    assert!(t.elapsed() < Duration::from_secs(8));
+    finish(sb, test).await;
+}
+
+#[tokio::test]
+async fn abuse_egress_every_destination_fails() {
+    let test = "ct_egress";
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
+    let code = r#"
+import socket
+res = []
+for host, port in [('127.0.0.1', 8081), ('127.0.0.1', 2375), ('10.0.0.1', 80), ('172.17.0.1', 2375),
+                   ('169.254.169.254', 80), ('8.8.8.8', 53), ('::1', 80)]:
+    fam = socket.AF_INET6 if ':' in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM); s.settimeout(2)
+    try:
+        s.connect((host, port)); res.append('CONNECTED:%s' % host)
+    except OSError:
+        pass
+try:
+    socket.getaddrinfo('example.com', 80); res.append('DNS')
+except OSError:
+    pass
+ifaces = [l.split(':')[0].strip() for l in open('/proc/net/dev').read().splitlines()[2:]]
+print(res, ifaces)
+"#;
+    let out = py(&sb, code, limits()).await;
+    assert_eq!(stdout_str(&out).trim(), "[] ['lo']");
+    finish(sb, test).await;
+}
+
+#[tokio::test]
+async fn abuse_host_secrets_are_not_visible() {
+    let test = "ct_secrets";
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
+    let code = r#"
+import os
+seen = [p for p in ['/etc/shadow', '/var/run/docker.sock', '/run/docker.sock', '/root', '/home',
+                    '/work', '/var/cache/ain-sre', '/etc/ssh', '/root/.docker/config.json']
+        if os.path.exists(p)]
+env = sorted(os.environ)
+pid1 = open('/proc/1/environ', 'rb').read()
+print(seen, env, b'AIN_SRE_PRIVATE_KEY' in pid1, b'/root' in pid1, os.getuid())
+"#;
+    let out = py(&sb, code, limits()).await;
+    assert_eq!(
+        stdout_str(&out).trim(),
+        "[] ['SRE_CALL_ID', 'SRE_FUNCTION'] False False 65534"
+    );
+    finish(sb, test).await;
+}
+
+#[tokio::test]
+async fn abuse_raw_sockets_mount_keyring_are_denied() {
+    let test = "ct_syscalls";
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
+    let code = r#"
+import socket, ctypes, os
+got = []
+for fam, typ, proto in [(socket.AF_PACKET, socket.SOCK_RAW, 0x0300), (socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP),
+                        (socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)]:
+    try:
+        socket.socket(fam, typ, proto); got.append('raw socket %d/%d' % (fam, typ))
+    except OSError:
+        pass
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.mount(b'tmpfs', b'/tmp', b'tmpfs', 0, None) == 0: got.append('mount')
+if libc.unshare(0x10000000) == 0: got.append('unshare userns')
+if libc.unshare(0x00020000) == 0: got.append('unshare mntns')
+# add_key(2) = 248, keyctl(2) = 250 on x86_64: keyrings are not namespaced.
+if libc.syscall(248, b'user', b'ain-sre-test', b'secret', 6, -3) >= 0: got.append('add_key')
+if libc.syscall(250, 0, -3, 0) >= 0: got.append('keyctl')
+print(got)
+"#;
+    let out = py(&sb, code, limits()).await;
+    assert_eq!(stdout_str(&out).trim(), "[]");
+    finish(sb, test).await;
+}
+
+#[tokio::test]
+async fn abuse_devices_are_not_present() {
+    let test = "ct_devices";
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
+    let code = r#"
+import os
+bad = []
+for d in ['/dev/kvm', '/dev/mem', '/dev/kmem', '/dev/port', '/dev/sda', '/dev/vda', '/dev/net/tun', '/dev/fuse']:
+    try:
+        open(d, 'rb').close(); bad.append(d)
+    except OSError:
+        pass
+print(bad)
+"#;
+    let out = py(&sb, code, limits()).await;
+    assert_eq!(stdout_str(&out).trim(), "[]");
+    finish(sb, test).await;
+}
+
+#[tokio::test]
+async fn abuse_residue_between_calls_is_never_seen() {
+    let test = "ct_residue";
+    let Some(sb) = tier(test, 1).await else {
+        return;
+    };
+    let l = limits();
+    let code = r#"
+import os, glob
+found = glob.glob('/tmp/*') + glob.glob('/dev/shm/*') + [p for p in glob.glob('/sre/*') if not p.endswith('main.py')]
+for p in ['/tmp/left', '/dev/shm/left', '/sre/left']:
+    try:
+        open(p, 'w').write('x')
+    except OSError:
+        pass
+print(found)
+"#;
+    for _ in 0..3 {
+        let out = py(&sb, code, l.clone()).await;
+        assert_eq!(stdout_str(&out).trim(), "[]");
+    }
+    finish(sb, test).await;
+}
+
+#[tokio::test]
+async fn a_worker_killed_with_sigkill_leaves_nothing_after_the_next_start() {
+    let test = "ct_kill9";
+    let Ok(engine) = Engine::connect().await else {
+        common::skip_or_fail(test, "no Docker engine");
+        return;
+    };
+    ensure_images(&engine).await.unwrap();
+    // A real ain-sre process running container calls in a loop (its pool keeps stem cells).
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ain-sre"))
+        .args([
+            "invoke",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/examples/functions/python3"),
+            "--tier",
+            "container",
+            "--repeat",
+            "100000",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let of_child = || async {
+        let filters = HashMap::from([("label".to_owned(), vec![LABEL.to_owned()])]);
+        engine
+            .docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::new()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|c| {
+                c.labels
+                    .as_ref()
+                    .and_then(|l| l.get(LABEL_PROCESS))
+                    .is_some_and(|p| p.starts_with(&format!("{pid}:")))
+            })
+            .count()
+    };
+    let t = Instant::now();
+    while of_child().await == 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the worker never created a container"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Let the pool fill, then kill -9 mid-flight.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left = of_child().await;
+    let sb = ContainerSandbox::start(ContainerConfig {
+        instance: test.into(),
+        ..ContainerConfig::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        of_child().await,
+        0,
+        "{left} containers of the killed worker survived a restart"
+    );
+    finish(sb, test).await;
+}
