@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::doctor::Check;
+use super::process::{PreparedProcess, ProcessConfig, ProcessSandbox};
 use super::wasm::{PreparedWasm, WasmConfig, WasmSandbox};
 use super::{FunctionCode, Invocation, Outcome, Sandbox, SandboxError, Tier};
 use crate::config::runtimes::{Runtime, RuntimeCatalog};
@@ -14,6 +15,8 @@ use crate::config::runtimes::{Runtime, RuntimeCatalog};
 pub enum AnySandbox {
     /// wasmtime.
     Wasm(WasmSandbox),
+    /// Namespaced processes (stem-cell pools).
+    Process(ProcessSandbox),
 }
 
 /// A prepared function for whichever tier prepared it.
@@ -21,6 +24,8 @@ pub enum AnySandbox {
 pub enum AnyPrepared {
     /// A compiled module.
     Wasm(Arc<PreparedWasm>),
+    /// A runtime and its code.
+    Process(Arc<PreparedProcess>),
 }
 
 impl AnySandbox {
@@ -28,6 +33,7 @@ impl AnySandbox {
     pub fn tier(&self) -> Tier {
         match self {
             AnySandbox::Wasm(s) => s.tier(),
+            AnySandbox::Process(s) => s.tier(),
         }
     }
 
@@ -35,6 +41,10 @@ impl AnySandbox {
     pub async fn prepare(&self, code: &FunctionCode) -> Result<AnyPrepared, SandboxError> {
         match self {
             AnySandbox::Wasm(s) => s.prepare(code).await.map(AnyPrepared::Wasm),
+            AnySandbox::Process(s) => s
+                .prepare(code)
+                .await
+                .map(|p| AnyPrepared::Process(Arc::new(p))),
         }
     }
 
@@ -46,6 +56,11 @@ impl AnySandbox {
     ) -> Result<Outcome, SandboxError> {
         match (self, prepared) {
             (AnySandbox::Wasm(s), AnyPrepared::Wasm(p)) => s.run(p, call).await,
+            (AnySandbox::Process(s), AnyPrepared::Process(p)) => s.run(p, call).await,
+            (s, _) => Err(SandboxError::Host {
+                tier: s.tier(),
+                why: "prepared by another tier".into(),
+            }),
         }
     }
 }
@@ -55,11 +70,15 @@ impl AnySandbox {
 pub struct TierConfig {
     /// The WASM tier.
     pub wasm: WasmConfig,
+    /// The namespaced-process tier.
+    pub process: ProcessConfig,
 }
 
 /// Which tiers this host offers, and why the others are missing.
 pub struct Tiers {
     wasm: Result<AnySandbox, String>,
+    process: Result<AnySandbox, String>,
+    process_config: ProcessConfig,
 }
 
 impl Tiers {
@@ -70,12 +89,20 @@ impl Tiers {
             wasm: WasmSandbox::new(config.wasm)
                 .map(AnySandbox::Wasm)
                 .map_err(|e| e.to_string()),
+            process: ProcessSandbox::start(config.process.clone())
+                .await
+                .map(AnySandbox::Process),
+            process_config: config.process,
         }
     }
 
     /// Releases what the tiers hold between calls (pools, pre-created sandboxes). Calls still
     /// running finish first; afterwards every tier reports itself unavailable.
-    pub async fn shutdown(&self) {}
+    pub async fn shutdown(&self) {
+        if let Ok(AnySandbox::Process(p)) = &self.process {
+            p.shutdown().await;
+        }
+    }
 
     /// What `ain-sre doctor` reports about the tiers: each tier's availability, then which tier
     /// serves each runtime on this host (or why none can).
@@ -86,6 +113,9 @@ impl Tiers {
                 Ok(_) => Check::ok(tier.as_str(), "tier", "available"),
                 Err(e) => Check::fail(tier.as_str(), "tier", e.to_string()),
             });
+            if tier == Tier::Process {
+                checks.extend(super::process::doctor(&self.process_config));
+            }
         }
         for r in runtimes.iter() {
             let what = format!("runtime {}", r.name);
@@ -105,9 +135,7 @@ impl Tiers {
         };
         match tier {
             Tier::Wasm => self.wasm.as_ref().map_err(|why| unavailable(why)),
-            Tier::Process => Err(unavailable(
-                "the namespaced-process tier is not built into this version yet",
-            )),
+            Tier::Process => self.process.as_ref().map_err(|why| unavailable(why)),
             Tier::Container => Err(unavailable(
                 "the container tier is not built into this version yet",
             )),
@@ -164,6 +192,11 @@ mod tests {
             wasm: WasmConfig {
                 max_concurrency: 4,
                 ..WasmConfig::default()
+            },
+            process: ProcessConfig {
+                // Never found: keeps this test independent of the host's process tier.
+                jail_exe: Some("/nonexistent/ain-sre-jail".into()),
+                ..ProcessConfig::default()
             },
         })
         .await;

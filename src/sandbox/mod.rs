@@ -17,6 +17,7 @@ use std::time::Duration;
 pub mod any;
 pub mod doctor;
 pub mod fake;
+pub mod process;
 pub mod wasm;
 
 /// Which isolation technology runs a call.
