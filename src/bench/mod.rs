@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 pub mod devnet;
 pub mod e2e;
 pub mod ledger;
+#[cfg(target_os = "linux")]
+pub mod process;
 pub mod wasm;
 
 /// Latency distribution of one measured operation.

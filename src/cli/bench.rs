@@ -30,6 +30,9 @@ pub enum Group {
     /// End to end: WASM echo through the built-in chain and a worker process (latency,
     /// sustained rate, worker memory idle and with queued calls).
     E2e,
+    /// Process tier: static-binary and python3 calls through the stem-cell pool, against bare
+    /// python3 and bwrap.
+    Process,
 }
 
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -43,6 +46,14 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Group::Devnet => {
             tokio::task::spawn_blocking(move || bench::devnet::run(args.quick)).await??
         }
+        #[cfg(target_os = "linux")]
+        Group::Process => {
+            let (rows, n) = bench::process::run(args.quick).await?;
+            notes = n;
+            rows
+        }
+        #[cfg(not(target_os = "linux"))]
+        Group::Process => anyhow::bail!("the process tier needs Linux"),
         Group::E2e => {
             let (rows, n) = bench::e2e::run(args.quick).await?;
             notes = n;

@@ -3,6 +3,7 @@
 
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -37,7 +38,9 @@ pub(crate) struct StemCell {
 impl StemCell {
     /// Creates one stem cell for `runtime`: cgroup, helper process, namespaces, id maps, root.
     pub(crate) async fn create(shared: &Arc<Shared>, runtime: &Runtime) -> Result<StemCell, SandboxError> {
-        let n = shared.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Process-wide, so two sandboxes in one process never share a cgroup name.
+        static CELLS: AtomicU64 = AtomicU64::new(0);
+        let n = CELLS.fetch_add(1, Ordering::Relaxed);
         let cgroup = shared.cgroups.create(&format!("{}-{n}", std::process::id())).map_err(host)?;
         let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(host)?;
         let mut child = linux::spawn_helper(&shared.jail_exe, OwnedFd::from(theirs))
@@ -145,15 +148,23 @@ impl StemCell {
             _ = tokio::time::sleep_until(deadline) => End::Timeout,
             Ok(()) = &mut overflow_rx => End::TooLarge,
         };
-        // Kill the whole cgroup — guest, anything it left behind, the keeper — and make sure it
-        // is empty before anything is reported.
+        // Normally pid 1 has ended (taking its whole pid namespace with it) and the keeper exits
+        // right after reporting, so the cgroup is already empty. Otherwise — deadline, output
+        // cap, lost keeper — kill the whole cgroup, never a single pid, and make sure it emptied
+        // before anything is reported.
+        let exited = matches!(end, End::Exited(_))
+            && tokio::time::timeout(Duration::from_millis(200), self.child.wait()).await.is_ok();
         let cgroup = self.cgroup;
-        let (cgroup, empty) = tokio::task::spawn_blocking(move || {
-            let empty = cgroup.kill_all(Duration::from_secs(2));
-            (cgroup, empty)
-        })
-        .await
-        .map_err(host)?;
+        let (cgroup, empty) = if exited && cgroup.procs().is_empty() {
+            (cgroup, true)
+        } else {
+            tokio::task::spawn_blocking(move || {
+                let empty = cgroup.kill_all(Duration::from_secs(2));
+                (cgroup, empty)
+            })
+            .await
+            .map_err(host)?
+        };
         let wall = started.elapsed();
         let _ = self.child.wait().await;
         // Every writer is dead, so the readers reach EOF at once.
@@ -163,7 +174,8 @@ impl StemCell {
         if !empty {
             return Err(host("the sandbox's cgroup did not empty after SIGKILL"));
         }
-        drop(cgroup);
+        // Removing the cgroup directories is off the call's path.
+        tokio::task::spawn_blocking(move || drop(cgroup));
         let usage = Usage {
             wall_us: wall.as_micros() as u64,
             cpu_us: cg.cpu_us,

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::cell::StemCell;
@@ -21,7 +21,6 @@ pub(crate) struct Shared {
     pub(crate) cgroups: CgroupRoot,
     pub(crate) bpf: Vec<u64>,
     pub(crate) jail_exe: PathBuf,
-    pub(crate) counter: AtomicU64,
     runtimes: RuntimeCatalog,
     pools: Mutex<HashMap<String, Pool>>,
     closed: AtomicBool,
@@ -72,7 +71,6 @@ impl ProcessSandbox {
                 cgroups,
                 bpf,
                 jail_exe,
-                counter: AtomicU64::new(0),
                 runtimes,
                 pools: Mutex::new(HashMap::new()),
                 closed: AtomicBool::new(false),
