@@ -73,6 +73,10 @@ const ALLOWED: &[libc::c_long] = &[
     libc::SYS_mlock2, libc::SYS_munlockall, libc::SYS_sched_getattr, libc::SYS_renameat2,
     libc::SYS_execveat, libc::SYS_setresuid, libc::SYS_setresgid, libc::SYS_setuid,
     libc::SYS_setgid,
+    // System V IPC: private to the sandbox's IPC namespace.
+    libc::SYS_shmget, libc::SYS_shmat, libc::SYS_shmdt, libc::SYS_shmctl, libc::SYS_semget,
+    libc::SYS_semop, libc::SYS_semctl, libc::SYS_semtimedop, libc::SYS_msgget, libc::SYS_msgsnd,
+    libc::SYS_msgrcv, libc::SYS_msgctl,
 ];
 
 /// Namespace flags `clone` may not carry.
