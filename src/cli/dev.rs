@@ -151,7 +151,7 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         data.join("worker"),
     );
     config.metrics_addr = Some(args.metrics_addr);
-    let handle = daemon::start(config, worker_key, tiers).await?;
+    let handle = daemon::start(config, worker_key, tiers.clone()).await?;
 
     println!(
         "ain-sre dev: chain {rpc_url} (events {events_url}), worker {}",
@@ -227,6 +227,7 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let r = handle.shutdown().await;
+    tiers.shutdown().await;
     devnet.shutdown().await;
     if temporary {
         let _ = std::fs::remove_dir_all(&data);

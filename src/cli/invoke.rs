@@ -116,6 +116,7 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         last = Some(out);
     }
     let total = started.elapsed();
+    tiers.shutdown().await;
     let out = last.expect("repeat >= 1");
     let stats = (args.repeat > 1).then(|| Stats::from_samples("invoke", samples, total));
     report(

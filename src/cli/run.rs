@@ -152,7 +152,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             client.register(app, &entry).await?;
         }
     }
-    let handle = daemon::start(config, key, tiers).await?;
+    let handle = daemon::start(config, key, tiers.clone()).await?;
     eprintln!("worker {} running; Ctrl-C to stop", handle.address);
     let stopper = handle.stopper();
     let wait = handle.wait();
@@ -164,6 +164,8 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             wait.await
         }
     };
+    // Destroys waiting stem cells (process tier) so no cgroup or helper outlives the worker.
+    tiers.shutdown().await;
     match result {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => {

@@ -78,7 +78,29 @@ impl CgroupRoot {
                 dirs
             }
         };
-        Ok(CgroupRoot { version, dirs })
+        let root = CgroupRoot { version, dirs };
+        root.reap_stale();
+        Ok(root)
+    }
+
+    /// Removes sandbox cgroups left by a worker that died without shutting down: names are
+    /// `<worker pid>-<n>`, and only those whose worker pid is gone are touched.
+    fn reap_stale(&self) {
+        let Ok(entries) = fs::read_dir(&self.dirs[0].1) else { return };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+                continue;
+            };
+            if e.path().is_dir() && !Path::new(&format!("/proc/{pid}")).exists() {
+                let stale = Cgroup {
+                    version: self.version,
+                    dirs: self.dirs.iter().map(|(c, d)| (*c, d.join(&name))).collect(),
+                    cpu_base_us: 0,
+                };
+                drop(stale); // kills what is left, removes the directories
+            }
+        }
     }
 
     /// Creates the cgroup `name` (one per sandbox).
