@@ -315,6 +315,37 @@ fn field(text: &str, name: &str) -> Option<u64> {
 mod tests {
     use super::*;
 
+    /// The v2 path against a fake cgroup2 directory: the right files get the right values.
+    #[test]
+    fn v2_writes_the_unified_limits_and_reads_usage() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("cgroup.controllers"), "cpuset cpu io memory pids\n").unwrap();
+        let root = CgroupRoot::open(dir.path(), "ain-sre", None).unwrap();
+        assert_eq!(root.version, CgroupVersion::V2);
+        let mut cg = root.create("1-0").unwrap();
+        let cell = dir.path().join("ain-sre/1-0");
+        fs::write(cell.join("memory.swap.max"), "max").unwrap();
+        fs::write(cell.join("cpu.stat"), "usage_usec 1000\n").unwrap();
+        let limits = Limits { memory_bytes: 64 << 20, pids: 10, ..Limits::default() };
+        cg.apply(&limits).unwrap();
+        let read = |f: &str| fs::read_to_string(cell.join(f)).unwrap();
+        assert_eq!(read("memory.max"), (64u64 << 20).to_string());
+        assert_eq!(read("memory.swap.max"), "0");
+        assert_eq!(read("pids.max"), "11");
+        assert_eq!(read("cpu.max"), "100000 100000");
+        fs::write(cell.join("cpu.stat"), "usage_usec 4000\n").unwrap();
+        fs::write(cell.join("memory.peak"), "2048\n").unwrap();
+        fs::write(cell.join("memory.events"), "low 0\noom 1\noom_kill 1\n").unwrap();
+        let u = cg.usage();
+        assert_eq!((u.cpu_us, u.mem_peak_bytes, u.oom_kills), (3000, 2048, 1));
+        assert_eq!(read("../cgroup.subtree_control"), "+memory +pids +cpu");
+        for f in ["memory.max", "memory.swap.max", "pids.max", "cpu.max", "cpu.stat", "memory.peak", "memory.events"] {
+            fs::remove_file(cell.join(f)).unwrap();
+        }
+        drop(cg);
+        assert!(!cell.exists());
+    }
+
     #[test]
     fn flat_keyed_fields() {
         let s = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n";
