@@ -10,7 +10,10 @@ use ain_sre::sandbox::{Failure, Limits, Outcome};
 use process_common::{Jail, text_of};
 
 fn quick() -> Limits {
-    Limits { wall_time: Duration::from_secs(3), ..Limits::default() }
+    Limits {
+        wall_time: Duration::from_secs(3),
+        ..Limits::default()
+    }
 }
 
 /// Python prelude: `sys_(nr, *args)` returns `-errno` on failure; `EPERM` is 1.
@@ -32,8 +35,14 @@ async fn py(j: &Jail, body: &str) -> String {
 // Row 1.
 #[tokio::test]
 async fn r01_fork_and_thread_bombs_stop_at_the_pids_limit() {
-    let Some(j) = Jail::new("r01", 0).await else { return };
-    let limits = Limits { pids: 16, wall_time: Duration::from_secs(2), ..Limits::default() };
+    let Some(j) = Jail::new("r01", 0).await else {
+        return;
+    };
+    let limits = Limits {
+        pids: 16,
+        wall_time: Duration::from_secs(2),
+        ..Limits::default()
+    };
     let t = Instant::now();
     let out = j.py("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n", limits.clone()).await;
     assert_eq!(out.status(), "timeout", "{out:?}");
@@ -49,12 +58,35 @@ async fn r01_fork_and_thread_bombs_stop_at_the_pids_limit() {
 // Row 2.
 #[tokio::test]
 async fn r02_memory_bombs_are_oom_killed_in_their_cgroup() {
-    let Some(j) = Jail::new("r02", 0).await else { return };
-    let limits = Limits { memory_bytes: 64 << 20, ..quick() };
-    let out = j.py("x = []\nwhile True:\n    x.append(bytearray(1 << 20))\n", limits.clone()).await;
-    assert!(matches!(out, Outcome::Failed { failure: Failure::Oom, .. }), "{out:?}");
+    let Some(j) = Jail::new("r02", 0).await else {
+        return;
+    };
+    let limits = Limits {
+        memory_bytes: 64 << 20,
+        ..quick()
+    };
+    let out = j
+        .py(
+            "x = []\nwhile True:\n    x.append(bytearray(1 << 20))\n",
+            limits.clone(),
+        )
+        .await;
+    assert!(
+        matches!(
+            out,
+            Outcome::Failed {
+                failure: Failure::Oom,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
     // tmpfs fill beyond the memory limit: stopped by the tmpfs size first.
-    let limits_big_tmp = Limits { memory_bytes: 64 << 20, tmpfs_bytes: 32 << 20, ..quick() };
+    let limits_big_tmp = Limits {
+        memory_bytes: 64 << 20,
+        tmpfs_bytes: 32 << 20,
+        ..quick()
+    };
     let out = j
         .py("try:\n    with open('/tmp/f', 'wb') as f:\n        while True: f.write(b'x' * (1 << 20)); f.flush()\nexcept OSError as e:\n    print(e.errno)\n", limits_big_tmp)
         .await;
@@ -68,11 +100,25 @@ async fn r02_memory_bombs_are_oom_killed_in_their_cgroup() {
 // Row 3.
 #[tokio::test]
 async fn r03_cpu_burn_is_killed_at_the_wall_deadline() {
-    let Some(j) = Jail::new("r03", 0).await else { return };
-    let limits = Limits { wall_time: Duration::from_millis(800), ..Limits::default() };
+    let Some(j) = Jail::new("r03", 0).await else {
+        return;
+    };
+    let limits = Limits {
+        wall_time: Duration::from_millis(800),
+        ..Limits::default()
+    };
     let t = Instant::now();
     let out = j.py("while True:\n    pass\n", limits).await;
-    assert!(matches!(out, Outcome::Failed { failure: Failure::Timeout, .. }), "{out:?}");
+    assert!(
+        matches!(
+            out,
+            Outcome::Failed {
+                failure: Failure::Timeout,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     // One CPU at most, even with several burning threads.
     let u = out.usage();
@@ -83,9 +129,14 @@ async fn r03_cpu_burn_is_killed_at_the_wall_deadline() {
 // Row 4.
 #[tokio::test]
 async fn r04_nothing_outlives_the_call() {
-    let Some(j) = Jail::new("r04", 0).await else { return };
+    let Some(j) = Jail::new("r04", 0).await else {
+        return;
+    };
     // Sleeping past the deadline.
-    let limits = Limits { wall_time: Duration::from_millis(500), ..Limits::default() };
+    let limits = Limits {
+        wall_time: Duration::from_millis(500),
+        ..Limits::default()
+    };
     let out = j.py("import time\ntime.sleep(100)\n", limits.clone()).await;
     assert_eq!(out.status(), "timeout");
     // Double fork + setsid daemon; the parent returns at once.
@@ -105,8 +156,12 @@ async fn r04_nothing_outlives_the_call() {
 // Row 5.
 #[tokio::test]
 async fn r05_disk_and_inode_fill_stop_at_the_quota() {
-    let Some(j) = Jail::new("r05", 0).await else { return };
-    let out = py(&j, r#"
+    let Some(j) = Jail::new("r05", 0).await else {
+        return;
+    };
+    let out = py(
+        &j,
+        r#"
 res = []
 try:
     with open('/tmp/big', 'wb') as f:
@@ -124,11 +179,16 @@ for p in ['/big', '/usr/x', '/sre/x']:
     try: open(p, 'w')
     except OSError as e: res.append(e.errno)
 print(res)
-"#).await;
+"#,
+    )
+    .await;
     // ENOSPC|EFBIG, EFBIG (sparse, RLIMIT_FSIZE), ENOSPC (inodes), EROFS x3
     let errnos: Vec<i32> = serde_json::from_str(&out).unwrap();
     assert_eq!(errnos.len(), 6, "{out}");
-    assert!([28, 27].contains(&errnos[0]) && errnos[1] == 27 && errnos[2] == 28, "{out}");
+    assert!(
+        [28, 27].contains(&errnos[0]) && errnos[1] == 27 && errnos[2] == 28,
+        "{out}"
+    );
     assert!(errnos[3..6].iter().all(|e| *e == 30), "{out}");
     j.finish().await;
 }
@@ -136,10 +196,29 @@ print(res)
 // Row 6.
 #[tokio::test]
 async fn r06_huge_output_is_cut_at_the_cap_and_the_guest_stopped() {
-    let Some(j) = Jail::new("r06", 0).await else { return };
+    let Some(j) = Jail::new("r06", 0).await else {
+        return;
+    };
     let t = Instant::now();
-    let out = j.py("import sys\nwhile True:\n    sys.stdout.write('\\x1b[2J' + 'x' * 65536)\n", Limits { wall_time: Duration::from_secs(10), ..Limits::default() }).await;
-    assert!(matches!(out, Outcome::Failed { failure: Failure::OutputTooLarge, .. }), "{out:?}");
+    let out = j
+        .py(
+            "import sys\nwhile True:\n    sys.stdout.write('\\x1b[2J' + 'x' * 65536)\n",
+            Limits {
+                wall_time: Duration::from_secs(10),
+                ..Limits::default()
+            },
+        )
+        .await;
+    assert!(
+        matches!(
+            out,
+            Outcome::Failed {
+                failure: Failure::OutputTooLarge,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
     assert!(t.elapsed() < Duration::from_secs(5));
     j.finish().await;
 }
@@ -147,7 +226,9 @@ async fn r06_huge_output_is_cut_at_the_cap_and_the_guest_stopped() {
 // Row 7.
 #[tokio::test]
 async fn r07_no_network_egress_at_all() {
-    let Some(j) = Jail::new("r07", 0).await else { return };
+    let Some(j) = Jail::new("r07", 0).await else {
+        return;
+    };
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     listener.set_nonblocking(true).unwrap();
@@ -173,7 +254,9 @@ print(res)
 // Row 8.
 #[tokio::test]
 async fn r08_host_secrets_are_not_visible() {
-    let Some(j) = Jail::new("r08", 0).await else { return };
+    let Some(j) = Jail::new("r08", 0).await else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("worker.key");
     std::fs::write(&key, "secret-key-material").unwrap();
@@ -191,14 +274,19 @@ print(res)
 "#, key = key.display())).await;
     assert!(!out.contains("read "), "{out}");
     assert!(out.contains("'clean'"), "{out}");
-    assert!(out.ends_with("['1']]"), "only the guest itself is visible: {out}");
+    assert!(
+        out.ends_with("['1']]"),
+        "only the guest itself is visible: {out}"
+    );
     j.finish().await;
 }
 
 // Rows 9, 10, 14, 15, 16, 22: the system calls the allowlist refuses.
 #[tokio::test]
 async fn r09_r10_r14_r15_r16_r22_dangerous_syscalls_fail_with_eperm() {
-    let Some(j) = Jail::new("r09", 0).await else { return };
+    let Some(j) = Jail::new("r09", 0).await else {
+        return;
+    };
     let out = py(&j, r#"
 calls = {
   'ptrace_attach': (101, 16, 1, 0, 0), 'process_vm_readv': (310, 1, 0, 1, 0, 1, 0),
@@ -228,7 +316,9 @@ print(json_ := __import__('json').dumps(res))
 // Row 11.
 #[tokio::test]
 async fn r11_raw_and_packet_sockets_are_refused() {
-    let Some(j) = Jail::new("r11", 0).await else { return };
+    let Some(j) = Jail::new("r11", 0).await else {
+        return;
+    };
     let out = py(&j, r#"
 import socket
 res = []
@@ -245,8 +335,12 @@ print(res)
 // Row 12.
 #[tokio::test]
 async fn r12_proc_and_sys_leak_nothing_and_refuse_writes() {
-    let Some(j) = Jail::new("r12", 0).await else { return };
-    let out = py(&j, r#"
+    let Some(j) = Jail::new("r12", 0).await else {
+        return;
+    };
+    let out = py(
+        &j,
+        r#"
 res = []
 for p in ['/proc/kallsyms', '/proc/kcore', '/proc/sysrq-trigger', '/proc/sys/kernel/hostname',
           '/sys/fs/cgroup/cgroup.procs', '/sys/kernel/notes', '/proc/1/root/etc/shadow']:
@@ -256,17 +350,24 @@ mi = open('/proc/self/mountinfo').read()
 res.append('host paths' if ('/run/ain-sre' in mi or 'process_api' in mi) else 'clean')
 res.append(open('/proc/self/cgroup').read().strip())
 print(res)
-"#).await;
+"#,
+    )
+    .await;
     assert!(!out.contains("wrote"), "{out}");
     assert!(out.contains("'clean'"), "{out}");
-    assert!(out.ends_with("'0::/']") || !out.contains("ain-sre"), "cgroup paths hidden: {out}");
+    assert!(
+        out.ends_with("'0::/']") || !out.contains("ain-sre"),
+        "cgroup paths hidden: {out}"
+    );
     j.finish().await;
 }
 
 // Row 13.
 #[tokio::test]
 async fn r13_no_privilege_can_be_gained() {
-    let Some(j) = Jail::new("r13", 0).await else { return };
+    let Some(j) = Jail::new("r13", 0).await else {
+        return;
+    };
     let out = py(&j, r#"
 st = dict(l.split(':\t', 1) for l in open('/proc/self/status').read().splitlines() if ':\t' in l)
 res = [st['CapEff'].strip(), st['CapPrm'].strip(), st['CapBnd'].strip(), st['CapAmb'].strip(), st['NoNewPrivs'].strip(), os.getuid()]
@@ -285,8 +386,12 @@ print(res)
 // Row 17.
 #[tokio::test]
 async fn r17_tiocsti_is_refused_and_there_is_no_terminal() {
-    let Some(j) = Jail::new("r17", 0).await else { return };
-    let out = py(&j, r#"
+    let Some(j) = Jail::new("r17", 0).await else {
+        return;
+    };
+    let out = py(
+        &j,
+        r#"
 import fcntl
 res = []
 for fd in (0, 1, 2):
@@ -296,7 +401,9 @@ try: os.open('/dev/tty', os.O_RDWR); res.append('tty')
 except OSError as e: res.append(e.errno)
 res.append(os.getsid(0) == os.getpid())
 print(res)
-"#).await;
+"#,
+    )
+    .await;
     assert_eq!(out, "[1, 1, 1, 2, True]");
     j.finish().await;
 }
@@ -304,11 +411,19 @@ print(res)
 // Row 18.
 #[tokio::test]
 async fn r18_kill_minus_one_hits_only_the_sandbox() {
-    let Some(j) = Jail::new("r18", 0).await else { return };
-    let mut victim = std::process::Command::new("/bin/sleep").arg("30").spawn().unwrap();
+    let Some(j) = Jail::new("r18", 0).await else {
+        return;
+    };
+    let mut victim = std::process::Command::new("/bin/sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
     let out = py(&j, &format!("try: os.kill(-1, 9)\nexcept OSError: pass\ntry: os.kill({}, 9); print('killed')\nexcept OSError as e: print(e.errno)\n", victim.id())).await;
     assert_eq!(out, "3"); // ESRCH: not visible
-    assert!(victim.try_wait().unwrap().is_none(), "a host process was killed");
+    assert!(
+        victim.try_wait().unwrap().is_none(),
+        "a host process was killed"
+    );
     victim.kill().unwrap();
     let _ = victim.wait();
     j.finish().await;
@@ -317,7 +432,9 @@ async fn r18_kill_minus_one_hits_only_the_sandbox() {
 // Row 19.
 #[tokio::test]
 async fn r19_nothing_passes_between_calls() {
-    let Some(j) = Jail::new("r19", 1).await else { return };
+    let Some(j) = Jail::new("r19", 1).await else {
+        return;
+    };
     let plant = r#"
 import socket
 open('/tmp/residue', 'w').write('x')
@@ -343,7 +460,9 @@ print(res)
 // Row 20.
 #[tokio::test]
 async fn r20_outputs_come_only_through_pipes() {
-    let Some(j) = Jail::new("r20", 0).await else { return };
+    let Some(j) = Jail::new("r20", 0).await else {
+        return;
+    };
     // Links and FIFOs the guest leaves behind are never looked at: only stdout bytes come back.
     let out = py(&j, "os.symlink('/etc/shadow', '/tmp/out')\ntry: os.mkfifo('/tmp/fifo')\nexcept OSError: pass\nprint('/tmp/out')\n").await;
     assert_eq!(out, "/tmp/out");
@@ -353,23 +472,34 @@ async fn r20_outputs_come_only_through_pipes() {
 // Row 21.
 #[tokio::test]
 async fn r21_only_four_harmless_devices() {
-    let Some(j) = Jail::new("r21", 0).await else { return };
-    let out = py(&j, r#"
+    let Some(j) = Jail::new("r21", 0).await else {
+        return;
+    };
+    let out = py(
+        &j,
+        r#"
 res = [sorted(os.listdir('/dev'))]
 for p in ['/dev/kvm', '/dev/mem', '/dev/sda', '/dev/vda', '/dev/net/tun', '/dev/shm']:
     res.append(os.path.exists(p))
 res.append(len(open('/dev/urandom', 'rb').read(8)))
 open('/dev/null', 'w').write('x')
 print(res)
-"#).await;
-    assert_eq!(out, "[['full', 'null', 'urandom', 'zero'], False, False, False, False, False, False, 8]");
+"#,
+    )
+    .await;
+    assert_eq!(
+        out,
+        "[['full', 'null', 'urandom', 'zero'], False, False, False, False, False, False, 8]"
+    );
     j.finish().await;
 }
 
 // Row 22 (also covered by the syscall test): the call's deadline does not depend on guest clocks.
 #[tokio::test]
 async fn r22_clock_cannot_be_set() {
-    let Some(j) = Jail::new("r22", 0).await else { return };
+    let Some(j) = Jail::new("r22", 0).await else {
+        return;
+    };
     let out = py(&j, "import time\ntry: time.clock_settime(time.CLOCK_REALTIME, 0); print('set')\nexcept OSError as e: print(e.errno)\n").await;
     assert_eq!(out, "1");
     j.finish().await;

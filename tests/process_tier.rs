@@ -9,23 +9,55 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ain_sre::bench::process::static_elf;
-use ain_sre::sandbox::{Failure, FunctionCode, Invocation, Limits, NetworkPolicy, Outcome, Sandbox, SandboxError};
+use ain_sre::sandbox::{
+    Failure, FunctionCode, Invocation, Limits, NetworkPolicy, Outcome, Sandbox, SandboxError,
+};
 use process_common::{Jail, stdout_of};
 
 fn example(runtime: &str, file: &str) -> Vec<u8> {
-    let p = format!("{}/examples/functions/{runtime}/{file}", env!("CARGO_MANIFEST_DIR"));
+    let p = format!(
+        "{}/examples/functions/{runtime}/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
 }
 
 #[tokio::test]
 async fn every_shipped_runtime_runs_its_example() {
-    let Some(j) = Jail::new("examples", 1).await else { return };
+    let Some(j) = Jail::new("examples", 1).await else {
+        return;
+    };
     let cases: [(&str, Vec<u8>, &str, &str); 5] = [
-        ("python3", example("python3", "main.py"), r#"{"name":"ain"}"#, r#"{"greeting": "hello, ain", "runtime": "python3"}"#),
-        ("nodejs", example("nodejs", "main.js"), r#"{"name":"ain"}"#, r#"{"greeting":"hello, ain","runtime":"nodejs"}"#),
-        ("perl", example("perl", "main.pl"), r#"{"text":"abc"}"#, r#"{"reversed":"cba","runtime":"perl"}"#),
-        ("bash", example("bash", "main.sh"), "one two", r#"{"bytes":7,"lines":0,"runtime":"bash"}"#),
-        ("native", static_elf(b"hello from ELF\n"), "", "hello from ELF\n"),
+        (
+            "python3",
+            example("python3", "main.py"),
+            r#"{"name":"ain"}"#,
+            r#"{"greeting": "hello, ain", "runtime": "python3"}"#,
+        ),
+        (
+            "nodejs",
+            example("nodejs", "main.js"),
+            r#"{"name":"ain"}"#,
+            r#"{"greeting":"hello, ain","runtime":"nodejs"}"#,
+        ),
+        (
+            "perl",
+            example("perl", "main.pl"),
+            r#"{"text":"abc"}"#,
+            r#"{"reversed":"cba","runtime":"perl"}"#,
+        ),
+        (
+            "bash",
+            example("bash", "main.sh"),
+            "one two",
+            r#"{"bytes":7,"lines":0,"runtime":"bash"}"#,
+        ),
+        (
+            "native",
+            static_elf(b"hello from ELF\n"),
+            "",
+            "hello from ELF\n",
+        ),
     ];
     for (rt, code, input, want) in cases {
         let out = j.run(rt, &code, input.as_bytes(), Limits::default()).await;
@@ -42,10 +74,22 @@ async fn every_shipped_runtime_runs_its_example() {
 
 #[tokio::test]
 async fn guest_failures_are_outcomes() {
-    let Some(j) = Jail::new("failures", 0).await else { return };
-    let out = j.py("import sys\nprint('partial')\nsys.stderr.write('bad things\\n')\nsys.exit(3)\n", Limits::default()).await;
+    let Some(j) = Jail::new("failures", 0).await else {
+        return;
+    };
+    let out = j
+        .py(
+            "import sys\nprint('partial')\nsys.stderr.write('bad things\\n')\nsys.exit(3)\n",
+            Limits::default(),
+        )
+        .await;
     match &out {
-        Outcome::Completed { exit_code: 3, stdout, stderr_tail, .. } => {
+        Outcome::Completed {
+            exit_code: 3,
+            stdout,
+            stderr_tail,
+            ..
+        } => {
             assert_eq!(stdout, b"partial\n");
             assert_eq!(stderr_tail, b"bad things\n");
         }
@@ -54,10 +98,27 @@ async fn guest_failures_are_outcomes() {
     let out = j.py("this is not python", Limits::default()).await;
     assert_eq!(out.status(), "error", "{out:?}");
     let out = j.py("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\nimport ctypes\nctypes.string_at(0)\n", Limits::default()).await;
-    assert!(matches!(out, Outcome::Failed { failure: Failure::Trap(_), .. }), "{out:?}");
+    assert!(
+        matches!(
+            out,
+            Outcome::Failed {
+                failure: Failure::Trap(_),
+                ..
+            }
+        ),
+        "{out:?}"
+    );
     // stderr keeps its tail only.
-    let limits = Limits { stderr_bytes: 100, ..Limits::default() };
-    let out = j.py("import sys\nsys.stderr.write('a' * 100000 + 'END')\n", limits).await;
+    let limits = Limits {
+        stderr_bytes: 100,
+        ..Limits::default()
+    };
+    let out = j
+        .py(
+            "import sys\nsys.stderr.write('a' * 100000 + 'END')\n",
+            limits,
+        )
+        .await;
     match &out {
         Outcome::Completed { stderr_tail, .. } => {
             assert_eq!(stderr_tail.len(), 100);
@@ -70,7 +131,9 @@ async fn guest_failures_are_outcomes() {
 
 #[tokio::test]
 async fn limits_are_reported_in_usage() {
-    let Some(j) = Jail::new("usage", 0).await else { return };
+    let Some(j) = Jail::new("usage", 0).await else {
+        return;
+    };
     let out = j
         .py("x = bytearray(40 << 20)\nfor i in range(0, len(x), 4096): x[i] = 1\nn = 0\nfor i in range(3_000_000): n += i\nprint(n)\n", Limits::default())
         .await;
@@ -84,21 +147,42 @@ async fn limits_are_reported_in_usage() {
 
 #[tokio::test]
 async fn input_larger_than_a_pipe_and_env_only_sre() {
-    let Some(j) = Jail::new("input", 0).await else { return };
+    let Some(j) = Jail::new("input", 0).await else {
+        return;
+    };
     let big = vec![b'z'; 1 << 20];
-    let limits = Limits { output_bytes: 2 << 20, ..Limits::default() };
-    let out = j.run("python3", b"import sys\nsys.stdout.write(sys.stdin.read())\n", &big, limits).await;
+    let limits = Limits {
+        output_bytes: 2 << 20,
+        ..Limits::default()
+    };
+    let out = j
+        .run(
+            "python3",
+            b"import sys\nsys.stdout.write(sys.stdin.read())\n",
+            &big,
+            limits,
+        )
+        .await;
     assert_eq!(stdout_of(&out).len(), big.len(), "{}", out.status());
-    let out = j.py("import os, json\nprint(json.dumps(sorted(os.environ)))\n", Limits::default()).await;
+    let out = j
+        .py(
+            "import os, json\nprint(json.dumps(sorted(os.environ)))\n",
+            Limits::default(),
+        )
+        .await;
     assert_eq!(stdout_of(&out), b"[\"SRE_CALL_ID\", \"SRE_FUNCTION\"]\n");
     j.finish().await;
 }
 
 #[tokio::test]
 async fn the_pool_refills_and_each_cell_serves_one_call() {
-    let Some(j) = Jail::new("pool", 2).await else { return };
+    let Some(j) = Jail::new("pool", 2).await else {
+        return;
+    };
     for _ in 0..5 {
-        let out = j.py("import os\nprint(os.getpid())\n", Limits::default()).await;
+        let out = j
+            .py("import os\nprint(os.getpid())\n", Limits::default())
+            .await;
         // Always pid 1 of a fresh pid namespace.
         assert_eq!(stdout_of(&out), b"1\n");
     }
@@ -112,16 +196,32 @@ async fn the_pool_refills_and_each_cell_serves_one_call() {
 
 #[tokio::test]
 async fn proxy_network_policy_is_rejected_and_unknown_runtimes_too() {
-    let Some(j) = Jail::new("reject", 0).await else { return };
-    let p = j.sb.prepare(&FunctionCode::new("python3", &b"print(1)"[..])).await.unwrap();
+    let Some(j) = Jail::new("reject", 0).await else {
+        return;
+    };
+    let p =
+        j.sb.prepare(&FunctionCode::new("python3", &b"print(1)"[..]))
+            .await
+            .unwrap();
     let call = Invocation {
         input: Arc::from(&b""[..]),
         env: vec![],
-        limits: Limits { network: NetworkPolicy::Proxy { allow: vec!["example.com:443".into()] }, ..Limits::default() },
+        limits: Limits {
+            network: NetworkPolicy::Proxy {
+                allow: vec!["example.com:443".into()],
+            },
+            ..Limits::default()
+        },
     };
     let err = j.sb.run(&p, call).await.unwrap_err();
-    assert!(matches!(&err, SandboxError::Rejected(m) if m.contains("proxy")), "{err}");
-    let err = j.sb.prepare(&FunctionCode::new("wasm", &b"(module)"[..])).await.unwrap_err();
+    assert!(
+        matches!(&err, SandboxError::Rejected(m) if m.contains("proxy")),
+        "{err}"
+    );
+    let err =
+        j.sb.prepare(&FunctionCode::new("wasm", &b"(module)"[..]))
+            .await
+            .unwrap_err();
     assert!(matches!(err, SandboxError::Rejected(_)), "{err}");
     j.finish().await;
 }

@@ -54,11 +54,24 @@ pub fn static_elf(message: &[u8]) -> Vec<u8> {
 }
 
 fn call() -> Invocation {
-    Invocation { input: Arc::from(&b"{}"[..]), env: vec![], limits: Limits::default() }
+    Invocation {
+        input: Arc::from(&b"{}"[..]),
+        env: vec![],
+        limits: Limits::default(),
+    }
 }
 
-async fn through_pool(sb: &ProcessSandbox, name: &str, runtime: &str, code: &[u8], n: usize, wait_for_pool: bool) -> anyhow::Result<Stats> {
-    let p = sb.prepare(&FunctionCode::new(runtime, code.to_vec())).await?;
+async fn through_pool(
+    sb: &ProcessSandbox,
+    name: &str,
+    runtime: &str,
+    code: &[u8],
+    n: usize,
+    wait_for_pool: bool,
+) -> anyhow::Result<Stats> {
+    let p = sb
+        .prepare(&FunctionCode::new(runtime, code.to_vec()))
+        .await?;
     let mut samples = Vec::with_capacity(n);
     let start = Instant::now();
     for _ in 0..n {
@@ -84,7 +97,11 @@ fn command(name: &str, n: usize, mut make: impl FnMut() -> Command) -> anyhow::R
     let start = Instant::now();
     for _ in 0..n {
         let t = Instant::now();
-        let out = make().stdin(Stdio::null()).stderr(Stdio::piped()).output().with_context(|| name.to_owned())?;
+        let out = make()
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .with_context(|| name.to_owned())?;
         samples.push(t.elapsed());
         if !out.status.success() {
             bail!("{name}: {}", String::from_utf8_lossy(&out.stderr));
@@ -106,14 +123,46 @@ pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
         runtimes: Some(RuntimeCatalog::shipped()?),
         ..ProcessConfig::default()
     };
-    let sb = ProcessSandbox::start(config.clone()).await.map_err(anyhow::Error::msg)?;
-    let cold = ProcessSandbox::start(ProcessConfig { pool_size: 0, prewarm: vec![], ..config }).await.map_err(anyhow::Error::msg)?;
+    let sb = ProcessSandbox::start(config.clone())
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let cold = ProcessSandbox::start(ProcessConfig {
+        pool_size: 0,
+        prewarm: vec![],
+        ..config
+    })
+    .await
+    .map_err(anyhow::Error::msg)?;
     let elf = static_elf(b"");
     let mut rows = vec![
         through_pool(&sb, "process: native true, pool", "native", &elf, n, true).await?,
-        through_pool(&sb, "process: native true, back-to-back", "native", &elf, n, false).await?,
-        through_pool(&cold, "process: native true, no pool (cell made per call)", "native", &elf, n / 2, false).await?,
-        through_pool(&sb, "process: python3 hello, pool", "python3", HELLO_PY.as_bytes(), n, true).await?,
+        through_pool(
+            &sb,
+            "process: native true, back-to-back",
+            "native",
+            &elf,
+            n,
+            false,
+        )
+        .await?,
+        through_pool(
+            &cold,
+            "process: native true, no pool (cell made per call)",
+            "native",
+            &elf,
+            n / 2,
+            false,
+        )
+        .await?,
+        through_pool(
+            &sb,
+            "process: python3 hello, pool",
+            "python3",
+            HELLO_PY.as_bytes(),
+            n,
+            true,
+        )
+        .await?,
         command("bare: /usr/bin/python3 -I -B hello.py", n, || {
             let mut c = Command::new("/usr/bin/python3");
             c.args(["-I", "-B"]).arg(&hello);
@@ -127,11 +176,24 @@ pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
             let mut c = Command::new(bwrap);
             c.args(["--unshare-all", "--die-with-parent", "--new-session"])
                 .args(["--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib"])
-                .args(["--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin"])
+                .args([
+                    "--symlink",
+                    "usr/lib64",
+                    "/lib64",
+                    "--symlink",
+                    "usr/bin",
+                    "/bin",
+                ])
                 .args(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"])
                 .arg("--ro-bind")
                 .arg(&hello)
-                .args(["/sre/main.py", "/usr/bin/python3", "-I", "-B", "/sre/main.py"]);
+                .args([
+                    "/sre/main.py",
+                    "/usr/bin/python3",
+                    "-I",
+                    "-B",
+                    "/sre/main.py",
+                ]);
             c
         })?);
     } else {
@@ -140,15 +202,28 @@ pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
     sb.shutdown().await;
     cold.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
-    let p50 = |name: &str| rows.iter().find(|r| r.name.starts_with(name)).map(|r| r.p50_us);
+    let p50 = |name: &str| {
+        rows.iter()
+            .find(|r| r.name.starts_with(name))
+            .map(|r| r.p50_us)
+    };
     if let Some(t) = p50("process: native true, pool") {
-        notes.push(format!("native true through the pool: p50 {:.2} ms (target ≤ 2 ms)", t / 1000.0));
+        notes.push(format!(
+            "native true through the pool: p50 {:.2} ms (target ≤ 2 ms)",
+            t / 1000.0
+        ));
     }
     if let (Some(p), Some(b)) = (p50("process: python3"), p50("bare:")) {
-        notes.push(format!("python3 hello: pool / bare = {:.2} (target ≤ 1.2)", p / b));
+        notes.push(format!(
+            "python3 hello: pool / bare = {:.2} (target ≤ 1.2)",
+            p / b
+        ));
     }
     if let (Some(p), Some(w)) = (p50("process: python3"), p50("bwrap")) {
-        notes.push(format!("python3 hello: pool / bwrap = {:.2} (must be < 1)", p / w));
+        notes.push(format!(
+            "python3 hello: pool / bwrap = {:.2} (must be < 1)",
+            p / w
+        ));
     }
     Ok((rows, notes))
 }

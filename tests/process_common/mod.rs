@@ -25,7 +25,9 @@ impl Jail {
             return None;
         }
         // A distinct uid range per test, so survivors can be looked up by uid.
-        let h = test.bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+        let h = test
+            .bytes()
+            .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
         let uid_base = 2_000_000 + (h % 1000) * 1000;
         let cgroup_parent = format!("ain-sre-test-{test}");
         let config = ProcessConfig {
@@ -38,7 +40,11 @@ impl Jail {
             ..ProcessConfig::default()
         };
         match ProcessSandbox::start(config).await {
-            Ok(sb) => Some(Jail { sb, cgroup_parent, uid_base }),
+            Ok(sb) => Some(Jail {
+                sb,
+                cgroup_parent,
+                uid_base,
+            }),
             Err(e) => {
                 skip_or_fail(test, &format!("process tier unavailable: {e}"));
                 None
@@ -48,7 +54,11 @@ impl Jail {
 
     /// Runs `code` in `runtime` with `input`.
     pub async fn run(&self, runtime: &str, code: &[u8], input: &[u8], limits: Limits) -> Outcome {
-        let p = self.sb.prepare(&FunctionCode::new(runtime, code.to_vec())).await.expect("prepare");
+        let p = self
+            .sb
+            .prepare(&FunctionCode::new(runtime, code.to_vec()))
+            .await
+            .expect("prepare");
         let call = Invocation {
             input: Arc::from(input),
             env: vec![
@@ -82,14 +92,19 @@ impl Jail {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let left = guest_pids(lo, hi);
-        assert!(left.is_empty(), "guest processes survived the call: {left:?}");
+        assert!(
+            left.is_empty(),
+            "guest processes survived the call: {left:?}"
+        );
     }
 
     /// Shuts the pools down and checks the cgroup parent is empty, then removes it.
     pub async fn finish(self) {
         self.sb.shutdown().await;
         for c in ["memory", "pids", "cpu", "cpuacct", "freezer", ""] {
-            let dir = std::path::Path::new("/sys/fs/cgroup").join(c).join(&self.cgroup_parent);
+            let dir = std::path::Path::new("/sys/fs/cgroup")
+                .join(c)
+                .join(&self.cgroup_parent);
             if !dir.is_dir() {
                 continue;
             }
@@ -106,7 +121,11 @@ impl Jail {
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
-            assert!(subdirs.is_empty(), "cgroups left in {}: {subdirs:?}", dir.display());
+            assert!(
+                subdirs.is_empty(),
+                "cgroups left in {}: {subdirs:?}",
+                dir.display()
+            );
             let _ = std::fs::remove_dir(&dir);
         }
     }
@@ -117,8 +136,12 @@ impl Jail {
 pub fn guest_pids(lo: u32, hi: u32) -> Vec<(i32, String)> {
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
-        let Ok(status) = std::fs::read_to_string(e.path().join("status")) else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(status) = std::fs::read_to_string(e.path().join("status")) else {
+            continue;
+        };
         let uid = status
             .lines()
             .find_map(|l| l.strip_prefix("Uid:"))

@@ -10,10 +10,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout};
 
+use super::Shared;
 use super::cgroup::Cgroup;
 use super::linux;
 use super::proto::{Report, Run, Setup, nonblocking as nb};
-use super::Shared;
 use crate::config::runtimes::Runtime;
 use crate::sandbox::{Failure, Invocation, Outcome, SandboxError, Tier, Usage};
 
@@ -21,7 +21,10 @@ use crate::sandbox::{Failure, Invocation, Outcome, SandboxError, Tier, Usage};
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn host(why: impl std::fmt::Display) -> SandboxError {
-    SandboxError::Host { tier: Tier::Process, why: why.to_string() }
+    SandboxError::Host {
+        tier: Tier::Process,
+        why: why.to_string(),
+    }
 }
 
 /// A sandbox created ahead of demand. Used for exactly one call, then destroyed.
@@ -37,15 +40,23 @@ pub(crate) struct StemCell {
 
 impl StemCell {
     /// Creates one stem cell for `runtime`: cgroup, helper process, namespaces, id maps, root.
-    pub(crate) async fn create(shared: &Arc<Shared>, runtime: &Runtime) -> Result<StemCell, SandboxError> {
+    pub(crate) async fn create(
+        shared: &Arc<Shared>,
+        runtime: &Runtime,
+    ) -> Result<StemCell, SandboxError> {
         // Process-wide, so two sandboxes in one process never share a cgroup name.
         static CELLS: AtomicU64 = AtomicU64::new(0);
         let n = CELLS.fetch_add(1, Ordering::Relaxed);
-        let cgroup = shared.cgroups.create(&format!("{}-{n}", std::process::id())).map_err(host)?;
+        let cgroup = shared
+            .cgroups
+            .create(&format!("{}-{n}", std::process::id()))
+            .map_err(host)?;
         let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(host)?;
         let mut child = linux::spawn_helper(&shared.jail_exe, OwnedFd::from(theirs))
             .map_err(|e| host(format!("starting {}: {e}", shared.jail_exe.display())))?;
-        let pid = child.id().ok_or_else(|| host("the jail helper exited at once"))?;
+        let pid = child
+            .id()
+            .ok_or_else(|| host("the jail helper exited at once"))?;
         // The pid is ours and unreaped until we wait on it, so /proc/<pid> is this process.
         let proc_dir = linux::open_proc_dir(pid).map_err(host)?;
         cgroup.add(pid).map_err(host)?;
@@ -72,17 +83,32 @@ impl StemCell {
         let stdin = child.stdin.take().expect("piped");
         let stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");
-        Ok(StemCell { child, ctl, stdin, stdout, stderr, cgroup })
+        Ok(StemCell {
+            child,
+            ctl,
+            stdin,
+            stdout,
+            stderr,
+            cgroup,
+        })
     }
 
     /// Runs one call in this cell and destroys it.
-    pub(crate) async fn run(mut self, runtime: &Runtime, code: &[u8], call: Invocation) -> Result<Outcome, SandboxError> {
+    pub(crate) async fn run(
+        mut self,
+        runtime: &Runtime,
+        code: &[u8],
+        call: Invocation,
+    ) -> Result<Outcome, SandboxError> {
         let limits = &call.limits;
         self.cgroup.apply(limits).map_err(host)?;
         let source = format!("/sre/{}", runtime.source_file);
         let run = Run {
             argv: runtime.argv(&source),
-            env: call.guest_env().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+            env: call
+                .guest_env()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
             source_file: runtime.source_file.clone(),
             tmpfs_bytes: limits.tmpfs_bytes,
             tmpfs_inodes: (limits.tmpfs_bytes / 16384).clamp(64, 1 << 16),
@@ -153,7 +179,9 @@ impl StemCell {
         // cap, lost keeper — kill the whole cgroup, never a single pid, and make sure it emptied
         // before anything is reported.
         let exited = matches!(end, End::Exited(_))
-            && tokio::time::timeout(Duration::from_millis(200), self.child.wait()).await.is_ok();
+            && tokio::time::timeout(Duration::from_millis(200), self.child.wait())
+                .await
+                .is_ok();
         let cgroup = self.cgroup;
         let (cgroup, empty) = if exited && cgroup.procs().is_empty() {
             (cgroup, true)
@@ -181,13 +209,21 @@ impl StemCell {
             cpu_us: cg.cpu_us,
             mem_peak_kb: cg.mem_peak_bytes / 1024,
         };
-        let failed = |failure| Ok(Outcome::Failed { failure, stderr_tail: stderr_tail.clone(), usage });
+        let failed = |failure| {
+            Ok(Outcome::Failed {
+                failure,
+                stderr_tail: stderr_tail.clone(),
+                usage,
+            })
+        };
         match end {
             End::TooLarge => failed(Failure::OutputTooLarge),
             _ if overflowed => failed(Failure::OutputTooLarge),
             End::Timeout => failed(Failure::Timeout),
             _ if cg.oom_kills > 0 => failed(Failure::Oom),
-            End::Exited(Report::Exited { code: Some(code), .. }) => Ok(Outcome::Completed {
+            End::Exited(Report::Exited {
+                code: Some(code), ..
+            }) => Ok(Outcome::Completed {
                 exit_code: code,
                 stdout,
                 stderr_tail,

@@ -37,13 +37,25 @@ pub struct CgroupRoot {
 impl CgroupRoot {
     /// Finds the cgroup filesystem under `mount` (normally `/sys/fs/cgroup`) and creates the
     /// parent `parent` (e.g. `ain-sre`) in each hierarchy. `force` picks a version.
-    pub fn open(mount: &Path, parent: &str, force: Option<CgroupVersion>) -> Result<CgroupRoot, String> {
+    pub fn open(
+        mount: &Path,
+        parent: &str,
+        force: Option<CgroupVersion>,
+    ) -> Result<CgroupRoot, String> {
         let v2_ok = || {
             fs::read_to_string(mount.join("cgroup.controllers"))
-                .map(|c| V2_CONTROLLERS.iter().all(|want| c.split_whitespace().any(|x| x == *want)))
+                .map(|c| {
+                    V2_CONTROLLERS
+                        .iter()
+                        .all(|want| c.split_whitespace().any(|x| x == *want))
+                })
                 .unwrap_or(false)
         };
-        let v1_ok = || V1_CONTROLLERS.iter().all(|c| mount.join(c).join("cgroup.procs").exists());
+        let v1_ok = || {
+            V1_CONTROLLERS
+                .iter()
+                .all(|c| mount.join(c).join("cgroup.procs").exists())
+        };
         let version = match force {
             Some(v) => v,
             None if v2_ok() => CgroupVersion::V2,
@@ -86,7 +98,9 @@ impl CgroupRoot {
     /// Removes sandbox cgroups left by a worker that died without shutting down: names are
     /// `<worker pid>-<n>`, and only those whose worker pid is gone are touched.
     fn reap_stale(&self) {
-        let Ok(entries) = fs::read_dir(&self.dirs[0].1) else { return };
+        let Ok(entries) = fs::read_dir(&self.dirs[0].1) else {
+            return;
+        };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             let Some(pid) = name.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
@@ -110,7 +124,11 @@ impl CgroupRoot {
         for (_, d) in &dirs {
             mkdir(d)?;
         }
-        Ok(Cgroup { version: self.version, dirs, cpu_base_us: 0 })
+        Ok(Cgroup {
+            version: self.version,
+            dirs,
+            cpu_base_us: 0,
+        })
     }
 
     /// One line for `ain-sre doctor`.
@@ -155,7 +173,12 @@ impl Cgroup {
         match self.version {
             CgroupVersion::V2 => &self.dirs[0].1,
             CgroupVersion::V1 => {
-                &self.dirs.iter().find(|(c, _)| *c == controller).expect("known controller").1
+                &self
+                    .dirs
+                    .iter()
+                    .find(|(c, _)| *c == controller)
+                    .expect("known controller")
+                    .1
             }
         }
     }
@@ -186,7 +209,11 @@ impl Cgroup {
             CgroupVersion::V1 => {
                 self.write("memory", "memory.limit_in_bytes", &mem)?;
                 // memory+swap = memory: no swapping out of the limit (absent without swapaccount).
-                if self.dir("memory").join("memory.memsw.limit_in_bytes").exists() {
+                if self
+                    .dir("memory")
+                    .join("memory.memsw.limit_in_bytes")
+                    .exists()
+                {
                     self.write("memory", "memory.memsw.limit_in_bytes", &mem)?;
                 }
                 let _ = self.write("memory", "memory.max_usage_in_bytes", "0");
@@ -319,14 +346,22 @@ mod tests {
     #[test]
     fn v2_writes_the_unified_limits_and_reads_usage() {
         let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("cgroup.controllers"), "cpuset cpu io memory pids\n").unwrap();
+        fs::write(
+            dir.path().join("cgroup.controllers"),
+            "cpuset cpu io memory pids\n",
+        )
+        .unwrap();
         let root = CgroupRoot::open(dir.path(), "ain-sre", None).unwrap();
         assert_eq!(root.version, CgroupVersion::V2);
         let mut cg = root.create("1-0").unwrap();
         let cell = dir.path().join("ain-sre/1-0");
         fs::write(cell.join("memory.swap.max"), "max").unwrap();
         fs::write(cell.join("cpu.stat"), "usage_usec 1000\n").unwrap();
-        let limits = Limits { memory_bytes: 64 << 20, pids: 10, ..Limits::default() };
+        let limits = Limits {
+            memory_bytes: 64 << 20,
+            pids: 10,
+            ..Limits::default()
+        };
         cg.apply(&limits).unwrap();
         let read = |f: &str| fs::read_to_string(cell.join(f)).unwrap();
         assert_eq!(read("memory.max"), (64u64 << 20).to_string());
@@ -339,7 +374,15 @@ mod tests {
         let u = cg.usage();
         assert_eq!((u.cpu_us, u.mem_peak_bytes, u.oom_kills), (3000, 2048, 1));
         assert_eq!(read("../cgroup.subtree_control"), "+memory +pids +cpu");
-        for f in ["memory.max", "memory.swap.max", "pids.max", "cpu.max", "cpu.stat", "memory.peak", "memory.events"] {
+        for f in [
+            "memory.max",
+            "memory.swap.max",
+            "pids.max",
+            "cpu.max",
+            "cpu.stat",
+            "memory.peak",
+            "memory.events",
+        ] {
             fs::remove_file(cell.join(f)).unwrap();
         }
         drop(cg);

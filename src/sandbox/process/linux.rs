@@ -8,7 +8,10 @@
 //! multi-threaded daemon into namespaces would be hazardous) and is one linear sequence: new
 //! namespaces, a keeper outside the new pid namespace that reports the guest's exit, and pid 1 of
 //! the sandbox that builds the root, waits for code and input, locks itself down and execs.
-#![allow(unsafe_code, reason = "namespaces, mounts, seccomp and exec need raw system calls")]
+#![allow(
+    unsafe_code,
+    reason = "namespaces, mounts, seccomp and exec need raw system calls"
+)]
 
 use std::ffi::CString;
 use std::fs::File;
@@ -40,11 +43,20 @@ fn cstr(s: &str) -> Result<CString, String> {
 }
 
 fn cpath(p: &Path) -> Result<CString, String> {
-    cstr(p.to_str().ok_or_else(|| format!("{} is not UTF-8", p.display()))?)
+    cstr(
+        p.to_str()
+            .ok_or_else(|| format!("{} is not UTF-8", p.display()))?,
+    )
 }
 
 /// `mount(2)` with optional source, fstype and data.
-fn mount(src: Option<&Path>, target: &Path, fstype: Option<&str>, flags: libc::c_ulong, data: Option<&str>) -> Result<(), String> {
+fn mount(
+    src: Option<&Path>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+    data: Option<&str>,
+) -> Result<(), String> {
     let src_c = src.map(cpath).transpose()?;
     let target_c = cpath(target)?;
     let fstype_c = fstype.map(cstr).transpose()?;
@@ -53,9 +65,25 @@ fn mount(src: Option<&Path>, target: &Path, fstype: Option<&str>, flags: libc::c
     // SAFETY: every pointer is a NUL-terminated string that outlives the call, or null where the
     // kernel accepts null.
     let rc = unsafe {
-        libc::mount(ptr(&src_c), target_c.as_ptr(), ptr(&fstype_c), flags, ptr(&data_c).cast())
+        libc::mount(
+            ptr(&src_c),
+            target_c.as_ptr(),
+            ptr(&fstype_c),
+            flags,
+            ptr(&data_c).cast(),
+        )
     };
-    check(rc, &format!("mount {:?} on {}", src.map(Path::display).map(|d| d.to_string()).or(fstype.map(str::to_owned)), target.display())).map(|_| ())
+    check(
+        rc,
+        &format!(
+            "mount {:?} on {}",
+            src.map(Path::display)
+                .map(|d| d.to_string())
+                .or(fstype.map(str::to_owned)),
+            target.display()
+        ),
+    )
+    .map(|_| ())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -96,7 +124,12 @@ pub(crate) fn spawn_helper(exe: &Path, ctl: OwnedFd) -> io::Result<tokio::proces
 pub(crate) fn open_proc_dir(pid: u32) -> io::Result<OwnedFd> {
     let path = CString::new(format!("/proc/{pid}")).expect("no NUL");
     // SAFETY: a valid path string; the returned fd is checked and then owned.
-    let fd = unsafe { libc::open(path.as_ptr(), libc::O_DIRECTORY | libc::O_RDONLY | libc::O_CLOEXEC) };
+    let fd = unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_DIRECTORY | libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -136,7 +169,10 @@ pub fn jail_main() -> ! {
 fn jail(ctl: &mut UnixStream) -> Result<(), String> {
     // 1. Nothing but stdio and the control socket may cross into the sandbox.
     // SAFETY: plain syscall on integers.
-    check(unsafe { libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32) } as libc::c_int, "close_range")?;
+    check(
+        unsafe { libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32) } as libc::c_int,
+        "close_range",
+    )?;
     let setup: Setup = proto::recv(ctl).map_err(|e| format!("reading setup: {e}"))?;
 
     // 2. Drop the daemon's supplementary groups while still host root: with setgroups denied in
@@ -147,8 +183,13 @@ fn jail(ctl: &mut UnixStream) -> Result<(), String> {
     // 3. New user, mount, pid, ipc, uts, network and cgroup namespaces. The daemon already moved
     //    us into the sandbox's cgroup, so the cgroup namespace is rooted there; the network
     //    namespace is empty (lo down, no routes).
-    let flags = libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC
-        | libc::CLONE_NEWUTS | libc::CLONE_NEWNET | libc::CLONE_NEWCGROUP;
+    let flags = libc::CLONE_NEWUSER
+        | libc::CLONE_NEWNS
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWNET
+        | libc::CLONE_NEWCGROUP;
     // SAFETY: plain syscall; the process is single-threaded, as CLONE_NEWUSER requires.
     check(unsafe { libc::unshare(flags) }, "unshare")?;
 
@@ -196,9 +237,15 @@ fn keeper(ctl: &mut UnixStream, pid: libc::pid_t) -> Result<(), String> {
         }
     }
     let report = if libc::WIFEXITED(status) {
-        Report::Exited { code: Some(libc::WEXITSTATUS(status)), signal: None }
+        Report::Exited {
+            code: Some(libc::WEXITSTATUS(status)),
+            signal: None,
+        }
     } else {
-        Report::Exited { code: None, signal: Some(libc::WTERMSIG(status)) }
+        Report::Exited {
+            code: None,
+            signal: Some(libc::WTERMSIG(status)),
+        }
     };
     proto::send(ctl, &report).map_err(|e| e.to_string())
 }
@@ -207,14 +254,29 @@ fn keeper(ctl: &mut UnixStream, pid: libc::pid_t) -> Result<(), String> {
 fn stem_cell(ctl: &mut UnixStream, setup: &Setup) -> Result<(), String> {
     // Die with the keeper (e.g. the daemon killed the whole cgroup).
     // SAFETY: plain prctl.
-    check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) }, "pdeathsig")?;
+    check(
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) },
+        "pdeathsig",
+    )?;
 
     // 6. Mounts made here never propagate back to the host.
-    mount(None, Path::new("/"), None, libc::MS_REC | libc::MS_PRIVATE, None)?;
+    mount(
+        None,
+        Path::new("/"),
+        None,
+        libc::MS_REC | libc::MS_PRIVATE,
+        None,
+    )?;
 
     // 7. The new root: a small tmpfs holding only mount points.
     let root = &setup.root;
-    mount(Some(Path::new("tmpfs")), root, Some("tmpfs"), libc::MS_NOSUID | libc::MS_NODEV, Some("size=1m,nr_inodes=4096,mode=0755"))?;
+    mount(
+        Some(Path::new("tmpfs")),
+        root,
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV,
+        Some("size=1m,nr_inodes=4096,mode=0755"),
+    )?;
 
     // 8. The runtime's files: read-only, nosuid, nodev binds at the same paths.
     for b in &setup.binds {
@@ -225,7 +287,8 @@ fn stem_cell(ctl: &mut UnixStream, setup: &Setup) -> Result<(), String> {
         let target = root.join(b.strip_prefix("/").unwrap_or(b));
         make_mount_point(&target, meta.is_dir())?;
         mount(Some(b), &target, None, libc::MS_BIND | libc::MS_REC, None)?;
-        let ro = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV;
+        let ro =
+            libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV;
         if mount(None, &target, None, ro, None).is_err() {
             // The host mount is noexec: that flag is locked and must be kept.
             mount(None, &target, None, ro | libc::MS_NOEXEC, None)?;
@@ -248,8 +311,22 @@ fn stem_cell(ctl: &mut UnixStream, setup: &Setup) -> Result<(), String> {
     // per-process part (no /proc/sys, kallsyms, kcore, sysrq-trigger) where the kernel can.
     let proc_flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
     let proc_dir = root.join("proc");
-    if mount(Some(Path::new("proc")), &proc_dir, Some("proc"), proc_flags, Some("hidepid=2,subset=pid")).is_err() {
-        mount(Some(Path::new("proc")), &proc_dir, Some("proc"), proc_flags, Some("hidepid=2"))?;
+    if mount(
+        Some(Path::new("proc")),
+        &proc_dir,
+        Some("proc"),
+        proc_flags,
+        Some("hidepid=2,subset=pid"),
+    )
+    .is_err()
+    {
+        mount(
+            Some(Path::new("proc")),
+            &proc_dir,
+            Some("proc"),
+            proc_flags,
+            Some("hidepid=2"),
+        )?;
     }
 
     // 11. Switch roots and detach the host's: pivot_root(".", ".") stacks the old root on top of
@@ -259,16 +336,31 @@ fn stem_cell(ctl: &mut UnixStream, setup: &Setup) -> Result<(), String> {
     check(unsafe { libc::chdir(root_c.as_ptr()) }, "chdir new root")?;
     let dot = cstr(".")?;
     // SAFETY: valid path strings.
-    check(unsafe { libc::syscall(libc::SYS_pivot_root, dot.as_ptr(), dot.as_ptr()) } as libc::c_int, "pivot_root")?;
+    check(
+        unsafe { libc::syscall(libc::SYS_pivot_root, dot.as_ptr(), dot.as_ptr()) } as libc::c_int,
+        "pivot_root",
+    )?;
     // SAFETY: valid path string.
-    check(unsafe { libc::umount2(dot.as_ptr(), libc::MNT_DETACH) }, "detach old root")?;
+    check(
+        unsafe { libc::umount2(dot.as_ptr(), libc::MNT_DETACH) },
+        "detach old root",
+    )?;
     let slash = cstr("/")?;
     // SAFETY: valid path string.
     check(unsafe { libc::chdir(slash.as_ptr()) }, "chdir /")?;
-    mount(None, Path::new("/"), None, libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV, None)?;
+    mount(
+        None,
+        Path::new("/"),
+        None,
+        libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
+        None,
+    )?;
     let host = b"sre";
     // SAFETY: pointer and length of a live buffer.
-    check(unsafe { libc::sethostname(host.as_ptr().cast(), host.len()) }, "sethostname")?;
+    check(
+        unsafe { libc::sethostname(host.as_ptr().cast(), host.len()) },
+        "sethostname",
+    )?;
 
     // 12. The stem cell is ready; wait for exactly one call.
     proto::send(ctl, &Report::Ready).map_err(|e| e.to_string())?;
@@ -277,16 +369,38 @@ fn stem_cell(ctl: &mut UnixStream, setup: &Setup) -> Result<(), String> {
 
     // 13. The code, on its own tmpfs, then read-only.
     let size = format!("size={},nr_inodes=16,mode=0755", code.len() + 8192);
-    mount(Some(Path::new("tmpfs")), Path::new("/sre"), Some("tmpfs"), libc::MS_NOSUID | libc::MS_NODEV, Some(&size))?;
+    mount(
+        Some(Path::new("tmpfs")),
+        Path::new("/sre"),
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV,
+        Some(&size),
+    )?;
     let src = Path::new("/sre").join(&run.source_file);
     std::fs::write(&src, &code).map_err(|e| format!("writing code: {e}"))?;
-    std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o555)).map_err(|e| e.to_string())?;
-    mount(None, Path::new("/sre"), None, libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV, None)?;
+    std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o555))
+        .map_err(|e| e.to_string())?;
+    mount(
+        None,
+        Path::new("/sre"),
+        None,
+        libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
+        None,
+    )?;
 
     // 14. A sized scratch /tmp (bytes and inodes), fresh for this call.
     if run.tmpfs_bytes > 0 {
-        let opts = format!("size={},nr_inodes={},mode=1777", run.tmpfs_bytes, run.tmpfs_inodes);
-        mount(Some(Path::new("tmpfs")), Path::new("/tmp"), Some("tmpfs"), libc::MS_NOSUID | libc::MS_NODEV, Some(&opts))?;
+        let opts = format!(
+            "size={},nr_inodes={},mode=1777",
+            run.tmpfs_bytes, run.tmpfs_inodes
+        );
+        mount(
+            Some(Path::new("tmpfs")),
+            Path::new("/tmp"),
+            Some("tmpfs"),
+            libc::MS_NOSUID | libc::MS_NODEV,
+            Some(&opts),
+        )?;
     }
     let tmp = cstr("/tmp")?;
     // SAFETY: valid path string.
@@ -305,7 +419,10 @@ fn stem_cell(ctl: &mut UnixStream, setup: &Setup) -> Result<(), String> {
         (libc::RLIMIT_CPU, run.cpu_secs),
     ];
     for (res, v) in limits {
-        let r = libc::rlimit { rlim_cur: v, rlim_max: v };
+        let r = libc::rlimit {
+            rlim_cur: v,
+            rlim_max: v,
+        };
         // SAFETY: pointer to a live rlimit.
         check(unsafe { libc::setrlimit(res, &r) }, "setrlimit")?;
     }
@@ -317,31 +434,61 @@ fn stem_cell(ctl: &mut UnixStream, setup: &Setup) -> Result<(), String> {
         unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
     }
     // SAFETY: plain syscalls on integers.
-    check(unsafe { libc::setresgid(GUEST_ID, GUEST_ID, GUEST_ID) }, "setresgid guest")?;
+    check(
+        unsafe { libc::setresgid(GUEST_ID, GUEST_ID, GUEST_ID) },
+        "setresgid guest",
+    )?;
     // SAFETY: as above.
-    check(unsafe { libc::setresuid(GUEST_ID, GUEST_ID, GUEST_ID) }, "setresuid guest")?;
+    check(
+        unsafe { libc::setresuid(GUEST_ID, GUEST_ID, GUEST_ID) },
+        "setresuid guest",
+    )?;
     // SAFETY: plain prctl.
-    check(unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) }, "clear ambient caps")?;
+    check(
+        unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL,
+                0,
+                0,
+                0,
+            )
+        },
+        "clear ambient caps",
+    )?;
     drop_all_caps()?;
     // Credentials changed, which cleared the parent-death signal: set it again.
     // SAFETY: plain prctl.
-    check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) }, "pdeathsig")?;
+    check(
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) },
+        "pdeathsig",
+    )?;
 
     // 18. No privilege can be gained by exec (setuid bits, file capabilities) from here on.
     // SAFETY: plain prctl.
-    check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }, "no_new_privs")?;
+    check(
+        unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) },
+        "no_new_privs",
+    )?;
 
     // 19. Prepare exec arguments before the filter (allocation after it is fine, but errors are
     //     easier to report now), then close every descriptor but stdio — the control socket too.
     let argv: Vec<CString> = run.argv.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?;
-    let envp: Vec<CString> = run.env.iter().map(|(k, v)| cstr(&format!("{k}={v}"))).collect::<Result<_, _>>()?;
+    let envp: Vec<CString> = run
+        .env
+        .iter()
+        .map(|(k, v)| cstr(&format!("{k}={v}")))
+        .collect::<Result<_, _>>()?;
     let mut argv_p: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_p.push(std::ptr::null());
     let mut envp_p: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
     envp_p.push(std::ptr::null());
     let filter = super::policy::decode(&setup.bpf);
     // SAFETY: plain syscall; fds >= 3 are not used past this point (ctl is only dropped at exit).
-    check(unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) } as libc::c_int, "close_range")?;
+    check(
+        unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) } as libc::c_int,
+        "close_range",
+    )?;
 
     // 20. The seccomp allowlist, then exec. Failures from here on can only go to stderr.
     if let Err(e) = seccompiler::apply_filter(&filter) {
@@ -351,7 +498,12 @@ fn stem_cell(ctl: &mut UnixStream, setup: &Setup) -> Result<(), String> {
     }
     // SAFETY: argv/envp are NULL-terminated arrays of live C strings.
     unsafe { libc::execve(argv_p[0], argv_p.as_ptr(), envp_p.as_ptr()) };
-    let _ = writeln!(io::stderr(), "ain-sre-jail: exec {}: {}", run.argv[0], io::Error::last_os_error());
+    let _ = writeln!(
+        io::stderr(),
+        "ain-sre-jail: exec {}: {}",
+        run.argv[0],
+        io::Error::last_os_error()
+    );
     // SAFETY: immediate exit after a failed exec.
     unsafe { libc::_exit(127) }
 }
@@ -383,8 +535,15 @@ fn drop_all_caps() -> Result<(), String> {
         permitted: u32,
         inheritable: u32,
     }
-    let mut hdr = Header { version: 0x2008_0522, pid: 0 };
-    let data = [Data { effective: 0, permitted: 0, inheritable: 0 }; 2];
+    let mut hdr = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let data = [Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
     // SAFETY: header and data are live, correctly laid out for _LINUX_CAPABILITY_VERSION_3.
     let rc = unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut Header, data.as_ptr()) };
     check(rc as libc::c_int, "capset").map(|_| ())

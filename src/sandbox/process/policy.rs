@@ -19,6 +19,7 @@ use seccompiler::{
 };
 
 /// Plain allowed calls (x86_64 numbers from libc).
+#[rustfmt::skip]
 const ALLOWED: &[libc::c_long] = &[
     libc::SYS_read, libc::SYS_write, libc::SYS_open, libc::SYS_close, libc::SYS_stat,
     libc::SYS_fstat, libc::SYS_lstat, libc::SYS_poll, libc::SYS_lseek, libc::SYS_mmap,
@@ -87,7 +88,7 @@ const NS_FLAGS: u64 = (libc::CLONE_NEWNS
     | libc::CLONE_NEWPID
     | libc::CLONE_NEWNET
     | libc::CLONE_NEWCGROUP
-    | 0x80 /* CLONE_NEWTIME */) as u64;
+    | 0x80/* CLONE_NEWTIME */) as u64;
 
 /// `ioctl` requests refused: TIOCSTI (CVE-2017-5226) and TIOCLINUX (same trick on a VT).
 const DENIED_IOCTLS: [u64; 2] = [0x5412, 0x541C];
@@ -114,8 +115,14 @@ pub(crate) fn compile() -> Result<BpfProgram, String> {
     // Sockets: Unix domain only (the network namespace is empty anyway; this also refuses raw,
     // packet and netlink sockets before the kernel sees them).
     let unix = libc::AF_UNIX as u64;
-    rules.insert(libc::SYS_socket, vec![rule(vec![cond(0, SeccompCmpOp::Eq, unix)])]);
-    rules.insert(libc::SYS_socketpair, vec![rule(vec![cond(0, SeccompCmpOp::Eq, unix)])]);
+    rules.insert(
+        libc::SYS_socket,
+        vec![rule(vec![cond(0, SeccompCmpOp::Eq, unix)])],
+    );
+    rules.insert(
+        libc::SYS_socketpair,
+        vec![rule(vec![cond(0, SeccompCmpOp::Eq, unix)])],
+    );
     // ioctl: everything except terminal input injection. The request is a 32-bit value.
     let ioctl_ok = DENIED_IOCTLS
         .iter()
@@ -132,14 +139,16 @@ pub(crate) fn compile() -> Result<BpfProgram, String> {
         TargetArch::x86_64,
     )
     .map_err(|e| format!("seccomp filter: {e}"))?;
-    let mut prog: BpfProgram = allow.try_into().map_err(|e| format!("seccomp compile: {e}"))?;
+    let mut prog: BpfProgram = allow
+        .try_into()
+        .map_err(|e| format!("seccomp compile: {e}"))?;
     // clone3 → ENOSYS: patch it in front of the allowlist, after the architecture check (the
     // first three instructions), as "nr == clone3 ? ENOSYS : continue".
     let nosys = libc::SECCOMP_RET_ERRNO | (libc::ENOSYS as u32 & libc::SECCOMP_RET_DATA);
     let extra = [
-        bpf(0x20, 0, 0, 0),                                   // ld [nr]
-        bpf(0x15, 0, 1, libc::SYS_clone3 as u32),             // jeq clone3, +0, +1
-        bpf(0x06, 0, 0, nosys),                               // ret ENOSYS
+        bpf(0x20, 0, 0, 0),                       // ld [nr]
+        bpf(0x15, 0, 1, libc::SYS_clone3 as u32), // jeq clone3, +0, +1
+        bpf(0x06, 0, 0, nosys),                   // ret ENOSYS
     ];
     prog.splice(3..3, extra);
     Ok(prog)
@@ -153,10 +162,7 @@ fn bpf(code: u16, jt: u8, jf: u8, k: u32) -> seccompiler::sock_filter {
 pub(crate) fn encode(prog: &BpfProgram) -> Vec<u64> {
     prog.iter()
         .map(|f| {
-            u64::from(f.code)
-                | u64::from(f.jt) << 16
-                | u64::from(f.jf) << 24
-                | u64::from(f.k) << 32
+            u64::from(f.code) | u64::from(f.jt) << 16 | u64::from(f.jf) << 24 | u64::from(f.k) << 32
         })
         .collect()
 }
@@ -180,11 +186,24 @@ mod tests {
         let back = decode(&encode(&prog));
         assert_eq!(encode(&back), encode(&prog));
         for nr in [
-            libc::SYS_ptrace, libc::SYS_mount, libc::SYS_unshare, libc::SYS_setns,
-            libc::SYS_bpf, libc::SYS_perf_event_open, libc::SYS_userfaultfd, libc::SYS_keyctl,
-            libc::SYS_add_key, libc::SYS_io_uring_setup, libc::SYS_settimeofday,
-            libc::SYS_adjtimex, libc::SYS_clock_settime, libc::SYS_process_vm_readv,
-            libc::SYS_pivot_root, libc::SYS_chroot, libc::SYS_mknod, libc::SYS_kexec_load,
+            libc::SYS_ptrace,
+            libc::SYS_mount,
+            libc::SYS_unshare,
+            libc::SYS_setns,
+            libc::SYS_bpf,
+            libc::SYS_perf_event_open,
+            libc::SYS_userfaultfd,
+            libc::SYS_keyctl,
+            libc::SYS_add_key,
+            libc::SYS_io_uring_setup,
+            libc::SYS_settimeofday,
+            libc::SYS_adjtimex,
+            libc::SYS_clock_settime,
+            libc::SYS_process_vm_readv,
+            libc::SYS_pivot_root,
+            libc::SYS_chroot,
+            libc::SYS_mknod,
+            libc::SYS_kexec_load,
         ] {
             assert!(!ALLOWED.contains(&nr), "{nr} must not be allowed");
         }

@@ -148,12 +148,25 @@ mod tests {
     #[test]
     fn frames_round_trip_and_read_exactly_one() {
         let mut buf = Vec::new();
-        send(&mut buf, &Report::Exited { code: Some(3), signal: None }).unwrap();
+        send(
+            &mut buf,
+            &Report::Exited {
+                code: Some(3),
+                signal: None,
+            },
+        )
+        .unwrap();
         write_frame(&mut buf, b"code").unwrap();
         buf.extend_from_slice(b"rest");
         let mut r = &buf[..];
         let m: Report = recv(&mut r).unwrap();
-        assert_eq!(m, Report::Exited { code: Some(3), signal: None });
+        assert_eq!(
+            m,
+            Report::Exited {
+                code: Some(3),
+                signal: None
+            }
+        );
         assert_eq!(read_frame(&mut r).unwrap(), b"code");
         assert_eq!(r, b"rest");
     }

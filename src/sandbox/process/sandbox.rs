@@ -10,7 +10,9 @@ use super::cgroup::{CgroupRoot, CgroupVersion};
 use super::cgroup_version::CgroupVersionArg;
 use super::{ProcessConfig, find_jail_exe, policy};
 use crate::config::runtimes::{Runtime, RuntimeCatalog};
-use crate::sandbox::{FunctionCode, Invocation, NetworkPolicy, Outcome, Sandbox, SandboxError, Tier};
+use crate::sandbox::{
+    FunctionCode, Invocation, NetworkPolicy, Outcome, Sandbox, SandboxError, Tier,
+};
 
 /// Largest function code accepted (scripts and static binaries).
 const MAX_CODE: usize = 16 << 20;
@@ -77,7 +79,11 @@ impl ProcessSandbox {
             }),
         };
         for name in sb.shared.config.prewarm.clone() {
-            let rt = sb.shared.runtimes.resolve(&name).map_err(|e| e.to_string())?;
+            let rt = sb
+                .shared
+                .runtimes
+                .resolve(&name)
+                .map_err(|e| e.to_string())?;
             sb.fill(&rt).await;
         }
         Ok(sb)
@@ -90,12 +96,19 @@ impl ProcessSandbox {
 
     /// Stem cells ready for `runtime` right now.
     pub fn ready(&self, runtime: &str) -> usize {
-        self.shared.pools.lock().expect("pool lock").get(runtime).map_or(0, |p| p.ready.len())
+        self.shared
+            .pools
+            .lock()
+            .expect("pool lock")
+            .get(runtime)
+            .map_or(0, |p| p.ready.len())
     }
 
     /// Fills `runtime`'s pool to its size and waits until it is full.
     pub async fn fill(&self, runtime: &Runtime) {
-        while !self.shared.closed.load(Ordering::Relaxed) && self.ready(&runtime.name) < self.shared.config.pool_size {
+        while !self.shared.closed.load(Ordering::Relaxed)
+            && self.ready(&runtime.name) < self.shared.config.pool_size
+        {
             match StemCell::create(&self.shared, runtime).await {
                 Ok(c) => self.put(&runtime.name, c),
                 Err(e) => {
@@ -110,7 +123,14 @@ impl ProcessSandbox {
         if self.shared.closed.load(Ordering::Relaxed) {
             return; // dropped: killed and removed
         }
-        self.shared.pools.lock().expect("pool lock").entry(runtime.to_owned()).or_default().ready.push(cell);
+        self.shared
+            .pools
+            .lock()
+            .expect("pool lock")
+            .entry(runtime.to_owned())
+            .or_default()
+            .ready
+            .push(cell);
     }
 
     /// A ready cell (or a new one when the pool is empty), and a background refill.
@@ -129,7 +149,13 @@ impl ProcessSandbox {
             let rt = runtime.clone();
             tokio::spawn(async move {
                 let made = StemCell::create(&me.shared, &rt).await;
-                me.shared.pools.lock().expect("pool lock").entry(rt.name.clone()).or_default().creating -= 1;
+                me.shared
+                    .pools
+                    .lock()
+                    .expect("pool lock")
+                    .entry(rt.name.clone())
+                    .or_default()
+                    .creating -= 1;
                 match made {
                     Ok(c) => me.put(&rt.name, c),
                     Err(e) => tracing::warn!(runtime = %rt.name, "stem cell refill: {e}"),
@@ -165,24 +191,45 @@ impl Sandbox for ProcessSandbox {
     }
 
     async fn prepare(&self, code: &FunctionCode) -> Result<PreparedProcess, SandboxError> {
-        let runtime = self.shared.runtimes.resolve(&code.runtime).map_err(|e| SandboxError::Rejected(e.to_string()))?;
+        let runtime = self
+            .shared
+            .runtimes
+            .resolve(&code.runtime)
+            .map_err(|e| SandboxError::Rejected(e.to_string()))?;
         if !runtime.tiers.contains(&Tier::Process) {
-            return Err(SandboxError::Rejected(format!("runtime `{}` does not run on the process tier", runtime.name)));
+            return Err(SandboxError::Rejected(format!(
+                "runtime `{}` does not run on the process tier",
+                runtime.name
+            )));
         }
         if code.bytes.len() > MAX_CODE {
-            return Err(SandboxError::Rejected(format!("code is {} bytes; the process tier takes at most {MAX_CODE}", code.bytes.len())));
+            return Err(SandboxError::Rejected(format!(
+                "code is {} bytes; the process tier takes at most {MAX_CODE}",
+                code.bytes.len()
+            )));
         }
-        Ok(PreparedProcess { runtime, code: code.bytes.clone() })
+        Ok(PreparedProcess {
+            runtime,
+            code: code.bytes.clone(),
+        })
     }
 
-    async fn run(&self, prepared: &PreparedProcess, call: Invocation) -> Result<Outcome, SandboxError> {
+    async fn run(
+        &self,
+        prepared: &PreparedProcess,
+        call: Invocation,
+    ) -> Result<Outcome, SandboxError> {
         if let NetworkPolicy::Proxy { .. } = call.limits.network {
             return Err(SandboxError::Rejected(
-                "network policy `proxy` is not supported on the process tier (no network at all)".into(),
+                "network policy `proxy` is not supported on the process tier (no network at all)"
+                    .into(),
             ));
         }
         if self.shared.closed.load(Ordering::Relaxed) {
-            return Err(SandboxError::Unavailable { tier: Tier::Process, why: "shut down".into() });
+            return Err(SandboxError::Unavailable {
+                tier: Tier::Process,
+                why: "shut down".into(),
+            });
         }
         let cell = self.take(&prepared.runtime).await?;
         cell.run(&prepared.runtime, &prepared.code, call).await

@@ -13,7 +13,10 @@ pub struct ProcessSandbox(());
 pub struct PreparedProcess(());
 
 fn unsupported() -> SandboxError {
-    SandboxError::Unavailable { tier: Tier::Process, why: "Unsupported: the process tier needs Linux".into() }
+    SandboxError::Unavailable {
+        tier: Tier::Process,
+        why: "Unsupported: the process tier needs Linux".into(),
+    }
 }
 
 impl ProcessSandbox {
@@ -40,7 +43,11 @@ impl Sandbox for ProcessSandbox {
 
 /// One failing check.
 pub fn doctor(_: &ProcessConfig) -> Vec<Check> {
-    vec![Check::fail("process", "platform", "Unsupported: the process tier needs Linux")]
+    vec![Check::fail(
+        "process",
+        "platform",
+        "Unsupported: the process tier needs Linux",
+    )]
 }
 
 /// The helper cannot run off Linux.
