@@ -168,8 +168,8 @@ pub fn jail_main() -> ! {
 /// The whole set-up, in order. Returns only in the keeper (after the guest ended) or on error.
 fn jail(ctl: &mut UnixStream) -> Result<(), String> {
     // 1. Nothing but stdio and the control socket may cross into the sandbox.
-    // SAFETY: plain syscall on integers.
     check(
+        // SAFETY: plain syscall on integers.
         unsafe { libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32) } as libc::c_int,
         "close_range",
     )?;
@@ -253,8 +253,8 @@ fn keeper(ctl: &mut UnixStream, pid: libc::pid_t) -> Result<(), String> {
 /// Pid 1 of the sandbox: build the root, wait for one call, become the guest.
 fn stem_cell(ctl: &mut UnixStream, setup: &Setup) -> Result<(), String> {
     // Die with the keeper (e.g. the daemon killed the whole cgroup).
-    // SAFETY: plain prctl.
     check(
+        // SAFETY: plain prctl.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) },
         "pdeathsig",
     )?;
@@ -335,13 +335,13 @@ fn stem_cell(ctl: &mut UnixStream, setup: &Setup) -> Result<(), String> {
     // SAFETY: valid path string.
     check(unsafe { libc::chdir(root_c.as_ptr()) }, "chdir new root")?;
     let dot = cstr(".")?;
-    // SAFETY: valid path strings.
     check(
+        // SAFETY: valid path strings.
         unsafe { libc::syscall(libc::SYS_pivot_root, dot.as_ptr(), dot.as_ptr()) } as libc::c_int,
         "pivot_root",
     )?;
-    // SAFETY: valid path string.
     check(
+        // SAFETY: valid path string.
         unsafe { libc::umount2(dot.as_ptr(), libc::MNT_DETACH) },
         "detach old root",
     )?;
@@ -356,8 +356,8 @@ fn stem_cell(ctl: &mut UnixStream, setup: &Setup) -> Result<(), String> {
         None,
     )?;
     let host = b"sre";
-    // SAFETY: pointer and length of a live buffer.
     check(
+        // SAFETY: pointer and length of a live buffer.
         unsafe { libc::sethostname(host.as_ptr().cast(), host.len()) },
         "sethostname",
     )?;
@@ -433,18 +433,18 @@ fn stem_cell(ctl: &mut UnixStream, setup: &Setup) -> Result<(), String> {
         // SAFETY: plain prctl; EINVAL past the last capability is expected and ignored.
         unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
     }
-    // SAFETY: plain syscalls on integers.
     check(
+        // SAFETY: plain syscalls on integers.
         unsafe { libc::setresgid(GUEST_ID, GUEST_ID, GUEST_ID) },
         "setresgid guest",
     )?;
-    // SAFETY: as above.
     check(
+        // SAFETY: as above.
         unsafe { libc::setresuid(GUEST_ID, GUEST_ID, GUEST_ID) },
         "setresuid guest",
     )?;
-    // SAFETY: plain prctl.
     check(
+        // SAFETY: plain prctl.
         unsafe {
             libc::prctl(
                 libc::PR_CAP_AMBIENT,
@@ -458,15 +458,15 @@ fn stem_cell(ctl: &mut UnixStream, setup: &Setup) -> Result<(), String> {
     )?;
     drop_all_caps()?;
     // Credentials changed, which cleared the parent-death signal: set it again.
-    // SAFETY: plain prctl.
     check(
+        // SAFETY: plain prctl.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) },
         "pdeathsig",
     )?;
 
     // 18. No privilege can be gained by exec (setuid bits, file capabilities) from here on.
-    // SAFETY: plain prctl.
     check(
+        // SAFETY: plain prctl.
         unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) },
         "no_new_privs",
     )?;
@@ -484,8 +484,8 @@ fn stem_cell(ctl: &mut UnixStream, setup: &Setup) -> Result<(), String> {
     let mut envp_p: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
     envp_p.push(std::ptr::null());
     let filter = super::policy::decode(&setup.bpf);
-    // SAFETY: plain syscall; fds >= 3 are not used past this point (ctl is only dropped at exit).
     check(
+        // SAFETY: plain syscall; fds >= 3 are not used past this point (ctl is only dropped at exit).
         unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) } as libc::c_int,
         "close_range",
     )?;
