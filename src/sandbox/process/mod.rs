@@ -13,7 +13,7 @@
 //!
 //! Network policy `Proxy` is not supported on this tier: such calls are rejected.
 //!
-//! Files: `linux.rs` (the jail, the only `unsafe` code), `policy.rs` (seccomp), `cgroup.rs`
+//! Files: `linux/` (the jail, the only `unsafe` code: `host.rs` daemon side, `jail.rs` helper side), `policy.rs` (seccomp), `cgroup.rs`
 //! (v1/v2), `cell.rs` (one stem cell, one call), `proto.rs` (daemon ↔ jail messages),
 //! `doctor.rs` (host checks). Non-Linux builds get a stub that reports the tier unavailable.
 

@@ -1,154 +1,15 @@
-//! The jail: everything in the process tier that needs raw system calls, and the only module of
-//! the crate allowed `unsafe`.
-//!
-//! Two halves. The daemon side starts the `ain-sre-jail` helper with the control socket on fd 3
-//! ([`spawn_helper`]) and writes its uid/gid maps through a `/proc/<pid>` directory fd opened
-//! while the helper is our unreaped child, so the pid cannot have been reused ([`write_id_maps`]).
-//! The helper side, [`jail_main`], runs in a freshly exec'd single-threaded process (forking the
-//! multi-threaded daemon into namespaces would be hazardous) and is one linear sequence: new
-//! namespaces, a keeper outside the new pid namespace that reports the guest's exit, and pid 1 of
-//! the sandbox that builds the root, waits for code and input, locks itself down and execs.
-#![allow(
-    unsafe_code,
-    reason = "namespaces, mounts, seccomp and exec need raw system calls"
-)]
+//! The helper's half: one linear set-up sequence, from new namespaces to `execve`.
 
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::FromRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 
-use super::proto::{self, Report, Run, Setup};
-
-/// Uid and gid of the guest inside its user namespace (host: `uid_base + 1`).
-pub(crate) const GUEST_ID: u32 = 1000;
-
-/// The control fd number in the helper.
-const CTL_FD: RawFd = 3;
-
-fn check(rc: libc::c_int, what: &str) -> Result<libc::c_int, String> {
-    if rc < 0 {
-        Err(format!("{what}: {}", io::Error::last_os_error()))
-    } else {
-        Ok(rc)
-    }
-}
-
-fn cstr(s: &str) -> Result<CString, String> {
-    CString::new(s).map_err(|_| format!("{s:?} contains a NUL byte"))
-}
-
-fn cpath(p: &Path) -> Result<CString, String> {
-    cstr(
-        p.to_str()
-            .ok_or_else(|| format!("{} is not UTF-8", p.display()))?,
-    )
-}
-
-/// `mount(2)` with optional source, fstype and data.
-fn mount(
-    src: Option<&Path>,
-    target: &Path,
-    fstype: Option<&str>,
-    flags: libc::c_ulong,
-    data: Option<&str>,
-) -> Result<(), String> {
-    let src_c = src.map(cpath).transpose()?;
-    let target_c = cpath(target)?;
-    let fstype_c = fstype.map(cstr).transpose()?;
-    let data_c = data.map(cstr).transpose()?;
-    let ptr = |c: &Option<CString>| c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
-    // SAFETY: every pointer is a NUL-terminated string that outlives the call, or null where the
-    // kernel accepts null.
-    let rc = unsafe {
-        libc::mount(
-            ptr(&src_c),
-            target_c.as_ptr(),
-            ptr(&fstype_c),
-            flags,
-            ptr(&data_c).cast(),
-        )
-    };
-    check(
-        rc,
-        &format!(
-            "mount {:?} on {}",
-            src.map(Path::display)
-                .map(|d| d.to_string())
-                .or(fstype.map(str::to_owned)),
-            target.display()
-        ),
-    )
-    .map(|_| ())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Daemon side.
-
-/// Starts the helper: stdin/stdout/stderr are pipes, `ctl` becomes its fd 3.
-pub(crate) fn spawn_helper(exe: &Path, ctl: OwnedFd) -> io::Result<tokio::process::Child> {
-    let mut cmd = tokio::process::Command::new(exe);
-    cmd.arg0("ain-sre-jail")
-        .env_clear()
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let fd = ctl.as_raw_fd();
-    // SAFETY: the closure runs between fork and exec and only calls dup2/fcntl, which are
-    // async-signal-safe; `fd` stays open in the parent until spawn returns.
-    unsafe {
-        cmd.pre_exec(move || {
-            if fd == CTL_FD {
-                // dup2 onto itself would keep FD_CLOEXEC.
-                if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-            } else if libc::dup2(fd, CTL_FD) < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let child = cmd.spawn();
-    drop(ctl);
-    child
-}
-
-/// Opens `/proc/<pid>` of our own unreaped child: a directory fd that keeps naming that process
-/// (it doubles as a pidfd), so the id maps below cannot land in a recycled pid.
-pub(crate) fn open_proc_dir(pid: u32) -> io::Result<OwnedFd> {
-    let path = CString::new(format!("/proc/{pid}")).expect("no NUL");
-    // SAFETY: a valid path string; the returned fd is checked and then owned.
-    let fd = unsafe {
-        libc::open(
-            path.as_ptr(),
-            libc::O_DIRECTORY | libc::O_RDONLY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` was just opened and nobody else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// Maps ns root → host `uid_base` (the helper's own set-up identity) and ns [`GUEST_ID`] →
-/// host `uid_base + 1` (the guest), same for gids; `setgroups` is denied first.
-pub(crate) fn write_id_maps(proc_dir: &OwnedFd, uid_base: u32) -> io::Result<()> {
-    let base = PathBuf::from(format!("/proc/self/fd/{}", proc_dir.as_raw_fd()));
-    let map = format!("0 {uid_base} 1\n{GUEST_ID} {} 1\n", uid_base + 1);
-    std::fs::write(base.join("setgroups"), "deny")?;
-    std::fs::write(base.join("uid_map"), &map)?;
-    std::fs::write(base.join("gid_map"), &map)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Helper side.
+use super::super::proto::{self, Report, Run, Setup};
+use super::{CTL_FD, GUEST_ID, check, cpath, cstr, mount};
 
 /// Entry point of the `ain-sre-jail` binary. Never returns.
 pub fn jail_main() -> ! {
@@ -483,7 +344,7 @@ fn stem_cell(ctl: &mut UnixStream, setup: &Setup) -> Result<(), String> {
     argv_p.push(std::ptr::null());
     let mut envp_p: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
     envp_p.push(std::ptr::null());
-    let filter = super::policy::decode(&setup.bpf);
+    let filter = super::super::policy::decode(&setup.bpf);
     check(
         // SAFETY: plain syscall; fds >= 3 are not used past this point (ctl is only dropped at exit).
         unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) } as libc::c_int,
