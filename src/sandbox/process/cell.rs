@@ -15,7 +15,7 @@ use super::cgroup::Cgroup;
 use super::linux;
 use super::proto::{Report, Run, Setup, nonblocking as nb};
 use crate::config::runtimes::Runtime;
-use crate::sandbox::{Failure, Invocation, Outcome, SandboxError, Tier, Usage};
+use crate::sandbox::{Failure, Invocation, Limits, Outcome, SandboxError, Tier, Usage};
 
 /// How long a new stem cell may take to report each set-up step.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -59,6 +59,9 @@ impl StemCell {
             .ok_or_else(|| host("the jail helper exited at once"))?;
         // The pid is ours and unreaped until we wait on it, so /proc/<pid> is this process.
         let proc_dir = linux::open_proc_dir(pid).map_err(host)?;
+        let mut cgroup = cgroup;
+        // The expected limits now, off the call's path; `run` rewrites them only if they differ.
+        cgroup.apply(&Limits::default()).map_err(host)?;
         cgroup.add(pid).map_err(host)?;
         ours.set_nonblocking(true).map_err(host)?;
         let mut ctl = UnixStream::from_std(ours).map_err(host)?;

@@ -111,6 +111,7 @@ impl CgroupRoot {
                     version: self.version,
                     dirs: self.dirs.iter().map(|(c, d)| (*c, d.join(&name))).collect(),
                     cpu_base_us: 0,
+                    applied: None,
                 };
                 drop(stale); // kills what is left, removes the directories
             }
@@ -128,6 +129,7 @@ impl CgroupRoot {
             version: self.version,
             dirs,
             cpu_base_us: 0,
+            applied: None,
         })
     }
 
@@ -166,6 +168,7 @@ pub(crate) struct Cgroup {
     version: CgroupVersion,
     dirs: Vec<(&'static str, PathBuf)>,
     cpu_base_us: u64,
+    applied: Option<(u64, u32)>,
 }
 
 impl Cgroup {
@@ -201,7 +204,21 @@ impl Cgroup {
     }
 
     /// Applies one call's limits and resets the usage counters (called just before the call).
+    /// Limits already written (at stem-cell creation, with the expected profile) are not
+    /// written again; the usage counters are always reset.
     pub(crate) fn apply(&mut self, limits: &Limits) -> Result<(), String> {
+        let key = (limits.memory_bytes, limits.pids);
+        if self.applied == Some(key) {
+            match self.version {
+                CgroupVersion::V1 => {
+                    let _ = self.write("memory", "memory.max_usage_in_bytes", "0");
+                    self.write("cpuacct", "cpuacct.usage", "0")?;
+                }
+                CgroupVersion::V2 => self.cpu_base_us = self.v2_cpu_us(),
+            }
+            return Ok(());
+        }
+        self.applied = Some(key);
         let mem = limits.memory_bytes.max(8 << 20).to_string();
         // Processes the guest may have, plus the keeper outside its pid namespace.
         let pids = (limits.pids.max(1) + 1).to_string();
@@ -231,6 +248,10 @@ impl Cgroup {
                 }
                 self.write("pids", "pids.max", &pids)?;
                 self.write("cpu", "cpu.max", "100000 100000")?;
+                // An OOM kills the whole sandbox, not one process of it.
+                if self.dir("memory").join("memory.oom.group").exists() {
+                    self.write("memory", "memory.oom.group", "1")?;
+                }
                 self.cpu_base_us = self.v2_cpu_us();
             }
         }
