@@ -34,6 +34,7 @@ pub(crate) struct StemCell {
     stdin: ChildStdin,
     stdout: ChildStdout,
     stderr: ChildStderr,
+    cleanups: tokio_util::task::TaskTracker,
     // Declared last: dropped (killed and removed) after the helper handle.
     cgroup: Cgroup,
 }
@@ -92,6 +93,7 @@ impl StemCell {
             stdin,
             stdout,
             stderr,
+            cleanups: shared.cleanups.clone(),
             cgroup,
         })
     }
@@ -177,36 +179,46 @@ impl StemCell {
             _ = tokio::time::sleep_until(deadline) => End::Timeout,
             Ok(()) = &mut overflow_rx => End::TooLarge,
         };
-        // Normally pid 1 has ended (taking its whole pid namespace with it) and the keeper exits
-        // right after reporting, so the cgroup is already empty. Otherwise — deadline, output
-        // cap, lost keeper — kill the whole cgroup, never a single pid, and make sure it emptied
-        // before anything is reported.
-        let exited = matches!(end, End::Exited(_))
-            && tokio::time::timeout(Duration::from_millis(200), self.child.wait())
-                .await
-                .is_ok();
+        // When pid 1 (the guest) has ended, the kernel has already killed and reaped everything
+        // else in its pid namespace: only the keeper — ours, not guest code — is left, and its
+        // exit (which tears the namespaces down) and the cgroup's empty check and removal happen
+        // off the call's path. Otherwise — deadline, output cap, lost keeper — the whole cgroup is
+        // killed now, never a single pid, and must be empty before anything is reported.
+        let wall;
+        let cg;
+        let mut child = self.child;
         let cgroup = self.cgroup;
-        let (cgroup, empty) = if exited && cgroup.procs().is_empty() {
-            (cgroup, true)
+        if matches!(end, End::Exited(Report::Exited { .. })) {
+            wall = started.elapsed();
+            cg = cgroup.usage();
+            self.cleanups.spawn(async move {
+                let _ = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
+                let _ = tokio::task::spawn_blocking(move || {
+                    if !cgroup.kill_all(Duration::from_secs(2)) {
+                        tracing::error!("a finished sandbox's cgroup did not empty: {cgroup:?}");
+                    }
+                    drop(cgroup);
+                })
+                .await;
+            });
         } else {
-            tokio::task::spawn_blocking(move || {
+            let (cgroup, empty) = tokio::task::spawn_blocking(move || {
                 let empty = cgroup.kill_all(Duration::from_secs(2));
                 (cgroup, empty)
             })
             .await
-            .map_err(host)?
-        };
-        let wall = started.elapsed();
-        let _ = self.child.wait().await;
+            .map_err(host)?;
+            wall = started.elapsed();
+            let _ = child.wait().await;
+            cg = cgroup.usage();
+            if !empty {
+                return Err(host("the sandbox's cgroup did not empty after SIGKILL"));
+            }
+            self.cleanups.spawn_blocking(move || drop(cgroup));
+        }
         // Every writer is dead, so the readers reach EOF at once.
         let (stdout, overflowed) = out_task.await.map_err(host)?;
         let stderr_tail = err_task.await.map_err(host)?;
-        let cg = cgroup.usage();
-        if !empty {
-            return Err(host("the sandbox's cgroup did not empty after SIGKILL"));
-        }
-        // Removing the cgroup directories is off the call's path.
-        tokio::task::spawn_blocking(move || drop(cgroup));
         let usage = Usage {
             wall_us: wall.as_micros() as u64,
             cpu_us: cg.cpu_us,

@@ -23,6 +23,8 @@ pub(crate) struct Shared {
     pub(crate) cgroups: CgroupRoot,
     pub(crate) bpf: Vec<u64>,
     pub(crate) jail_exe: PathBuf,
+    /// Teardowns of finished calls (keeper exit, cgroup removal), awaited by `shutdown`.
+    pub(crate) cleanups: tokio_util::task::TaskTracker,
     runtimes: RuntimeCatalog,
     pools: Mutex<HashMap<String, Pool>>,
     closed: AtomicBool,
@@ -73,6 +75,7 @@ impl ProcessSandbox {
                 cgroups,
                 bpf,
                 jail_exe,
+                cleanups: tokio_util::task::TaskTracker::new(),
                 runtimes,
                 pools: Mutex::new(HashMap::new()),
                 closed: AtomicBool::new(false),
@@ -180,6 +183,8 @@ impl ProcessSandbox {
             .flat_map(|p| p.ready.drain(..))
             .collect();
         let _ = tokio::task::spawn_blocking(move || drop(cells)).await;
+        self.shared.cleanups.close();
+        self.shared.cleanups.wait().await;
     }
 }
 
