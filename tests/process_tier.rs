@@ -225,3 +225,34 @@ async fn proxy_network_policy_is_rejected_and_unknown_runtimes_too() {
     assert!(matches!(err, SandboxError::Rejected(_)), "{err}");
     j.finish().await;
 }
+
+#[tokio::test]
+async fn tmp_follows_the_calls_tmpfs_limit() {
+    let Some(j) = Jail::new("tmpsize", 0).await else {
+        return;
+    };
+    let probe = "import os\ntry:\n    open('/tmp/x', 'w').write('x')\n    s = os.statvfs('/tmp')\n    print(s.f_blocks * s.f_frsize)\nexcept OSError as e:\n    print('errno', e.errno)\n";
+    let out = j.py(probe, Limits::default()).await;
+    assert_eq!(process_common::text_of(&out), (16u64 << 20).to_string());
+    let out = j
+        .py(
+            probe,
+            Limits {
+                tmpfs_bytes: 4 << 20,
+                ..Limits::default()
+            },
+        )
+        .await;
+    assert_eq!(process_common::text_of(&out), (4u64 << 20).to_string());
+    let out = j
+        .py(
+            probe,
+            Limits {
+                tmpfs_bytes: 0,
+                ..Limits::default()
+            },
+        )
+        .await;
+    assert_eq!(process_common::text_of(&out), "errno 30");
+    j.finish().await;
+}

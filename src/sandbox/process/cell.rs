@@ -70,6 +70,8 @@ impl StemCell {
             root: shared.config.root_dir.clone(),
             binds: runtime.process_binds.clone(),
             bpf: shared.bpf.clone(),
+            tmpfs_bytes: Limits::default().tmpfs_bytes,
+            tmpfs_inodes: tmpfs_inodes(Limits::default().tmpfs_bytes),
         };
         let handshake = async {
             nb::send(&mut ctl, &setup).await?;
@@ -116,7 +118,7 @@ impl StemCell {
                 .collect(),
             source_file: runtime.source_file.clone(),
             tmpfs_bytes: limits.tmpfs_bytes,
-            tmpfs_inodes: (limits.tmpfs_bytes / 16384).clamp(64, 1 << 16),
+            tmpfs_inodes: tmpfs_inodes(limits.tmpfs_bytes),
             fsize_bytes: limits.tmpfs_bytes.max(1 << 20),
             nofile: 256,
             cpu_secs: limits.cpu_time.as_secs_f64().ceil().max(1.0) as u64,
@@ -256,6 +258,11 @@ impl StemCell {
             End::Lost(e) => Err(host(format!("lost the sandbox's keeper: {e}"))),
         }
     }
+}
+
+/// Inodes for a `/tmp` of `bytes`: one per 16 KiB, at least 64.
+fn tmpfs_inodes(bytes: u64) -> u64 {
+    (bytes / 16384).clamp(64, 1 << 16)
 }
 
 async fn expect(ctl: &mut UnixStream, want: Report) -> std::io::Result<()> {

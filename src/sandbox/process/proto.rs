@@ -22,6 +22,10 @@ pub(crate) struct Setup {
     pub(crate) binds: Vec<PathBuf>,
     /// The seccomp program, compiled by the daemon (see `policy`), one `sock_filter` per `u64`.
     pub(crate) bpf: Vec<u64>,
+    /// Size of `/tmp` expected for the call (a call asking for another size remounts it).
+    pub(crate) tmpfs_bytes: u64,
+    /// Inodes of that `/tmp`.
+    pub(crate) tmpfs_inodes: u64,
 }
 
 /// One call for a waiting stem cell. The code follows as a raw frame.

@@ -168,6 +168,28 @@ fn stem_cell(ctl: &mut UnixStream, setup: &Setup) -> Result<(), String> {
     for d in ["proc", "tmp", "sre"] {
         make_mount_point(&root.join(d), true)?;
     }
+    // The code's tmpfs (capped at the largest code accepted; filled per call) and a sized scratch
+    // /tmp, fresh in every cell since a cell serves one call.
+    mount(
+        Some(Path::new("tmpfs")),
+        &root.join("sre"),
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV,
+        Some("size=17m,nr_inodes=16,mode=0755"),
+    )?;
+    if setup.tmpfs_bytes > 0 {
+        let opts = format!(
+            "size={},nr_inodes={},mode=1777",
+            setup.tmpfs_bytes, setup.tmpfs_inodes
+        );
+        mount(
+            Some(Path::new("tmpfs")),
+            &root.join("tmp"),
+            Some("tmpfs"),
+            libc::MS_NOSUID | libc::MS_NODEV,
+            Some(&opts),
+        )?;
+    }
     // A fresh procfs of the new pid namespace: other users' processes hidden, and only the
     // per-process part (no /proc/sys, kallsyms, kcore, sysrq-trigger) where the kernel can.
     let proc_flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
@@ -228,15 +250,7 @@ fn stem_cell(ctl: &mut UnixStream, setup: &Setup) -> Result<(), String> {
     let run: Run = proto::recv(ctl).map_err(|e| format!("waiting for a call: {e}"))?;
     let code = proto::read_frame(ctl).map_err(|e| format!("reading code: {e}"))?;
 
-    // 13. The code, on its own tmpfs, then read-only.
-    let size = format!("size={},nr_inodes=16,mode=0755", code.len() + 8192);
-    mount(
-        Some(Path::new("tmpfs")),
-        Path::new("/sre"),
-        Some("tmpfs"),
-        libc::MS_NOSUID | libc::MS_NODEV,
-        Some(&size),
-    )?;
+    // 13. The code, on its own tmpfs (mounted in step 10), then read-only.
     let src = Path::new("/sre").join(&run.source_file);
     std::fs::write(&src, &code).map_err(|e| format!("writing code: {e}"))?;
     std::fs::set_permissions(&src, std::fs::Permissions::from_mode(0o555))
@@ -249,17 +263,22 @@ fn stem_cell(ctl: &mut UnixStream, setup: &Setup) -> Result<(), String> {
         None,
     )?;
 
-    // 14. A sized scratch /tmp (bytes and inodes), fresh for this call.
-    if run.tmpfs_bytes > 0 {
-        let opts = format!(
-            "size={},nr_inodes={},mode=1777",
-            run.tmpfs_bytes, run.tmpfs_inodes
-        );
+    // 14. The scratch /tmp (mounted in step 10 with the expected size): resized or removed
+    //     when this call's limits differ.
+    if run.tmpfs_bytes == 0 {
+        let tmp = cstr("/tmp")?;
+        // SAFETY: valid path string.
+        check(
+            unsafe { libc::umount2(tmp.as_ptr(), libc::MNT_DETACH) },
+            "umount /tmp",
+        )?;
+    } else if run.tmpfs_bytes != setup.tmpfs_bytes {
+        let opts = format!("size={},nr_inodes={}", run.tmpfs_bytes, run.tmpfs_inodes);
         mount(
-            Some(Path::new("tmpfs")),
+            None,
             Path::new("/tmp"),
             Some("tmpfs"),
-            libc::MS_NOSUID | libc::MS_NODEV,
+            libc::MS_REMOUNT | libc::MS_NOSUID | libc::MS_NODEV,
             Some(&opts),
         )?;
     }
