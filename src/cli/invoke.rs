@@ -84,7 +84,15 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         bail!("--repeat must be at least 1");
     }
 
-    let tiers = Tiers::start(TierConfig::default()).await;
+    let tiers = Tiers::start(TierConfig {
+        // The process tier serves the same runtime files (binds, commands) as this command.
+        process: crate::sandbox::process::ProcessConfig {
+            runtimes: Some(runtimes.clone()),
+            ..Default::default()
+        },
+        ..TierConfig::default()
+    })
+    .await;
     let sandbox = tiers.choose(&runtime, args.tier.map(Tier::from))?;
     let fn_name = file
         .file_stem()
