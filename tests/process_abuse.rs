@@ -508,8 +508,14 @@ async fn r22_clock_cannot_be_set() {
 // runc CVE-2024-21626 class: no descriptor of the daemon or the helper reaches the guest.
 #[tokio::test]
 async fn only_stdio_descriptors_are_inherited() {
-    let Some(j) = Jail::new("fds", 0).await else { return };
-    let out = py(&j, "print(sorted(int(f) for f in os.listdir('/proc/self/fd')))").await;
+    let Some(j) = Jail::new("fds", 0).await else {
+        return;
+    };
+    let out = py(
+        &j,
+        "print(sorted(int(f) for f in os.listdir('/proc/self/fd')))",
+    )
+    .await;
     // 0-2 and the directory listing itself.
     assert_eq!(out, "[0, 1, 2, 3]");
     j.finish().await;

@@ -1,6 +1,5 @@
 //! The helper's half: one linear set-up sequence, from new namespaces to `execve`.
 
-use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::FromRawFd;
@@ -9,7 +8,8 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 use super::super::proto::{self, Report, Run, Setup};
-use super::{CTL_FD, GUEST_ID, check, cpath, cstr, mount};
+use super::sys::{RealSyscalls, lock_down};
+use super::{CTL_FD, check, cpath, cstr, mount};
 
 /// Entry point of the `ain-sre-jail` binary. Never returns.
 pub fn jail_main() -> ! {
@@ -286,106 +286,15 @@ fn stem_cell(ctl: &mut UnixStream, setup: &Setup) -> Result<(), String> {
     // SAFETY: valid path string.
     check(unsafe { libc::chdir(tmp.as_ptr()) }, "chdir /tmp")?;
 
-    // 15. New session: no controlling terminal to inject input into (TIOCSTI is also filtered).
-    // SAFETY: plain syscall.
-    check(unsafe { libc::setsid() }, "setsid")?;
-
-    // 16. rlimits: no core dumps, bounded file size, descriptors and CPU seconds.
-    let limits = [
-        (libc::RLIMIT_CORE, 0),
-        (libc::RLIMIT_FSIZE, run.fsize_bytes),
-        (libc::RLIMIT_NOFILE, run.nofile),
-        (libc::RLIMIT_STACK, 8 << 20),
-        (libc::RLIMIT_CPU, run.cpu_secs),
-    ];
-    for (res, v) in limits {
-        let r = libc::rlimit {
-            rlim_cur: v,
-            rlim_max: v,
-        };
-        // SAFETY: pointer to a live rlimit.
-        check(unsafe { libc::setrlimit(res, &r) }, "setrlimit")?;
+    // 15–20. Lock down and become the guest (a separate linear function, testable through the
+    //        `Syscalls` seam). It returns only on failure.
+    let err = lock_down(&mut RealSyscalls, &run, &setup.bpf);
+    if !err.after_close {
+        return Err(err.why);
     }
-
-    // 17. Capabilities: empty the bounding set while we still may, then become the guest uid
-    //     (which clears permitted/effective), then clear everything explicitly.
-    for cap in 0..=63 {
-        // SAFETY: plain prctl; EINVAL past the last capability is expected and ignored.
-        unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
-    }
-    check(
-        // SAFETY: plain syscalls on integers.
-        unsafe { libc::setresgid(GUEST_ID, GUEST_ID, GUEST_ID) },
-        "setresgid guest",
-    )?;
-    check(
-        // SAFETY: as above.
-        unsafe { libc::setresuid(GUEST_ID, GUEST_ID, GUEST_ID) },
-        "setresuid guest",
-    )?;
-    check(
-        // SAFETY: plain prctl.
-        unsafe {
-            libc::prctl(
-                libc::PR_CAP_AMBIENT,
-                libc::PR_CAP_AMBIENT_CLEAR_ALL,
-                0,
-                0,
-                0,
-            )
-        },
-        "clear ambient caps",
-    )?;
-    drop_all_caps()?;
-    // Credentials changed, which cleared the parent-death signal: set it again.
-    check(
-        // SAFETY: plain prctl.
-        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) },
-        "pdeathsig",
-    )?;
-
-    // 18. No privilege can be gained by exec (setuid bits, file capabilities) from here on.
-    check(
-        // SAFETY: plain prctl.
-        unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) },
-        "no_new_privs",
-    )?;
-
-    // 19. Prepare exec arguments before the filter (allocation after it is fine, but errors are
-    //     easier to report now), then close every descriptor but stdio — the control socket too.
-    let argv: Vec<CString> = run.argv.iter().map(|a| cstr(a)).collect::<Result<_, _>>()?;
-    let envp: Vec<CString> = run
-        .env
-        .iter()
-        .map(|(k, v)| cstr(&format!("{k}={v}")))
-        .collect::<Result<_, _>>()?;
-    let mut argv_p: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
-    argv_p.push(std::ptr::null());
-    let mut envp_p: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
-    envp_p.push(std::ptr::null());
-    let filter = super::super::policy::decode(&setup.bpf);
-    check(
-        // SAFETY: plain syscall; fds >= 3 are not used past this point (ctl is only dropped at exit).
-        unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) } as libc::c_int,
-        "close_range",
-    )?;
-
-    // 20. The seccomp allowlist, then exec. Failures from here on can only go to stderr.
-    if let Err(e) = seccompiler::apply_filter(&filter) {
-        let _ = writeln!(io::stderr(), "ain-sre-jail: seccomp: {e}");
-        // SAFETY: immediate exit.
-        unsafe { libc::_exit(126) }
-    }
-    // SAFETY: argv/envp are NULL-terminated arrays of live C strings.
-    unsafe { libc::execve(argv_p[0], argv_p.as_ptr(), envp_p.as_ptr()) };
-    let _ = writeln!(
-        io::stderr(),
-        "ain-sre-jail: exec {}: {}",
-        run.argv[0],
-        io::Error::last_os_error()
-    );
-    // SAFETY: immediate exit after a failed exec.
-    unsafe { libc::_exit(127) }
+    let _ = writeln!(io::stderr(), "ain-sre-jail: {}", err.why);
+    // SAFETY: immediate exit; the control socket is already closed, so stderr is all we have.
+    unsafe { libc::_exit(if err.exec { 127 } else { 126 }) }
 }
 
 /// Creates an empty directory or file to mount over.
@@ -399,32 +308,4 @@ fn make_mount_point(target: &Path, dir: bool) -> Result<(), String> {
         File::create(target).map(|_| ())
     };
     r.map_err(|e| format!("creating {}: {e}", target.display()))
-}
-
-/// capset(2) with empty sets (v3 header, two 32-bit data words).
-fn drop_all_caps() -> Result<(), String> {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    let mut hdr = Header {
-        version: 0x2008_0522,
-        pid: 0,
-    };
-    let data = [Data {
-        effective: 0,
-        permitted: 0,
-        inheritable: 0,
-    }; 2];
-    // SAFETY: header and data are live, correctly laid out for _LINUX_CAPABILITY_VERSION_3.
-    let rc = unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut Header, data.as_ptr()) };
-    check(rc as libc::c_int, "capset").map(|_| ())
 }

@@ -20,6 +20,7 @@ use std::path::Path;
 
 mod host;
 mod jail;
+mod sys;
 
 pub(crate) use host::{open_proc_dir, spawn_helper, write_id_maps};
 pub use jail::jail_main;
