@@ -146,7 +146,7 @@ pub fn guest_pids(lo: u32, hi: u32) -> Vec<(i32, String)> {
             .lines()
             .find_map(|l| l.strip_prefix("Uid:"))
             .and_then(|l| l.split_whitespace().next()?.parse::<u32>().ok());
-        if let Some(_) = uid.filter(|u| (lo..=hi).contains(u) && (u - lo).is_multiple_of(2)) {
+        if uid.is_some_and(|u| (lo..=hi).contains(&u) && (u - lo).is_multiple_of(2)) {
             let name = status.lines().next().unwrap_or("").to_owned();
             out.push((pid, name));
         }

@@ -268,10 +268,8 @@ fn stem_cell(ctl: &mut UnixStream, setup: &Setup) -> Result<(), String> {
     if run.tmpfs_bytes == 0 {
         let tmp = cstr("/tmp")?;
         // SAFETY: valid path string.
-        check(
-            unsafe { libc::umount2(tmp.as_ptr(), libc::MNT_DETACH) },
-            "umount /tmp",
-        )?;
+        let rc = unsafe { libc::umount2(tmp.as_ptr(), libc::MNT_DETACH) };
+        check(rc, "umount /tmp")?;
     } else if run.tmpfs_bytes != setup.tmpfs_bytes {
         let opts = format!("size={},nr_inodes={}", run.tmpfs_bytes, run.tmpfs_inodes);
         mount(

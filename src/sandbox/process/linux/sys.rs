@@ -155,10 +155,8 @@ impl Syscalls for RealSyscalls {
     fn clear_capabilities(&mut self) -> Result<(), String> {
         let clear = libc::PR_CAP_AMBIENT_CLEAR_ALL;
         // SAFETY: plain prctl.
-        check(
-            unsafe { libc::prctl(libc::PR_CAP_AMBIENT, clear, 0, 0, 0) },
-            "ambient",
-        )?;
+        let rc = unsafe { libc::prctl(libc::PR_CAP_AMBIENT, clear, 0, 0, 0) };
+        check(rc, "ambient")?;
         #[repr(C)]
         struct Header {
             version: u32,
