@@ -13,6 +13,8 @@ use crate::config::runtimes::RuntimeCatalog;
 use crate::sandbox::process::{ProcessConfig, ProcessSandbox};
 use crate::sandbox::{FunctionCode, Invocation, Limits, Sandbox};
 
+const POOL: usize = 2;
+
 /// The python3 function every variant runs.
 pub const HELLO_PY: &str = "print('hello')\n";
 
@@ -76,9 +78,10 @@ async fn through_pool(
     let start = Instant::now();
     for _ in 0..n {
         if wait_for_pool {
-            // Untimed: the pool refills between calls, as it would below saturation.
+            // Untimed: the pool is full again (no refill running) before the next call, as it
+            // would be below saturation.
             let until = Instant::now() + Duration::from_secs(5);
-            while sb.ready(runtime) == 0 && Instant::now() < until {
+            while sb.ready(runtime) < POOL && Instant::now() < until {
                 tokio::time::sleep(Duration::from_micros(200)).await;
             }
         }
@@ -118,7 +121,7 @@ pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
     let hello = dir.join("hello.py");
     std::fs::write(&hello, HELLO_PY)?;
     let config = ProcessConfig {
-        pool_size: 2,
+        pool_size: POOL,
         prewarm: vec!["native".into(), "python3".into()],
         runtimes: Some(RuntimeCatalog::shipped()?),
         ..ProcessConfig::default()
@@ -154,50 +157,75 @@ pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
             false,
         )
         .await?,
-        through_pool(
-            &sb,
-            "process: python3 hello, pool",
-            "python3",
-            HELLO_PY.as_bytes(),
-            n,
-            true,
-        )
-        .await?,
-        command("bare: /usr/bin/python3 -I -B hello.py", n, || {
-            let mut c = Command::new("/usr/bin/python3");
-            c.args(["-I", "-B"]).arg(&hello);
-            c
-        })?,
     ];
+    // The three python3 variants are interleaved call by call, so that a shared, noisy machine
+    // loads them alike.
     let mut notes = Vec::new();
     let bwrap = Path::new("/usr/bin/bwrap");
-    if bwrap.exists() {
-        rows.push(command("bwrap --unshare-all: python3 hello.py", n, || {
-            let mut c = Command::new(bwrap);
-            c.args(["--unshare-all", "--die-with-parent", "--new-session"])
-                .args(["--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib"])
-                .args([
-                    "--symlink",
-                    "usr/lib64",
-                    "/lib64",
-                    "--symlink",
-                    "usr/bin",
-                    "/bin",
-                ])
-                .args(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"])
-                .arg("--ro-bind")
-                .arg(&hello)
-                .args([
-                    "/sre/main.py",
-                    "/usr/bin/python3",
-                    "-I",
-                    "-B",
-                    "/sre/main.py",
-                ]);
-            c
-        })?);
-    } else {
+    if !bwrap.exists() {
         notes.push("bwrap not installed (apt-get install bubblewrap): no bwrap row".into());
+    }
+    let bare = || {
+        let mut c = Command::new("/usr/bin/python3");
+        c.args(["-I", "-B"]).arg(&hello);
+        c
+    };
+    let wrapped = || {
+        let mut c = Command::new(bwrap);
+        c.args(["--unshare-all", "--die-with-parent", "--new-session"])
+            .args(["--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib"])
+            .args([
+                "--symlink",
+                "usr/lib64",
+                "/lib64",
+                "--symlink",
+                "usr/bin",
+                "/bin",
+            ])
+            .args([
+                "--proc",
+                "/proc",
+                "--dev",
+                "/dev",
+                "--tmpfs",
+                "/tmp",
+                "--ro-bind",
+            ])
+            .arg(&hello)
+            .args([
+                "/sre/main.py",
+                "/usr/bin/python3",
+                "-I",
+                "-B",
+                "/sre/main.py",
+            ]);
+        c
+    };
+    let (mut pool_s, mut bare_s, mut bwrap_s) = (Vec::new(), Vec::new(), Vec::new());
+    let start = Instant::now();
+    for _ in 0..n {
+        pool_s.push(
+            through_pool(&sb, "", "python3", HELLO_PY.as_bytes(), 1, true)
+                .await?
+                .p50_us,
+        );
+        bare_s.push(command("", 1, bare)?.p50_us);
+        if bwrap.exists() {
+            bwrap_s.push(command("", 1, wrapped)?.p50_us);
+        }
+    }
+    let total = start.elapsed();
+    let stats = |name: &str, v: Vec<f64>| {
+        let d = v
+            .into_iter()
+            .map(|us| Duration::from_secs_f64(us / 1e6))
+            .collect();
+        Stats::from_samples(name, d, total)
+    };
+    rows.push(stats("process: python3 hello, pool", pool_s));
+    rows.push(stats("bare: /usr/bin/python3 -I -B hello.py", bare_s));
+    if bwrap.exists() {
+        rows.push(stats("bwrap --unshare-all: python3 hello.py", bwrap_s));
     }
     sb.shutdown().await;
     cold.shutdown().await;

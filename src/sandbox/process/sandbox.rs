@@ -136,16 +136,31 @@ impl ProcessSandbox {
             .push(cell);
     }
 
-    /// A ready cell (or a new one when the pool is empty), and a background refill.
+    /// A ready cell, or a new one when the pool is empty.
     async fn take(&self, runtime: &Arc<Runtime>) -> Result<StemCell, SandboxError> {
-        let (cell, missing) = {
+        let cell = {
+            let mut pools = self.shared.pools.lock().expect("pool lock");
+            pools.entry(runtime.name.clone()).or_default().ready.pop()
+        };
+        match cell {
+            Some(c) => Ok(c),
+            None => StemCell::create(&self.shared, runtime).await,
+        }
+    }
+
+    /// Tops `runtime`'s pool up in the background. Started when a call has finished, so new
+    /// cells are not built on the CPU a running call needs.
+    fn refill(&self, runtime: &Arc<Runtime>) {
+        let missing = {
             let mut pools = self.shared.pools.lock().expect("pool lock");
             let pool = pools.entry(runtime.name.clone()).or_default();
-            let cell = pool.ready.pop();
-            let want = self.shared.config.pool_size;
-            let missing = want.saturating_sub(pool.ready.len() + pool.creating);
+            let missing = self
+                .shared
+                .config
+                .pool_size
+                .saturating_sub(pool.ready.len() + pool.creating);
             pool.creating += missing;
-            (cell, missing)
+            missing
         };
         for _ in 0..missing {
             let me = self.clone();
@@ -164,10 +179,6 @@ impl ProcessSandbox {
                     Err(e) => tracing::warn!(runtime = %rt.name, "stem cell refill: {e}"),
                 }
             });
-        }
-        match cell {
-            Some(c) => Ok(c),
-            None => StemCell::create(&self.shared, runtime).await,
         }
     }
 
@@ -236,7 +247,14 @@ impl Sandbox for ProcessSandbox {
                 why: "shut down".into(),
             });
         }
-        let cell = self.take(&prepared.runtime).await?;
-        cell.run(&prepared.runtime, &prepared.code, call).await
+        let cell = self.take(&prepared.runtime).await;
+        let out = match cell {
+            Ok(cell) => cell.run(&prepared.runtime, &prepared.code, call).await,
+            Err(e) => Err(e),
+        };
+        if !self.shared.closed.load(Ordering::Relaxed) {
+            self.refill(&prepared.runtime);
+        }
+        out
     }
 }
