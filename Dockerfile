@@ -12,8 +12,8 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked --bin ain-sre \
- && strip target/release/ain-sre
+RUN cargo build --release --locked --bin ain-sre --bin ain-sre-jail \
+ && strip target/release/ain-sre target/release/ain-sre-jail
 
 FROM debian:bookworm-slim
 RUN apt-get update \
@@ -21,6 +21,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --uid 10001 --create-home --shell /usr/sbin/nologin sre
 COPY --from=build /src/target/release/ain-sre /usr/local/bin/ain-sre
+# The process tier's helper must sit next to ain-sre (or be named by AIN_SRE_JAIL).
+COPY --from=build /src/target/release/ain-sre-jail /usr/local/bin/ain-sre-jail
 USER sre
 WORKDIR /home/sre
 # JSON-RPC and event handler of the built-in chain (`ain-sre devnet` / `ain-sre dev`).

@@ -92,6 +92,29 @@ fn clear_errors_for_bad_requests() {
     }
 }
 
+/// Interpreted runtimes run on the process tier as root; without the tier, the error says why.
+#[test]
+fn python3_example_runs_on_the_process_tier_or_says_why_not() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ain-sre"))
+        .args([
+            "invoke",
+            "examples/functions/python3",
+            "--input",
+            "{\"name\":\"t\"}",
+        ])
+        .env("AIN_SRE_JAIL", env!("CARGO_BIN_EXE_ain-sre-jail"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run ain-sre");
+    if nix::unistd::geteuid().is_root() {
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(stdout(&out).contains("hello, t"), "{}", stdout(&out));
+        assert!(stderr(&out).contains("tier process"), "{}", stderr(&out));
+    } else if !out.status.success() {
+        assert!(stderr(&out).contains("process: "), "{}", stderr(&out));
+    }
+}
+
 /// The Rust example, built for wasm32-wasip1 by its own script, runs in the WASM tier.
 #[test]
 fn rust_example_builds_and_runs() {

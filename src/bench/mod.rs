@@ -7,6 +7,8 @@ pub mod container;
 pub mod devnet;
 pub mod e2e;
 pub mod ledger;
+#[cfg(target_os = "linux")]
+pub mod process;
 pub mod wasm;
 
 /// Latency distribution of one measured operation.

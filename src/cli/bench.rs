@@ -33,6 +33,9 @@ pub enum Group {
     /// Container tier: python3 hello through the stem-cell pool, the cold path and
     /// `docker run --rm` of the same image, with ratios.
     Container,
+    /// Process tier: static-binary and python3 calls through the stem-cell pool, against bare
+    /// python3 and bwrap.
+    Process,
 }
 
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -51,6 +54,14 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             notes = n;
             rows
         }
+        #[cfg(target_os = "linux")]
+        Group::Process => {
+            let (rows, n) = bench::process::run(args.quick).await?;
+            notes = n;
+            rows
+        }
+        #[cfg(not(target_os = "linux"))]
+        Group::Process => anyhow::bail!("the process tier needs Linux"),
         Group::E2e => {
             let (rows, n) = bench::e2e::run(args.quick).await?;
             notes = n;

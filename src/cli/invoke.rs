@@ -89,6 +89,11 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
             runtimes: Some(runtimes.clone()),
             ..Default::default()
         },
+        // The process tier serves the same runtime files (binds, commands) as this command.
+        process: crate::sandbox::process::ProcessConfig {
+            runtimes: Some(runtimes.clone()),
+            ..Default::default()
+        },
         ..TierConfig::default()
     })
     .await;

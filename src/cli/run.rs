@@ -164,7 +164,8 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             wait.await
         }
     };
-    // Pre-started sandboxes (the container tier's stem cells) are removed, not left behind.
+    // Pre-started sandboxes (process-tier cells, container stem cells) are destroyed, so no
+    // cgroup, helper or container outlives the worker.
     tiers.shutdown().await;
     match result {
         Ok(()) => Ok(ExitCode::SUCCESS),

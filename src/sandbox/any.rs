@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::container::{ContainerConfig, ContainerSandbox, PreparedContainer};
 use super::doctor::Check;
+use super::process::{PreparedProcess, ProcessConfig, ProcessSandbox};
 use super::wasm::{PreparedWasm, WasmConfig, WasmSandbox};
 use super::{FunctionCode, Invocation, Outcome, Sandbox, SandboxError, Tier};
 use crate::config::runtimes::{Runtime, RuntimeCatalog};
@@ -17,6 +18,8 @@ pub enum AnySandbox {
     Wasm(WasmSandbox),
     /// Docker.
     Container(ContainerSandbox),
+    /// Namespaced processes (stem-cell pools).
+    Process(ProcessSandbox),
 }
 
 /// A prepared function for whichever tier prepared it.
@@ -26,6 +29,8 @@ pub enum AnyPrepared {
     Wasm(Arc<PreparedWasm>),
     /// A checked image and the code to hand its stem cell.
     Container(Arc<PreparedContainer>),
+    /// A runtime and its code.
+    Process(Arc<PreparedProcess>),
 }
 
 impl AnySandbox {
@@ -34,6 +39,7 @@ impl AnySandbox {
         match self {
             AnySandbox::Wasm(s) => s.tier(),
             AnySandbox::Container(s) => s.tier(),
+            AnySandbox::Process(s) => s.tier(),
         }
     }
 
@@ -42,6 +48,10 @@ impl AnySandbox {
         match self {
             AnySandbox::Wasm(s) => s.prepare(code).await.map(AnyPrepared::Wasm),
             AnySandbox::Container(s) => s.prepare(code).await.map(AnyPrepared::Container),
+            AnySandbox::Process(s) => s
+                .prepare(code)
+                .await
+                .map(|p| AnyPrepared::Process(Arc::new(p))),
         }
     }
 
@@ -54,6 +64,7 @@ impl AnySandbox {
         match (self, prepared) {
             (AnySandbox::Wasm(s), AnyPrepared::Wasm(p)) => s.run(p, call).await,
             (AnySandbox::Container(s), AnyPrepared::Container(p)) => s.run(p, call).await,
+            (AnySandbox::Process(s), AnyPrepared::Process(p)) => s.run(p, call).await,
             (s, _) => Err(SandboxError::Host {
                 tier: s.tier(),
                 why: "prepared by another tier".into(),
@@ -69,6 +80,8 @@ pub struct TierConfig {
     pub wasm: WasmConfig,
     /// The container tier.
     pub container: ContainerConfig,
+    /// The namespaced-process tier.
+    pub process: ProcessConfig,
 }
 
 /// Which tiers this host offers, and why the others are missing.
@@ -77,6 +90,8 @@ pub struct Tiers {
     container: Result<AnySandbox, String>,
     /// What the container tier found at start-up (engine, runc, images).
     container_checks: Vec<Check>,
+    process: Result<AnySandbox, String>,
+    process_config: ProcessConfig,
 }
 
 impl Tiers {
@@ -96,6 +111,10 @@ impl Tiers {
                 .map_err(|e| e.to_string()),
             container,
             container_checks,
+            process: ProcessSandbox::start(config.process.clone())
+                .await
+                .map(AnySandbox::Process),
+            process_config: config.process,
         }
     }
 
@@ -104,6 +123,9 @@ impl Tiers {
     pub async fn shutdown(&self) {
         if let Ok(AnySandbox::Container(c)) = &self.container {
             c.shutdown().await;
+        }
+        if let Ok(AnySandbox::Process(p)) = &self.process {
+            p.shutdown().await;
         }
     }
 
@@ -116,6 +138,9 @@ impl Tiers {
                 Ok(_) => Check::ok(tier.as_str(), "tier", "available"),
                 Err(e) => Check::fail(tier.as_str(), "tier", e.to_string()),
             });
+            if tier == Tier::Process {
+                checks.extend(super::process::doctor(&self.process_config));
+            }
         }
         checks.extend(self.container_checks.iter().cloned());
         for r in runtimes.iter() {
@@ -136,9 +161,7 @@ impl Tiers {
         };
         match tier {
             Tier::Wasm => self.wasm.as_ref().map_err(|why| unavailable(why)),
-            Tier::Process => Err(unavailable(
-                "the namespaced-process tier is not built into this version yet",
-            )),
+            Tier::Process => self.process.as_ref().map_err(|why| unavailable(why)),
             Tier::Container => self.container.as_ref().map_err(|why| unavailable(why)),
         }
     }
@@ -197,11 +220,16 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn tiers_not_built_say_so_and_choice_follows_preference() {
+    async fn unavailable_tiers_say_why_and_choice_follows_preference() {
         let tiers = Tiers::start(TierConfig {
             wasm: WasmConfig {
                 max_concurrency: 4,
                 ..WasmConfig::default()
+            },
+            process: ProcessConfig {
+                // Never found: keeps this test independent of the host's process tier.
+                jail_exe: Some("/nonexistent/ain-sre-jail".into()),
+                ..ProcessConfig::default()
             },
             ..TierConfig::default()
         })
@@ -214,11 +242,14 @@ mod tests {
                 .tier(),
             Tier::Wasm
         );
-        // python3 prefers the process tier (not built here); the container tier serves it when
-        // Docker is up, and otherwise the error names both reasons.
+        // python3 prefers the process tier (made unavailable above); the container tier serves
+        // it when Docker is up, and otherwise the error names both tiers' reasons.
         match tiers.choose(&cat.resolve("python3").unwrap(), None) {
             Ok(s) => assert_eq!(s.tier(), Tier::Container),
-            Err(e) => assert!(e.to_string().contains("not built into this version"), "{e}"),
+            Err(e) => {
+                let e = e.to_string();
+                assert!(e.contains("process: ") && e.contains("container: "), "{e}");
+            }
         }
         let err = tiers
             .choose(&cat.resolve("wasm").unwrap(), Some(Tier::Container))

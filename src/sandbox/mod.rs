@@ -18,6 +18,7 @@ pub mod any;
 pub mod container;
 pub mod doctor;
 pub mod fake;
+pub mod process;
 pub mod wasm;
 
 /// Which isolation technology runs a call.

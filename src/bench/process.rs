@@ -1,0 +1,257 @@
+//! The process tier: a `/bin/true`-like static binary and a python3 hello through the stem-cell
+//! pool, next to bare `python3 hello.py` and the same under `bwrap --unshare-all`, in one run.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use super::Stats;
+use crate::config::runtimes::RuntimeCatalog;
+use crate::sandbox::process::{ProcessConfig, ProcessSandbox};
+use crate::sandbox::{FunctionCode, Invocation, Limits, Sandbox};
+
+const POOL: usize = 2;
+
+/// The python3 function every variant runs.
+pub const HELLO_PY: &str = "print('hello')\n";
+
+/// A minimal static x86_64 ELF that writes `message` to stdout and exits 0 (`/bin/true` when
+/// `message` is empty): an ELF header, one `PT_LOAD` segment, 33 bytes of code.
+pub fn static_elf(message: &[u8]) -> Vec<u8> {
+    const BASE: u64 = 0x40_0000;
+    let mut code = Vec::new();
+    code.extend_from_slice(&[0xb8, 1, 0, 0, 0]); // mov eax, 1 (write)
+    code.extend_from_slice(&[0xbf, 1, 0, 0, 0]); // mov edi, 1
+    code.extend_from_slice(&[0x48, 0x8d, 0x35, 16, 0, 0, 0]); // lea rsi, [rip+16] (message)
+    code.push(0xba); // mov edx, len
+    code.extend_from_slice(&(message.len() as u32).to_le_bytes());
+    code.extend_from_slice(&[0x0f, 0x05]); // syscall
+    code.extend_from_slice(&[0xb8, 60, 0, 0, 0]); // mov eax, 60 (exit)
+    code.extend_from_slice(&[0x31, 0xff]); // xor edi, edi
+    code.extend_from_slice(&[0x0f, 0x05]); // syscall
+    code.extend_from_slice(message);
+    let total = (64 + 56 + code.len()) as u64;
+    let mut f = Vec::with_capacity(total as usize);
+    f.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    f.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    f.extend_from_slice(&0x3eu16.to_le_bytes()); // x86_64
+    f.extend_from_slice(&1u32.to_le_bytes());
+    f.extend_from_slice(&(BASE + 120).to_le_bytes()); // entry
+    f.extend_from_slice(&64u64.to_le_bytes()); // phoff
+    f.extend_from_slice(&0u64.to_le_bytes()); // shoff
+    f.extend_from_slice(&0u32.to_le_bytes()); // flags
+    for v in [64u16, 56, 1, 64, 0, 0] {
+        f.extend_from_slice(&v.to_le_bytes()); // ehsize, phentsize, phnum, shentsize, shnum, shstrndx
+    }
+    f.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+    f.extend_from_slice(&5u32.to_le_bytes()); // R+X
+    for v in [0, BASE, BASE, total, total, 0x1000] {
+        f.extend_from_slice(&v.to_le_bytes()); // offset, vaddr, paddr, filesz, memsz, align
+    }
+    f.extend_from_slice(&code);
+    f
+}
+
+fn call() -> Invocation {
+    Invocation {
+        input: Arc::from(&b"{}"[..]),
+        env: vec![],
+        limits: Limits::default(),
+    }
+}
+
+async fn through_pool(
+    sb: &ProcessSandbox,
+    name: &str,
+    runtime: &str,
+    code: &[u8],
+    n: usize,
+    wait_for_pool: bool,
+) -> anyhow::Result<Stats> {
+    let p = sb
+        .prepare(&FunctionCode::new(runtime, code.to_vec()))
+        .await?;
+    let mut samples = Vec::with_capacity(n);
+    let start = Instant::now();
+    for _ in 0..n {
+        if wait_for_pool {
+            // Untimed: the pool is full again (no refill running) before the next call, as it
+            // would be below saturation.
+            let until = Instant::now() + Duration::from_secs(5);
+            while sb.ready(runtime) < POOL && Instant::now() < until {
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            }
+        }
+        let t = Instant::now();
+        let out = sb.run(&p, call()).await?;
+        samples.push(t.elapsed());
+        if out.status() != "ok" {
+            bail!("{name}: {out:?}");
+        }
+    }
+    Ok(Stats::from_samples(name, samples, start.elapsed()))
+}
+
+fn command(name: &str, n: usize, mut make: impl FnMut() -> Command) -> anyhow::Result<Stats> {
+    let mut samples = Vec::with_capacity(n);
+    let start = Instant::now();
+    for _ in 0..n {
+        let t = Instant::now();
+        let out = make()
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .with_context(|| name.to_owned())?;
+        samples.push(t.elapsed());
+        if !out.status.success() {
+            bail!("{name}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    Ok(Stats::from_samples(name, samples, start.elapsed()))
+}
+
+/// Runs the group; the notes carry the ratios against the targets.
+pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
+    let n = if quick { 30 } else { 200 };
+    let dir = std::env::temp_dir().join(format!("ain-sre-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let hello = dir.join("hello.py");
+    std::fs::write(&hello, HELLO_PY)?;
+    let config = ProcessConfig {
+        pool_size: POOL,
+        prewarm: vec!["native".into(), "python3".into()],
+        runtimes: Some(RuntimeCatalog::shipped()?),
+        ..ProcessConfig::default()
+    };
+    let sb = ProcessSandbox::start(config.clone())
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let cold = ProcessSandbox::start(ProcessConfig {
+        pool_size: 0,
+        prewarm: vec![],
+        ..config
+    })
+    .await
+    .map_err(anyhow::Error::msg)?;
+    let elf = static_elf(b"");
+    let mut rows = vec![
+        through_pool(&sb, "process: native true, pool", "native", &elf, n, true).await?,
+        through_pool(
+            &sb,
+            "process: native true, back-to-back",
+            "native",
+            &elf,
+            n,
+            false,
+        )
+        .await?,
+        through_pool(
+            &cold,
+            "process: native true, no pool (cell made per call)",
+            "native",
+            &elf,
+            n / 2,
+            false,
+        )
+        .await?,
+    ];
+    // The three python3 variants are interleaved call by call, so that a shared, noisy machine
+    // loads them alike.
+    let mut notes = Vec::new();
+    let bwrap = Path::new("/usr/bin/bwrap");
+    if !bwrap.exists() {
+        notes.push("bwrap not installed (apt-get install bubblewrap): no bwrap row".into());
+    }
+    let bare = || {
+        let mut c = Command::new("/usr/bin/python3");
+        c.args(["-I", "-B"]).arg(&hello);
+        c
+    };
+    let wrapped = || {
+        let mut c = Command::new(bwrap);
+        c.args(["--unshare-all", "--die-with-parent", "--new-session"])
+            .args(["--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib"])
+            .args([
+                "--symlink",
+                "usr/lib64",
+                "/lib64",
+                "--symlink",
+                "usr/bin",
+                "/bin",
+            ])
+            .args([
+                "--proc",
+                "/proc",
+                "--dev",
+                "/dev",
+                "--tmpfs",
+                "/tmp",
+                "--ro-bind",
+            ])
+            .arg(&hello)
+            .args([
+                "/sre/main.py",
+                "/usr/bin/python3",
+                "-I",
+                "-B",
+                "/sre/main.py",
+            ]);
+        c
+    };
+    let (mut pool_s, mut bare_s, mut bwrap_s) = (Vec::new(), Vec::new(), Vec::new());
+    let start = Instant::now();
+    for _ in 0..n {
+        pool_s.push(
+            through_pool(&sb, "", "python3", HELLO_PY.as_bytes(), 1, true)
+                .await?
+                .p50_us,
+        );
+        bare_s.push(command("", 1, bare)?.p50_us);
+        if bwrap.exists() {
+            bwrap_s.push(command("", 1, wrapped)?.p50_us);
+        }
+    }
+    let total = start.elapsed();
+    let stats = |name: &str, v: Vec<f64>| {
+        let d = v
+            .into_iter()
+            .map(|us| Duration::from_secs_f64(us / 1e6))
+            .collect();
+        Stats::from_samples(name, d, total)
+    };
+    rows.push(stats("process: python3 hello, pool", pool_s));
+    rows.push(stats("bare: /usr/bin/python3 -I -B hello.py", bare_s));
+    if bwrap.exists() {
+        rows.push(stats("bwrap --unshare-all: python3 hello.py", bwrap_s));
+    }
+    sb.shutdown().await;
+    cold.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let p50 = |name: &str| {
+        rows.iter()
+            .find(|r| r.name.starts_with(name))
+            .map(|r| r.p50_us)
+    };
+    if let Some(t) = p50("process: native true, pool") {
+        notes.push(format!(
+            "native true through the pool: p50 {:.2} ms (target ≤ 2 ms)",
+            t / 1000.0
+        ));
+    }
+    if let (Some(p), Some(b)) = (p50("process: python3"), p50("bare:")) {
+        notes.push(format!(
+            "python3 hello: pool / bare = {:.2} (target ≤ 1.2)",
+            p / b
+        ));
+    }
+    if let (Some(p), Some(w)) = (p50("process: python3"), p50("bwrap")) {
+        notes.push(format!(
+            "python3 hello: pool / bwrap = {:.2} (must be < 1)",
+            p / w
+        ));
+    }
+    Ok((rows, notes))
+}

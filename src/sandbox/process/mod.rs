@@ -1,0 +1,136 @@
+//! The namespaced-process tier: interpreters (python3, nodejs, bash, perl) and static binaries
+//! run as ordinary host processes inside fresh Linux namespaces, a per-sandbox cgroup and a
+//! seccomp allowlist, with no external sandbox binary.
+//!
+//! Sandboxes are **stem cells** created ahead of demand, per runtime ([`cell::StemCell`]): the
+//! `ain-sre-jail` helper (a separate single-threaded executable, so nothing forks the
+//! multi-threaded daemon into namespaces) is already in its user, pid, mount, ipc, uts, network
+//! and cgroup namespaces, inside its own cgroup, with its root built, when a call arrives; the
+//! call only sends the code and input. Each cell serves exactly one call and is then destroyed,
+//! so no state passes between calls; the pool refills in the background. Each cell's empty
+//! network namespace is created with it, off the call's path, so the cell pool is also the
+//! network-namespace pool.
+//!
+//! Network policy `Proxy` is not supported on this tier: such calls are rejected.
+//!
+//! Files: `linux/` (the jail, the only `unsafe` code: `host.rs` daemon side, `jail.rs` helper side), `policy.rs` (seccomp), `cgroup.rs`
+//! (v1/v2), `cell.rs` (one stem cell, one call), `proto.rs` (daemon ↔ jail messages),
+//! `doctor.rs` (host checks). Non-Linux builds get a stub that reports the tier unavailable.
+
+#[cfg(target_os = "linux")]
+mod cell;
+#[cfg(target_os = "linux")]
+pub mod cgroup;
+#[cfg(target_os = "linux")]
+mod doctor;
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "linux")]
+mod policy;
+#[cfg(target_os = "linux")]
+mod proto;
+#[cfg(target_os = "linux")]
+mod sandbox;
+#[cfg(not(target_os = "linux"))]
+mod stub;
+
+#[cfg(target_os = "linux")]
+pub use doctor::doctor;
+#[cfg(target_os = "linux")]
+pub use linux::jail_main;
+#[cfg(target_os = "linux")]
+pub(crate) use sandbox::Shared;
+#[cfg(target_os = "linux")]
+pub use sandbox::{PreparedProcess, ProcessSandbox};
+#[cfg(not(target_os = "linux"))]
+pub use stub::{PreparedProcess, ProcessSandbox, doctor, jail_main};
+
+use std::path::PathBuf;
+
+use crate::config::runtimes::RuntimeCatalog;
+
+/// How the process tier starts. Every field has a working default.
+#[derive(Debug, Clone)]
+pub struct ProcessConfig {
+    /// The `ain-sre-jail` helper; default: `$AIN_SRE_JAIL`, else next to the running executable
+    /// (or one directory up, for test binaries in `target/*/deps`).
+    pub jail_exe: Option<PathBuf>,
+    /// Stem cells kept ready per runtime.
+    pub pool_size: usize,
+    /// Runtimes whose pools are filled at start-up (others fill after their first call).
+    pub prewarm: Vec<String>,
+    /// Parent of the sandboxes' cgroups, relative to each hierarchy's root.
+    pub cgroup_parent: String,
+    /// Where the cgroup filesystems are mounted.
+    pub cgroup_mount: PathBuf,
+    /// Force cgroup v1 or v2 (default: v2 when it has memory, cpu and pids; else v1).
+    pub cgroup_version: Option<cgroup_version::CgroupVersionArg>,
+    /// First host uid/gid for sandboxes; each cell uses two (set-up root, guest).
+    pub uid_base: u32,
+    /// How many distinct uid pairs to cycle through from `uid_base`.
+    pub uid_slots: u64,
+    /// An empty host directory used as the mount point of each sandbox's new root (in the
+    /// sandbox's own mount namespace; nothing is ever mounted there on the host).
+    pub root_dir: PathBuf,
+    /// Runtimes (binds and commands); default: the shipped ones.
+    pub runtimes: Option<RuntimeCatalog>,
+}
+
+impl Default for ProcessConfig {
+    fn default() -> ProcessConfig {
+        ProcessConfig {
+            jail_exe: None,
+            pool_size: 2,
+            prewarm: Vec::new(),
+            cgroup_parent: "ain-sre".into(),
+            cgroup_mount: PathBuf::from("/sys/fs/cgroup"),
+            cgroup_version: None,
+            uid_base: 1_000_000,
+            uid_slots: 1000,
+            root_dir: PathBuf::from("/run/ain-sre/root"),
+            runtimes: None,
+        }
+    }
+}
+
+/// The cgroup version choice as a platform-independent value.
+pub mod cgroup_version {
+    /// Which cgroup interface to force.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum CgroupVersionArg {
+        /// Legacy hierarchies.
+        V1,
+        /// Unified hierarchy.
+        V2,
+    }
+}
+
+/// Finds the jail helper (see [`ProcessConfig::jail_exe`]).
+pub fn find_jail_exe(config: &ProcessConfig) -> Result<PathBuf, String> {
+    let given = config
+        .jail_exe
+        .clone()
+        .or_else(|| std::env::var_os("AIN_SRE_JAIL").map(PathBuf::from));
+    if let Some(p) = given {
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(format!("the jail helper {} does not exist", p.display()))
+        };
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("current executable: {e}"))?;
+    let mut dir = exe.parent();
+    for _ in 0..2 {
+        if let Some(d) = dir {
+            let cand = d.join("ain-sre-jail");
+            if cand.is_file() {
+                return Ok(cand);
+            }
+            dir = d.parent();
+        }
+    }
+    Err(format!(
+        "the ain-sre-jail helper is not next to {} (build it, or set AIN_SRE_JAIL)",
+        exe.display()
+    ))
+}

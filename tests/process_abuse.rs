@@ -1,0 +1,522 @@
+//! The abuse suite of `SECURITY.md` (rows 1–22) against the process tier. Each test is a hostile
+//! program and passes when the attack fails. Needs root (strict mode fails the tests otherwise).
+
+mod common;
+mod process_common;
+
+use std::time::{Duration, Instant};
+
+use ain_sre::sandbox::{Failure, Limits, Outcome};
+use process_common::{Jail, text_of};
+
+fn quick() -> Limits {
+    Limits {
+        wall_time: Duration::from_secs(3),
+        ..Limits::default()
+    }
+}
+
+/// Python prelude: `sys_(nr, *args)` returns `-errno` on failure; `EPERM` is 1.
+const PRELUDE: &str = r#"
+import ctypes, os, sys, errno
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def sys_(nr, *args):
+    r = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) if isinstance(a, int) else a for a in args])
+    return r if r >= 0 else -ctypes.get_errno()
+"#;
+
+async fn py(j: &Jail, body: &str) -> String {
+    let out = j.py(&format!("{PRELUDE}\n{body}"), quick()).await;
+    assert_eq!(out.status(), "ok", "{out:?}");
+    text_of(&out)
+}
+
+// Row 1.
+#[tokio::test]
+async fn r01_fork_and_thread_bombs_stop_at_the_pids_limit() {
+    let Some(j) = Jail::new("r01", 0).await else {
+        return;
+    };
+    let limits = Limits {
+        pids: 16,
+        wall_time: Duration::from_secs(2),
+        ..Limits::default()
+    };
+    let t = Instant::now();
+    let out = j.py("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n", limits.clone()).await;
+    assert_eq!(out.status(), "timeout", "{out:?}");
+    assert!(t.elapsed() < Duration::from_secs(6));
+    let out = j
+        .py("import threading, time\nn = 0\ntry:\n    while True:\n        threading.Thread(target=time.sleep, args=(5,), daemon=True).start()\n        n += 1\nexcept RuntimeError:\n    pass\nprint(n, flush=True)\nimport os\nos._exit(0)\n", limits)
+        .await;
+    let n: u32 = text_of(&out).parse().unwrap();
+    assert!(n < 16, "started {n} threads");
+    j.finish().await;
+}
+
+// Row 2.
+#[tokio::test]
+async fn r02_memory_bombs_are_oom_killed_in_their_cgroup() {
+    let Some(j) = Jail::new("r02", 0).await else {
+        return;
+    };
+    let limits = Limits {
+        memory_bytes: 64 << 20,
+        ..quick()
+    };
+    let out = j
+        .py(
+            "x = []\nwhile True:\n    x.append(bytearray(1 << 20))\n",
+            limits.clone(),
+        )
+        .await;
+    assert!(
+        matches!(
+            out,
+            Outcome::Failed {
+                failure: Failure::Oom,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    // tmpfs fill beyond the memory limit: stopped by the tmpfs size first.
+    let limits_big_tmp = Limits {
+        memory_bytes: 64 << 20,
+        tmpfs_bytes: 32 << 20,
+        ..quick()
+    };
+    let out = j
+        .py("try:\n    with open('/tmp/f', 'wb') as f:\n        while True: f.write(b'x' * (1 << 20)); f.flush()\nexcept OSError as e:\n    print(e.errno)\n", limits_big_tmp)
+        .await;
+    assert!(["28", "27"].contains(&text_of(&out).as_str()), "{out:?}"); // ENOSPC or EFBIG
+    // A huge mapping that is never touched costs nothing and harms nobody.
+    let out = j.py("import mmap\nm = mmap.mmap(-1, 64 << 30, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | 0x4000)\nprint('mapped')\n", limits).await;
+    assert!(out.status() == "ok" || out.status() == "error", "{out:?}");
+    j.finish().await;
+}
+
+// Row 3.
+#[tokio::test]
+async fn r03_cpu_burn_is_killed_at_the_wall_deadline() {
+    let Some(j) = Jail::new("r03", 0).await else {
+        return;
+    };
+    let limits = Limits {
+        wall_time: Duration::from_millis(800),
+        ..Limits::default()
+    };
+    let t = Instant::now();
+    let out = j.py("while True:\n    pass\n", limits).await;
+    assert!(
+        matches!(
+            out,
+            Outcome::Failed {
+                failure: Failure::Timeout,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    // One CPU at most, even with several burning threads.
+    let u = out.usage();
+    assert!(u.cpu_us <= u.wall_us + 100_000, "{u:?}");
+    j.finish().await;
+}
+
+// Row 4.
+#[tokio::test]
+async fn r04_nothing_outlives_the_call() {
+    let Some(j) = Jail::new("r04", 0).await else {
+        return;
+    };
+    // Sleeping past the deadline.
+    let limits = Limits {
+        wall_time: Duration::from_millis(500),
+        ..Limits::default()
+    };
+    let out = j.py("import time\ntime.sleep(100)\n", limits.clone()).await;
+    assert_eq!(out.status(), "timeout");
+    // Double fork + setsid daemon; the parent returns at once.
+    let out = j
+        .py("import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(1000)\n    os._exit(0)\nprint('parent done')\n", quick())
+        .await;
+    assert_eq!(text_of(&out), "parent done");
+    // A stopped child, and an orphan busy loop.
+    let out = j
+        .py("import os, signal\nif os.fork() == 0:\n    os.kill(os.getpid(), signal.SIGSTOP)\nif os.fork() == 0:\n    while True: pass\nprint('bye')\n", quick())
+        .await;
+    assert_eq!(text_of(&out), "bye");
+    // (Jail::run already asserted that no guest process is left after each call.)
+    j.finish().await;
+}
+
+// Row 5.
+#[tokio::test]
+async fn r05_disk_and_inode_fill_stop_at_the_quota() {
+    let Some(j) = Jail::new("r05", 0).await else {
+        return;
+    };
+    let out = py(
+        &j,
+        r#"
+res = []
+try:
+    with open('/tmp/big', 'wb') as f:
+        while True: f.write(b'x' * 65536)
+except OSError as e: res.append(e.errno)
+os.unlink('/tmp/big')
+try:
+    with open('/tmp/sparse', 'wb') as f: f.seek(50 << 30); f.write(b'x')
+except OSError as e: res.append(e.errno)
+os.unlink('/tmp/sparse')
+try:
+    for i in range(10**6): open('/tmp/f%d' % i, 'w').close()
+except OSError as e: res.append(e.errno)
+for p in ['/big', '/usr/x', '/sre/x']:
+    try: open(p, 'w')
+    except OSError as e: res.append(e.errno)
+print(res)
+"#,
+    )
+    .await;
+    // ENOSPC|EFBIG, EFBIG (sparse, RLIMIT_FSIZE), ENOSPC (inodes), EROFS x3
+    let errnos: Vec<i32> = serde_json::from_str(&out).unwrap();
+    assert_eq!(errnos.len(), 6, "{out}");
+    assert!(
+        [28, 27].contains(&errnos[0]) && errnos[1] == 27 && errnos[2] == 28,
+        "{out}"
+    );
+    assert!(errnos[3..6].iter().all(|e| *e == 30), "{out}");
+    j.finish().await;
+}
+
+// Row 6.
+#[tokio::test]
+async fn r06_huge_output_is_cut_at_the_cap_and_the_guest_stopped() {
+    let Some(j) = Jail::new("r06", 0).await else {
+        return;
+    };
+    let t = Instant::now();
+    let out = j
+        .py(
+            "import sys\nwhile True:\n    sys.stdout.write('\\x1b[2J' + 'x' * 65536)\n",
+            Limits {
+                wall_time: Duration::from_secs(10),
+                ..Limits::default()
+            },
+        )
+        .await;
+    assert!(
+        matches!(
+            out,
+            Outcome::Failed {
+                failure: Failure::OutputTooLarge,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(5));
+    j.finish().await;
+}
+
+// Row 7.
+#[tokio::test]
+async fn r07_no_network_egress_at_all() {
+    let Some(j) = Jail::new("r07", 0).await else {
+        return;
+    };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let out = py(&j, &format!(r#"
+import socket
+res = []
+for fam, addr in [(socket.AF_INET, ('127.0.0.1', {port})), (socket.AF_INET, ('10.0.0.1', 80)),
+                  (socket.AF_INET, ('169.254.169.254', 80)), (socket.AF_INET, ('127.0.0.1', 2375)),
+                  (socket.AF_INET6, ('::1', {port})), (socket.AF_INET, ('8.8.8.8', 53))]:
+    try:
+        s = socket.socket(fam, socket.SOCK_STREAM); s.settimeout(1); s.connect(addr); res.append('connected')
+    except OSError as e: res.append(e.errno)
+try:
+    s = socket.socket(socket.AF_UNIX); s.connect('/var/run/docker.sock'); res.append('connected')
+except OSError as e: res.append(e.errno)
+print(res)
+"#)).await;
+    assert!(!out.contains("connected"), "{out}");
+    assert!(listener.accept().is_err(), "the host listener was reached");
+    j.finish().await;
+}
+
+// Row 8.
+#[tokio::test]
+async fn r08_host_secrets_are_not_visible() {
+    let Some(j) = Jail::new("r08", 0).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("worker.key");
+    std::fs::write(&key, "secret-key-material").unwrap();
+    let me = std::process::id();
+    let out = py(&j, &format!(r#"
+res = []
+for p in ['/etc/shadow', '{key}', '/proc/{me}/environ', '/proc/{me}/mem', '/root/.docker/config.json',
+          '/var/run/docker.sock', '/run/ain-sre', '/home']:
+    try: open(p, 'rb').read(16); res.append('read ' + p)
+    except OSError as e: res.append(e.errno)
+env = open('/proc/self/environ', 'rb').read()
+res.append('leak' if b'never-visible' in env or b'HOME' in env else 'clean')
+res.append(sorted(x for x in os.listdir('/proc') if x.isdigit()))
+print(res)
+"#, key = key.display())).await;
+    assert!(!out.contains("read "), "{out}");
+    assert!(out.contains("'clean'"), "{out}");
+    assert!(
+        out.ends_with("['1']]"),
+        "only the guest itself is visible: {out}"
+    );
+    j.finish().await;
+}
+
+// Rows 9, 10, 14, 15, 16, 22: the system calls the allowlist refuses.
+#[tokio::test]
+async fn r09_r10_r14_r15_r16_r22_dangerous_syscalls_fail_with_eperm() {
+    let Some(j) = Jail::new("r09", 0).await else {
+        return;
+    };
+    let out = py(&j, r#"
+calls = {
+  'ptrace_attach': (101, 16, 1, 0, 0), 'process_vm_readv': (310, 1, 0, 1, 0, 1, 0),
+  'mount': (165, 0, 0, 0, 0, 0), 'umount2': (166, 0, 0), 'pivot_root': (155, 0, 0),
+  'unshare_user': (272, 0x10000000), 'unshare_ns': (272, 0x00020000), 'setns': (308, 0, 0),
+  'clone_newuser': (56, 0x10000000 | 17, 0, 0, 0, 0), 'clone_newns': (56, 0x00020000 | 17, 0, 0, 0, 0),
+  'chroot': (161, 0), 'add_key': (248, 0, 0, 0, 0, 0), 'keyctl': (250, 0, 0, 0, 0, 0),
+  'request_key': (249, 0, 0, 0, 0), 'io_uring_setup': (425, 8, 0), 'io_uring_enter': (426, 0, 0, 0, 0, 0, 0),
+  'io_uring_register': (427, 0, 0, 0, 0), 'bpf': (321, 0, 0, 0), 'perf_event_open': (298, 0, 0, -1, -1, 0),
+  'userfaultfd': (323, 0), 'kexec_load': (246, 0, 0, 0, 0), 'init_module': (175, 0, 0, 0),
+  'settimeofday': (164, 0, 0), 'adjtimex': (159, 0), 'clock_settime': (227, 0, 0),
+  'clock_adjtime': (305, 0, 0), 'mknod': (133, 0, 0, 0), 'personality': (135, 0xffffffff),
+  'x32_getpid': (0x40000000 | 39,),
+}
+res = {}
+for name, (nr, *args) in calls.items():
+    res[name] = sys_(nr, *args)
+print(json_ := __import__('json').dumps(res))
+"#).await;
+    let res: std::collections::BTreeMap<String, i64> = serde_json::from_str(&out).unwrap();
+    for (name, r) in &res {
+        assert_eq!(*r, -1, "{name} returned {r} (wanted -EPERM): {out}");
+    }
+    j.finish().await;
+}
+
+// Row 11.
+#[tokio::test]
+async fn r11_raw_and_packet_sockets_are_refused() {
+    let Some(j) = Jail::new("r11", 0).await else {
+        return;
+    };
+    let out = py(&j, r#"
+import socket
+res = []
+for fam, typ, proto in [(17, socket.SOCK_RAW, 0x0300), (socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP),
+                        (socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP), (16, socket.SOCK_RAW, 0)]:
+    try: socket.socket(fam, typ, proto); res.append('opened')
+    except OSError as e: res.append(e.errno)
+print(res)
+"#).await;
+    assert_eq!(out, "[1, 1, 1, 1]");
+    j.finish().await;
+}
+
+// Row 12.
+#[tokio::test]
+async fn r12_proc_and_sys_leak_nothing_and_refuse_writes() {
+    let Some(j) = Jail::new("r12", 0).await else {
+        return;
+    };
+    let out = py(
+        &j,
+        r#"
+res = []
+for p in ['/proc/kallsyms', '/proc/kcore', '/proc/sysrq-trigger', '/proc/sys/kernel/hostname',
+          '/sys/fs/cgroup/cgroup.procs', '/sys/kernel/notes', '/proc/1/root/etc/shadow']:
+    try: open(p, 'w').write('x'); res.append('wrote ' + p)
+    except OSError as e: res.append(e.errno)
+mi = open('/proc/self/mountinfo').read()
+res.append('host paths' if ('/run/ain-sre' in mi or 'process_api' in mi) else 'clean')
+res.append(open('/proc/self/cgroup').read().strip())
+print(res)
+"#,
+    )
+    .await;
+    assert!(!out.contains("wrote"), "{out}");
+    assert!(out.contains("'clean'"), "{out}");
+    assert!(
+        out.ends_with("'0::/']") || !out.contains("ain-sre"),
+        "cgroup paths hidden: {out}"
+    );
+    j.finish().await;
+}
+
+// Row 13.
+#[tokio::test]
+async fn r13_no_privilege_can_be_gained() {
+    let Some(j) = Jail::new("r13", 0).await else {
+        return;
+    };
+    let out = py(&j, r#"
+st = dict(l.split(':\t', 1) for l in open('/proc/self/status').read().splitlines() if ':\t' in l)
+res = [st['CapEff'].strip(), st['CapPrm'].strip(), st['CapBnd'].strip(), st['CapAmb'].strip(), st['NoNewPrivs'].strip(), os.getuid()]
+for f in (lambda: os.setuid(0), lambda: os.setgid(0), lambda: os.chown('/tmp', 0, 0)):
+    try: f(); res.append('gained')
+    except OSError as e: res.append(e.errno)
+print(res)
+"#).await;
+    assert_eq!(
+        out,
+        "['0000000000000000', '0000000000000000', '0000000000000000', '0000000000000000', '1', 1000, 1, 1, 1]"
+    );
+    j.finish().await;
+}
+
+// Row 17.
+#[tokio::test]
+async fn r17_tiocsti_is_refused_and_there_is_no_terminal() {
+    let Some(j) = Jail::new("r17", 0).await else {
+        return;
+    };
+    let out = py(
+        &j,
+        r#"
+import fcntl
+res = []
+for fd in (0, 1, 2):
+    try: fcntl.ioctl(fd, 0x5412, b'x'); res.append('injected')
+    except OSError as e: res.append(e.errno)
+try: os.open('/dev/tty', os.O_RDWR); res.append('tty')
+except OSError as e: res.append(e.errno)
+res.append(os.getsid(0) == os.getpid())
+print(res)
+"#,
+    )
+    .await;
+    assert_eq!(out, "[1, 1, 1, 2, True]");
+    j.finish().await;
+}
+
+// Row 18.
+#[tokio::test]
+async fn r18_kill_minus_one_hits_only_the_sandbox() {
+    let Some(j) = Jail::new("r18", 0).await else {
+        return;
+    };
+    let mut victim = std::process::Command::new("/bin/sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let out = py(&j, &format!("try: os.kill(-1, 9)\nexcept OSError: pass\ntry: os.kill({}, 9); print('killed')\nexcept OSError as e: print(e.errno)\n", victim.id())).await;
+    assert_eq!(out, "3"); // ESRCH: not visible
+    assert!(
+        victim.try_wait().unwrap().is_none(),
+        "a host process was killed"
+    );
+    victim.kill().unwrap();
+    let _ = victim.wait();
+    j.finish().await;
+}
+
+// Row 19.
+#[tokio::test]
+async fn r19_nothing_passes_between_calls() {
+    let Some(j) = Jail::new("r19", 1).await else {
+        return;
+    };
+    let plant = r#"
+import socket
+open('/tmp/residue', 'w').write('x')
+s = socket.socket(socket.AF_UNIX); s.bind('\0ain-residue'); s.listen()
+print(libc.shmget(0x5eed, 4096, 0o1000 | 0o2000 | 0o600) >= 0)
+if os.fork() == 0:
+    import time; time.sleep(30)
+"#;
+    let check = r#"
+import socket
+res = [os.path.exists('/tmp/residue')]
+s = socket.socket(socket.AF_UNIX)
+try: s.bind('\0ain-residue'); res.append('free')
+except OSError as e: res.append(e.errno)
+res.append(libc.shmget(0x5eed, 4096, 0o1000 | 0o2000 | 0o600) >= 0)
+print(res)
+"#;
+    assert_eq!(py(&j, plant).await, "True");
+    assert_eq!(py(&j, check).await, "[False, 'free', True]");
+    j.finish().await;
+}
+
+// Row 20.
+#[tokio::test]
+async fn r20_outputs_come_only_through_pipes() {
+    let Some(j) = Jail::new("r20", 0).await else {
+        return;
+    };
+    // Links and FIFOs the guest leaves behind are never looked at: only stdout bytes come back.
+    let out = py(&j, "os.symlink('/etc/shadow', '/tmp/out')\ntry: os.mkfifo('/tmp/fifo')\nexcept OSError: pass\nprint('/tmp/out')\n").await;
+    assert_eq!(out, "/tmp/out");
+    j.finish().await;
+}
+
+// Row 21.
+#[tokio::test]
+async fn r21_only_four_harmless_devices() {
+    let Some(j) = Jail::new("r21", 0).await else {
+        return;
+    };
+    let out = py(
+        &j,
+        r#"
+res = [sorted(os.listdir('/dev'))]
+for p in ['/dev/kvm', '/dev/mem', '/dev/sda', '/dev/vda', '/dev/net/tun', '/dev/shm']:
+    res.append(os.path.exists(p))
+res.append(len(open('/dev/urandom', 'rb').read(8)))
+open('/dev/null', 'w').write('x')
+print(res)
+"#,
+    )
+    .await;
+    assert_eq!(
+        out,
+        "[['full', 'null', 'urandom', 'zero'], False, False, False, False, False, False, 8]"
+    );
+    j.finish().await;
+}
+
+// Row 22 (also covered by the syscall test): the call's deadline does not depend on guest clocks.
+#[tokio::test]
+async fn r22_clock_cannot_be_set() {
+    let Some(j) = Jail::new("r22", 0).await else {
+        return;
+    };
+    let out = py(&j, "import time\ntry: time.clock_settime(time.CLOCK_REALTIME, 0); print('set')\nexcept OSError as e: print(e.errno)\n").await;
+    assert_eq!(out, "1");
+    j.finish().await;
+}
+
+// runc CVE-2024-21626 class: no descriptor of the daemon or the helper reaches the guest.
+#[tokio::test]
+async fn only_stdio_descriptors_are_inherited() {
+    let Some(j) = Jail::new("fds", 0).await else {
+        return;
+    };
+    let out = py(
+        &j,
+        "print(sorted(int(f) for f in os.listdir('/proc/self/fd')))",
+    )
+    .await;
+    // 0-2 and the directory listing itself.
+    assert_eq!(out, "[0, 1, 2, 3]");
+    j.finish().await;
+}
