@@ -142,9 +142,9 @@ const JOURNAL_CACHE_BYTES: usize = 4 << 20;
 impl Journal {
     /// Opens (or creates) the journal at `path` and starts its writer thread.
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
-        // redb caches up to 1 GiB by default, so the worker's memory grew with every call it had
-        // ever journaled (~25 KB per call in a 10,000-call catch-up). The journal is written far
-        // more than it is read; a small cache costs nothing measurable.
+        // redb caches up to 1 GiB by default, which would let a long-running worker's memory
+        // grow with its journal. The journal is written far more than it is read; a small cache
+        // changed neither throughput nor memory measurably in `bench e2e`.
         let db = Arc::new(
             Database::builder()
                 .set_cache_size(JOURNAL_CACHE_BYTES)

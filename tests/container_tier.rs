@@ -22,7 +22,6 @@ use ain_sre::sandbox::container::{
 use ain_sre::sandbox::{
     Failure, FunctionCode, Invocation, Limits, NetworkPolicy, Outcome, Sandbox, SandboxError,
 };
-use bollard::query_parameters::ListContainersOptionsBuilder;
 
 static IMAGES: tokio::sync::OnceCell<Result<(), String>> = tokio::sync::OnceCell::const_new();
 
@@ -71,15 +70,8 @@ async fn tier(test: &str, pool_size: usize) -> Option<ContainerSandbox> {
 /// Containers (any state) labelled as created by `test`'s instance.
 async fn containers_of(test: &str) -> usize {
     let engine = Engine::connect().await.unwrap();
-    let filters = HashMap::from([("label".to_owned(), vec![format!("{LABEL_OWNER}={test}")])]);
     engine
-        .docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::new()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
+        .labelled(&format!("{LABEL_OWNER}={test}"))
         .await
         .unwrap()
         .len()
@@ -702,15 +694,8 @@ async fn a_worker_killed_with_sigkill_leaves_nothing_after_the_next_start() {
         .unwrap();
     let pid = child.id();
     let of_child = || async {
-        let filters = HashMap::from([("label".to_owned(), vec![LABEL.to_owned()])]);
         engine
-            .docker
-            .list_containers(Some(
-                ListContainersOptionsBuilder::new()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
+            .labelled(LABEL)
             .await
             .unwrap()
             .into_iter()

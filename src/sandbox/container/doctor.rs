@@ -2,12 +2,8 @@
 //! older than the 2025 CVE fixes), every runtime image (present, or how to build it) and
 //! containers left by dead ain-sre processes.
 
-use std::collections::HashMap;
-
-use bollard::query_parameters::ListContainersOptionsBuilder;
-
-use super::engine::{Engine, host_name, process_alive};
-use super::spec::{LABEL, LABEL_HOST, LABEL_PROCESS};
+use super::engine::{Engine, host_name, is_orphan};
+use super::spec::LABEL;
 use crate::config::runtimes::RuntimeCatalog;
 use crate::sandbox::doctor::Check;
 
@@ -57,27 +53,10 @@ pub async fn checks(engine: &Engine, runtimes: &RuntimeCatalog) -> Vec<Check> {
             Err(e) => Check::fail(AREA, what, e.to_string()),
         });
     }
-    let filters = HashMap::from([("label".to_owned(), vec![LABEL.to_owned()])]);
     let host = host_name();
-    match engine
-        .docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::new()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
-        .await
-    {
+    match engine.labelled(LABEL).await {
         Ok(list) => {
-            let dead = list
-                .iter()
-                .filter(|c| {
-                    let l = c.labels.clone().unwrap_or_default();
-                    l.get(LABEL_HOST) == Some(&host)
-                        && !l.get(LABEL_PROCESS).is_some_and(|p| process_alive(p))
-                })
-                .count();
+            let dead = list.iter().filter(|c| is_orphan(c, &host)).count();
             out.push(if dead == 0 {
                 Check::ok(
                     AREA,

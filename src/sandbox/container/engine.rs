@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::Docker;
+use bollard::models::ContainerSummary;
 use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
 
 use super::spec::{Identity, LABEL, LABEL_HOST, LABEL_PROCESS};
@@ -83,13 +84,13 @@ impl Engine {
         })
     }
 
-    /// Removes every ain-sre container on this host whose creating process is gone (crashed or
-    /// killed before it could clean up). Containers of live processes are left alone, so
-    /// several workers (and tests) can share one engine. Returns how many were removed.
-    pub async fn remove_leftovers(&self, host: &str) -> Result<usize, SandboxError> {
-        let filters = HashMap::from([("label".to_owned(), vec![LABEL.to_owned()])]);
-        let list = self
-            .docker
+    /// Every container, in any state, carrying `label` (`key` or `key=value`).
+    pub async fn labelled(
+        &self,
+        label: &str,
+    ) -> Result<Vec<ContainerSummary>, bollard::errors::Error> {
+        let filters = HashMap::from([("label".to_owned(), vec![label.to_owned()])]);
+        self.docker
             .list_containers(Some(
                 ListContainersOptionsBuilder::new()
                     .all(true)
@@ -97,18 +98,19 @@ impl Engine {
                     .build(),
             ))
             .await
-            .map_err(|e| SandboxError::Host {
-                tier: Tier::Container,
-                why: format!("listing containers: {e}"),
-            })?;
+    }
+
+    /// Removes every ain-sre container on this host whose creating process is gone (crashed or
+    /// killed before it could clean up). Containers of live processes are left alone, so
+    /// several workers (and tests) can share one engine. Returns how many were removed.
+    pub async fn remove_leftovers(&self, host: &str) -> Result<usize, SandboxError> {
+        let list = self.labelled(LABEL).await.map_err(|e| SandboxError::Host {
+            tier: Tier::Container,
+            why: format!("listing containers: {e}"),
+        })?;
         let mut removed = 0;
         for c in list {
-            let labels = c.labels.unwrap_or_default();
-            if labels.get(LABEL_HOST).map(String::as_str) != Some(host) {
-                continue;
-            }
-            let alive = labels.get(LABEL_PROCESS).is_some_and(|p| process_alive(p));
-            if alive {
+            if !is_orphan(&c, host) {
                 continue;
             }
             if let Some(id) = c.id {
@@ -177,6 +179,15 @@ fn start_time(pid: u32) -> Option<u64> {
     // The command name may contain spaces and parentheses: fields start after the last ')'.
     let rest = &stat[stat.rfind(')')? + 1..];
     rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether `c` is an ain-sre container of `host` whose creating process is gone.
+pub fn is_orphan(c: &ContainerSummary, host: &str) -> bool {
+    let Some(labels) = &c.labels else {
+        return false;
+    };
+    labels.get(LABEL_HOST).map(String::as_str) == Some(host)
+        && !labels.get(LABEL_PROCESS).is_some_and(|p| process_alive(p))
 }
 
 /// Whether the process named by a `<pid>:<start time>` label still runs (pid reuse is told

@@ -168,8 +168,7 @@ impl EngineSet {
             .wasm_stack_switching(false)
             .cranelift_nan_canonicalization(true)
             // Defence in depth between tenants: a pooled stack never carries one guest's data
-            // to the next (the docs' advice for pooled, multi-tenant use). Without it the stacks
-            // also stayed resident at their high-water mark: ~45 MB over 2,000 calls.
+            // to the next (the docs' advice for pooled, multi-tenant use).
             .async_stack_zeroing(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         if let Some(dir) = &cfg.cache_dir {
