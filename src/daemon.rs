@@ -295,9 +295,9 @@ pub async fn start<E: Executor>(
 
     let (calls_tx, calls_rx) = mpsc::channel::<Call>(config.scheduler.queue_capacity.max(1));
     // Between the sandbox and the poster only a few answers wait: each holds its outputs and
-    // receipt (~20 KB), and a deep buffer here is where a 2,000-call catch-up piled up
-    // ~1,700 answers (seen with heaptrack) while the chain absorbed the responses. A full buffer makes the
-    // scheduler wait, and calls stay in the queue as small `Call`s (~1 KB) instead.
+    // receipt (~20 KB), and a deep buffer here is where a 2,000-call catch-up piled up ~1,700
+    // answers (seen with heaptrack) while the chain absorbed the responses. A full buffer makes
+    // the scheduler wait, and calls stay in the queue as small `Call`s (~1 KB) instead.
     let (answers_tx, answers_rx) = mpsc::channel(ANSWER_BUFFER);
     let (resubmit_tx, resubmit_rx) = mpsc::channel(ANSWER_BUFFER);
     let ctx = Arc::new(TriggerCtx {
