@@ -313,17 +313,23 @@ pub async fn start<E: Executor>(
 
     // Follower and block consumer.
     let (follower, follower_rx, follower_handle) = Follower::new(
-        RpcBlockSource(rpc.clone()),
+        // Its own client, so its own connection: a block list is megabytes, and the read buffer
+        // of the connection that carried one stays grown while it is pooled. Sharing the pool
+        // would leave such buffers on the many connections the poster uses.
+        RpcBlockSource(
+            RpcClient::new(&config.node_url).map_err(|e| DaemonError::Config(e.to_string()))?,
+        ),
         TrustedGenesis::Hash(genesis),
         cursor_store as Arc<dyn CursorStore>,
         FollowerConfig {
             chain_id,
             poll_interval: config.follower_poll,
             retry_interval: Duration::from_millis(500),
-            // One block per fetch and few in flight: a catch-up over full blocks must not hold
-            // thousands of txs (a 5-block fetch of full blocks parsed to ~10 MB of JSON).
+            // One block per fetch and one waiting: a catch-up over full blocks must not hold
+            // thousands of txs (a full block is ~2.5 MB decoded). The trigger takes a second
+            // per full block at 1,000 calls/s, so a deeper channel buys no throughput.
             batch_size: 1,
-            channel_capacity: 2,
+            channel_capacity: 1,
             ..FollowerConfig::default()
         },
     );

@@ -22,8 +22,10 @@ use tokio::sync::oneshot;
 
 const CALLS: TableDefinition<&str, &[u8]> = TableDefinition::new("calls");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-/// Transitions applied per write transaction at most.
-const BATCH: usize = 512;
+/// Transitions applied per write transaction at most. A transaction holds its dirty pages in
+/// memory until it commits: 512 signed responses kept ~4 MB of pages at once; 128 still groups
+/// the commits of a 1,000 calls/s load into a few dozen per second.
+const BATCH: usize = 128;
 
 /// Errors of the journal store.
 #[derive(Debug, thiserror::Error)]

@@ -90,7 +90,7 @@ impl Default for PosterConfig {
             tx_limit: crate::receipt::NODE_TX_BYTES_LIMIT,
             // Enough to keep a local chain busy (a post takes ~1-5 ms); each in-flight response
             // holds its answer and signed tx.
-            max_inflight: 64,
+            max_inflight: 32,
             backoff_min: Duration::from_millis(20),
             backoff_max: Duration::from_secs(2),
             confirm_after: Duration::from_secs(10),

@@ -167,6 +167,10 @@ pub async fn blocks_task(
         match ev {
             FollowerEvent::Committed { block } => {
                 let (calls, hashes) = calls_in_block(&ctx.apps, &block);
+                let number = block.number;
+                // The calls are copied out; a full block is megabytes, and dispatching waits on
+                // the scheduler's backpressure.
+                drop(block);
                 ctx.gate
                     .on_block(&calls.iter().map(|c| c.request_tx).collect::<Vec<Hash>>());
                 ctx.confirmer.on_block(&hashes);
@@ -178,12 +182,10 @@ pub async fn blocks_task(
                         keys.push(key);
                     }
                 }
-                pending.insert(block.number, keys);
-                delivered = Some(block.number);
-                ctx.health
-                    .follower_height
-                    .store(block.number, Ordering::Relaxed);
-                metrics::gauge!("ain_sre_follower_height").set(block.number as f64);
+                pending.insert(number, keys);
+                delivered = Some(number);
+                ctx.health.follower_height.store(number, Ordering::Relaxed);
+                metrics::gauge!("ain_sre_follower_height").set(number as f64);
                 ack(&ctx, &follower, &mut pending, delivered, &mut acked);
             }
             FollowerEvent::Halted { error } => {

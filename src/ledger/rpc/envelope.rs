@@ -6,15 +6,18 @@
 //! `{"result":null,"code":30101,"message":..,"protoVer":..}` with HTTP 200 and no envelope. This
 //! is a pure function of the status and bytes, so every shape is unit-tested without a server.
 
-use serde_json::{Map, Value};
+use serde::{Deserialize, Deserializer, de::IgnoredAny};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::error::{RpcError, codes};
 
-/// The unwrapped answer of a successful call.
+/// The unwrapped answer of a successful call: the method's value as `T` (a [`Value`] unless the
+/// caller decoded it straight into its own type).
 #[derive(Debug, Clone, PartialEq)]
-pub struct RpcValue {
+pub struct RpcValue<T = Value> {
     /// The method's value (`result.result` in the envelope); may be `null`.
-    pub result: Value,
+    pub result: T,
     /// The node's `code` beside the value; always absent or 0 here, since non-zero codes become
     /// errors.
     pub code: Option<i64>,
@@ -37,56 +40,110 @@ pub(super) fn snippet(body: &[u8]) -> String {
     out
 }
 
-/// Decodes one response. `expected_id` is the JSON-RPC id the request carried; an envelope with
-/// another id is refused, because over HTTP it can only mean a confused proxy.
-pub(super) fn decode_response(
+/// A member that is present, whatever its value (`null` included).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    IgnoredAny::deserialize(d).map(|_| true)
+}
+
+/// A member's raw text, borrowed from the body; `null` is kept as `Some("null")`, so "absent"
+/// and "null" stay apart.
+fn raw<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<&'a RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+/// The members of the top object and of the envelope's `result` object that decoding looks at.
+/// Members are borrowed raw, so a large value (a block list) is parsed once, into the caller's
+/// type, with no `Value` tree in between.
+#[derive(Deserialize)]
+struct Members<'a> {
+    #[serde(default, deserialize_with = "present")]
+    jsonrpc: bool,
+    #[serde(default, borrow, deserialize_with = "raw")]
+    id: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "raw")]
+    error: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "raw")]
+    result: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "raw")]
+    code: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "raw")]
+    message: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "raw", rename = "protoVer")]
+    proto_ver: Option<&'a RawValue>,
+}
+
+impl<'a> Members<'a> {
+    /// Reads the members of a JSON object; anything but an object is `None`.
+    fn of(raw: &'a RawValue) -> Result<Option<Members<'a>>, serde_json::Error> {
+        if !raw.get().starts_with('{') {
+            return Ok(None);
+        }
+        serde_json::from_str(raw.get()).map(Some)
+    }
+}
+
+fn small_value(raw: &RawValue) -> Value {
+    // A `RawValue` is valid JSON by construction.
+    serde_json::from_str(raw.get()).unwrap_or(Value::Null)
+}
+
+fn is_null(raw: Option<&RawValue>) -> bool {
+    raw.is_none_or(|r| r.get() == "null")
+}
+
+/// Decodes one response into a [`Value`]. `expected_id` is the JSON-RPC id the request carried;
+/// an envelope with another id is refused, because over HTTP it can only mean a confused proxy.
+#[cfg(test)]
+fn decode_response(status: u16, body: &[u8], expected_id: u64) -> Result<RpcValue, RpcError> {
+    decode_response_with(status, body, expected_id, |raw| Ok(small_value(raw)))
+}
+
+/// Decodes one response, handing the method's raw value (borrowed from `body`) to `decode`.
+pub(super) fn decode_response_with<T>(
     status: u16,
     body: &[u8],
     expected_id: u64,
-) -> Result<RpcValue, RpcError> {
+    decode: impl FnOnce(&RawValue) -> Result<T, RpcError>,
+) -> Result<RpcValue<T>, RpcError> {
     if !(200..300).contains(&status) {
         return Err(RpcError::Http {
             status,
             body: snippet(body),
         });
     }
-    let parsed: Value = serde_json::from_slice(body)
-        .map_err(|e| RpcError::Malformed(format!("body is not JSON ({e}): {}", snippet(body))))?;
-    let Value::Object(top) = parsed else {
-        return Err(RpcError::Malformed(format!(
-            "body is not a JSON object: {}",
-            snippet(body)
-        )));
-    };
-    if let Some(err) = top.get("error").filter(|e| !e.is_null()) {
-        return Err(json_rpc_error(err));
+    let malformed_body = |what: String| RpcError::Malformed(format!("{what}: {}", snippet(body)));
+    let parsed: &RawValue = serde_json::from_slice(body)
+        .map_err(|e| malformed_body(format!("body is not JSON ({e})")))?;
+    let top = Members::of(parsed)
+        .map_err(|e| malformed_body(format!("body does not decode ({e})")))?
+        .ok_or_else(|| malformed_body("body is not a JSON object".into()))?;
+    if let Some(err) = top.error.filter(|e| e.get() != "null") {
+        return Err(json_rpc_error(&small_value(err)));
     }
-    let inner = if top.contains_key("jsonrpc") {
-        check_id(&top, expected_id)?;
-        match top.get("result") {
-            Some(Value::Object(inner)) => inner,
-            Some(other) => {
-                return Err(RpcError::Malformed(format!(
+    let inner = if top.jsonrpc {
+        check_id(top.id, expected_id)?;
+        let Some(result) = top.result else {
+            return Err(RpcError::Malformed(
+                "envelope without result or error".into(),
+            ));
+        };
+        Members::of(result)
+            .map_err(|e| RpcError::Malformed(format!("envelope result does not decode: {e}")))?
+            .ok_or_else(|| {
+                RpcError::Malformed(format!(
                     "envelope result is not an object: {}",
-                    snippet(other.to_string().as_bytes())
-                )));
-            }
-            None => {
-                return Err(RpcError::Malformed(
-                    "envelope without result or error".into(),
-                ));
-            }
-        }
-    } else if top.contains_key("code") && top.contains_key("result") {
+                    snippet(result.get().as_bytes())
+                ))
+            })?
+    } else if top.code.is_some() && top.result.is_some() {
         // The protocol-version middleware answers before jayson runs, so there is no envelope.
-        &top
+        top
     } else {
-        return Err(RpcError::Malformed(format!(
-            "neither a JSON-RPC envelope nor a bare node body: {}",
-            snippet(body)
-        )));
+        return Err(malformed_body(
+            "neither a JSON-RPC envelope nor a bare node body".into(),
+        ));
     };
-    decode_inner(inner)
+    decode_inner(&inner, decode)
 }
 
 fn json_rpc_error(err: &Value) -> RpcError {
@@ -104,39 +161,42 @@ fn json_rpc_error(err: &Value) -> RpcError {
     }
 }
 
-fn check_id(top: &Map<String, Value>, expected_id: u64) -> Result<(), RpcError> {
-    match top.get("id") {
+fn check_id(id: Option<&RawValue>, expected_id: u64) -> Result<(), RpcError> {
+    match id.map(small_value) {
         Some(Value::Number(n)) if n.as_u64() == Some(expected_id) => Ok(()),
         other => Err(RpcError::Malformed(format!(
             "response id {} does not match request id {expected_id}",
-            other.map_or_else(|| "(absent)".to_owned(), Value::to_string)
+            other.map_or_else(|| "(absent)".to_owned(), |v| v.to_string())
         ))),
     }
 }
 
-fn decode_inner(inner: &Map<String, Value>) -> Result<RpcValue, RpcError> {
-    let Some(result) = inner.get("result") else {
+fn decode_inner<T>(
+    inner: &Members<'_>,
+    decode: impl FnOnce(&RawValue) -> Result<T, RpcError>,
+) -> Result<RpcValue<T>, RpcError> {
+    let Some(result) = inner.result else {
         return Err(RpcError::Malformed(
             "node answer has no `result` member".into(),
         ));
     };
     let code =
-        match inner.get("code") {
-            None | Some(Value::Null) => None,
+        match inner.code.filter(|c| !is_null(Some(c))).map(small_value) {
+            None => None,
             Some(v) => Some(v.as_i64().ok_or_else(|| {
                 RpcError::Malformed(format!("node `code` is not an integer: {v}"))
             })?),
         };
-    let message = match inner.get("message") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
+    let message = match inner.message.filter(|m| !is_null(Some(m))).map(small_value) {
+        None => None,
+        Some(Value::String(s)) => Some(s),
         // The node only ever sends strings; anything else is kept readable rather than refused.
         Some(other) => Some(other.to_string()),
     };
-    let proto_ver = inner
-        .get("protoVer")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    let proto_ver = match inner.proto_ver.map(small_value) {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    };
     match code {
         Some(code) if code != codes::SUCCESS => {
             let message = message.unwrap_or_default();
@@ -149,7 +209,7 @@ fn decode_inner(inner: &Map<String, Value>) -> Result<RpcValue, RpcError> {
             }
         }
         _ => Ok(RpcValue {
-            result: result.clone(),
+            result: decode(result)?,
             code,
             message,
             proto_ver,
@@ -280,6 +340,36 @@ mod tests {
             decode(200, &bad_code, 1),
             Err(RpcError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn null_is_a_value_and_absent_is_not() {
+        let v = json!({"jsonrpc":"2.0","id":2,"error":null,"result":{"result":null,"protoVer":"1.6.0"}});
+        assert_eq!(decode(200, &v, 2).unwrap().result, Value::Null);
+        let v = json!({"jsonrpc":"2.0","id":2,"result":null});
+        assert!(matches!(decode(200, &v, 2), Err(RpcError::Malformed(_))));
+    }
+
+    #[test]
+    fn the_raw_value_goes_straight_to_the_caller() {
+        let body = br#"{"jsonrpc":"2.0","id":5,"result":{"result":[{"number":7,"x":"\u00e9"}],"protoVer":"1.6.0"}}"#;
+        let out = decode_response_with(200, body, 5, |raw| {
+            assert_eq!(raw.get(), r#"[{"number":7,"x":"\u00e9"}]"#);
+            Ok(raw.get().len())
+        })
+        .unwrap();
+        assert_eq!(out.proto_ver.as_deref(), Some("1.6.0"));
+        // The decoder's own error comes back as is; a node error never reaches the decoder.
+        let err = decode_response_with(200, body, 5, |_| -> Result<(), _> {
+            Err(RpcError::Malformed("mine".into()))
+        });
+        assert!(matches!(err, Err(RpcError::Malformed(m)) if m == "mine"));
+        let node_err =
+            br#"{"jsonrpc":"2.0","id":5,"result":{"result":null,"code":30303,"message":"m"}}"#;
+        let out = decode_response_with(200, node_err, 5, |_| -> Result<(), _> {
+            panic!("decoded a failed answer")
+        });
+        assert!(matches!(out, Err(RpcError::Node { code: 30303, .. })));
     }
 
     #[test]

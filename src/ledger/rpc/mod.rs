@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 pub use api::{MAX_BATCH_TXS, MAX_BLOCKS_PER_CALL, TxInfo, TxState};
@@ -135,8 +136,23 @@ impl RpcClient {
     pub async fn call(
         &self,
         method: &str,
-        mut params: Map<String, Value>,
+        params: Map<String, Value>,
     ) -> Result<RpcValue, RpcError> {
+        self.call_with(method, params, |raw| {
+            serde_json::from_str(raw.get())
+                .map_err(|e| RpcError::Malformed(format!("{method} result: {e}")))
+        })
+        .await
+    }
+
+    /// [`call`](Self::call), but the method's value is handed raw (borrowed from the body) to
+    /// `decode`, so a large answer is parsed once, straight into the caller's type.
+    pub(crate) async fn call_with<T>(
+        &self,
+        method: &str,
+        mut params: Map<String, Value>,
+        decode: impl FnOnce(&RawValue) -> Result<T, RpcError>,
+    ) -> Result<RpcValue<T>, RpcError> {
         if !params.contains_key("protoVer") {
             params.insert("protoVer".into(), Value::from(&*self.proto_ver));
         }
@@ -153,7 +169,7 @@ impl RpcClient {
         let (status, bytes) = tokio::time::timeout(self.timeout, exchange)
             .await
             .map_err(|_| RpcError::Timeout)??;
-        let out = envelope::decode_response(status, &bytes, id);
+        let out = envelope::decode_response_with(status, &bytes, id, decode);
         if let Err(e) = &out {
             tracing::debug!(method, id, error = %e, "json-rpc call failed");
         }
@@ -166,8 +182,8 @@ impl RpcClient {
         method: &str,
         params: Map<String, Value>,
     ) -> Result<T, RpcError> {
-        let value = self.call(method, params).await?.result;
-        decode_value(method, value)
+        let value = self.call_with(method, params, |raw| decode_raw(method, raw));
+        Ok(value.await?.result)
     }
 
     async fn exchange(&self, body: &Value) -> Result<(u16, Vec<u8>), RpcError> {
@@ -191,7 +207,9 @@ impl RpcClient {
         {
             return Err(too_big());
         }
-        let mut buf = Vec::new();
+        // Sized up front when the length is known: a block list can be megabytes, and growing by
+        // doubling would hold two copies at once.
+        let mut buf = Vec::with_capacity(resp.content_length().map_or(0, |n| n as usize));
         while let Some(chunk) = resp.chunk().await.map_err(map_reqwest)? {
             if buf.len() + chunk.len() > self.max_response_bytes {
                 return Err(too_big());
@@ -202,9 +220,9 @@ impl RpcClient {
     }
 }
 
-/// Decodes a method's value into `T`, naming the method in the error.
-pub(crate) fn decode_value<T: DeserializeOwned>(method: &str, value: Value) -> Result<T, RpcError> {
-    serde_json::from_value(value)
+/// Decodes a method's raw value into `T`, naming the method in the error.
+pub(crate) fn decode_raw<T: DeserializeOwned>(method: &str, raw: &RawValue) -> Result<T, RpcError> {
+    serde_json::from_str(raw.get())
         .map_err(|e| RpcError::Malformed(format!("{method} result does not decode: {e}")))
 }
 
