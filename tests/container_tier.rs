@@ -556,8 +556,9 @@ res = []
 for host, port in [('127.0.0.1', 8081), ('127.0.0.1', 2375), ('10.0.0.1', 80), ('172.17.0.1', 2375),
                    ('169.254.169.254', 80), ('8.8.8.8', 53), ('::1', 80)]:
     fam = socket.AF_INET6 if ':' in host else socket.AF_INET
-    s = socket.socket(fam, socket.SOCK_STREAM); s.settimeout(2)
     try:
+        # The shared seccomp policy already refuses non-Unix sockets; either way, no connection.
+        s = socket.socket(fam, socket.SOCK_STREAM); s.settimeout(2)
         s.connect((host, port)); res.append('CONNECTED:%s' % host)
     except OSError:
         pass
@@ -622,6 +623,85 @@ print(got)
 "#;
     let out = py(&sb, code, limits()).await;
     assert_eq!(stdout_str(&out).trim(), "[]");
+    finish(sb, test).await;
+}
+
+#[tokio::test]
+async fn abuse_ptrace_and_process_vm_readv_are_denied() {
+    // Row 9: the stem cell (pid 1, the guest's parent) runs as the guest's user. Attaching to it
+    // or reading its memory would reveal the call's nonce and let the guest forge the stem
+    // cell's report. Every door must be shut: ptrace (attach, seize), process_vm_readv and
+    // /proc/<pid>/mem, on pid 1, the parent and any other process in the container.
+    let test = "ct_ptrace";
+    let Some(sb) = tier(test, 1).await else {
+        return;
+    };
+    let code = r#"
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+class iovec(ctypes.Structure):
+    _fields_ = [('base', ctypes.c_void_p), ('len', ctypes.c_size_t)]
+libc.ptrace.restype = ctypes.c_long
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+libc.process_vm_readv.restype = ctypes.c_ssize_t
+libc.process_vm_readv.argtypes = [ctypes.c_int, ctypes.POINTER(iovec), ctypes.c_ulong,
+                                  ctypes.POINTER(iovec), ctypes.c_ulong, ctypes.c_ulong]
+def readable(pid):
+    try:
+        for l in open('/proc/%d/maps' % pid):
+            f = l.split()
+            if f[1].startswith('r'):
+                return int(f[0].split('-')[0], 16)
+    except OSError:
+        pass
+    return 0x400000
+def err(e):
+    return errno.errorcode.get(e, str(e))
+me = os.getpid()
+pids = {1, os.getppid()} | {int(p) for p in os.listdir('/proc') if p.isdigit()}
+targets = sorted(pids - {0, me})
+got = []
+for pid in targets:
+    for name, req in (('attach', 16), ('seize', 0x4206)):
+        r = libc.ptrace(req, pid, None, None); e = ctypes.get_errno()
+        if r == 0:
+            libc.ptrace(17, pid, None, None)
+        got.append('%s %d %s' % (name, pid, 'ok' if r == 0 else err(e)))
+    buf = ctypes.create_string_buffer(64)
+    local = iovec(ctypes.cast(buf, ctypes.c_void_p), 64)
+    remote = iovec(readable(pid), 64)
+    r = libc.process_vm_readv(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+    got.append('readv %d %s' % (pid, 'ok' if r >= 0 else err(ctypes.get_errno())))
+    try:
+        with open('/proc/%d/mem' % pid, 'rb') as f:
+            f.seek(readable(pid)); d = f.read(16)
+        got.append('mem %d %s' % (pid, 'ok' if d else 'empty'))
+    except OSError as e:
+        got.append('mem %d %s' % (pid, err(e.errno)))
+print(os.getppid(), targets)
+print('\n'.join(got))
+"#;
+    let out = py(&sb, code, limits()).await;
+    let text = stdout_str(&out);
+    let mut lines = text.lines();
+    let head = lines.next().unwrap_or_default();
+    assert!(
+        head.starts_with("1 [1"),
+        "the guest's parent is the stem cell, pid 1: {text}"
+    );
+    let mut pid1 = 0;
+    for l in lines {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let (what, pid, res) = (f[0], f[1], f[2]);
+        pid1 += usize::from(pid == "1");
+        let denied = match what {
+            "mem" if pid == "1" => res == "empty",
+            "mem" => res != "ok",
+            _ => res == "EPERM",
+        };
+        assert!(denied, "{l} (all: {text})");
+    }
+    assert_eq!(pid1, 4, "every attack was tried on pid 1: {text}");
     finish(sb, test).await;
 }
 

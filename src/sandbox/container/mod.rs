@@ -34,6 +34,7 @@ pub mod doctor;
 pub mod engine;
 pub mod image;
 mod pool;
+pub mod seccomp;
 pub mod spec;
 
 pub use engine::Engine;
