@@ -20,7 +20,7 @@ use ain_sre::sandbox::container::{
     ContainerConfig, ContainerSandbox, Engine, ImageStatus, image_status,
 };
 use ain_sre::sandbox::{
-    Failure, FunctionCode, Invocation, Limits, NetworkPolicy, Outcome, Sandbox, SandboxError,
+    Failure, FunctionCode, Invocation, Limits, NetworkPolicy, Outcome, Reuse, Sandbox, SandboxError,
 };
 
 static IMAGES: tokio::sync::OnceCell<Result<(), String>> = tokio::sync::OnceCell::const_new();
@@ -747,6 +747,107 @@ print(found)
         let out = py(&sb, code, l.clone()).await;
         assert_eq!(stdout_str(&out).trim(), "[]");
     }
+    finish(sb, test).await;
+}
+
+/// A function that lists what earlier calls left in /tmp, leaves its own mark, and on request
+/// sleeps past its deadline or blows its memory limit.
+const RESIDUE: &str = r#"
+import glob, sys
+print(sorted(glob.glob('/tmp/*')))
+open('/tmp/left-' + TAG, 'w').write('x')
+sys.stdout.flush()
+what = sys.stdin.read()
+if what == 'sleep':
+    import time; time.sleep(60)
+if what == 'oom':
+    x = b'a' * (512 << 20)
+"#;
+
+fn residue_fn(tag: &str) -> String {
+    format!("TAG = '{tag}'\n{RESIDUE}")
+}
+
+#[tokio::test]
+async fn same_function_reuse_is_opt_in_bounded_and_never_crosses_functions() {
+    let test = "ct_reuse";
+    let Some(sb) = tier(test, 1).await else {
+        return;
+    };
+    let reuse = Limits {
+        memory_bytes: 64 << 20,
+        reuse: Some(Reuse {
+            max_calls: 3,
+            idle: Duration::from_secs(30),
+        }),
+        ..limits()
+    };
+    let (f, g) = (residue_fn("f"), residue_fn("g"));
+    let seen = |o: &Outcome| stdout_str(o).trim().to_owned();
+
+    // Off by default: every call of F starts clean.
+    for _ in 0..2 {
+        let o = py_input(&sb, &f, b"", limits()).await;
+        assert_eq!(seen(&o), "[]");
+    }
+    assert_eq!(sb.reuse_parked(), 0);
+
+    // Opted in: calls 2 and 3 of F run in call 1's container and see its file (the documented
+    // weaker isolation); call 4 needs a new container (max_calls = 3).
+    let want = ["[]", "['/tmp/left-f']", "['/tmp/left-f']", "[]"];
+    for (i, w) in want.iter().enumerate() {
+        let o = py_input(&sb, &f, b"", reuse.clone()).await;
+        assert_eq!(seen(&o), *w, "call {} of F", i + 1);
+        assert!(o.usage().cpu_us > 0, "{:?}", o.usage());
+    }
+    assert_eq!(sb.reuse_parked(), 1, "call 4's container waits for call 5");
+
+    // G has other code: it never gets F's container, and F never gets G's.
+    for _ in 0..2 {
+        let o = py_input(&sb, &g, b"", reuse.clone()).await;
+        let s = seen(&o);
+        assert!(!s.contains("left-f"), "G saw F's residue: {s}");
+    }
+    let o = py_input(&sb, &f, b"", reuse.clone()).await;
+    assert_eq!(
+        seen(&o),
+        "['/tmp/left-f']",
+        "F's kept container, untouched by G"
+    );
+
+    // A call that timed out or ran out of memory never hands its container on.
+    let h = residue_fn("h");
+    let short = Limits {
+        wall_time: Duration::from_secs(2),
+        ..reuse.clone()
+    };
+    let o = py_input(&sb, &h, b"", short.clone()).await;
+    assert_eq!(seen(&o), "[]");
+    let o = py_input(&sb, &h, b"sleep", short.clone()).await;
+    assert_eq!(o.status(), "timeout", "{o:?}");
+    let o = py_input(&sb, &h, b"", short.clone()).await;
+    assert_eq!(seen(&o), "[]", "the timed-out container was reused");
+    let o = py_input(&sb, &h, b"oom", short.clone()).await;
+    assert_eq!(o.status(), "oom", "{o:?}");
+    let o = py_input(&sb, &h, b"", short.clone()).await;
+    assert_eq!(seen(&o), "[]", "the OOM-killed container was reused");
+
+    // Kept containers are removed after their idle time.
+    let brief = Limits {
+        reuse: Some(Reuse {
+            max_calls: 3,
+            idle: Duration::from_millis(300),
+        }),
+        ..reuse.clone()
+    };
+    let k = residue_fn("k");
+    let o = py_input(&sb, &k, b"", brief.clone()).await;
+    assert_eq!(seen(&o), "[]");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let o = py_input(&sb, &k, b"", brief.clone()).await;
+    assert_eq!(seen(&o), "[]", "an idle container past its time was reused");
+
+    assert!(sb.reuse_parked() > 0);
     finish(sb, test).await;
 }
 
