@@ -6,7 +6,9 @@
 //! - **Shipped runtimes** (python3, nodejs, bash, perl) run in images built offline from the host's
 //!   own files ([`image`]) whose entrypoint is the stem cell: it waits on stdin for one framed call
 //!   (header, `SRE_*` environment, code, input), so containers can be started ahead of demand
-//!   ([`pool`]) and each is used for exactly one call, then removed.
+//!   ([`pool`]) and each is used for exactly one call, then removed (unless the profile opted
+//!   into same-function reuse, below). Replacements are created after a call's outcome is out,
+//!   and removal happens off the caller's path, so neither competes with a call.
 //! - **Bring-your-own images** (the `image` runtime: the code is an image reference) run with
 //!   their own entrypoint on the cold path; the input is their whole stdin.
 //! - **Limits**: the kernel enforces memory, pids, CPU and tmpfs sizes; the daemon enforces the wall
@@ -15,8 +17,21 @@
 //!   tier removes those whose process is gone (a crashed or killed worker).
 //!
 //! Usage (CPU time, peak memory) comes from the container's own cgroup, read by the stem cell
-//! after the guest exits and reported on stderr under a per-call nonce. A hostile guest could
-//! forge its own report (it runs as the same user as the stem cell); limits do not depend on it.
+//! (with shell builtins, before and after the guest) and reported on stderr under a per-call
+//! nonce; limits never depend on it. The stem cell and the guest share a user, so the guest must
+//! not reach the stem cell (abuse row 9): every container gets a **seccomp allowlist generated
+//! from the process tier's** ([`seccomp`]: no `ptrace`, no `process_vm_readv`/`writev`, which
+//! Docker's default profile allows) and `/proc/1/mem` masked (the file-system door to the same
+//! memory). The nonce therefore stays secret and the report cannot be forged; the stem cell is
+//! pid 1, which the kernel shields from the guest's signals. What the guest can still do is
+//! kill its own call early (e.g. exhaust memory so the OOM killer picks the stem cell): then
+//! there is no report, the outcome comes from the engine and usage reads as zero.
+//!
+//! **Same-function reuse** (opt-in per profile, [`crate::sandbox::Reuse`]): a container that
+//! served function F (code hash + runtime + limits) is kept for F's next call, up to a number of
+//! calls and an idle time, never for another function. Processes are killed between calls; files
+//! and the memory peak are not reset: **weaker isolation, documented as such**. Timeouts, OOMs
+//! and output overflows always end the container.
 
 use std::collections::HashMap;
 use std::sync::Arc;

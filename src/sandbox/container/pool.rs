@@ -1,6 +1,7 @@
 //! The stem-cell pool: per (runtime command, image, limit shape), containers created, attached and
 //! started ahead of demand, blocked in the stem cell until one call's frame arrives. Each is used
-//! for exactly one call and then removed, so no state crosses calls. A background task refills
+//! for exactly one call and then removed, so no state crosses calls (unless a profile opted into
+//! same-function reuse, which keeps containers outside the pool). A background task refills
 //! every pool that has been used (or pre-warmed) up to the configured size; an empty pool means
 //! the call takes the cold path (create + start inline), never an error.
 
