@@ -20,7 +20,7 @@ use ain_sre::sandbox::container::{
     ContainerConfig, ContainerSandbox, Engine, ImageStatus, image_status,
 };
 use ain_sre::sandbox::{
-    Failure, FunctionCode, Invocation, Limits, NetworkPolicy, Outcome, Sandbox, SandboxError,
+    Failure, FunctionCode, Invocation, Limits, NetworkPolicy, Outcome, Reuse, Sandbox, SandboxError,
 };
 
 static IMAGES: tokio::sync::OnceCell<Result<(), String>> = tokio::sync::OnceCell::const_new();
@@ -556,8 +556,9 @@ res = []
 for host, port in [('127.0.0.1', 8081), ('127.0.0.1', 2375), ('10.0.0.1', 80), ('172.17.0.1', 2375),
                    ('169.254.169.254', 80), ('8.8.8.8', 53), ('::1', 80)]:
     fam = socket.AF_INET6 if ':' in host else socket.AF_INET
-    s = socket.socket(fam, socket.SOCK_STREAM); s.settimeout(2)
     try:
+        # The shared seccomp policy already refuses non-Unix sockets; either way, no connection.
+        s = socket.socket(fam, socket.SOCK_STREAM); s.settimeout(2)
         s.connect((host, port)); res.append('CONNECTED:%s' % host)
     except OSError:
         pass
@@ -626,6 +627,85 @@ print(got)
 }
 
 #[tokio::test]
+async fn abuse_ptrace_and_process_vm_readv_are_denied() {
+    // Row 9: the stem cell (pid 1, the guest's parent) runs as the guest's user. Attaching to it
+    // or reading its memory would reveal the call's nonce and let the guest forge the stem
+    // cell's report. Every door must be shut: ptrace (attach, seize), process_vm_readv and
+    // /proc/<pid>/mem, on pid 1, the parent and any other process in the container.
+    let test = "ct_ptrace";
+    let Some(sb) = tier(test, 1).await else {
+        return;
+    };
+    let code = r#"
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+class iovec(ctypes.Structure):
+    _fields_ = [('base', ctypes.c_void_p), ('len', ctypes.c_size_t)]
+libc.ptrace.restype = ctypes.c_long
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+libc.process_vm_readv.restype = ctypes.c_ssize_t
+libc.process_vm_readv.argtypes = [ctypes.c_int, ctypes.POINTER(iovec), ctypes.c_ulong,
+                                  ctypes.POINTER(iovec), ctypes.c_ulong, ctypes.c_ulong]
+def readable(pid):
+    try:
+        for l in open('/proc/%d/maps' % pid):
+            f = l.split()
+            if f[1].startswith('r'):
+                return int(f[0].split('-')[0], 16)
+    except OSError:
+        pass
+    return 0x400000
+def err(e):
+    return errno.errorcode.get(e, str(e))
+me = os.getpid()
+pids = {1, os.getppid()} | {int(p) for p in os.listdir('/proc') if p.isdigit()}
+targets = sorted(pids - {0, me})
+got = []
+for pid in targets:
+    for name, req in (('attach', 16), ('seize', 0x4206)):
+        r = libc.ptrace(req, pid, None, None); e = ctypes.get_errno()
+        if r == 0:
+            libc.ptrace(17, pid, None, None)
+        got.append('%s %d %s' % (name, pid, 'ok' if r == 0 else err(e)))
+    buf = ctypes.create_string_buffer(64)
+    local = iovec(ctypes.cast(buf, ctypes.c_void_p), 64)
+    remote = iovec(readable(pid), 64)
+    r = libc.process_vm_readv(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+    got.append('readv %d %s' % (pid, 'ok' if r >= 0 else err(ctypes.get_errno())))
+    try:
+        with open('/proc/%d/mem' % pid, 'rb') as f:
+            f.seek(readable(pid)); d = f.read(16)
+        got.append('mem %d %s' % (pid, 'ok' if d else 'empty'))
+    except OSError as e:
+        got.append('mem %d %s' % (pid, err(e.errno)))
+print(os.getppid(), targets)
+print('\n'.join(got))
+"#;
+    let out = py(&sb, code, limits()).await;
+    let text = stdout_str(&out);
+    let mut lines = text.lines();
+    let head = lines.next().unwrap_or_default();
+    assert!(
+        head.starts_with("1 [1"),
+        "the guest's parent is the stem cell, pid 1: {text}"
+    );
+    let mut pid1 = 0;
+    for l in lines {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let (what, pid, res) = (f[0], f[1], f[2]);
+        pid1 += usize::from(pid == "1");
+        let denied = match what {
+            "mem" if pid == "1" => res == "empty",
+            "mem" => res != "ok",
+            _ => res == "EPERM",
+        };
+        assert!(denied, "{l} (all: {text})");
+    }
+    assert_eq!(pid1, 4, "every attack was tried on pid 1: {text}");
+    finish(sb, test).await;
+}
+
+#[tokio::test]
 async fn abuse_devices_are_not_present() {
     let test = "ct_devices";
     let Some(sb) = tier(test, 0).await else {
@@ -667,6 +747,107 @@ print(found)
         let out = py(&sb, code, l.clone()).await;
         assert_eq!(stdout_str(&out).trim(), "[]");
     }
+    finish(sb, test).await;
+}
+
+/// A function that lists what earlier calls left in /tmp, leaves its own mark, and on request
+/// sleeps past its deadline or blows its memory limit.
+const RESIDUE: &str = r#"
+import glob, sys
+print(sorted(glob.glob('/tmp/*')))
+open('/tmp/left-' + TAG, 'w').write('x')
+sys.stdout.flush()
+what = sys.stdin.read()
+if what == 'sleep':
+    import time; time.sleep(60)
+if what == 'oom':
+    x = b'a' * (512 << 20)
+"#;
+
+fn residue_fn(tag: &str) -> String {
+    format!("TAG = '{tag}'\n{RESIDUE}")
+}
+
+#[tokio::test]
+async fn same_function_reuse_is_opt_in_bounded_and_never_crosses_functions() {
+    let test = "ct_reuse";
+    let Some(sb) = tier(test, 1).await else {
+        return;
+    };
+    let reuse = Limits {
+        memory_bytes: 64 << 20,
+        reuse: Some(Reuse {
+            max_calls: 3,
+            idle: Duration::from_secs(30),
+        }),
+        ..limits()
+    };
+    let (f, g) = (residue_fn("f"), residue_fn("g"));
+    let seen = |o: &Outcome| stdout_str(o).trim().to_owned();
+
+    // Off by default: every call of F starts clean.
+    for _ in 0..2 {
+        let o = py_input(&sb, &f, b"", limits()).await;
+        assert_eq!(seen(&o), "[]");
+    }
+    assert_eq!(sb.reuse_parked(), 0);
+
+    // Opted in: calls 2 and 3 of F run in call 1's container and see its file (the documented
+    // weaker isolation); call 4 needs a new container (max_calls = 3).
+    let want = ["[]", "['/tmp/left-f']", "['/tmp/left-f']", "[]"];
+    for (i, w) in want.iter().enumerate() {
+        let o = py_input(&sb, &f, b"", reuse.clone()).await;
+        assert_eq!(seen(&o), *w, "call {} of F", i + 1);
+        assert!(o.usage().cpu_us > 0, "{:?}", o.usage());
+    }
+    assert_eq!(sb.reuse_parked(), 1, "call 4's container waits for call 5");
+
+    // G has other code: it never gets F's container, and F never gets G's.
+    for _ in 0..2 {
+        let o = py_input(&sb, &g, b"", reuse.clone()).await;
+        let s = seen(&o);
+        assert!(!s.contains("left-f"), "G saw F's residue: {s}");
+    }
+    let o = py_input(&sb, &f, b"", reuse.clone()).await;
+    assert_eq!(
+        seen(&o),
+        "['/tmp/left-f']",
+        "F's kept container, untouched by G"
+    );
+
+    // A call that timed out or ran out of memory never hands its container on.
+    let h = residue_fn("h");
+    let short = Limits {
+        wall_time: Duration::from_secs(2),
+        ..reuse.clone()
+    };
+    let o = py_input(&sb, &h, b"", short.clone()).await;
+    assert_eq!(seen(&o), "[]");
+    let o = py_input(&sb, &h, b"sleep", short.clone()).await;
+    assert_eq!(o.status(), "timeout", "{o:?}");
+    let o = py_input(&sb, &h, b"", short.clone()).await;
+    assert_eq!(seen(&o), "[]", "the timed-out container was reused");
+    let o = py_input(&sb, &h, b"oom", short.clone()).await;
+    assert_eq!(o.status(), "oom", "{o:?}");
+    let o = py_input(&sb, &h, b"", short.clone()).await;
+    assert_eq!(seen(&o), "[]", "the OOM-killed container was reused");
+
+    // Kept containers are removed after their idle time.
+    let brief = Limits {
+        reuse: Some(Reuse {
+            max_calls: 3,
+            idle: Duration::from_millis(300),
+        }),
+        ..reuse.clone()
+    };
+    let k = residue_fn("k");
+    let o = py_input(&sb, &k, b"", brief.clone()).await;
+    assert_eq!(seen(&o), "[]");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let o = py_input(&sb, &k, b"", brief.clone()).await;
+    assert_eq!(seen(&o), "[]", "an idle container past its time was reused");
+
+    assert!(sb.reuse_parked() > 0);
     finish(sb, test).await;
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{ConfigError, merged_files};
-use crate::sandbox::{Limits, NetworkPolicy};
+use crate::sandbox::{Limits, NetworkPolicy, Reuse};
 
 /// The profiles shipped in the repository, compiled in.
 pub const SHIPPED: &[(&str, &str)] = &[
@@ -41,6 +41,16 @@ struct ProfileFile {
     network: String,
     #[serde(default)]
     fuel: Option<u64>,
+    /// Same-function container reuse: calls per container (0 or absent = off).
+    #[serde(default)]
+    container_reuse_calls: u32,
+    /// Same-function container reuse: idle time before a kept container is removed.
+    #[serde(default = "default_reuse_idle_ms")]
+    container_reuse_idle_ms: u64,
+}
+
+fn default_reuse_idle_ms() -> u64 {
+    10_000
 }
 
 /// A validated profile.
@@ -78,6 +88,20 @@ impl Profile {
         check(file, "output_bytes", p.output_bytes as u64, 1, 64 << 20)?;
         check(file, "stderr_bytes", p.stderr_bytes as u64, 0, 16 << 20)?;
         check(file, "tmpfs_mb", p.tmpfs_mb, 0, 65_536)?;
+        check(
+            file,
+            "container_reuse_calls",
+            p.container_reuse_calls.into(),
+            0,
+            10_000,
+        )?;
+        check(
+            file,
+            "container_reuse_idle_ms",
+            p.container_reuse_idle_ms,
+            1,
+            600_000,
+        )?;
         if let Some(f) = p.fuel {
             check(file, "fuel", f, 1, u64::MAX)?;
         }
@@ -105,6 +129,10 @@ impl Profile {
                 tmpfs_bytes: p.tmpfs_mb << 20,
                 network,
                 fuel: p.fuel,
+                reuse: (p.container_reuse_calls > 1).then(|| Reuse {
+                    max_calls: p.container_reuse_calls,
+                    idle: Duration::from_millis(p.container_reuse_idle_ms),
+                }),
             },
         })
     }
@@ -213,6 +241,24 @@ mod tests {
                 .to_string()
                 .contains("not supported")
         );
+    }
+
+    #[test]
+    fn container_reuse_is_off_by_default_and_opt_in() {
+        let base = include_str!("../../sandbox-profiles/default.toml");
+        assert_eq!(Profile::parse("x.toml", base).unwrap().limits.reuse, None);
+        let on = format!("{base}\ncontainer_reuse_calls = 8\ncontainer_reuse_idle_ms = 2000\n");
+        assert_eq!(
+            Profile::parse("x.toml", &on).unwrap().limits.reuse,
+            Some(Reuse {
+                max_calls: 8,
+                idle: Duration::from_millis(2000)
+            })
+        );
+        let one = format!("{base}\ncontainer_reuse_calls = 1\n");
+        assert_eq!(Profile::parse("x.toml", &one).unwrap().limits.reuse, None);
+        let bad = format!("{base}\ncontainer_reuse_calls = 4\ncontainer_reuse_idle_ms = 0\n");
+        assert!(Profile::parse("x.toml", &bad).is_err());
     }
 
     #[test]

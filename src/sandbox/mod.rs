@@ -84,6 +84,23 @@ pub struct Limits {
     pub network: NetworkPolicy,
     /// Deterministic instruction budget for WASM (wasmtime fuel), in addition to the deadline.
     pub fuel: Option<u64>,
+    /// Opt-in same-function container reuse (container tier only; `None` = every call gets a
+    /// fresh container). Weaker isolation: see [`Reuse`].
+    pub reuse: Option<Reuse>,
+}
+
+/// Same-function reuse on the container tier: a container that served function F (same code
+/// hash, runtime and limits) may serve up to `max_calls` calls of F in all, each within `idle`
+/// of the previous one, never a call of another function. Between calls every process the guest
+/// started is killed, but files in `/tmp`, `/dev/shm` and `/sre`, SysV IPC objects and the
+/// memory peak carry over: **a call of F sees what earlier calls of F left behind**. A call that
+/// timed out, ran out of memory or overflowed its output never hands its container on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reuse {
+    /// Calls one container may serve, the first included (≥ 2 to have any effect).
+    pub max_calls: u32,
+    /// How long a container may wait for the next call of its function before it is removed.
+    pub idle: Duration,
 }
 
 impl Default for Limits {
@@ -99,6 +116,7 @@ impl Default for Limits {
             tmpfs_bytes: 16 << 20,
             network: NetworkPolicy::None,
             fuel: None,
+            reuse: None,
         }
     }
 }

@@ -1,6 +1,8 @@
 //! One call on a started, attached container: send the framed stdin, collect stdout (hard cap:
 //! more kills the container) and the stderr tail, enforce the wall deadline with `kill`, read the
-//! exit status and OOM flag, and turn it all into an [`Outcome`]. The container is never reused.
+//! exit status and OOM flag, and turn it all into an [`Outcome`]. A container is reused only
+//! when the function's profile opted in, the call completed cleanly and the stem cell consumed
+//! its whole frame (see [`drive`]).
 
 use std::time::Instant;
 
@@ -70,8 +72,15 @@ pub(crate) async fn launch(
     }
 }
 
-/// The stem cell's stdin frame: header, `SRE_*` environment, code, input.
-pub(crate) fn frame(nonce: &str, env: &[(&str, &str)], code: &[u8], input: &[u8]) -> Vec<u8> {
+/// The stem cell's stdin frame: header, `SRE_*` environment, code, input. `keep`: the stem cell
+/// waits for another frame after this call instead of exiting (same-function reuse).
+pub(crate) fn frame(
+    nonce: &str,
+    env: &[(&str, &str)],
+    code: &[u8],
+    input: &[u8],
+    keep: bool,
+) -> Vec<u8> {
     let env: Vec<String> = env
         .iter()
         .filter(|(k, _)| {
@@ -80,10 +89,11 @@ pub(crate) fn frame(nonce: &str, env: &[(&str, &str)], code: &[u8], input: &[u8]
         .map(|(k, v)| format!("{k}={}\n", v.replace(['\n', '\r'], " ")))
         .collect();
     let mut out = format!(
-        "SRE1 {nonce} {} {} {}\n",
+        "SRE1 {nonce} {} {} {} {}\n",
         env.len(),
         code.len(),
-        input.len()
+        input.len(),
+        u8::from(keep)
     )
     .into_bytes();
     out.reserve(code.len() + input.len() + 256);
@@ -102,6 +112,8 @@ pub(crate) struct Report {
     pub(crate) cpu_ns: u64,
     pub(crate) mem_bytes: u64,
     pub(crate) oom_kills: u64,
+    /// The stem cell consumed the whole input: its stdin is at the next frame.
+    pub(crate) reusable: bool,
 }
 
 /// Finds the stem cell's usage line (the last one carrying `nonce`) in the stderr tail and cuts
@@ -118,11 +130,13 @@ pub(crate) fn take_report(stderr: &mut Vec<u8>, nonce: &str) -> Option<Report> {
     let cpu_ns = f.next().flatten().unwrap_or(0);
     let mem_bytes = f.next().flatten().unwrap_or(0);
     let oom_kills = f.next().flatten().unwrap_or(0);
+    let reusable = f.next().flatten() == Some(1);
     Some(Report {
         exit_code: exit_code as i32,
         cpu_ns,
         mem_bytes,
         oom_kills,
+        reusable,
     })
 }
 
@@ -150,14 +164,19 @@ fn report_complete(stderr: &[u8], nonce: &str) -> bool {
 /// Bring-your-own images report nothing: the call ends at end of stream and the exit status
 /// comes from the engine. A container still running at the deadline or past the output cap is
 /// killed; its removal is left to the caller.
+///
+/// With `keep` (same-function reuse) stdin stays open after the frame, and the container comes
+/// back with the outcome when it may serve another call: the call completed (no timeout, OOM or
+/// output overflow) and the stem cell reported that it consumed the whole input.
 pub(crate) async fn drive(
     docker: &Docker,
     warm: Warm,
     stdin: Vec<u8>,
     limits: &Limits,
     nonce: Option<&str>,
+    keep: bool,
     started: Instant,
-) -> Result<Outcome, SandboxError> {
+) -> Result<(Outcome, Option<Warm>), SandboxError> {
     let deadline = tokio::time::Instant::from_std(started + limits.wall_time);
     let Warm { id, attach } = warm;
     let AttachContainerResults {
@@ -165,10 +184,13 @@ pub(crate) async fn drive(
         mut input,
     } = attach;
     // Writing runs beside reading: a guest that never reads its input must not stall us.
-    let writer = tokio::spawn(async move {
-        let _ = input.write_all(&stdin).await;
-        let _ = input.flush().await;
-        let _ = input.shutdown().await;
+    let mut writer = tokio::spawn(async move {
+        let wrote = input.write_all(&stdin).await.and(input.flush().await);
+        if !keep {
+            let _ = input.shutdown().await;
+        }
+        tracing::debug!(ms = started.elapsed().as_millis() as u64, "stdin written");
+        wrote.is_ok().then_some(input)
     });
     let trailer = nonce.map_or(0, str::len);
     let out_cap = limits.output_bytes;
@@ -209,6 +231,48 @@ pub(crate) async fn drive(
     })
     .await
     .unwrap_or(Ended::Deadline);
+    let report = nonce.and_then(|n| take_report(&mut stderr, n));
+    // A container that may serve the next call of the same function: both attach halves kept.
+    if keep
+        && matches!(ended, Ended::Reported)
+        && report.is_some_and(|r| r.reusable && r.oom_kills == 0)
+        && stdout.len() <= out_cap + trailer
+    {
+        // The stem cell consumed the whole frame, so the writer is done or about to be.
+        if let Ok(Ok(Some(input))) =
+            tokio::time::timeout(std::time::Duration::from_secs(1), &mut writer).await
+        {
+            let n = nonce.unwrap_or_default();
+            stdout.truncate(stdout.len() - n.len());
+            if stderr.len() > limits.stderr_bytes {
+                stderr.drain(..stderr.len() - limits.stderr_bytes);
+            }
+            let r = report.unwrap_or(Report {
+                exit_code: 0,
+                cpu_ns: 0,
+                mem_bytes: 0,
+                oom_kills: 0,
+                reusable: false,
+            });
+            let out = Outcome::Completed {
+                exit_code: r.exit_code,
+                stdout,
+                stderr_tail: stderr,
+                usage: Usage {
+                    wall_us: started.elapsed().as_micros() as u64,
+                    cpu_us: r.cpu_ns / 1000,
+                    mem_peak_kb: r.mem_bytes / 1024,
+                },
+            };
+            return Ok((
+                out,
+                Some(Warm {
+                    id,
+                    attach: AttachContainerResults { output, input },
+                }),
+            ));
+        }
+    }
     // Both halves of the attach connection must be gone before a kill: the engine does not
     // finish a container's exit while it still pushes output into a socket nobody reads.
     writer.abort();
@@ -216,7 +280,6 @@ pub(crate) async fn drive(
     drop(output);
     tracing::debug!(container = %id, ms = started.elapsed().as_millis() as u64, first_ms = first.map(|f| f.duration_since(started).as_millis() as u64), "output complete");
 
-    let report = nonce.and_then(|n| take_report(&mut stderr, n));
     if let Some(n) = nonce
         && stdout.ends_with(n.as_bytes())
     {
@@ -285,29 +348,38 @@ pub(crate) async fn drive(
         None => None,
     };
     if let Some(failure) = failure {
-        return Ok(Outcome::Failed {
-            failure,
-            stderr_tail: stderr,
-            usage,
-        });
+        return Ok((
+            Outcome::Failed {
+                failure,
+                stderr_tail: stderr,
+                usage,
+            },
+            None,
+        ));
     }
     let exit_code = match (report, engine_exit) {
         (Some(r), _) => r.exit_code,
         (None, Some(c)) => c as i32,
         (None, None) => {
-            return Ok(Outcome::Failed {
-                failure: Failure::Trap("the container's exit status is unknown".into()),
-                stderr_tail: stderr,
-                usage,
-            });
+            return Ok((
+                Outcome::Failed {
+                    failure: Failure::Trap("the container's exit status is unknown".into()),
+                    stderr_tail: stderr,
+                    usage,
+                },
+                None,
+            ));
         }
     };
-    Ok(Outcome::Completed {
-        exit_code,
-        stdout,
-        stderr_tail: stderr,
-        usage,
-    })
+    Ok((
+        Outcome::Completed {
+            exit_code,
+            stdout,
+            stderr_tail: stderr,
+            usage,
+        },
+        None,
+    ))
 }
 
 /// How long an engine request after a kill may take before the call gives up on it (the
@@ -341,13 +413,14 @@ mod tests {
             ],
             b"code",
             b"input",
+            false,
         );
-        assert_eq!(f, b"SRE1 n1 1 4 5\nSRE_CALL_ID=a b\ncodeinput".to_vec());
+        assert_eq!(f, b"SRE1 n1 1 4 5 0\nSRE_CALL_ID=a b\ncodeinput".to_vec());
     }
 
     #[test]
     fn report_is_cut_from_stderr() {
-        let mut e = b"warn\nfake\nabc 1 2 3 4\n\nabc 0 5000 1048576 0\n".to_vec();
+        let mut e = b"warn\nfake\nabc 1 2 3 4\n\nabc 0 5000 1048576 0 1\n".to_vec();
         let r = take_report(&mut e, "abc").unwrap();
         assert_eq!(
             r,
@@ -355,7 +428,8 @@ mod tests {
                 exit_code: 0,
                 cpu_ns: 5000,
                 mem_bytes: 1 << 20,
-                oom_kills: 0
+                oom_kills: 0,
+                reusable: true
             }
         );
         assert_eq!(e, b"warn\nfake\nabc 1 2 3 4\n");

@@ -6,7 +6,9 @@
 //! - **Shipped runtimes** (python3, nodejs, bash, perl) run in images built offline from the host's
 //!   own files ([`image`]) whose entrypoint is the stem cell: it waits on stdin for one framed call
 //!   (header, `SRE_*` environment, code, input), so containers can be started ahead of demand
-//!   ([`pool`]) and each is used for exactly one call, then removed.
+//!   ([`pool`]) and each is used for exactly one call, then removed (unless the profile opted
+//!   into same-function reuse, below). Replacements are created after a call's outcome is out,
+//!   and removal happens off the caller's path, so neither competes with a call.
 //! - **Bring-your-own images** (the `image` runtime: the code is an image reference) run with
 //!   their own entrypoint on the cold path; the input is their whole stdin.
 //! - **Limits**: the kernel enforces memory, pids, CPU and tmpfs sizes; the daemon enforces the wall
@@ -15,14 +17,29 @@
 //!   tier removes those whose process is gone (a crashed or killed worker).
 //!
 //! Usage (CPU time, peak memory) comes from the container's own cgroup, read by the stem cell
-//! after the guest exits and reported on stderr under a per-call nonce. A hostile guest could
-//! forge its own report (it runs as the same user as the stem cell); limits do not depend on it.
+//! (with shell builtins, before and after the guest) and reported on stderr under a per-call
+//! nonce; limits never depend on it. The stem cell and the guest share a user, so the guest must
+//! not reach the stem cell (abuse row 9): every container gets a **seccomp allowlist generated
+//! from the process tier's** ([`seccomp`]: no `ptrace`, no `process_vm_readv`/`writev`, which
+//! Docker's default profile allows) and `/proc/1/mem` masked (the file-system door to the same
+//! memory). The nonce therefore stays secret and the report cannot be forged; the stem cell is
+//! pid 1, which the kernel shields from the guest's signals. What the guest can still do is
+//! kill its own call early (e.g. exhaust memory so the OOM killer picks the stem cell): then
+//! there is no report, the outcome comes from the engine and usage reads as zero.
+//!
+//! **Same-function reuse** (opt-in per profile, [`crate::sandbox::Reuse`]): a container that
+//! served function F (code hash + runtime + limits) is kept for F's next call, up to a number of
+//! calls and an idle time, never for another function. Processes are killed between calls; files
+//! and the memory peak are not reset: **weaker isolation, documented as such**. Timeouts, OOMs
+//! and output overflows always end the container.
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use bollard::query_parameters::RemoveContainerOptionsBuilder;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::runtimes::{Runtime, RuntimeCatalog};
@@ -34,10 +51,12 @@ pub mod doctor;
 pub mod engine;
 pub mod image;
 mod pool;
+pub mod seccomp;
 pub mod spec;
 
 pub use engine::Engine;
 
+use call::Warm;
 use spec::{Launch, Shape};
 
 /// Settings of the container tier (per-call limits are in [`Limits`]).
@@ -89,6 +108,23 @@ struct Inner {
     reaper: TaskTracker,
     refill: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     leftovers_removed: usize,
+    /// Containers kept for the next call of the function they served (opt-in reuse).
+    parked: std::sync::Mutex<HashMap<ParkKey, Vec<Parked>>>,
+    /// Stops the idle sweep of `parked`.
+    stop: CancellationToken,
+}
+
+/// A kept container is only ever handed to a call of the same function (code hash) with the
+/// same runtime command, image and limit shape.
+type ParkKey = (pool::Key, [u8; 32]);
+
+struct Parked {
+    warm: Warm,
+    /// Calls it has served.
+    served: u32,
+    /// When its last call ended, and how long it may wait for the next.
+    since: Instant,
+    idle: Duration,
 }
 
 /// A function checked against the engine: which image runs it and how.
@@ -104,6 +140,7 @@ enum Kind {
         image: String,
         argv: Vec<String>,
         code: Arc<[u8]>,
+        hash: [u8; 32],
     },
     Image {
         image: String,
@@ -117,6 +154,10 @@ impl PreparedContainer {
             Kind::Stem { image, .. } | Kind::Image { image } => image,
         }
     }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn unavailable(why: impl Into<String>) -> SandboxError {
@@ -181,8 +222,11 @@ impl ContainerSandbox {
                 reaper,
                 refill: std::sync::Mutex::new(Some(refill)),
                 leftovers_removed,
+                parked: std::sync::Mutex::new(HashMap::new()),
+                stop: CancellationToken::new(),
             }),
         };
+        tokio::spawn(sb.clone().sweep_idle());
         for name in sb.inner.cfg.prewarm.clone() {
             let rt = sb
                 .inner
@@ -210,6 +254,11 @@ impl ContainerSandbox {
         self.inner.pool.ready_count()
     }
 
+    /// True when no background work is pending: every wanted pool is full and no removal runs.
+    pub fn settled(&self) -> bool {
+        self.inner.reaper.is_empty() && self.inner.pool.full()
+    }
+
     /// Asks the pool to stock stem cells for `runtime` with `limits`' shape.
     pub fn prewarm(&self, runtime: &str, limits: &Limits) -> Result<(), SandboxError> {
         let rt = self
@@ -227,10 +276,13 @@ impl ContainerSandbox {
         doctor::checks(&self.inner.engine, &self.inner.runtimes).await
     }
 
-    /// Stops refilling, removes every waiting stem cell and waits for pending removals.
+    /// Stops refilling, removes every waiting stem cell and kept container and waits for
+    /// pending removals.
     pub async fn shutdown(&self) {
         let docker = &self.inner.engine.docker;
+        self.inner.stop.cancel();
         let mut waiting = self.inner.pool.drain();
+        waiting.extend(self.take_parked(|_| true));
         let refill = self
             .inner
             .refill
@@ -263,6 +315,59 @@ impl ContainerSandbox {
 
     async fn image_present(&self, image: &str) -> Result<bool, SandboxError> {
         Ok(image_status(&self.inner.engine.docker, image).await? != ImageStatus::Missing)
+    }
+
+    /// Containers kept for same-function reuse right now.
+    pub fn reuse_parked(&self) -> usize {
+        lock(&self.inner.parked).values().map(Vec::len).sum()
+    }
+
+    /// Removes (from the map) every kept container `expired` says so of.
+    fn take_parked(&self, expired: impl Fn(&Parked) -> bool) -> Vec<Warm> {
+        let mut out = Vec::new();
+        let mut parked = lock(&self.inner.parked);
+        for list in parked.values_mut() {
+            let (gone, keep): (Vec<Parked>, Vec<Parked>) = list.drain(..).partition(&expired);
+            *list = keep;
+            out.extend(gone.into_iter().map(|p| p.warm));
+        }
+        parked.retain(|_, l| !l.is_empty());
+        out
+    }
+
+    /// Removes kept containers whose idle time ran out, until shutdown. Holds only a weak
+    /// reference, so a dropped tier is not kept alive by it.
+    async fn sweep_idle(self) {
+        let weak = Arc::downgrade(&self.inner);
+        let stop = self.inner.stop.clone();
+        drop(self);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            }
+            let Some(inner) = weak.upgrade() else { return };
+            let sb = ContainerSandbox { inner };
+            for w in sb.take_parked(|p| p.since.elapsed() >= p.idle) {
+                tracing::debug!(container = %w.id, "kept container idle too long");
+                sb.reap(w.id);
+            }
+        }
+    }
+
+    /// A kept container of this function, if one waits and may serve another call.
+    fn unpark(&self, key: &ParkKey) -> Option<Parked> {
+        let mut parked = lock(&self.inner.parked);
+        let list = parked.get_mut(key)?;
+        let p = list.pop()?;
+        if list.is_empty() {
+            parked.remove(key);
+        }
+        if p.since.elapsed() >= p.idle {
+            self.reap(p.warm.id);
+            return None;
+        }
+        Some(p)
     }
 
     /// Removes `id` after the call, off the caller's path (tracked: shutdown waits for it).
@@ -390,6 +495,7 @@ impl Sandbox for ContainerSandbox {
                 image,
                 argv: stem_argv(&rt),
                 code: code.bytes.clone(),
+                hash: code.hash,
             },
             runtime: rt,
         }))
@@ -400,40 +506,71 @@ impl Sandbox for ContainerSandbox {
         prepared: &Arc<PreparedContainer>,
         call: Invocation,
     ) -> Result<Outcome, SandboxError> {
+        let out = self.call(prepared, call).await;
+        // Refill once the outcome is out: creating a stem cell never competes with a call.
+        self.inner.pool.kick();
+        out
+    }
+}
+
+impl ContainerSandbox {
+    async fn call(
+        &self,
+        prepared: &Arc<PreparedContainer>,
+        call: Invocation,
+    ) -> Result<Outcome, SandboxError> {
         let started = Instant::now();
         let shape = Shape::of(&call.limits)?;
         let docker = &self.inner.engine.docker;
-        let (warm, stdin, nonce) = match &prepared.kind {
-            Kind::Stem { image, argv, code } => {
+        let reuse = call.limits.reuse;
+        let (warm, stdin, nonce, park) = match &prepared.kind {
+            Kind::Stem {
+                image,
+                argv,
+                code,
+                hash,
+            } => {
                 let key = pool::Key {
                     runtime: prepared.runtime.name.clone(),
                     image: image.clone(),
                     argv: argv.clone(),
                     shape,
                 };
-                let warm = match self.inner.pool.take(&key) {
-                    Some(w) => {
-                        tracing::debug!(container = %w.id, "stem cell from the pool");
-                        w
+                let park_key = (key.clone(), *hash);
+                let kept = reuse.and_then(|_| self.unpark(&park_key));
+                let (warm, served) = match kept {
+                    Some(p) => {
+                        tracing::debug!(container = %p.warm.id, served = p.served, "kept container of the same function");
+                        (p.warm, p.served)
                     }
-                    None => {
-                        let body = spec::create_body(
-                            &Launch::Stem {
-                                image: image.clone(),
-                                argv: argv.clone(),
-                            },
-                            shape,
-                            &key.runtime,
-                            &self.inner.who,
-                            self.inner.cfg.max_code_bytes,
-                        );
-                        call::launch(docker, body).await?
-                    }
+                    None => match self.inner.pool.take(&key) {
+                        Some(w) => {
+                            tracing::debug!(container = %w.id, "stem cell from the pool");
+                            (w, 0)
+                        }
+                        None => {
+                            let body = spec::create_body(
+                                &Launch::Stem {
+                                    image: image.clone(),
+                                    argv: argv.clone(),
+                                },
+                                shape,
+                                &key.runtime,
+                                &self.inner.who,
+                                self.inner.cfg.max_code_bytes,
+                            );
+                            (call::launch(docker, body).await?, 0)
+                        }
+                    },
                 };
                 let nonce = hex::encode(rand::random::<[u8; 16]>());
                 let env: Vec<(&str, &str)> = call.guest_env().collect();
-                let stdin = call::frame(&nonce, &env, code, &call.input);
-                (warm, stdin, Some(nonce))
+                // Ask the stem cell to stay only if this container may serve another call.
+                let park = reuse
+                    .filter(|r| served + 1 < r.max_calls)
+                    .map(|r| (park_key, served + 1, r.idle));
+                let stdin = call::frame(&nonce, &env, code, &call.input, park.is_some());
+                (warm, stdin, Some(nonce), park)
             }
             Kind::Image { image } => {
                 let env = call.guest_env().map(|(k, v)| format!("{k}={v}")).collect();
@@ -448,16 +585,51 @@ impl Sandbox for ContainerSandbox {
                     self.inner.cfg.max_code_bytes,
                 );
                 let warm = call::launch(docker, body).await?;
-                (warm, call.input.to_vec(), None)
+                (warm, call.input.to_vec(), None, None)
             }
         };
         let id = warm.id.clone();
         tracing::debug!(container = %id, ms = started.elapsed().as_millis() as u64, "frame sent");
-        let out = call::drive(docker, warm, stdin, &call.limits, nonce.as_deref(), started).await;
-        // The container has exited or been killed: nothing of the call runs any more. Removing
-        // it (tens of ms in the engine) happens off the caller's path.
+        let out = call::drive(
+            docker,
+            warm,
+            stdin,
+            &call.limits,
+            nonce.as_deref(),
+            park.is_some(),
+            started,
+        )
+        .await;
         tracing::debug!(container = %id, ms = started.elapsed().as_millis() as u64, "call done");
-        self.reap(id);
-        out
+        match out {
+            Ok((outcome, Some(warm))) => {
+                if let Some((key, served, idle)) = park
+                    && !self.inner.stop.is_cancelled()
+                {
+                    lock(&self.inner.parked)
+                        .entry(key)
+                        .or_default()
+                        .push(Parked {
+                            warm,
+                            served,
+                            since: Instant::now(),
+                            idle,
+                        });
+                } else {
+                    self.reap(warm.id);
+                }
+                Ok(outcome)
+            }
+            Ok((outcome, None)) => {
+                // The container has exited or been killed: nothing of the call runs any more.
+                // Removing it (tens of ms in the engine) happens off the caller's path.
+                self.reap(id);
+                Ok(outcome)
+            }
+            Err(e) => {
+                self.reap(id);
+                Err(e)
+            }
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The stem-cell pool: per (runtime command, image, limit shape), containers created, attached and
 //! started ahead of demand, blocked in the stem cell until one call's frame arrives. Each is used
-//! for exactly one call and then removed, so no state crosses calls. A background task refills
+//! for exactly one call and then removed, so no state crosses calls (unless a profile opted into
+//! same-function reuse, which keeps containers outside the pool). A background task refills
 //! every pool that has been used (or pre-warmed) up to the configured size; an empty pool means
 //! the call takes the cold path (create + start inline), never an error.
 
@@ -48,15 +49,20 @@ impl Pool {
     }
 
     /// A ready stem cell for `key`, if one is waiting. Either way the key is marked wanted so
-    /// the refill task keeps it stocked.
+    /// the refill task keeps it stocked, from the next [`Pool::kick`] on: the caller kicks once
+    /// its call's outcome is out, so creating the replacement (about as much CPU as the call
+    /// itself) never competes with the call.
     pub(crate) fn take(&self, key: &Key) -> Option<Warm> {
         if self.size == 0 || self.stop.is_cancelled() {
             return None;
         }
         lock(&self.wanted).insert(key.clone());
-        let warm = lock(&self.ready).get_mut(key).and_then(VecDeque::pop_front);
+        lock(&self.ready).get_mut(key).and_then(VecDeque::pop_front)
+    }
+
+    /// Wakes the refill task.
+    pub(crate) fn kick(&self) {
         self.wake.notify_one();
-        warm
     }
 
     /// Asks for `key` to be stocked ahead of the first call.
@@ -65,6 +71,15 @@ impl Pool {
             lock(&self.wanted).insert(key);
             self.wake.notify_one();
         }
+    }
+
+    /// True when every wanted key has its full stock.
+    pub(crate) fn full(&self) -> bool {
+        let wanted = lock(&self.wanted);
+        let ready = lock(&self.ready);
+        wanted
+            .iter()
+            .all(|k| ready.get(k).map_or(0, VecDeque::len) >= self.size)
     }
 
     /// Containers waiting, over all keys.

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
 
 use super::image::{STEM_PATH, USER};
+use super::seccomp::{self, MASKED_PATHS};
 use crate::sandbox::{Limits, NetworkPolicy, SandboxError};
 
 /// Label present on every container ain-sre creates.
@@ -92,6 +93,13 @@ pub struct Identity {
     pub host: String,
 }
 
+/// `no-new-privileges` and the shared seccomp allowlist ([`seccomp`]).
+fn security_opts() -> Vec<String> {
+    std::iter::once("no-new-privileges".to_owned())
+        .chain(seccomp::security_opt().map(str::to_owned))
+        .collect()
+}
+
 /// The full create request: hardened host config, stdin attached once, labels.
 pub fn create_body(
     launch: &Launch,
@@ -156,7 +164,8 @@ pub fn create_body(
         host_config: Some(HostConfig {
             network_mode: Some("none".to_owned()),
             cap_drop: Some(vec!["ALL".to_owned()]),
-            security_opt: Some(vec!["no-new-privileges".to_owned()]),
+            security_opt: Some(security_opts()),
+            masked_paths: Some(MASKED_PATHS.iter().map(|p| (*p).to_owned()).collect()),
             readonly_rootfs: Some(true),
             tmpfs: Some(tmpfs),
             memory: Some(shape.memory_bytes as i64),
@@ -214,7 +223,11 @@ mod tests {
         let hc = body.host_config.unwrap();
         assert_eq!(hc.network_mode.as_deref(), Some("none"));
         assert_eq!(hc.cap_drop, Some(vec!["ALL".to_owned()]));
-        assert_eq!(hc.security_opt, Some(vec!["no-new-privileges".to_owned()]));
+        let opts = hc.security_opt.unwrap();
+        assert_eq!(opts[0], "no-new-privileges");
+        #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+        assert!(opts[1].starts_with("seccomp={"), "{}", opts[1]);
+        assert!(hc.masked_paths.unwrap().contains(&"/proc/1/mem".to_owned()));
         assert_eq!(hc.readonly_rootfs, Some(true));
         assert_eq!(hc.memory, hc.memory_swap);
         assert_eq!(hc.memory, Some(128 << 20));

@@ -26,7 +26,7 @@ mod doctor;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
-mod policy;
+pub(crate) mod policy;
 #[cfg(target_os = "linux")]
 mod proto;
 #[cfg(target_os = "linux")]
