@@ -1,0 +1,48 @@
+//! `ain-sre conformance`: SECURITY.md's abuse suite and the sandbox contract against every tier
+//! this host offers, as one table (or JSON). Exits 1 on any failure.
+
+use std::process::ExitCode;
+
+use super::invoke::TierArg;
+use crate::conformance::{self, Options};
+use crate::sandbox::Tier;
+use crate::sandbox::any::Tiers;
+
+/// Arguments of `ain-sre conformance`.
+#[derive(Debug, clap::Args)]
+pub struct ConformanceArgs {
+    /// Test only this tier (repeatable; default: all three).
+    #[arg(long, value_enum)]
+    pub tier: Vec<TierArg>,
+    /// Print the result as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress line per check on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub(crate) async fn run(args: ConformanceArgs) -> anyhow::Result<ExitCode> {
+    let mut options = Options {
+        progress: !args.quiet,
+        ..Options::default()
+    };
+    if !args.tier.is_empty() {
+        options.tiers = args.tier.iter().map(|t| Tier::from(*t)).collect();
+        options.tiers.dedup();
+    }
+    let tiers = Tiers::start(conformance::tier_config()).await;
+    let report = conformance::run(&tiers, &options).await;
+    tiers.shutdown().await;
+    let report = report?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report.json())?);
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(if report.failures() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
