@@ -21,5 +21,8 @@ for path in ['/var/run/docker.sock', '/run/docker.sock']:
         s = socket.socket(socket.AF_UNIX); s.connect(path); breaches.append('connected to ' + path)
     except OSError:
         pass
-info['interfaces'] = [l.split(':')[0].strip() for l in open('/proc/net/dev').read().splitlines()[2:]]
+try:
+    info['interfaces'] = [l.split(':')[0].strip() for l in open('/proc/net/dev').read().splitlines()[2:]]
+except OSError:
+    info['interfaces'] = 'no /proc/net'
 report()

@@ -2,7 +2,8 @@
 # x86_64 numbers; the result of each must be negative (an errno), and is recorded.
 d = ctx['daemon']
 groups = {
-  'ptrace': {'ptrace_attach_daemon': (101, 16, d, 0, 0), 'ptrace_attach_1': (101, 16, 1, 0, 0),
+  # The daemon (its host pid); pid 1 is the call's own init, which is not another tenant.
+  'ptrace': {'ptrace_attach_daemon': (101, 16, d, 0, 0), 'ptrace_seize_daemon': (101, 0x4206, d, 0, 0),
              'process_vm_readv_daemon': (310, d, 0, 1, 0, 1, 0)},
   'namespaces': {'mount': (165, 0, 0, 0, 0, 0), 'umount2': (166, 0, 0), 'pivot_root': (155, 0, 0),
                  'unshare_user': (272, 0x10000000), 'unshare_mnt': (272, 0x00020000),

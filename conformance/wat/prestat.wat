@@ -12,7 +12,7 @@
         (then (local.set $open (i32.add (local.get $open) (i32.const 1)))))
       (local.set $fd (i32.add (local.get $fd) (i32.const 1)))
       (br_if $l (i32.lt_u (local.get $fd) (i32.const 64))))
-    (i32.store8 (i32.const 100) (i32.add (i32.const 48) (i32.min_u (local.get $open) (i32.const 9))))
+    (i32.store8 (i32.const 100) (i32.add (i32.const 48) (select (local.get $open) (i32.const 9) (i32.lt_u (local.get $open) (i32.const 9)))))
     (i32.store (i32.const 0) (i32.const 100))
     (i32.store (i32.const 4) (i32.const 1))
     (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 16)))))

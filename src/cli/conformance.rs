@@ -17,6 +17,9 @@ pub struct ConformanceArgs {
     /// Print the result as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Run only this check (SECURITY.md row number or contract id such as `C3`; repeatable).
+    #[arg(long)]
+    pub check: Vec<String>,
     /// No progress line per check on stderr.
     #[arg(long)]
     pub quiet: bool,
@@ -25,6 +28,7 @@ pub struct ConformanceArgs {
 pub(crate) async fn run(args: ConformanceArgs) -> anyhow::Result<ExitCode> {
     let mut options = Options {
         progress: !args.quiet,
+        only: args.check,
         ..Options::default()
     };
     if !args.tier.is_empty() {

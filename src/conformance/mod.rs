@@ -41,7 +41,7 @@ pub fn strict_from_env() -> bool {
 pub fn tier_config() -> TierConfig {
     TierConfig {
         container: ContainerConfig {
-            instance: "conformance".into(),
+            instance: format!("conformance-{}", std::process::id()),
             ..ContainerConfig::default()
         },
         process: ProcessConfig {
@@ -233,6 +233,8 @@ pub struct Options {
     pub strict: bool,
     /// Print one progress line per check on stderr.
     pub progress: bool,
+    /// Run only the checks with these ids (empty: all).
+    pub only: Vec<String>,
 }
 
 impl Default for Options {
@@ -241,6 +243,7 @@ impl Default for Options {
             tiers: vec![Tier::Wasm, Tier::Process, Tier::Container],
             strict: strict_from_env(),
             progress: true,
+            only: Vec::new(),
         }
     }
 }
@@ -249,7 +252,10 @@ impl Default for Options {
 pub async fn run(tiers: &Tiers, options: &Options) -> std::io::Result<Report> {
     let host = HostContext::new()?;
     let started = Instant::now();
-    let defs = checks::all();
+    let mut defs = checks::all();
+    if !options.only.is_empty() {
+        defs.retain(|d| options.only.iter().any(|o| o.eq_ignore_ascii_case(d.id)));
+    }
     let mut rows: Vec<Row> = defs
         .iter()
         .map(|d| Row {

@@ -134,7 +134,8 @@ impl Report {
                     Verdict::Pass(_) => "pass".to_owned(),
                     v => format!("{}: {}", v.label(), v.reason()),
                 };
-                let _ = write!(s, " {} |", text.replace('|', "\\|").replace('\n', " "));
+                let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                let _ = write!(s, " {} |", text.replace('|', "\\|"));
             }
             s.push('\n');
         }
