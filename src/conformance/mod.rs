@@ -215,9 +215,7 @@ impl<'a> Target<'a> {
                 return Ok(());
             }
             if t.elapsed() > Duration::from_secs(5) {
-                return Err(format!(
-                    "guest processes outlived the call: pids {left:?}"
-                ));
+                return Err(format!("guest processes outlived the call: pids {left:?}"));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

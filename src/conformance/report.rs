@@ -220,7 +220,10 @@ mod tests {
             wall_ms: 1200,
         };
         let t = report.table();
-        assert!(t.starts_with("| check | wasm | process |\n|---|---|---|\n"), "{t}");
+        assert!(
+            t.starts_with("| check | wasm | process |\n|---|---|---|\n"),
+            "{t}"
+        );
         assert!(
             t.contains("| 1 fork bomb | n/a: no fork in WASI | FAIL: a \\| b |"),
             "{t}"

@@ -57,7 +57,10 @@ fn ids_are_unique_and_cover_security_rows_1_to_24() {
     let defs = all();
     let mut ids: Vec<&str> = defs.iter().map(|d| d.id).collect();
     for n in 1..=24 {
-        assert!(ids.contains(&n.to_string().as_str()), "row {n} has no check");
+        assert!(
+            ids.contains(&n.to_string().as_str()),
+            "row {n} has no check"
+        );
     }
     ids.sort();
     ids.dedup();
