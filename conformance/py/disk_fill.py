@@ -18,6 +18,18 @@ except OSError as e:
 if files >= 1000000:
     breaches.append('created a million files')
 info['bytes'], info['files'] = n, files
+for i in range(files):
+    os.unlink('/tmp/f%d' % i)
+# A huge sparse file: refused (RLIMIT_FSIZE), or allowed but holding no more than the cap.
+try:
+    with open('/tmp/sparse', 'wb') as f:
+        f.seek(50 << 30); f.write(b'x')
+    blocks = os.stat('/tmp/sparse').st_blocks * 512
+    info['sparse'] = 'created, %d bytes allocated' % blocks
+    if blocks > ctx['tmpfs']:
+        breaches.append('sparse file allocated %d bytes' % blocks)
+except OSError as e:
+    info['sparse'] = 'errno %d' % e.errno
 for p in ['/x', '/usr/x', '/etc/x', '/sre/../x', '/dev/x']:
     try:
         open(p, 'w').close(); breaches.append('wrote ' + p)
