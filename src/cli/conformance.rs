@@ -1,9 +1,11 @@
 //! `ain-sre conformance`: SECURITY.md's abuse suite and the sandbox contract against every tier
 //! this host offers, as one table (or JSON). Exits 1 on any failure.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::invoke::TierArg;
+use crate::config::runtimes::RuntimeCatalog;
 use crate::conformance::{self, Options};
 use crate::sandbox::Tier;
 use crate::sandbox::any::Tiers;
@@ -20,6 +22,10 @@ pub struct ConformanceArgs {
     /// Run only this check (SECURITY.md row number or contract id such as `C3`; repeatable).
     #[arg(long)]
     pub check: Vec<String>,
+    /// Extra runtime files (overriding or adding to the shipped `runtimes/`), e.g. to test
+    /// runtime images under another tag.
+    #[arg(long)]
+    pub runtimes_dir: Option<PathBuf>,
     /// No progress line per check on stderr.
     #[arg(long)]
     pub quiet: bool,
@@ -35,7 +41,11 @@ pub(crate) async fn run(args: ConformanceArgs) -> anyhow::Result<ExitCode> {
         options.tiers = args.tier.iter().map(|t| Tier::from(*t)).collect();
         options.tiers.dedup();
     }
-    let tiers = Tiers::start(conformance::tier_config()).await;
+    let runtimes = match &args.runtimes_dir {
+        Some(dir) => Some(RuntimeCatalog::load(Some(dir))?),
+        None => None,
+    };
+    let tiers = Tiers::start(conformance::tier_config(runtimes)).await;
     let report = conformance::run(&tiers, &options).await;
     tiers.shutdown().await;
     let report = report?;

@@ -16,10 +16,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::config::runtimes::RuntimeCatalog;
 use crate::sandbox::any::{AnySandbox, TierConfig, Tiers};
 use crate::sandbox::container::ContainerConfig;
 use crate::sandbox::process::ProcessConfig;
-use crate::sandbox::{FunctionCode, Invocation, Limits, Outcome, Tier};
+use crate::sandbox::{FunctionCode, Invocation, Limits, Outcome, SandboxError, Tier};
 
 pub mod checks;
 pub mod report;
@@ -38,10 +39,13 @@ pub fn strict_from_env() -> bool {
 
 /// The tier configuration the suite starts: the worker's defaults, with its own cgroup parent,
 /// uid range, root directory and container owner label so it never touches a running worker's.
-pub fn tier_config() -> TierConfig {
+/// `runtimes` overrides the shipped runtime files on the process and container tiers (as
+/// `ain-sre invoke --runtimes-dir` does).
+pub fn tier_config(runtimes: Option<RuntimeCatalog>) -> TierConfig {
     TierConfig {
         container: ContainerConfig {
             instance: format!("conformance-{}", std::process::id()),
+            runtimes: runtimes.clone(),
             ..ContainerConfig::default()
         },
         process: ProcessConfig {
@@ -49,6 +53,7 @@ pub fn tier_config() -> TierConfig {
             uid_base: 3_000_000,
             uid_slots: 200,
             root_dir: PathBuf::from("/run/ain-sre-conformance/root"),
+            runtimes,
             ..ProcessConfig::default()
         },
         ..TierConfig::default()
@@ -264,11 +269,12 @@ pub async fn run(tiers: &Tiers, options: &Options) -> std::io::Result<Report> {
         .collect();
     for &tier in &options.tiers {
         let target = match tiers.get(tier) {
-            Ok(sb) => Ok(Target::new(sb, &host)),
-            Err(e) => Err(match e {
-                crate::sandbox::SandboxError::Unavailable { why, .. } => why,
-                other => other.to_string(),
-            }),
+            Ok(sb) => match preflight(sb).await {
+                Ok(()) => Ok(Target::new(sb, &host)),
+                Err(why) => Err(why),
+            },
+            Err(SandboxError::Unavailable { why, .. }) => Err(why),
+            Err(other) => Err(other.to_string()),
         };
         for (def, row) in defs.iter().zip(rows.iter_mut()) {
             let t = Instant::now();
@@ -296,6 +302,19 @@ pub async fn run(tiers: &Tiers, options: &Options) -> std::io::Result<Report> {
         rows,
         wall_ms: started.elapsed().as_millis() as u64,
     })
+}
+
+/// A tier that starts but cannot prepare a trivial function (a Docker engine without this
+/// build's runtime images) is unavailable, with the reason, rather than failing every check.
+async fn preflight(sb: &AnySandbox) -> Result<(), String> {
+    let code = match sb.tier() {
+        Tier::Wasm => FunctionCode::new("wasm", checks::wat!("echo").as_bytes().to_vec()),
+        _ => FunctionCode::new("python3", checks::py!("echo").as_bytes().to_vec()),
+    };
+    match sb.prepare(&code).await {
+        Err(SandboxError::Unavailable { why, .. }) => Err(why),
+        _ => Ok(()),
+    }
 }
 
 /// Runs one check against one target, bounded by [`CHECK_TIMEOUT`].
