@@ -15,6 +15,8 @@ def sys_(nr, *args):
 def mark():
     """Names this process (and what it forks) with the run's marker, so the host can find survivors."""
     libc.prctl(15, ctx['marker'].encode(), 0, 0, 0)
+    if open('/proc/self/comm').read().strip() != ctx['marker']:
+        breaches.append('cannot name processes: survivors would go unseen')
 
 def report():
     sys.stdout.write(json.dumps({'breaches': breaches, 'info': info}))

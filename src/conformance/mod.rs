@@ -327,3 +327,23 @@ pub async fn run_one(def: &checks::CheckDef, target: &Target<'_>) -> Verdict {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_process_carrying_the_marker_is_found() {
+        let host = HostContext::new().unwrap();
+        assert!(host.marked_processes().is_empty());
+        // A process's name is its executable's file name: run `sleep` under the marker's name.
+        let exe = host.dir.join(&host.marker);
+        std::os::unix::fs::symlink("/bin/sleep", &exe).unwrap();
+        let mut child = std::process::Command::new(&exe).arg("30").spawn().unwrap();
+        let found = host.marked_processes();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(found, vec![child.id() as i32]);
+        assert!(host.marked_processes().is_empty());
+    }
+}
