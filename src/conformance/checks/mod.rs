@@ -1,5 +1,5 @@
-//! The checks: SECURITY.md's abuse suite (rows 1–24, [`abuse`]) and the functional contract
-//! ([`contract`]), each an async function from a [`Target`] to a [`Verdict`].
+//! The checks: SECURITY.md's abuse suite (rows 1–24: `resources` and `isolation`) and the
+//! functional contract (`contract`), each an async function from a [`Target`] to a [`Verdict`].
 //!
 //! Programs are embedded from `conformance/py/` (process and container tiers; probes get
 //! `prelude.py` prepended and a JSON context on stdin) and `conformance/wat/` (WASM tier).
@@ -12,8 +12,9 @@ use serde_json::{Value, json};
 use super::{Target, Verdict};
 use crate::sandbox::{FunctionCode, Limits, Outcome, Tier};
 
-mod abuse;
 mod contract;
+mod isolation;
+mod resources;
 
 /// A Python program of `conformance/py/`.
 macro_rules! py {
@@ -63,30 +64,30 @@ macro_rules! defs {
 /// Every check, in table order.
 pub fn all() -> Vec<CheckDef> {
     defs![
-        "1" "fork and thread bomb" => abuse::fork_bomb,
-        "2" "memory bomb" => abuse::memory_bomb,
-        "3" "CPU burn" => abuse::cpu_burn,
-        "4" "escape the deadline" => abuse::time_bomb,
-        "5" "disk fill" => abuse::disk_fill,
-        "6" "huge output" => abuse::huge_output,
-        "7" "network egress" => abuse::egress,
-        "8" "host secrets" => abuse::secrets,
-        "9" "ptrace" => abuse::ptrace,
-        "10" "mount/unshare/setns" => abuse::namespaces,
-        "11" "raw sockets" => abuse::raw_sockets,
-        "12" "/proc and /sys" => abuse::proc_sys,
-        "13" "privilege escalation" => abuse::privileges,
-        "14" "kernel keyring" => abuse::keyring,
-        "15" "io_uring" => abuse::io_uring,
-        "16" "kernel attack surface" => abuse::kernel,
-        "17" "terminal injection" => abuse::tty,
-        "18" "signals to others" => abuse::signals,
-        "19" "cross-call residue" => abuse::residue,
-        "20" "output collection" => abuse::output_links,
-        "21" "devices" => abuse::devices,
-        "22" "clock manipulation" => abuse::clock,
-        "23" "side channels" => abuse::side_channels,
-        "24" "malformed code" => abuse::malformed,
+        "1" "fork and thread bomb" => resources::fork_bomb,
+        "2" "memory bomb" => resources::memory_bomb,
+        "3" "CPU burn" => resources::cpu_burn,
+        "4" "escape the deadline" => resources::time_bomb,
+        "5" "disk fill" => resources::disk_fill,
+        "6" "huge output" => resources::huge_output,
+        "7" "network egress" => isolation::egress,
+        "8" "host secrets" => isolation::secrets,
+        "9" "ptrace" => isolation::ptrace,
+        "10" "mount/unshare/setns" => isolation::namespaces,
+        "11" "raw sockets" => isolation::raw_sockets,
+        "12" "/proc and /sys" => isolation::proc_sys,
+        "13" "privilege escalation" => isolation::privileges,
+        "14" "kernel keyring" => isolation::keyring,
+        "15" "io_uring" => isolation::io_uring,
+        "16" "kernel attack surface" => isolation::kernel,
+        "17" "terminal injection" => isolation::tty,
+        "18" "signals to others" => isolation::signals,
+        "19" "cross-call residue" => isolation::residue,
+        "20" "output collection" => isolation::output_links,
+        "21" "devices" => isolation::devices,
+        "22" "clock manipulation" => isolation::clock,
+        "23" "side channels" => isolation::side_channels,
+        "24" "malformed code" => resources::malformed,
         "C1" "stdin to stdout" => contract::stdin_stdout,
         "C2" "exit codes" => contract::exit_codes,
         "C3" "output cap" => contract::output_cap,
