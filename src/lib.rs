@@ -27,6 +27,7 @@
 //!   bounded channels; [`daemon`] wires and supervises them; [`node`] is their view of a node;
 //!   [`observe`] serves `/metrics` and `/healthz`.
 //! - [`keyfile`]: loading the worker key from a keystore or the environment, without ever showing it.
+//! - [`conformance`]: SECURITY.md's abuse suite and the sandbox contract, run against every tier.
 //! - [`cli`]: the `ain-sre` subcommands; [`telemetry`]: logging set-up; [`bench`]: benchmarks.
 
 pub mod bench;
@@ -34,6 +35,7 @@ pub mod call;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod conformance;
 pub mod daemon;
 pub mod journal;
 pub mod keyfile;

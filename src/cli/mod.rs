@@ -12,6 +12,7 @@ use crate::telemetry::LogFormat;
 mod bench;
 mod call;
 mod common;
+mod conformance;
 mod deploy;
 mod dev;
 mod devnet;
@@ -55,6 +56,9 @@ pub enum Command {
     Invoke(invoke::InvokeArgs),
     /// Run benchmarks and print their numbers (the README's figures come from here).
     Bench(bench::BenchArgs),
+    /// Run SECURITY.md's abuse suite and the sandbox contract against every tier available here
+    /// and print one table (checks x tiers). Exits 1 on any failure.
+    Conformance(conformance::ConformanceArgs),
     /// Run the built-in AIN-compatible chain as a local node (JSON-RPC on 8081, events on 5100).
     Devnet(devnet::DevnetArgs),
     /// The whole system on this machine: the built-in chain, a worker and the example functions,
@@ -83,6 +87,7 @@ impl Cli {
             Command::Follow(args) => follow::run(args).await,
             Command::Invoke(args) => invoke::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Conformance(args) => conformance::run(args).await,
             Command::Devnet(args) => devnet::run(args).await,
             Command::Dev(args) => dev::run(args).await,
             Command::Doctor(args) => doctor::run(args).await,

@@ -1,0 +1,3 @@
+# Sleep far past any deadline.
+import time
+time.sleep(1000)

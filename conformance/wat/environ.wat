@@ -1,0 +1,22 @@
+;; Prints its arguments and environment (NUL-separated) to stdout: only the function name and
+;; SRE_* variables may appear.
+(module
+  (import "wasi_snapshot_preview1" "args_sizes_get" (func $args_sizes (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "args_get" (func $args (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "environ_sizes_get" (func $env_sizes (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "environ_get" (func $env (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func $out (param $ptr i32) (param $len i32)
+    (i32.store (i32.const 0) (local.get $ptr))
+    (i32.store (i32.const 4) (local.get $len))
+    (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))
+  (func (export "_start")
+    (drop (call $args_sizes (i32.const 16) (i32.const 20)))
+    (drop (call $args (i32.const 1024) (i32.const 8192)))
+    (call $out (i32.const 8192) (i32.load (i32.const 20)))
+    (i32.store8 (i32.const 40) (i32.const 10))
+    (call $out (i32.const 40) (i32.const 1))
+    (drop (call $env_sizes (i32.const 16) (i32.const 20)))
+    (drop (call $env (i32.const 1024) (i32.const 16384)))
+    (call $out (i32.const 16384) (i32.load (i32.const 20)))))

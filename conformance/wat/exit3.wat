@@ -1,0 +1,5 @@
+;; Exits with status 3 through proc_exit: a completed call with a non-zero exit code.
+(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (call $exit (i32.const 3))))

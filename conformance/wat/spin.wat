@@ -1,0 +1,2 @@
+;; Burns CPU forever: must be killed at the deadline (epoch) or when fuel runs out.
+(module (func (export "_start") (loop $l (br $l))))
