@@ -15,26 +15,7 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 
 /// Failures known on this branch, each with its reason. A known failure that starts passing
 /// fails this test, so the entry is removed when the fix lands.
-const KNOWN: &[(&str, Tier, &str)] = &[
-    (
-        "11",
-        Tier::Container,
-        "Docker sets net.ipv4.ping_group_range so ICMP ping sockets open; fix: sysctl \
-         net.ipv4.ping_group_range=\"1 0\" in the container spec",
-    ),
-    (
-        "12",
-        Tier::Container,
-        "no cgroup namespace: /proc/self/cgroup shows the host path /docker/<id> (Docker 20.10 \
-         on cgroup v1 defaults to cgroupns=host); fix: HostConfig cgroupns_mode private",
-    ),
-    (
-        "24",
-        Tier::Wasm,
-        "compile time grows superlinearly with block nesting and nothing bounds it (no \
-         compile-time limit, no nesting limit): a 300 KB module took 45 s to prepare here",
-    ),
-];
+const KNOWN: &[(&str, Tier, &str)] = &[];
 
 fn known(id: &str, tier: Tier) -> Option<&'static str> {
     KNOWN

@@ -5,7 +5,9 @@
 
 use std::collections::HashMap;
 
-use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
+use bollard::models::{
+    ContainerCreateBody, HostConfig, HostConfigCgroupnsModeEnum, HostConfigLogConfig,
+};
 
 use super::image::{STEM_PATH, USER};
 use super::seccomp::{self, MASKED_PATHS};
@@ -178,6 +180,15 @@ pub fn create_body(
                 config: None,
             }),
             ipc_mode: Some("private".to_owned()),
+            // A cgroup namespace of its own: Docker 20.10 on cgroup v1 defaults to the host's, and
+            // `/proc/self/cgroup` then shows the host path (abuse row 12).
+            cgroupns_mode: Some(HostConfigCgroupnsModeEnum::PRIVATE),
+            // Docker opens ICMP "ping" sockets to every group; nobody may (abuse row 11). The
+            // sysctl is per network namespace, and every container has its own.
+            sysctls: Some(HashMap::from([(
+                "net.ipv4.ping_group_range".to_owned(),
+                "1 0".to_owned(),
+            )])),
             // /dev/shm is another writable tmpfs: no bigger than /tmp (1 MiB when there is none).
             shm_size: Some(shape.tmpfs_bytes.max(1 << 20) as i64),
             privileged: Some(false),

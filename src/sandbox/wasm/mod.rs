@@ -32,6 +32,7 @@ use super::{Failure, FunctionCode, Invocation, Outcome, Sandbox, SandboxError, T
 
 mod capture;
 mod imports;
+pub mod shape;
 
 use capture::Capture;
 
@@ -198,6 +199,7 @@ impl EngineSet {
                 code.bytes.len()
             )));
         }
+        shape::check(&code.bytes).map_err(SandboxError::Rejected)?;
         let module = Module::new(&self.engine, &code.bytes)
             .map_err(|e| SandboxError::Rejected(format!("invalid WebAssembly module: {e:#}")))?;
         imports::check(&module).map_err(SandboxError::Rejected)?;
