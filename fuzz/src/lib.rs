@@ -7,7 +7,7 @@
 
 #![allow(missing_docs, unreachable_pub, dead_code)]
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::OnceLock;
 
 use ain_sre::config::profiles::Profile;
@@ -23,8 +23,11 @@ use ain_sre::ledger::tx::SignedTx;
 use ain_sre::sandbox::{NetworkPolicy, Tier};
 use serde_json::{Map, Value, json};
 
+/// A target's check: takes one raw input, panics on a broken property.
+pub type Check = fn(&[u8]);
+
 /// Every target: its name (also its corpus and regression directory) and its check.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("event_frame", event_frame),
     ("devnet_rpc", devnet_rpc),
     ("tx_verify", tx_verify),
@@ -500,7 +503,7 @@ impl RuleContext for FixedContext {
     fn get_value(&self, path: &str) -> Value {
         match path {
             "/" => json!({"apps": {}}),
-            _ if path.len() % 2 == 0 => json!(path),
+            _ if path.len().is_multiple_of(2) => json!(path),
             _ => Value::Null,
         }
     }
@@ -519,7 +522,7 @@ pub fn config_load(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(rest) else {
         return;
     };
-    if selector % 2 == 0 {
+    if selector.is_multiple_of(2) {
         match Runtime::parse("fuzz.toml", text) {
             Ok(rt) => check_runtime(&rt),
             Err(e) => assert!(e.to_string().contains("fuzz.toml"), "{e}"),
@@ -570,7 +573,7 @@ fn check_runtime(rt: &Runtime) {
     t.insert("source_file".into(), rt.source_file.clone().into());
     t.insert("command".into(), rt.command.clone().into());
     if !rt.process_binds.is_empty() || rt.tiers.contains(&Tier::Process) {
-        let binds: Vec<String> = rt.process_binds.iter().map(path_text).collect();
+        let binds: Vec<String> = rt.process_binds.iter().map(|b| path_text(b)).collect();
         let mut p = toml::Table::new();
         p.insert("binds".into(), binds.into());
         t.insert("process".into(), p.into());
@@ -586,7 +589,7 @@ fn check_runtime(rt: &Runtime) {
     assert_eq!(&back, rt, "runtime round trip:\n{text}");
 }
 
-fn path_text(p: &PathBuf) -> String {
+fn path_text(p: &Path) -> String {
     p.to_str()
         .expect("a path read from TOML is UTF-8")
         .to_owned()
