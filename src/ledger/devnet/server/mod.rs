@@ -25,9 +25,13 @@ use super::perm::RuleCache;
 use super::store::{Persister, Store};
 use crate::ledger::crypto::{Address, Hash};
 
+mod harness;
 mod methods;
 pub mod rpc;
 mod send;
+
+#[doc(hidden)]
+pub use harness::RpcHarness;
 
 /// Why a devnet could not start.
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +102,50 @@ impl Server {
     }
 }
 
+impl Server {
+    /// The shared state around an opened chain; `events_addr` is where the event handler listens.
+    fn assemble(config: DevnetConfig, chain: Chain, events_addr: SocketAddr) -> Arc<Server> {
+        let persister = chain.persister().clone();
+        let server_slot: Arc<Mutex<Option<std::sync::Weak<Server>>>> = Arc::new(Mutex::new(None));
+        let slot = server_slot.clone();
+        let lookup: TxLookup = Arc::new(move |hash: &str| {
+            let server = slot.lock().ok()?.as_ref()?.upgrade()?;
+            let hash: Hash = hash.parse().ok()?;
+            let info = server.chain().tx_info(&hash).ok()??;
+            Some((info.state, info.transaction))
+        });
+        let events = EventHandler::new(config.events.clone(), lookup);
+        let server = Arc::new(Server {
+            events_url: format!("ws://{events_addr}/"),
+            config,
+            chain: Mutex::new(chain),
+            outbox: Mutex::new(VecDeque::new()),
+            persister,
+            events,
+        });
+        *server_slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::downgrade(&server));
+        server
+    }
+}
+
+/// The chain's parameters from the devnet configuration.
+fn chain_params(config: &DevnetConfig) -> ChainParams {
+    ChainParams {
+        exec: ExecParams {
+            min_gas_price: config.min_gas_price,
+            set_op_list_size_limit: config.set_op_list_size_limit,
+        },
+        chain_id: config.chain_id,
+        network_id: config.network_id,
+        stake: config.stake,
+        pool: config.pool.clone(),
+        interval_ms: config.block_interval.as_millis().max(1) as u64,
+        max_txs_per_block: config.max_txs_per_block.max(1),
+        empty_blocks: config.empty_blocks,
+        snapshot_interval: config.snapshot_interval,
+    }
+}
+
 /// The devnet entry point.
 pub struct Devnet;
 
@@ -116,20 +164,7 @@ impl Devnet {
     /// Opens (or creates) the chain and starts serving. Port 0 in the config's addresses picks
     /// free ports; the bound ones are in the handle.
     pub async fn start(config: DevnetConfig) -> Result<DevnetHandle, DevnetError> {
-        let params = ChainParams {
-            exec: ExecParams {
-                min_gas_price: config.min_gas_price,
-                set_op_list_size_limit: config.set_op_list_size_limit,
-            },
-            chain_id: config.chain_id,
-            network_id: config.network_id,
-            stake: config.stake,
-            pool: config.pool.clone(),
-            interval_ms: config.block_interval.as_millis().max(1) as u64,
-            max_txs_per_block: config.max_txs_per_block.max(1),
-            empty_blocks: config.empty_blocks,
-            snapshot_interval: config.snapshot_interval,
-        };
+        let params = chain_params(&config);
         let key = config.validator_key.clone();
         let dir = config.data_dir.clone();
         let chain = tokio::task::spawn_blocking(move || {
@@ -140,7 +175,6 @@ impl Devnet {
         .map_err(|e| ChainError::Invalid(format!("chain loader panicked: {e}")))??;
         let genesis_hash = chain.genesis_hash();
         let validator = chain.validator();
-        let persister = chain.persister().clone();
         let bind = |addr: SocketAddr| async move {
             TcpListener::bind(addr)
                 .await
@@ -151,24 +185,8 @@ impl Devnet {
         let local = |l: &TcpListener, fallback| l.local_addr().unwrap_or(fallback);
         let rpc_addr = local(&rpc_listener, config.rpc_addr);
         let events_addr = local(&events_listener, config.events_addr);
-        let server_slot: Arc<Mutex<Option<std::sync::Weak<Server>>>> = Arc::new(Mutex::new(None));
-        let slot = server_slot.clone();
-        let lookup: TxLookup = Arc::new(move |hash: &str| {
-            let server = slot.lock().ok()?.as_ref()?.upgrade()?;
-            let hash: Hash = hash.parse().ok()?;
-            let info = server.chain().tx_info(&hash).ok()??;
-            Some((info.state, info.transaction))
-        });
-        let events = EventHandler::new(config.events.clone(), lookup);
-        let server = Arc::new(Server {
-            events_url: format!("ws://{events_addr}/"),
-            config,
-            chain: Mutex::new(chain),
-            outbox: Mutex::new(VecDeque::new()),
-            persister,
-            events: events.clone(),
-        });
-        *server_slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::downgrade(&server));
+        let server = Server::assemble(config, chain, events_addr);
+        let events = server.events.clone();
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
         let app = axum::Router::new()

@@ -134,16 +134,27 @@ pub(super) async fn handle(
         let e = rpc_error(Value::Null, -32600, "Request entity too large");
         return json_response(StatusCode::PAYLOAD_TOO_LARGE, &e);
     };
-    let Ok(request) = serde_json::from_slice::<Value>(&bytes) else {
-        return json_response(
+    let (status, body) = answer(&server, query.get("protoVer").map(String::as_str), &bytes).await;
+    json_response(status, &body)
+}
+
+/// Answers one request body that is within the size limit; `query_ver` is the `?protoVer=`
+/// query parameter. Everything but the HTTP plumbing of [`handle`].
+pub(super) async fn answer(
+    server: &Arc<Server>,
+    query_ver: Option<&str>,
+    bytes: &[u8],
+) -> (StatusCode, Value) {
+    let Ok(request) = serde_json::from_slice::<Value>(bytes) else {
+        return (
             StatusCode::OK,
-            &rpc_error(Value::Null, -32700, "Parse error"),
+            rpc_error(Value::Null, -32700, "Parse error"),
         );
     };
     let Value::Object(request) = request else {
-        return json_response(
+        return (
             StatusCode::OK,
-            &bare(codes::PROTO_VERSION_INVALID, "Invalid protocol version."),
+            bare(codes::PROTO_VERSION_INVALID, "Invalid protocol version."),
         );
     };
     let method = request.get("method").and_then(Value::as_str).unwrap_or("");
@@ -152,20 +163,19 @@ pub(super) async fn handle(
         _ => Map::new(),
     };
     if !is_exempt(method) {
-        let query_ver = query
-            .get("protoVer")
+        let query_ver = query_ver
             .filter(|v| !v.is_empty())
-            .map(|v| Value::String(v.clone()));
+            .map(|v| Value::String(v.to_owned()));
         let version = query_ver.as_ref().or_else(|| params.get("protoVer"));
         if let Err(answer) = check_version(version) {
-            return json_response(StatusCode::OK, &answer);
+            return (StatusCode::OK, answer);
         }
     }
     let id = request.get("id").cloned().unwrap_or(Value::Null);
     if method.is_empty() {
-        return json_response(StatusCode::OK, &rpc_error(id, -32600, "Invalid request"));
+        return (StatusCode::OK, rpc_error(id, -32600, "Invalid request"));
     }
-    let answer = match super::methods::dispatch(&server, method, &params).await {
+    let answer = match super::methods::dispatch(server, method, &params).await {
         Some(Ok(mut obj)) => {
             obj.insert("protoVer".into(), json!(PROTOCOL_VERSION));
             json!({"jsonrpc": "2.0", "id": id, "result": obj})
@@ -173,7 +183,7 @@ pub(super) async fn handle(
         Some(Err(message)) => rpc_error(id, -32603, &message),
         None => rpc_error(id, -32601, "Method not found"),
     };
-    json_response(StatusCode::OK, &answer)
+    (StatusCode::OK, answer)
 }
 
 #[cfg(test)]
