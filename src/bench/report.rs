@@ -347,7 +347,7 @@ pub fn build_rows(
             .get(figure)
             .or_else(|| reasons.get(group))
             .cloned()
-            .unwrap_or_else(|| "not measured (the group gave no such figure)".into())
+            .unwrap_or_else(|| "the group gave no such figure".into())
     };
     specs
         .iter()
@@ -380,7 +380,13 @@ pub fn build_rows(
                         r.peer = Some(p.name.clone());
                         r.ratio = r.p50_us.map(|us| us / p.p50_us.max(1e-9));
                     }
-                    _ => r.peer = Some(format!("{peer} (not measured)")),
+                    _ => {
+                        let name = specs
+                            .iter()
+                            .find(|p| p.figure == peer)
+                            .map_or(peer, |p| p.measurement);
+                        r.peer = Some(format!("{name} (not measured)"));
+                    }
                 }
             }
             r.met = evaluate(s.checks, &r);
@@ -461,9 +467,20 @@ impl Report {
         );
         out.push_str("| measurement | p50 | p99 | rate | peer | ratio | target | met? |\n");
         out.push_str("|---|---:|---:|---:|---|---:|---|---|\n");
+        // Each distinct reason is written once, under the table; cells point to it.
+        let mut reasons: Vec<&str> = Vec::new();
         for r in &self.rows {
             let (p50, p99, rate) = match (&r.unavailable, r.megabytes) {
-                (Some(why), _) => (format!("not measured: {why}"), "–".into(), "–".into()),
+                (Some(why), _) => {
+                    let n = match reasons.iter().position(|x| *x == why.as_str()) {
+                        Some(i) => i + 1,
+                        None => {
+                            reasons.push(why);
+                            reasons.len()
+                        }
+                    };
+                    (format!("not measured ({n})"), "–".into(), "–".into())
+                }
                 (None, Some(mb)) => (format!("{mb:.1} MB"), "–".into(), "–".into()),
                 (None, None) => (
                     r.p50_us.map_or("–".into(), fmt_us),
@@ -479,8 +496,8 @@ impl Report {
             };
             out.push_str(&format!(
                 "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
-                r.measurement.replace('|', "\\|"),
-                p50.replace('|', "\\|").replace('\n', " "),
+                r.measurement,
+                p50,
                 p99,
                 rate,
                 r.peer.as_deref().unwrap_or("–"),
@@ -496,6 +513,13 @@ impl Report {
         out.push_str(
             "\nratio = p50 / the peer's p50, both measured in this run (below 1: faster than the peer).\n",
         );
+        for (i, why) in reasons.iter().enumerate() {
+            out.push_str(&format!(
+                "\n({}) not measured: {}\n",
+                i + 1,
+                why.replace('\n', " ")
+            ));
+        }
         if !self.notes.is_empty() {
             out.push('\n');
             for n in &self.notes {
@@ -690,7 +714,8 @@ mod tests {
             "| 8.0 µs | 16.0 µs | 120,000 calls/s | native echo pool | 0.005 | p50 ≤ 10 µs | yes |"
         ));
         assert!(md.contains("| 31.0 MB |"));
-        assert!(md.contains("not measured: not measured (the group gave no such figure)"));
+        assert!(md.contains("| not measured (1) | – | – |"));
+        assert!(md.contains("(1) not measured: the group gave no such figure"));
         assert!(md.contains("| **no** |"));
         assert!(md.contains("- a note"));
     }
