@@ -18,6 +18,13 @@ use super::Stats;
 use crate::sandbox::container::{ContainerConfig, ContainerSandbox};
 use crate::sandbox::{FunctionCode, Invocation, Limits, Sandbox};
 
+/// Row name: python3 hello through the pool.
+pub const POOLED: &str = "container: python3 hello, pooled stem cell";
+/// Row name: the cold path.
+pub const COLD: &str = "container: python3 hello, cold (empty pool)";
+/// Row name: the `docker run --rm` peer.
+pub const DOCKER_RUN: &str = "peer: docker run --rm -i (same image and script)";
+
 const HELLO: &str = include_str!("../../examples/functions/python3/main.py");
 const INPUT: &[u8] = br#"{"name":"bench"}"#;
 const WANT: &str = r#"{"greeting": "hello, bench", "runtime": "python3"}"#;
@@ -83,8 +90,7 @@ pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
         }
     }
     pooled.shutdown().await;
-    let pool_stats =
-        Stats::from_samples("container: python3 hello, pooled stem cell", samples, busy);
+    let pool_stats = Stats::from_samples(POOLED, samples, busy);
 
     // Cold.
     let cold = ContainerSandbox::start(ContainerConfig {
@@ -104,11 +110,7 @@ pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
     }
     let cold_total = t0.elapsed();
     cold.shutdown().await;
-    let cold_stats = Stats::from_samples(
-        "container: python3 hello, cold (empty pool)",
-        samples,
-        cold_total,
-    );
+    let cold_stats = Stats::from_samples(COLD, samples, cold_total);
 
     // Peer: docker run --rm of the same image and script (same main isolation flags).
     let image = crate::config::runtimes::RuntimeCatalog::shipped()?
@@ -164,11 +166,7 @@ pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
         samples.push(took);
     }
     samples.remove(0);
-    let docker_stats = Stats::from_samples(
-        "peer: docker run --rm -i (same image and script)",
-        samples,
-        t0.elapsed(),
-    );
+    let docker_stats = Stats::from_samples(DOCKER_RUN, samples, t0.elapsed());
 
     let notes = vec![
         format!(

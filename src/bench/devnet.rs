@@ -61,6 +61,11 @@ pub fn run(quick: bool) -> anyhow::Result<Vec<Stats>> {
     })
 }
 
+/// Row name: signed txs accepted through JSON-RPC.
+pub const ACCEPTED: &str = "devnet: signed txs accepted (64 concurrent senders; per-call latency)";
+/// Row name: send → VALUE_CHANGED latency.
+pub const EVENT_LATENCY: &str = "devnet: send → VALUE_CHANGED event (one at a time)";
+
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -119,12 +124,8 @@ async fn accept_rate(rpc: &Arc<RpcClient>, app: &str, n: usize) -> anyhow::Resul
     for s in senders {
         all.extend(s.await??);
     }
-    Ok(Stats::from_samples(
-        "devnet: signed txs accepted (64 concurrent senders; per-call latency)",
-        all,
-        started.elapsed(),
-    )
-    .with_cpu(super::process_cpu_time().saturating_sub(cpu)))
+    Ok(Stats::from_samples(ACCEPTED, all, started.elapsed())
+        .with_cpu(super::process_cpu_time().saturating_sub(cpu)))
 }
 
 /// One write at a time; time from sending to the VALUE_CHANGED (USER) event for it.
@@ -180,7 +181,7 @@ async fn event_latency(
     }
     events.shutdown();
     Ok(Stats::from_samples(
-        "devnet: send → VALUE_CHANGED event (one at a time)",
+        EVENT_LATENCY,
         samples,
         started.elapsed(),
     ))

@@ -126,8 +126,35 @@ async fn one(client: &ChainClient, waiters: &Waiters, n: usize) -> anyhow::Resul
     Ok(done.saturating_duration_since(accepted))
 }
 
+/// Row name: one call at a time.
+pub const ONE_AT_A_TIME: &str = "e2e wasm echo, one call at a time (accepted → accepted)";
+/// Row name: 128 calls in flight.
+pub const SUSTAINED: &str =
+    "e2e wasm echo, 128 in flight (sustained; CPU = chain + clients + worker)";
+
+/// Everything the end-to-end run measured.
+#[derive(Debug, Clone)]
+pub struct E2e {
+    /// Latency and rate rows.
+    pub rows: Vec<Stats>,
+    /// Human-readable notes (memory, catch-up).
+    pub notes: Vec<String>,
+    /// Worker RSS after warm-up with nothing queued, in KB.
+    pub idle_rss_kb: u64,
+    /// Highest worker RSS seen while it caught up with `queued` calls, in KB.
+    pub queued_peak_rss_kb: u64,
+    /// How many calls were queued while the worker was down.
+    pub queued: usize,
+}
+
 /// Runs the benchmark; returns the rows and notes (memory figures).
 pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
+    let e = measure(quick).await?;
+    Ok((e.rows, e.notes))
+}
+
+/// Runs the benchmark; returns every figure, memory included as numbers.
+pub async fn measure(quick: bool) -> anyhow::Result<E2e> {
     let tmp = std::env::temp_dir().join(format!("ain-sre-bench-e2e-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
     let out = run_in(&tmp, quick).await;
@@ -135,7 +162,7 @@ pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
     out
 }
 
-async fn run_in(tmp: &Path, quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
+async fn run_in(tmp: &Path, quick: bool) -> anyhow::Result<E2e> {
     let dev = Devnet::start(DevnetConfig::default()).await?;
     let (rpc, events) = (dev.rpc_url(), dev.events_url());
     let admin = ChainClient::connect(&rpc, PrivateKey::from_hex(DEFAULT_VALIDATOR_KEY)?).await?;
@@ -211,11 +238,7 @@ async fn run_in(tmp: &Path, quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<Stri
     for i in 0..n_seq {
         samples.push(one(&client, &waiters, i).await?);
     }
-    rows.push(Stats::from_samples(
-        "e2e wasm echo, one call at a time (accepted → accepted)",
-        samples,
-        t.elapsed(),
-    ));
+    rows.push(Stats::from_samples(ONE_AT_A_TIME, samples, t.elapsed()));
 
     let n_burst = if quick { 1000 } else { 5000 };
     let clients: Vec<ChainClient> = futures_util::future::try_join_all(
@@ -236,14 +259,7 @@ async fn run_in(tmp: &Path, quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<Stri
     let cpu = super::process_cpu_time().saturating_sub(cpu.0)
         + process_cpu(child.id()).saturating_sub(cpu.1);
     let samples: Vec<Duration> = results.into_iter().collect::<anyhow::Result<_>>()?;
-    rows.push(
-        Stats::from_samples(
-            "e2e wasm echo, 128 in flight (sustained; CPU = chain + clients + worker)",
-            samples,
-            elapsed,
-        )
-        .with_cpu(cpu),
-    );
+    rows.push(Stats::from_samples(SUSTAINED, samples, elapsed).with_cpu(cpu));
 
     // 10,000 queued calls: requests written while the worker is down, then caught up at start.
     let queued = if quick { 2000 } else { 10_000 };
@@ -302,5 +318,11 @@ async fn run_in(tmp: &Path, quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<Stri
             queued as f64 / catch_up.as_secs_f64()
         ),
     ];
-    Ok((rows, notes))
+    Ok(E2e {
+        rows,
+        notes,
+        idle_rss_kb: idle_kb,
+        queued_peak_rss_kb: peak_kb,
+        queued,
+    })
 }

@@ -9,10 +9,12 @@ pub mod e2e;
 pub mod ledger;
 #[cfg(target_os = "linux")]
 pub mod process;
+pub mod report;
+pub mod suite;
 pub mod wasm;
 
 /// Latency distribution of one measured operation.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Stats {
     /// What was measured.
     pub name: String,
@@ -119,7 +121,7 @@ pub fn markdown_table(rows: &[Stats]) -> String {
     out
 }
 
-fn fmt_us(us: f64) -> String {
+pub(crate) fn fmt_us(us: f64) -> String {
     if us >= 1000.0 {
         format!("{:.2} ms", us / 1000.0)
     } else {

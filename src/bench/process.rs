@@ -15,13 +15,25 @@ use crate::sandbox::{FunctionCode, Invocation, Limits, Sandbox};
 
 const POOL: usize = 2;
 
+/// Row names the whole report (`bench::suite`) picks figures by.
+pub const NATIVE_POOL: &str = "process: native true, pool";
+/// The static echo binary through the pool (the WASM tier's peer).
+pub const NATIVE_ECHO_POOL: &str = "process: native echo (static binary), pool";
+/// Bare fork + exec of the same static `true` binary (no sandbox).
+pub const NATIVE_BARE: &str = "bare: exec of the same static true binary";
+/// python3 hello through the pool.
+pub const PY_POOL: &str = "process: python3 hello, pool";
+/// python3 hello, bare.
+pub const PY_BARE: &str = "bare: /usr/bin/python3 -I -B hello.py";
+/// python3 hello under bwrap.
+pub const PY_BWRAP: &str = "bwrap --unshare-all: python3 hello.py";
+
 /// The python3 function every variant runs.
 pub const HELLO_PY: &str = "print('hello')\n";
 
 /// A minimal static x86_64 ELF that writes `message` to stdout and exits 0 (`/bin/true` when
 /// `message` is empty): an ELF header, one `PT_LOAD` segment, 33 bytes of code.
 pub fn static_elf(message: &[u8]) -> Vec<u8> {
-    const BASE: u64 = 0x40_0000;
     let mut code = Vec::new();
     code.extend_from_slice(&[0xb8, 1, 0, 0, 0]); // mov eax, 1 (write)
     code.extend_from_slice(&[0xbf, 1, 0, 0, 0]); // mov edi, 1
@@ -33,6 +45,36 @@ pub fn static_elf(message: &[u8]) -> Vec<u8> {
     code.extend_from_slice(&[0x31, 0xff]); // xor edi, edi
     code.extend_from_slice(&[0x0f, 0x05]); // syscall
     code.extend_from_slice(message);
+    elf_with_code(&code)
+}
+
+/// A minimal static x86_64 ELF that copies one `read` of stdin (up to 4 KB) to stdout and exits
+/// 0: the process tier's counterpart of the WASM tier's `echo.wat`, for comparing the two tiers
+/// on the same trivial function.
+pub fn static_echo_elf() -> Vec<u8> {
+    let code = [
+        0x48, 0x81, 0xec, 0x00, 0x10, 0x00, 0x00, // sub rsp, 4096 (the buffer)
+        0x31, 0xc0, // xor eax, eax (read)
+        0x31, 0xff, // xor edi, edi (stdin)
+        0x48, 0x89, 0xe6, // mov rsi, rsp
+        0xba, 0x00, 0x10, 0x00, 0x00, // mov edx, 4096
+        0x0f, 0x05, // syscall
+        0x48, 0x89, 0xc2, // mov rdx, rax (bytes read)
+        0x48, 0x85, 0xc0, // test rax, rax
+        0x7e, 0x0c, // jle exit (nothing read, or an error)
+        0xb8, 0x01, 0x00, 0x00, 0x00, // mov eax, 1 (write)
+        0xbf, 0x01, 0x00, 0x00, 0x00, // mov edi, 1 (stdout)
+        0x0f, 0x05, // syscall
+        0xb8, 0x3c, 0x00, 0x00, 0x00, // exit: mov eax, 60
+        0x31, 0xff, // xor edi, edi
+        0x0f, 0x05, // syscall
+    ];
+    elf_with_code(&code)
+}
+
+/// Wraps position-independent x86_64 `code` in an ELF header and one R+X `PT_LOAD` segment.
+fn elf_with_code(code: &[u8]) -> Vec<u8> {
+    const BASE: u64 = 0x40_0000;
     let total = (64 + 56 + code.len()) as u64;
     let mut f = Vec::with_capacity(total as usize);
     f.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
@@ -51,13 +93,14 @@ pub fn static_elf(message: &[u8]) -> Vec<u8> {
     for v in [0, BASE, BASE, total, total, 0x1000] {
         f.extend_from_slice(&v.to_le_bytes()); // offset, vaddr, paddr, filesz, memsz, align
     }
-    f.extend_from_slice(&code);
+    f.extend_from_slice(code);
     f
 }
 
 fn call() -> Invocation {
     Invocation {
-        input: Arc::from(&b"{}"[..]),
+        // The WASM bench's echo input, so the native echo row compares like with like.
+        input: Arc::from(&b"{\"x\":1}"[..]),
         env: vec![],
         limits: Limits::default(),
     }
@@ -137,8 +180,22 @@ pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
     .await
     .map_err(anyhow::Error::msg)?;
     let elf = static_elf(b"");
+    let true_path = dir.join("true");
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o755)
+            .open(&true_path)?
+            .write_all(&elf)?;
+    }
     let mut rows = vec![
-        through_pool(&sb, "process: native true, pool", "native", &elf, n, true).await?,
+        through_pool(&sb, NATIVE_POOL, "native", &elf, n, true).await?,
+        through_pool(&sb, NATIVE_ECHO_POOL, "native", &static_echo_elf(), n, true).await?,
+        command(NATIVE_BARE, n, || Command::new(&true_path))?,
         through_pool(
             &sb,
             "process: native true, back-to-back",
@@ -222,10 +279,10 @@ pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
             .collect();
         Stats::from_samples(name, d, total)
     };
-    rows.push(stats("process: python3 hello, pool", pool_s));
-    rows.push(stats("bare: /usr/bin/python3 -I -B hello.py", bare_s));
+    rows.push(stats(PY_POOL, pool_s));
+    rows.push(stats(PY_BARE, bare_s));
     if bwrap.exists() {
-        rows.push(stats("bwrap --unshare-all: python3 hello.py", bwrap_s));
+        rows.push(stats(PY_BWRAP, bwrap_s));
     }
     sb.shutdown().await;
     cold.shutdown().await;

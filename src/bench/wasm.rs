@@ -9,6 +9,11 @@ use super::Stats;
 use crate::sandbox::wasm::{WasmConfig, WasmSandbox};
 use crate::sandbox::{FunctionCode, Invocation, Limits, Sandbox};
 
+/// Row name of the one-thread echo (the report compares it with the process tier).
+pub const ECHO_1_THREAD: &str = "wasm echo: full invocation, 1 thread";
+/// Row name of the two-thread echo throughput.
+pub const ECHO_2_THREADS: &str = "wasm echo: full invocation, 2 threads (8 tasks)";
+
 const ECHO: &[u8] = include_bytes!("../../examples/functions/echo.wat");
 
 fn call() -> Invocation {
@@ -51,11 +56,7 @@ fn single_thread(min_time: Duration) -> anyhow::Result<Stats> {
             samples.push(t.elapsed());
             anyhow::ensure!(out.status() == "ok", "echo failed: {out:?}");
         }
-        Ok(Stats::from_samples(
-            "wasm echo: full invocation, 1 thread",
-            samples,
-            start.elapsed(),
-        ))
+        Ok(Stats::from_samples(ECHO_1_THREAD, samples, start.elapsed()))
     })
 }
 
@@ -89,11 +90,7 @@ fn two_threads(min_time: Duration) -> anyhow::Result<Stats> {
         for t in tasks {
             all.extend(t.await??);
         }
-        Ok(Stats::from_samples(
-            "wasm echo: full invocation, 2 threads (8 tasks)",
-            all,
-            start.elapsed(),
-        ))
+        Ok(Stats::from_samples(ECHO_2_THREADS, all, start.elapsed()))
     })
 }
 

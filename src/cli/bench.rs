@@ -1,21 +1,45 @@
 //! `ain-sre bench`: runs the benchmarks and prints their numbers (Markdown, or JSON with --json).
+//! With no group it runs them all and writes the whole report (`bench::report`).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context;
 
 use crate::bench::{self, Stats};
 
 /// Arguments of `ain-sre bench`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+With no GROUP: the whole report. Every group runs once and one table is printed (Markdown, or \
+JSON with --json): each measurement's p50, p99 and rate, the peer measured in the same run \
+(the process tier's native echo for the WASM tier; bare exec, bare python3 and bwrap for the \
+process tier; docker run --rm for the container tier), the ratio p50 / peer p50, and the target \
+from DESIGN.md with whether it is met. Host (cores, CPU, kernel, load average at start and end), \
+date and command line head the table. report.md and report.json are written to --out. A tier \
+that cannot run on this host keeps its rows, saying why; with AIN_SRE_STRICT=1 that is an error \
+(exit 1). --compare OLD.json adds the change against an earlier report.json.
+
+Examples:
+  ain-sre bench --quick                          the whole report, short runs
+  ain-sre bench --compare bench-report/report.json   compare with the previous run
+  ain-sre bench process                          one group's detailed rows")]
 pub struct BenchArgs {
-    /// Which benchmark group to run.
-    #[arg(value_enum, default_value_t = Group::Ledger)]
-    pub group: Group,
+    /// One benchmark group to run; without it, every group and the whole report.
+    #[arg(value_enum)]
+    pub group: Option<Group>,
     /// Shorter runs (noisier numbers), for smoke checks.
     #[arg(long)]
     pub quick: bool,
     /// Print JSON instead of a Markdown table.
     #[arg(long)]
     pub json: bool,
+    /// Whole report only: the directory report.md and report.json are written to.
+    #[arg(long, value_name = "DIR", default_value = "bench-report")]
+    pub out: PathBuf,
+    /// Whole report only: an earlier report.json to print the change against.
+    #[arg(long, value_name = "FILE.json")]
+    pub compare: Option<PathBuf>,
 }
 
 /// Benchmark groups.
@@ -40,7 +64,13 @@ pub enum Group {
 
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let mut notes: Vec<String> = Vec::new();
-    let rows: Vec<Stats> = match args.group {
+    let Some(group) = args.group else {
+        return report(args).await;
+    };
+    if args.compare.is_some() {
+        anyhow::bail!("--compare applies to the whole report (no group)");
+    }
+    let rows: Vec<Stats> = match group {
         Group::Ledger => {
             tokio::task::spawn_blocking(move || bench::ledger::run(args.quick)).await??
         }
@@ -83,6 +113,51 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         for n in &notes {
             println!("\n{n}");
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The whole report: runs every group, writes report.md and report.json, prints one of them.
+async fn report(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    // Read first: the earlier report may be the file this run overwrites.
+    let before: Option<bench::report::Report> = match &args.compare {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Some(
+                serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not a bench report", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    let command = std::iter::once("ain-sre".to_owned())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let report = bench::suite::run(args.quick, command).await;
+    let markdown = report.markdown();
+    let json = serde_json::to_string_pretty(&report)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::write(args.out.join("report.md"), &markdown)?;
+    std::fs::write(args.out.join("report.json"), &json)?;
+    if args.json {
+        println!("{json}");
+    } else {
+        print!("{markdown}");
+        if let Some(before) = &before {
+            println!("\n{}", bench::report::compare(before, &report));
+        }
+    }
+    eprintln!(
+        "bench: wrote {} and {}",
+        args.out.join("report.md").display(),
+        args.out.join("report.json").display()
+    );
+    if report.any_unavailable() && std::env::var("AIN_SRE_STRICT").as_deref() == Ok("1") {
+        eprintln!("bench: AIN_SRE_STRICT=1 and some rows were not measured (see the table)");
+        return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
 }
