@@ -9,6 +9,7 @@ pub mod e2e;
 pub mod ledger;
 #[cfg(target_os = "linux")]
 pub mod process;
+pub mod soak;
 pub mod wasm;
 
 /// Latency distribution of one measured operation.
