@@ -50,10 +50,18 @@ async fn containers(pids: &HashSet<u32>) -> Option<Vec<String>> {
                     .is_some_and(|p| pids.contains(&p))
             })
             .map(|c| {
+                // The creating worker (`<pid>:<start>`) and the creation time tell a container
+                // a killed incarnation left (its successor's sweep missed it) from one the final
+                // shutdown did not remove.
                 format!(
-                    "container {} ({})",
+                    "container {} ({}, created at {} by worker {})",
                     c.id.unwrap_or_default(),
-                    c.state.map(|s| format!("{s:?}")).unwrap_or_default()
+                    c.state.map(|s| format!("{s:?}")).unwrap_or_default(),
+                    c.created.unwrap_or_default(),
+                    c.labels
+                        .as_ref()
+                        .and_then(|l| l.get(LABEL_PROCESS))
+                        .map_or("?", String::as_str)
                 )
             })
             .collect(),
