@@ -10,6 +10,7 @@ pub mod ledger;
 #[cfg(target_os = "linux")]
 pub mod process;
 pub mod report;
+pub mod soak;
 pub mod suite;
 pub mod wasm;
 

@@ -40,6 +40,9 @@ pub struct BenchArgs {
     /// Whole report only: an earlier report.json to print the change against.
     #[arg(long, value_name = "FILE.json")]
     pub compare: Option<PathBuf>,
+    /// Soak only: minutes of load (fractions allowed).
+    #[arg(long, default_value_t = 10.0)]
+    pub minutes: f64,
 }
 
 /// Benchmark groups.
@@ -60,9 +63,15 @@ pub enum Group {
     /// Process tier: static-binary and python3 calls through the stem-cell pool, against bare
     /// python3 and bwrap.
     Process,
+    /// Soak: mixed calls on every available tier while the workers and the chain are restarted
+    /// on a schedule; fails on a duplicate, a lost call, a leak or growing worker memory.
+    Soak,
 }
 
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if args.group == Some(Group::Soak) {
+        return bench::soak::main(args.minutes, args.json).await;
+    }
     let mut notes: Vec<String> = Vec::new();
     let Some(group) = args.group else {
         return report(args).await;
@@ -92,6 +101,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         }
         #[cfg(not(target_os = "linux"))]
         Group::Process => anyhow::bail!("the process tier needs Linux"),
+        Group::Soak => unreachable!("dispatched above"),
         Group::E2e => {
             let (rows, n) = bench::e2e::run(args.quick).await?;
             notes = n;
