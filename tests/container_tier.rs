@@ -250,7 +250,8 @@ async fn bring_your_own_image_and_missing_image() {
         "ain-sre-test/byo:1",
         tar,
         vec![
-            r#"ENTRYPOINT ["/usr/bin/bash", "-c", "printf '%s|' \"$SRE_CALL_ID\" \"${AIN_SRE_PRIVATE_KEY:-none}\"; /usr/bin/tr a-z A-Z"]"#.into(),
+            // Some CPU first, so the usage read from the host has something to show.
+            r#"ENTRYPOINT ["/usr/bin/bash", "-c", "printf '%s|' \"$SRE_CALL_ID\" \"${AIN_SRE_PRIVATE_KEY:-none}\"; i=0; while [ $i -lt 60000 ]; do i=$((i+1)); done; /usr/bin/tr a-z A-Z"]"#.into(),
         ],
         Arc::new(|_: BuildEvent| {}),
     )
@@ -258,6 +259,9 @@ async fn bring_your_own_image_and_missing_image() {
     .unwrap();
     let out = run(&sb, "image", "ain-sre-test/byo:1\n", b"hello", limits()).await;
     assert_eq!(stdout_str(&out), "c1|none|HELLO");
+    // No stem cell inside: usage comes from the container's cgroup, read on the host.
+    let u = out.usage();
+    assert!(u.cpu_us > 10_000 && u.mem_peak_kb > 0, "{u:?}");
 
     let err = sb
         .prepare(&FunctionCode::new(

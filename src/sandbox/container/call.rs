@@ -14,6 +14,7 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
+use super::host_usage;
 use crate::sandbox::{Failure, Limits, Outcome, SandboxError, Tier, Usage};
 
 /// A created, attached and started container waiting for its one call.
@@ -161,8 +162,8 @@ fn report_complete(stderr: &[u8], nonce: &str) -> bool {
 /// Runs one call on `warm`. `nonce` is set for stem-cell images: the call is over when stdout
 /// ends with the nonce and the usage line is on stderr, without waiting for the engine to tear
 /// the container down (pid 1 has exited by then, which kills everything else in the container).
-/// Bring-your-own images report nothing: the call ends at end of stream and the exit status
-/// comes from the engine. A container still running at the deadline or past the output cap is
+/// Bring-your-own images report nothing: the call ends at end of stream, the exit status comes
+/// from the engine, and usage is sampled from the container's cgroup on the host. A container still running at the deadline or past the output cap is
 /// killed; its removal is left to the caller.
 ///
 /// With `keep` (same-function reuse) stdin stays open after the frame, and the container comes
@@ -179,6 +180,17 @@ pub(crate) async fn drive(
 ) -> Result<(Outcome, Option<Warm>), SandboxError> {
     let deadline = tokio::time::Instant::from_std(started + limits.wall_time);
     let Warm { id, attach } = warm;
+    // Without a stem cell nobody inside reports usage: sample the container's cgroup from here.
+    let watch = match nonce {
+        Some(_) => None,
+        None => docker
+            .inspect_container(&id, None)
+            .await
+            .ok()
+            .and_then(|i| i.state?.pid)
+            .and_then(|pid| u32::try_from(pid).ok().filter(|p| *p > 0))
+            .and_then(host_usage::Watch::start),
+    };
     let AttachContainerResults {
         mut output,
         mut input,
@@ -336,10 +348,14 @@ pub(crate) async fn drive(
                 _ => false,
             };
     }
+    let sampled = match watch {
+        Some(w) => w.finish().await,
+        None => host_usage::Sample::default(),
+    };
     let usage = Usage {
         wall_us: started.elapsed().as_micros() as u64,
-        cpu_us: report.map_or(0, |r| r.cpu_ns / 1000),
-        mem_peak_kb: report.map_or(0, |r| r.mem_bytes / 1024),
+        cpu_us: report.map_or(sampled.cpu_ns, |r| r.cpu_ns) / 1000,
+        mem_peak_kb: report.map_or(sampled.mem_bytes, |r| r.mem_bytes) / 1024,
     };
     let oom = oom_flag || report.is_some_and(|r| r.oom_kills > 0);
     let failure = match failure {

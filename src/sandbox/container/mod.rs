@@ -49,6 +49,7 @@ use crate::sandbox::{FunctionCode, Invocation, Limits, Outcome, Sandbox, Sandbox
 mod call;
 pub mod doctor;
 pub mod engine;
+mod host_usage;
 pub mod image;
 mod pool;
 pub mod seccomp;
