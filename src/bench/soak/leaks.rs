@@ -194,7 +194,19 @@ mod tests {
             .env("SRE_CALLER", &caller)
             .spawn()
             .unwrap();
-        let found = processes("ain-sre-soak-none", &HashSet::new(), &[caller]);
+        // Until the child has exec'd, /proc shows this process's environment: scan until found.
+        let mut found = Vec::new();
+        for _ in 0..100 {
+            found = processes(
+                "ain-sre-soak-none",
+                &HashSet::new(),
+                std::slice::from_ref(&caller),
+            );
+            if !found.is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         let _ = child.kill();
         let _ = child.wait();
         assert!(
