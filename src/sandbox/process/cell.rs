@@ -248,7 +248,11 @@ impl StemCell {
             }),
             End::Exited(Report::Exited { signal, .. }) => {
                 let sig = signal.unwrap_or(0);
-                if sig == libc::SIGXCPU {
+                // RLIMIT_CPU: SIGXCPU at the soft limit, SIGKILL at the hard one, which equals it,
+                // so a CPU burn whose CPU time runs out just before the wall deadline dies of
+                // SIGKILL. Either is the time limit, not a crash.
+                let cpu_spent = cg.cpu_us >= run.cpu_secs * 900_000;
+                if sig == libc::SIGXCPU || (sig == libc::SIGKILL && cpu_spent) {
                     return failed(Failure::Timeout);
                 }
                 failed(Failure::Trap(format!("killed by signal {sig}")))
