@@ -340,7 +340,15 @@ mod tests {
         let exe = host.dir.join(&host.marker);
         std::os::unix::fs::symlink("/bin/sleep", &exe).unwrap();
         let mut child = std::process::Command::new(&exe).arg("30").spawn().unwrap();
-        let found = host.marked_processes();
+        // Until the child has exec'd, it carries this process's name: scan until found.
+        let mut found = Vec::new();
+        for _ in 0..100 {
+            found = host.marked_processes();
+            if !found.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
         let _ = child.kill();
         let _ = child.wait();
         assert_eq!(found, vec![child.id() as i32]);
