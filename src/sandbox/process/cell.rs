@@ -17,6 +17,9 @@ use super::proto::{Report, Run, Setup, nonblocking as nb};
 use crate::config::runtimes::Runtime;
 use crate::sandbox::{Failure, Invocation, Limits, Outcome, SandboxError, Tier, Usage};
 
+/// How long a killed sandbox's cgroup may take to empty before that is a host fault.
+const KILL_WAIT: Duration = Duration::from_secs(5);
+
 /// How long a new stem cell may take to report each set-up step.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -204,8 +207,10 @@ impl StemCell {
                 .await;
             });
         } else {
+            // A fork bomb on a busy host can take a few seconds to die (members caught mid-fork
+            // or in memory reclaim); only a cgroup still occupied after that is a host fault.
             let (cgroup, empty) = tokio::task::spawn_blocking(move || {
-                let empty = cgroup.kill_all(Duration::from_secs(2));
+                let empty = cgroup.kill_all(KILL_WAIT);
                 (cgroup, empty)
             })
             .await
