@@ -130,23 +130,35 @@ pub(crate) fn fmt_us(us: f64) -> String {
     }
 }
 
-/// A one-line description of the host, printed above every report.
-pub fn host_description() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+/// The CPU model from `/proc/cpuinfo`.
+pub(crate) fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
             s.lines()
                 .find(|l| l.starts_with("model name"))
                 .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
         })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism()
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+/// Cores this process may use.
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism()
         .map(|n| n.get())
-        .unwrap_or(1);
-    let profile = if cfg!(debug_assertions) {
+        .unwrap_or(1)
+}
+
+/// What kind of build measured the numbers.
+pub(crate) fn build_profile() -> &'static str {
+    if cfg!(debug_assertions) {
         "debug build (numbers not representative)"
     } else {
         "release build"
-    };
-    format!("{cores} cores, {cpu}, {profile}")
+    }
+}
+
+/// A one-line description of the host, printed above every report.
+pub fn host_description() -> String {
+    format!("{} cores, {}, {}", cores(), cpu_model(), build_profile())
 }

@@ -170,27 +170,13 @@ fn loadavg() -> String {
 }
 
 fn host() -> Host {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
     Host {
-        cores: std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
-        cpu,
+        cores: super::cores(),
+        cpu: super::cpu_model(),
         kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .map(|s| s.trim().to_owned())
             .unwrap_or_else(|_| "unknown".into()),
-        build: if cfg!(debug_assertions) {
-            "debug build (numbers not representative)".into()
-        } else {
-            "release build".into()
-        },
+        build: super::build_profile().into(),
         load_start: String::new(),
         load_end: String::new(),
     }

@@ -164,13 +164,7 @@ pub fn calls_in_block(apps: &Apps, block: &Block) -> (Vec<Call>, Vec<Hash>) {
     let mut hashes = Vec::with_capacity(block.transactions.len());
     for (i, tx) in block.transactions.iter().enumerate() {
         hashes.push(tx.hash);
-        let ok = block
-            .receipts
-            .get(i)
-            .and_then(|r| r.get("code"))
-            .and_then(Value::as_i64)
-            == Some(0);
-        if !ok {
+        if !block.tx_succeeded(i) {
             continue;
         }
         for op in tx.tx_body.operation.ops() {

@@ -155,12 +155,7 @@ pub async fn response_writes(url: &str) -> HashMap<String, (u32, u32)> {
     let mut out: HashMap<String, (u32, u32)> = HashMap::new();
     for b in &blocks {
         for (i, tx) in b.transactions.iter().enumerate() {
-            let ok = b
-                .receipts
-                .get(i)
-                .and_then(|r| r.get("code"))
-                .and_then(Value::as_i64)
-                == Some(0);
+            let ok = b.tx_succeeded(i);
             for op in tx.tx_body.operation.ops() {
                 if op.path.ends_with("/response")
                     && op.op_type == ain_sre::ledger::tx::OpType::SetValue

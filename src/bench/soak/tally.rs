@@ -8,8 +8,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use serde_json::Value;
-
 use crate::ledger::block::Block;
 use crate::ledger::tx::OpType;
 
@@ -57,12 +55,7 @@ impl Tally {
     pub fn add_blocks(&mut self, blocks: &[Block]) {
         for b in blocks {
             for (i, tx) in b.transactions.iter().enumerate() {
-                let ok = b
-                    .receipts
-                    .get(i)
-                    .and_then(|r| r.get("code"))
-                    .and_then(Value::as_i64)
-                    == Some(0);
+                let ok = b.tx_succeeded(i);
                 for op in tx.tx_body.operation.ops() {
                     if op.op_type != OpType::SetValue {
                         continue;

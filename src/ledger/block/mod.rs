@@ -152,6 +152,16 @@ pub fn hash_receipts(receipts: &[Value]) -> Hash {
 }
 
 impl Block {
+    /// Whether the `i`-th transaction succeeded: its receipt's top-level `code` is 0 (a receipt
+    /// without one, or a missing receipt, counts as not succeeded).
+    pub fn tx_succeeded(&self, i: usize) -> bool {
+        self.receipts
+            .get(i)
+            .and_then(|r| r.get("code"))
+            .and_then(Value::as_i64)
+            == Some(0)
+    }
+
     /// Recomputes the four body hashes from the bodies.
     pub fn compute_body_hashes(&self) -> BodyHashes {
         BodyHashes {
