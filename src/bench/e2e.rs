@@ -256,8 +256,11 @@ async fn run_in(tmp: &Path, quick: bool) -> anyhow::Result<E2e> {
         .collect()
         .await;
     let elapsed = t.elapsed();
-    let cpu = super::process_cpu_time().saturating_sub(cpu.0)
-        + process_cpu(child.id()).saturating_sub(cpu.1);
+    let (chain_cpu, worker_cpu) = (
+        super::process_cpu_time().saturating_sub(cpu.0),
+        process_cpu(child.id()).saturating_sub(cpu.1),
+    );
+    let cpu = chain_cpu + worker_cpu;
     let samples: Vec<Duration> = results.into_iter().collect::<anyhow::Result<_>>()?;
     rows.push(Stats::from_samples(SUSTAINED, samples, elapsed).with_cpu(cpu));
 
@@ -303,7 +306,13 @@ async fn run_in(tmp: &Path, quick: bool) -> anyhow::Result<E2e> {
     if !left.is_empty() {
         bail!("{} of {queued} queued calls unanswered", left.len());
     }
+    let per_call = |d: Duration| d.as_secs_f64() * 1e3 / n_burst as f64;
     let notes = vec![
+        format!(
+            "sustained CPU per call: worker {:.2} ms, chain + clients {:.2} ms",
+            per_call(worker_cpu),
+            per_call(chain_cpu)
+        ),
         format!("worker RSS idle: {:.1} MB", idle_kb as f64 / 1024.0),
         format!(
             "worker RSS peak with {queued} queued calls: {:.1} MB (+{:.1} MB over idle; VmHWM {:.1} MB)",

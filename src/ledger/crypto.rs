@@ -21,6 +21,7 @@ use zeroize::Zeroizing;
 use super::json::stable_stringify;
 
 pub mod keystore;
+mod recovered;
 
 /// Errors of key handling, signature parsing and recovery.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -177,9 +178,19 @@ impl<'de> serde::Deserialize<'de> for Address {
     }
 }
 
+fn public_key_of(secret: &SecretKey) -> [u8; 64] {
+    let full = SecpPublicKey::from_secret_key(secret).serialize_uncompressed();
+    let mut out = [0u8; 64];
+    out.copy_from_slice(&full[1..]);
+    out
+}
+
 /// A secp256k1 private key. Never displayed; erased from memory on drop.
 pub struct PrivateKey {
     inner: SecretKey,
+    /// Derived once at import: deriving it is a full elliptic-curve multiplication, as costly
+    /// as a signature, and every signed tx names its signer.
+    address: Address,
 }
 
 impl PrivateKey {
@@ -195,9 +206,10 @@ impl PrivateKey {
 
     /// Imports 32 raw bytes.
     pub fn from_bytes(bytes: &[u8; 32]) -> Result<PrivateKey, CryptoError> {
-        SecretKey::from_secret_bytes(*bytes)
-            .map(|inner| PrivateKey { inner })
-            .map_err(|_| CryptoError::InvalidPrivateKey)
+        let inner =
+            SecretKey::from_secret_bytes(*bytes).map_err(|_| CryptoError::InvalidPrivateKey)?;
+        let address = Address::from_public_key_bytes(&public_key_of(&inner));
+        Ok(PrivateKey { inner, address })
     }
 
     /// Imports 64 hex digits, with or without `0x`. The error never echoes the input.
@@ -213,15 +225,12 @@ impl PrivateKey {
 
     /// The uncompressed public key without its `0x04` prefix.
     pub fn public_key(&self) -> [u8; 64] {
-        let full = SecpPublicKey::from_secret_key(&self.inner).serialize_uncompressed();
-        let mut out = [0u8; 64];
-        out.copy_from_slice(&full[1..]);
-        out
+        public_key_of(&self.inner)
     }
 
     /// The account address of this key.
     pub fn address(&self) -> Address {
-        Address::from_public_key_bytes(&self.public_key())
+        self.address
     }
 
     /// Signs a 32-byte hash (RFC 6979, low-s) and returns it in AIN signature form.
@@ -234,12 +243,17 @@ impl PrivateKey {
         let mut s = [0u8; 32];
         r.copy_from_slice(&rs[..32]);
         s.copy_from_slice(&rs[32..]);
-        Ok(Signature {
+        let signature = Signature {
             hash: *hash,
             r,
             s,
             v: base + u8::from(recid),
-        })
+        };
+        // It recovers to this key by construction; when the signed tx comes back in a block,
+        // checking it costs no recovery.
+        debug_assert_eq!(signature.recover_uncached(chain_id).ok(), Some(self.address));
+        recovered::remember(&signature, chain_id, self.address);
+        Ok(signature)
     }
 
     /// `ecSignTransaction`: hashes the body and signs it.
@@ -312,7 +326,18 @@ impl Signature {
     }
 
     /// Recovers the signer's address, with ain-util's checks on `v` and libsecp256k1's low-s rule.
+    /// Recovery is memoized per process ([`recovered`]): a signature recovered (or made) here
+    /// before is answered from memory.
     pub fn recover(&self, chain_id: u64) -> Result<Address, CryptoError> {
+        if let Some(address) = recovered::lookup(self, chain_id) {
+            return Ok(address);
+        }
+        let address = self.recover_uncached(chain_id)?;
+        recovered::remember(self, chain_id, address);
+        Ok(address)
+    }
+
+    fn recover_uncached(&self, chain_id: u64) -> Result<Address, CryptoError> {
         let base = v_base(chain_id)?;
         let recid = match self.v.checked_sub(base) {
             Some(0) => RecoveryId::Zero,
