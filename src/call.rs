@@ -106,9 +106,20 @@ pub struct Registry {
 #[derive(Debug)]
 struct Inner {
     inflight: HashMap<String, Stage>,
-    recent: HashSet<String>,
-    order: VecDeque<String>,
+    /// Finished calls, as digests of their keys: 16 bytes each instead of a ~60-byte string
+    /// with its allocation, so the window costs ~40 bytes a call.
+    recent: HashSet<u128>,
+    order: VecDeque<u128>,
     recent_cap: usize,
+}
+
+/// The first 16 bytes of the key's Keccak-256: distinct keys collide with probability 2^-128
+/// per pair, far below anything a worker could meet.
+fn digest(key: &str) -> u128 {
+    let d = crate::ledger::crypto::keccak256(key.as_bytes());
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&d[..16]);
+    u128::from_be_bytes(first)
 }
 
 impl std::fmt::Debug for Registry {
@@ -118,7 +129,9 @@ impl std::fmt::Debug for Registry {
 }
 
 impl Registry {
-    /// A registry over `journal`, remembering `recent_cap` finished calls in memory.
+    /// A registry over `journal`, remembering `recent_cap` finished calls in memory. The memory
+    /// is a fast path for the repeated sightings of a call (its two events and its block, within
+    /// seconds of each other); older calls are found in the journal.
     pub fn new(journal: Journal, recent_cap: usize) -> Registry {
         Registry {
             inner: Mutex::new(Inner {
@@ -143,7 +156,7 @@ impl Registry {
     /// Decides what to do with a sighting of call `key` (request tx `request_tx`).
     pub fn admit(&self, key: &str, request_tx: &Hash) -> Result<Admit, JournalError> {
         let mut inner = self.lock();
-        if inner.inflight.contains_key(key) || inner.recent.contains(key) {
+        if inner.inflight.contains_key(key) || inner.recent.contains(&digest(key)) {
             return Ok(Admit::Duplicate);
         }
         let rec = match self.journal.observe(key, &request_tx.to_string())? {
@@ -191,6 +204,11 @@ impl Registry {
         self.lock().inflight.remove(key);
     }
 
+    /// True when `key` was admitted in this process and has not finished.
+    pub fn is_in_flight(&self, key: &str) -> bool {
+        self.lock().inflight.contains_key(key)
+    }
+
     /// True when nothing is left that only this process's memory knows: the call is not in
     /// flight, or its response is durably signed.
     pub fn is_settled(&self, key: &str) -> bool {
@@ -207,8 +225,9 @@ impl Registry {
 }
 
 fn remember(inner: &mut Inner, key: &str) {
-    if inner.recent.insert(key.to_owned()) {
-        inner.order.push_back(key.to_owned());
+    let d = digest(key);
+    if inner.recent.insert(d) {
+        inner.order.push_back(d);
         while inner.order.len() > inner.recent_cap {
             if let Some(old) = inner.order.pop_front() {
                 inner.recent.remove(&old);

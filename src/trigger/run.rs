@@ -171,8 +171,15 @@ pub async fn blocks_task(
                 // The calls are copied out; a full block is megabytes, and dispatching waits on
                 // the scheduler's backpressure.
                 drop(block);
-                ctx.gate
-                    .on_block(&calls.iter().map(|c| c.request_tx).collect::<Vec<Hash>>());
+                // Only a call already in flight (admitted from its event, before its block) can
+                // be waiting for finality, or wait later: the rest of this block's calls are
+                // admitted below as final already.
+                let in_flight: Vec<Hash> = calls
+                    .iter()
+                    .filter(|c| ctx.registry.is_in_flight(&c.key))
+                    .map(|c| c.request_tx)
+                    .collect();
+                ctx.gate.on_block(&in_flight);
                 ctx.confirmer.on_block(&hashes);
                 let mut keys = Vec::new();
                 for call in calls {
