@@ -34,12 +34,17 @@ enum Reply {
     Hang,
     /// The envelope's inner `result` computed from the request params.
     Dynamic(Dynamic),
+    /// This inner `result`, after a pause (to see how many requests overlap).
+    Slow(Duration, Value),
 }
 
 #[derive(Default)]
 struct Inner {
     replies: HashMap<String, Reply>,
     requests: Vec<Value>,
+    /// Requests being answered now, and the most seen at once.
+    overlapping: usize,
+    most_overlapping: usize,
 }
 
 #[derive(Clone, Default)]
@@ -111,6 +116,17 @@ async fn handle(State(node): State<Node>, body: Bytes) -> Response {
         }
         Some(Reply::Dynamic(f)) => {
             let result = f(&req["params"]);
+            json_body(json!({"jsonrpc":"2.0","id":req["id"],
+                "result":{"result":result,"protoVer":"1.6.0"}}))
+        }
+        Some(Reply::Slow(pause, result)) => {
+            {
+                let mut inner = node.0.lock().unwrap();
+                inner.overlapping += 1;
+                inner.most_overlapping = inner.most_overlapping.max(inner.overlapping);
+            }
+            tokio::time::sleep(pause).await;
+            node.0.lock().unwrap().overlapping -= 1;
             json_body(json!({"jsonrpc":"2.0","id":req["id"],
                 "result":{"result":result,"protoVer":"1.6.0"}}))
         }
@@ -412,6 +428,39 @@ async fn hanging_server_times_out() {
     assert!(matches!(err, RpcError::Timeout), "{err:?}");
     assert!(err.is_transient());
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn exchanges_in_flight_are_capped_per_client() {
+    let (node, url) = start().await;
+    node.reply(
+        "ain_getLastBlockNumber",
+        Reply::Slow(Duration::from_millis(50), json!(7)),
+    );
+    let cfg = RpcConfig {
+        max_in_flight: 3,
+        ..RpcConfig::default()
+    };
+    let client = RpcClient::with_config(&url, cfg).unwrap();
+    // Clones share the cap.
+    let calls = (0..20).map(|_| {
+        let c = client.clone();
+        async move { c.get_last_block_number().await }
+    });
+    let answers = bounded(futures_util::future::join_all(calls)).await;
+    for a in answers {
+        assert_eq!(a.unwrap(), Some(7));
+    }
+    let most = node.0.lock().unwrap().most_overlapping;
+    assert!(
+        (1..=3).contains(&most),
+        "{most} requests overlapped with max_in_flight 3"
+    );
+    let zero = RpcConfig {
+        max_in_flight: 0,
+        ..RpcConfig::default()
+    };
+    assert!(RpcClient::with_config(&url, zero).is_err());
 }
 
 #[tokio::test]

@@ -251,7 +251,10 @@ impl PrivateKey {
         };
         // It recovers to this key by construction; when the signed tx comes back in a block,
         // checking it costs no recovery.
-        debug_assert_eq!(signature.recover_uncached(chain_id).ok(), Some(self.address));
+        debug_assert_eq!(
+            signature.recover_uncached(chain_id).ok(),
+            Some(self.address)
+        );
         recovered::remember(&signature, chain_id, self.address);
         Ok(signature)
     }

@@ -93,6 +93,18 @@ impl<S: BlockSource> Follower<S> {
             let end = upper
                 .saturating_add(1)
                 .min(next.saturating_add(self.config.batch_size));
+            // Fetch only when a delivery could go out at once: a block fetched while the
+            // consumer is behind would wait decoded in memory beside the one already queued (a
+            // full devnet block is ~3 MB decoded), and gets no sooner to the consumer.
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return Ok(FollowerExit::Cancelled),
+                room = self.events.reserve() => {
+                    if room.is_err() {
+                        return Ok(FollowerExit::ConsumerGone);
+                    }
+                }
+            }
             let answer = race(cancel, self.source.block_list(next, end)).await;
             let mut blocks = match self.after_source(answer, cancel).await? {
                 Step::Done(Some(b)) => b,
