@@ -12,8 +12,9 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use axum::serve::ListenerExt;
 use serde_json::Value;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -129,6 +130,12 @@ impl Server {
 }
 
 /// The chain's parameters from the devnet configuration.
+fn no_delay(stream: &mut TcpStream) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, "could not set TCP_NODELAY on a devnet connection");
+    }
+}
+
 fn chain_params(config: &DevnetConfig) -> ChainParams {
     ChainParams {
         exec: ExecParams {
@@ -185,6 +192,10 @@ impl Devnet {
         let local = |l: &TcpListener, fallback| l.local_addr().unwrap_or(fallback);
         let rpc_addr = local(&rpc_listener, config.rpc_addr);
         let events_addr = local(&events_listener, config.events_addr);
+        // Answers and event frames are small writes: with Nagle's algorithm on, one written
+        // while the previous is unacknowledged waits for the peer's delayed ACK (~40 ms).
+        let rpc_listener = rpc_listener.tap_io(no_delay);
+        let events_listener = events_listener.tap_io(no_delay);
         let server = Server::assemble(config, chain, events_addr);
         let events = server.events.clone();
         let cancel = CancellationToken::new();
