@@ -455,6 +455,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn transitions_nobody_waits_for_linger_briefly_then_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(&dir.path().join("journal.redb")).unwrap();
+        assert_eq!(j.observe("a/echo/c1", "0xr1").unwrap(), Observed::New);
+        j.set_state("a/echo/c1", CallState::Running).unwrap();
+        // No durable transition follows: the batch is committed once its linger is over.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let state = loop {
+            let state = j.get("a/echo/c1").unwrap().map(|r| r.state);
+            if state == Some(CallState::Running) || Instant::now() > deadline {
+                break state;
+            }
+            tokio::time::sleep(LINGER).await;
+        };
+        assert_eq!(state, Some(CallState::Running));
+        // A durable transition ends the linger: once it is acknowledged, it and everything sent
+        // before it are on disk.
+        let started = Instant::now();
+        assert_eq!(j.observe("a/echo/c2", "0xr2").unwrap(), Observed::New);
+        j.record_signed("a/echo/c2", signed(2)).await.unwrap();
+        assert!(started.elapsed() < Duration::from_secs(2));
+        let rec = j.get("a/echo/c2").unwrap().unwrap();
+        assert_eq!(rec.state, CallState::Signed);
+    }
+
+    #[tokio::test]
     async fn lifecycle_dedupe_and_recovery_view() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal.redb");
