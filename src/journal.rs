@@ -302,9 +302,9 @@ fn now_ms() -> u64 {
 }
 
 /// How long a batch of transitions nobody waits for may wait for more before it is committed.
-/// Each commit costs the same whatever it holds (a profile of `bench e2e` put the journal's
-/// commits at a fifth of the worker's CPU, most of them one or two transitions), so lingering
-/// lets one commit carry many calls. A durable transition (one somebody waits for) ends the wait.
+/// Each commit has a fixed cost (redb's commit, and an fsync when durable) beside the work per
+/// transition, and a profile of `bench e2e` put the journal's commits at a fifth of the worker's
+/// CPU, so lingering lets one commit carry many calls. A durable transition (one somebody waits for) ends the wait.
 const LINGER: Duration = Duration::from_millis(5);
 
 fn write_loop(db: Arc<Database>, jobs: &std::sync::mpsc::Receiver<Job>) {

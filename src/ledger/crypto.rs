@@ -250,7 +250,8 @@ impl PrivateKey {
             v: base + u8::from(recid),
         };
         // It recovers to this key by construction; when the signed tx comes back in a block,
-        // checking it costs no recovery.
+        // checking it costs no recovery. The assertion keeps sign-then-verify tests honest: their
+        // verification is answered from the memo, so recovery itself is checked here.
         debug_assert_eq!(
             signature.recover_uncached(chain_id).ok(),
             Some(self.address)

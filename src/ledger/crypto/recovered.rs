@@ -2,9 +2,9 @@
 //! not recovered again.
 //!
 //! A worker meets every request tx twice (in its trigger event, then in the block its follower
-//! verifies) and every response tx it signs once more (in the block). Public-key recovery is the
-//! most expensive step of either check (~50 µs), and a profile of `bench e2e` showed it at a fifth
-//! of the worker's CPU, two thirds of it repeats.
+//! verifies) and every response tx it signs once more (in the block): three recoveries a call,
+//! two of them repeats. Public-key recovery is the most expensive step of a check (~36 µs in
+//! `bench ledger`), and a profile of `bench e2e` showed it at a fifth of the worker's CPU.
 //!
 //! The key is a Keccak-256 digest of everything recovery reads (signed hash, `r`, `s`, `v`, chain
 //! id), so a hit returns exactly what recovery would, unless Keccak-256 has a collision, which the
