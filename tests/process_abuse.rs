@@ -520,3 +520,120 @@ async fn only_stdio_descriptors_are_inherited() {
     assert_eq!(out, "[0, 1, 2, 3]");
     j.finish().await;
 }
+
+// Row 26 (and issue 14 item 10): per-user kernel counters. inotify is refused outright (an
+// instance is a per-uid counter, and a watch on a bound runtime file - a host inode - would see
+// other sandboxes open it); queued real-time signals stop at the sandbox's RLIMIT_SIGPENDING;
+// and while the guest holds all it could queue, host root can still create a POSIX timer
+// (which needs a signal-queue entry charged to its own uid).
+#[tokio::test]
+async fn r26_kernel_counters_are_the_sandboxs_own() {
+    let Some(j) = Jail::new("r26", 0).await else {
+        return;
+    };
+    let hoard = r#"
+import signal, time
+res = [sys_(253), libc.inotify_init1(0) if libc.inotify_init1(0) >= 0 else -ctypes.get_errno()]
+sig = signal.SIGRTMIN
+signal.pthread_sigmask(signal.SIG_BLOCK, {sig})
+n = 0
+while n < 200000 and libc.sigqueue(os.getpid(), sig, ctypes.c_void_p(0)) == 0:
+    n += 1
+res += [n, ctypes.get_errno()]
+libc.prctl(15, b'hoarder', 0, 0, 0)
+time.sleep(2)
+print(res)
+"#;
+    let lo = j.uid_base + 1;
+    let hi = j.uid_base + 200;
+    let watch = async {
+        for _ in 0..1000 {
+            let hoarding = process_common::guest_pids(lo, hi)
+                .iter()
+                .any(|(_, name)| name.ends_with("hoarder"));
+            if hoarding {
+                use nix::sys::signal::{SigEvent, SigevNotify};
+                use nix::sys::timer::Timer;
+                use nix::time::ClockId;
+                return Some(
+                    Timer::new(
+                        ClockId::CLOCK_MONOTONIC,
+                        SigEvent::new(SigevNotify::SigevNone),
+                    )
+                    .map(drop),
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        None
+    };
+    let (out, host) = tokio::join!(py(&j, hoard), watch);
+    // inotify_init and inotify_init1: EPERM; 64 signals queued, then EAGAIN.
+    assert_eq!(out, "[-1, -1, 64, 11]");
+    let host = host.expect("the guest never reported that it held its signals");
+    assert!(
+        host.is_ok(),
+        "host root could not create a timer while the guest held its signals: {host:?}"
+    );
+    j.finish().await;
+}
+
+// Issue 14 item 13: a guest may flock(2) a file of a read-only bind - flock needs only a
+// readable descriptor, programs lock their own scratch files with it, and a seccomp rule cannot
+// tell a bound file's descriptor from a scratch file's, so it stays allowed - but the lock is advisory (reading, executing and mapping the file are unaffected)
+// and lasts no longer than the call: every guest process is dead when the call ends. A write
+// lock (fcntl F_WRLCK) needs a writable descriptor, which a read-only bind never gives.
+#[tokio::test]
+async fn r26_flock_on_a_bound_file_ends_with_the_call() {
+    let Some(j) = Jail::new("flock", 0).await else {
+        return;
+    };
+    let target = "/usr/bin/python3";
+    let body = format!(
+        r#"
+import fcntl, struct
+f = open({target:?}, 'rb')
+fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+try:
+    fcntl.fcntl(f, fcntl.F_SETLK, struct.pack('hhqqi', fcntl.F_WRLCK, 0, 0, 0, 0)); w = 'locked'
+except OSError as e:
+    w = e.errno
+print(['flocked', w])
+"#
+    );
+    // EBADF: no write lock through a read-only descriptor.
+    assert_eq!(py(&j, &body).await, "['flocked', 9]");
+    // The call is over, so its lock is gone: the host takes it without waiting.
+    let st = std::process::Command::new("flock")
+        .args(["-n", "-x", target, "true"])
+        .status()
+        .expect("flock(1)");
+    assert!(st.success(), "the guest's lock outlived the call");
+    j.finish().await;
+}
+
+// Row 28 on the process tier: nothing of the guest's supervisors is reachable. The stem cell
+// *becomes* the guest (pid 1 of the sandbox's pid namespace, by execve), and the keeper that
+// reports its exit lives outside that namespace: the guest's /proc lists only its own
+// processes, it has no parent, and the keeper (host uid `uid_base`, non-dumpable since it
+// dropped host root) is neither visible nor nameable.
+#[tokio::test]
+async fn r28_the_supervisor_is_out_of_reach() {
+    let Some(j) = Jail::new("r28", 0).await else {
+        return;
+    };
+    let out = py(
+        &j,
+        r#"
+import time
+child = os.fork()
+if child == 0:
+    time.sleep(5); os._exit(0)
+pids = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())
+print([pids == sorted([os.getpid(), child]), os.getpid(), os.getppid()])
+"#,
+    )
+    .await;
+    assert_eq!(out, "[True, 1, 0]");
+    j.finish().await;
+}

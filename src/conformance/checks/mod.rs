@@ -13,6 +13,7 @@ use super::{Target, Verdict};
 use crate::sandbox::{FunctionCode, Limits, Outcome, Tier};
 
 mod contract;
+mod counters;
 mod isolation;
 mod resources;
 
@@ -88,6 +89,8 @@ pub fn all() -> Vec<CheckDef> {
         "22" "clock manipulation" => isolation::clock,
         "23" "side channels" => isolation::side_channels,
         "24" "malformed code" => resources::malformed,
+        "26" "host-wide kernel counters" => counters::host_counters,
+        "30" "submounts below read-only binds" => counters::submounts,
         "C1" "stdin to stdout" => contract::stdin_stdout,
         "C2" "exit codes" => contract::exit_codes,
         "C3" "output cap" => contract::output_cap,

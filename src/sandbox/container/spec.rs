@@ -175,6 +175,19 @@ pub fn create_body(
             memory_swappiness: None,
             nano_cpus: Some(shape.nano_cpus),
             pids_limit: Some(i64::from(shape.pids)),
+            // Per-user kernel counters (abuse row 26): few queued signals, no POSIX message
+            // queue bytes. The kernel counts both per uid, so they bound what containers of one
+            // uid hold together; inotify is refused by the seccomp policy.
+            ulimits: Some(
+                [("sigpending", 64), ("msgqueue", 0)]
+                    .into_iter()
+                    .map(|(name, n)| bollard::models::ResourcesUlimits {
+                        name: Some(name.to_owned()),
+                        soft: Some(n),
+                        hard: Some(n),
+                    })
+                    .collect(),
+            ),
             log_config: Some(HostConfigLogConfig {
                 typ: Some("none".to_owned()),
                 config: None,

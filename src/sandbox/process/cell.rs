@@ -69,17 +69,19 @@ impl StemCell {
         cgroup.add(pid).map_err(host)?;
         ours.set_nonblocking(true).map_err(host)?;
         let mut ctl = UnixStream::from_std(ours).map_err(host)?;
+        // The slot's set-up uid owns the user namespace (see `Setup::owner`).
+        let uid = shared.config.uid_base + 2 * (n % shared.config.uid_slots.max(1)) as u32;
         let setup = Setup {
             root: shared.config.root_dir.clone(),
             binds: runtime.process_binds.clone(),
             bpf: shared.bpf.clone(),
             tmpfs_bytes: Limits::default().tmpfs_bytes,
             tmpfs_inodes: tmpfs_inodes(Limits::default().tmpfs_bytes),
+            owner: uid,
         };
         let handshake = async {
             nb::send(&mut ctl, &setup).await?;
             expect(&mut ctl, Report::Unshared).await?;
-            let uid = shared.config.uid_base + 2 * (n % shared.config.uid_slots.max(1)) as u32;
             linux::write_id_maps(&proc_dir, uid)?;
             nb::write_frame(&mut ctl, b"mapped").await?;
             expect(&mut ctl, Report::Ready).await

@@ -37,11 +37,15 @@ mod stub;
 #[cfg(target_os = "linux")]
 pub use doctor::doctor;
 #[cfg(target_os = "linux")]
+pub(crate) use linux::host_counters_usable;
+#[cfg(target_os = "linux")]
 pub use linux::jail_main;
 #[cfg(target_os = "linux")]
 pub(crate) use sandbox::Shared;
 #[cfg(target_os = "linux")]
 pub use sandbox::{PreparedProcess, ProcessSandbox};
+#[cfg(not(target_os = "linux"))]
+pub(crate) use stub::host_counters_usable;
 #[cfg(not(target_os = "linux"))]
 pub use stub::{PreparedProcess, ProcessSandbox, doctor, jail_main};
 

@@ -6,7 +6,11 @@
 //! Notably absent (each an abuse-suite row): `ptrace`, `process_vm_*`, `mount`, `umount2`,
 //! `pivot_root`, `chroot`, `unshare`, `setns`, `bpf`, `perf_event_open`, `userfaultfd`,
 //! `add_key`/`request_key`/`keyctl`, `io_uring_*`, `settimeofday`, `adjtimex`, `clock_adjtime`,
-//! `clock_settime`, `kexec_*`, module loading, `mknod`, `personality`, `open_by_handle_at`.
+//! `clock_settime`, `kexec_*`, module loading, `mknod`, `personality`, `open_by_handle_at`,
+//! `inotify_*` and `fanotify_*`: an inotify instance is a per-user kernel counter (128 per uid
+//! by default, and every container guest is the same uid) and a watch on a bound runtime file
+//! (a host inode) sees other sandboxes open and read it; interpreters need neither. `mq_open`
+//! is absent too (`RLIMIT_MSGQUEUE` is 0 besides).
 //! Filtered by argument: `clone` without namespace flags, `socket`/`socketpair` only `AF_UNIX`,
 //! `ioctl` anything but `TIOCSTI`/`TIOCLINUX`. `clone3` (arguments in memory, unfilterable)
 //! answers `ENOSYS` so libc falls back to `clone`.
@@ -73,8 +77,7 @@ pub(crate) const ALLOWED: &[(&str, libc::c_long)] = syscalls![
     libc::SYS_signalfd, libc::SYS_timerfd_create, libc::SYS_eventfd, libc::SYS_fallocate,
     libc::SYS_timerfd_settime, libc::SYS_timerfd_gettime, libc::SYS_accept4,
     libc::SYS_signalfd4, libc::SYS_eventfd2, libc::SYS_epoll_create1, libc::SYS_dup3,
-    libc::SYS_pipe2, libc::SYS_inotify_init1, libc::SYS_inotify_add_watch,
-    libc::SYS_inotify_rm_watch, libc::SYS_preadv, libc::SYS_pwritev,
+    libc::SYS_pipe2, libc::SYS_preadv, libc::SYS_pwritev,
     libc::SYS_rt_tgsigqueueinfo, libc::SYS_recvmmsg, libc::SYS_prlimit64, libc::SYS_sendmmsg,
     libc::SYS_getcpu, libc::SYS_getrandom, libc::SYS_memfd_create, libc::SYS_statx,
     libc::SYS_rseq, libc::SYS_copy_file_range, libc::SYS_preadv2, libc::SYS_pwritev2,
@@ -212,6 +215,11 @@ mod tests {
             libc::SYS_chroot,
             libc::SYS_mknod,
             libc::SYS_kexec_load,
+            libc::SYS_inotify_init,
+            libc::SYS_inotify_init1,
+            libc::SYS_inotify_add_watch,
+            libc::SYS_fanotify_init,
+            libc::SYS_mq_open,
         ] {
             assert!(
                 !ALLOWED.iter().any(|&(_, n)| n == nr),

@@ -26,6 +26,10 @@ pub(crate) struct Setup {
     pub(crate) tmpfs_bytes: u64,
     /// Inodes of that `/tmp`.
     pub(crate) tmpfs_inodes: u64,
+    /// The slot's host uid/gid (mapped to root of the sandbox's user namespace): the helper
+    /// becomes it *before* creating the namespace, so the kernel charges the sandbox's per-user
+    /// counters (queued signals, inotify instances, processes) to this uid, not to host root.
+    pub(crate) owner: u32,
 }
 
 /// One call for a waiting stem cell. The code follows as a raw frame.

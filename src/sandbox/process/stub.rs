@@ -55,3 +55,8 @@ pub fn jail_main() -> ! {
     eprintln!("ain-sre-jail: Unsupported: the process tier needs Linux");
     std::process::exit(125)
 }
+
+/// Off Linux there are no such counters to check.
+pub(crate) fn host_counters_usable() -> Result<(), String> {
+    Err("Unsupported: the process tier needs Linux".into())
+}

@@ -65,3 +65,28 @@ pub(crate) fn write_id_maps(proc_dir: &OwnedFd, uid_base: u32) -> io::Result<()>
     std::fs::write(base.join("uid_map"), &map)?;
     std::fs::write(base.join("gid_map"), &map)
 }
+
+/// Whether this process can still take the per-user kernel resources a guest could exhaust
+/// if the kernel charged it to our uid: an inotify instance and a POSIX timer (whose signal
+/// queue entry counts against `RLIMIT_SIGPENDING`). Both are released at once. Used by the
+/// conformance suite (as host root) while a guest hoards them.
+pub(crate) fn host_counters_usable() -> Result<(), String> {
+    // SAFETY: plain syscall; the fd is closed right away.
+    let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC) };
+    if fd < 0 {
+        return Err(format!("inotify_init1: {}", io::Error::last_os_error()));
+    }
+    // SAFETY: `fd` was just opened and is ours.
+    drop(unsafe { OwnedFd::from_raw_fd(fd) });
+    // SAFETY: an all-zero sigevent is valid; SIGEV_NONE delivers nothing.
+    let mut sev: libc::sigevent = unsafe { std::mem::zeroed() };
+    sev.sigev_notify = libc::SIGEV_NONE;
+    let mut timer: libc::timer_t = std::ptr::null_mut();
+    // SAFETY: live sigevent and out-pointer.
+    if unsafe { libc::timer_create(libc::CLOCK_MONOTONIC, &mut sev, &mut timer) } < 0 {
+        return Err(format!("timer_create: {}", io::Error::last_os_error()));
+    }
+    // SAFETY: the timer just created.
+    unsafe { libc::timer_delete(timer) };
+    Ok(())
+}

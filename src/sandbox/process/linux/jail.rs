@@ -9,7 +9,7 @@ use std::path::Path;
 
 use super::super::proto::{self, Report, Run, Setup};
 use super::sys::{RealSyscalls, lock_down};
-use super::{CTL_FD, check, cpath, cstr, mount};
+use super::{CTL_FD, SIGPENDING_MAX, check, cpath, cstr, mount};
 
 /// Entry point of the `ain-sre-jail` binary. Never returns.
 pub fn jail_main() -> ! {
@@ -41,6 +41,32 @@ fn jail(ctl: &mut UnixStream) -> Result<(), String> {
     // SAFETY: an empty group list.
     check(unsafe { libc::setgroups(0, std::ptr::null()) }, "setgroups")?;
 
+    // 2a. Per-user kernel counters. The kernel charges a user namespace's queued signals,
+    //     inotify instances, message-queue bytes and processes to the namespace's owner in
+    //     the parent namespace too, so the namespace must not be created by host root: the
+    //     helper becomes the slot's own host uid first (that uid is mapped to root inside, so
+    //     nothing changes there). The limits set now are inherited by every process of the
+    //     sandbox and become the namespace's own ceilings (taken from its creator's limits at
+    //     creation); as soft = hard and without CAP_SYS_RESOURCE on the host, no guest can
+    //     raise them. POSIX message queues (`mq_open` is not allowed either) get nothing.
+    for (res, v) in [
+        (libc::RLIMIT_SIGPENDING, SIGPENDING_MAX),
+        (libc::RLIMIT_MSGQUEUE, 0),
+    ] {
+        let r = libc::rlimit {
+            rlim_cur: v,
+            rlim_max: v,
+        };
+        // SAFETY: pointer to a live rlimit.
+        check(unsafe { libc::setrlimit(res, &r) }, "setrlimit")?;
+    }
+    let owner = setup.owner;
+    // SAFETY: plain syscalls on integers; gid first, while we may still change it.
+    check(unsafe { libc::setresgid(owner, owner, owner) }, "setresgid")?;
+    // SAFETY: as above. Host root is gone from here on (the process is also non-dumpable now,
+    // so its /proc entries stay root's).
+    check(unsafe { libc::setresuid(owner, owner, owner) }, "setresuid")?;
+
     // 3. New user, mount, pid, ipc, uts, network and cgroup namespaces. The daemon already moved
     //    us into the sandbox's cgroup, so the cgroup namespace is rooted there; the network
     //    namespace is empty (lo down, no routes).
@@ -55,7 +81,7 @@ fn jail(ctl: &mut UnixStream) -> Result<(), String> {
     check(unsafe { libc::unshare(flags) }, "unshare")?;
 
     // 4. The daemon writes our uid/gid maps (we cannot map host ids ourselves), then we become
-    //    root of the new user namespace — host uid `uid_base`, no host privilege.
+    //    root of the new user namespace — host uid `owner`, no host privilege.
     proto::send(ctl, &Report::Unshared).map_err(|e| e.to_string())?;
     proto::read_frame(ctl).map_err(|e| format!("waiting for id maps: {e}"))?;
     // SAFETY: plain syscalls on integers.
@@ -148,11 +174,25 @@ fn stem_cell(ctl: &mut UnixStream, setup: &Setup) -> Result<(), String> {
         let target = root.join(b.strip_prefix("/").unwrap_or(b));
         make_mount_point(&target, meta.is_dir())?;
         mount(Some(b), &target, None, libc::MS_BIND | libc::MS_REC, None)?;
-        let ro =
-            libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV;
-        if mount(None, &target, None, ro, None).is_err() {
-            // The host mount is noexec: that flag is locked and must be kept.
-            mount(None, &target, None, ro | libc::MS_NOEXEC, None)?;
+        // The bind is recursive (a runtime directory may span mounts), so every mount below
+        // it must be made read-only too: a remount reaches only the top one, and a host tmpfs
+        // or bind under a bound path would stay writable.
+        if !read_only_tree(&target)? {
+            // No mount_setattr (Linux < 5.12): bind only the top mount instead, so no
+            // writable submount is reachable.
+            let t = cpath(&target)?;
+            // SAFETY: valid path string.
+            check(unsafe { libc::umount2(t.as_ptr(), libc::MNT_DETACH) }, "umount")?;
+            mount(Some(b), &target, None, libc::MS_BIND, None)?;
+            let ro = libc::MS_BIND
+                | libc::MS_REMOUNT
+                | libc::MS_RDONLY
+                | libc::MS_NOSUID
+                | libc::MS_NODEV;
+            if mount(None, &target, None, ro, None).is_err() {
+                // The host mount is noexec: that flag is locked and must be kept.
+                mount(None, &target, None, ro | libc::MS_NOEXEC, None)?;
+            }
         }
     }
 
@@ -293,6 +333,50 @@ fn stem_cell(ctl: &mut UnixStream, setup: &Setup) -> Result<(), String> {
     let _ = writeln!(io::stderr(), "ain-sre-jail: {}", err.why);
     // SAFETY: immediate exit; the control socket is already closed, so stderr is all we have.
     unsafe { libc::_exit(if err.exec { 127 } else { 126 }) }
+}
+
+/// `struct mount_attr` of `mount_setattr(2)`.
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// Makes the mount at `target` and every mount below it read-only, `nosuid` and `nodev`
+/// (flags it already has, such as a locked `noexec`, are kept). `Ok(false)`: the kernel has no
+/// `mount_setattr`.
+fn read_only_tree(target: &Path) -> Result<bool, String> {
+    const MOUNT_ATTR_RDONLY: u64 = 0x1;
+    const MOUNT_ATTR_NOSUID: u64 = 0x2;
+    const MOUNT_ATTR_NODEV: u64 = 0x4;
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let t = cpath(target)?;
+    // SAFETY: a valid path string and a live `mount_attr` of the size passed.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            libc::AT_RECURSIVE as libc::c_uint,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if rc < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
+        return Ok(false);
+    }
+    check(
+        rc as libc::c_int,
+        &format!("mount_setattr {}", target.display()),
+    )?;
+    Ok(true)
 }
 
 /// Creates an empty directory or file to mount over.
