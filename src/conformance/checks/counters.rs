@@ -5,9 +5,11 @@ use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::{Res, ensure, limits, probe, probe_result, py, run_probe, verdict, wasm_na};
+use super::{
+    Res, ensure, limits, probe, probe_result, py, run_probe, stdout_ok, verdict, wasm_na,
+};
 use crate::conformance::{Target, Verdict};
 use crate::sandbox::Tier;
 
@@ -49,11 +51,19 @@ pub(super) async fn host_counters(t: &Target<'_>) -> Verdict {
                 crate::sandbox::process::host_counters_usable()
             };
             let (out, host) = tokio::join!(run, watch);
-            let info = probe_result(&out?)?;
-            let inotify = info["inotify"].as_u64().unwrap_or(u64::MAX);
-            let signals = info["signals"].as_u64().unwrap_or(u64::MAX);
-            let held = format!("the guest held {inotify} inotify instances and {signals} queued signals");
-            host.map_err(|e| format!("host root could not take its own: {e} while {held}"))?;
+            let out = out?;
+            // The counts first, so that a host failure names what the guest held.
+            let report: Value = stdout_ok(&out)
+                .ok()
+                .and_then(|s| serde_json::from_slice(s).ok())
+                .unwrap_or_default();
+            let inotify = report["info"]["inotify"].as_u64().unwrap_or(u64::MAX);
+            let signals = report["info"]["signals"].as_u64().unwrap_or(u64::MAX);
+            let held = format!(
+                "the guest held {inotify} inotify instances and {signals} queued signals"
+            );
+            host.map_err(|e| format!("host root could not take its own ({e}) while {held}"))?;
+            let info = probe_result(&out).map_err(|e| format!("{e} ({held})"))?;
             ensure(inotify == 0, || format!("{held}: inotify is not refused"))?;
             ensure(signals <= SIGNALS_MAX, || {
                 format!("{held}: more than {SIGNALS_MAX} queued signals")
