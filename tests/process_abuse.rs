@@ -6,6 +6,7 @@ mod process_common;
 
 use std::time::{Duration, Instant};
 
+use ain_sre::config::runtimes::RuntimeCatalog;
 use ain_sre::sandbox::{Failure, Limits, Outcome};
 use process_common::{Jail, text_of};
 
@@ -635,5 +636,66 @@ print([pids == sorted([os.getpid(), child]), os.getpid(), os.getppid()])
     )
     .await;
     assert_eq!(out, "[True, 1, 0]");
+    j.finish().await;
+}
+
+// Row 30 (issue 14 item 7): a host mount below a bound directory is as read-only as the bind.
+// The runtime binds a host directory that has a tmpfs (mode 1777, so only the mount flags can
+// refuse the write) mounted below it; the guest can read the planted file and write nothing.
+#[tokio::test]
+async fn r30_host_mounts_below_a_bind_are_read_only_too() {
+    use nix::mount::{MntFlags, MsFlags, mount, umount2};
+    if !nix::unistd::geteuid().is_root() {
+        common::skip_or_fail("r30", "needs root to mount");
+        return;
+    }
+    let bound = std::path::Path::new("/run/ain-sre-test/r30-bound");
+    let sub = bound.join("sub");
+    let _ = umount2(&sub, MntFlags::MNT_DETACH);
+    std::fs::create_dir_all(&sub).unwrap();
+    mount(
+        Some("tmpfs"),
+        &sub,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("size=64k,mode=1777"),
+    )
+    .unwrap();
+    std::fs::write(sub.join("planted"), "x").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/runtimes/python3.toml"))
+            .unwrap();
+    let toml = shipped.replacen("binds = [", &format!("binds = [{bound:?}, "), 1);
+    assert_ne!(toml, shipped, "the python3 runtime has no binds line");
+    std::fs::write(dir.path().join("python3.toml"), toml).unwrap();
+    let catalog = RuntimeCatalog::load(Some(dir.path())).unwrap();
+    let Some(j) = Jail::with_runtimes("r30", 0, Some(catalog)).await else {
+        let _ = umount2(&sub, MntFlags::MNT_DETACH);
+        return;
+    };
+    let body = format!(
+        r#"
+d = {sub:?}
+res = [open(d + '/planted').read()]
+for p in [d + '/written', {bound:?} + '/written']:
+    try: open(p, 'w').write('x'); res.append('wrote')
+    except OSError as e: res.append(e.errno)
+print(res)
+"#,
+        bound = bound.to_str().unwrap(),
+        sub = sub.to_str().unwrap()
+    );
+    let out = py(&j, &body).await;
+    let left: Vec<_> = std::fs::read_dir(&sub)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    umount2(&sub, MntFlags::MNT_DETACH).unwrap();
+    let _ = std::fs::remove_dir_all(bound);
+    // EROFS below the bind as at its top, and nothing but the planted file on the host.
+    assert_eq!(out, "['x', 30, 30]");
+    assert_eq!(left, ["planted"]);
     j.finish().await;
 }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ain_sre::config::runtimes::RuntimeCatalog;
 use ain_sre::sandbox::process::{ProcessConfig, ProcessSandbox};
 use ain_sre::sandbox::{FunctionCode, Invocation, Limits, Outcome, Sandbox};
 
@@ -20,6 +21,15 @@ pub struct Jail {
 impl Jail {
     /// `None` after a loud skip (a failure in strict mode) when not root or the tier cannot start.
     pub async fn new(test: &str, pool_size: usize) -> Option<Jail> {
+        Jail::with_runtimes(test, pool_size, None).await
+    }
+
+    /// As [`Jail::new`], with `runtimes` instead of the shipped runtime files.
+    pub async fn with_runtimes(
+        test: &str,
+        pool_size: usize,
+        runtimes: Option<RuntimeCatalog>,
+    ) -> Option<Jail> {
         if !nix::unistd::geteuid().is_root() {
             skip_or_fail(test, "the process tier needs root");
             return None;
@@ -37,6 +47,7 @@ impl Jail {
             uid_base,
             uid_slots: 100,
             root_dir: format!("/run/ain-sre-test/{test}").into(),
+            runtimes,
             ..ProcessConfig::default()
         };
         match ProcessSandbox::start(config).await {
