@@ -623,19 +623,62 @@ async fn r28_the_supervisor_is_out_of_reach() {
     let Some(j) = Jail::new("r28", 0).await else {
         return;
     };
-    let out = py(
-        &j,
-        r#"
+    let guest = r#"
 import time
 child = os.fork()
 if child == 0:
     time.sleep(5); os._exit(0)
 pids = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())
-print([pids == sorted([os.getpid(), child]), os.getpid(), os.getppid()])
-"#,
-    )
-    .await;
+res = [pids == sorted([os.getpid(), child]), os.getpid(), os.getppid()]
+libc.prctl(15, b'r28guest', 0, 0, 0)
+time.sleep(1)
+print(res)
+"#;
+    // From the host, while the guest waits: its parent is the keeper, which runs as the slot's
+    // set-up uid (not the guest's, not root) and is non-dumpable (its /proc files are root's),
+    // so even a process of its own uid could not read its memory, maps or environment.
+    let keeper = async {
+        for _ in 0..500 {
+            let found = process_common::guest_pids(j.uid_base + 1, j.uid_base + 200)
+                .into_iter()
+                .find(|(_, name)| name.ends_with("r28guest"));
+            if let Some((pid, _)) = found {
+                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+                let field = |k: &str| -> u32 {
+                    let line = status.lines().find_map(|l| l.strip_prefix(k)).unwrap();
+                    line.split_whitespace().next().unwrap().parse().unwrap()
+                };
+                let (guest_uid, keeper) = (field("Uid:"), field("PPid:"));
+                let kstatus = std::fs::read_to_string(format!("/proc/{keeper}/status")).unwrap();
+                let kuid: u32 = kstatus
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Uid:"))
+                    .and_then(|l| l.split_whitespace().next()?.parse().ok())
+                    .unwrap();
+                use std::os::unix::fs::MetadataExt;
+                let owner = std::fs::metadata(format!("/proc/{keeper}/environ"))
+                    .unwrap()
+                    .uid();
+                return Some((guest_uid, kuid, owner));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        None
+    };
+    let (out, keeper) = tokio::join!(py(&j, guest), keeper);
+    // Only its own two processes, it is pid 1, it has no parent.
     assert_eq!(out, "[True, 1, 0]");
+    let (guest_uid, keeper_uid, owner) = keeper.expect("the guest was never seen");
+    assert_eq!(
+        keeper_uid + 1,
+        guest_uid,
+        "the keeper is the slot's set-up uid"
+    );
+    assert_ne!(keeper_uid, 0, "the keeper must not be host root");
+    assert_eq!(
+        owner, 0,
+        "the keeper is dumpable: its /proc files are its uid's"
+    );
     j.finish().await;
 }
 
@@ -663,9 +706,11 @@ async fn r30_host_mounts_below_a_bind_are_read_only_too() {
     .unwrap();
     std::fs::write(sub.join("planted"), "x").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let shipped =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/runtimes/python3.toml"))
-            .unwrap();
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/runtimes/python3.toml"
+    ))
+    .unwrap();
     let toml = shipped.replacen("binds = [", &format!("binds = [{bound:?}, "), 1);
     assert_ne!(toml, shipped, "the python3 runtime has no binds line");
     std::fs::write(dir.path().join("python3.toml"), toml).unwrap();

@@ -7,9 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{
-    Res, ensure, limits, probe, probe_result, py, run_probe, stdout_ok, verdict, wasm_na,
-};
+use super::{Res, ensure, limits, probe, probe_result, py, run_probe, stdout_ok, verdict, wasm_na};
 use crate::conformance::{Target, Verdict};
 use crate::sandbox::Tier;
 
@@ -25,7 +23,10 @@ const HOLD_SECS: u64 = 2;
 /// at all (per-uid counters: every container guest is the same uid, and a watch on a bound host
 /// inode is a side channel) and only a few queued signals.
 pub(super) async fn host_counters(t: &Target<'_>) -> Verdict {
-    if let Some(v) = wasm_na(t, "a module has no inotify and no signals (no such imports)") {
+    if let Some(v) = wasm_na(
+        t,
+        "a module has no inotify and no signals (no such imports)",
+    ) {
         return v;
     }
     verdict(
@@ -59,9 +60,8 @@ pub(super) async fn host_counters(t: &Target<'_>) -> Verdict {
                 .unwrap_or_default();
             let inotify = report["info"]["inotify"].as_u64().unwrap_or(u64::MAX);
             let signals = report["info"]["signals"].as_u64().unwrap_or(u64::MAX);
-            let held = format!(
-                "the guest held {inotify} inotify instances and {signals} queued signals"
-            );
+            let held =
+                format!("the guest held {inotify} inotify instances and {signals} queued signals");
             host.map_err(|e| format!("host root could not take its own ({e}) while {held}"))?;
             let info = probe_result(&out).map_err(|e| format!("{e} ({held})"))?;
             ensure(inotify == 0, || format!("{held}: inotify is not refused"))?;

@@ -182,7 +182,10 @@ fn stem_cell(ctl: &mut UnixStream, setup: &Setup) -> Result<(), String> {
             // writable submount is reachable.
             let t = cpath(&target)?;
             // SAFETY: valid path string.
-            check(unsafe { libc::umount2(t.as_ptr(), libc::MNT_DETACH) }, "umount")?;
+            check(
+                unsafe { libc::umount2(t.as_ptr(), libc::MNT_DETACH) },
+                "umount",
+            )?;
             mount(Some(b), &target, None, libc::MS_BIND, None)?;
             let ro = libc::MS_BIND
                 | libc::MS_REMOUNT
