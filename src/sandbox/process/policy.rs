@@ -15,8 +15,9 @@
 //! `flock` stays allowed although a guest can take an exclusive lock on a file of a read-only
 //! bind (the kernel needs only a readable descriptor): programs lock their own scratch files with
 //! it, a filter cannot tell a bound file's descriptor from a scratch file's, the lock is advisory
-//! (reading, mapping and executing the file are unaffected; nothing on a host locks interpreter
-//! or library files), and it ends with the call, when every guest process is dead. A write lock
+//! (reading, mapping and executing the file are unaffected, so it only delays a host program
+//! that itself locks interpreter or library files: the dynamic loader does not, and dpkg locks
+//! only its own lock files), and it ends with the call, when every guest process is dead. A write lock
 //! through `fcntl` needs a writable descriptor, which a read-only bind never gives.
 //! Filtered by argument: `clone` without namespace flags, `socket`/`socketpair` only `AF_UNIX`,
 //! `ioctl` anything but `TIOCSTI`/`TIOCLINUX`. `clone3` (arguments in memory, unfilterable)
