@@ -11,17 +11,17 @@
 //! by default, and every container guest is the same uid) and a watch on a bound runtime file
 //! (a host inode) sees other sandboxes open and read it; interpreters need neither. `mq_open`
 //! is absent too (`RLIMIT_MSGQUEUE` is 0 besides).
+//! Filtered by argument: `clone` without namespace flags, `socket`/`socketpair` only `AF_UNIX`,
+//! `ioctl` anything but `TIOCSTI`/`TIOCLINUX`. `clone3` (arguments in memory, unfilterable)
+//! answers `ENOSYS` so libc falls back to `clone`.
 //!
 //! `flock` stays allowed although a guest can take an exclusive lock on a file of a read-only
 //! bind (the kernel needs only a readable descriptor): programs lock their own scratch files with
 //! it, a filter cannot tell a bound file's descriptor from a scratch file's, the lock is advisory
 //! (reading, mapping and executing the file are unaffected, so it only delays a host program
 //! that itself locks interpreter or library files: the dynamic loader does not, and dpkg locks
-//! only its own lock files), and it ends with the call, when every guest process is dead. A write lock
-//! through `fcntl` needs a writable descriptor, which a read-only bind never gives.
-//! Filtered by argument: `clone` without namespace flags, `socket`/`socketpair` only `AF_UNIX`,
-//! `ioctl` anything but `TIOCSTI`/`TIOCLINUX`. `clone3` (arguments in memory, unfilterable)
-//! answers `ENOSYS` so libc falls back to `clone`.
+//! only its own lock files), and it ends with the call, when every guest process is dead. A
+//! write lock through `fcntl` needs a writable descriptor, which a read-only bind never gives.
 
 use std::collections::BTreeMap;
 
