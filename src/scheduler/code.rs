@@ -41,6 +41,9 @@ pub struct Ready<P> {
 }
 
 type Slot<P> = Arc<OnceCell<Arc<Ready<P>>>>;
+
+/// Ready slots kept before the map is trimmed (see [`Library::ready`]).
+const MAX_READY: usize = 256;
 type SpecCache = HashMap<(String, String), (Instant, Option<Value>)>;
 
 /// Specs and prepared code of every function the worker has run.
@@ -120,6 +123,15 @@ impl<N: Node, E: Executor> Library<N, E> {
             .map_err(|e| CodeError::Rejected(tier_message(&e)))?;
         let slot = {
             let mut ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
+            // Bounded: prepared code is cached (and evicted, least recently used first) by the
+            // sandbox tiers; this map only deduplicates concurrent prepares, and an entry kept
+            // here forever would pin compiled code the tier has evicted.
+            if ready.len() >= MAX_READY {
+                ready.retain(|_, s| Arc::strong_count(s) > 1);
+                if ready.len() >= MAX_READY {
+                    ready.clear();
+                }
+            }
             ready
                 .entry(format!("{}:{}:{}", runtime.name, tier, spec.code_hash))
                 .or_default()
@@ -130,12 +142,23 @@ impl<N: Node, E: Executor> Library<N, E> {
                 let bytes = fetch_code(&*self.node, app, spec, self.max_code_bytes).await?;
                 let code = FunctionCode::new(runtime.name.clone(), bytes);
                 let t = Instant::now();
-                let prepared = self.exec.prepare(tier, &code).await.map_err(|e| match e {
+                let result = self.exec.prepare(tier, &code).await;
+                // Failed prepares are recorded too: a refused module's cost must be visible.
+                let outcome = match &result {
+                    Ok(_) => "ok",
+                    Err(SandboxError::Host { .. }) => "host_error",
+                    Err(_) => "rejected",
+                };
+                metrics::histogram!(
+                    "ain_sre_sandbox_prepare_seconds",
+                    "tier" => tier.as_str(),
+                    "outcome" => outcome
+                )
+                .record(t.elapsed().as_secs_f64());
+                let prepared = result.map_err(|e| match e {
                     SandboxError::Host { .. } => CodeError::Host(e.to_string()),
                     other => CodeError::Rejected(tier_message(&other)),
                 })?;
-                metrics::histogram!("ain_sre_sandbox_prepare_seconds", "tier" => tier.as_str())
-                    .record(t.elapsed().as_secs_f64());
                 Ok::<_, CodeError>(Arc::new(Ready { tier, prepared }))
             })
             .await?;
