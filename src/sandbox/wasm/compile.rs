@@ -385,17 +385,4 @@ impl DiskCache {
             }
         }
     }
-
-    /// Bytes of artifacts on disk.
-    #[cfg(test)]
-    pub(crate) fn total_bytes(&self) -> u64 {
-        std::fs::read_dir(&self.dir)
-            .map(|d| {
-                d.flatten()
-                    .filter_map(|e| e.metadata().ok())
-                    .map(|m| m.len())
-                    .sum()
-            })
-            .unwrap_or(0)
-    }
 }

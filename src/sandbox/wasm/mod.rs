@@ -255,6 +255,7 @@ impl EngineSet {
 /// the guest names (about 520 bytes each measured, and `Vec::with_capacity(n)` first, so
 /// n = 2^32 - 1 would abort the worker on a failed allocation), outside the call's memory limit.
 fn shim_poll_oneoff(linker: &mut Linker<StoreData>, max: u32) -> wasmtime::Result<()> {
+    use wasmtime_wasi::p1::wasi_snapshot_preview1::WasiSnapshotPreview1;
     /// WASI preview 1 `errno::inval`.
     const EINVAL: i32 = 28;
     linker.allow_shadowing(true);
@@ -271,7 +272,10 @@ fn shim_poll_oneoff(linker: &mut Linker<StoreData>, max: u32) -> wasmtime::Resul
                     let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
                         wasmtime::bail!("missing required memory export");
                     };
+                    // As WASI's own binding does: the store's per-hostcall copy budget first.
+                    let fuel = wasmtime::AsContextMut::as_context_mut(&mut caller).hostcall_fuel();
                     let (bytes, data) = memory.data_and_store_mut(&mut caller);
+                    WasiSnapshotPreview1::set_hostcall_fuel(&mut data.wasi, fuel);
                     let mut guest = wiggle::GuestMemory::Unshared(bytes);
                     wasmtime_wasi::p1::wasi_snapshot_preview1::poll_oneoff(
                         &mut data.wasi,
@@ -403,6 +407,15 @@ impl WasmSandbox {
     /// Modules compiled and cached in memory.
     pub fn cached_modules(&self) -> usize {
         self.inner.prepared.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Whether the module with this code hash is compiled and cached in memory.
+    pub fn is_cached(&self, hash: &[u8; 32]) -> bool {
+        self.inner
+            .prepared
+            .lock()
+            .map(|m| m.contains_key(hash))
+            .unwrap_or(false)
     }
 
     /// Bytes of compiled artifacts cached in memory.
