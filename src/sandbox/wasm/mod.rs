@@ -251,9 +251,10 @@ impl EngineSet {
 }
 
 /// Replaces WASI's `poll_oneoff` with one that refuses more than `max` subscriptions before the
-/// host allocates anything for them: the stock one reserves host memory for every subscription
-/// the guest names (about 520 bytes each measured, and `Vec::with_capacity(n)` first, so
-/// n = 2^32 - 1 would abort the worker on a failed allocation), outside the call's memory limit.
+/// host allocates anything for them. The stock one builds host objects for every subscription
+/// the guest names, outside the call's memory limit: about 520 bytes each (issue 14: 500,000
+/// subscriptions, ~260 MB), bounded only by the store's per-hostcall copy budget (128 MiB of
+/// subscriptions and events, some 1.6 million of them).
 fn shim_poll_oneoff(linker: &mut Linker<StoreData>, max: u32) -> wasmtime::Result<()> {
     use wasmtime_wasi::p1::wasi_snapshot_preview1::WasiSnapshotPreview1;
     /// WASI preview 1 `errno::inval`.
