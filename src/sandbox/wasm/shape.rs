@@ -48,6 +48,23 @@ pub(crate) fn check(bytes: &[u8]) -> Result<(), String> {
 
 /// [`check`] on a binary module.
 pub(crate) fn check_binary(binary: &[u8]) -> Result<(), String> {
+    measure(binary).map(|_| ())
+}
+
+/// The largest figures of a module's shape, for comparing real modules with the limits.
+#[derive(Debug, Default)]
+pub(crate) struct Shape {
+    functions: usize,
+    max_locals: u64,
+    total_locals: u64,
+    max_depth: usize,
+    max_depth_x_locals: u64,
+    max_body_bytes: usize,
+}
+
+/// Reads a binary module's shape, refusing it at the first limit it goes over.
+pub(crate) fn measure(binary: &[u8]) -> Result<Shape, String> {
+    let mut shape = Shape::default();
     let binary: Cow<'_, [u8]> = Cow::Borrowed(binary);
     // Parameter counts of each type, and the type of each function, so locals include params.
     let mut type_params: Vec<u64> = Vec::new();
@@ -87,6 +104,7 @@ pub(crate) fn check_binary(binary: &[u8]) -> Result<(), String> {
                     ));
                 }
                 func_types.extend(reader.into_iter().flatten());
+                shape.functions = imported_funcs + declared;
             }
             Payload::CodeSectionEntry(body) => {
                 let index = defined;
@@ -123,6 +141,11 @@ pub(crate) fn check_binary(binary: &[u8]) -> Result<(), String> {
                     ));
                 }
                 let depth = max_depth(&body, index)?;
+                shape.max_locals = shape.max_locals.max(locals);
+                shape.total_locals = total_locals;
+                shape.max_depth = shape.max_depth.max(depth);
+                shape.max_depth_x_locals = shape.max_depth_x_locals.max(depth as u64 * locals);
+                shape.max_body_bytes = shape.max_body_bytes.max(size);
                 if (depth as u64).saturating_mul(locals) > MAX_DEPTH_X_LOCALS {
                     return Err(format!(
                         "function {index} nests {depth} deep with {locals} locals: depth x \
@@ -135,7 +158,7 @@ pub(crate) fn check_binary(binary: &[u8]) -> Result<(), String> {
             _ => {}
         }
     }
-    Ok(())
+    Ok(shape)
 }
 
 /// The deepest control nesting of one function body; refuses over [`MAX_NESTING`].
@@ -285,6 +308,20 @@ mod tests {
         let m = format!("(module {})", f.repeat(200));
         let err = check(m.as_bytes()).unwrap_err();
         assert!(err.contains("locals in all"), "{err}");
+    }
+
+    /// Prints the shape of the modules named in `SHAPE_FILES` (colon-separated): how real
+    /// toolchains' output compares with the limits.
+    #[test]
+    #[ignore = "a measurement, run by hand"]
+    fn shape_of_real_modules() {
+        for path in std::env::var("SHAPE_FILES").unwrap_or_default().split(':') {
+            if path.is_empty() {
+                continue;
+            }
+            let bytes = std::fs::read(path).unwrap();
+            eprintln!("{path} ({} bytes): {:?}", bytes.len(), measure(&bytes));
+        }
     }
 
     #[test]
