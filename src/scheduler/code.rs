@@ -232,3 +232,83 @@ pub async fn fetch_code<N: Node>(
     }
     Ok(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::runtimes::RuntimeCatalog;
+    use crate::node::fake::FakeNode;
+    use crate::sandbox::{Invocation, Outcome};
+
+    /// Refuses every module, as the WASM tier refuses one with a forbidden import.
+    struct Refuser;
+
+    impl Executor for Refuser {
+        type Prepared = ();
+
+        fn tier_for(&self, _runtime: &Runtime) -> Result<Tier, SandboxError> {
+            Ok(Tier::Wasm)
+        }
+
+        async fn prepare(&self, _tier: Tier, _code: &FunctionCode) -> Result<(), SandboxError> {
+            Err(SandboxError::Rejected("import refused".into()))
+        }
+
+        async fn run(
+            &self,
+            _tier: Tier,
+            _prepared: &(),
+            _call: Invocation,
+        ) -> Result<Outcome, SandboxError> {
+            unreachable!("nothing is prepared")
+        }
+    }
+
+    #[test]
+    fn failed_prepares_are_recorded_in_the_prepare_metric() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        metrics::with_local_recorder(&recorder, || {
+            rt.block_on(async {
+                let lib = Library::new(
+                    Arc::new(FakeNode::new()),
+                    Arc::new(Refuser),
+                    Duration::from_secs(1),
+                    1 << 20,
+                );
+                let code = "(module)";
+                let spec = FunctionSpec {
+                    runtime: "wasm".into(),
+                    code_hash: hex::encode(Sha256::digest(code.as_bytes())),
+                    size: code.len() as u64,
+                    code: Some(code.into()),
+                    chunks: None,
+                    entry: None,
+                    profile: None,
+                    timeout_ms: None,
+                    memory_mb: None,
+                    finality: None,
+                };
+                let runtime = RuntimeCatalog::shipped().unwrap().resolve("wasm").unwrap();
+                let app = AppPaths::new("app").unwrap();
+                for _ in 0..2 {
+                    let err = lib.ready(&app, &runtime, &spec).await.err().unwrap();
+                    assert!(matches!(err, CodeError::Rejected(_)), "{err:?}");
+                }
+            })
+        });
+        let text = handle.render();
+        let line = text
+            .lines()
+            .find(|l| {
+                l.starts_with("ain_sre_sandbox_prepare_seconds_count")
+                    && l.contains("outcome=\"rejected\"")
+            })
+            .unwrap_or_else(|| panic!("no rejected prepares in:\n{text}"));
+        assert!(line.ends_with(" 2"), "{line}");
+    }
+}
