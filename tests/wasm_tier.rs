@@ -688,3 +688,96 @@ fn describe_outcome(out: &Outcome) -> String {
 async fn measure_poll_flood_uncapped() {
     poll_flood(u32::MAX, usize::MAX).await;
 }
+
+/// A stand-in compiler child (a shell script): lets the tests observe how children are run.
+fn fake_compiler(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("fake-compiler");
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+fn distinct(i: usize) -> FunctionCode {
+    FunctionCode::new(
+        "wasm",
+        format!(
+            "(module (memory (export \"memory\") 1) (func (export \"_start\") i32.const {i} drop))"
+        )
+        .into_bytes(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compiles_run_a_bounded_number_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    // Each child notes how many children are running, lingers, and reports an invalid module.
+    let exe = fake_compiler(
+        dir.path(),
+        &format!(
+            "mkdir -p {d}/running; touch {d}/running/$$; ls {d}/running | wc -l >> {d}/log; \
+             sleep 0.3; rm {d}/running/$$; echo invalid >&2; exit 2"
+        ),
+    );
+    let sb = WasmSandbox::new(WasmConfig {
+        compiler_exe: Some(exe),
+        compile: CompileLimits {
+            max_concurrent: 2,
+            ..CompileLimits::default()
+        },
+        ..WasmConfig::default()
+    })
+    .unwrap();
+    let tasks: Vec<_> = (0..6)
+        .map(|i| {
+            let sb = sb.clone();
+            tokio::spawn(async move { rejection(sb.prepare(&distinct(i)).await) })
+        })
+        .collect();
+    for t in tasks {
+        assert!(
+            t.await
+                .unwrap()
+                .contains("invalid WebAssembly module: invalid")
+        );
+    }
+    let log = std::fs::read_to_string(dir.path().join("log")).unwrap();
+    let most = log.lines().map(|l| l.trim().parse::<u32>().unwrap()).max();
+    assert_eq!(log.lines().count(), 6);
+    assert!(most <= Some(2), "{log}");
+}
+
+#[tokio::test]
+async fn a_compile_over_the_wall_time_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("pid");
+    let exe = fake_compiler(
+        dir.path(),
+        &format!("echo $$ > {}; exec sleep 30", pidfile.display()),
+    );
+    let sb = WasmSandbox::new(WasmConfig {
+        compiler_exe: Some(exe),
+        compile: CompileLimits {
+            wall_time: Duration::from_millis(500),
+            ..CompileLimits::default()
+        },
+        ..WasmConfig::default()
+    })
+    .unwrap();
+    let started = std::time::Instant::now();
+    let msg = rejection(sb.prepare(&distinct(0)).await);
+    assert!(msg.contains("0.5 s compile time limit"), "{msg}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // The child is gone (killed and reaped), not left compiling.
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    let proc_dir = format!("/proc/{}", pid.trim());
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while std::path::Path::new(&proc_dir).exists() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        !std::path::Path::new(&proc_dir).exists(),
+        "{proc_dir} still exists"
+    );
+}
