@@ -322,12 +322,13 @@ fn rejection(r: Result<impl std::fmt::Debug, SandboxError>) -> String {
     }
 }
 
-/// Compile limits low enough for a test: 1 s of CPU, 5 s of wall time.
+/// A compile CPU limit low enough for a test: 1 s (the wall limit is generous, so that on a
+/// loaded machine the CPU limit is still the one that ends a slow compile).
 fn tight() -> WasmSandbox {
     WasmSandbox::new(WasmConfig {
         compile: CompileLimits {
             cpu_time: Duration::from_secs(1),
-            wall_time: Duration::from_secs(5),
+            wall_time: Duration::from_secs(60),
             ..CompileLimits::default()
         },
         ..WasmConfig::default()
@@ -370,7 +371,8 @@ async fn a_slow_compile_is_killed_at_the_cpu_limit_and_remembered() {
     let msg = rejection(sb.prepare(&code).await);
     let first = started.elapsed();
     assert!(msg.contains("1 s compile CPU limit"), "{msg}");
-    assert!(first < Duration::from_secs(4), "killed after {first:?}");
+    // 1 s of CPU (plus a second's grace to SIGKILL); the rest is waiting for a CPU when loaded.
+    assert!(first < Duration::from_secs(30), "killed after {first:?}");
     // The refusal is remembered: the next call of the same code costs no compile.
     let started = std::time::Instant::now();
     assert_eq!(rejection(sb.prepare(&code).await), msg);

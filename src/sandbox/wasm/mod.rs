@@ -69,8 +69,8 @@ pub struct WasmConfig {
     /// The compiler child; default: `$AIN_SRE_WASM_COMPILER`, else `ain-sre-jail` next to the
     /// running executable.
     pub compiler_exe: Option<PathBuf>,
-    /// Compiled code kept in memory, in bytes of compiled artifacts; least recently used
-    /// modules are dropped beyond it (calls running keep theirs).
+    /// Prepared modules kept in memory, in bytes (compiled artifacts plus source); least
+    /// recently used modules are dropped beyond it (calls running keep theirs).
     pub max_cached_bytes: u64,
     /// Compiled artifacts kept in `cache_dir`, in bytes; least recently used removed beyond it.
     pub max_disk_cache_bytes: u64,
@@ -307,9 +307,10 @@ pub struct PreparedWasm {
 }
 
 impl PreparedWasm {
-    /// Bytes of compiled code this module holds.
+    /// Bytes this module holds: its compiled code, and its source (kept to compile the fuel
+    /// variant on first use).
     fn size(&self) -> u64 {
-        self.compiled_bytes.load(Ordering::Relaxed) as u64
+        (self.compiled_bytes.load(Ordering::Relaxed) + self.code.bytes.len()) as u64
     }
 }
 
@@ -419,7 +420,7 @@ impl WasmSandbox {
             .unwrap_or(false)
     }
 
-    /// Bytes of compiled artifacts cached in memory.
+    /// Bytes of prepared modules cached in memory (compiled artifacts plus source).
     pub fn cached_bytes(&self) -> u64 {
         self.inner
             .prepared
