@@ -224,7 +224,8 @@ impl Compiler {
                 "compiling the module used more than the {cpu} s compile CPU limit"
             )));
         }
-        if stderr.contains("memory allocation of") || stderr.contains("alloc") {
+        // Rust's allocation-failure message (then SIGABRT), or a mapping the limit refused.
+        if stderr.contains("memory allocation of") || stderr.contains("failed to allocate") {
             return Err(SandboxError::Rejected(format!(
                 "compiling the module needed more than the {mib} MiB compile memory limit"
             )));
