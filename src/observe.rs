@@ -6,7 +6,8 @@
 //! - `queue_depth`: calls admitted and not yet answered by the scheduler;
 //! - `stage_seconds{stage}`: latency per stage (`queue`: seen → sandbox start, `sandbox`: the
 //!   run, `post`: answer → response accepted, `e2e`: seen → response accepted);
-//! - `sandbox_prepare_seconds{tier}`: code preparation (compile, resolve) per code hash;
+//! - `sandbox_prepare_seconds{tier,outcome}`: code preparation (compile, resolve) per code hash,
+//!   `outcome` `ok`, `rejected` or `host_error` (refused code costs time too);
 //! - `follower_height`, `chain_lag_blocks`: how far the worker has verified, and how far behind
 //!   the node's last block it is; `events_connected`: 1 while the event channel is up;
 //! - `bad_events_total{reason}`, `post_retries_total`, `answered_elsewhere_total`,

@@ -41,6 +41,9 @@ pub struct Ready<P> {
 }
 
 type Slot<P> = Arc<OnceCell<Arc<Ready<P>>>>;
+
+/// Ready slots kept before the map is trimmed (see [`Library::ready`]).
+const MAX_READY: usize = 256;
 type SpecCache = HashMap<(String, String), (Instant, Option<Value>)>;
 
 /// Specs and prepared code of every function the worker has run.
@@ -120,6 +123,15 @@ impl<N: Node, E: Executor> Library<N, E> {
             .map_err(|e| CodeError::Rejected(tier_message(&e)))?;
         let slot = {
             let mut ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
+            // Bounded: prepared code is cached (and evicted, least recently used first) by the
+            // sandbox tiers; this map only deduplicates concurrent prepares, and an entry kept
+            // here forever would pin compiled code the tier has evicted.
+            if ready.len() >= MAX_READY {
+                ready.retain(|_, s| Arc::strong_count(s) > 1);
+                if ready.len() >= MAX_READY {
+                    ready.clear();
+                }
+            }
             ready
                 .entry(format!("{}:{}:{}", runtime.name, tier, spec.code_hash))
                 .or_default()
@@ -130,12 +142,23 @@ impl<N: Node, E: Executor> Library<N, E> {
                 let bytes = fetch_code(&*self.node, app, spec, self.max_code_bytes).await?;
                 let code = FunctionCode::new(runtime.name.clone(), bytes);
                 let t = Instant::now();
-                let prepared = self.exec.prepare(tier, &code).await.map_err(|e| match e {
+                let result = self.exec.prepare(tier, &code).await;
+                // Failed prepares are recorded too: a refused module's cost must be visible.
+                let outcome = match &result {
+                    Ok(_) => "ok",
+                    Err(SandboxError::Host { .. }) => "host_error",
+                    Err(_) => "rejected",
+                };
+                metrics::histogram!(
+                    "ain_sre_sandbox_prepare_seconds",
+                    "tier" => tier.as_str(),
+                    "outcome" => outcome
+                )
+                .record(t.elapsed().as_secs_f64());
+                let prepared = result.map_err(|e| match e {
                     SandboxError::Host { .. } => CodeError::Host(e.to_string()),
                     other => CodeError::Rejected(tier_message(&other)),
                 })?;
-                metrics::histogram!("ain_sre_sandbox_prepare_seconds", "tier" => tier.as_str())
-                    .record(t.elapsed().as_secs_f64());
                 Ok::<_, CodeError>(Arc::new(Ready { tier, prepared }))
             })
             .await?;
@@ -208,4 +231,84 @@ pub async fn fetch_code<N: Node>(
         )));
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::runtimes::RuntimeCatalog;
+    use crate::node::fake::FakeNode;
+    use crate::sandbox::{Invocation, Outcome};
+
+    /// Refuses every module, as the WASM tier refuses one with a forbidden import.
+    struct Refuser;
+
+    impl Executor for Refuser {
+        type Prepared = ();
+
+        fn tier_for(&self, _runtime: &Runtime) -> Result<Tier, SandboxError> {
+            Ok(Tier::Wasm)
+        }
+
+        async fn prepare(&self, _tier: Tier, _code: &FunctionCode) -> Result<(), SandboxError> {
+            Err(SandboxError::Rejected("import refused".into()))
+        }
+
+        async fn run(
+            &self,
+            _tier: Tier,
+            _prepared: &(),
+            _call: Invocation,
+        ) -> Result<Outcome, SandboxError> {
+            unreachable!("nothing is prepared")
+        }
+    }
+
+    #[test]
+    fn failed_prepares_are_recorded_in_the_prepare_metric() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        metrics::with_local_recorder(&recorder, || {
+            rt.block_on(async {
+                let lib = Library::new(
+                    Arc::new(FakeNode::new()),
+                    Arc::new(Refuser),
+                    Duration::from_secs(1),
+                    1 << 20,
+                );
+                let code = "(module)";
+                let spec = FunctionSpec {
+                    runtime: "wasm".into(),
+                    code_hash: hex::encode(Sha256::digest(code.as_bytes())),
+                    size: code.len() as u64,
+                    code: Some(code.into()),
+                    chunks: None,
+                    entry: None,
+                    profile: None,
+                    timeout_ms: None,
+                    memory_mb: None,
+                    finality: None,
+                };
+                let runtime = RuntimeCatalog::shipped().unwrap().resolve("wasm").unwrap();
+                let app = AppPaths::new("app").unwrap();
+                for _ in 0..2 {
+                    let err = lib.ready(&app, &runtime, &spec).await.err().unwrap();
+                    assert!(matches!(err, CodeError::Rejected(_)), "{err:?}");
+                }
+            })
+        });
+        let text = handle.render();
+        let line = text
+            .lines()
+            .find(|l| {
+                l.starts_with("ain_sre_sandbox_prepare_seconds_count")
+                    && l.contains("outcome=\"rejected\"")
+            })
+            .unwrap_or_else(|| panic!("no rejected prepares in:\n{text}"));
+        assert!(line.ends_with(" 2"), "{line}");
+    }
 }

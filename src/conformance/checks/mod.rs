@@ -1,5 +1,6 @@
-//! The checks: SECURITY.md's abuse suite (rows 1–24: `resources` and `isolation`) and the
-//! functional contract (`contract`), each an async function from a [`Target`] to a [`Verdict`].
+//! The checks: SECURITY.md's abuse suite (rows 1–24: `resources` and `isolation`; rows 25 and
+//! 31: `wasm_host`) and the functional contract (`contract`), each an async function from a
+//! [`Target`] to a [`Verdict`].
 //!
 //! Programs are embedded from `conformance/py/` (process and container tiers; probes get
 //! `prelude.py` prepended and a JSON context on stdin) and `conformance/wat/` (WASM tier).
@@ -16,6 +17,7 @@ mod contract;
 mod counters;
 mod isolation;
 mod resources;
+mod wasm_host;
 
 /// A Python program of `conformance/py/`.
 macro_rules! py {
@@ -89,8 +91,10 @@ pub fn all() -> Vec<CheckDef> {
         "22" "clock manipulation" => isolation::clock,
         "23" "side channels" => isolation::side_channels,
         "24" "malformed code" => resources::malformed,
+        "25" "compile-time bombs" => wasm_host::compile_bombs,
         "26" "host-wide kernel counters" => counters::host_counters,
         "30" "submounts below read-only binds" => counters::submounts,
+        "31" "host memory outside the limit" => wasm_host::host_tables,
         "C1" "stdin to stdout" => contract::stdin_stdout,
         "C2" "exit codes" => contract::exit_codes,
         "C3" "output cap" => contract::output_cap,

@@ -2,28 +2,36 @@
 //!
 //! - One [`wasmtime::Engine`] per configuration (with and without fuel), Cranelift only, with the
 //!   proposals a stdin → stdout function does not need turned off (threads, shared memory, GC,
-//!   exceptions, memory64, multi-memory, component model, relaxed SIMD, stack switching).
+//!   function references, tail calls, exceptions, memory64, multi-memory, component model,
+//!   relaxed SIMD, stack switching).
 //! - The pooling allocator, with `linear_memory_keep_resident` / `table_keep_resident` so slot
 //!   reuse is cheap; a semaphore sized to the pool so calls queue instead of failing.
-//! - Modules compiled once per code hash: in memory (an `InstancePre` shared by all calls) and on
-//!   disk through wasmtime's compilation cache (keyed by module hash and engine version).
+//! - Before compiling, one linear pass checks the module's shape (`shape`) and its imports and
+//!   exports (`imports`); a refusal is remembered per code hash, so a refused module costs
+//!   nothing on its next call.
+//! - Modules compiled in a child process bounded in CPU, memory and wall time, a few at once
+//!   (`compile`), once per code hash: kept in memory (an `InstancePre` shared by all calls) in a
+//!   cache bounded by compiled size, least recently used evicted, and on disk in a directory
+//!   bounded by total size.
 //! - Per call: a new `Store`, a fresh WASI context with stdin from the input, stdout and stderr
 //!   captured with hard caps, no preopens, no environment beyond `SRE_*`, no args beyond the
-//!   function name, and no sockets (refused at prepare time).
+//!   function name, and no sockets (refused at prepare time). Host-side tables are capped per
+//!   call: `poll_oneoff` takes at most [`WasmConfig::max_poll_subscriptions`] subscriptions and
+//!   the WASI resource table at most [`WasmConfig::max_host_resources`] entries.
 //! - Limits inside the engine: an epoch deadline driven by one ticker thread (the store yields to
 //!   tokio at every tick so a busy guest never blocks the runtime), optional fuel, and a
 //!   `ResourceLimiter` for memory and tables. A tokio timeout is only the outer backstop.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{OnceCell, Semaphore};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Module,
-    PoolingAllocationConfig, ResourceLimiter, Store, Strategy, Trap, UpdateDeadline,
+    Caller, Engine, Extern, InstanceAllocationStrategy, InstancePre, Linker,
+    PoolingAllocationConfig, ResourceLimiter, Store, Trap, UpdateDeadline,
 };
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
@@ -31,8 +39,11 @@ use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use super::{Failure, FunctionCode, Invocation, Outcome, Sandbox, SandboxError, Tier, Usage};
 
 mod capture;
+mod compile;
 mod imports;
 pub mod shape;
+
+pub use compile::{CHILD_FLAG as COMPILE_CHILD_FLAG, CompileLimits, compile_child_main};
 
 use capture::Capture;
 
@@ -53,6 +64,22 @@ pub struct WasmConfig {
     pub epoch_tick: Duration,
     /// Largest guest stack.
     pub max_wasm_stack: usize,
+    /// Bounds on compiling one module (time, memory, how many at once).
+    pub compile: CompileLimits,
+    /// The compiler child; default: `$AIN_SRE_WASM_COMPILER`, else `ain-sre-jail` next to the
+    /// running executable.
+    pub compiler_exe: Option<PathBuf>,
+    /// Prepared modules kept in memory, in bytes (compiled artifacts plus source); least
+    /// recently used modules are dropped beyond it (calls running keep theirs).
+    pub max_cached_bytes: u64,
+    /// Compiled artifacts kept in `cache_dir`, in bytes; least recently used removed beyond it.
+    pub max_disk_cache_bytes: u64,
+    /// Refused code hashes remembered (each answers at once on its next prepare).
+    pub max_remembered_rejections: usize,
+    /// Subscriptions one `poll_oneoff` call may pass; more answer `EINVAL`.
+    pub max_poll_subscriptions: u32,
+    /// Entries in one call's WASI resource table (streams, pollables).
+    pub max_host_resources: usize,
 }
 
 impl Default for WasmConfig {
@@ -65,6 +92,13 @@ impl Default for WasmConfig {
             max_table_elements: 100_000,
             epoch_tick: Duration::from_millis(1),
             max_wasm_stack: 512 << 10,
+            compile: CompileLimits::default(),
+            compiler_exe: None,
+            max_cached_bytes: 256 << 20,
+            max_disk_cache_bytes: 1 << 30,
+            max_remembered_rejections: 4096,
+            max_poll_subscriptions: 1024,
+            max_host_resources: 4096,
         }
     }
 }
@@ -128,6 +162,7 @@ impl ResourceLimiter for Limiter {
 struct EngineSet {
     engine: Engine,
     linker: Linker<StoreData>,
+    fuel: bool,
 }
 
 impl EngineSet {
@@ -154,59 +189,110 @@ impl EngineSet {
             // Async stacks are zeroed on release (below): the first 64 KiB with memset, the rest
             // decommitted, so a pool of stacks does not stay resident at its deepest use.
             .async_stack_keep_resident(64 << 10);
-        let mut c = Config::new();
-        c.strategy(Strategy::Cranelift)
-            .epoch_interruption(true)
-            .consume_fuel(fuel)
-            .max_wasm_stack(cfg.max_wasm_stack)
-            // Threads, shared memory, function references and exceptions are not compiled in
-            // at all (no `threads` or `gc` feature); the rest is switched off here.
-            .wasm_gc(false)
-            .wasm_memory64(false)
-            .wasm_multi_memory(false)
-            .wasm_component_model(false)
-            .wasm_relaxed_simd(false)
-            .wasm_stack_switching(false)
-            .cranelift_nan_canonicalization(true)
-            // Defence in depth between tenants: a pooled stack never carries one guest's data
-            // to the next (the docs' advice for pooled, multi-tenant use).
-            .async_stack_zeroing(true)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        if let Some(dir) = &cfg.cache_dir {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| host(format!("cache dir {}: {e}", dir.display())))?;
-            let mut cache_cfg = wasmtime::CacheConfig::new();
-            cache_cfg.with_directory(dir);
-            let cache = wasmtime::Cache::new(cache_cfg)
-                .map_err(|e| host(format!("compilation cache: {e}")))?;
-            c.cache(Some(cache));
-        }
+        let mut c = compile::code_config(fuel, cfg.max_wasm_stack);
+        c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&c).map_err(|e| host(format!("engine: {e}")))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, |d: &mut StoreData| &mut d.wasi)
             .map_err(|e| host(format!("linking WASI: {e}")))?;
-        Ok(EngineSet { engine, linker })
+        shim_poll_oneoff(&mut linker, cfg.max_poll_subscriptions)
+            .map_err(|e| host(format!("linking poll_oneoff: {e}")))?;
+        Ok(EngineSet {
+            engine,
+            linker,
+            fuel,
+        })
     }
 
-    fn compile(
+    /// Checks `code` in one linear pass, then compiles it in the compiler child. Returns the
+    /// linked module and the size of its compiled artifact.
+    async fn compile(
         &self,
+        compiler: &compile::Compiler,
+        cfg: &WasmConfig,
         code: &FunctionCode,
-        max_bytes: usize,
-    ) -> Result<InstancePre<StoreData>, SandboxError> {
+    ) -> Result<(InstancePre<StoreData>, usize), SandboxError> {
+        let max_bytes = cfg.max_module_bytes;
         if code.bytes.len() > max_bytes {
             return Err(SandboxError::Rejected(format!(
                 "module is {} bytes, over the {max_bytes}-byte limit",
                 code.bytes.len()
             )));
         }
-        shape::check(&code.bytes).map_err(SandboxError::Rejected)?;
-        let module = Module::new(&self.engine, &code.bytes)
-            .map_err(|e| SandboxError::Rejected(format!("invalid WebAssembly module: {e:#}")))?;
-        imports::check(&module).map_err(SandboxError::Rejected)?;
-        self.linker
+        let bytes = code.bytes.clone();
+        // Linear in the module, but up to 16 MiB of text: off the async workers.
+        let binary = tokio::task::spawn_blocking(move || {
+            let binary = wat::parse_bytes(&bytes)
+                .map_err(|e| SandboxError::Rejected(format!("invalid WebAssembly module: {e:#}")))?
+                .into_owned();
+            shape::check_binary(&binary).map_err(SandboxError::Rejected)?;
+            imports::check(&binary).map_err(SandboxError::Rejected)?;
+            Ok::<_, SandboxError>(binary)
+        })
+        .await
+        .map_err(|e| SandboxError::Host {
+            tier: Tier::Wasm,
+            why: format!("check task: {e}"),
+        })??;
+        let key = format!(
+            "{}-{}",
+            hex::encode(code.hash),
+            if self.fuel { "fuel" } else { "plain" }
+        );
+        let (module, size) = compiler
+            .compile(&self.engine, self.fuel, cfg.max_wasm_stack, binary, &key)
+            .await?;
+        let pre = self
+            .linker
             .instantiate_pre(&module)
-            .map_err(|e| SandboxError::Rejected(format!("cannot link module: {e:#}")))
+            .map_err(|e| SandboxError::Rejected(format!("cannot link module: {e:#}")))?;
+        Ok((pre, size))
     }
+}
+
+/// Replaces WASI's `poll_oneoff` with one that refuses more than `max` subscriptions before the
+/// host allocates anything for them. The stock one builds host objects for every subscription
+/// the guest names, outside the call's memory limit: about 520 bytes each (issue 14: 500,000
+/// subscriptions, ~260 MB), bounded only by the store's per-hostcall copy budget (128 MiB of
+/// subscriptions and events, some 1.6 million of them).
+fn shim_poll_oneoff(linker: &mut Linker<StoreData>, max: u32) -> wasmtime::Result<()> {
+    use wasmtime_wasi::p1::wasi_snapshot_preview1::WasiSnapshotPreview1;
+    /// WASI preview 1 `errno::inval`.
+    const EINVAL: i32 = 28;
+    linker.allow_shadowing(true);
+    let r = linker
+        .func_wrap_async(
+            "wasi_snapshot_preview1",
+            "poll_oneoff",
+            move |mut caller: Caller<'_, StoreData>,
+                  (subs, events, n, out): (i32, i32, i32, i32)| {
+                Box::new(async move {
+                    if n as u32 > max {
+                        return Ok(EINVAL);
+                    }
+                    let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
+                        wasmtime::bail!("missing required memory export");
+                    };
+                    // As WASI's own binding does: the store's per-hostcall copy budget first.
+                    let fuel = wasmtime::AsContextMut::as_context_mut(&mut caller).hostcall_fuel();
+                    let (bytes, data) = memory.data_and_store_mut(&mut caller);
+                    WasiSnapshotPreview1::set_hostcall_fuel(&mut data.wasi, fuel);
+                    let mut guest = wiggle::GuestMemory::Unshared(bytes);
+                    wasmtime_wasi::p1::wasi_snapshot_preview1::poll_oneoff(
+                        &mut data.wasi,
+                        &mut guest,
+                        subs,
+                        events,
+                        n,
+                        out,
+                    )
+                    .await
+                })
+            },
+        )
+        .map(|_| ());
+    linker.allow_shadowing(false);
+    r
 }
 
 /// A module ready to run: compiled for the plain engine, and for the fuel engine on first use.
@@ -214,6 +300,18 @@ pub struct PreparedWasm {
     code: FunctionCode,
     plain: InstancePre<StoreData>,
     fueled: OnceCell<InstancePre<StoreData>>,
+    /// Bytes of compiled artifacts held (plain, plus fueled once compiled).
+    compiled_bytes: AtomicUsize,
+    /// When it was last used, in [`Inner::clock`] ticks: the LRU order.
+    last_used: AtomicU64,
+}
+
+impl PreparedWasm {
+    /// Bytes this module holds: its compiled code, and its source (kept to compile the fuel
+    /// variant on first use).
+    fn size(&self) -> u64 {
+        (self.compiled_bytes.load(Ordering::Relaxed) + self.code.bytes.len()) as u64
+    }
 }
 
 impl std::fmt::Debug for PreparedWasm {
@@ -233,7 +331,14 @@ struct Inner {
     plain: EngineSet,
     fuel: EngineSet,
     slots: Semaphore,
+    compiler: compile::Compiler,
     prepared: Mutex<HashMap<[u8; 32], Arc<PreparedWasm>>>,
+    /// Refused code hashes and why, with their insertion order for a bounded, FIFO memory.
+    rejected: Mutex<(
+        HashMap<[u8; 32], String>,
+        std::collections::VecDeque<[u8; 32]>,
+    )>,
+    clock: AtomicU64,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -273,13 +378,29 @@ impl WasmSandbox {
                 })?;
         }
         let slots = Semaphore::new(cfg.max_concurrency as usize);
+        let unavailable = |why: String| SandboxError::Unavailable {
+            tier: Tier::Wasm,
+            why,
+        };
+        let exe = compile::find_compiler(cfg.compiler_exe.as_deref()).map_err(unavailable)?;
+        let disk = match &cfg.cache_dir {
+            Some(dir) => Some(
+                compile::DiskCache::new(dir.clone(), cfg.max_disk_cache_bytes)
+                    .map_err(unavailable)?,
+            ),
+            None => None,
+        };
+        let compiler = compile::Compiler::new(exe, cfg.compile.clone(), disk);
         Ok(WasmSandbox {
             inner: Arc::new(Inner {
                 cfg,
                 plain,
                 fuel,
                 slots,
+                compiler,
                 prepared: Mutex::new(HashMap::new()),
+                rejected: Mutex::default(),
+                clock: AtomicU64::new(0),
                 ticker_stop: stop,
             }),
         })
@@ -290,19 +411,76 @@ impl WasmSandbox {
         self.inner.prepared.lock().map(|m| m.len()).unwrap_or(0)
     }
 
+    /// Whether the module with this code hash is compiled and cached in memory.
+    pub fn is_cached(&self, hash: &[u8; 32]) -> bool {
+        self.inner
+            .prepared
+            .lock()
+            .map(|m| m.contains_key(hash))
+            .unwrap_or(false)
+    }
+
+    /// Bytes of prepared modules cached in memory (compiled artifacts plus source).
+    pub fn cached_bytes(&self) -> u64 {
+        self.inner
+            .prepared
+            .lock()
+            .map(|m| m.values().map(|p| p.size()).sum())
+            .unwrap_or(0)
+    }
+
+    /// Adds `p` to the in-memory cache, then drops the least recently used modules until the
+    /// cache is within [`WasmConfig::max_cached_bytes`] (the newest always stays).
+    fn cache(&self, hash: [u8; 32], p: Arc<PreparedWasm>) {
+        let Ok(mut m) = self.inner.prepared.lock() else {
+            return;
+        };
+        m.insert(hash, p);
+        let max = self.inner.cfg.max_cached_bytes;
+        let mut total: u64 = m.values().map(|p| p.size()).sum();
+        while total > max && m.len() > 1 {
+            let Some((&oldest, size)) = m
+                .iter()
+                .filter(|(h, _)| **h != hash)
+                .min_by_key(|(_, p)| p.last_used.load(Ordering::Relaxed))
+                .map(|(h, p)| (h, p.size()))
+            else {
+                break;
+            };
+            m.remove(&oldest);
+            total -= size;
+        }
+    }
+
+    fn remember_rejection(&self, hash: [u8; 32], why: &str) {
+        let Ok(mut r) = self.inner.rejected.lock() else {
+            return;
+        };
+        let (map, order) = &mut *r;
+        if map.insert(hash, why.to_owned()).is_none() {
+            order.push_back(hash);
+        }
+        while order.len() > self.inner.cfg.max_remembered_rejections {
+            if let Some(old) = order.pop_front() {
+                map.remove(&old);
+            }
+        }
+    }
+
+    fn tick(&self) -> u64 {
+        self.inner.clock.fetch_add(1, Ordering::Relaxed)
+    }
+
     async fn fueled(&self, p: &PreparedWasm) -> Result<InstancePre<StoreData>, SandboxError> {
         let inner = self.inner.clone();
         p.fueled
             .get_or_try_init(|| async {
-                let code = p.code.clone();
-                tokio::task::spawn_blocking(move || {
-                    inner.fuel.compile(&code, inner.cfg.max_module_bytes)
-                })
-                .await
-                .map_err(|e| SandboxError::Host {
-                    tier: Tier::Wasm,
-                    why: format!("compile task: {e}"),
-                })?
+                let (pre, size) = inner
+                    .fuel
+                    .compile(&inner.compiler, &inner.cfg, &p.code)
+                    .await?;
+                p.compiled_bytes.fetch_add(size, Ordering::Relaxed);
+                Ok::<_, SandboxError>(pre)
             })
             .await
             .cloned()
@@ -324,27 +502,35 @@ impl Sandbox for WasmSandbox {
             .ok()
             .and_then(|m| m.get(&code.hash).cloned())
         {
+            p.last_used.store(self.tick(), Ordering::Relaxed);
             return Ok(p);
         }
+        if let Some(why) = self
+            .inner
+            .rejected
+            .lock()
+            .ok()
+            .and_then(|r| r.0.get(&code.hash).cloned())
+        {
+            return Err(SandboxError::Rejected(why));
+        }
         let inner = self.inner.clone();
-        let c = code.clone();
-        // Compilation is CPU-bound: keep it off the async workers.
-        let plain = tokio::task::spawn_blocking(move || {
-            inner.plain.compile(&c, inner.cfg.max_module_bytes)
-        })
-        .await
-        .map_err(|e| SandboxError::Host {
-            tier: Tier::Wasm,
-            why: format!("compile task: {e}"),
-        })??;
+        let (plain, size) = match inner.plain.compile(&inner.compiler, &inner.cfg, code).await {
+            Ok(p) => p,
+            Err(SandboxError::Rejected(why)) => {
+                self.remember_rejection(code.hash, &why);
+                return Err(SandboxError::Rejected(why));
+            }
+            Err(e) => return Err(e),
+        };
         let prepared = Arc::new(PreparedWasm {
             code: code.clone(),
             plain,
             fueled: OnceCell::new(),
+            compiled_bytes: AtomicUsize::new(size),
+            last_used: AtomicU64::new(self.tick()),
         });
-        if let Ok(mut m) = self.inner.prepared.lock() {
-            m.insert(code.hash, prepared.clone());
-        }
+        self.cache(code.hash, prepared.clone());
         Ok(prepared)
     }
 
@@ -372,13 +558,21 @@ impl Sandbox for WasmSandbox {
             .memory_bytes
             .min(self.inner.cfg.max_memory_bytes)) as usize;
         let table_limit = self.inner.cfg.max_table_elements;
+        let host_resources = self.inner.cfg.max_host_resources;
         // Supervised in place (no task hop to another thread): a host-side panic inside WASI
         // becomes a host fault, not a crash of the worker.
         use futures_util::FutureExt;
-        std::panic::AssertUnwindSafe(run_store(engine, pre, call, memory_limit, table_limit))
-            .catch_unwind()
-            .await
-            .map_err(|_| host("the call panicked inside the host".into()))?
+        std::panic::AssertUnwindSafe(run_store(
+            engine,
+            pre,
+            call,
+            memory_limit,
+            table_limit,
+            host_resources,
+        ))
+        .catch_unwind()
+        .await
+        .map_err(|_| host("the call panicked inside the host".into()))?
     }
 }
 
@@ -388,6 +582,7 @@ async fn run_store(
     call: Invocation,
     memory_limit: usize,
     table_limit: usize,
+    host_resources: usize,
 ) -> Result<Outcome, SandboxError> {
     let limits = &call.limits;
     let stdout = Capture::head(limits.output_bytes);
@@ -405,8 +600,14 @@ async fn run_store(
         wasi.env(k, v);
     }
     let started = Instant::now();
+    let mut wasi = wasi.build_p1();
+    {
+        // Host objects a call can make (pollables, streams) live outside its memory limit.
+        use wasmtime_wasi::WasiView;
+        wasi.ctx().table.set_max_capacity(host_resources);
+    }
     let data = StoreData {
-        wasi: wasi.build_p1(),
+        wasi,
         limiter: Limiter {
             memory_limit,
             table_limit,

@@ -1,0 +1,6 @@
+;; Imports `path_open`: refused at prepare time (no filesystem), and the refusal remembered.
+(module
+  (import "wasi_snapshot_preview1" "path_open"
+    (func (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")))
