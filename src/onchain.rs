@@ -406,12 +406,29 @@ pub mod rules {
         }
     }
 
-    /// Responses: write-once, by a registered worker only. The chain itself refuses a second
-    /// answer.
-    pub fn response(p: &AppPaths) -> String {
+    /// Responses: write-once, only for a request that exists, by a registered worker only.
+    /// `function` is the function label as the rule's path has it: `$fn` under the app-wide
+    /// pattern, the concrete name under a function's own rules. The chain itself thus refuses
+    /// a second answer and an answer to a request that never landed (an orphan response).
+    pub fn response(p: &AppPaths, function: &str) -> String {
         format!(
-            "data === null && newData !== null && getValue('{}/' + auth.addr) !== null",
+            "data === null && newData !== null && {} !== null && getValue('{}/' + auth.addr) !== null",
+            request_lookup(p, function),
             p.workers()
+        )
+    }
+
+    /// `getValue(<the request beside this response>)`, in rule syntax; `function` is `$fn` or a
+    /// concrete function name (a valid state label, so it cannot break out of the quotes).
+    fn request_lookup(p: &AppPaths, function: &str) -> String {
+        let fn_part = if function.starts_with('$') {
+            format!("' + {function} + '")
+        } else {
+            function.to_owned()
+        };
+        format!(
+            "getValue('{}/calls/{fn_part}/' + $call_id + '/request')",
+            p.root()
         )
     }
 
@@ -431,7 +448,7 @@ pub mod rules {
             ),
             (
                 format!("{}/calls/$fn/$call_id/response", p.root()),
-                response(p),
+                response(p, "$fn"),
             ),
         ]
     }
@@ -451,7 +468,7 @@ pub mod rules {
             ),
             (
                 format!("{}/calls/{function}/$call_id/response", p.root()),
-                response(p),
+                response(p, function),
             ),
         ]
     }
@@ -567,9 +584,18 @@ mod tests {
             "{r}"
         );
         assert!("0xnope".parse::<Callers>().is_err());
-        let resp = rules::response(&p);
+        let resp = rules::response(&p, "$fn");
         assert!(resp.starts_with("data === null"), "{resp}");
         assert!(resp.contains("getValue('/apps/a/sre/workers/' + auth.addr) !== null"));
+        assert!(
+            resp.contains("getValue('/apps/a/sre/calls/' + $fn + '/' + $call_id + '/request') !== null"),
+            "{resp}"
+        );
+        let concrete = rules::response(&p, "echo");
+        assert!(
+            concrete.contains("getValue('/apps/a/sre/calls/echo/' + $call_id + '/request') !== null"),
+            "{concrete}"
+        );
         assert_eq!(rules::app_rules(&p, true).len(), 6);
     }
 }
