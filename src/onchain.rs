@@ -458,15 +458,16 @@ pub mod rules {
         }
     }
 
-    /// Responses: write-once, only for a request that exists, and only by a worker the admin
-    /// approved (or, in an open app, any registered worker). `function` is the function label
+    /// Responses: write-once, only for a request that exists, only by a worker the admin
+    /// approved (or, in an open app, any registered worker), and naming its signer as
+    /// `receipt.worker` (so clients can trust that field, see `verify`). `function` is the function label
     /// as the rule's path has it: `$fn` under the app-wide pattern, the concrete name under a
     /// function's own rules. The chain itself thus refuses a second answer, an answer to a
     /// request that never landed (an orphan response) and an answer from a stranger.
     pub fn response(p: &AppPaths, function: &str) -> String {
         let registered = format!("getValue('{}/' + auth.addr) !== null", p.workers());
         format!(
-            "data === null && newData !== null && {} !== null && {}",
+            "data === null && util.isDict(newData) && util.isDict(newData.receipt) && newData.receipt.worker === auth.addr && {} !== null && {}",
             request_lookup(p, function),
             worker_allowed(p, &registered)
         )

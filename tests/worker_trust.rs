@@ -9,6 +9,7 @@ use ain_sre::ledger::crypto::PrivateKey;
 use ain_sre::ledger::tx::SimpleOp;
 use ain_sre::onchain::{AppPaths, Callers, WorkerEntry, WorkerPolicy};
 use serde_json::{Value, json};
+use sha2::Digest as _;
 use worker_support::*;
 
 /// A response value shaped as a worker writes it, signed off as `worker`.
@@ -308,5 +309,138 @@ async fn cli_deploy_prints_the_worker_setting_and_workers_manages_it() {
         err.contains("warning: app `cli` is open (--workers any): any key can register"),
         "{err}"
     );
+    dev.shutdown().await;
+}
+
+/// Starts `ain-sre call --wait` on `app`/echo; returns the child, its stdout lines, and the
+/// call id and request tx it printed.
+async fn call_wait_cli(
+    url: &str,
+    app: &str,
+    input: &str,
+) -> (
+    tokio::process::Child,
+    tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    String,
+    String,
+) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ain-sre"))
+        .args(["call", "--app", app, "--fn", "echo", "--input", input])
+        .args(["--wait", "--timeout", "30", "--node", url])
+        .env_remove("AIN_SRE_PRIVATE_KEY")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the CLI runs");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut field = async |prefix: &str| {
+        let line = lines.next_line().await.unwrap().expect("a line");
+        line.strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("{prefix:?} expected: {line}"))
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let call = field("call:").await;
+    let tx = field("request:").await;
+    let id = call.rsplit('/').next().unwrap().to_owned();
+    (child, lines, id, tx)
+}
+
+async fn rest(
+    mut lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+) -> String {
+    let mut out = String::new();
+    while let Some(l) = lines.next_line().await.unwrap() {
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_wait_catches_a_forged_response_from_an_approved_worker() {
+    let dev = chain(0, 0, None).await;
+    let url = dev.rpc_url();
+    let admin = admin(&url).await;
+    let deployed = deploy(&admin, "forge", "echo", ECHO_WAT.as_bytes()).await;
+    let app = AppPaths::new("forge").unwrap();
+    let dishonest = PrivateKey::generate();
+    register(&url, &dishonest, "forge").await;
+    let honest = PrivateKey::generate();
+    register(&url, &honest, "forge").await;
+    let d = client(&url, &dishonest).await;
+
+    // The dishonest worker answers first, with the right request tx and input hash but a
+    // result of other code.
+    let input = "{\"x\":1}";
+    let (mut child, lines, id, tx) = call_wait_cli(&url, "forge", input).await;
+    let mut forged = response_value(&dishonest, &tx);
+    forged["receipt"]["input_hash"] = json!(hex::encode(sha2::Sha256::digest(input.as_bytes())));
+    // Claiming to be the honest worker is refused by the chain itself.
+    let mut impersonated = forged.clone();
+    impersonated["receipt"]["worker"] = json!(honest.address().to_string());
+    let r = d
+        .send(vec![SimpleOp::set_value(
+            app.response("echo", &id),
+            impersonated,
+        )])
+        .await;
+    assert!(refused(&r), "receipt.worker must be the signer: {r:?}");
+    d.send(vec![SimpleOp::set_value(app.response("echo", &id), forged)])
+        .await
+        .expect("an approved worker may write a response");
+    let status = child.wait().await.unwrap();
+    let out = rest(lines).await;
+    assert!(
+        !status.success(),
+        "call --wait must fail on a forgery: {out}"
+    );
+    assert!(out.contains("VERIFICATION FAILED"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "receipt.code_hash is \"{}\", the function's code hash at the request was \"{}\"",
+            "00".repeat(32),
+            deployed.code_hash
+        )),
+        "{out}"
+    );
+    assert!(
+        !out.contains("receipt.request_tx is"),
+        "the request tx matched: {out}"
+    );
+
+    // A forged request tx (a receipt replayed from another call) is caught too.
+    let (mut child, lines, id, _tx) = call_wait_cli(&url, "forge", input).await;
+    let mut replayed = response_value(&dishonest, &format!("0x{}", "11".repeat(32)));
+    replayed["receipt"]["code_hash"] = json!(deployed.code_hash);
+    replayed["receipt"]["input_hash"] = json!(hex::encode(sha2::Sha256::digest(input.as_bytes())));
+    d.send(vec![SimpleOp::set_value(
+        app.response("echo", &id),
+        replayed,
+    )])
+    .await
+    .unwrap();
+    assert!(!child.wait().await.unwrap().success());
+    let out = rest(lines).await;
+    assert!(out.contains("receipt.request_tx is 0x1111"), "{out}");
+
+    // The honest worker's answer is verified and the call exits 0.
+    let dir = tempfile::tempdir().unwrap();
+    let w = worker(&dev, &["forge"], &honest, dir.path()).await;
+    let (mut child, lines, _id, _tx) = call_wait_cli(&url, "forge", input).await;
+    let status = child.wait().await.unwrap();
+    let out = rest(lines).await;
+    assert!(status.success(), "{out}");
+    assert!(
+        out.contains(&format!(
+            "verified: writer {} is an approved worker",
+            honest.address()
+        )),
+        "{out}"
+    );
+    w.shutdown().await.unwrap();
     dev.shutdown().await;
 }
