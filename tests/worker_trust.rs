@@ -1,6 +1,7 @@
 //! Trust on a shared network (issue 15), on the built-in chain: the chain refuses answers to
 //! requests that never landed, and answers from workers the app admin did not approve; the
-//! CLI's `deploy` and `workers` show and change who may answer.
+//! CLI's `deploy` and `workers` show and change who may answer; `call --wait` catches a forged
+//! response; a worker never runs a request whose tx failed after its event fired.
 
 mod worker_support;
 
@@ -440,6 +441,61 @@ async fn call_wait_catches_a_forged_response_from_an_approved_worker() {
             honest.address()
         )),
         "{out}"
+    );
+    w.shutdown().await.unwrap();
+    dev.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_whose_tx_fails_after_its_event_is_never_run_or_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = chain(0, 0, None).await;
+    let url = dev.rpc_url();
+    let admin = admin(&url).await;
+    deploy(&admin, "fails", "echo", ECHO_WAT.as_bytes()).await;
+    let key = PrivateKey::generate();
+    register(&url, &key, "fails").await;
+    let w = worker(&dev, &["fails"], &key, dir.path()).await;
+    let app = AppPaths::new("fails").unwrap();
+    let caller = client(&url, &PrivateKey::generate()).await;
+
+    // A SET whose first op writes a request (its VALUE_CHANGED fires, as on a real node) and
+    // whose second op is refused (functions are the admin's): the tx fails, nothing stands.
+    let failed_id = "fails-after-its-event";
+    let r = caller
+        .send(vec![
+            SimpleOp::set_value(app.request("echo", failed_id), json!({"input": "boom"})),
+            SimpleOp::set_value(app.function("mine"), json!({"runtime": "wasm"})),
+        ])
+        .await;
+    assert!(
+        matches!(r, Err(ClientError::Refused { .. })),
+        "the SET must fail: {r:?}"
+    );
+    let (_, _, resp) = call_wait(&caller, "fails", "echo", "after").await;
+    assert_eq!(resp["status"], "ok");
+    let dropped = eventually(std::time::Duration::from_secs(10), async || {
+        w.health.report()["requests_failed"] == 1
+    })
+    .await;
+    assert!(
+        dropped,
+        "the worker must see the failed request and drop it: {}",
+        w.health.report()
+    );
+    // Once the good call's response is in a final block, the failed one has had every chance:
+    // no response tx for it at all, not even a refused one.
+    let failed_path = app.response("echo", failed_id);
+    let settled = eventually(std::time::Duration::from_secs(10), async || {
+        response_writes(&url).await.values().any(|(ok, _)| *ok == 1)
+    })
+    .await;
+    assert!(settled);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let writes = response_writes(&url).await;
+    assert!(
+        !writes.contains_key(&failed_path),
+        "a failed request must never be answered: {writes:?}"
     );
     w.shutdown().await.unwrap();
     dev.shutdown().await;
