@@ -665,3 +665,32 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+    use crate::ledger::json::js_object_sizeof;
+
+    /// `deploy` writes every rule and the worker setting in one `SET`; a real node refuses a tx
+    /// body over 10,000 bytes as `object-sizeof` counts them (before its block-2 bandage raises
+    /// the limit), so the rules must fit with room for a long app name and a caller list.
+    #[test]
+    fn the_deploy_rules_tx_fits_a_real_nodes_tx_size_limit() {
+        let p = AppPaths::new(&"a".repeat(40)).unwrap();
+        let callers: Callers =
+            "0x00ADEc28B6a845a085e03591bE7550dd68673C1C,0x01A0980d2D4e418c7F27e1ef539d01A5b5E93204"
+                .parse()
+                .unwrap();
+        let mut ops: Vec<Value> = rules::app_rules(&p)
+            .into_iter()
+            .chain(rules::function_rules(&p, &"f".repeat(40), &callers))
+            .map(|(path, r)| json!({"type": "SET_RULE", "ref": path, "value": rules::rule_value(&r)}))
+            .collect();
+        ops.push(json!({"type": "SET_VALUE", "ref": p.worker_policy(), "value": "approved"}));
+        let body = json!({"operation": {"type": "SET", "op_list": ops}, "nonce": -1,
+                          "timestamp": 1_700_000_000_000u64, "gas_price": 0});
+        let size = js_object_sizeof(&body);
+        eprintln!("the deploy rules tx measures {size} bytes");
+        assert!(size < 10_000, "the deploy rules tx measures {size} bytes");
+    }
+}
