@@ -310,6 +310,24 @@ async fn cli_deploy_prints_the_worker_setting_and_workers_manages_it() {
         err.contains("warning: app `cli` is open (--workers any): any key can register"),
         "{err}"
     );
+    // A key registers itself while the app is open; deploying again without `--workers any`
+    // closes the app and says that worker can no longer answer.
+    client(&url, &w)
+        .await
+        .register("cli", &entry())
+        .await
+        .unwrap();
+    let (ok, out, err) = deploy(None).await.unwrap();
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("workers:  approved only (0 approved)")
+            && out.contains("1 registered worker(s) not approved cannot answer"),
+        "{out}"
+    );
+    let w_workers = AppWorkers::fetch(&ain_sre::ledger::rpc::RpcClient::new(&url).unwrap(), "cli")
+        .await
+        .unwrap();
+    assert!(!w_workers.may_answer(&w.address()));
     dev.shutdown().await;
 }
 

@@ -149,6 +149,16 @@ pub(crate) fn print_worker_setting(app: &str, w: &AppWorkers) {
                 if list.is_empty() { "" } else { ": " },
                 list.join(", ")
             );
+            let waiting = w
+                .registered
+                .keys()
+                .filter(|a| !w.approved.contains(a))
+                .count();
+            if waiting > 0 {
+                println!(
+                    "          {waiting} registered worker(s) not approved cannot answer: ain-sre workers list --app {app}"
+                );
+            }
             if list.is_empty() {
                 println!(
                     "          no worker can answer yet: ain-sre workers add --app {app} 0xADDRESS"

@@ -159,6 +159,10 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         "ain-sre dev: chain {rpc_url} (events {events_url}), worker {}",
         handle.address
     );
+    println!(
+        "app {}: workers approved only (this worker); more with ain-sre workers add --app {} 0xADDRESS",
+        args.app, args.app
+    );
     println!("\nself-check, one call per example function:\n");
     println!("| function | runtime | tier | status | latency |");
     println!("|---|---|---|---|---|");
