@@ -6,6 +6,8 @@
 //! | `functions/<fn>` | [`FunctionSpec`] |
 //! | `blobs/<sha256>/<i>` | base64 chunk of a large function's code, ≤ [`MAX_CHUNK_CHARS`] |
 //! | `workers/<address>` | [`WorkerEntry`] |
+//! | `allowed_workers/<address>` | `true`: the admin approved this worker |
+//! | `config/workers` | [`WorkerPolicy`]: `approved` (missing = approved) or `any` |
 //! | `calls/<fn>/<call_id>/request` | `{input: "<string>"}` ([`Request`]) |
 //! | `calls/<fn>/<call_id>/response` | the response with its receipt (`receipt::build_response`) |
 //!
