@@ -16,7 +16,7 @@ use crate::ledger::tx::{NONCE_UNORDERED, Operation, SimpleOp, TxBody};
 use crate::node::{Node, get_value};
 use crate::onchain::{
     AppPaths, Callers, ConventionError, Finality, FunctionSpec, MAX_CHUNK_CHARS, MAX_INLINE_CHARS,
-    Request, WorkerEntry, check_label, rules,
+    Request, WorkerEntry, WorkerPolicy, check_label, rules,
 };
 
 /// Errors of client operations.
@@ -39,6 +39,16 @@ pub enum ClientError {
     /// The app exists and this key is not its admin.
     #[error("app `{app}` exists and {addr} is not its admin")]
     NotAdmin {
+        /// The app.
+        app: String,
+        /// This key's address.
+        addr: Address,
+    },
+    /// The app's rules refused this worker's registry entry.
+    #[error(
+        "app `{app}` refused {addr} as a worker: the app admin must approve it first (ain-sre workers add --app {app} {addr})"
+    )]
+    NotApproved {
         /// The app.
         app: String,
         /// This key's address.
@@ -69,8 +79,8 @@ pub struct Deployment {
     pub callers: Callers,
     /// When workers may run calls.
     pub finality: Option<Finality>,
-    /// Anyone may register as a worker (else only admin-listed addresses).
-    pub open_registration: bool,
+    /// Which workers may register and answer (written to `config/workers` for the whole app).
+    pub workers: WorkerPolicy,
 }
 
 /// What a deployment wrote.
@@ -197,13 +207,18 @@ impl ChainClient {
         let app = AppPaths::new(&d.app)?;
         check_label("function name", &d.function)?;
         let created_app = self.ensure_app(&app).await?;
-        let mut rule_ops: Vec<SimpleOp> = rules::app_rules(&app, d.open_registration)
+        let mut rule_ops: Vec<SimpleOp> = rules::app_rules(&app)
             .into_iter()
             .map(|(p, r)| SimpleOp::set_rule(p, rules::rule_value(&r)))
             .collect();
         for (p, r) in rules::function_rules(&app, &d.function, &d.callers) {
             rule_ops.push(SimpleOp::set_rule(p, rules::rule_value(&r)));
         }
+        // In the same tx as the rules, so the app is never open by accident in between.
+        rule_ops.push(SimpleOp::set_value(
+            app.worker_policy(),
+            Value::from(d.workers.as_str()),
+        ));
         self.send(rule_ops).await?;
 
         let code_hash = hex::encode(Sha256::digest(&d.code));
@@ -257,12 +272,44 @@ impl ChainClient {
         })
     }
 
+    /// Approves `worker` in `app` (admin only): it may then register and answer.
+    pub async fn approve_worker(&self, app: &str, worker: &Address) -> Result<Hash, ClientError> {
+        let app = AppPaths::new(app)?;
+        self.send(vec![SimpleOp::set_value(
+            app.allowed_worker(worker),
+            Value::Bool(true),
+        )])
+        .await
+    }
+
+    /// Withdraws `worker`'s approval in `app` and deletes its registry entry (admin only): the
+    /// chain refuses its answers from the next block on.
+    pub async fn remove_worker(&self, app: &str, worker: &Address) -> Result<Hash, ClientError> {
+        let app = AppPaths::new(app)?;
+        self.send(vec![
+            SimpleOp::set_value(app.allowed_worker(worker), Value::Null),
+            SimpleOp::set_value(app.worker(worker), Value::Null),
+        ])
+        .await
+    }
+
     /// Writes this key's worker registry entry in `app`.
     pub async fn register(&self, app: &str, entry: &WorkerEntry) -> Result<Hash, ClientError> {
         let app = AppPaths::new(app)?;
         let v = serde_json::to_value(entry).map_err(|e| ClientError::Sign(e.to_string()))?;
-        self.send(vec![SimpleOp::set_value(app.worker(&self.address()), v)])
+        match self
+            .send(vec![SimpleOp::set_value(app.worker(&self.address()), v)])
             .await
+        {
+            Err(ClientError::Refused {
+                code: Some(codes::EVAL_RULE_FALSE_WRITE_RULE_EVAL),
+                ..
+            }) => Err(ClientError::NotApproved {
+                app: app.app().to_owned(),
+                addr: self.address(),
+            }),
+            other => other,
+        }
     }
 
     /// Writes a request with a fresh call id; returns `(call_id, request tx hash)`.
@@ -314,5 +361,52 @@ pub async fn wait_response<N: Node>(
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// Who may act as a worker of an app, as the chain's rules decide it (`config/workers`,
+/// `allowed_workers`, `workers`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AppWorkers {
+    /// The app's policy.
+    pub policy: WorkerPolicy,
+    /// Addresses the admin approved.
+    pub approved: std::collections::BTreeSet<Address>,
+    /// Registry entries, by address (runtimes, version, capacity).
+    pub registered: std::collections::BTreeMap<Address, Value>,
+}
+
+impl AppWorkers {
+    /// Reads the app's policy, approved set and registry (one `ain_get` of three values).
+    pub async fn fetch<N: Node>(node: &N, app: &str) -> Result<AppWorkers, ClientError> {
+        let p = AppPaths::new(app)?;
+        let v = node
+            .get_values(&[p.worker_policy(), p.allowed_workers(), p.workers()])
+            .await?;
+        let field = |i: usize| v.get(i).cloned().unwrap_or(Value::Null);
+        let by_address = |v: Value| -> Vec<(Address, Value)> {
+            match v {
+                Value::Object(m) => m
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((k.parse::<Address>().ok()?, v)))
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+        Ok(AppWorkers {
+            policy: WorkerPolicy::from_value(&field(0)),
+            approved: by_address(field(1))
+                .into_iter()
+                .filter(|(_, v)| *v == Value::Bool(true))
+                .map(|(a, _)| a)
+                .collect(),
+            registered: by_address(field(2)).into_iter().collect(),
+        })
+    }
+
+    /// True when the app's rules let `worker` answer: approved, or registered in an open app.
+    pub fn may_answer(&self, worker: &Address) -> bool {
+        self.approved.contains(worker)
+            || (self.policy == WorkerPolicy::Any && self.registered.contains_key(worker))
     }
 }

@@ -58,12 +58,17 @@ pub enum CallState {
     Confirmed,
     /// Another worker's response was written first; nothing more to do.
     AnsweredElsewhere,
+    /// The request tx failed on the node (its writes do not stand): dropped, never run.
+    RequestFailed,
 }
 
 impl CallState {
     /// True when nothing more will happen to the call.
     pub fn is_final(self) -> bool {
-        matches!(self, CallState::Confirmed | CallState::AnsweredElsewhere)
+        matches!(
+            self,
+            CallState::Confirmed | CallState::AnsweredElsewhere | CallState::RequestFailed
+        )
     }
 }
 

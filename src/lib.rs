@@ -22,7 +22,8 @@
 //! - [`receipt`]: the response and execution receipt a worker writes for a call (pure).
 //! - [`journal`]: crash-safe per-call state (seen → running → signed → posted → confirmed).
 //! - [`onchain`]: the paths, values and rules under `/apps/<app>/sre/`; [`client`]: deploy,
-//!   register and call on top of them.
+//!   register and call on top of them; [`verify`]: what a client checks before it believes a
+//!   response.
 //! - [`trigger`] → [`scheduler`] → [`poster`]: the worker's stages, passing [`call`] types over
 //!   bounded channels; [`daemon`] wires and supervises them; [`node`] is their view of a node;
 //!   [`observe`] serves `/metrics` and `/healthz`.
@@ -49,3 +50,4 @@ pub mod sandbox;
 pub mod scheduler;
 pub mod telemetry;
 pub mod trigger;
+pub mod verify;

@@ -187,6 +187,11 @@ pub mod fake {
             }
         }
 
+        /// Records a tx the node knows (a request written by someone else) in `state`.
+        pub fn set_tx_state(&self, hash: Hash, state: TxState) {
+            self.lock().txs.insert(hash, (Value::Null, state));
+        }
+
         /// Marks a known tx finalized.
         pub fn finalize(&self, hash: &Hash) {
             if let Some(t) = self.lock().txs.get_mut(hash) {

@@ -54,6 +54,8 @@ pub struct Health {
     pub follower_height: AtomicU64,
     /// Calls admitted and not yet answered by the scheduler.
     pub queue_depth: AtomicU64,
+    /// Calls dropped because their request tx failed on the node.
+    pub requests_failed: AtomicU64,
     /// Set once the daemon is stopping.
     pub stopping: AtomicBool,
 }
@@ -65,6 +67,7 @@ impl Default for Health {
             events_connected: AtomicUsize::new(0),
             follower_height: AtomicU64::new(u64::MAX),
             queue_depth: AtomicU64::new(0),
+            requests_failed: AtomicU64::new(0),
             stopping: AtomicBool::new(false),
         }
     }
@@ -80,6 +83,7 @@ impl Health {
             "events_connected": self.events_connected.load(Ordering::Relaxed),
             "follower_height": (h != u64::MAX).then_some(h),
             "queue_depth": self.queue_depth.load(Ordering::Relaxed),
+            "requests_failed": self.requests_failed.load(Ordering::Relaxed),
         })
     }
 }

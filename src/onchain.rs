@@ -6,6 +6,8 @@
 //! | `functions/<fn>` | [`FunctionSpec`] |
 //! | `blobs/<sha256>/<i>` | base64 chunk of a large function's code, ≤ [`MAX_CHUNK_CHARS`] |
 //! | `workers/<address>` | [`WorkerEntry`] |
+//! | `allowed_workers/<address>` | `true`: the admin approved this worker |
+//! | `config/workers` | [`WorkerPolicy`]: `approved` (missing = approved) or `any` |
 //! | `calls/<fn>/<call_id>/request` | `{input: "<string>"}` ([`Request`]) |
 //! | `calls/<fn>/<call_id>/response` | the response with its receipt (`receipt::build_response`) |
 //!
@@ -126,9 +128,19 @@ impl AppPaths {
         format!("{}/workers/{worker}", self.root())
     }
 
-    /// `/apps/<app>/sre/allowed_workers/<address>`: set by the admin when registration is closed.
+    /// `/apps/<app>/sre/allowed_workers`: the workers the admin approved (`{<address>: true}`).
+    pub fn allowed_workers(&self) -> String {
+        format!("{}/allowed_workers", self.root())
+    }
+
+    /// `/apps/<app>/sre/allowed_workers/<address>`: `true` once the admin approved the worker.
     pub fn allowed_worker(&self, worker: &Address) -> String {
         format!("{}/allowed_workers/{worker}", self.root())
+    }
+
+    /// `/apps/<app>/sre/config/workers`: the app's [`WorkerPolicy`], written by the admin.
+    pub fn worker_policy(&self) -> String {
+        format!("{}/config/workers", self.root())
     }
 
     /// `/apps/<app>/sre/calls/<fn>/<call_id>`.
@@ -362,6 +374,44 @@ impl fmt::Display for Callers {
     }
 }
 
+/// Which workers may register in an app and answer its calls (`config/workers`).
+///
+/// The rules read the stored value at each write, so one value write switches every function
+/// of the app; a missing or unknown value counts as [`WorkerPolicy::Approved`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WorkerPolicy {
+    /// Only workers the admin listed under `allowed_workers` (closed; the default).
+    #[default]
+    Approved,
+    /// Any key may register itself and then answer (open; an explicit, warned choice).
+    Any,
+}
+
+impl WorkerPolicy {
+    /// The stored value: `approved` or `any`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerPolicy::Approved => "approved",
+            WorkerPolicy::Any => "any",
+        }
+    }
+
+    /// Reads the stored value; anything but `"any"` (missing included) is closed.
+    pub fn from_value(v: &Value) -> WorkerPolicy {
+        if v.as_str() == Some("any") {
+            WorkerPolicy::Any
+        } else {
+            WorkerPolicy::Approved
+        }
+    }
+}
+
+impl fmt::Display for WorkerPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The rules `ain-sre deploy` writes, as `(path, write rule)` pairs.
 pub mod rules {
     use super::{AppPaths, Callers};
@@ -376,19 +426,23 @@ pub mod rules {
         is_admin(p)
     }
 
-    /// Worker registry: a worker writes its own entry; with closed registration only when the
-    /// admin listed it under `allowed_workers`. The admin may always write.
-    pub fn workers(p: &AppPaths, open: bool) -> String {
-        let own = "auth.addr === $worker";
-        if open {
-            format!("({own}) || {}", is_admin(p))
-        } else {
-            format!(
-                "({own} && getValue('{}/allowed_workers/' + auth.addr) === true) || {}",
-                p.root(),
-                is_admin(p)
-            )
-        }
+    /// True when the writer may act as a worker of the app: the admin approved it, or the app
+    /// is open (`config/workers` is `any`) and `open_also` holds.
+    fn worker_allowed(p: &AppPaths, open_also: &str) -> String {
+        format!(
+            "(getValue('{root}/allowed_workers/' + auth.addr) === true || (getValue('{root}/config/workers') === 'any' && {open_also}))",
+            root = p.root()
+        )
+    }
+
+    /// Worker registry: a worker writes its own entry, if the admin approved it or the app is
+    /// open. The admin may always write (to remove an entry, for instance).
+    pub fn workers(p: &AppPaths) -> String {
+        format!(
+            "(auth.addr === $worker && {}) || {}",
+            worker_allowed(p, "true"),
+            is_admin(p)
+        )
     }
 
     /// Requests: write-once, a non-null object, and from an allowed caller.
@@ -406,32 +460,50 @@ pub mod rules {
         }
     }
 
-    /// Responses: write-once, by a registered worker only. The chain itself refuses a second
-    /// answer.
-    pub fn response(p: &AppPaths) -> String {
+    /// Responses: write-once, only for a request that exists, only by a worker the admin
+    /// approved (or, in an open app, any registered worker), and naming its signer as
+    /// `receipt.worker` (so clients can trust that field, see `verify`). `function` is the function label
+    /// as the rule's path has it: `$fn` under the app-wide pattern, the concrete name under a
+    /// function's own rules. The chain itself thus refuses a second answer, an answer to a
+    /// request that never landed (an orphan response) and an answer from a stranger.
+    pub fn response(p: &AppPaths, function: &str) -> String {
+        let registered = format!("getValue('{}/' + auth.addr) !== null", p.workers());
         format!(
-            "data === null && newData !== null && getValue('{}/' + auth.addr) !== null",
-            p.workers()
+            "data === null && util.isDict(newData) && util.isDict(newData.receipt) && newData.receipt.worker === auth.addr && {} !== null && {}",
+            request_lookup(p, function),
+            worker_allowed(p, &registered)
+        )
+    }
+
+    /// `getValue(<the request beside this response>)`, in rule syntax; `function` is `$fn` or a
+    /// concrete function name (a valid state label, so it cannot break out of the quotes).
+    fn request_lookup(p: &AppPaths, function: &str) -> String {
+        let fn_part = if function.starts_with('$') {
+            format!("' + {function} + '")
+        } else {
+            function.to_owned()
+        };
+        format!(
+            "getValue('{}/calls/{fn_part}/' + $call_id + '/request')",
+            p.root()
         )
     }
 
     /// Every app-wide rule: `(path, rule)`. `$fn` covers functions without their own request rule.
-    pub fn app_rules(p: &AppPaths, open_registration: bool) -> Vec<(String, String)> {
+    pub fn app_rules(p: &AppPaths) -> Vec<(String, String)> {
         vec![
             (p.functions(), admin_only(p)),
             (p.blobs(), admin_only(p)),
-            (format!("{}/allowed_workers", p.root()), admin_only(p)),
-            (
-                format!("{}/$worker", p.workers()),
-                workers(p, open_registration),
-            ),
+            (p.allowed_workers(), admin_only(p)),
+            (format!("{}/config", p.root()), admin_only(p)),
+            (format!("{}/$worker", p.workers()), workers(p)),
             (
                 format!("{}/calls/$fn/$call_id/request", p.root()),
                 request(&Callers::Any),
             ),
             (
                 format!("{}/calls/$fn/$call_id/response", p.root()),
-                response(p),
+                response(p, "$fn"),
             ),
         ]
     }
@@ -451,7 +523,7 @@ pub mod rules {
             ),
             (
                 format!("{}/calls/{function}/$call_id/response", p.root()),
-                response(p),
+                response(p, function),
             ),
         ]
     }
@@ -567,9 +639,60 @@ mod tests {
             "{r}"
         );
         assert!("0xnope".parse::<Callers>().is_err());
-        let resp = rules::response(&p);
+        let resp = rules::response(&p, "$fn");
         assert!(resp.starts_with("data === null"), "{resp}");
-        assert!(resp.contains("getValue('/apps/a/sre/workers/' + auth.addr) !== null"));
-        assert_eq!(rules::app_rules(&p, true).len(), 6);
+        assert!(resp.contains("getValue('/apps/a/sre/allowed_workers/' + auth.addr) === true"));
+        assert!(resp.contains("getValue('/apps/a/sre/config/workers') === 'any' && getValue('/apps/a/sre/workers/' + auth.addr) !== null"));
+        assert!(
+            resp.contains(
+                "getValue('/apps/a/sre/calls/' + $fn + '/' + $call_id + '/request') !== null"
+            ),
+            "{resp}"
+        );
+        let concrete = rules::response(&p, "echo");
+        assert!(
+            concrete
+                .contains("getValue('/apps/a/sre/calls/echo/' + $call_id + '/request') !== null"),
+            "{concrete}"
+        );
+        assert_eq!(rules::app_rules(&p).len(), 7);
+        assert_eq!(WorkerPolicy::from_value(&json!("any")), WorkerPolicy::Any);
+        assert_eq!(
+            WorkerPolicy::from_value(&Value::Null),
+            WorkerPolicy::Approved
+        );
+        assert_eq!(
+            WorkerPolicy::from_value(&json!("open")),
+            WorkerPolicy::Approved
+        );
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+    use crate::ledger::json::js_object_sizeof;
+
+    /// `deploy` writes every rule and the worker setting in one `SET`; a real node refuses a tx
+    /// body over 10,000 bytes as `object-sizeof` counts them (before its block-2 bandage raises
+    /// the limit), so the rules must fit with room for a long app name and a caller list.
+    #[test]
+    fn the_deploy_rules_tx_fits_a_real_nodes_tx_size_limit() {
+        let p = AppPaths::new(&"a".repeat(40)).unwrap();
+        let callers: Callers =
+            "0x00ADEc28B6a845a085e03591bE7550dd68673C1C,0x01A0980d2D4e418c7F27e1ef539d01A5b5E93204"
+                .parse()
+                .unwrap();
+        let mut ops: Vec<Value> = rules::app_rules(&p)
+            .into_iter()
+            .chain(rules::function_rules(&p, &"f".repeat(40), &callers))
+            .map(|(path, r)| json!({"type": "SET_RULE", "ref": path, "value": rules::rule_value(&r)}))
+            .collect();
+        ops.push(json!({"type": "SET_VALUE", "ref": p.worker_policy(), "value": "approved"}));
+        let body = json!({"operation": {"type": "SET", "op_list": ops}, "nonce": -1,
+                          "timestamp": 1_700_000_000_000u64, "gas_price": 0});
+        let size = js_object_sizeof(&body);
+        eprintln!("the deploy rules tx measures {size} bytes");
+        assert!(size < 10_000, "the deploy rules tx measures {size} bytes");
     }
 }

@@ -287,7 +287,7 @@ impl<N: Node> Poster<N> {
                     return Err(PosterError::Refused {
                         code: Some(codes::EVAL_RULE_FALSE_WRITE_RULE_EVAL),
                         message: format!(
-                            "the app's rule refused the response at {path}: is worker {} registered?",
+                            "the app's rule refused the response at {path}: is worker {} approved by the app admin (ain-sre workers add) and does the request exist?",
                             self.worker
                         ),
                     });

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Calls a function served by an ain-sre worker through @ainblockchain/ain-js, waits for the
-// worker's response and prints it with its receipt.
+// worker's response, verifies it (verify.js: approved writer, request tx, input hash, code hash)
+// and prints it with its receipt. Exits 1 when a check fails.
 //
 //   ain-sre dev                      # in one terminal
 //   npm ci && node index.js --app dev --fn echo --input '{"x":1}'
@@ -10,6 +11,7 @@
 'use strict';
 
 const Ain = require('@ainblockchain/ain-js').default;
+const { beforeRequest, checkResponse } = require('./verify');
 
 function args(argv) {
   const out = { node: 'http://127.0.0.1:8081', app: 'dev', fn: 'echo', input: '{"hello":"ain-js"}', timeout: 30, chainId: 0 };
@@ -37,6 +39,7 @@ async function main() {
   // A fresh call id: labels may not contain / . $ * # { } [ ] < > ' " `
   const callId = `${Date.now()}-${Math.random().toString(16).slice(2, 10)}`;
   const base = `/apps/${opt.app}/sre/calls/${opt.fn}/${callId}`;
+  const facts = await beforeRequest(ain, opt.app, opt.fn);
   const sent = await ain.db.ref(`${base}/request`).setValue({ value: { input: opt.input }, nonce: -1 });
   const ok = sent && sent.result && sent.result.code === 0;
   if (!ok) {
@@ -50,9 +53,14 @@ async function main() {
     const response = await ain.db.ref(`${base}/response`).getValue();
     if (response) {
       console.log(JSON.stringify(response, null, 2));
-      const matches = response.receipt && response.receipt.request_tx === sent.tx_hash;
-      console.log(`status ${response.status}; receipt ${matches ? 'names' : 'DOES NOT name'} the request tx`);
-      process.exit(response.status === 'ok' && matches ? 0 : 1);
+      const failed = await checkResponse(ain, response, { ...facts, requestTx: sent.tx_hash, input: opt.input });
+      if (failed.length === 0) {
+        console.log(`status ${response.status}; verified: approved writer, request tx, input hash, code hash`);
+      } else {
+        console.log(`status ${response.status}; VERIFICATION FAILED, do not trust this response:`);
+        for (const f of failed) console.log(`  - ${f}`);
+      }
+      process.exit(response.status === 'ok' && failed.length === 0 ? 0 : 1);
     }
     if (Date.now() > deadline) {
       console.error(`no response within ${opt.timeout} s`);

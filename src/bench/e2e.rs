@@ -23,7 +23,7 @@ use crate::ledger::devnet::{Devnet, DevnetConfig};
 use crate::ledger::events::{
     ClientEvent, EventClient, EventPayload, EventSource, EventsConfig, Filter,
 };
-use crate::onchain::{Callers, WorkerEntry};
+use crate::onchain::{Callers, WorkerEntry, WorkerPolicy};
 
 const ECHO_WAT: &str = include_str!("../../examples/functions/echo.wat");
 
@@ -175,12 +175,13 @@ async fn run_in(tmp: &Path, quick: bool) -> anyhow::Result<E2e> {
             profile: None,
             callers: Callers::Any,
             finality: None,
-            open_registration: true,
+            workers: WorkerPolicy::Approved,
         })
         .await?;
     let wkey = PrivateKey::generate();
     let key_hex = hex::encode(wkey.secret_bytes().as_ref());
     let worker = ChainClient::connect(&rpc, wkey).await?;
+    admin.approve_worker("bench", &worker.address()).await?;
     worker
         .register(
             "bench",

@@ -30,7 +30,7 @@ use crate::ledger::devnet::config::DEFAULT_VALIDATOR_KEY;
 use crate::ledger::devnet::{Devnet, DevnetConfig, DevnetHandle};
 use crate::ledger::rpc::RpcClient;
 use crate::ledger::tx::SimpleOp;
-use crate::onchain::{AppPaths, Callers, Request, WorkerEntry};
+use crate::onchain::{AppPaths, Callers, Request, WorkerEntry, WorkerPolicy};
 
 pub mod leaks;
 pub mod tally;
@@ -378,7 +378,7 @@ async fn run_in(tmp: &Path, cfg: SoakConfig) -> anyhow::Result<SoakReport> {
                 profile: None,
                 callers: Callers::Any,
                 finality: None,
-                open_registration: true,
+                workers: WorkerPolicy::Approved,
             })
             .await?;
     }
@@ -394,6 +394,7 @@ async fn run_in(tmp: &Path, cfg: SoakConfig) -> anyhow::Result<SoakReport> {
     for (name, app, runtimes) in specs {
         let key = PrivateKey::generate();
         let key_hex = hex::encode(key.secret_bytes().as_ref());
+        admin.approve_worker(app, &key.address()).await?;
         ChainClient::connect(&rpc, key)
             .await?
             .register(

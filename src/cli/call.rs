@@ -1,11 +1,14 @@
 //! `ain-sre call`: signs a request with a fresh call id and, with `--wait`, prints the response
-//! and its receipt once a worker answers.
+//! and its receipt once a worker answers, after checking it (`verify`): the writer may answer,
+//! the receipt names this request tx, this input's hash and the function's code hash as of the
+//! request. A failed check is printed and the exit code is 1.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use super::common::{KeyArgs, NodeArgs};
 use crate::client::{ChainClient, wait_response};
+use crate::verify::CallCheck;
 
 /// Arguments of `ain-sre call`.
 #[derive(Debug, clap::Args)]
@@ -39,12 +42,18 @@ pub(crate) async fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
     };
     let client = ChainClient::connect(&args.node.node, args.key.load(true)?).await?;
     let t = Instant::now();
+    // The code hash as of the request: read just before it is sent.
+    let check = if args.wait {
+        Some(CallCheck::before_request(client.rpc(), &args.app, &args.function).await?)
+    } else {
+        None
+    };
     let (call_id, tx) = client.call(&args.app, &args.function, &input).await?;
     println!("call:    {}/{}/{call_id}", args.app, args.function);
     println!("request: {tx} (from {})", client.address());
-    if !args.wait {
+    let Some(check) = check else {
         return Ok(ExitCode::SUCCESS);
-    }
+    };
     let resp = wait_response(
         client.rpc(),
         &args.app,
@@ -55,13 +64,23 @@ pub(crate) async fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
     .await?;
     let ms = t.elapsed().as_secs_f64() * 1e3;
     println!("{}", serde_json::to_string_pretty(&resp)?);
-    let matches = resp["receipt"]["request_tx"].as_str() == Some(&tx.to_string());
-    println!(
-        "status {} in {ms:.1} ms; receipt {} the request tx",
-        resp["status"].as_str().unwrap_or("?"),
-        if matches { "names" } else { "DOES NOT name" }
-    );
-    Ok(if resp["status"] == "ok" && matches {
+    let status = resp["status"].as_str().unwrap_or("?");
+    let failed = check
+        .check(client.rpc(), &resp, tx, input.as_bytes())
+        .await?;
+    if failed.is_empty() {
+        println!(
+            "status {status} in {ms:.1} ms; verified: writer {} is an approved worker, the receipt names the request tx, the input hash and the code hash {}",
+            resp["receipt"]["worker"].as_str().unwrap_or("?"),
+            check.code_hash().unwrap_or("(no function)")
+        );
+    } else {
+        println!("status {status} in {ms:.1} ms; VERIFICATION FAILED, do not trust this response:");
+        for m in &failed {
+            println!("  - {m}");
+        }
+    }
+    Ok(if status == "ok" && failed.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -7,10 +7,11 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use super::common::{KeyArgs, NodeArgs};
-use crate::client::{ChainClient, Deployment};
+use crate::client::{AppWorkers, ChainClient, Deployment};
 use crate::config::runtimes::RuntimeCatalog;
+use crate::ledger::crypto::Address;
 use crate::ledger::tx::SimpleOp;
-use crate::onchain::{AppPaths, Callers, Finality};
+use crate::onchain::{AppPaths, Callers, Finality, WorkerPolicy};
 
 /// Arguments of `ain-sre deploy`.
 #[derive(Debug, clap::Args)]
@@ -35,13 +36,47 @@ pub struct DeployArgs {
     /// When workers run calls: `executed` (first sighting) or `finalized`.
     #[arg(long, value_enum)]
     pub finality: Option<FinalityArg>,
-    /// Who may register as a worker: `any`, or a comma-separated list of addresses.
-    #[arg(long, default_value = "any")]
-    pub workers: Callers,
+    /// Which workers may register and answer, for the whole app: `approved` (only addresses the
+    /// admin approved with `ain-sre workers add`), a comma-separated list of addresses to
+    /// approve now (closed too), or `any` (any key may register itself and answer: warned).
+    #[arg(long, default_value = "approved")]
+    pub workers: WorkersArg,
     #[command(flatten)]
     node: NodeArgs,
     #[command(flatten)]
     key: KeyArgs,
+}
+
+/// `--workers`: the app's policy and addresses to approve now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkersArg {
+    /// The policy written to `config/workers`.
+    pub policy: WorkerPolicy,
+    /// Addresses approved by this deploy.
+    pub approve: Vec<Address>,
+}
+
+impl std::str::FromStr for WorkersArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<WorkersArg, String> {
+        match s.trim() {
+            "approved" => Ok(WorkersArg {
+                policy: WorkerPolicy::Approved,
+                approve: Vec::new(),
+            }),
+            "any" => Ok(WorkersArg {
+                policy: WorkerPolicy::Any,
+                approve: Vec::new(),
+            }),
+            list => match list.parse::<Callers>()? {
+                Callers::Only(approve) => Ok(WorkersArg {
+                    policy: WorkerPolicy::Approved,
+                    approve,
+                }),
+                Callers::Any => Err("unreachable: `any` is handled above".into()),
+            },
+        }
+    }
 }
 
 /// `--finality`.
@@ -70,17 +105,20 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
             FinalityArg::Executed => Finality::Executed,
             FinalityArg::Finalized => Finality::Finalized,
         }),
-        open_registration: args.workers == Callers::Any,
+        workers: args.workers.policy,
     };
     let out = client.deploy(&d).await?;
-    if let Callers::Only(list) = &args.workers {
+    if !args.workers.approve.is_empty() {
         let app = AppPaths::new(&args.app)?;
-        let ops = list
+        let ops = args
+            .workers
+            .approve
             .iter()
             .map(|a| SimpleOp::set_value(app.allowed_worker(a), serde_json::Value::Bool(true)))
             .collect();
         client.send(ops).await?;
     }
+    let workers = AppWorkers::fetch(client.rpc(), &args.app).await?;
     if out.created_app {
         println!("created app {} (admin {})", args.app, client.address());
     }
@@ -96,5 +134,42 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
         }
     );
     println!("callers:  {}", args.callers);
+    print_worker_setting(&args.app, &workers);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the app's worker setting; for an open app, a warning on stderr saying what it allows.
+pub(crate) fn print_worker_setting(app: &str, w: &AppWorkers) {
+    match w.policy {
+        WorkerPolicy::Approved => {
+            let list: Vec<String> = w.approved.iter().map(|a| a.to_string()).collect();
+            println!(
+                "workers:  approved only ({} approved{}{})",
+                list.len(),
+                if list.is_empty() { "" } else { ": " },
+                list.join(", ")
+            );
+            let waiting = w
+                .registered
+                .keys()
+                .filter(|a| !w.approved.contains(a))
+                .count();
+            if waiting > 0 {
+                println!(
+                    "          {waiting} registered worker(s) not approved cannot answer: ain-sre workers list --app {app}"
+                );
+            }
+            if list.is_empty() {
+                println!(
+                    "          no worker can answer yet: ain-sre workers add --app {app} 0xADDRESS"
+                );
+            }
+        }
+        WorkerPolicy::Any => {
+            println!("workers:  any (open registration)");
+            eprintln!(
+                "warning: app `{app}` is open (--workers any): any key can register itself as a worker and answer every call with whatever it likes; only clients that verify responses (ain-sre call --wait) notice a forged one. Deploy without --workers any to close it."
+            );
+        }
+    }
 }

@@ -15,7 +15,7 @@ use crate::daemon::{self, DaemonConfig};
 use crate::ledger::crypto::PrivateKey;
 use crate::ledger::devnet::config::DEFAULT_VALIDATOR_KEY;
 use crate::ledger::devnet::{Devnet, DevnetConfig};
-use crate::onchain::Callers;
+use crate::onchain::{Callers, WorkerPolicy};
 use crate::sandbox::any::{TierConfig, Tiers};
 
 /// The echo example, compiled in so `dev` works from any directory.
@@ -137,12 +137,14 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
                 profile: None,
                 callers: Callers::Any,
                 finality: None,
-                open_registration: true,
+                workers: WorkerPolicy::Approved,
             })
             .await?;
     }
     let tiers = Arc::new(Tiers::start(TierConfig::default()).await);
     let entry = worker_entry(&*tiers, &RuntimeCatalog::shipped()?, 64);
+    // The app is closed: `dev` approves its own worker, and nobody else.
+    admin.approve_worker(&args.app, &worker.address()).await?;
     worker.register(&args.app, &entry).await?;
     let mut config = DaemonConfig::new(
         &rpc_url,
@@ -156,6 +158,10 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     println!(
         "ain-sre dev: chain {rpc_url} (events {events_url}), worker {}",
         handle.address
+    );
+    println!(
+        "app {}: workers approved only (this worker); more with ain-sre workers add --app {} 0xADDRESS",
+        args.app, args.app
     );
     println!("\nself-check, one call per example function:\n");
     println!("| function | runtime | tier | status | latency |");

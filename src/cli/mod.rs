@@ -23,6 +23,7 @@ mod keygen;
 mod register;
 mod run;
 mod runtimes;
+mod workers;
 
 /// ain-sre: the worker side of AI Network's blockchain for serverless computing.
 ///
@@ -77,6 +78,8 @@ pub enum Command {
     Register(register::RegisterArgs),
     /// Call a function: sign a request and (with --wait) print the response and receipt.
     Call(call::CallArgs),
+    /// The app admin's list of approved workers: `list`, `add ADDR`, `remove ADDR`.
+    Workers(workers::WorkersArgs),
 }
 
 impl Cli {
@@ -96,6 +99,7 @@ impl Cli {
             Command::Deploy(args) => deploy::run(args).await,
             Command::Register(args) => register::run(args).await,
             Command::Call(args) => call::run(args).await,
+            Command::Workers(args) => workers::run(args).await,
         }
     }
 }

@@ -5,7 +5,8 @@
 //! backpressure). Each call taken from it becomes one task holding an *admission* permit (at most
 //! `max_tasks` at once), then a global and a per-function run permit while its sandbox runs. Anything that means the call can never run —
 //! malformed request, oversize input, unknown function or runtime or profile, code hash mismatch,
-//! no tier on this host — becomes a `rejected` answer; nothing runs.
+//! no tier on this host — becomes a `rejected` answer; nothing runs. A call whose request tx
+//! failed on the node (the event fired before the failure) is dropped first, unanswered.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -21,6 +22,8 @@ use crate::call::{Answer, Call, Origin, Registry, Stage, now_ms};
 use crate::config::profiles::ProfileCatalog;
 use crate::config::runtimes::RuntimeCatalog;
 use crate::journal::CallState;
+use crate::ledger::crypto::Hash;
+use crate::ledger::rpc::TxState;
 use crate::node::{Node, get_value};
 use crate::observe::Health;
 use crate::onchain::{AppPaths, Finality, Request};
@@ -68,6 +71,10 @@ pub struct SchedulerConfig {
     pub spec_ttl: Duration,
     /// Extra time past the profile's wall deadline before the host gives up on a sandbox.
     pub host_backstop: Duration,
+    /// How long a call seen in an event waits for the node to report its request tx's outcome
+    /// before it is left to the follower (which only delivers requests whose tx succeeded).
+    /// A real node fires the event while it executes the tx, before it tracks it. Default 2 s.
+    pub request_known_within: Duration,
 }
 
 impl Default for SchedulerConfig {
@@ -81,6 +88,7 @@ impl Default for SchedulerConfig {
             max_code_bytes: 16 << 20,
             spec_ttl: Duration::from_secs(1),
             host_backstop: Duration::from_secs(2),
+            request_known_within: Duration::from_secs(2),
         }
     }
 }
@@ -115,6 +123,16 @@ pub struct SchedulerParts<N, E> {
     pub gate: Arc<FinalityGate>,
     /// Health counters.
     pub health: Arc<Health>,
+}
+
+/// How a request tx ended, as far as the node says.
+enum RequestOutcome {
+    /// Its writes stand.
+    Succeeded,
+    /// It failed; nothing it wrote stands.
+    Failed(TxState),
+    /// The node did not report it in time.
+    Unknown,
 }
 
 struct Reject {
@@ -250,6 +268,30 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             Ok(a) => a,
             Err(e) => return reject(rej, e.to_string()),
         };
+        // An event is a hint: a real node fires it while executing the tx, and the tx may
+        // still fail (a later op of its SET, the state budget). Run only what stands; calls from
+        // blocks come from successful txs only.
+        if call.origin != Origin::Block {
+            match self.request_outcome(&call.request_tx).await {
+                RequestOutcome::Succeeded => {}
+                RequestOutcome::Failed(state) => {
+                    metrics::counter!("ain_sre_requests_failed_total").increment(1);
+                    self.health.requests_failed.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(
+                        ?state,
+                        "request tx failed on the node; call dropped without running it"
+                    );
+                    self.registry.finish(&call.key, CallState::RequestFailed);
+                    return Ok(None);
+                }
+                RequestOutcome::Unknown => {
+                    tracing::info!(
+                        "the node does not report the request tx's outcome yet; leaving the call to its block"
+                    );
+                    return Ok(None);
+                }
+            }
+        }
         // Calls found in blocks or the journal may have been answered by someone else meanwhile.
         if call.origin != Origin::Event {
             let path = app.response(&call.function, &call.call_id);
@@ -397,6 +439,34 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             }
         }
         None
+    }
+
+    /// Asks the node how the request tx ended, retrying while it does not know yet, for up to
+    /// `request_known_within`. Success: `EXECUTED`, `IN_BLOCK`, `FINALIZED`. Failure: `PENDING`
+    /// (executed with an error, waiting for its block), `REVERTED`, `FAILED`, `TIMED_OUT`.
+    async fn request_outcome(&self, hash: &Hash) -> RequestOutcome {
+        let deadline = Instant::now() + self.config.request_known_within;
+        let mut delay = Duration::from_millis(5);
+        loop {
+            match self.node.tx_state(hash).await {
+                Ok(Some(TxState::Executed | TxState::InBlock | TxState::Finalized)) => {
+                    return RequestOutcome::Succeeded;
+                }
+                Ok(Some(
+                    s
+                    @ (TxState::Pending | TxState::Reverted | TxState::Failed | TxState::TimedOut),
+                )) => return RequestOutcome::Failed(s),
+                Ok(None | Some(TxState::Unknown(_))) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot read the request tx's state; retrying")
+                }
+            }
+            if Instant::now() + delay > deadline {
+                return RequestOutcome::Unknown;
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_millis(200));
+        }
     }
 
     fn fn_semaphore(&self, app: &str, function: &str) -> Arc<Semaphore> {

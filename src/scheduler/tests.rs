@@ -2,6 +2,7 @@ use super::*;
 use crate::call::Registry;
 use crate::journal::Journal;
 use crate::ledger::crypto::{Address, Hash};
+use crate::ledger::rpc::TxState;
 use crate::node::fake::FakeNode;
 use crate::onchain::FunctionSpec;
 use crate::sandbox::fake::FakeSandbox;
@@ -49,6 +50,8 @@ fn setup(config: SchedulerConfig) -> Setup {
     );
     node.set("/apps/app/sre/functions/py", spec("python3", &hash));
     node.set("/apps/app/sre/functions/cobol", spec("cobol", &hash));
+    // The request tx of `call()` stands on the node.
+    node.set_tx_state(Hash([3; 32]), TxState::Executed);
     let fake = FakeSandbox::echo(Tier::Wasm);
     let sched = Arc::new(Scheduler::new(
         SchedulerParts {
@@ -186,4 +189,51 @@ async fn caught_up_calls_already_answered_are_skipped() {
         "the answered call produced no answer"
     );
     assert_eq!(s.fake.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn a_call_whose_request_tx_failed_is_dropped_without_running() {
+    let mut s = setup(SchedulerConfig {
+        request_known_within: Duration::from_millis(100),
+        ..SchedulerConfig::default()
+    });
+    for (i, state) in [TxState::Pending, TxState::Reverted, TxState::Failed]
+        .into_iter()
+        .enumerate()
+    {
+        let mut c = call("echo", &format!("failed{i}"), json!({"input": "hi"}));
+        c.request_tx = Hash([10 + i as u8; 32]);
+        s.node.set_tx_state(c.request_tx, state);
+        s.registry.admit(&c.key, &c.request_tx).unwrap();
+        s.calls.send(c.clone()).await.unwrap();
+        // Nothing is answered; the journal records the call as dropped for good.
+        let answer = tokio::time::timeout(Duration::from_millis(300), s.answers.recv()).await;
+        assert!(
+            answer.is_err(),
+            "no answer for a failed request: {answer:?}"
+        );
+        let rec = s.registry.journal().get(&c.key).unwrap().unwrap();
+        assert_eq!(rec.state, CallState::RequestFailed);
+        assert_eq!(
+            s.registry.admit(&c.key, &c.request_tx).unwrap(),
+            crate::call::Admit::Duplicate
+        );
+    }
+    // A request tx the node never reports is left to its block: not run, not final.
+    let mut c = call("echo", "unknown", json!({"input": "hi"}));
+    c.request_tx = Hash([20; 32]);
+    s.registry.admit(&c.key, &c.request_tx).unwrap();
+    s.calls.send(c.clone()).await.unwrap();
+    let answer = tokio::time::timeout(Duration::from_millis(500), s.answers.recv()).await;
+    assert!(
+        answer.is_err(),
+        "no answer for an unknown request: {answer:?}"
+    );
+    assert!(!s.registry.is_in_flight(&c.key));
+    let rec = s.registry.journal().get(&c.key).unwrap().unwrap();
+    assert!(!rec.state.is_final(), "{:?}", rec.state);
+    assert!(s.fake.calls().is_empty(), "nothing ran");
+    // A successful one still runs.
+    let a = one(&mut s, call("echo", "ok", json!({"input": "hi"}))).await;
+    assert!(matches!(a.result, CallResult::Ran(_)));
 }

@@ -15,7 +15,7 @@ use ain_sre::ledger::crypto::PrivateKey;
 use ain_sre::ledger::devnet::config::DEFAULT_VALIDATOR_KEY;
 use ain_sre::ledger::devnet::{Devnet, DevnetConfig, DevnetHandle};
 use ain_sre::ledger::rpc::RpcClient;
-use ain_sre::onchain::{Callers, WorkerEntry};
+use ain_sre::onchain::{Callers, WorkerEntry, WorkerPolicy};
 use ain_sre::sandbox::any::{TierConfig, Tiers};
 use serde_json::Value;
 
@@ -78,14 +78,19 @@ pub async fn deploy_with(
             profile: None,
             callers,
             finality,
-            open_registration: true,
+            workers: WorkerPolicy::Approved,
         })
         .await
         .expect("deploy")
 }
 
-/// Registers `key` as a worker of `app`.
+/// Approves `key` as a worker of `app` (with the admin key) and registers it.
 pub async fn register(url: &str, key: &PrivateKey, app: &str) {
+    admin(url)
+        .await
+        .approve_worker(app, &key.address())
+        .await
+        .expect("approve");
     let c = ChainClient::connect(url, PrivateKey::from_bytes(&key.secret_bytes()).unwrap())
         .await
         .unwrap();

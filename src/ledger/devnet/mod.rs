@@ -64,8 +64,11 @@
 //!   no `/receipts` state records; `state_proof_hash` is a chained commitment
 //!   (`hash([prev, transactions_hash, receipts_hash])`), not the node's radix proof hash, and
 //!   `#state_ph` in shallow reads is a hash of the child's JSON.
-//! - Events: a failed tx emits no VALUE_CHANGED (the node emits the ops that ran before the
-//!   failure); a tx failing its precheck at block time is dropped with TX_STATE_CHANGED FAILED.
+//! - Events: as on the node, a failed `SET` has already emitted VALUE_CHANGED for the ops that
+//!   ran before the failing one (at USER and again at BLOCK execution); a tx failing its
+//!   precheck at block time is dropped with TX_STATE_CHANGED FAILED. State budgets are not
+//!   modelled, so the node's other "event, then failure" case (10905 after all ops) is not
+//!   reproduced.
 //! - Pool limits default to dev-friendly values ([`PoolLimits`]; the node's are
 //!   [`PoolLimits::node`]); the tracker keeps in-block txs forever (the node: 24 h), so a replay
 //!   is refused (10701) however old the original.

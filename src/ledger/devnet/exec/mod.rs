@@ -2,10 +2,11 @@
 //! precheck (gas price, nonce/timestamp, billing), then the operation (one op, or a `SET` list
 //! stopping at the first failure), then — on success only — the account nonce/timestamp update.
 //!
-//! A failed transaction leaves no trace: its writes are rolled back through the state journal,
-//! and its `VALUE_CHANGED` events are dropped. (The node emits events for the ops of a `SET` that
-//! ran before the failing one and only then restores its state; the devnet does not report writes
-//! that never happened.)
+//! A failed transaction's writes are rolled back through the state journal. Its `VALUE_CHANGED`
+//! events are not: like the node (ain-blockchain `db/index.js`, events are emitted inside each
+//! `setValue`, before the tx's outcome is known), the ops of a `SET` that ran before the failing
+//! one have already fired theirs, so subscribers see writes that do not stand. Events are hints;
+//! a client checks the tx's outcome (`ain_getTransactionByHash`) before trusting one.
 //!
 //! Gas: results have the node's shape, with amounts that are not the node's accounting. Every op
 //! reports `bandwidth_gas_amount: 1` (the node's `unit_write_gas_amount`), REST function results
@@ -53,7 +54,8 @@ pub struct TxEnv {
 pub struct Executed {
     /// The result object as the node returns it.
     pub result: Value,
-    /// `VALUE_CHANGED` events (empty unless the tx succeeded and `source` was set).
+    /// `VALUE_CHANGED` events of the writes that ran, also when a later op of a `SET` failed
+    /// (empty unless `source` was set).
     pub events: Vec<ChainEvent>,
     /// True when a precheck failed: the state is untouched and the tx must not be pooled.
     pub precheck_failed: bool,
@@ -337,7 +339,7 @@ pub fn execute_tx(
     state.commit();
     Executed {
         result,
-        events: if failed { Vec::new() } else { events },
+        events,
         precheck_failed: false,
     }
 }
