@@ -298,7 +298,7 @@ async fn leftovers_of_a_dead_worker_are_removed_at_start_up() {
     let mut ids = Vec::new();
     for dead in ["4194300:1", "1:999999999"] {
         let body = bollard::models::ContainerCreateBody {
-            image: Some("ain-sre/bash:1".into()),
+            image: Some("ain-sre/bash:2".into()),
             labels: Some(HashMap::from([
                 (LABEL.to_owned(), "1".to_owned()),
                 (LABEL_OWNER.to_owned(), test.to_owned()),

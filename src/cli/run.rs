@@ -69,9 +69,32 @@ pub(crate) struct RunFile {
     client_id: Option<String>,
     runtimes_dir: Option<PathBuf>,
     profiles_dir: Option<PathBuf>,
+    #[serde(default)]
+    container: ContainerFile,
+}
+
+/// The `[container]` section of the worker config.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ContainerFile {
+    /// Images the `image` runtime may run: names (`name:tag`), `name@sha256:…` or `sha256:…` ids.
+    #[serde(default)]
+    allowed_images: Vec<String>,
+    /// Images carrying this label (`key` or `key=value`) may run too.
+    allowed_image_label: Option<String>,
 }
 
 impl RunFile {
+    /// How the worker starts its tiers: the defaults, with the container section applied.
+    pub(crate) fn tier_config(&self) -> TierConfig {
+        let mut t = TierConfig::default();
+        t.container.images = crate::sandbox::container::ImagePolicy {
+            allow: self.container.allowed_images.clone(),
+            allow_label: self.container.allowed_image_label.clone(),
+        };
+        t
+    }
+
     /// Reads and parses a config file.
     pub(crate) fn load(path: &Path) -> anyhow::Result<RunFile> {
         let text =
@@ -134,9 +157,10 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Some(p) => RunFile::load(p)?,
         None => RunFile::default(),
     };
+    let tier_config = file.tier_config();
     let config = daemon_config(&args, file)?;
     let key = args.key.load(false)?;
-    let tiers = Arc::new(Tiers::start(TierConfig::default()).await);
+    let tiers = Arc::new(Tiers::start(tier_config).await);
     if args.register {
         let entry = worker_entry(
             &*tiers,

@@ -1,5 +1,6 @@
-//! The checks: SECURITY.md's abuse suite (rows 1–24: `resources` and `isolation`) and the
-//! functional contract (`contract`), each an async function from a [`Target`] to a [`Verdict`].
+//! The checks: SECURITY.md's abuse suite (rows 1–24: `resources` and `isolation`; 27–29:
+//! `supervisor`) and the functional contract (`contract`), each an async function from a
+//! [`Target`] to a [`Verdict`].
 //!
 //! Programs are embedded from `conformance/py/` (process and container tiers; probes get
 //! `prelude.py` prepended and a JSON context on stdin) and `conformance/wat/` (WASM tier).
@@ -15,6 +16,9 @@ use crate::sandbox::{FunctionCode, Limits, Outcome, Tier};
 mod contract;
 mod isolation;
 mod resources;
+mod supervisor;
+
+pub use supervisor::{PRIVATE_IMAGE, VOLUME_IMAGE};
 
 /// A Python program of `conformance/py/`.
 macro_rules! py {
@@ -88,6 +92,9 @@ pub fn all() -> Vec<CheckDef> {
         "22" "clock manipulation" => isolation::clock,
         "23" "side channels" => isolation::side_channels,
         "24" "malformed code" => resources::malformed,
+        "27" "image-declared volumes" => supervisor::image_volumes,
+        "28" "reaching the supervisor" => supervisor::supervisor,
+        "29" "resources the function does not own" => supervisor::not_owned,
         "C1" "stdin to stdout" => contract::stdin_stdout,
         "C2" "exit codes" => contract::exit_codes,
         "C3" "output cap" => contract::output_cap,

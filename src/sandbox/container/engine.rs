@@ -118,7 +118,8 @@ impl Engine {
                     .docker
                     .remove_container(
                         &id,
-                        Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+                        // With its anonymous volumes: a leftover of an older build may have one.
+                        Some(RemoveContainerOptionsBuilder::new().force(true).v(true).build()),
                     )
                     .await;
                 match r {

@@ -18,8 +18,13 @@ use crate::sandbox::{SandboxError, Tier};
 pub const STEM: &str = include_str!("../../../runtimes/images/stem.sh");
 /// Where the stem cell lives inside an image.
 pub const STEM_PATH: &str = "/usr/local/lib/ain-sre/stem";
-/// The non-root user every container runs as (`nobody`).
+/// The non-root user every guest runs as (`nobody`): a bring-your-own image's entrypoint, and
+/// the function behind a stem cell.
 pub const USER: &str = "65534:65534";
+/// The user a stem cell runs as: root in the container, so the guest (`nobody`) cannot open its
+/// `/proc/1` files (its stdin, memory map, environment: abuse row 28). It holds only the
+/// capabilities [`super::spec::STEM_CAPS`] and drops to [`USER`] for the guest.
+pub const STEM_USER: &str = "0:0";
 
 /// Label on offline-built images: the digest of the stem cell they carry, so an image built
 /// with an older stem cell is noticed (and rebuilt) instead of speaking an old protocol.
