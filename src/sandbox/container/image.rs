@@ -273,7 +273,9 @@ impl Tarball {
             return Ok(());
         }
         let mut h = Tarball::header(tar::EntryType::Directory, 0o755, 0);
-        let mode = if rel == "tmp" || rel == "sre" {
+        // runc gives a tmpfs mounted here the mode of the directory below it: /tmp is the
+        // guest's scratch space, /sre only the stem cell (root) writes.
+        let mode = if rel == "tmp" {
             0o1777
         } else {
             0o755

@@ -147,8 +147,10 @@ pub fn create_body(
         Launch::Stem { image, argv } => {
             tmpfs.insert(
                 "/sre".to_owned(),
+                // Written by the stem cell (root), only read by the guest: not scratch space,
+                // and the code of a kept container cannot be changed by the call before it.
                 format!(
-                    "rw,nosuid,nodev,noexec,size={},nr_inodes=16,mode=1777",
+                    "rw,nosuid,nodev,noexec,size={},nr_inodes=16,mode=0755",
                     code_tmpfs_bytes(max_code_bytes)
                 ),
             );
