@@ -78,10 +78,12 @@ const VOLUME_IMAGE: &str = "ain-sre-test/vol:1";
 /// Images carrying this label are allowed too.
 const ALLOW_LABEL: &str = "io.ain-sre.test-function=yes";
 
-/// Imports an image assembled from the bash runtime's files with Dockerfile `changes`.
+/// Imports an image assembled from the bash runtime's files, with a `/data` directory anyone
+/// may write to, and Dockerfile `changes`.
 async fn build_image(sb: &ContainerSandbox, name: &str, changes: Vec<String>) {
     let tar = tokio::task::spawn_blocking(|| {
         image::assemble(&image::recipe("bash").unwrap(), "byo", &|_| {})
+            .and_then(|t| image::add_open_dir(t, "data"))
     })
     .await
     .unwrap()

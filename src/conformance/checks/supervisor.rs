@@ -22,11 +22,14 @@ pub const PRIVATE_IMAGE: &str = "ain-sre-conformance/private:1";
 /// Bytes row 27's guest tries to write into its declared volume (four times the default /tmp).
 const FILL_BYTES: u64 = 64 << 20;
 
-/// Imports an image assembled from the bash runtime's files with Dockerfile `changes`.
+/// Imports an image assembled from the bash runtime's files, with a `/data` directory anyone
+/// may write to (as a service image's data directory would be), and Dockerfile `changes`.
 async fn build_image(engine: &Engine, name: &str, changes: Vec<String>) -> Result<(), String> {
     let tar = tokio::task::spawn_blocking(|| {
         let paths = image::recipe("bash").ok_or("no bash recipe")?;
-        image::assemble(&paths, "conformance", &|_| {}).map_err(|e| e.to_string())
+        image::assemble(&paths, "conformance", &|_| {})
+            .and_then(|t| image::add_open_dir(t, "data"))
+            .map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| e.to_string())??;

@@ -193,6 +193,18 @@ pub async fn import_tarball(
     Ok(())
 }
 
+/// Adds an empty directory anyone may write to (mode 1777, like /tmp) to a tarball made by
+/// [`assemble`]: test images whose declared `VOLUME` the guest (nobody) can fill.
+pub fn add_open_dir(mut tarball: Vec<u8>, rel: &str) -> Result<Vec<u8>, SandboxError> {
+    // A finished archive ends in two zero blocks: drop them, append, finish again.
+    tarball.truncate(tarball.len().saturating_sub(1024));
+    let mut b = tar::Builder::new(tarball);
+    let mut h = Tarball::header(tar::EntryType::Directory, 0o1777, 0);
+    b.append_data(&mut h, format!("{rel}/"), std::io::empty())
+        .and_then(|()| b.into_inner())
+        .map_err(|e| host_fault(format!("tar {rel}: {e}")))
+}
+
 /// Assembles the rootfs tarball: every listed host path (recursively), each ELF file's shared
 /// library closure, host top-level symlinks (merged `/usr`), the stem cell, a minimal
 /// `/etc/passwd` and `/etc/group`, and the `/tmp` and `/sre` mount points.
