@@ -80,7 +80,7 @@ const ALLOW_LABEL: &str = "io.ain-sre.test-function=yes";
 
 /// Imports an image assembled from the bash runtime's files, with a `/data` directory anyone
 /// may write to, and Dockerfile `changes`.
-async fn build_image(sb: &ContainerSandbox, name: &str, changes: Vec<String>) {
+async fn build_image(docker: &bollard::Docker, name: &str, changes: Vec<String>) {
     let tar = tokio::task::spawn_blocking(|| {
         image::assemble(&image::recipe("bash").unwrap(), "byo", &|_| {})
             .and_then(|t| image::add_open_dir(t, "data"))
@@ -88,15 +88,9 @@ async fn build_image(sb: &ContainerSandbox, name: &str, changes: Vec<String>) {
     .await
     .unwrap()
     .unwrap();
-    image::import_tarball(
-        &sb.engine().docker,
-        name,
-        tar,
-        changes,
-        Arc::new(|_: BuildEvent| {}),
-    )
-    .await
-    .unwrap();
+    image::import_tarball(docker, name, tar, changes, Arc::new(|_: BuildEvent| {}))
+        .await
+        .unwrap();
 }
 
 /// Names of the engine's volumes.
@@ -341,10 +335,26 @@ async fn leftovers_of_a_dead_worker_are_removed_at_start_up() {
         .unwrap()
         .trim()
         .to_owned();
+    // One of them from an image declaring a volume, created the way an older build did (no
+    // tmpfs over it): its anonymous volume must go with it.
+    let vol_image = "ain-sre-test/orphan-vol:1";
+    build_image(
+        &engine.docker,
+        vol_image,
+        vec![
+            "VOLUME /data".into(),
+            r#"ENTRYPOINT ["/usr/bin/cat"]"#.into(),
+        ],
+    )
+    .await;
     let mut ids = Vec::new();
-    for dead in ["4194300:1", "1:999999999"] {
+    for (dead, image) in [
+        ("4194300:1", "ain-sre/bash:2"),
+        ("1:999999999", "ain-sre/bash:2"),
+        ("4194301:1", vol_image),
+    ] {
         let body = bollard::models::ContainerCreateBody {
-            image: Some("ain-sre/bash:2".into()),
+            image: Some(image.into()),
             labels: Some(HashMap::from([
                 (LABEL.to_owned(), "1".to_owned()),
                 (LABEL_OWNER.to_owned(), test.to_owned()),
@@ -362,6 +372,16 @@ async fn leftovers_of_a_dead_worker_are_removed_at_start_up() {
         engine.docker.start_container(&id, None).await.unwrap();
         ids.push(id);
     }
+    let volume = engine
+        .docker
+        .inspect_container(&ids[2], None)
+        .await
+        .unwrap()
+        .mounts
+        .unwrap_or_default()
+        .into_iter()
+        .find_map(|m| m.name)
+        .expect("the image's volume");
     // (Another test's tier starting in parallel may sweep them first: either way they must go.)
     let sb = ContainerSandbox::start(ContainerConfig {
         instance: "ct_orphans_new".into(),
@@ -370,6 +390,10 @@ async fn leftovers_of_a_dead_worker_are_removed_at_start_up() {
     .await
     .unwrap();
     assert_eq!(containers_of(test).await, 0, "leftovers survived start-up");
+    assert!(
+        !volumes(&sb).await.contains(&volume),
+        "the leftover's volume {volume} survived"
+    );
     finish(sb, "ct_orphans_new").await;
 }
 
@@ -975,7 +999,7 @@ async fn image_volumes_are_sized_tmpfs_and_leave_nothing_behind() {
         return;
     };
     build_image(
-        &sb,
+        &sb.engine().docker,
         VOLUME_IMAGE,
         vec![
             "VOLUME /data".into(),
@@ -1019,7 +1043,7 @@ async fn image_runtime_runs_only_images_the_operator_allowed() {
     };
     let private = "ain-sre-test/private:1";
     build_image(
-        &sb,
+        &sb.engine().docker,
         private,
         vec![
             "ENV SERVICE_DB_PASSWORD=hunter2".into(),
@@ -1029,7 +1053,7 @@ async fn image_runtime_runs_only_images_the_operator_allowed() {
     .await;
     let labelled = "ain-sre-test/labelled:1";
     build_image(
-        &sb,
+        &sb.engine().docker,
         labelled,
         vec![
             format!("LABEL {ALLOW_LABEL}"),
