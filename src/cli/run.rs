@@ -199,3 +199,21 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_section_sets_the_image_policy_and_refuses_unknown_keys() {
+        let file: RunFile = toml::from_str(
+            "[container]\nallowed_images = [\"shop/fn:2\"]\nallowed_image_label = \"io.x=1\"\n",
+        )
+        .unwrap();
+        let images = file.tier_config().container.images;
+        assert_eq!(images.allow, vec!["shop/fn:2".to_owned()]);
+        assert_eq!(images.allow_label.as_deref(), Some("io.x=1"));
+        assert!(RunFile::default().tier_config().container.images.denies_all());
+        assert!(toml::from_str::<RunFile>("[container]\nallow_all = true\n").is_err());
+    }
+}

@@ -89,7 +89,7 @@ impl ImagePolicy {
     /// allows it.
     pub fn rejection(&self, reference: &str) -> String {
         format!(
-            "image `{reference}` is not allowed on this worker ({}); the operator allows an image \
+            "image `{reference}` is not allowed on this worker [{}]; the operator allows an image \
              by adding its name or digest to `allowed_images`, or by building it with the label \
              set in `allowed_image_label`, in the `[container]` section of the worker config",
             self.describe()
