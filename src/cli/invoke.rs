@@ -48,6 +48,10 @@ pub struct InvokeArgs {
     /// worker takes the list from `allowed_images` in its config; nothing is allowed otherwise.
     #[arg(long = "allow-image")]
     pub allow_images: Vec<String>,
+    /// The engine's OCI runtime for the container tier (e.g. `runsc` for gVisor; a worker takes
+    /// it from `runtime` under `[container]` in its config).
+    #[arg(long)]
+    pub oci_runtime: Option<String>,
 }
 
 /// A tier named on the command line.
@@ -95,6 +99,7 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
                 allow: args.allow_images.clone(),
                 allow_label: None,
             },
+            oci_runtime: args.oci_runtime.clone(),
             ..Default::default()
         },
         // The process tier serves the same runtime files (binds, commands) as this command.

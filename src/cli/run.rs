@@ -82,6 +82,8 @@ pub(crate) struct ContainerFile {
     allowed_images: Vec<String>,
     /// Images carrying this label (`key` or `key=value`) may run too.
     allowed_image_label: Option<String>,
+    /// The engine's OCI runtime every container runs under (e.g. `runsc`); default: the engine's.
+    runtime: Option<String>,
 }
 
 impl RunFile {
@@ -92,6 +94,7 @@ impl RunFile {
             allow: self.container.allowed_images.clone(),
             allow_label: self.container.allowed_image_label.clone(),
         };
+        t.container.oci_runtime = self.container.runtime.clone();
         t
     }
 
@@ -207,9 +210,11 @@ mod tests {
     #[test]
     fn container_section_sets_the_image_policy_and_refuses_unknown_keys() {
         let file: RunFile = toml::from_str(
-            "[container]\nallowed_images = [\"shop/fn:2\"]\nallowed_image_label = \"io.x=1\"\n",
+            "[container]\nallowed_images = [\"shop/fn:2\"]\nallowed_image_label = \"io.x=1\"\n\
+             runtime = \"runsc\"\n",
         )
         .unwrap();
+        assert_eq!(file.tier_config().container.oci_runtime.as_deref(), Some("runsc"));
         let images = file.tier_config().container.images;
         assert_eq!(images.allow, vec!["shop/fn:2".to_owned()]);
         assert_eq!(images.allow_label.as_deref(), Some("io.x=1"));

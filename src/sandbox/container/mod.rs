@@ -87,6 +87,9 @@ pub struct ContainerConfig {
     pub remove_leftovers: bool,
     /// Which images the `image` runtime may run (default: none).
     pub images: ImagePolicy,
+    /// The engine's OCI runtime every container runs under (`HostConfig.Runtime`), e.g. `runsc`
+    /// for gVisor once registered in the engine's `daemon.json`; `None`: the engine's default.
+    pub oci_runtime: Option<String>,
 }
 
 impl Default for ContainerConfig {
@@ -100,6 +103,7 @@ impl Default for ContainerConfig {
             max_code_bytes: 1 << 20,
             remove_leftovers: true,
             images: ImagePolicy::default(),
+            oci_runtime: None,
         }
     }
 }
@@ -203,8 +207,13 @@ impl ContainerSandbox {
     /// processes and starts the pool's refill task.
     pub async fn start(cfg: ContainerConfig) -> Result<ContainerSandbox, SandboxError> {
         let engine = Engine::connect().await?;
-        if let Some(w) = engine.runc_warning() {
-            tracing::warn!("{w}");
+        match cfg.oci_runtime.as_deref() {
+            None | Some("runc") => {
+                if let Some(w) = engine.runc_warning() {
+                    tracing::warn!("{w}");
+                }
+            }
+            Some(name) => engine.require_runtime(name).await?,
         }
         let runtimes = match &cfg.runtimes {
             Some(r) => r.clone(),
@@ -229,6 +238,7 @@ impl ContainerSandbox {
             engine.docker.clone(),
             who.clone(),
             cfg.max_code_bytes,
+            cfg.oci_runtime.clone(),
         ));
         let sb = ContainerSandbox {
             inner: Arc::new(Inner {
@@ -587,6 +597,7 @@ impl ContainerSandbox {
                                 &key.runtime,
                                 &self.inner.who,
                                 self.inner.cfg.max_code_bytes,
+                                self.inner.cfg.oci_runtime.as_deref(),
                             );
                             (call::launch(docker, body).await?, 0)
                         }
@@ -613,6 +624,7 @@ impl ContainerSandbox {
                     "image",
                     &self.inner.who,
                     self.inner.cfg.max_code_bytes,
+                    self.inner.cfg.oci_runtime.as_deref(),
                 );
                 let warm = call::launch(docker, body).await?;
                 (warm, call.input.to_vec(), None, None)

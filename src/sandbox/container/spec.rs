@@ -105,6 +105,17 @@ fn security_opts() -> Vec<String> {
         .collect()
 }
 
+/// Host tasks gVisor's own sandbox (the Sentry and its Go runtime threads) needs inside the
+/// container's pids cgroup, on top of the call's limit: under `runsc` the guest's processes are
+/// not host tasks at all (they live inside the Sentry), so the host pids limit bounds gVisor's
+/// threads, and the Sentry fails to start below about 64 (measured: 48 fails, 64 starts).
+pub const GVISOR_TASKS: u32 = 128;
+
+/// True when `oci_runtime` is gVisor's (`runsc`, or a variant registered as `runsc-…`).
+pub fn is_gvisor(oci_runtime: Option<&str>) -> bool {
+    oci_runtime.is_some_and(|r| r.starts_with("runsc"))
+}
+
 /// Capabilities a stem cell keeps: it runs as root in the container so the guest (another user)
 /// cannot reach it through `/proc/1` (abuse row 28), and needs these to drop to the guest's user
 /// for each call (`SETUID`, `SETGID`) and to kill what the guest left (`KILL`). The guest never
@@ -123,13 +134,16 @@ fn volume_tmpfs(tmpfs_bytes: u64) -> String {
     }
 }
 
-/// The full create request: hardened host config, stdin attached once, labels.
+/// The full create request: hardened host config, stdin attached once, labels. `oci_runtime`
+/// names the engine's OCI runtime to use (e.g. `runsc` for gVisor); `None` is the engine's
+/// default (runc).
 pub fn create_body(
     launch: &Launch,
     shape: Shape,
     runtime: &str,
     who: &Identity,
     max_code_bytes: usize,
+    oci_runtime: Option<&str>,
 ) -> ContainerCreateBody {
     let mut tmpfs = HashMap::new();
     if shape.tmpfs_bytes > 0 {
@@ -220,7 +234,9 @@ pub fn create_body(
             memory_swap: Some(shape.memory_bytes as i64),
             memory_swappiness: None,
             nano_cpus: Some(shape.nano_cpus),
-            pids_limit: Some(i64::from(shape.pids)),
+            pids_limit: Some(i64::from(
+                shape.pids + if is_gvisor(oci_runtime) { GVISOR_TASKS } else { 0 },
+            )),
             log_config: Some(HostConfigLogConfig {
                 typ: Some("none".to_owned()),
                 config: None,
@@ -243,6 +259,7 @@ pub fn create_body(
             devices: Some(Vec::new()),
             auto_remove: Some(false),
             init: Some(false),
+            runtime: oci_runtime.map(str::to_owned),
             ..HostConfig::default()
         }),
         ..ContainerCreateBody::default()
@@ -275,6 +292,7 @@ mod tests {
             "python3",
             &who(),
             1 << 20,
+            None,
         );
         let hc = body.host_config.unwrap();
         assert_eq!(hc.network_mode.as_deref(), Some("none"));
@@ -324,10 +342,13 @@ mod tests {
             "image",
             &who(),
             1,
+            Some("runsc"),
         );
         assert_eq!(body.user.as_deref(), Some("65534:65534"));
         let hc = body.host_config.unwrap();
         assert_eq!(hc.cap_add, Some(vec![]));
+        assert_eq!(hc.runtime.as_deref(), Some("runsc"));
+        assert_eq!(hc.pids_limit, Some(32 + i64::from(GVISOR_TASKS)));
         // No scratch space: no /tmp, no /dev/shm, and a declared volume is read-only and empty.
         let tmpfs = hc.tmpfs.unwrap();
         assert_eq!(tmpfs.len(), 1);
