@@ -2,7 +2,10 @@
 //!
 //! - **Every container is hardened** the same way ([`spec`]): no network, all capabilities
 //!   dropped, no-new-privileges, read-only root with sized tmpfs mounts, memory = memory+swap,
-//!   a CPU quota, a pids limit, no log driver, user `nobody`, no host mounts, no Docker socket.
+//!   a CPU quota, a pids limit, no log driver, the guest as `nobody` (the stem cell alone is root,
+//!   with three capabilities), no host mounts, no Docker socket, host-wide `/proc` and `/sys`
+//!   counters masked, and no `/dev/shm` or POSIX queues when the profile grants no scratch space.
+//!   An operator may run every container under another OCI runtime (gVisor's `runsc`).
 //! - **Shipped runtimes** (python3, nodejs, bash, perl) run in images built offline from the host's
 //!   own files ([`image`]) whose entrypoint is the stem cell: it waits on stdin for one framed call
 //!   (header, `SRE_*` environment, code, input), so containers can be started ahead of demand

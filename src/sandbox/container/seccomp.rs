@@ -78,7 +78,7 @@ pub fn security_opt() -> Option<&'static str> {
         .as_deref()
 }
 
-/// Calls the container profile allows beyond the process tier's list (see [`profile`]).
+/// Calls the container profile allows beyond the process tier's list (for the stem cell's `setpriv`).
 pub const CONTAINER_ONLY: &[&str] = &["setgroups", "capget", "capset"];
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]

@@ -1,7 +1,9 @@
 //! The hardened container definition every call gets, as one pure function of the call's
 //! [`Limits`] and what to launch. Nothing here is optional per call: no network, no capabilities,
-//! no privilege gain, a read-only root, sized tmpfs mounts, memory = memory+swap, a CPU quota, a
-//! pids limit, no log driver, a non-root user, no host mounts and never the Docker socket.
+//! no privilege gain, a read-only root, sized tmpfs mounts (also over an image's declared volumes),
+//! memory = memory+swap, a CPU quota, a pids limit, no log driver, a non-root guest (a stem cell
+//! is root with `SETUID`/`SETGID`/`KILL` only, to keep the guest away from it), no host mounts and
+//! never the Docker socket.
 
 use std::collections::HashMap;
 
