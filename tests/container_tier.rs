@@ -1009,7 +1009,11 @@ async fn image_volumes_are_sized_tmpfs_and_leave_nothing_behind() {
     .await;
     let before = volumes(&sb).await;
     let out = run(&sb, "image", VOLUME_IMAGE, b"", limits()).await;
-    assert_eq!(stdout_str(&out), format!("tmpfs 1 {}", 16 << 20), "the call's /tmp size");
+    assert_eq!(
+        stdout_str(&out),
+        format!("tmpfs 1 {}", 16 << 20),
+        "the call's /tmp size"
+    );
     // No scratch space (strict): the volume is there but read-only and empty.
     let strict = Limits {
         tmpfs_bytes: 0,
@@ -1074,10 +1078,9 @@ async fn image_runtime_runs_only_images_the_operator_allowed() {
             .prepare(&FunctionCode::new("image", reference.as_bytes().to_vec()))
             .await
         {
-            Err(SandboxError::Rejected(m)) => assert!(
-                m.contains(reference) && m.contains("allowed_images"),
-                "{m}"
-            ),
+            Err(SandboxError::Rejected(m)) => {
+                assert!(m.contains(reference) && m.contains("allowed_images"), "{m}")
+            }
             Err(e) => panic!("expected a rejection, got {e}"),
             Ok(_) => panic!("{reference} was allowed"),
         }
@@ -1157,7 +1160,11 @@ async fn reuse_a_call_cannot_take_over_the_next_one() {
             "{f} readable: {text}"
         );
     }
-    assert_eq!(sb.reuse_parked(), 1, "the container waits for the next call");
+    assert_eq!(
+        sb.reuse_parked(),
+        1,
+        "the container waits for the next call"
+    );
     let out = py_input(&sb, TAKEOVER, b"hello", reuse.clone()).await;
     assert_eq!(stdout_str(&out), "real hello\n");
     let u = out.usage();

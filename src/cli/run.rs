@@ -214,11 +214,20 @@ mod tests {
              runtime = \"runsc\"\n",
         )
         .unwrap();
-        assert_eq!(file.tier_config().container.oci_runtime.as_deref(), Some("runsc"));
+        assert_eq!(
+            file.tier_config().container.oci_runtime.as_deref(),
+            Some("runsc")
+        );
         let images = file.tier_config().container.images;
         assert_eq!(images.allow, vec!["shop/fn:2".to_owned()]);
         assert_eq!(images.allow_label.as_deref(), Some("io.x=1"));
-        assert!(RunFile::default().tier_config().container.images.denies_all());
+        assert!(
+            RunFile::default()
+                .tier_config()
+                .container
+                .images
+                .denies_all()
+        );
         assert!(toml::from_str::<RunFile>("[container]\nallow_all = true\n").is_err());
     }
 }

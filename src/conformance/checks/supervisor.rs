@@ -63,7 +63,10 @@ async fn volume_names(engine: &Engine) -> Result<BTreeSet<String>, String> {
 /// /data with an unsized directory on the host's disk that outlives the container; the guest
 /// must find a sized tmpfs there, its write must stop at that size, and no volume may appear.
 pub(super) async fn image_volumes(t: &Target<'_>) -> Verdict {
-    if let Some(v) = wasm_na(t, "a module has no image and no file system beyond its preopens") {
+    if let Some(v) = wasm_na(
+        t,
+        "a module has no image and no file system beyond its preopens",
+    ) {
         return v;
     }
     if t.tier == Tier::Process {
@@ -134,7 +137,10 @@ pub(super) async fn image_volumes(t: &Target<'_>) -> Verdict {
 /// Row 28: the probe tries every other visible process (the stem cell first): a forged frame
 /// on its stdin, its memory map, system call, environment and memory.
 pub(super) async fn supervisor(t: &Target<'_>) -> Verdict {
-    if let Some(v) = wasm_na(t, "WASI has no processes: the host is reached only through imports") {
+    if let Some(v) = wasm_na(
+        t,
+        "WASI has no processes: the host is reached only through imports",
+    ) {
         return v;
     }
     verdict(

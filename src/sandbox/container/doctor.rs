@@ -20,7 +20,11 @@ pub async fn doctor(runtimes: &RuntimeCatalog, images: &ImagePolicy) -> Vec<Chec
 }
 
 /// Checks a connected engine.
-pub async fn checks(engine: &Engine, runtimes: &RuntimeCatalog, images: &ImagePolicy) -> Vec<Check> {
+pub async fn checks(
+    engine: &Engine,
+    runtimes: &RuntimeCatalog,
+    images: &ImagePolicy,
+) -> Vec<Check> {
     let mut out = vec![Check::ok(
         AREA,
         "engine",

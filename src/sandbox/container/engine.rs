@@ -138,7 +138,12 @@ impl Engine {
                     .remove_container(
                         &id,
                         // With its anonymous volumes: a leftover of an older build may have one.
-                        Some(RemoveContainerOptionsBuilder::new().force(true).v(true).build()),
+                        Some(
+                            RemoveContainerOptionsBuilder::new()
+                                .force(true)
+                                .v(true)
+                                .build(),
+                        ),
                     )
                     .await;
                 match r {

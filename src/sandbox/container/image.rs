@@ -287,11 +287,7 @@ impl Tarball {
         let mut h = Tarball::header(tar::EntryType::Directory, 0o755, 0);
         // runc gives a tmpfs mounted here the mode of the directory below it: /tmp is the
         // guest's scratch space, /sre only the stem cell (root) writes.
-        let mode = if rel == "tmp" {
-            0o1777
-        } else {
-            0o755
-        };
+        let mode = if rel == "tmp" { 0o1777 } else { 0o755 };
         h.set_mode(mode);
         self.b
             .append_data(&mut h, format!("{rel}/"), std::io::empty())

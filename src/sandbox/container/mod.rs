@@ -197,7 +197,12 @@ pub(crate) async fn remove(docker: &Docker, id: &str) {
     if let Err(e) = docker
         .remove_container(
             id,
-            Some(RemoveContainerOptionsBuilder::new().force(true).v(true).build()),
+            Some(
+                RemoveContainerOptionsBuilder::new()
+                    .force(true)
+                    .v(true)
+                    .build(),
+            ),
         )
         .await
     {
@@ -304,7 +309,12 @@ impl ContainerSandbox {
 
     /// What `ain-sre doctor` reports for this tier (engine, runc, images).
     pub async fn doctor(&self) -> Vec<Check> {
-        doctor::checks(&self.inner.engine, &self.inner.runtimes, &self.inner.cfg.images).await
+        doctor::checks(
+            &self.inner.engine,
+            &self.inner.runtimes,
+            &self.inner.cfg.images,
+        )
+        .await
     }
 
     /// Stops refilling, removes every waiting stem cell and kept container and waits for

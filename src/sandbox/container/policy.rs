@@ -77,7 +77,11 @@ impl ImagePolicy {
         }
         let mut parts = Vec::new();
         if !self.allow.is_empty() {
-            parts.push(format!("{} listed ({})", self.allow.len(), self.allow.join(", ")));
+            parts.push(format!(
+                "{} listed ({})",
+                self.allow.len(),
+                self.allow.join(", ")
+            ));
         }
         if let Some(l) = &self.allow_label {
             parts.push(format!("images labelled `{l}`"));
@@ -121,9 +125,7 @@ pub fn volumes(image: &ImageInspect) -> Result<Vec<String>, String> {
                 .skip(1)
                 .all(|c| matches!(c, std::path::Component::Normal(_)))
             && p.components().count() > 1;
-        let kernel = ["/proc", "/sys", "/dev"]
-            .iter()
-            .any(|k| p.starts_with(k));
+        let kernel = ["/proc", "/sys", "/dev"].iter().any(|k| p.starts_with(k));
         if !plain || kernel {
             return Err(format!("the image declares an unusable volume `{v}`"));
         }
@@ -169,7 +171,10 @@ mod tests {
         };
         assert!(by(&["shop/fn:2"], None).permits(&img));
         assert!(by(&["docker.io/shop/fn:2"], None).permits(&img));
-        assert!(!by(&["shop/fn"], None).permits(&img), "bare name is :latest");
+        assert!(
+            !by(&["shop/fn"], None).permits(&img),
+            "bare name is :latest"
+        );
         assert!(!by(&["shop/fn:1"], None).permits(&img));
         assert!(by(&["sha256:abc"], None).permits(&img));
         assert!(by(&[], Some("io.ain-sre.function")).permits(&img));
@@ -177,7 +182,10 @@ mod tests {
         assert!(!by(&[], Some("io.ain-sre.function=no")).permits(&img));
         assert!(!by(&[], Some("other")).permits(&img));
         let msg = ImagePolicy::default().rejection("secret/db:1");
-        assert!(msg.contains("secret/db:1") && msg.contains("allowed_images"), "{msg}");
+        assert!(
+            msg.contains("secret/db:1") && msg.contains("allowed_images"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -237,7 +237,12 @@ pub fn create_body(
             memory_swappiness: None,
             nano_cpus: Some(shape.nano_cpus),
             pids_limit: Some(i64::from(
-                shape.pids + if is_gvisor(oci_runtime) { GVISOR_TASKS } else { 0 },
+                shape.pids
+                    + if is_gvisor(oci_runtime) {
+                        GVISOR_TASKS
+                    } else {
+                        0
+                    },
             )),
             log_config: Some(HostConfigLogConfig {
                 typ: Some("none".to_owned()),
@@ -318,7 +323,10 @@ mod tests {
             "{tmp}"
         );
         assert_eq!(body.user.as_deref(), Some("0:0"), "the stem cell is root");
-        assert_eq!(hc.cap_add, Some(vec!["SETUID".into(), "SETGID".into(), "KILL".into()]));
+        assert_eq!(
+            hc.cap_add,
+            Some(vec!["SETUID".into(), "SETGID".into(), "KILL".into()])
+        );
         assert_eq!(hc.ipc_mode.as_deref(), Some("private"));
         assert_eq!(body.labels.unwrap()[LABEL], "1");
         assert_eq!(body.env, Some(vec![]));
