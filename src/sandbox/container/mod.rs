@@ -307,14 +307,33 @@ impl ContainerSandbox {
         Ok(())
     }
 
-    /// What `ain-sre doctor` reports for this tier (engine, runc, images).
+    /// What `ain-sre doctor` reports for this tier (engine, runc, images, image policy, the OCI
+    /// runtime when one is configured).
     pub async fn doctor(&self) -> Vec<Check> {
-        doctor::checks(
+        let mut out = doctor::checks(
             &self.inner.engine,
             &self.inner.runtimes,
             &self.inner.cfg.images,
         )
-        .await
+        .await;
+        match self.inner.cfg.oci_runtime.as_deref() {
+            Some(r) if spec::is_gvisor(Some(r)) => out.push(Check::warn(
+                "container",
+                "oci runtime",
+                format!(
+                    "containers run under `{r}` (gVisor): stronger kernel isolation, but the stem \
+                     cell reads no usage (zero) and several abuse checks measure gVisor's own \
+                     emulation; run `ain-sre conformance --tier container --oci-runtime {r}`"
+                ),
+            )),
+            Some(r) => out.push(Check::ok(
+                "container",
+                "oci runtime",
+                format!("containers run under `{r}`"),
+            )),
+            None => {}
+        }
+        out
     }
 
     /// Stops refilling, removes every waiting stem cell and kept container and waits for
