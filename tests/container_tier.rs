@@ -17,7 +17,7 @@ use ain_sre::config::runtimes::RuntimeCatalog;
 use ain_sre::sandbox::container::image::{self, BuildEvent};
 use ain_sre::sandbox::container::spec::{LABEL, LABEL_HOST, LABEL_OWNER, LABEL_PROCESS};
 use ain_sre::sandbox::container::{
-    ContainerConfig, ContainerSandbox, Engine, ImageStatus, image_status,
+    ContainerConfig, ContainerSandbox, Engine, ImagePolicy, ImageStatus, image_status,
 };
 use ain_sre::sandbox::{
     Failure, FunctionCode, Invocation, Limits, NetworkPolicy, Outcome, Reuse, Sandbox, SandboxError,
@@ -62,9 +62,49 @@ async fn tier(test: &str, pool_size: usize) -> Option<ContainerSandbox> {
     let cfg = ContainerConfig {
         instance: test.to_owned(),
         pool_size,
+        // The tests' own bring-your-own images, by name, and those labelled for the test.
+        images: ImagePolicy {
+            allow: vec![BYO_IMAGE.into(), VOLUME_IMAGE.into()],
+            allow_label: Some(ALLOW_LABEL.into()),
+        },
         ..ContainerConfig::default()
     };
     Some(ContainerSandbox::start(cfg).await.expect("container tier"))
+}
+
+/// The bring-your-own images the tests build and allow by name.
+const BYO_IMAGE: &str = "ain-sre-test/byo:1";
+const VOLUME_IMAGE: &str = "ain-sre-test/vol:1";
+/// Images carrying this label are allowed too.
+const ALLOW_LABEL: &str = "io.ain-sre.test-function=yes";
+
+/// Imports an image assembled from the bash runtime's files, with a `/data` directory anyone
+/// may write to, and Dockerfile `changes`.
+async fn build_image(docker: &bollard::Docker, name: &str, changes: Vec<String>) {
+    let tar = tokio::task::spawn_blocking(|| {
+        image::assemble(&image::recipe("bash").unwrap(), "byo", &|_| {})
+            .and_then(|t| image::add_open_dir(t, "data"))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    image::import_tarball(docker, name, tar, changes, Arc::new(|_: BuildEvent| {}))
+        .await
+        .unwrap();
+}
+
+/// Names of the engine's volumes.
+async fn volumes(sb: &ContainerSandbox) -> std::collections::BTreeSet<String> {
+    sb.engine()
+        .docker
+        .list_volumes(None::<bollard::query_parameters::ListVolumesOptions>)
+        .await
+        .unwrap()
+        .volumes
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| v.name)
+        .collect()
 }
 
 /// Containers (any state) labelled as created by `test`'s instance.
@@ -295,10 +335,26 @@ async fn leftovers_of_a_dead_worker_are_removed_at_start_up() {
         .unwrap()
         .trim()
         .to_owned();
+    // One of them from an image declaring a volume, created the way an older build did (no
+    // tmpfs over it): its anonymous volume must go with it.
+    let vol_image = "ain-sre-test/orphan-vol:1";
+    build_image(
+        &engine.docker,
+        vol_image,
+        vec![
+            "VOLUME /data".into(),
+            r#"ENTRYPOINT ["/usr/bin/cat"]"#.into(),
+        ],
+    )
+    .await;
     let mut ids = Vec::new();
-    for dead in ["4194300:1", "1:999999999"] {
+    for (dead, image) in [
+        ("4194300:1", "ain-sre/bash:2"),
+        ("1:999999999", "ain-sre/bash:2"),
+        ("4194301:1", vol_image),
+    ] {
         let body = bollard::models::ContainerCreateBody {
-            image: Some("ain-sre/bash:1".into()),
+            image: Some(image.into()),
             labels: Some(HashMap::from([
                 (LABEL.to_owned(), "1".to_owned()),
                 (LABEL_OWNER.to_owned(), test.to_owned()),
@@ -316,6 +372,16 @@ async fn leftovers_of_a_dead_worker_are_removed_at_start_up() {
         engine.docker.start_container(&id, None).await.unwrap();
         ids.push(id);
     }
+    let volume = engine
+        .docker
+        .inspect_container(&ids[2], None)
+        .await
+        .unwrap()
+        .mounts
+        .unwrap_or_default()
+        .into_iter()
+        .find_map(|m| m.name)
+        .expect("the image's volume");
     // (Another test's tier starting in parallel may sweep them first: either way they must go.)
     let sb = ContainerSandbox::start(ContainerConfig {
         instance: "ct_orphans_new".into(),
@@ -324,6 +390,10 @@ async fn leftovers_of_a_dead_worker_are_removed_at_start_up() {
     .await
     .unwrap();
     assert_eq!(containers_of(test).await, 0, "leftovers survived start-up");
+    assert!(
+        !volumes(&sb).await.contains(&volume),
+        "the leftover's volume {volume} survived"
+    );
     finish(sb, "ct_orphans_new").await;
 }
 
@@ -916,5 +986,220 @@ async fn a_worker_killed_with_sigkill_leaves_nothing_after_the_next_start() {
         0,
         "{left} containers of the killed worker survived a restart"
     );
+    finish(sb, test).await;
+}
+
+#[tokio::test]
+async fn image_volumes_are_sized_tmpfs_and_leave_nothing_behind() {
+    // Row 27: Docker backs an image's VOLUME with an unsized host directory, writable despite the
+    // read-only root, and removing a container without `v` leaves it behind. The guest must find
+    // a sized tmpfs at /data, its 400 MiB write must stop there, and no volume may appear.
+    let test = "ct_volume";
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
+    build_image(
+        &sb.engine().docker,
+        VOLUME_IMAGE,
+        vec![
+            "VOLUME /data".into(),
+            r#"ENTRYPOINT ["/usr/bin/bash", "-c", "while read -r _ m f _; do [ \"$m\" = /data ] && printf '%s ' \"$f\"; done < /proc/self/mounts; /usr/bin/head -c 419430400 /dev/zero > /data/fill 2>/dev/null; printf '%s %s' $? $(/usr/bin/wc -c < /data/fill 2>/dev/null)"]"#.into(),
+        ],
+    )
+    .await;
+    let before = volumes(&sb).await;
+    let out = run(&sb, "image", VOLUME_IMAGE, b"", limits()).await;
+    assert_eq!(
+        stdout_str(&out),
+        format!("tmpfs 1 {}", 16 << 20),
+        "the call's /tmp size"
+    );
+    // No scratch space (strict): the volume is there but read-only and empty.
+    let strict = Limits {
+        tmpfs_bytes: 0,
+        ..limits()
+    };
+    let out = run(&sb, "image", VOLUME_IMAGE, b"", strict).await;
+    assert_eq!(stdout_str(&out), "tmpfs 1 ");
+    finish(sb, test).await;
+    let engine = Engine::connect().await.unwrap();
+    let after: std::collections::BTreeSet<String> = engine
+        .docker
+        .list_volumes(None::<bollard::query_parameters::ListVolumesOptions>)
+        .await
+        .unwrap()
+        .volumes
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| v.name)
+        .collect();
+    let left: Vec<_> = after.difference(&before).collect();
+    assert!(left.is_empty(), "volumes left on the host: {left:?}");
+}
+
+#[tokio::test]
+async fn image_runtime_runs_only_images_the_operator_allowed() {
+    // Row 29: any image on the engine is one reference away; another service's image would run
+    // as a function and give up its baked secrets. Only listed or labelled images run.
+    let test = "ct_allow";
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
+    let private = "ain-sre-test/private:1";
+    build_image(
+        &sb.engine().docker,
+        private,
+        vec![
+            "ENV SERVICE_DB_PASSWORD=hunter2".into(),
+            r#"ENTRYPOINT ["/usr/bin/bash", "-c", "printf %s \"$SERVICE_DB_PASSWORD\""]"#.into(),
+        ],
+    )
+    .await;
+    let labelled = "ain-sre-test/labelled:1";
+    build_image(
+        &sb.engine().docker,
+        labelled,
+        vec![
+            format!("LABEL {ALLOW_LABEL}"),
+            r#"ENTRYPOINT ["/usr/bin/bash", "-c", "printf labelled"]"#.into(),
+        ],
+    )
+    .await;
+    let id = sb
+        .engine()
+        .docker
+        .inspect_image(private)
+        .await
+        .unwrap()
+        .id
+        .unwrap();
+    for reference in [private, id.as_str()] {
+        match sb
+            .prepare(&FunctionCode::new("image", reference.as_bytes().to_vec()))
+            .await
+        {
+            Err(SandboxError::Rejected(m)) => {
+                assert!(m.contains(reference) && m.contains("allowed_images"), "{m}")
+            }
+            Err(e) => panic!("expected a rejection, got {e}"),
+            Ok(_) => panic!("{reference} was allowed"),
+        }
+    }
+    let out = run(&sb, "image", labelled, b"", limits()).await;
+    assert_eq!(stdout_str(&out), "labelled");
+    let doctor = sb.doctor().await;
+    let policy = doctor.iter().find(|c| c.what == "image policy").unwrap();
+    assert!(policy.detail.contains(ALLOW_LABEL), "{policy:?}");
+    finish(sb, test).await;
+
+    // Deny by default: a tier without a policy refuses even the labelled image.
+    let sb = ContainerSandbox::start(ContainerConfig {
+        instance: "ct_allow_default".into(),
+        pool_size: 0,
+        ..ContainerConfig::default()
+    })
+    .await
+    .unwrap();
+    let err = sb
+        .prepare(&FunctionCode::new("image", labelled.as_bytes().to_vec()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, SandboxError::Rejected(m) if m.contains("deny by default")),
+        "{err}"
+    );
+    let doctor = sb.doctor().await;
+    let policy = doctor.iter().find(|c| c.what == "image policy").unwrap();
+    assert!(policy.detail.contains("no image is allowed"), "{policy:?}");
+    finish(sb, "ct_allow_default").await;
+}
+
+const TAKEOVER: &str = r#"
+import os, sys
+what = sys.stdin.read()
+if what == 'attack':
+    # A frame the stem cell would run after this call: its output would answer the next call.
+    forged = "print('FORGED')\n"
+    frame = 'SRE1 0000 0 %d 0 1\n%s' % (len(forged), forged)
+    try:
+        fd = os.open('/proc/1/fd/0', os.O_WRONLY | os.O_NONBLOCK)
+        os.write(fd, frame.encode())
+        print('forged')
+    except OSError as e:
+        print('stdin refused')
+    for f in ['maps', 'syscall', 'environ']:
+        try:
+            print(f, len(open('/proc/1/' + f, 'rb').read()))
+        except OSError:
+            print(f, 'refused')
+else:
+    print('real', what)
+"#;
+
+#[tokio::test]
+async fn reuse_a_call_cannot_take_over_the_next_one() {
+    // Row 28: with same-function reuse, a guest that could write to the stem cell's stdin would
+    // queue a frame of its own, and the stem cell would answer the next real call with it.
+    let test = "ct_takeover";
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
+    let reuse = Limits {
+        reuse: Some(Reuse {
+            max_calls: 3,
+            idle: Duration::from_secs(30),
+        }),
+        ..limits()
+    };
+    let out = py_input(&sb, TAKEOVER, b"attack", reuse.clone()).await;
+    let text = stdout_str(&out);
+    assert!(text.contains("stdin refused"), "{text}");
+    for f in ["maps", "syscall", "environ"] {
+        assert!(
+            text.contains(&format!("{f} refused")) || text.contains(&format!("{f} 0")),
+            "{f} readable: {text}"
+        );
+    }
+    assert_eq!(
+        sb.reuse_parked(),
+        1,
+        "the container waits for the next call"
+    );
+    let out = py_input(&sb, TAKEOVER, b"hello", reuse.clone()).await;
+    assert_eq!(stdout_str(&out), "real hello\n");
+    let u = out.usage();
+    assert!(u.cpu_us > 0 && u.mem_peak_kb > 0, "{u:?}");
+    assert_eq!(sb.reuse_parked(), 1, "the same container served it");
+    finish(sb, test).await;
+}
+
+#[tokio::test]
+async fn strict_has_no_scratch_space() {
+    // Row 12/19, `strict` (tmpfs 0): no /tmp, no /dev/shm, no POSIX queue under /dev/mqueue, and
+    // the code's own tmpfs is not writable by the guest.
+    let test = "ct_strict_scratch";
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
+    let code = r#"
+import os
+wrote = []
+for p in ['/tmp/x', '/dev/shm/x', '/dev/mqueue/x', '/sre/x', '/x', '/dev/x']:
+    try:
+        os.close(os.open(p, os.O_WRONLY | os.O_CREAT, 0o600))
+        wrote.append(p)
+    except OSError:
+        pass
+print(wrote, os.path.exists('/dev/shm'))
+"#;
+    let strict = Limits {
+        tmpfs_bytes: 0,
+        ..limits()
+    };
+    let out = py(&sb, code, strict).await;
+    assert_eq!(stdout_str(&out).trim(), "[] False");
+    // The default profile keeps /tmp and a /dev/shm of the same size, but no queues either.
+    let out = py(&sb, code, limits()).await;
+    assert_eq!(stdout_str(&out).trim(), "['/tmp/x', '/dev/shm/x'] True");
     finish(sb, test).await;
 }

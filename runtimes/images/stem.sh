@@ -21,8 +21,11 @@
 # With <keep> = 0 (the default) the stem cell then exits with the guest's status, which ends the
 # container. With <keep> = 1 (the function's profile opted into same-function reuse) it reads the
 # next frame instead; the worker only ever sends it frames of the same function.
-# The guest cannot forge the usage line: the nonce lives only in this process (pid 1), whose
-# memory the container's seccomp profile and masked /proc/1/mem keep out of the guest's reach.
+# The guest cannot forge the usage line or the next frame: this process (pid 1) runs as root in
+# the container (with only SETUID, SETGID and KILL) and the guest as nobody (setpriv drops to
+# 65534 with no capabilities), so the kernel refuses the guest /proc/1/fd/0 (the stdin the next
+# frame arrives on), /proc/1/mem, maps, environ and syscall, and ptrace; the seccomp profile and
+# the masked /proc/1 files are a second barrier.
 set -u
 src=$1
 shift
@@ -47,7 +50,9 @@ while IFS=' ' read -r magic nonce nenv clen ilen keep; do
   /usr/bin/head -c "$clen" > "$src" || exit 123
   usage
   cpu0=${cpu:-0} oom0=${oom:-0}
-  /usr/bin/head -c "$ilen" | /usr/bin/env -i "${envs[@]}" "$@"
+  /usr/bin/head -c "$ilen" |
+    /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+      /usr/bin/env -i "${envs[@]}" "$@"
   st=("${PIPESTATUS[@]}")
   rc=${st[1]}
   # Nothing the guest started outlives its call (kill(-1) spares pid 1, this process).

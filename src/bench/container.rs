@@ -22,6 +22,8 @@ use crate::sandbox::{FunctionCode, Invocation, Limits, Sandbox};
 pub const POOLED: &str = "container: python3 hello, pooled stem cell";
 /// Row name: the cold path.
 pub const COLD: &str = "container: python3 hello, cold (empty pool)";
+/// Row name: the cold path under gVisor (`runsc`), when the engine has it registered.
+pub const COLD_RUNSC: &str = "container: python3 hello, cold, gVisor (runsc)";
 /// Row name: the `docker run --rm` peer.
 pub const DOCKER_RUN: &str = "peer: docker run --rm -i (same image and script)";
 
@@ -92,25 +94,14 @@ pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
     pooled.shutdown().await;
     let pool_stats = Stats::from_samples(POOLED, samples, busy);
 
-    // Cold.
-    let cold = ContainerSandbox::start(ContainerConfig {
-        instance: "bench-cold".into(),
-        pool_size: 0,
-        ..ContainerConfig::default()
-    })
-    .await?;
-    let p = cold.prepare(&code).await?;
-    let mut samples = Vec::new();
-    let t0 = Instant::now();
-    for i in 0..n_cold + 1 {
-        let took = one(&cold, &p, i).await?;
-        if i >= 1 {
-            samples.push(took);
+    let cold_stats = cold(COLD, None, &code, n_cold).await?;
+    // The same under gVisor, where the engine offers it (an operator option, not the default).
+    let runsc = match crate::sandbox::container::Engine::connect().await {
+        Ok(e) if e.require_runtime("runsc").await.is_ok() => {
+            Some(cold(COLD_RUNSC, Some("runsc"), &code, n_cold).await?)
         }
-    }
-    let cold_total = t0.elapsed();
-    cold.shutdown().await;
-    let cold_stats = Stats::from_samples(COLD, samples, cold_total);
+        _ => None,
+    };
 
     // Peer: docker run --rm of the same image and script (same main isolation flags).
     let image = crate::config::runtimes::RuntimeCatalog::shipped()?
@@ -168,7 +159,7 @@ pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
     samples.remove(0);
     let docker_stats = Stats::from_samples(DOCKER_RUN, samples, t0.elapsed());
 
-    let notes = vec![
+    let mut notes = vec![
         format!(
             "pooled p50 {:.1} ms (target ≤ 40 ms); docker run p50 / pooled p50 = {:.1}× (target ≥ 8×)",
             pool_stats.p50_us / 1000.0,
@@ -181,5 +172,42 @@ pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
         "pool calls are spaced so a ready stem cell waits for each and no refill or removal runs beside it; per second is over call time only"
             .to_owned(),
     ];
-    Ok((vec![pool_stats, cold_stats, docker_stats], notes))
+    let mut rows = vec![pool_stats, cold_stats];
+    if let Some(r) = runsc {
+        notes.push(format!(
+            "cold under gVisor p50 / cold under runc p50 = {:.2}",
+            r.p50_us / rows[1].p50_us.max(1.0)
+        ));
+        rows.push(r);
+    }
+    rows.push(docker_stats);
+    Ok((rows, notes))
+}
+
+/// The cold path (empty pool: create, attach, start inline) under `oci_runtime`.
+async fn cold(
+    name: &str,
+    oci_runtime: Option<&str>,
+    code: &FunctionCode,
+    n: usize,
+) -> anyhow::Result<Stats> {
+    let cold = ContainerSandbox::start(ContainerConfig {
+        instance: "bench-cold".into(),
+        pool_size: 0,
+        oci_runtime: oci_runtime.map(str::to_owned),
+        ..ContainerConfig::default()
+    })
+    .await?;
+    let p = cold.prepare(code).await?;
+    let mut samples = Vec::new();
+    let t0 = Instant::now();
+    for i in 0..n + 1 {
+        let took = one(&cold, &p, i).await?;
+        if i >= 1 {
+            samples.push(took);
+        }
+    }
+    let total = t0.elapsed();
+    cold.shutdown().await;
+    Ok(Stats::from_samples(name, samples, total))
 }

@@ -29,6 +29,9 @@ pub struct ConformanceArgs {
     /// No progress line per check on stderr.
     #[arg(long)]
     pub quiet: bool,
+    /// The engine's OCI runtime for the container tier (e.g. `runsc` for gVisor).
+    #[arg(long)]
+    pub oci_runtime: Option<String>,
 }
 
 pub(crate) async fn run(args: ConformanceArgs) -> anyhow::Result<ExitCode> {
@@ -45,7 +48,9 @@ pub(crate) async fn run(args: ConformanceArgs) -> anyhow::Result<ExitCode> {
         Some(dir) => Some(RuntimeCatalog::load(Some(dir))?),
         None => None,
     };
-    let tiers = Tiers::start(conformance::tier_config(runtimes)).await;
+    let mut config = conformance::tier_config(runtimes);
+    config.container.oci_runtime = args.oci_runtime.clone();
+    let tiers = Tiers::start(config).await;
     let report = conformance::run(&tiers, &options).await;
     tiers.shutdown().await;
     let report = report?;

@@ -4,8 +4,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::run::RunFile;
 use crate::config::runtimes::RuntimeCatalog;
-use crate::sandbox::any::{TierConfig, Tiers};
+use crate::sandbox::any::Tiers;
 use crate::sandbox::doctor::{Check, Level};
 
 /// Arguments of `ain-sre doctor`.
@@ -14,11 +15,18 @@ pub struct DoctorArgs {
     /// Print the findings as a JSON array instead of a table.
     #[arg(long)]
     json: bool,
+    /// The worker config file whose settings to check (e.g. the container tier's image policy).
+    #[arg(long)]
+    config: Option<std::path::PathBuf>,
 }
 
 pub(crate) async fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let runtimes = RuntimeCatalog::shipped()?;
-    let tiers = Tiers::start(TierConfig::default()).await;
+    let file = match &args.config {
+        Some(p) => RunFile::load(p)?,
+        None => RunFile::default(),
+    };
+    let tiers = Tiers::start(file.tier_config()).await;
     let checks = tiers.doctor(&runtimes);
     tiers.shutdown().await;
     if args.json {

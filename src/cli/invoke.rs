@@ -44,6 +44,14 @@ pub struct InvokeArgs {
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Allow this image for the `image` runtime (repeatable; name, `name@sha256:…` or id). A
+    /// worker takes the list from `allowed_images` in its config; nothing is allowed otherwise.
+    #[arg(long = "allow-image")]
+    pub allow_images: Vec<String>,
+    /// The engine's OCI runtime for the container tier (e.g. `runsc` for gVisor; a worker takes
+    /// it from `runtime` under `[container]` in its config).
+    #[arg(long)]
+    pub oci_runtime: Option<String>,
 }
 
 /// A tier named on the command line.
@@ -87,6 +95,11 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
     let tiers = Tiers::start(TierConfig {
         container: crate::sandbox::container::ContainerConfig {
             runtimes: Some(runtimes.clone()),
+            images: crate::sandbox::container::ImagePolicy {
+                allow: args.allow_images.clone(),
+                allow_label: None,
+            },
+            oci_runtime: args.oci_runtime.clone(),
             ..Default::default()
         },
         // The process tier serves the same runtime files (binds, commands) as this command.

@@ -69,9 +69,35 @@ pub(crate) struct RunFile {
     client_id: Option<String>,
     runtimes_dir: Option<PathBuf>,
     profiles_dir: Option<PathBuf>,
+    #[serde(default)]
+    container: ContainerFile,
+}
+
+/// The `[container]` section of the worker config.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ContainerFile {
+    /// Images the `image` runtime may run: names (`name:tag`), `name@sha256:…` or `sha256:…` ids.
+    #[serde(default)]
+    allowed_images: Vec<String>,
+    /// Images carrying this label (`key` or `key=value`) may run too.
+    allowed_image_label: Option<String>,
+    /// The engine's OCI runtime every container runs under (e.g. `runsc`); default: the engine's.
+    runtime: Option<String>,
 }
 
 impl RunFile {
+    /// How the worker starts its tiers: the defaults, with the container section applied.
+    pub(crate) fn tier_config(&self) -> TierConfig {
+        let mut t = TierConfig::default();
+        t.container.images = crate::sandbox::container::ImagePolicy {
+            allow: self.container.allowed_images.clone(),
+            allow_label: self.container.allowed_image_label.clone(),
+        };
+        t.container.oci_runtime = self.container.runtime.clone();
+        t
+    }
+
     /// Reads and parses a config file.
     pub(crate) fn load(path: &Path) -> anyhow::Result<RunFile> {
         let text =
@@ -134,9 +160,10 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Some(p) => RunFile::load(p)?,
         None => RunFile::default(),
     };
+    let tier_config = file.tier_config();
     let config = daemon_config(&args, file)?;
     let key = args.key.load(false)?;
-    let tiers = Arc::new(Tiers::start(TierConfig::default()).await);
+    let tiers = Arc::new(Tiers::start(tier_config).await);
     if args.register {
         let entry = worker_entry(
             &*tiers,
@@ -173,5 +200,34 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             eprintln!("error: {e}");
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_section_sets_the_image_policy_and_refuses_unknown_keys() {
+        let file: RunFile = toml::from_str(
+            "[container]\nallowed_images = [\"shop/fn:2\"]\nallowed_image_label = \"io.x=1\"\n\
+             runtime = \"runsc\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            file.tier_config().container.oci_runtime.as_deref(),
+            Some("runsc")
+        );
+        let images = file.tier_config().container.images;
+        assert_eq!(images.allow, vec!["shop/fn:2".to_owned()]);
+        assert_eq!(images.allow_label.as_deref(), Some("io.x=1"));
+        assert!(
+            RunFile::default()
+                .tier_config()
+                .container
+                .images
+                .denies_all()
+        );
+        assert!(toml::from_str::<RunFile>("[container]\nallow_all = true\n").is_err());
     }
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::runtimes::RuntimeCatalog;
 use crate::sandbox::any::{AnySandbox, TierConfig, Tiers};
-use crate::sandbox::container::ContainerConfig;
+use crate::sandbox::container::{ContainerConfig, ImagePolicy};
 use crate::sandbox::process::ProcessConfig;
 use crate::sandbox::{FunctionCode, Invocation, Limits, Outcome, SandboxError, Tier};
 
@@ -46,6 +46,11 @@ pub fn tier_config(runtimes: Option<RuntimeCatalog>) -> TierConfig {
         container: ContainerConfig {
             instance: format!("conformance-{}", std::process::id()),
             runtimes: runtimes.clone(),
+            // Row 27's image, and nothing else (row 29 checks that the rest is refused).
+            images: ImagePolicy {
+                allow: vec![checks::VOLUME_IMAGE.to_owned()],
+                allow_label: None,
+            },
             ..ContainerConfig::default()
         },
         process: ProcessConfig {

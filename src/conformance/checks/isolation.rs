@@ -161,7 +161,8 @@ pub(super) async fn proc_sys(t: &Target<'_>) -> Verdict {
                 ""
             };
             Ok(format!(
-                "writes refused, kcore/kallsyms useless, no worker paths, cgroup namespace{engine}"
+                "writes refused, kcore/kallsyms useless, no worker paths, cgroup namespace, \
+                 no host counters/boot id/cmdline/block devices{engine}"
             ))
         }
         .await,

@@ -1,5 +1,6 @@
-//! The checks: SECURITY.md's abuse suite (rows 1–24: `resources` and `isolation`; rows 25 and
-//! 31: `wasm_host`) and the functional contract (`contract`), each an async function from a
+//! The checks: SECURITY.md's abuse suite (rows 1–24: `resources` and `isolation`; 25 and 31:
+//! `wasm_host`; 26 and 30: `counters`; 27–29: `supervisor`) and the functional contract
+//! (`contract`), each an async function from a
 //! [`Target`] to a [`Verdict`].
 //!
 //! Programs are embedded from `conformance/py/` (process and container tiers; probes get
@@ -17,7 +18,10 @@ mod contract;
 mod counters;
 mod isolation;
 mod resources;
+mod supervisor;
 mod wasm_host;
+
+pub use supervisor::{PRIVATE_IMAGE, VOLUME_IMAGE};
 
 /// A Python program of `conformance/py/`.
 macro_rules! py {
@@ -93,6 +97,9 @@ pub fn all() -> Vec<CheckDef> {
         "24" "malformed code" => resources::malformed,
         "25" "compile-time bombs" => wasm_host::compile_bombs,
         "26" "host-wide kernel counters" => counters::host_counters,
+        "27" "image-declared volumes" => supervisor::image_volumes,
+        "28" "reaching the supervisor" => supervisor::supervisor,
+        "29" "resources the function does not own" => supervisor::not_owned,
         "30" "submounts below read-only binds" => counters::submounts,
         "31" "host memory outside the limit" => wasm_host::host_tables,
         "C1" "stdin to stdout" => contract::stdin_stdout,

@@ -1,7 +1,9 @@
 //! `ain-sre doctor` for the container tier: the engine (reachable, versions), its runc (warn when
-//! older than the 2025 CVE fixes), every runtime image (present, or how to build it) and
-//! containers left by dead ain-sre processes.
+//! older than the 2025 CVE fixes), every runtime image (present, or how to build it), which
+//! bring-your-own images the `image` runtime may run, and containers left by dead ain-sre
+//! processes.
 
+use super::ImagePolicy;
 use super::engine::{Engine, host_name, is_orphan};
 use super::spec::LABEL;
 use crate::config::runtimes::RuntimeCatalog;
@@ -10,15 +12,19 @@ use crate::sandbox::doctor::Check;
 const AREA: &str = "container";
 
 /// Connects to the engine and checks it; a failed connection is one failing check.
-pub async fn doctor(runtimes: &RuntimeCatalog) -> Vec<Check> {
+pub async fn doctor(runtimes: &RuntimeCatalog, images: &ImagePolicy) -> Vec<Check> {
     match Engine::connect().await {
-        Ok(engine) => checks(&engine, runtimes).await,
+        Ok(engine) => checks(&engine, runtimes, images).await,
         Err(e) => vec![Check::fail(AREA, "engine", e.to_string())],
     }
 }
 
 /// Checks a connected engine.
-pub async fn checks(engine: &Engine, runtimes: &RuntimeCatalog) -> Vec<Check> {
+pub async fn checks(
+    engine: &Engine,
+    runtimes: &RuntimeCatalog,
+    images: &ImagePolicy,
+) -> Vec<Check> {
     let mut out = vec![Check::ok(
         AREA,
         "engine",
@@ -53,6 +59,21 @@ pub async fn checks(engine: &Engine, runtimes: &RuntimeCatalog) -> Vec<Check> {
             Err(e) => Check::fail(AREA, what, e.to_string()),
         });
     }
+    // Informational either way: deny-all is the safe default, not a fault.
+    out.push(Check::ok(
+        AREA,
+        "image policy",
+        format!(
+            "`image` runtime: {}{}",
+            images.describe(),
+            if images.denies_all() {
+                "; allow images with `allowed_images` / `allowed_image_label` under `[container]` \
+                 in the worker config"
+            } else {
+                ""
+            }
+        ),
+    ));
     let host = host_name();
     match engine.labelled(LABEL).await {
         Ok(list) => {

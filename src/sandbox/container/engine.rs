@@ -84,6 +84,25 @@ impl Engine {
         })
     }
 
+    /// Fails unless the engine has the OCI runtime `name` registered (`daemon.json` `runtimes`).
+    pub async fn require_runtime(&self, name: &str) -> Result<(), SandboxError> {
+        let info = self
+            .docker
+            .info()
+            .await
+            .map_err(|e| unavailable(format!("asking the engine for its runtimes: {e}")))?;
+        let known: Vec<String> = info.runtimes.unwrap_or_default().into_keys().collect();
+        if known.iter().any(|k| k == name) {
+            Ok(())
+        } else {
+            Err(unavailable(format!(
+                "the engine has no OCI runtime `{name}` (it has: {}); register it under \
+                 \"runtimes\" in /etc/docker/daemon.json and reload dockerd (SIGHUP)",
+                known.join(", ")
+            )))
+        }
+    }
+
     /// Every container, in any state, carrying `label` (`key` or `key=value`).
     pub async fn labelled(
         &self,
@@ -118,7 +137,13 @@ impl Engine {
                     .docker
                     .remove_container(
                         &id,
-                        Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+                        // With its anonymous volumes: a leftover of an older build may have one.
+                        Some(
+                            RemoveContainerOptionsBuilder::new()
+                                .force(true)
+                                .v(true)
+                                .build(),
+                        ),
                     )
                     .await;
                 match r {

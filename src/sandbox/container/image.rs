@@ -18,8 +18,13 @@ use crate::sandbox::{SandboxError, Tier};
 pub const STEM: &str = include_str!("../../../runtimes/images/stem.sh");
 /// Where the stem cell lives inside an image.
 pub const STEM_PATH: &str = "/usr/local/lib/ain-sre/stem";
-/// The non-root user every container runs as (`nobody`).
+/// The non-root user every guest runs as (`nobody`): a bring-your-own image's entrypoint, and
+/// the function behind a stem cell.
 pub const USER: &str = "65534:65534";
+/// The user a stem cell runs as: root in the container, so the guest (`nobody`) cannot open its
+/// `/proc/1` files (its stdin, memory map, environment: abuse row 28). It holds only the
+/// capabilities [`super::spec::STEM_CAPS`] and drops to [`USER`] for the guest.
+pub const STEM_USER: &str = "0:0";
 
 /// Label on offline-built images: the digest of the stem cell they carry, so an image built
 /// with an older stem cell is noticed (and rebuilt) instead of speaking an old protocol.
@@ -188,6 +193,18 @@ pub async fn import_tarball(
     Ok(())
 }
 
+/// Adds an empty directory anyone may write to (mode 1777, like /tmp) to a tarball made by
+/// [`assemble`]: test images whose declared `VOLUME` the guest (nobody) can fill.
+pub fn add_open_dir(mut tarball: Vec<u8>, rel: &str) -> Result<Vec<u8>, SandboxError> {
+    // A finished archive ends in two zero blocks: drop them, append, finish again.
+    tarball.truncate(tarball.len().saturating_sub(1024));
+    let mut b = tar::Builder::new(tarball);
+    let mut h = Tarball::header(tar::EntryType::Directory, 0o1777, 0);
+    b.append_data(&mut h, format!("{rel}/"), std::io::empty())
+        .and_then(|()| b.into_inner())
+        .map_err(|e| host_fault(format!("tar {rel}: {e}")))
+}
+
 /// Assembles the rootfs tarball: every listed host path (recursively), each ELF file's shared
 /// library closure, host top-level symlinks (merged `/usr`), the stem cell, a minimal
 /// `/etc/passwd` and `/etc/group`, and the `/tmp` and `/sre` mount points.
@@ -268,11 +285,9 @@ impl Tarball {
             return Ok(());
         }
         let mut h = Tarball::header(tar::EntryType::Directory, 0o755, 0);
-        let mode = if rel == "tmp" || rel == "sre" {
-            0o1777
-        } else {
-            0o755
-        };
+        // runc gives a tmpfs mounted here the mode of the directory below it: /tmp is the
+        // guest's scratch space, /sre only the stem cell (root) writes.
+        let mode = if rel == "tmp" { 0o1777 } else { 0o755 };
         h.set_mode(mode);
         self.b
             .append_data(&mut h, format!("{rel}/"), std::io::empty())

@@ -2,7 +2,10 @@
 //!
 //! - **Every container is hardened** the same way ([`spec`]): no network, all capabilities
 //!   dropped, no-new-privileges, read-only root with sized tmpfs mounts, memory = memory+swap,
-//!   a CPU quota, a pids limit, no log driver, user `nobody`, no host mounts, no Docker socket.
+//!   a CPU quota, a pids limit, no log driver, the guest as `nobody` (the stem cell alone is root,
+//!   with three capabilities), no host mounts, no Docker socket, host-wide `/proc` and `/sys`
+//!   counters masked, and no `/dev/shm` or POSIX queues when the profile grants no scratch space.
+//!   An operator may run every container under another OCI runtime (gVisor's `runsc`).
 //! - **Shipped runtimes** (python3, nodejs, bash, perl) run in images built offline from the host's
 //!   own files ([`image`]) whose entrypoint is the stem cell: it waits on stdin for one framed call
 //!   (header, `SRE_*` environment, code, input), so containers can be started ahead of demand
@@ -10,7 +13,9 @@
 //!   into same-function reuse, below). Replacements are created after a call's outcome is out,
 //!   and removal happens off the caller's path, so neither competes with a call.
 //! - **Bring-your-own images** (the `image` runtime: the code is an image reference) run with
-//!   their own entrypoint on the cold path; the input is their whole stdin.
+//!   their own entrypoint on the cold path; the input is their whole stdin. Only images the
+//!   operator allowed run ([`policy`], deny by default), each declared `VOLUME` is covered by a
+//!   sized tmpfs (never a host-disk volume), and they run by the image id checked at prepare.
 //! - **Limits**: the kernel enforces memory, pids, CPU and tmpfs sizes; the daemon enforces the wall
 //!   deadline (`kill`) and the stdout cap (`kill`). OOM kills are reported as `oom`.
 //! - **Leftovers**: every container carries labels naming its creating process; at start-up the
@@ -18,12 +23,15 @@
 //!
 //! Usage (CPU time, peak memory) comes from the container's own cgroup, read by the stem cell
 //! (with shell builtins, before and after the guest) and reported on stderr under a per-call
-//! nonce; limits never depend on it. The stem cell and the guest share a user, so the guest must
-//! not reach the stem cell (abuse row 9): every container gets a **seccomp allowlist generated
-//! from the process tier's** ([`seccomp`]: no `ptrace`, no `process_vm_readv`/`writev`, which
-//! Docker's default profile allows) and `/proc/1/mem` masked (the file-system door to the same
-//! memory). The nonce therefore stays secret and the report cannot be forged; the stem cell is
-//! pid 1, which the kernel shields from the guest's signals. What the guest can still do is
+//! nonce; limits never depend on it. The guest must not reach the stem cell (abuse rows 9 and
+//! 28): the stem cell runs as root in the container with only `SETUID`, `SETGID` and `KILL`, and
+//! drops the guest to `nobody` without capabilities, so the kernel's ptrace access check refuses
+//! the guest `/proc/1/fd/0` (where the next frame arrives), `/proc/1/mem`, `maps`, `environ` and
+//! `syscall`. Every container also gets a **seccomp allowlist generated from the process
+//! tier's** ([`seccomp`]: no `ptrace`, no `process_vm_readv`/`writev`, which Docker's default
+//! profile allows) and those `/proc/1` files masked. The nonce therefore stays secret and neither
+//! the report nor the next call's frame can be forged; the stem cell is pid 1, which the kernel
+//! shields from the guest's signals. What the guest can still do is
 //! kill its own call early (e.g. exhaust memory so the OOM killer picks the stem cell): then
 //! there is no report, the outcome comes from the engine and usage reads as zero.
 //!
@@ -51,11 +59,13 @@ pub mod doctor;
 pub mod engine;
 mod host_usage;
 pub mod image;
+pub mod policy;
 mod pool;
 pub mod seccomp;
 pub mod spec;
 
 pub use engine::Engine;
+pub use policy::ImagePolicy;
 
 use call::Warm;
 use spec::{Launch, Shape};
@@ -78,6 +88,11 @@ pub struct ContainerConfig {
     pub max_code_bytes: usize,
     /// Remove containers of dead ain-sre processes at start-up.
     pub remove_leftovers: bool,
+    /// Which images the `image` runtime may run (default: none).
+    pub images: ImagePolicy,
+    /// The engine's OCI runtime every container runs under (`HostConfig.Runtime`), e.g. `runsc`
+    /// for gVisor once registered in the engine's `daemon.json`; `None`: the engine's default.
+    pub oci_runtime: Option<String>,
 }
 
 impl Default for ContainerConfig {
@@ -90,6 +105,8 @@ impl Default for ContainerConfig {
             prewarm_limits: Limits::default(),
             max_code_bytes: 1 << 20,
             remove_leftovers: true,
+            images: ImagePolicy::default(),
+            oci_runtime: None,
         }
     }
 }
@@ -144,7 +161,12 @@ enum Kind {
         hash: [u8; 32],
     },
     Image {
+        /// The reference the function gave.
         image: String,
+        /// The id it resolved to when the policy allowed it: what runs, so a tag moved
+        /// afterwards cannot swap in an image nobody checked.
+        id: String,
+        volumes: Vec<String>,
     },
 }
 
@@ -152,7 +174,7 @@ impl PreparedContainer {
     /// The image the function runs in.
     pub fn image(&self) -> &str {
         match &self.kind {
-            Kind::Stem { image, .. } | Kind::Image { image } => image,
+            Kind::Stem { image, .. } | Kind::Image { image, .. } => image,
         }
     }
 }
@@ -168,12 +190,19 @@ fn unavailable(why: impl Into<String>) -> SandboxError {
     }
 }
 
-/// Removes a container (forced); failures are logged, the leftover sweep catches the rest.
+/// Removes a container (forced) with its anonymous volumes (`v`: none should exist, since
+/// declared volumes are covered by tmpfs mounts, but one must never outlive its container);
+/// failures are logged, the leftover sweep catches the rest.
 pub(crate) async fn remove(docker: &Docker, id: &str) {
     if let Err(e) = docker
         .remove_container(
             id,
-            Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+            Some(
+                RemoveContainerOptionsBuilder::new()
+                    .force(true)
+                    .v(true)
+                    .build(),
+            ),
         )
         .await
     {
@@ -186,8 +215,13 @@ impl ContainerSandbox {
     /// processes and starts the pool's refill task.
     pub async fn start(cfg: ContainerConfig) -> Result<ContainerSandbox, SandboxError> {
         let engine = Engine::connect().await?;
-        if let Some(w) = engine.runc_warning() {
-            tracing::warn!("{w}");
+        match cfg.oci_runtime.as_deref() {
+            None | Some("runc") => {
+                if let Some(w) = engine.runc_warning() {
+                    tracing::warn!("{w}");
+                }
+            }
+            Some(name) => engine.require_runtime(name).await?,
         }
         let runtimes = match &cfg.runtimes {
             Some(r) => r.clone(),
@@ -212,6 +246,7 @@ impl ContainerSandbox {
             engine.docker.clone(),
             who.clone(),
             cfg.max_code_bytes,
+            cfg.oci_runtime.clone(),
         ));
         let sb = ContainerSandbox {
             inner: Arc::new(Inner {
@@ -272,9 +307,33 @@ impl ContainerSandbox {
         Ok(())
     }
 
-    /// What `ain-sre doctor` reports for this tier (engine, runc, images).
+    /// What `ain-sre doctor` reports for this tier (engine, runc, images, image policy, the OCI
+    /// runtime when one is configured).
     pub async fn doctor(&self) -> Vec<Check> {
-        doctor::checks(&self.inner.engine, &self.inner.runtimes).await
+        let mut out = doctor::checks(
+            &self.inner.engine,
+            &self.inner.runtimes,
+            &self.inner.cfg.images,
+        )
+        .await;
+        match self.inner.cfg.oci_runtime.as_deref() {
+            Some(r) if spec::is_gvisor(Some(r)) => out.push(Check::warn(
+                "container",
+                "oci runtime",
+                format!(
+                    "containers run under `{r}` (gVisor): stronger kernel isolation, but the stem \
+                     cell reads no usage (zero) and several abuse checks measure gVisor's own \
+                     emulation; run `ain-sre conformance --tier container --oci-runtime {r}`"
+                ),
+            )),
+            Some(r) => out.push(Check::ok(
+                "container",
+                "oci runtime",
+                format!("containers run under `{r}`"),
+            )),
+            None => {}
+        }
+        out
     }
 
     /// Stops refilling, removes every waiting stem cell and kept container and waits for
@@ -312,10 +371,6 @@ impl ContainerSandbox {
             argv: stem_argv(rt),
             shape: Shape::of(limits)?,
         })
-    }
-
-    async fn image_present(&self, image: &str) -> Result<bool, SandboxError> {
-        Ok(image_status(&self.inner.engine.docker, image).await? != ImageStatus::Missing)
     }
 
     /// Containers kept for same-function reuse right now.
@@ -453,15 +508,30 @@ impl Sandbox for ContainerSandbox {
                     image.escape_debug()
                 )));
             }
-            if !self.image_present(&image).await? {
-                return Err(SandboxError::Rejected(format!(
-                    "image `{image}` is not present on this worker's Docker engine \
-                     (workers never pull; load or build it first)"
-                )));
+            let inspect = match self.inner.engine.docker.inspect_image(&image).await {
+                Ok(i) => i,
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => {
+                    return Err(SandboxError::Rejected(format!(
+                        "image `{image}` is not present on this worker's Docker engine \
+                         (workers never pull; load or build it first)"
+                    )));
+                }
+                Err(e) => return Err(call::host_fault("inspecting an image", e)),
+            };
+            let policy = &self.inner.cfg.images;
+            if !policy.permits(&inspect) {
+                return Err(SandboxError::Rejected(policy.rejection(&image)));
             }
+            let volumes = policy::volumes(&inspect)
+                .map_err(|why| SandboxError::Rejected(format!("image `{image}`: {why}")))?;
+            let id = inspect
+                .id
+                .ok_or_else(|| call::host_fault("inspecting an image", "no id"))?;
             return Ok(Arc::new(PreparedContainer {
                 runtime: rt,
-                kind: Kind::Image { image },
+                kind: Kind::Image { image, id, volumes },
             }));
         }
         if code.bytes.len() > self.inner.cfg.max_code_bytes {
@@ -559,6 +629,7 @@ impl ContainerSandbox {
                                 &key.runtime,
                                 &self.inner.who,
                                 self.inner.cfg.max_code_bytes,
+                                self.inner.cfg.oci_runtime.as_deref(),
                             );
                             (call::launch(docker, body).await?, 0)
                         }
@@ -573,17 +644,19 @@ impl ContainerSandbox {
                 let stdin = call::frame(&nonce, &env, code, &call.input, park.is_some());
                 (warm, stdin, Some(nonce), park)
             }
-            Kind::Image { image } => {
+            Kind::Image { id, volumes, .. } => {
                 let env = call.guest_env().map(|(k, v)| format!("{k}={v}")).collect();
                 let body = spec::create_body(
                     &Launch::Image {
-                        image: image.clone(),
+                        image: id.clone(),
                         env,
+                        volumes: volumes.clone(),
                     },
                     shape,
                     "image",
                     &self.inner.who,
                     self.inner.cfg.max_code_bytes,
+                    self.inner.cfg.oci_runtime.as_deref(),
                 );
                 let warm = call::launch(docker, body).await?;
                 (warm, call.input.to_vec(), None, None)

@@ -104,6 +104,7 @@ impl Pool {
         docker: Docker,
         who: Identity,
         max_code_bytes: usize,
+        oci_runtime: Option<String>,
     ) {
         loop {
             let next = {
@@ -129,6 +130,7 @@ impl Pool {
                 &key.runtime,
                 &who,
                 max_code_bytes,
+                oci_runtime.as_deref(),
             );
             // Never abandoned half-way: a container created but not recorded would leak.
             let made = launch(&docker, body).await;

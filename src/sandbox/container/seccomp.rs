@@ -33,6 +33,41 @@ pub const MASKED_PATHS: &[&str] = &[
     "/sys/devices/virtual/powercap",
     "/proc/1/mem",
     "/proc/1/task/1/mem",
+    // The stem cell's other per-process files (abuse row 28). The stem cell runs as another
+    // user than the guest, which already makes them unreadable (they are ptrace-checked); the
+    // masks are a second door shut. `/proc/1/fd` is not masked: runc lists `/proc/self/fd` in
+    // the container's pid 1 after masking to mark its own descriptors close-on-exec, and an
+    // empty directory there would leak them into the container.
+    "/proc/1/environ",
+    "/proc/1/maps",
+    "/proc/1/syscall",
+    "/proc/1/task/1/environ",
+    "/proc/1/task/1/maps",
+    "/proc/1/task/1/syscall",
+    // Host-wide information no namespace hides (abuse row 12): the kernel command line, the
+    // boot id, host memory, CPU, disk, interrupt, lock and pressure counters, block devices.
+    "/proc/cmdline",
+    "/proc/sys/kernel/random/boot_id",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/diskstats",
+    "/proc/partitions",
+    "/proc/swaps",
+    "/proc/interrupts",
+    "/proc/softirqs",
+    "/proc/loadavg",
+    "/proc/locks",
+    "/proc/vmstat",
+    "/proc/zoneinfo",
+    "/proc/buddyinfo",
+    "/proc/pagetypeinfo",
+    "/proc/pressure",
+    "/sys/block",
+    "/sys/class/block",
+    "/sys/dev/block",
+    // POSIX message queues: opening a file under the mqueue mount creates a queue, which the
+    // seccomp allowlist (no `mq_open`) does not see. No function has a use for them.
+    "/dev/mqueue",
 ];
 
 /// The `SecurityOpt` entry carrying the profile (`seccomp=<json>`), or `None` where the process
@@ -42,6 +77,9 @@ pub fn security_opt() -> Option<&'static str> {
     OPT.get_or_init(|| profile().map(|p| format!("seccomp={p}")))
         .as_deref()
 }
+
+/// Calls the container profile allows beyond the process tier's list (for the stem cell's `setpriv`).
+pub const CONTAINER_ONLY: &[&str] = &["setgroups", "capget", "capset"];
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 fn profile() -> Option<String> {
@@ -68,6 +106,11 @@ fn profile() -> Option<String> {
                 "args": [{ "index": 0, "value": libc::AF_UNIX, "valueTwo": 0, "op": "SCMP_CMP_EQ" }]
             },
             { "names": ["ioctl"], "action": "SCMP_ACT_ALLOW" },
+            // The stem cell (root in the container) drops the guest to nobody with `setpriv`,
+            // which clears supplementary groups and the inheritable set (reading the sets with
+            // `capget` first). Harmless for the guest: without CAP_SETGID `setgroups` fails, and
+            // `capset` can only lower its (empty) sets.
+            { "names": CONTAINER_ONLY, "action": "SCMP_ACT_ALLOW" },
             { "names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::ENOSYS }
         ]
     });

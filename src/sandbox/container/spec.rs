@@ -1,7 +1,9 @@
 //! The hardened container definition every call gets, as one pure function of the call's
 //! [`Limits`] and what to launch. Nothing here is optional per call: no network, no capabilities,
-//! no privilege gain, a read-only root, sized tmpfs mounts, memory = memory+swap, a CPU quota, a
-//! pids limit, no log driver, a non-root user, no host mounts and never the Docker socket.
+//! no privilege gain, a read-only root, sized tmpfs mounts (also over an image's declared volumes),
+//! memory = memory+swap, a CPU quota, a pids limit, no log driver, a non-root guest (a stem cell
+//! is root with `SETUID`/`SETGID`/`KILL` only, to keep the guest away from it), no host mounts and
+//! never the Docker socket.
 
 use std::collections::HashMap;
 
@@ -9,7 +11,7 @@ use bollard::models::{
     ContainerCreateBody, HostConfig, HostConfigCgroupnsModeEnum, HostConfigLogConfig,
 };
 
-use super::image::{STEM_PATH, USER};
+use super::image::{STEM_PATH, STEM_USER, USER};
 use super::seccomp::{self, MASKED_PATHS};
 use crate::sandbox::{Limits, NetworkPolicy, SandboxError};
 
@@ -81,6 +83,9 @@ pub enum Launch {
         image: String,
         /// `SRE_*` environment.
         env: Vec<String>,
+        /// The image's declared `VOLUME` paths: each is covered by a sized tmpfs, so Docker
+        /// creates no (unsized, host-disk) anonymous volume for it (abuse row 27).
+        volumes: Vec<String>,
     },
 }
 
@@ -102,13 +107,45 @@ fn security_opts() -> Vec<String> {
         .collect()
 }
 
-/// The full create request: hardened host config, stdin attached once, labels.
+/// Host tasks gVisor's own sandbox (the Sentry and its Go runtime threads) needs inside the
+/// container's pids cgroup, on top of the call's limit: under `runsc` the guest's processes are
+/// not host tasks at all (they live inside the Sentry), so the host pids limit bounds gVisor's
+/// threads, and the Sentry fails to start below about 64 (measured: 48 fails, 64 starts).
+pub const GVISOR_TASKS: u32 = 128;
+
+/// True when `oci_runtime` is gVisor's (`runsc`, or a variant registered as `runsc-…`).
+pub fn is_gvisor(oci_runtime: Option<&str>) -> bool {
+    oci_runtime.is_some_and(|r| r.starts_with("runsc"))
+}
+
+/// Capabilities a stem cell keeps: it runs as root in the container so the guest (another user)
+/// cannot reach it through `/proc/1` (abuse row 28), and needs these to drop to the guest's user
+/// for each call (`SETUID`, `SETGID`) and to kill what the guest left (`KILL`). The guest never
+/// holds any: the drop to a non-root user clears its capability sets, and `no-new-privileges`
+/// keeps it from regaining them on exec.
+pub const STEM_CAPS: &[&str] = &["SETUID", "SETGID", "KILL"];
+
+/// The tmpfs options covering an image's declared volume: as large as `/tmp`, or read-only and
+/// empty when the profile grants no scratch space (a tmpfs `size=0` would mean unbounded).
+fn volume_tmpfs(tmpfs_bytes: u64) -> String {
+    if tmpfs_bytes == 0 {
+        "ro,nosuid,nodev,noexec,size=4096,nr_inodes=16,mode=0755".to_owned()
+    } else {
+        let inodes = (tmpfs_bytes / 4096).max(64);
+        format!("rw,nosuid,nodev,noexec,size={tmpfs_bytes},nr_inodes={inodes},mode=1777")
+    }
+}
+
+/// The full create request: hardened host config, stdin attached once, labels. `oci_runtime`
+/// names the engine's OCI runtime to use (e.g. `runsc` for gVisor); `None` is the engine's
+/// default (runc).
 pub fn create_body(
     launch: &Launch,
     shape: Shape,
     runtime: &str,
     who: &Identity,
     max_code_bytes: usize,
+    oci_runtime: Option<&str>,
 ) -> ContainerCreateBody {
     let mut tmpfs = HashMap::new();
     if shape.tmpfs_bytes > 0 {
@@ -122,12 +159,14 @@ pub fn create_body(
             ),
         );
     }
-    let (image, entrypoint, cmd, env) = match launch {
+    let (image, entrypoint, cmd, env, user, cap_add) = match launch {
         Launch::Stem { image, argv } => {
             tmpfs.insert(
                 "/sre".to_owned(),
+                // Written by the stem cell (root), only read by the guest: not scratch space,
+                // and the code of a kept container cannot be changed by the call before it.
                 format!(
-                    "rw,nosuid,nodev,noexec,size={},nr_inodes=16,mode=1777",
+                    "rw,nosuid,nodev,noexec,size={},nr_inodes=16,mode=0755",
                     code_tmpfs_bytes(max_code_bytes)
                 ),
             );
@@ -136,9 +175,31 @@ pub fn create_body(
                 Some(vec![STEM_PATH.to_owned()]),
                 Some(argv.clone()),
                 Vec::new(),
+                STEM_USER,
+                STEM_CAPS.iter().map(|c| (*c).to_owned()).collect(),
             )
         }
-        Launch::Image { image, env } => (image.clone(), None, None, env.clone()),
+        Launch::Image {
+            image,
+            env,
+            volumes,
+        } => {
+            for v in volumes {
+                // A volume at /tmp is /tmp's own tmpfs (already sized).
+                tmpfs
+                    .entry(v.clone())
+                    .or_insert_with(|| volume_tmpfs(shape.tmpfs_bytes));
+            }
+            (image.clone(), None, None, env.clone(), USER, Vec::new())
+        }
+    };
+    // `strict` (no scratch space): no /dev/shm at all. IPC mode `none` is a private IPC
+    // namespace without the /dev/shm mount (abuse row 12's scratch-space half).
+    let (ipc_mode, shm_size) = if shape.tmpfs_bytes == 0 {
+        ("none", None)
+    } else {
+        // /dev/shm is another writable tmpfs: no bigger than /tmp.
+        ("private", Some(shape.tmpfs_bytes as i64))
     };
     let labels = HashMap::from([
         (LABEL.to_owned(), "1".to_owned()),
@@ -152,7 +213,7 @@ pub fn create_body(
         entrypoint,
         cmd,
         env: Some(env),
-        user: Some(USER.to_owned()),
+        user: Some(user.to_owned()),
         working_dir: Some("/".to_owned()),
         hostname: Some("sandbox".to_owned()),
         attach_stdin: Some(true),
@@ -166,6 +227,7 @@ pub fn create_body(
         host_config: Some(HostConfig {
             network_mode: Some("none".to_owned()),
             cap_drop: Some(vec!["ALL".to_owned()]),
+            cap_add: Some(cap_add),
             security_opt: Some(security_opts()),
             masked_paths: Some(MASKED_PATHS.iter().map(|p| (*p).to_owned()).collect()),
             readonly_rootfs: Some(true),
@@ -174,7 +236,14 @@ pub fn create_body(
             memory_swap: Some(shape.memory_bytes as i64),
             memory_swappiness: None,
             nano_cpus: Some(shape.nano_cpus),
-            pids_limit: Some(i64::from(shape.pids)),
+            pids_limit: Some(i64::from(
+                shape.pids
+                    + if is_gvisor(oci_runtime) {
+                        GVISOR_TASKS
+                    } else {
+                        0
+                    },
+            )),
             // Per-user kernel counters (abuse row 26): few queued signals, no POSIX message
             // queue bytes. The kernel counts both per uid, so they bound what containers of one
             // uid hold together; inotify is refused by the seccomp policy.
@@ -192,7 +261,7 @@ pub fn create_body(
                 typ: Some("none".to_owned()),
                 config: None,
             }),
-            ipc_mode: Some("private".to_owned()),
+            ipc_mode: Some(ipc_mode.to_owned()),
             // A cgroup namespace of its own: Docker 20.10 on cgroup v1 defaults to the host's, and
             // `/proc/self/cgroup` then shows the host path (abuse row 12).
             cgroupns_mode: Some(HostConfigCgroupnsModeEnum::PRIVATE),
@@ -202,8 +271,7 @@ pub fn create_body(
                 "net.ipv4.ping_group_range".to_owned(),
                 "1 0".to_owned(),
             )])),
-            // /dev/shm is another writable tmpfs: no bigger than /tmp (1 MiB when there is none).
-            shm_size: Some(shape.tmpfs_bytes.max(1 << 20) as i64),
+            shm_size,
             privileged: Some(false),
             publish_all_ports: Some(false),
             binds: Some(Vec::new()),
@@ -211,6 +279,7 @@ pub fn create_body(
             devices: Some(Vec::new()),
             auto_remove: Some(false),
             init: Some(false),
+            runtime: oci_runtime.map(str::to_owned),
             ..HostConfig::default()
         }),
         ..ContainerCreateBody::default()
@@ -236,13 +305,14 @@ mod tests {
         let shape = Shape::of(&limits).unwrap();
         let body = create_body(
             &Launch::Stem {
-                image: "ain-sre/python3:1".into(),
+                image: "ain-sre/python3:2".into(),
                 argv: vec!["/sre/main.py".into(), "/usr/bin/python3".into()],
             },
             shape,
             "python3",
             &who(),
             1 << 20,
+            None,
         );
         let hc = body.host_config.unwrap();
         assert_eq!(hc.network_mode.as_deref(), Some("none"));
@@ -265,7 +335,12 @@ mod tests {
             tmp.contains("size=16777216") && tmp.contains("noexec"),
             "{tmp}"
         );
-        assert_eq!(body.user.as_deref(), Some("65534:65534"));
+        assert_eq!(body.user.as_deref(), Some("0:0"), "the stem cell is root");
+        assert_eq!(
+            hc.cap_add,
+            Some(vec!["SETUID".into(), "SETGID".into(), "KILL".into()])
+        );
+        assert_eq!(hc.ipc_mode.as_deref(), Some("private"));
         assert_eq!(body.labels.unwrap()[LABEL], "1");
         assert_eq!(body.env, Some(vec![]));
     }
@@ -284,13 +359,25 @@ mod tests {
             &Launch::Image {
                 image: "x".into(),
                 env: vec![],
+                volumes: vec!["/data".into()],
             },
             s,
             "image",
             &who(),
             1,
+            Some("runsc"),
         );
-        assert!(body.host_config.unwrap().tmpfs.unwrap().is_empty());
+        assert_eq!(body.user.as_deref(), Some("65534:65534"));
+        let hc = body.host_config.unwrap();
+        assert_eq!(hc.cap_add, Some(vec![]));
+        assert_eq!(hc.runtime.as_deref(), Some("runsc"));
+        assert_eq!(hc.pids_limit, Some(32 + i64::from(GVISOR_TASKS)));
+        // No scratch space: no /tmp, no /dev/shm, and a declared volume is read-only and empty.
+        let tmpfs = hc.tmpfs.unwrap();
+        assert_eq!(tmpfs.len(), 1);
+        assert!(tmpfs["/data"].starts_with("ro,"), "{tmpfs:?}");
+        assert_eq!(hc.ipc_mode.as_deref(), Some("none"));
+        assert_eq!(hc.shm_size, None);
         let proxy = Limits {
             network: NetworkPolicy::Proxy { allow: vec![] },
             ..Limits::default()
