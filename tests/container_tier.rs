@@ -75,6 +75,9 @@ async fn tier(test: &str, pool_size: usize) -> Option<ContainerSandbox> {
 /// The bring-your-own images the tests build and allow by name.
 const BYO_IMAGE: &str = "ain-sre-test/byo:1";
 const VOLUME_IMAGE: &str = "ain-sre-test/vol:1";
+/// Held by the tests that create or count anonymous volumes: the volume list is host-wide, so a
+/// test that checks nothing was left behind must not see another test's volume come and go.
+static VOLUMES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// Images carrying this label are allowed too.
 const ALLOW_LABEL: &str = "io.ain-sre.test-function=yes";
 
@@ -325,6 +328,7 @@ async fn bring_your_own_image_and_missing_image() {
 #[tokio::test]
 async fn leftovers_of_a_dead_worker_are_removed_at_start_up() {
     let test = "ct_orphans";
+    let _volumes = VOLUMES.lock().await;
     let Ok(engine) = Engine::connect().await else {
         common::skip_or_fail(test, "no Docker engine");
         return;
@@ -995,6 +999,7 @@ async fn image_volumes_are_sized_tmpfs_and_leave_nothing_behind() {
     // read-only root, and removing a container without `v` leaves it behind. The guest must find
     // a sized tmpfs at /data, its 400 MiB write must stop there, and no volume may appear.
     let test = "ct_volume";
+    let _volumes = VOLUMES.lock().await;
     let Some(sb) = tier(test, 0).await else {
         return;
     };
