@@ -349,8 +349,8 @@ async fn leftovers_of_a_dead_worker_are_removed_at_start_up() {
     .await;
     let mut ids = Vec::new();
     for (dead, image) in [
-        ("4194300:1", "ain-sre/bash:2"),
-        ("1:999999999", "ain-sre/bash:2"),
+        ("4194300:1", "ain-sre/bash:3"),
+        ("1:999999999", "ain-sre/bash:3"),
         ("4194301:1", vol_image),
     ] {
         let body = bollard::models::ContainerCreateBody {
