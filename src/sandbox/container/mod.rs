@@ -222,11 +222,12 @@ pub(crate) async fn remove(docker: &Docker, id: &str) {
 }
 
 impl ContainerSandbox {
-    /// Connects to the engine, warns about an old runc, removes leftovers of dead ain-sre
-    /// processes and starts the pool's refill task.
+    /// Connects to the engine (refusing one with `userns-remap`: see [`guest`]), warns about an
+    /// old runc, removes leftovers of dead ain-sre processes and starts the pool's refill task.
     pub async fn start(cfg: ContainerConfig) -> Result<ContainerSandbox, SandboxError> {
         let guests = guest::Allocator::new(cfg.guest_ids.validate().map_err(unavailable)?);
         let engine = Engine::connect().await?;
+        engine.require_no_userns_remap().await?;
         match cfg.oci_runtime.as_deref() {
             None | Some("runc") => {
                 if let Some(w) = engine.runc_warning() {
