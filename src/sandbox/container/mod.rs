@@ -5,8 +5,8 @@
 //!   a CPU quota, a pids limit, no log driver, the guest as a uid of its own ([`guest`]: no two
 //!   live containers share one, so the kernel's per-user counters are per container; the stem
 //!   cell alone is root, with three capabilities), no host mounts, no Docker socket, host-wide
-//!   `/proc` and `/sys`
-//!   counters masked, and no `/dev/shm` or POSIX queues when the profile grants no scratch space.
+//!   `/proc` and `/sys` counters masked, and no `/dev/shm` or POSIX queues when the profile
+//!   grants no scratch space.
 //!   An operator may run every container under another OCI runtime (gVisor's `runsc`).
 //! - **Shipped runtimes** (python3, nodejs, bash, perl) run in images built offline from the host's
 //!   own files ([`image`]) whose entrypoint is the stem cell: it waits on stdin for one framed call
@@ -28,9 +28,8 @@
 //! nonce; limits never depend on it. The guest must not reach the stem cell (abuse rows 9 and
 //! 28): the stem cell runs as root in the container with only `SETUID`, `SETGID` and `KILL`, and
 //! drops the guest to the container's guest uid without capabilities, so the kernel's ptrace
-//! access check refuses
-//! the guest `/proc/1/fd/0` (where the next frame arrives), `/proc/1/mem`, `maps`, `environ` and
-//! `syscall`. Every container also gets a **seccomp allowlist generated from the process
+//! access check refuses the guest `/proc/1/fd/0` (where the next frame arrives), `/proc/1/mem`,
+//! `maps`, `environ` and `syscall`. Every container also gets a **seccomp allowlist generated from the process
 //! tier's** ([`seccomp`]: no `ptrace`, no `process_vm_readv`/`writev`, which Docker's default
 //! profile allows) and those `/proc/1` files masked. The nonce therefore stays secret and neither
 //! the report nor the next call's frame can be forged; the stem cell is pid 1, which the kernel
