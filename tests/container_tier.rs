@@ -17,7 +17,7 @@ use ain_sre::config::runtimes::RuntimeCatalog;
 use ain_sre::sandbox::container::image::{self, BuildEvent};
 use ain_sre::sandbox::container::spec::{LABEL, LABEL_HOST, LABEL_OWNER, LABEL_PROCESS};
 use ain_sre::sandbox::container::{
-    ContainerConfig, ContainerSandbox, Engine, ImagePolicy, ImageStatus, image_status,
+    ContainerConfig, ContainerSandbox, Engine, GuestIds, ImagePolicy, ImageStatus, image_status,
 };
 use ain_sre::sandbox::{
     Failure, FunctionCode, Invocation, Limits, NetworkPolicy, Outcome, Reuse, Sandbox, SandboxError,
@@ -51,6 +51,15 @@ async fn ensure_images(engine: &Engine) -> Result<(), String> {
 /// The tier for one test (`instance` = the test's name, so its containers can be counted), or
 /// `None` after a loud skip (a failure in strict mode) when Docker is missing.
 async fn tier(test: &str, pool_size: usize) -> Option<ContainerSandbox> {
+    tier_with(test, pool_size, |_| {}).await
+}
+
+/// [`tier`], with `adjust` applied to the configuration.
+async fn tier_with(
+    test: &str,
+    pool_size: usize,
+    adjust: impl FnOnce(&mut ContainerConfig),
+) -> Option<ContainerSandbox> {
     let engine = match Engine::connect().await {
         Ok(e) => e,
         Err(e) => {
@@ -69,6 +78,8 @@ async fn tier(test: &str, pool_size: usize) -> Option<ContainerSandbox> {
         },
         ..ContainerConfig::default()
     };
+    let mut cfg = cfg;
+    adjust(&mut cfg);
     Some(ContainerSandbox::start(cfg).await.expect("container tier"))
 }
 
@@ -353,8 +364,8 @@ async fn leftovers_of_a_dead_worker_are_removed_at_start_up() {
     .await;
     let mut ids = Vec::new();
     for (dead, image) in [
-        ("4194300:1", "ain-sre/bash:2"),
-        ("1:999999999", "ain-sre/bash:2"),
+        ("4194300:1", "ain-sre/bash:3"),
+        ("1:999999999", "ain-sre/bash:3"),
         ("4194301:1", vol_image),
     ] {
         let body = bollard::models::ContainerCreateBody {
@@ -665,12 +676,76 @@ seen = [p for p in ['/etc/shadow', '/var/run/docker.sock', '/run/docker.sock', '
         if os.path.exists(p)]
 env = sorted(os.environ)
 pid1 = open('/proc/1/environ', 'rb').read()
-print(seen, env, b'AIN_SRE_PRIVATE_KEY' in pid1, b'/root' in pid1, os.getuid())
+print(seen, env, b'AIN_SRE_PRIVATE_KEY' in pid1, b'/root' in pid1, os.getuid() >= 4000000)
 "#;
     let out = py(&sb, code, limits()).await;
     assert_eq!(
         stdout_str(&out).trim(),
-        "[] ['SRE_CALL_ID', 'SRE_FUNCTION'] False False 65534"
+        "[] ['SRE_CALL_ID', 'SRE_FUNCTION'] False False True"
+    );
+    finish(sb, test).await;
+}
+
+/// Abuse row 26 (SECURITY.md): the kernel counts queued signals and processes per host uid, and
+/// containers have no user namespace, so each container's guest runs as a uid (and gid) of its
+/// own from the configured range; so does a bring-your-own image's entrypoint, whatever its
+/// `USER`. `ain-sre conformance --check 26` shows the consequence: a second container queues its
+/// own signals while the first holds all it can.
+#[tokio::test]
+async fn every_container_has_a_guest_uid_of_its_own() {
+    let test = "ct_guest_uids";
+    let range = GuestIds {
+        base: 4_300_000,
+        count: 1000,
+    };
+    let Some(sb) = tier_with(test, 1, |c| c.guest_ids = range).await else {
+        return;
+    };
+    let in_range = |u: u32| (range.base..range.base + range.count).contains(&u);
+    let ids = |s: &str| -> Vec<u32> {
+        s.split_whitespace()
+            .map(|x| x.parse().unwrap_or_else(|_| panic!("{s}")))
+            .collect()
+    };
+    // Three calls at once (one from the pool, two cold), each holding its container a moment.
+    let code = "import os, time\nprint(os.getuid(), os.geteuid(), os.getgid(), os.getegid(), \
+                *os.getgroups())\ntime.sleep(0.5)";
+    let (a, b, c) = tokio::join!(
+        py(&sb, code, limits()),
+        py(&sb, code, limits()),
+        py(&sb, code, limits())
+    );
+    let mut uids = std::collections::BTreeSet::new();
+    for o in [a, b, c] {
+        let s = stdout_str(&o);
+        let v = ids(&s);
+        assert!(
+            v.len() == 4 && v.iter().all(|&i| i == v[0]) && in_range(v[0]),
+            "uid, euid, gid, egid (one number of the range) and no groups: {s}"
+        );
+        uids.insert(v[0]);
+    }
+    assert_eq!(
+        uids.len(),
+        3,
+        "three containers, three guest uids: {uids:?}"
+    );
+    // A bring-your-own image runs as the container's guest uid, not as its own `USER`.
+    build_image(
+        &sb.engine().docker,
+        "ain-sre-test/uid:1",
+        vec![
+            "USER 0:0".into(),
+            format!("LABEL {ALLOW_LABEL}"),
+            r#"ENTRYPOINT ["/usr/bin/bash", "-c", "echo $UID $EUID"]"#.into(),
+        ],
+    )
+    .await;
+    let s = stdout_str(&run(&sb, "image", "ain-sre-test/uid:1", b"", limits()).await);
+    let v = ids(&s);
+    assert!(
+        v.len() == 2 && v[0] == v[1] && in_range(v[0]) && !uids.contains(&v[0]),
+        "{s}"
     );
     finish(sb, test).await;
 }

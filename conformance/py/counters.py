@@ -1,7 +1,9 @@
-# Row 26: hoard per-user kernel counters - inotify instances and queued real-time signals - and
-# hold them while the host checks it can still take both (mark() tells it we hold them). A watch
-# on a bound runtime file would also see other sandboxes open it (it is the host's inode).
-import signal, time
+# Row 26: hoard per-user kernel counters - inotify instances and queued real-time signals. With
+# `hold` in the context, keep them (the signals blocked, so they stay queued) after mark() tells
+# the host we hold them, until the host sends SIGUSR1 or `hold` seconds pass: meanwhile the host
+# checks that it, and a second sandbox running this probe without `hold`, can still take their
+# own. A watch on a bound runtime file would also see other sandboxes open it (the host's inode).
+import signal
 fds, err = [], 0
 while len(fds) < 100000:
     fd = libc.inotify_init1(0o2000000)  # IN_CLOEXEC
@@ -13,7 +15,7 @@ info['inotify'], info['inotify_errno'] = len(fds), err
 if fds and libc.inotify_add_watch(fds[0], sys.executable.encode(), 0x20) >= 0:  # IN_OPEN
     breaches.append('inotify watch on a runtime file: opens by other sandboxes are visible')
 sig = signal.SIGRTMIN
-signal.pthread_sigmask(signal.SIG_BLOCK, {sig})
+signal.pthread_sigmask(signal.SIG_BLOCK, {sig, signal.SIGUSR1})
 pid, n, err = os.getpid(), 0, 0
 while n < 200000:
     if libc.sigqueue(pid, sig, ctypes.c_void_p(0)) != 0:
@@ -21,6 +23,22 @@ while n < 200000:
         break
     n += 1
 info['signals'], info['signals_errno'] = n, err
-mark()
-time.sleep(ctx.get('hold', 2))
+
+def host_uid():
+    """The uid the kernel charges this process's counters to: ours, through the user namespace's
+    map (identity in a container; the cell's own uid on the process tier)."""
+    uid = os.getuid()
+    try:
+        for line in open('/proc/self/uid_map'):
+            inside, outside, count = map(int, line.split())
+            if inside <= uid < inside + count:
+                return outside + uid - inside
+    except (OSError, ValueError):
+        pass
+    return None
+
+info['uid'] = host_uid()
+if ctx.get('hold'):
+    mark()
+    signal.sigtimedwait({signal.SIGUSR1}, ctx['hold'])
 report()

@@ -22,13 +22,20 @@
 # container. With <keep> = 1 (the function's profile opted into same-function reuse) it reads the
 # next frame instead; the worker only ever sends it frames of the same function.
 # The guest cannot forge the usage line or the next frame: this process (pid 1) runs as root in
-# the container (with only SETUID, SETGID and KILL) and the guest as nobody (setpriv drops to
-# 65534 with no capabilities), so the kernel refuses the guest /proc/1/fd/0 (the stdin the next
-# frame arrives on), /proc/1/mem, maps, environ and syscall, and ptrace; the seccomp profile and
-# the masked /proc/1 files are a second barrier.
+# the container (with only SETUID, SETGID and KILL) and the guest as the container's own uid
+# (setpriv drops to it with no capabilities), so the kernel refuses the guest /proc/1/fd/0 (the
+# stdin the next frame arrives on), /proc/1/mem, maps, environ and syscall, and ptrace; the
+# seccomp profile and the masked /proc/1 files are a second barrier.
+#
+# The guest's uid (also its gid) is $AIN_SRE_GUEST_ID, set by the worker when it creates the
+# container: a number of the worker's guest range that no other live container and no host
+# account has, so the kernel's per-user counters (queued signals, processes) are this
+# container's alone. Without a valid one no call runs (exit 120).
 set -u
 src=$1
 shift
+guest=${AIN_SRE_GUEST_ID:-}
+[[ $guest =~ ^[1-9][0-9]{0,9}$ ]] && ((guest > 65535 && guest < 4294967295)) || exit 120
 usage() {
   cpu=0 mem=0 oom=0
   { IFS= read -r cpu < /sys/fs/cgroup/cpuacct/cpuacct.usage; } 2>/dev/null ||
@@ -51,7 +58,7 @@ while IFS=' ' read -r magic nonce nenv clen ilen keep; do
   usage
   cpu0=${cpu:-0} oom0=${oom:-0}
   /usr/bin/head -c "$ilen" |
-    /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+    /usr/bin/setpriv --reuid="$guest" --regid="$guest" --clear-groups --inh-caps=-all \
       /usr/bin/env -i "${envs[@]}" "$@"
   st=("${PIPESTATUS[@]}")
   rc=${st[1]}

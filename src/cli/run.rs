@@ -84,6 +84,11 @@ pub(crate) struct ContainerFile {
     allowed_image_label: Option<String>,
     /// The engine's OCI runtime every container runs under (e.g. `runsc`); default: the engine's.
     runtime: Option<String>,
+    /// First host uid (= gid) of the range containers' guests run as, one per live container;
+    /// default 4000000. Give each worker on a host its own range.
+    guest_uid_base: Option<u32>,
+    /// How many uids that range holds (the most containers that exist at once); default 65536.
+    guest_uids: Option<u32>,
 }
 
 impl RunFile {
@@ -95,6 +100,9 @@ impl RunFile {
             allow_label: self.container.allowed_image_label.clone(),
         };
         t.container.oci_runtime = self.container.runtime.clone();
+        let ids = &mut t.container.guest_ids;
+        ids.base = self.container.guest_uid_base.unwrap_or(ids.base);
+        ids.count = self.container.guest_uids.unwrap_or(ids.count);
         t
     }
 
@@ -211,9 +219,15 @@ mod tests {
     fn container_section_sets_the_image_policy_and_refuses_unknown_keys() {
         let file: RunFile = toml::from_str(
             "[container]\nallowed_images = [\"shop/fn:2\"]\nallowed_image_label = \"io.x=1\"\n\
-             runtime = \"runsc\"\n",
+             runtime = \"runsc\"\nguest_uid_base = 5000000\nguest_uids = 100\n",
         )
         .unwrap();
+        let ids = file.tier_config().container.guest_ids;
+        assert_eq!((ids.base, ids.count), (5_000_000, 100));
+        assert_eq!(
+            RunFile::default().tier_config().container.guest_ids,
+            crate::sandbox::container::GuestIds::default()
+        );
         assert_eq!(
             file.tier_config().container.oci_runtime.as_deref(),
             Some("runsc")

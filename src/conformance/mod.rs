@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::runtimes::RuntimeCatalog;
 use crate::sandbox::any::{AnySandbox, TierConfig, Tiers};
-use crate::sandbox::container::{ContainerConfig, ImagePolicy};
+use crate::sandbox::container::{ContainerConfig, GuestIds, ImagePolicy};
 use crate::sandbox::process::ProcessConfig;
 use crate::sandbox::{FunctionCode, Invocation, Limits, Outcome, SandboxError, Tier};
 
@@ -38,7 +38,7 @@ pub fn strict_from_env() -> bool {
 }
 
 /// The tier configuration the suite starts: the worker's defaults, with its own cgroup parent,
-/// uid range, root directory and container owner label so it never touches a running worker's.
+/// uid ranges, root directory and container owner label so it never touches a running worker's.
 /// `runtimes` overrides the shipped runtime files on the process and container tiers (as
 /// `ain-sre invoke --runtimes-dir` does).
 pub fn tier_config(runtimes: Option<RuntimeCatalog>) -> TierConfig {
@@ -50,6 +50,11 @@ pub fn tier_config(runtimes: Option<RuntimeCatalog>) -> TierConfig {
             images: ImagePolicy {
                 allow: vec![checks::VOLUME_IMAGE.to_owned()],
                 allow_label: None,
+            },
+            // Past the worker's default range (4,000,000 + 65,536).
+            guest_ids: GuestIds {
+                base: 4_100_000,
+                count: 4096,
             },
             ..ContainerConfig::default()
         },

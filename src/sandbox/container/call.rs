@@ -14,6 +14,7 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
+use super::guest::Lease;
 use super::host_usage;
 use crate::sandbox::{Failure, Limits, Outcome, SandboxError, Tier, Usage};
 
@@ -23,6 +24,9 @@ pub(crate) struct Warm {
     pub(crate) id: String,
     /// The attach streams, opened before start so no output is missed.
     pub(crate) attach: AttachContainerResults,
+    /// The container's guest uid: dropped (returned to the range) only after the container is
+    /// removed.
+    pub(crate) lease: Lease,
 }
 
 pub(crate) fn host_fault(what: &str, e: impl std::fmt::Display) -> SandboxError {
@@ -32,10 +36,11 @@ pub(crate) fn host_fault(what: &str, e: impl std::fmt::Display) -> SandboxError 
     }
 }
 
-/// Creates, attaches and starts a container.
+/// Creates, attaches and starts a container (`body` made with `lease`'s uid).
 pub(crate) async fn launch(
     docker: &Docker,
     body: bollard::models::ContainerCreateBody,
+    lease: Lease,
 ) -> Result<Warm, SandboxError> {
     let created = docker
         .create_container(None, body)
@@ -65,7 +70,7 @@ pub(crate) async fn launch(
     }
     .await;
     match attached {
-        Ok(attach) => Ok(Warm { id, attach }),
+        Ok(attach) => Ok(Warm { id, attach, lease }),
         Err(e) => {
             super::remove(docker, &id).await;
             Err(e)
@@ -159,7 +164,7 @@ fn report_complete(stderr: &[u8], nonce: &str) -> bool {
         .is_some_and(|at| stderr[at + needle.len()..].contains(&b'\n'))
 }
 
-/// Runs one call on `warm`. `nonce` is set for stem-cell images: the call is over when stdout
+/// Runs one call on container `id` through its `attach` streams. `nonce` is set for stem-cell images: the call is over when stdout
 /// ends with the nonce and the usage line is on stderr, without waiting for the engine to tear
 /// the container down (pid 1 has exited by then, which kills everything else in the container).
 /// Bring-your-own images report nothing: the call ends at end of stream, the exit status comes
@@ -167,24 +172,25 @@ fn report_complete(stderr: &[u8], nonce: &str) -> bool {
 /// killed; its removal is left to the caller.
 ///
 /// With `keep` (same-function reuse) stdin stays open after the frame, and the container comes
-/// back with the outcome when it may serve another call: the call completed (no timeout, OOM or
-/// output overflow) and the stem cell reported that it consumed the whole input.
+/// back (its attach streams) with the outcome when it may serve another call: the call
+/// completed (no timeout, OOM or output overflow) and the stem cell reported that it consumed the
+/// whole input.
 pub(crate) async fn drive(
     docker: &Docker,
-    warm: Warm,
+    id: &str,
+    attach: AttachContainerResults,
     stdin: Vec<u8>,
     limits: &Limits,
     nonce: Option<&str>,
     keep: bool,
     started: Instant,
-) -> Result<(Outcome, Option<Warm>), SandboxError> {
+) -> Result<(Outcome, Option<AttachContainerResults>), SandboxError> {
     let deadline = tokio::time::Instant::from_std(started + limits.wall_time);
-    let Warm { id, attach } = warm;
     // Without a stem cell nobody inside reports usage: sample the container's cgroup from here.
     let watch = match nonce {
         Some(_) => None,
         None => docker
-            .inspect_container(&id, None)
+            .inspect_container(id, None)
             .await
             .ok()
             .and_then(|i| i.state?.pid)
@@ -276,13 +282,7 @@ pub(crate) async fn drive(
                     mem_peak_kb: r.mem_bytes / 1024,
                 },
             };
-            return Ok((
-                out,
-                Some(Warm {
-                    id,
-                    attach: AttachContainerResults { output, input },
-                }),
-            ));
+            return Ok((out, Some(AttachContainerResults { output, input })));
         }
     }
     // Both halves of the attach connection must be gone before a kill: the engine does not
@@ -312,7 +312,7 @@ pub(crate) async fn drive(
     let mut engine_exit = None;
     let mut oom_flag = false;
     if failure.is_some() {
-        kill(docker, &id).await;
+        kill(docker, id).await;
     }
     if !matches!(ended, Ended::Reported) || failure.is_some() {
         // The exit status from the engine. A guest that closed its streams but keeps running
@@ -325,7 +325,7 @@ pub(crate) async fn drive(
         let wait = tokio::time::timeout_at(
             limit,
             docker
-                .wait_container(&id, Some(WaitContainerOptionsBuilder::new().build()))
+                .wait_container(id, Some(WaitContainerOptionsBuilder::new().build()))
                 .next(),
         )
         .await;
@@ -337,13 +337,13 @@ pub(crate) async fn drive(
             Ok(Some(Err(e))) => return Err(host_fault("waiting for a container", e)),
             Ok(None) => None,
             Err(_) => {
-                kill(docker, &id).await;
+                kill(docker, id).await;
                 failure.get_or_insert(Failure::Timeout);
                 None
             }
         };
         oom_flag =
-            match tokio::time::timeout(ENGINE_GRACE, docker.inspect_container(&id, None)).await {
+            match tokio::time::timeout(ENGINE_GRACE, docker.inspect_container(id, None)).await {
                 Ok(Ok(i)) => i.state.and_then(|s| s.oom_killed).unwrap_or(false),
                 _ => false,
             };

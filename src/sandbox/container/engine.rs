@@ -103,6 +103,24 @@ impl Engine {
         }
     }
 
+    /// Fails when the engine remaps user namespaces (`userns-remap`): it maps only its
+    /// subordinate range (usually 65,536 ids) into containers, so the per-container guest uids
+    /// (65,536 and up, [`super::guest`]) do not exist there and every call would fail.
+    pub async fn require_no_userns_remap(&self) -> Result<(), SandboxError> {
+        let info = self
+            .docker
+            .info()
+            .await
+            .map_err(|e| unavailable(format!("asking the engine for its options: {e}")))?;
+        if userns_remapped(&info.security_options.unwrap_or_default()) {
+            return Err(unavailable(
+                "the engine runs with userns-remap, which maps too few ids for a guest uid per \
+                 container; run the container tier on an engine without it",
+            ));
+        }
+        Ok(())
+    }
+
     /// Every container, in any state, carrying `label` (`key` or `key=value`).
     pub async fn labelled(
         &self,
@@ -161,6 +179,13 @@ impl Engine {
         }
         Ok(removed)
     }
+}
+
+/// True when the engine's security options (`docker info`) name user-namespace remapping.
+pub fn userns_remapped(security_options: &[String]) -> bool {
+    security_options
+        .iter()
+        .any(|o| o.split(',').any(|kv| kv == "name=userns"))
 }
 
 /// True when `version` (e.g. `1.1.5+ds1`, `v1.2.8`) lacks the 2025 fixes.
@@ -230,6 +255,17 @@ pub fn process_alive(label: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn userns_remap_is_recognised() {
+        let opts = |o: &[&str]| o.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(!userns_remapped(&opts(&["name=seccomp,profile=default"])));
+        assert!(userns_remapped(&opts(&[
+            "name=seccomp,profile=default",
+            "name=userns"
+        ])));
+        assert!(!userns_remapped(&[]));
+    }
 
     #[test]
     fn runc_versions() {

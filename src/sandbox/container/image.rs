@@ -18,13 +18,19 @@ use crate::sandbox::{SandboxError, Tier};
 pub const STEM: &str = include_str!("../../../runtimes/images/stem.sh");
 /// Where the stem cell lives inside an image.
 pub const STEM_PATH: &str = "/usr/local/lib/ain-sre/stem";
-/// The non-root user every guest runs as (`nobody`): a bring-your-own image's entrypoint, and
-/// the function behind a stem cell.
-pub const USER: &str = "65534:65534";
-/// The user a stem cell runs as: root in the container, so the guest (`nobody`) cannot open its
-/// `/proc/1` files (its stdin, memory map, environment: abuse row 28). It holds only the
-/// capabilities [`super::spec::STEM_CAPS`] and drops to [`USER`] for the guest.
+/// The default user recorded in offline-built images (`nobody`), for a container started by
+/// hand. The worker overrides it: the stem cell runs as [`STEM_USER`] and the guest as the
+/// container's own uid ([`GUEST_ENV`]).
+pub const IMAGE_USER: &str = "65534:65534";
+/// The user a stem cell runs as: root in the container, so the guest (another uid) cannot open
+/// its `/proc/1` files (its stdin, memory map, environment: abuse row 28). It holds only the
+/// capabilities [`super::spec::STEM_CAPS`] and drops to the container's guest uid for each call.
 pub const STEM_USER: &str = "0:0";
+/// The stem cell's environment variable naming the container's guest uid (also its gid): a
+/// number of the worker's guest range ([`super::guest`]), different for every live container,
+/// so the kernel's per-user counters are per container. The stem cell refuses to run a call
+/// without it.
+pub const GUEST_ENV: &str = "AIN_SRE_GUEST_ID";
 
 /// Label on offline-built images: the digest of the stem cell they carry, so an image built
 /// with an older stem cell is noticed (and rebuilt) instead of speaking an old protocol.
@@ -137,7 +143,7 @@ pub async fn build(
 }
 
 /// Sends a rootfs tarball to the engine as image `image` (`name:tag`), with the stem cell as
-/// entrypoint and `nobody` as user.
+/// entrypoint and `nobody` as default user.
 async fn import(
     docker: &Docker,
     image: &str,
@@ -146,7 +152,7 @@ async fn import(
     progress: std::sync::Arc<impl Fn(BuildEvent) + Send + Sync + 'static>,
 ) -> Result<(), SandboxError> {
     let changes = vec![
-        format!("USER {USER}"),
+        format!("USER {IMAGE_USER}"),
         format!("ENTRYPOINT [\"{STEM_PATH}\"]"),
         "WORKDIR /sre".to_owned(),
         format!("LABEL io.ain-sre.runtime={runtime}"),
@@ -194,7 +200,7 @@ pub async fn import_tarball(
 }
 
 /// Adds an empty directory anyone may write to (mode 1777, like /tmp) to a tarball made by
-/// [`assemble`]: test images whose declared `VOLUME` the guest (nobody) can fill.
+/// [`assemble`]: test images whose declared `VOLUME` the guest (whatever its uid) can fill.
 pub fn add_open_dir(mut tarball: Vec<u8>, rel: &str) -> Result<Vec<u8>, SandboxError> {
     // A finished archive ends in two zero blocks: drop them, append, finish again.
     tarball.truncate(tarball.len().saturating_sub(1024));

@@ -2,9 +2,11 @@
 //!
 //! - **Every container is hardened** the same way ([`spec`]): no network, all capabilities
 //!   dropped, no-new-privileges, read-only root with sized tmpfs mounts, memory = memory+swap,
-//!   a CPU quota, a pids limit, no log driver, the guest as `nobody` (the stem cell alone is root,
-//!   with three capabilities), no host mounts, no Docker socket, host-wide `/proc` and `/sys`
-//!   counters masked, and no `/dev/shm` or POSIX queues when the profile grants no scratch space.
+//!   a CPU quota, a pids limit, no log driver, the guest as a uid of its own ([`guest`]: no two
+//!   live containers share one, so the kernel's per-user counters are per container; the stem
+//!   cell alone is root, with three capabilities), no host mounts, no Docker socket, host-wide
+//!   `/proc` and `/sys` counters masked, and no `/dev/shm` or POSIX queues when the profile
+//!   grants no scratch space.
 //!   An operator may run every container under another OCI runtime (gVisor's `runsc`).
 //! - **Shipped runtimes** (python3, nodejs, bash, perl) run in images built offline from the host's
 //!   own files ([`image`]) whose entrypoint is the stem cell: it waits on stdin for one framed call
@@ -25,9 +27,9 @@
 //! (with shell builtins, before and after the guest) and reported on stderr under a per-call
 //! nonce; limits never depend on it. The guest must not reach the stem cell (abuse rows 9 and
 //! 28): the stem cell runs as root in the container with only `SETUID`, `SETGID` and `KILL`, and
-//! drops the guest to `nobody` without capabilities, so the kernel's ptrace access check refuses
-//! the guest `/proc/1/fd/0` (where the next frame arrives), `/proc/1/mem`, `maps`, `environ` and
-//! `syscall`. Every container also gets a **seccomp allowlist generated from the process
+//! drops the guest to the container's guest uid without capabilities, so the kernel's ptrace
+//! access check refuses the guest `/proc/1/fd/0` (where the next frame arrives), `/proc/1/mem`,
+//! `maps`, `environ` and `syscall`. Every container also gets a **seccomp allowlist generated from the process
 //! tier's** ([`seccomp`]: no `ptrace`, no `process_vm_readv`/`writev`, which Docker's default
 //! profile allows) and those `/proc/1` files masked. The nonce therefore stays secret and neither
 //! the report nor the next call's frame can be forged; the stem cell is pid 1, which the kernel
@@ -57,6 +59,7 @@ use crate::sandbox::{FunctionCode, Invocation, Limits, Outcome, Sandbox, Sandbox
 mod call;
 pub mod doctor;
 pub mod engine;
+pub mod guest;
 mod host_usage;
 pub mod image;
 pub mod policy;
@@ -65,6 +68,7 @@ pub mod seccomp;
 pub mod spec;
 
 pub use engine::Engine;
+pub use guest::GuestIds;
 pub use policy::ImagePolicy;
 
 use call::Warm;
@@ -93,6 +97,9 @@ pub struct ContainerConfig {
     /// The engine's OCI runtime every container runs under (`HostConfig.Runtime`), e.g. `runsc`
     /// for gVisor once registered in the engine's `daemon.json`; `None`: the engine's default.
     pub oci_runtime: Option<String>,
+    /// The host uids (= gids) guests run as, one per live container (default 4,000,000 +
+    /// 65,536; see [`GuestIds`]).
+    pub guest_ids: GuestIds,
 }
 
 impl Default for ContainerConfig {
@@ -107,6 +114,7 @@ impl Default for ContainerConfig {
             remove_leftovers: true,
             images: ImagePolicy::default(),
             oci_runtime: None,
+            guest_ids: GuestIds::default(),
         }
     }
 }
@@ -120,6 +128,8 @@ pub struct ContainerSandbox {
 struct Inner {
     engine: Engine,
     who: spec::Identity,
+    /// Hands each container its own guest uid.
+    guests: Arc<guest::Allocator>,
     runtimes: RuntimeCatalog,
     cfg: ContainerConfig,
     pool: Arc<pool::Pool>,
@@ -211,10 +221,12 @@ pub(crate) async fn remove(docker: &Docker, id: &str) {
 }
 
 impl ContainerSandbox {
-    /// Connects to the engine, warns about an old runc, removes leftovers of dead ain-sre
-    /// processes and starts the pool's refill task.
+    /// Connects to the engine (refusing one with `userns-remap`: see [`guest`]), warns about an
+    /// old runc, removes leftovers of dead ain-sre processes and starts the pool's refill task.
     pub async fn start(cfg: ContainerConfig) -> Result<ContainerSandbox, SandboxError> {
+        let guests = guest::Allocator::new(cfg.guest_ids.validate().map_err(unavailable)?);
         let engine = Engine::connect().await?;
+        engine.require_no_userns_remap().await?;
         match cfg.oci_runtime.as_deref() {
             None | Some("runc") => {
                 if let Some(w) = engine.runc_warning() {
@@ -245,6 +257,7 @@ impl ContainerSandbox {
         let refill = tokio::spawn(pool.clone().refill(
             engine.docker.clone(),
             who.clone(),
+            guests.clone(),
             cfg.max_code_bytes,
             cfg.oci_runtime.clone(),
         ));
@@ -252,6 +265,7 @@ impl ContainerSandbox {
             inner: Arc::new(Inner {
                 engine,
                 who,
+                guests,
                 runtimes,
                 cfg,
                 pool,
@@ -406,7 +420,7 @@ impl ContainerSandbox {
             let sb = ContainerSandbox { inner };
             for w in sb.take_parked(|p| p.since.elapsed() >= p.idle) {
                 tracing::debug!(container = %w.id, "kept container idle too long");
-                sb.reap(w.id);
+                sb.reap(w.id, w.lease);
             }
         }
     }
@@ -420,18 +434,20 @@ impl ContainerSandbox {
             parked.remove(key);
         }
         if p.since.elapsed() >= p.idle {
-            self.reap(p.warm.id);
+            self.reap(p.warm.id, p.warm.lease);
             return None;
         }
         Some(p)
     }
 
-    /// Removes `id` after the call, off the caller's path (tracked: shutdown waits for it).
-    fn reap(&self, id: String) {
+    /// Removes `id` after the call, off the caller's path (tracked: shutdown waits for it), and
+    /// only then gives its guest uid back.
+    fn reap(&self, id: String, lease: guest::Lease) {
         let docker = self.inner.engine.docker.clone();
-        self.inner
-            .reaper
-            .spawn(async move { remove(&docker, &id).await });
+        self.inner.reaper.spawn(async move {
+            remove(&docker, &id).await;
+            drop(lease);
+        });
     }
 }
 
@@ -620,6 +636,7 @@ impl ContainerSandbox {
                             (w, 0)
                         }
                         None => {
+                            let lease = self.inner.guests.lease()?;
                             let body = spec::create_body(
                                 &Launch::Stem {
                                     image: image.clone(),
@@ -628,10 +645,11 @@ impl ContainerSandbox {
                                 shape,
                                 &key.runtime,
                                 &self.inner.who,
+                                lease.uid(),
                                 self.inner.cfg.max_code_bytes,
                                 self.inner.cfg.oci_runtime.as_deref(),
                             );
-                            (call::launch(docker, body).await?, 0)
+                            (call::launch(docker, body, lease).await?, 0)
                         }
                     },
                 };
@@ -646,6 +664,7 @@ impl ContainerSandbox {
             }
             Kind::Image { id, volumes, .. } => {
                 let env = call.guest_env().map(|(k, v)| format!("{k}={v}")).collect();
+                let lease = self.inner.guests.lease()?;
                 let body = spec::create_body(
                     &Launch::Image {
                         image: id.clone(),
@@ -655,18 +674,20 @@ impl ContainerSandbox {
                     shape,
                     "image",
                     &self.inner.who,
+                    lease.uid(),
                     self.inner.cfg.max_code_bytes,
                     self.inner.cfg.oci_runtime.as_deref(),
                 );
-                let warm = call::launch(docker, body).await?;
+                let warm = call::launch(docker, body, lease).await?;
                 (warm, call.input.to_vec(), None, None)
             }
         };
-        let id = warm.id.clone();
-        tracing::debug!(container = %id, ms = started.elapsed().as_millis() as u64, "frame sent");
+        let Warm { id, attach, lease } = warm;
+        tracing::debug!(container = %id, guest = lease.uid(), ms = started.elapsed().as_millis() as u64, "frame sent");
         let out = call::drive(
             docker,
-            warm,
+            &id,
+            attach,
             stdin,
             &call.limits,
             nonce.as_deref(),
@@ -676,7 +697,8 @@ impl ContainerSandbox {
         .await;
         tracing::debug!(container = %id, ms = started.elapsed().as_millis() as u64, "call done");
         match out {
-            Ok((outcome, Some(warm))) => {
+            Ok((outcome, Some(attach))) => {
+                let warm = Warm { id, attach, lease };
                 if let Some((key, served, idle)) = park
                     && !self.inner.stop.is_cancelled()
                 {
@@ -690,18 +712,18 @@ impl ContainerSandbox {
                             idle,
                         });
                 } else {
-                    self.reap(warm.id);
+                    self.reap(warm.id, warm.lease);
                 }
                 Ok(outcome)
             }
             Ok((outcome, None)) => {
                 // The container has exited or been killed: nothing of the call runs any more.
                 // Removing it (tens of ms in the engine) happens off the caller's path.
-                self.reap(id);
+                self.reap(id, lease);
                 Ok(outcome)
             }
             Err(e) => {
-                self.reap(id);
+                self.reap(id, lease);
                 Err(e)
             }
         }

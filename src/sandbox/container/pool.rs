@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::call::{Warm, launch};
+use super::guest::Allocator;
 use super::spec::{Identity, Launch, Shape, create_body};
 
 /// What makes two stem cells interchangeable.
@@ -103,6 +104,7 @@ impl Pool {
         self: Arc<Self>,
         docker: Docker,
         who: Identity,
+        guests: Arc<Allocator>,
         max_code_bytes: usize,
         oci_runtime: Option<String>,
     ) {
@@ -121,19 +123,25 @@ impl Pool {
                     _ = self.wake.notified() => continue,
                 }
             };
-            let body = create_body(
-                &Launch::Stem {
-                    image: key.image.clone(),
-                    argv: key.argv.clone(),
-                },
-                key.shape,
-                &key.runtime,
-                &who,
-                max_code_bytes,
-                oci_runtime.as_deref(),
-            );
             // Never abandoned half-way: a container created but not recorded would leak.
-            let made = launch(&docker, body).await;
+            let made = match guests.lease() {
+                Ok(lease) => {
+                    let body = create_body(
+                        &Launch::Stem {
+                            image: key.image.clone(),
+                            argv: key.argv.clone(),
+                        },
+                        key.shape,
+                        &key.runtime,
+                        &who,
+                        lease.uid(),
+                        max_code_bytes,
+                        oci_runtime.as_deref(),
+                    );
+                    launch(&docker, body, lease).await
+                }
+                Err(e) => Err(e),
+            };
             match made {
                 Ok(warm) => {
                     if self.stop.is_cancelled() {
@@ -143,7 +151,8 @@ impl Pool {
                     lock(&self.ready).entry(key).or_default().push_back(warm);
                 }
                 Err(e) => {
-                    // E.g. the image was removed: stop stocking this key until a call asks again.
+                    // E.g. the image was removed, or every guest uid is held: stop stocking
+                    // this key until a call asks again.
                     tracing::warn!(runtime = %key.runtime, error = %e, "stem-cell pool refill failed");
                     lock(&self.wanted).remove(&key);
                     tokio::select! {

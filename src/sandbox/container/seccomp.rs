@@ -106,7 +106,7 @@ fn profile() -> Option<String> {
                 "args": [{ "index": 0, "value": libc::AF_UNIX, "valueTwo": 0, "op": "SCMP_CMP_EQ" }]
             },
             { "names": ["ioctl"], "action": "SCMP_ACT_ALLOW" },
-            // The stem cell (root in the container) drops the guest to nobody with `setpriv`,
+            // The stem cell (root in the container) drops the guest to its uid with `setpriv`,
             // which clears supplementary groups and the inheritable set (reading the sets with
             // `capget` first). Harmless for the guest: without CAP_SETGID `setgroups` fails, and
             // `capset` can only lower its (empty) sets.

@@ -1,9 +1,9 @@
 //! The hardened container definition every call gets, as one pure function of the call's
 //! [`Limits`] and what to launch. Nothing here is optional per call: no network, no capabilities,
 //! no privilege gain, a read-only root, sized tmpfs mounts (also over an image's declared volumes),
-//! memory = memory+swap, a CPU quota, a pids limit, no log driver, a non-root guest (a stem cell
-//! is root with `SETUID`/`SETGID`/`KILL` only, to keep the guest away from it), no host mounts and
-//! never the Docker socket.
+//! memory = memory+swap, a CPU quota, a pids limit, no log driver, a non-root guest with a uid of
+//! its own ([`super::guest`]; a stem cell is root with `SETUID`/`SETGID`/`KILL` only, to keep the
+//! guest away from it, and drops to that uid), no host mounts and never the Docker socket.
 
 use std::collections::HashMap;
 
@@ -11,7 +11,7 @@ use bollard::models::{
     ContainerCreateBody, HostConfig, HostConfigCgroupnsModeEnum, HostConfigLogConfig,
 };
 
-use super::image::{STEM_PATH, STEM_USER, USER};
+use super::image::{GUEST_ENV, STEM_PATH, STEM_USER};
 use super::seccomp::{self, MASKED_PATHS};
 use crate::sandbox::{Limits, NetworkPolicy, SandboxError};
 
@@ -136,14 +136,17 @@ fn volume_tmpfs(tmpfs_bytes: u64) -> String {
     }
 }
 
-/// The full create request: hardened host config, stdin attached once, labels. `oci_runtime`
-/// names the engine's OCI runtime to use (e.g. `runsc` for gVisor); `None` is the engine's
-/// default (runc).
+/// The full create request: hardened host config, stdin attached once, labels. `guest` is the
+/// container's own guest uid and gid ([`super::guest`]): a stem cell learns it from
+/// [`GUEST_ENV`] and drops to it for every call; a bring-your-own image runs as it.
+/// `oci_runtime` names the engine's OCI runtime to use (e.g. `runsc` for gVisor); `None` is the
+/// engine's default (runc).
 pub fn create_body(
     launch: &Launch,
     shape: Shape,
     runtime: &str,
     who: &Identity,
+    guest: u32,
     max_code_bytes: usize,
     oci_runtime: Option<&str>,
 ) -> ContainerCreateBody {
@@ -174,8 +177,10 @@ pub fn create_body(
                 image.clone(),
                 Some(vec![STEM_PATH.to_owned()]),
                 Some(argv.clone()),
-                Vec::new(),
-                STEM_USER,
+                // Not a secret: the guest sees its own uid anyway, and never this environment
+                // (the stem cell runs it under `env -i`).
+                vec![format!("{GUEST_ENV}={guest}")],
+                STEM_USER.to_owned(),
                 STEM_CAPS.iter().map(|c| (*c).to_owned()).collect(),
             )
         }
@@ -190,7 +195,16 @@ pub fn create_body(
                     .entry(v.clone())
                     .or_insert_with(|| volume_tmpfs(shape.tmpfs_bytes));
             }
-            (image.clone(), None, None, env.clone(), USER, Vec::new())
+            // No stem cell: the image's entrypoint runs as the container's guest uid directly
+            // (numeric, so the image needs no account for it).
+            (
+                image.clone(),
+                None,
+                None,
+                env.clone(),
+                format!("{guest}:{guest}"),
+                Vec::new(),
+            )
         }
     };
     // `strict` (no scratch space): no /dev/shm at all. IPC mode `none` is a private IPC
@@ -213,7 +227,7 @@ pub fn create_body(
         entrypoint,
         cmd,
         env: Some(env),
-        user: Some(user.to_owned()),
+        user: Some(user),
         working_dir: Some("/".to_owned()),
         hostname: Some("sandbox".to_owned()),
         attach_stdin: Some(true),
@@ -245,8 +259,9 @@ pub fn create_body(
                     },
             )),
             // Per-user kernel counters (abuse row 26): few queued signals, no POSIX message
-            // queue bytes. The kernel counts both per uid, so they bound what containers of one
-            // uid hold together; inotify is refused by the seccomp policy.
+            // queue bytes. The kernel counts both per host uid, and every container's guest has
+            // a uid of its own, so these bound what one container holds; inotify is refused by
+            // the seccomp policy.
             ulimits: Some(
                 [("sigpending", 64), ("msgqueue", 0)]
                     .into_iter()
@@ -305,12 +320,13 @@ mod tests {
         let shape = Shape::of(&limits).unwrap();
         let body = create_body(
             &Launch::Stem {
-                image: "ain-sre/python3:2".into(),
+                image: "ain-sre/python3:3".into(),
                 argv: vec!["/sre/main.py".into(), "/usr/bin/python3".into()],
             },
             shape,
             "python3",
             &who(),
+            4_000_007,
             1 << 20,
             None,
         );
@@ -342,7 +358,7 @@ mod tests {
         );
         assert_eq!(hc.ipc_mode.as_deref(), Some("private"));
         assert_eq!(body.labels.unwrap()[LABEL], "1");
-        assert_eq!(body.env, Some(vec![]));
+        assert_eq!(body.env, Some(vec![format!("{GUEST_ENV}=4000007")]));
     }
 
     #[test]
@@ -364,10 +380,11 @@ mod tests {
             s,
             "image",
             &who(),
+            4_000_009,
             1,
             Some("runsc"),
         );
-        assert_eq!(body.user.as_deref(), Some("65534:65534"));
+        assert_eq!(body.user.as_deref(), Some("4000009:4000009"));
         let hc = body.host_config.unwrap();
         assert_eq!(hc.cap_add, Some(vec![]));
         assert_eq!(hc.runtime.as_deref(), Some("runsc"));
