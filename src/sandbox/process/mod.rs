@@ -123,18 +123,20 @@ pub fn find_jail_exe(config: &ProcessConfig) -> Result<PathBuf, String> {
         };
     }
     let exe = std::env::current_exe().map_err(|e| format!("current executable: {e}"))?;
-    let mut dir = exe.parent();
-    for _ in 0..2 {
-        if let Some(d) = dir {
-            let cand = d.join("ain-sre-jail");
-            if cand.is_file() {
-                return Ok(cand);
-            }
-            dir = d.parent();
-        }
-    }
-    Err(format!(
-        "the ain-sre-jail helper is not next to {} (build it, or set AIN_SRE_JAIL)",
-        exe.display()
-    ))
+    jail_beside(&exe).ok_or_else(|| {
+        format!(
+            "the ain-sre-jail helper is not next to {} (build it, or set AIN_SRE_JAIL)",
+            exe.display()
+        )
+    })
+}
+
+/// `ain-sre-jail` in the directory of `exe` or the one above it (where `cargo test` binaries,
+/// built into `target/*/deps/`, find the helper built into `target/*/`).
+pub(crate) fn jail_beside(exe: &std::path::Path) -> Option<PathBuf> {
+    exe.ancestors()
+        .skip(1)
+        .take(2)
+        .map(|d| d.join("ain-sre-jail"))
+        .find(|cand| cand.is_file())
 }

@@ -104,21 +104,13 @@ pub(crate) fn find_compiler(configured: Option<&Path>) -> Result<PathBuf, String
     if exe.file_name().is_some_and(|n| n == "ain-sre") {
         return Ok(exe);
     }
-    let mut dir = exe.parent();
-    for _ in 0..2 {
-        if let Some(d) = dir {
-            let cand = d.join("ain-sre-jail");
-            if cand.is_file() {
-                return Ok(cand);
-            }
-            dir = d.parent();
-        }
-    }
-    Err(format!(
-        "the ain-sre-jail helper (which compiles WASM modules) is not next to {} (build it, or \
-         set AIN_SRE_WASM_COMPILER)",
-        exe.display()
-    ))
+    crate::sandbox::process::jail_beside(&exe).ok_or_else(|| {
+        format!(
+            "the ain-sre-jail helper (which compiles WASM modules) is not next to {} (build it, \
+             or set AIN_SRE_WASM_COMPILER)",
+            exe.display()
+        )
+    })
 }
 
 /// Runs compilations in child processes, a bounded number at once, with an on-disk cache.
