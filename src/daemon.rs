@@ -414,6 +414,7 @@ pub async fn start<E: Executor>(
             registry: registry.clone(),
             gate,
             health: health.clone(),
+            worker: address,
         },
         config.scheduler.clone(),
     ));

@@ -1,7 +1,8 @@
 //! The worker's journal: crash-safe per-call state and the trigger cursor, in redb.
 //!
 //! Each call moves `Seen → Running → Signed → Posted → Confirmed` (or ends `AnsweredElsewhere`
-//! when another worker's response got there first). After a crash:
+//! when another worker's response got there first, `LeftToOthers` when this worker cannot serve
+//! it). After a crash:
 //! - `Seen`/`Running` calls run again (nothing was signed, so nothing can be duplicated);
 //! - `Signed`/`Posted` calls re-submit the *same* signed tx (same hash), never re-execute;
 //! - `Confirmed` calls are done; the journal dedupes repeated triggers for them.
@@ -58,12 +59,18 @@ pub enum CallState {
     Confirmed,
     /// Another worker's response was written first; nothing more to do.
     AnsweredElsewhere,
+    /// This worker cannot serve the call (no tier here for its runtime, a profile it does not
+    /// accept) and left it to a worker whose registry entry offers it.
+    LeftToOthers,
 }
 
 impl CallState {
     /// True when nothing more will happen to the call.
     pub fn is_final(self) -> bool {
-        matches!(self, CallState::Confirmed | CallState::AnsweredElsewhere)
+        matches!(
+            self,
+            CallState::Confirmed | CallState::AnsweredElsewhere | CallState::LeftToOthers
+        )
     }
 }
 

@@ -1,8 +1,9 @@
 //! End to end on the built-in chain: deploy, call, response with a correct receipt (wasm tier,
 //! inline and chunked code, both finalities), bad input answered `rejected`, permissioned callers
-//! refused by the chain, two workers answering each call once, and an outage of the chain and
-//! its WebSocket channel mid-burst.
+//! refused by the chain, two workers answering each call once, a worker without a tier leaving
+//! the call to one with it, and an outage of the chain and its WebSocket channel mid-burst.
 
+mod common;
 mod worker_support;
 
 use std::time::Duration;
@@ -289,5 +290,131 @@ async fn chain_and_channel_outage_mid_burst_loses_nothing() {
         assert_eq!(r["status"], "ok");
     }
     w.shutdown().await.unwrap();
+    dev.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_without_the_tier_leaves_the_call_to_one_with_it() {
+    use ain_sre::config::profiles::ProfileCatalog;
+    use ain_sre::config::runtimes::RuntimeCatalog;
+    use ain_sre::sandbox::Tier;
+    use ain_sre::sandbox::any::{TierConfig, Tiers};
+    use ain_sre::sandbox::process::ProcessConfig;
+    use ain_sre::scheduler::capable;
+    use std::sync::Arc;
+
+    let test = "a_worker_without_the_tier_leaves_the_call_to_one_with_it";
+    if !nix::unistd::geteuid().is_root() {
+        common::skip_or_fail(test, "the process tier needs root");
+        return;
+    }
+    // One worker with the process tier, one with WASM only (Docker kept out of both, so the
+    // container tier cannot serve python3 either).
+    let full = Arc::new(
+        Tiers::start(TierConfig {
+            process: ProcessConfig {
+                jail_exe: Some(env!("CARGO_BIN_EXE_ain-sre-jail").into()),
+                pool_size: 1,
+                cgroup_parent: "ain-sre-test-caps".into(),
+                uid_base: 2_950_000,
+                uid_slots: 100,
+                root_dir: "/run/ain-sre-test/caps".into(),
+                ..ProcessConfig::default()
+            },
+            disabled: vec![Tier::Container],
+            ..TierConfig::default()
+        })
+        .await,
+    );
+    if let Err(e) = full.get(Tier::Process) {
+        common::skip_or_fail(test, &format!("process tier unavailable: {e}"));
+        return;
+    }
+    let wasm_only = Arc::new(
+        Tiers::start(TierConfig {
+            disabled: vec![Tier::Process, Tier::Container],
+            ..TierConfig::default()
+        })
+        .await,
+    );
+    let (runtimes, profiles) = (
+        RuntimeCatalog::shipped().unwrap(),
+        ProfileCatalog::shipped().unwrap(),
+    );
+    // Each registry entry lists only what its worker can run now.
+    let (e_full, e_wasm) = (
+        capable::entry(&*full, &runtimes, &profiles, 8),
+        capable::entry(&*wasm_only, &runtimes, &profiles, 8),
+    );
+    assert_eq!(e_full.runtimes.get("python3"), Some(&true), "{e_full:?}");
+    assert!(!e_wasm.runtimes.contains_key("python3"), "{e_wasm:?}");
+    assert_eq!(e_wasm.runtimes.get("wasm"), Some(&true), "{e_wasm:?}");
+
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let dev = chain(0, 0, None).await;
+    let admin = admin(&dev.rpc_url()).await;
+    deploy(&admin, "caps", "echo", ECHO_WAT.as_bytes()).await;
+    let app = AppPaths::new("caps").unwrap();
+    let py = include_str!("../examples/functions/python3/main.py");
+    let spec = |runtime: &str, code: &str, profile: Option<&str>| {
+        let mut s = json!({"runtime": runtime, "code_hash": sha(code.as_bytes()), "size": code.len(), "code": code});
+        if let Some(p) = profile {
+            s["profile"] = json!(p);
+        }
+        s
+    };
+    admin
+        .send(vec![
+            SimpleOp::set_value(app.function("hello"), spec("python3", py, None)),
+            // A profile neither worker accepts.
+            SimpleOp::set_value(app.function("huge"), spec("wasm", ECHO_WAT, Some("huge"))),
+        ])
+        .await
+        .unwrap();
+    let (k_full, k_wasm) = (PrivateKey::generate(), PrivateKey::generate());
+    for (k, e) in [(&k_full, &e_full), (&k_wasm, &e_wasm)] {
+        ChainClient::connect(
+            &dev.rpc_url(),
+            PrivateKey::from_bytes(&k.secret_bytes()).unwrap(),
+        )
+        .await
+        .unwrap()
+        .register("caps", e)
+        .await
+        .unwrap();
+    }
+    let w_wasm = worker_with_tiers(&dev, &["caps"], &k_wasm, d2.path(), wasm_only.clone()).await;
+    let w_full = worker_with_tiers(&dev, &["caps"], &k_full, d1.path(), full.clone()).await;
+    let caller = ChainClient::connect(&dev.rpc_url(), PrivateKey::generate())
+        .await
+        .unwrap();
+    for i in 0..3 {
+        let (_, _, resp) =
+            call_wait(&caller, "caps", "hello", &format!("{{\"name\":\"n{i}\"}}")).await;
+        assert_eq!(resp["status"], "ok", "{resp}");
+        assert_eq!(
+            resp["receipt"]["worker"],
+            k_full.address().to_string(),
+            "{resp}"
+        );
+        assert_eq!(resp["receipt"]["sandbox"], "process", "{resp}");
+    }
+    // What nobody serves is rejected once, by the lowest registered address.
+    let (_, _, resp) = call_wait(&caller, "caps", "huge", "x").await;
+    assert_eq!(resp["status"], "rejected", "{resp}");
+    assert_eq!(
+        resp["error"], "no registered worker serves wasm with profile `huge`",
+        "{resp}"
+    );
+    let lowest = k_full.address().min(k_wasm.address());
+    assert_eq!(resp["receipt"]["worker"], lowest.to_string(), "{resp}");
+    // Exactly one response write per call; the worker that cannot run it never tried.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let writes = response_writes(&dev.rpc_url()).await;
+    assert_eq!(writes.len(), 4, "{writes:?}");
+    assert!(writes.values().all(|w| *w == (1, 0)), "{writes:?}");
+    w_wasm.shutdown().await.unwrap();
+    w_full.shutdown().await.unwrap();
+    full.shutdown().await;
     dev.shutdown().await;
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::common::{wait_for_signal, worker_entry};
 use crate::client::{ChainClient, Deployment, wait_response};
+use crate::config::profiles::ProfileCatalog;
 use crate::config::runtimes::RuntimeCatalog;
 use crate::daemon::{self, DaemonConfig};
 use crate::ledger::crypto::PrivateKey;
@@ -142,7 +143,12 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
             .await?;
     }
     let tiers = Arc::new(Tiers::start(TierConfig::default()).await);
-    let entry = worker_entry(&*tiers, &RuntimeCatalog::shipped()?, 64);
+    let entry = worker_entry(
+        &*tiers,
+        &RuntimeCatalog::shipped()?,
+        &ProfileCatalog::shipped()?,
+        64,
+    );
     worker.register(&args.app, &entry).await?;
     let mut config = DaemonConfig::new(
         &rpc_url,

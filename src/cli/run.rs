@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use super::common::{DEFAULT_EVENTS, DEFAULT_NODE, KeyArgs, wait_for_signal, worker_entry};
 use crate::client::ChainClient;
+use crate::config::profiles::ProfileCatalog;
 use crate::config::runtimes::RuntimeCatalog;
 use crate::daemon::{self, DaemonConfig};
 use crate::ledger::crypto::Hash;
@@ -138,9 +139,11 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let key = args.key.load(false)?;
     let tiers = Arc::new(Tiers::start(TierConfig::default()).await);
     if args.register {
+        // The catalogs the daemon loads, so the entry offers what the daemon will serve.
         let entry = worker_entry(
             &*tiers,
-            &RuntimeCatalog::shipped()?,
+            &RuntimeCatalog::load(config.runtimes_dir.as_deref())?,
+            &ProfileCatalog::load(config.profiles_dir.as_deref())?,
             config.scheduler.max_concurrency as u64,
         );
         let client = ChainClient::connect(

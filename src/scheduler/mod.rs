@@ -4,8 +4,9 @@
 //! Calls wait in a bounded queue (`queue_capacity`; when it is full the trigger waits:
 //! backpressure). Each call taken from it becomes one task holding an *admission* permit (at most
 //! `max_tasks` at once), then a global and a per-function run permit while its sandbox runs. Anything that means the call can never run —
-//! malformed request, oversize input, unknown function or runtime or profile, code hash mismatch,
-//! no tier on this host — becomes a `rejected` answer; nothing runs.
+//! malformed request, oversize input, unknown function or runtime, code hash mismatch — becomes a
+//! `rejected` answer; nothing runs. What only *this* host cannot do (no tier here for the runtime,
+//! a profile this worker does not accept) is left to a worker that can ([`capable`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -21,6 +22,7 @@ use crate::call::{Answer, Call, Origin, Registry, Stage, now_ms};
 use crate::config::profiles::ProfileCatalog;
 use crate::config::runtimes::RuntimeCatalog;
 use crate::journal::CallState;
+use crate::ledger::crypto::Address;
 use crate::node::{Node, get_value};
 use crate::observe::Health;
 use crate::onchain::{AppPaths, Finality, Request};
@@ -28,9 +30,11 @@ use crate::receipt::CallResult;
 use crate::sandbox::{Failure, Invocation, Outcome, SandboxError, Usage};
 use crate::trigger::gate::FinalityGate;
 
+pub mod capable;
 pub mod code;
 pub mod exec;
 
+use capable::Unservable;
 use code::{CodeError, Library};
 use exec::Executor;
 
@@ -94,6 +98,7 @@ pub struct Scheduler<N: Node, E: Executor> {
     registry: Arc<Registry>,
     gate: Arc<FinalityGate>,
     health: Arc<Health>,
+    worker: Address,
     config: SchedulerConfig,
     global: Arc<Semaphore>,
     per_fn: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -115,6 +120,8 @@ pub struct SchedulerParts<N, E> {
     pub gate: Arc<FinalityGate>,
     /// Health counters.
     pub health: Arc<Health>,
+    /// This worker's address (decides which worker rejects a call nobody serves).
+    pub worker: Address,
 }
 
 struct Reject {
@@ -140,6 +147,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             registry: parts.registry,
             gate: parts.gate,
             health: parts.health,
+            worker: parts.worker,
             global: Arc::new(Semaphore::new(config.max_concurrency.max(1))),
             per_fn: Mutex::new(HashMap::new()),
             config,
@@ -303,7 +311,8 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         };
         let profile = match self.profiles.get(spec.profile()) {
             Ok(p) => p,
-            Err(e) => return reject(rej, e.to_string()),
+            // Profiles are the operator's choice: another worker may accept this one.
+            Err(e) => return self.unservable(call, &app, &spec, e.to_string(), rej).await,
         };
         let mut limits = profile.limits.clone();
         if let Some(t) = spec.timeout_ms {
@@ -318,6 +327,9 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
                 Err(CodeError::Node(e)) => {
                     tracing::warn!(error = %e, "cannot fetch the function code; retrying");
                     tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(CodeError::Unservable(why)) => {
+                    return self.unservable(call, &app, &spec, why, rej).await;
                 }
                 Err(e) => return reject(rej, e.to_string()),
             }
@@ -361,6 +373,9 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
                     tracing::warn!(%why, attempt = attempts, "sandbox host fault; retrying");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
+                Ok(Err(e @ (SandboxError::Unavailable { .. } | SandboxError::NoTier { .. }))) => {
+                    return self.unservable(call, &app, &spec, e.to_string(), rej).await;
+                }
                 Ok(Err(e)) => return reject(rej, format!("worker host fault: {e}")),
                 Err(_) => {
                     break Outcome::Failed {
@@ -384,6 +399,41 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             ready.tier.as_str().to_owned(),
             profile.name.clone(),
         )))
+    }
+
+    /// A call this worker cannot serve (`why`): left to a worker whose registry entry offers it,
+    /// or answered `rejected` when none does and this worker is the one designated to say so.
+    #[allow(clippy::type_complexity)]
+    async fn unservable(
+        &self,
+        call: &Call,
+        app: &AppPaths,
+        spec: &crate::onchain::FunctionSpec,
+        why: String,
+        mut rej: Reject,
+    ) -> Result<Option<(CallResult, String, String, String, String)>, Reject> {
+        let Some(workers) = self.retry_read(&app.workers()).await else {
+            tracing::warn!(reason = %why, "cannot serve the call here and cannot read the worker registry; leaving it");
+            self.leave(call, "registry_unreadable");
+            return Ok(None);
+        };
+        match capable::decide(&self.worker, &workers, &spec.runtime, spec.profile()) {
+            Unservable::Leave { to } => {
+                tracing::info!(reason = %why, to = %to, "this worker cannot serve the call; leaving it");
+                self.leave(call, "cannot_serve");
+                Ok(None)
+            }
+            Unservable::Reject(reason) => {
+                tracing::info!(reason = %why, "no registered worker serves the call; rejecting it");
+                rej.why = reason;
+                Err(rej)
+            }
+        }
+    }
+
+    fn leave(&self, call: &Call, reason: &'static str) {
+        metrics::counter!("ain_sre_calls_left_total", "reason" => reason).increment(1);
+        self.registry.finish(&call.key, CallState::LeftToOthers);
     }
 
     async fn retry_read(&self, path: &str) -> Option<serde_json::Value> {

@@ -59,6 +59,7 @@ fn setup(config: SchedulerConfig) -> Setup {
             registry: registry.clone(),
             gate: Arc::new(FinalityGate::new(10)),
             health: Arc::new(Health::default()),
+            worker: Address([1; 20]),
         },
         config,
     ));
@@ -154,7 +155,6 @@ async fn calls_that_can_never_run_are_rejected_without_running() {
             "code hash mismatch",
         ),
         (call("cobol", "e", json!({"input": "x"})), "unknown runtime"),
-        (call("py", "f", json!({"input": "x"})), "tier not available"),
     ];
     for (c, want) in cases {
         let a = one(&mut s, c).await;
@@ -186,4 +186,88 @@ async fn caught_up_calls_already_answered_are_skipped() {
         "the answered call produced no answer"
     );
     assert_eq!(s.fake.calls().len(), 1);
+}
+
+/// Waits until the journal says `key` was left to other workers.
+async fn left(s: &Setup, key: &str) -> bool {
+    for _ in 0..100 {
+        if s.registry.journal().get(key).unwrap().map(|r| r.state) == Some(CallState::LeftToOthers)
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+fn entry(runtimes: &[&str]) -> serde_json::Value {
+    let r: serde_json::Map<_, _> = runtimes
+        .iter()
+        .map(|r| (r.to_string(), json!(true)))
+        .collect();
+    json!({"runtimes": r, "version": "t", "capacity": 1})
+}
+
+#[tokio::test]
+async fn calls_this_host_cannot_run_are_left_to_a_worker_that_can() {
+    let mut s = setup(SchedulerConfig::default());
+    // This worker (0x0101..) plays the wasm tier only; 0x0909.. offers python3.
+    s.node.set(
+        &format!("/apps/app/sre/workers/{}", Address([1; 20])),
+        entry(&["wasm"]),
+    );
+    s.node.set(
+        &format!("/apps/app/sre/workers/{}", Address([9; 20])),
+        entry(&["wasm", "python3"]),
+    );
+    let c = call("py", "p1", json!({"input": "x"}));
+    s.registry.admit(&c.key, &c.request_tx).unwrap();
+    s.calls.send(c).await.unwrap();
+    assert!(
+        left(&s, "app/py/p1").await,
+        "the python3 call is left, not answered"
+    );
+    // An unknown profile is this worker's limit too.
+    let hash = hex::encode(sha2::Sha256::digest(CODE.as_bytes()));
+    let mut big = spec("wasm", &hash);
+    big["profile"] = json!("huge");
+    s.node.set("/apps/app/sre/functions/huge", big);
+    let c = call("huge", "h1", json!({"input": "x"}));
+    s.registry.admit(&c.key, &c.request_tx).unwrap();
+    s.calls.send(c).await.unwrap();
+    assert!(left(&s, "app/huge/h1").await);
+    // Bad calls are still answered `rejected`, and a call it can run still runs.
+    let a = one(&mut s, call("cobol", "c1", json!({"input": "x"}))).await;
+    assert!(
+        matches!(&a.result, CallResult::Rejected(w) if w.contains("unknown runtime")),
+        "{:?}",
+        a.result
+    );
+    let a = one(&mut s, call("echo", "e1", json!({"input": "x"}))).await;
+    assert_eq!(a.sandbox, "wasm");
+    assert!(
+        s.answers.try_recv().is_err(),
+        "no answer for the calls left"
+    );
+    assert_eq!(s.fake.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn the_lowest_registered_worker_rejects_what_no_worker_serves() {
+    let mut s = setup(SchedulerConfig::default());
+    for b in [1u8, 9] {
+        s.node.set(
+            &format!("/apps/app/sre/workers/{}", Address([b; 20])),
+            entry(&["wasm"]),
+        );
+    }
+    let a = one(&mut s, call("py", "p1", json!({"input": "x"}))).await;
+    match &a.result {
+        CallResult::Rejected(why) => {
+            assert_eq!(why, "no registered worker serves python3")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(a.runtime, "python3");
+    assert!(s.fake.calls().is_empty());
 }
