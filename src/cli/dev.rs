@@ -184,7 +184,8 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
             Ok(r) => {
                 let status = r["status"].as_str().unwrap_or("?").to_owned();
                 let err = r["error"].as_str().unwrap_or_default();
-                if status == "rejected" && err.starts_with("tier not available") {
+                // This host lacks the tier: the worker, the only one registered, says so.
+                if status == "rejected" && err.starts_with("no registered worker serves") {
                     ("not available".to_owned(), "tier not available".to_owned())
                 } else {
                     (
