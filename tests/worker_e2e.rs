@@ -1,7 +1,8 @@
 //! End to end on the built-in chain: deploy, call, response with a correct receipt (wasm tier,
 //! inline and chunked code, both finalities), bad input answered `rejected`, permissioned callers
 //! refused by the chain, two workers answering each call once, a worker without a tier leaving
-//! the call to one with it, and an outage of the chain and its WebSocket channel mid-burst.
+//! the call to one with it, an outage of the chain and its WebSocket channel mid-burst, and a
+//! reset chain refused (and orphan journaled responses never sent).
 
 mod common;
 mod worker_support;
@@ -416,5 +417,119 @@ async fn a_worker_without_the_tier_leaves_the_call_to_one_with_it() {
     w_wasm.shutdown().await.unwrap();
     w_full.shutdown().await.unwrap();
     full.shutdown().await;
+    dev.shutdown().await;
+}
+
+/// Plants a signed response for `app/echo/<id>` (a request that is not on chain) in the journal
+/// of `dir`, as a worker that died before confirming it would have left it.
+async fn plant_orphan(dir: &std::path::Path, key: &PrivateKey, app: &str, id: &str) {
+    use ain_sre::journal::{Journal, SignedResponse};
+    use ain_sre::ledger::tx::{NONCE_UNORDERED, Operation, TxBody};
+    let path = AppPaths::new(app).unwrap().response("echo", id);
+    let op = SimpleOp::set_value(path, json!({"status": "ok", "output": "orphan"}));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let tx = TxBody::new(Operation::Simple(op), NONCE_UNORDERED, now)
+        .sign(key, 0)
+        .unwrap();
+    let j = Journal::open(&dir.join("journal.redb")).unwrap();
+    let k = format!("{app}/echo/{id}");
+    j.observe(&k, &format!("{}", ain_sre::ledger::crypto::Hash([9; 32])))
+        .unwrap();
+    j.record_signed(
+        &k,
+        SignedResponse {
+            tx_body: serde_json::to_value(&tx.tx_body).unwrap(),
+            signature: tx.signature.clone(),
+            hash: tx.hash.to_string(),
+        },
+    )
+    .await
+    .unwrap();
+    j.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_chain_is_refused_and_orphan_responses_are_never_sent() {
+    use ain_sre::daemon::{DaemonConfig, DaemonError};
+    use ain_sre::sandbox::any::{TierConfig, Tiers};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (rp, ep) = (free_port(), free_port());
+    let dev = chain(rp, ep, None).await;
+    let (rpc, events) = (dev.rpc_url(), dev.events_url());
+    let first = dev.genesis_hash();
+    let admin = admin(&rpc).await;
+    deploy(&admin, "reset", "echo", ECHO_WAT.as_bytes()).await;
+    let key = PrivateKey::generate();
+    register(&rpc, &key, "reset").await;
+    let w = worker_at(&rpc, &events, &["reset"], &key, dir.path()).await;
+    let caller = ChainClient::connect(&rpc, PrivateKey::generate())
+        .await
+        .unwrap();
+    let (_, _, resp) = call_wait(&caller, "reset", "echo", "before").await;
+    assert_eq!(resp["status"], "ok");
+    w.shutdown().await.unwrap();
+
+    // Recovery on the same chain: a journaled response whose request is not on chain is dropped.
+    plant_orphan(dir.path(), &key, "reset", "ghost").await;
+    let w = worker_at(&rpc, &events, &["reset"], &key, dir.path()).await;
+    let (_, _, resp) = call_wait(&caller, "reset", "echo", "after restart").await;
+    assert_eq!(resp["status"], "ok");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    w.shutdown().await.unwrap();
+    let writes = response_writes(&rpc).await;
+    assert!(
+        !writes.keys().any(|p| p.contains("/ghost/")),
+        "an orphan response was sent: {writes:?}"
+    );
+    let j = ain_sre::journal::Journal::open(&dir.path().join("journal.redb")).unwrap();
+    assert_eq!(
+        j.get("reset/echo/ghost").unwrap().unwrap().state,
+        ain_sre::journal::CallState::NoRequest
+    );
+    j.close().await.unwrap();
+
+    // The chain is reset (not persistent: a new chain on the same ports, set up again).
+    plant_orphan(dir.path(), &key, "reset", "ghost2").await;
+    dev.shutdown().await;
+    let dev = chain(rp, ep, None).await;
+    let second = dev.genesis_hash();
+    assert_ne!(first, second, "a new chain has a new genesis");
+    let admin = self::admin(&rpc).await;
+    deploy(&admin, "reset", "echo", ECHO_WAT.as_bytes()).await;
+    register(&rpc, &key, "reset").await;
+    let mut c = DaemonConfig::new(&rpc, &events, vec!["reset".into()], dir.path().into());
+    c.grace = Duration::from_secs(5);
+    let tiers = Arc::new(Tiers::start(TierConfig::default()).await);
+    let started = ain_sre::daemon::start(
+        c,
+        PrivateKey::from_bytes(&key.secret_bytes()).unwrap(),
+        tiers,
+    )
+    .await;
+    let err = match started {
+        Err(e @ DaemonError::OtherChain { .. }) => e.to_string(),
+        Err(e) => panic!("refused for another reason: {e}"),
+        Ok(h) => {
+            let _ = h.shutdown().await;
+            panic!("a worker started on a reset chain with the old data dir")
+        }
+    };
+    assert!(
+        err.contains(&format!(
+            "belongs to chain {first}; the node serves {second}"
+        )) && err.contains("use a new --data-dir or reset the journal"),
+        "{err}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let writes = response_writes(&rpc).await;
+    assert!(
+        writes.is_empty(),
+        "nothing is posted to the new chain: {writes:?}"
+    );
     dev.shutdown().await;
 }

@@ -12,7 +12,7 @@ use crate::ledger::block::Block;
 use crate::ledger::crypto::PrivateKey;
 use crate::ledger::devnet::event_handler::EventTx;
 use crate::ledger::devnet::exec::{TxEnv, execute_trusted, execute_tx};
-use crate::ledger::devnet::genesis::{GenesisParams, build_genesis};
+use crate::ledger::devnet::genesis::{GENESIS_TIMESTAMP, GenesisParams, build_genesis};
 use crate::ledger::devnet::perm::RuleCache;
 use crate::ledger::devnet::state::State;
 use crate::ledger::devnet::store::{Persister, Store, WriteOp};
@@ -60,6 +60,12 @@ impl Chain {
                     chain_id: params.chain_id,
                     network_id: params.network_id,
                     stake: params.stake,
+                    timestamp: params.genesis_timestamp.unwrap_or_else(|| {
+                        std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(GENESIS_TIMESTAMP, |d| d.as_millis() as u64)
+                            .max(GENESIS_TIMESTAMP)
+                    }),
                 };
                 let (genesis, _) = build_genesis(&key, &gp)?;
                 let txs = genesis
