@@ -12,7 +12,8 @@ pub(crate) const DEFAULT_EVENTS: &str = "ws://127.0.0.1:5100/";
 /// Where the node is.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct NodeArgs {
-    /// The node's JSON-RPC endpoint.
+    /// The node's JSON-RPC endpoint; a base URL without a path (`http://host:8081`, as ain-js
+    /// takes it) gets `/json-rpc`.
     #[arg(long, default_value = DEFAULT_NODE, env = "AIN_SRE_NODE")]
     pub(crate) node: String,
 }

@@ -27,7 +27,7 @@ pub struct RunArgs {
     /// Worker config file (TOML).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// The node's JSON-RPC endpoint.
+    /// The node's JSON-RPC endpoint (a base URL without a path gets `/json-rpc`).
     #[arg(long)]
     pub node: Option<String>,
     /// The node's event-handler endpoint.
