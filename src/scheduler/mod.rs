@@ -124,6 +124,18 @@ pub struct SchedulerParts<N, E> {
     pub worker: Address,
 }
 
+/// What a call that ran produced.
+struct Ran {
+    result: CallResult,
+    code_hash: String,
+    runtime: String,
+    sandbox: String,
+    profile: String,
+    /// When its sandbox started (ms since the epoch): after the finality wait, the code fetch
+    /// and the permits, so the receipt's `started_at`..`finished_at` is the run alone.
+    started_at: u64,
+}
+
 struct Reject {
     why: String,
     code_hash: String,
@@ -208,42 +220,38 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
     /// Runs one call to an answer; `None` when there is nothing to answer (already answered on
     /// chain).
     async fn process(&self, call: Call) -> Option<Answer> {
-        let started_at = now_ms();
         let mut input: Arc<[u8]> = Arc::from(&[][..]);
         let result = self.execute(&call, &mut input).await;
-        let (result, code_hash, runtime, sandbox, profile) = match result {
+        let ran = match result {
             Ok(None) => return None,
             Ok(Some(r)) => r,
             Err(rej) => {
                 tracing::info!(reason = %rej.why, "call rejected");
-                (
-                    CallResult::Rejected(rej.why),
-                    rej.code_hash,
-                    rej.runtime,
-                    "none".to_owned(),
-                    rej.profile,
-                )
+                // Nothing ran: the receipt's span is the moment of the decision.
+                Ran {
+                    result: CallResult::Rejected(rej.why),
+                    code_hash: rej.code_hash,
+                    runtime: rej.runtime,
+                    sandbox: "none".to_owned(),
+                    profile: rej.profile,
+                    started_at: now_ms(),
+                }
             }
         };
         Some(Answer {
             call,
-            result,
-            code_hash,
-            runtime,
-            sandbox,
-            profile,
+            result: ran.result,
+            code_hash: ran.code_hash,
+            runtime: ran.runtime,
+            sandbox: ran.sandbox,
+            profile: ran.profile,
             input,
-            started_at,
+            started_at: ran.started_at,
             finished_at: now_ms(),
         })
     }
 
-    #[allow(clippy::type_complexity)]
-    async fn execute(
-        &self,
-        call: &Call,
-        input_out: &mut Arc<[u8]>,
-    ) -> Result<Option<(CallResult, String, String, String, String)>, Reject> {
+    async fn execute(&self, call: &Call, input_out: &mut Arc<[u8]>) -> Result<Option<Ran>, Reject> {
         let mut rej = Reject {
             why: String::new(),
             code_hash: String::new(),
@@ -362,6 +370,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         };
         let backstop = limits.wall_time + self.config.host_backstop;
         let exec = self.library.executor();
+        let started_at = now_ms();
         let t = Instant::now();
         let mut attempts = 0;
         let outcome = loop {
@@ -392,18 +401,18 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         metrics::histogram!("ain_sre_stage_seconds", "stage" => "sandbox")
             .record(t.elapsed().as_secs_f64());
         tracing::debug!(status = outcome.status(), tier = %ready.tier, "call ran");
-        Ok(Some((
-            CallResult::Ran(outcome),
-            spec.code_hash.clone(),
-            runtime.name.clone(),
-            ready.tier.as_str().to_owned(),
-            profile.name.clone(),
-        )))
+        Ok(Some(Ran {
+            result: CallResult::Ran(outcome),
+            code_hash: spec.code_hash.clone(),
+            runtime: runtime.name.clone(),
+            sandbox: ready.tier.as_str().to_owned(),
+            profile: profile.name.clone(),
+            started_at,
+        }))
     }
 
     /// A call this worker cannot serve (`why`): left to a worker whose registry entry offers it,
     /// or answered `rejected` when none does and this worker is the one designated to say so.
-    #[allow(clippy::type_complexity)]
     async fn unservable(
         &self,
         call: &Call,
@@ -411,7 +420,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         spec: &crate::onchain::FunctionSpec,
         why: String,
         mut rej: Reject,
-    ) -> Result<Option<(CallResult, String, String, String, String)>, Reject> {
+    ) -> Result<Option<Ran>, Reject> {
         let Some(workers) = self.retry_read(&app.workers()).await else {
             tracing::warn!(reason = %why, "cannot serve the call here and cannot read the worker registry; leaving it");
             self.leave(call, "registry_unreadable");

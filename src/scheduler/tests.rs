@@ -18,6 +18,7 @@ struct Setup {
     calls: mpsc::Sender<Call>,
     answers: mpsc::Receiver<Answer>,
     registry: Arc<Registry>,
+    gate: Arc<FinalityGate>,
 }
 
 fn spec(runtime: &str, hash: &str) -> serde_json::Value {
@@ -50,6 +51,7 @@ fn setup(config: SchedulerConfig) -> Setup {
     node.set("/apps/app/sre/functions/py", spec("python3", &hash));
     node.set("/apps/app/sre/functions/cobol", spec("cobol", &hash));
     let fake = FakeSandbox::echo(Tier::Wasm);
+    let gate = Arc::new(FinalityGate::new(10));
     let sched = Arc::new(Scheduler::new(
         SchedulerParts {
             node: node.clone(),
@@ -57,7 +59,7 @@ fn setup(config: SchedulerConfig) -> Setup {
             runtimes: RuntimeCatalog::shipped().unwrap(),
             profiles: ProfileCatalog::shipped().unwrap(),
             registry: registry.clone(),
-            gate: Arc::new(FinalityGate::new(10)),
+            gate: gate.clone(),
             health: Arc::new(Health::default()),
             worker: Address([1; 20]),
         },
@@ -80,6 +82,7 @@ fn setup(config: SchedulerConfig) -> Setup {
         calls,
         answers,
         registry,
+        gate,
     }
 }
 
@@ -270,4 +273,32 @@ async fn the_lowest_registered_worker_rejects_what_no_worker_serves() {
     }
     assert_eq!(a.runtime, "python3");
     assert!(s.fake.calls().is_empty());
+}
+
+#[tokio::test]
+async fn started_at_is_when_the_sandbox_started_not_when_the_call_was_seen() {
+    let mut s = setup(SchedulerConfig::default());
+    let hash = hex::encode(sha2::Sha256::digest(CODE.as_bytes()));
+    let mut fin = spec("wasm", &hash);
+    fin["finality"] = json!("finalized");
+    s.node.set("/apps/app/sre/functions/fin", fin);
+    let c = call("fin", "f1", json!({"input": "x"}));
+    let tx = c.request_tx;
+    s.registry.admit(&c.key, &c.request_tx).unwrap();
+    s.calls.send(c).await.unwrap();
+    // The call waits for its request's block to be final.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(s.answers.try_recv().is_err(), "it waits for finality");
+    let released = now_ms();
+    s.gate.on_block(&[tx]);
+    let a = tokio::time::timeout(Duration::from_secs(5), s.answers.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        a.started_at >= released,
+        "started_at {} is before the finality wait ended at {released}",
+        a.started_at
+    );
+    assert!(a.finished_at >= a.started_at);
 }
