@@ -267,7 +267,7 @@ pub async fn start<E: Executor>(
     let cursor_store = Arc::new(FileCursorStore::new(
         config.data_dir.join("follower.cursor"),
     ));
-    let genesis = match same_chain(&config, &rpc, &journal, &*cursor_store).await {
+    let genesis = match same_chain(&config, &rpc, &journal, &cursor_store).await {
         Ok(g) => g,
         Err(e) => {
             // Nothing was sent; release the journal so the data dir can be reused or reset.
