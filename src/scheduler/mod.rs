@@ -102,6 +102,9 @@ pub struct Scheduler<N: Node, E: Executor> {
     config: SchedulerConfig,
     global: Arc<Semaphore>,
     per_fn: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Each app's worker registry as last read, reused for `spec_ttl`: a burst of calls this
+    /// worker cannot serve reads it once, not once per call.
+    registries: Mutex<HashMap<String, (Instant, serde_json::Value)>>,
 }
 
 /// Everything the scheduler needs besides its config.
@@ -162,6 +165,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             worker: parts.worker,
             global: Arc::new(Semaphore::new(config.max_concurrency.max(1))),
             per_fn: Mutex::new(HashMap::new()),
+            registries: Mutex::new(HashMap::new()),
             config,
         }
     }
@@ -421,7 +425,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         why: String,
         mut rej: Reject,
     ) -> Result<Option<Ran>, Reject> {
-        let Some(workers) = self.retry_read(&app.workers()).await else {
+        let Some(workers) = self.worker_registry(app).await else {
             tracing::warn!(reason = %why, "cannot serve the call here and cannot read the worker registry; leaving it");
             self.leave(call, "registry_unreadable");
             return Ok(None);
@@ -438,6 +442,22 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
                 Err(rej)
             }
         }
+    }
+
+    async fn worker_registry(&self, app: &AppPaths) -> Option<serde_json::Value> {
+        let lock = || self.registries.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, v)) = lock().get(app.app())
+            && at.elapsed() < self.config.spec_ttl
+        {
+            return Some(v.clone());
+        }
+        let v = self.retry_read(&app.workers()).await?;
+        let mut m = lock();
+        if m.len() > 1_000 {
+            m.clear();
+        }
+        m.insert(app.app().to_owned(), (Instant::now(), v.clone()));
+        Some(v)
     }
 
     fn leave(&self, call: &Call, reason: &'static str) {
