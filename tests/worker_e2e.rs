@@ -78,6 +78,7 @@ async fn deploy_call_and_receipt_on_every_available_tier() {
         assert_eq!(r["input_hash"], sha(input.as_bytes()));
         assert_eq!(r["output_hash"], sha(input.as_bytes()));
         assert!(r["finished_at"].as_u64() >= r["started_at"].as_u64());
+        assert!(r["queued_us"].is_u64(), "{f}: {r}");
     }
     // The metrics endpoint is optional here; health counters move.
     assert!(

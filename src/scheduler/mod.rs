@@ -137,6 +137,8 @@ struct Ran {
     /// When its sandbox started (ms since the epoch): after the finality wait, the code fetch
     /// and the permits, so the receipt's `started_at`..`finished_at` is the run alone.
     started_at: u64,
+    /// From the call's first sighting here to `started_at`, µs.
+    queued_us: u64,
 }
 
 struct Reject {
@@ -239,6 +241,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
                     sandbox: "none".to_owned(),
                     profile: rej.profile,
                     started_at: now_ms(),
+                    queued_us: call.seen_at.elapsed().as_micros() as u64,
                 }
             }
         };
@@ -251,6 +254,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             profile: ran.profile,
             input,
             started_at: ran.started_at,
+            queued_us: ran.queued_us,
             finished_at: now_ms(),
         })
     }
@@ -375,6 +379,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         let backstop = limits.wall_time + self.config.host_backstop;
         let exec = self.library.executor();
         let started_at = now_ms();
+        let queued_us = call.seen_at.elapsed().as_micros() as u64;
         let t = Instant::now();
         let mut attempts = 0;
         let outcome = loop {
@@ -412,6 +417,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             sandbox: ready.tier.as_str().to_owned(),
             profile: profile.name.clone(),
             started_at,
+            queued_us,
         }))
     }
 

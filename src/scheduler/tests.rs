@@ -301,4 +301,9 @@ async fn started_at_is_when_the_sandbox_started_not_when_the_call_was_seen() {
         a.started_at
     );
     assert!(a.finished_at >= a.started_at);
+    assert!(
+        a.queued_us >= 300_000,
+        "the wait is reported apart: {} µs",
+        a.queued_us
+    );
 }
