@@ -19,6 +19,7 @@ use crate::config::profiles::ProfileCatalog;
 use crate::config::runtimes::RuntimeCatalog;
 use crate::daemon::{self, DaemonConfig};
 use crate::ledger::crypto::Hash;
+use crate::sandbox::Tier;
 use crate::sandbox::any::{TierConfig, Tiers};
 
 /// Arguments of `ain-sre run`.
@@ -70,6 +71,9 @@ pub(crate) struct RunFile {
     client_id: Option<String>,
     runtimes_dir: Option<PathBuf>,
     profiles_dir: Option<PathBuf>,
+    /// Tiers this worker must not offer even where the host has them (`["container"]`).
+    #[serde(default)]
+    disabled_tiers: Vec<Tier>,
 }
 
 impl RunFile {
@@ -131,13 +135,20 @@ pub(crate) fn daemon_config(args: &RunArgs, file: RunFile) -> anyhow::Result<Dae
 }
 
 pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let file = match &args.config {
+    let mut file = match &args.config {
         Some(p) => RunFile::load(p)?,
         None => RunFile::default(),
     };
+    let disabled = std::mem::take(&mut file.disabled_tiers);
     let config = daemon_config(&args, file)?;
     let key = args.key.load(false)?;
-    let tiers = Arc::new(Tiers::start(TierConfig::default()).await);
+    let tiers = Arc::new(
+        Tiers::start(TierConfig {
+            disabled,
+            ..TierConfig::default()
+        })
+        .await,
+    );
     if args.register {
         // The catalogs the daemon loads, so the entry offers what the daemon will serve.
         let entry = worker_entry(
@@ -176,5 +187,18 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             eprintln!("error: {e}");
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disabled_tiers_parse_and_unknown_tiers_are_refused() {
+        let f: RunFile = toml::from_str("disabled_tiers = [\"container\", \"process\"]").unwrap();
+        assert_eq!(f.disabled_tiers, [Tier::Container, Tier::Process]);
+        assert!(toml::from_str::<RunFile>("disabled_tiers = [\"gpu\"]").is_err());
+        assert!(RunFile::default().disabled_tiers.is_empty());
     }
 }
