@@ -418,6 +418,14 @@ async fn a_worker_without_the_tier_leaves_the_call_to_one_with_it() {
     w_wasm.shutdown().await.unwrap();
     w_full.shutdown().await.unwrap();
     full.shutdown().await;
+    // The test's cgroup parent: empty once the tier is shut down; removed.
+    for c in ["memory", "pids", "cpu", "cpuacct", "freezer", ""] {
+        let _ = std::fs::remove_dir(
+            std::path::Path::new("/sys/fs/cgroup")
+                .join(c)
+                .join("ain-sre-test-caps"),
+        );
+    }
     dev.shutdown().await;
 }
 
