@@ -67,8 +67,10 @@ pub struct Answer {
     pub profile: String,
     /// Input bytes.
     pub input: Arc<[u8]>,
-    /// Start, ms since the epoch.
+    /// When the sandbox started (for a rejected call: the decision), ms since the epoch.
     pub started_at: u64,
+    /// How long the call waited in this worker before `started_at`, µs.
+    pub queued_us: u64,
     /// End, ms since the epoch.
     pub finished_at: u64,
 }

@@ -31,7 +31,7 @@ use tokio_util::task::TaskTracker;
 use crate::call::{Call, Origin, Registry};
 use crate::config::profiles::ProfileCatalog;
 use crate::config::runtimes::RuntimeCatalog;
-use crate::journal::{Journal, JournalError};
+use crate::journal::{CallState, Journal, JournalError};
 use crate::ledger::crypto::{Address, Hash, PrivateKey};
 use crate::ledger::events::{EventClient, EventsConfig, Filter};
 use crate::ledger::follower::{
@@ -68,6 +68,20 @@ pub enum DaemonError {
     /// The node could not be reached at start-up.
     #[error("node: {0}")]
     Node(String),
+    /// The data dir was made for another chain than the one the node serves (a reset chain,
+    /// or another network): its journal and cursor would answer requests that do not exist.
+    #[error(
+        "this data dir ({}) belongs to chain {ours}; the node serves {node}: use a new --data-dir or reset the journal (delete journal.redb and follower.cursor in it)",
+        dir.display()
+    )]
+    OtherChain {
+        /// The data dir.
+        dir: PathBuf,
+        /// The genesis hash the data dir was made for.
+        ours: Hash,
+        /// The genesis hash the node serves.
+        node: Hash,
+    },
     /// A local listener or file failed.
     #[error("{0}")]
     Io(String),
@@ -253,24 +267,13 @@ pub async fn start<E: Executor>(
     let cursor_store = Arc::new(FileCursorStore::new(
         config.data_dir.join("follower.cursor"),
     ));
-    let genesis = match config.genesis_hash {
-        Some(h) => h,
-        None => match cursor_store.load() {
-            Ok(Some(c)) => c.genesis_hash,
-            Ok(None) => {
-                let b: Option<serde_json::Value> =
-                    with_retry("genesis block", || rpc.get_block_by_number(0, false)).await?;
-                let h = b
-                    .as_ref()
-                    .and_then(|b| b.get("hash"))
-                    .and_then(|h| h.as_str())
-                    .and_then(|h| h.parse::<Hash>().ok())
-                    .ok_or_else(|| DaemonError::Node("the node serves no genesis block".into()))?;
-                tracing::warn!(genesis = %h, "trusting the node's genesis block on first use");
-                h
-            }
-            Err(e) => return Err(DaemonError::Config(e.to_string())),
-        },
+    let genesis = match same_chain(&config, &rpc, &journal, &cursor_store).await {
+        Ok(g) => g,
+        Err(e) => {
+            // Nothing was sent; release the journal so the data dir can be reused or reset.
+            let _ = journal.close().await;
+            return Err(e);
+        }
     };
     let key = Arc::new(key);
     let address = key.address();
@@ -414,6 +417,7 @@ pub async fn start<E: Executor>(
             registry: registry.clone(),
             gate,
             health: health.clone(),
+            worker: address,
         },
         config.scheduler.clone(),
     ));
@@ -454,7 +458,9 @@ pub async fn start<E: Executor>(
     supervise(
         "recovery",
         async move {
-            recover(x, n, chain_id).await.map_err(|e| e.to_string())?;
+            recover(x, n, chain_id, address)
+                .await
+                .map_err(|e| e.to_string())?;
             c.cancelled().await;
             Ok(())
         },
@@ -529,6 +535,57 @@ pub async fn start<E: Executor>(
     })
 }
 
+/// The genesis the worker trusts, once it is sure the data dir (journal and follower cursor)
+/// was made for the chain the node serves; records it in a new journal. A reset chain, or another
+/// network, is refused before anything is sent: its journaled responses and cursor would answer
+/// requests that do not exist there.
+async fn same_chain(
+    config: &DaemonConfig,
+    rpc: &RpcClient,
+    journal: &Journal,
+    cursor: &FileCursorStore,
+) -> Result<Hash, DaemonError> {
+    let node = with_retry("genesis block", || rpc.genesis_hash())
+        .await?
+        .ok_or_else(|| DaemonError::Node("the node serves no genesis block".into()))?;
+    let recorded = journal
+        .genesis()?
+        .map(|g| {
+            g.parse::<Hash>()
+                .map_err(|e| DaemonError::Config(format!("journal genesis {g:?}: {e}")))
+        })
+        .transpose()?;
+    // Data dirs from before the journal recorded its chain: the cursor says which it was.
+    let ours = match recorded {
+        Some(g) => Some(g),
+        None => cursor
+            .load()
+            .map_err(|e| DaemonError::Config(e.to_string()))?
+            .map(|c| c.genesis_hash),
+    };
+    if let Some(ours) = ours
+        && ours != node
+    {
+        return Err(DaemonError::OtherChain {
+            dir: config.data_dir.clone(),
+            ours,
+            node,
+        });
+    }
+    if let Some(pinned) = config.genesis_hash
+        && pinned != node
+    {
+        return Err(DaemonError::Config(format!(
+            "the configured genesis_hash {pinned} is not the node's genesis {node}"
+        )));
+    }
+    if ours.is_none() && config.genesis_hash.is_none() {
+        tracing::warn!(genesis = %node, "trusting the node's genesis block on first use");
+    }
+    journal.claim_genesis(&node.to_string())?;
+    Ok(node)
+}
+
 /// Lets the poster finish what it holds until `deadline`, then abandons the rest (it stays
 /// journaled as signed and is re-submitted at the next start).
 async fn drain_poster(
@@ -550,12 +607,71 @@ async fn drain_poster(
     let _ = tokio::time::timeout(Duration::from_secs(2), tasks.wait()).await;
 }
 
-/// Re-admits the journal's unfinished calls: signed responses are submitted again; calls that
-/// were only seen or running are fetched from the node and run again.
+/// What the chain says about a journaled call at recovery.
+#[derive(Debug, PartialEq)]
+enum Standing {
+    /// The request is there and unanswered: recover it.
+    Open,
+    /// No request on chain (its tx failed, or the chain is another one): nothing to answer.
+    NoRequest,
+    /// Answered, by this worker or not.
+    Answered {
+        /// By this worker.
+        ours: bool,
+    },
+    /// The node could not be read; the follower's catch-up will find the call if it stands.
+    Unknown,
+}
+
+/// Reads the request and response of `key` from the node.
+async fn standing<N: Node>(node: &N, key: &str, me: &Address) -> Standing {
+    let Some((app, function, call_id)) = crate::onchain::split_call_key(key) else {
+        return Standing::NoRequest;
+    };
+    let Ok(paths) = AppPaths::new(app) else {
+        return Standing::NoRequest;
+    };
+    let want = [
+        paths.request(function, call_id),
+        paths.response(function, call_id),
+    ];
+    for attempt in 0..3u32 {
+        match node.get_values(&want).await {
+            Ok(v) => {
+                let (request, response) = (
+                    v.first().unwrap_or(&serde_json::Value::Null),
+                    v.get(1).unwrap_or(&serde_json::Value::Null),
+                );
+                return if request.is_null() {
+                    Standing::NoRequest
+                } else if !response.is_null() {
+                    Standing::Answered {
+                        ours: response["receipt"]["worker"]
+                            .as_str()
+                            .and_then(|w| w.parse::<Address>().ok())
+                            .is_some_and(|w| w == *me),
+                    }
+                } else {
+                    Standing::Open
+                };
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, attempt, "recovery read failed; retrying");
+                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+            }
+        }
+    }
+    Standing::Unknown
+}
+
+/// Re-admits the journal's unfinished calls, each only once the chain shows its request present
+/// and unanswered: signed responses are submitted again; calls that were only seen or running
+/// are fetched from the node and run again. Nothing is sent for a call whose request is gone.
 async fn recover<N: Node>(
     ctx: Arc<TriggerCtx>,
     node: Arc<N>,
     chain_id: u64,
+    me: Address,
 ) -> Result<(), TriggerError> {
     let unfinished = ctx
         .registry
@@ -573,6 +689,32 @@ async fn recover<N: Node>(
         let Ok(request_tx) = rec.request_tx.parse::<Hash>() else {
             continue;
         };
+        match standing(&*node, &key, &me).await {
+            Standing::Open => {}
+            Standing::NoRequest => {
+                tracing::warn!(call = %key, "recovery: the request is not on chain (its tx failed, or the chain was reset); nothing is sent");
+                metrics::counter!("ain_sre_recovery_dropped_total", "reason" => "no_request")
+                    .increment(1);
+                ctx.registry.finish(&key, CallState::NoRequest);
+                continue;
+            }
+            Standing::Answered { ours } => {
+                tracing::info!(call = %key, ours, "recovery: already answered on chain");
+                ctx.registry.finish(
+                    &key,
+                    if ours {
+                        CallState::Confirmed
+                    } else {
+                        CallState::AnsweredElsewhere
+                    },
+                );
+                continue;
+            }
+            Standing::Unknown => {
+                tracing::warn!(call = %key, "recovery: cannot read the call from the node; the follower's catch-up will find it if it stands");
+                continue;
+            }
+        }
         if rec.response.is_some() {
             let Some((app, function, call_id)) = crate::onchain::split_call_key(&key) else {
                 continue;
@@ -637,4 +779,39 @@ async fn fetch_request<N: Node>(
             },
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::fake::FakeNode;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn recovery_sends_only_for_requests_present_and_unanswered() {
+        let node = FakeNode::new();
+        let me = Address([1; 20]);
+        let p = AppPaths::new("a").unwrap();
+        assert_eq!(standing(&node, "a/f/gone", &me).await, Standing::NoRequest);
+        node.set(&p.request("f", "open"), json!({"input": "x"}));
+        assert_eq!(standing(&node, "a/f/open", &me).await, Standing::Open);
+        node.set(&p.request("f", "mine"), json!({"input": "x"}));
+        node.set(
+            &p.response("f", "mine"),
+            json!({"status": "ok", "receipt": {"worker": me.to_string()}}),
+        );
+        assert_eq!(
+            standing(&node, "a/f/mine", &me).await,
+            Standing::Answered { ours: true }
+        );
+        node.set(&p.request("f", "theirs"), json!({"input": "x"}));
+        node.set(
+            &p.response("f", "theirs"),
+            json!({"status": "ok", "receipt": {"worker": Address([2; 20]).to_string()}}),
+        );
+        assert_eq!(
+            standing(&node, "a/f/theirs", &me).await,
+            Standing::Answered { ours: false }
+        );
+    }
 }

@@ -1,7 +1,8 @@
 //! The worker's journal: crash-safe per-call state and the trigger cursor, in redb.
 //!
 //! Each call moves `Seen → Running → Signed → Posted → Confirmed` (or ends `AnsweredElsewhere`
-//! when another worker's response got there first). After a crash:
+//! when another worker's response got there first, `LeftToOthers` when this worker cannot serve
+//! it). After a crash:
 //! - `Seen`/`Running` calls run again (nothing was signed, so nothing can be duplicated);
 //! - `Signed`/`Posted` calls re-submit the *same* signed tx (same hash), never re-execute;
 //! - `Confirmed` calls are done; the journal dedupes repeated triggers for them.
@@ -22,6 +23,8 @@ use tokio::sync::oneshot;
 
 const CALLS: TableDefinition<&str, &[u8]> = TableDefinition::new("calls");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Which chain the journal belongs to (`genesis` → block 0's hash).
+const CHAIN: TableDefinition<&str, &str> = TableDefinition::new("chain");
 /// Transitions applied per write transaction at most. 128 saved only ~0.5 MB of dirty pages in a
 /// heap profile of a 10,000-call catch-up but cost sustained throughput (more commits per call),
 /// so the batch stays at 512.
@@ -60,6 +63,12 @@ pub enum CallState {
     AnsweredElsewhere,
     /// The request tx failed on the node (its writes do not stand): dropped, never run.
     RequestFailed,
+    /// This worker cannot serve the call (no tier here for its runtime, a profile it does not
+    /// accept) and left it to a worker whose registry entry offers it.
+    LeftToOthers,
+    /// Found at recovery with no request on chain (its tx failed, or the chain is not the one
+    /// the call was seen on): nothing to answer.
+    NoRequest,
 }
 
 impl CallState {
@@ -67,7 +76,11 @@ impl CallState {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            CallState::Confirmed | CallState::AnsweredElsewhere | CallState::RequestFailed
+            CallState::Confirmed
+                | CallState::AnsweredElsewhere
+                | CallState::RequestFailed
+                | CallState::LeftToOthers
+                | CallState::NoRequest
         )
     }
 }
@@ -162,6 +175,7 @@ impl Journal {
             let txn = db.begin_write().map_err(store)?;
             txn.open_table(CALLS).map_err(store)?;
             txn.open_table(META).map_err(store)?;
+            txn.open_table(CHAIN).map_err(store)?;
             txn.commit().map_err(store)?;
         }
         let (writer, jobs) = std::sync::mpsc::sync_channel::<Job>(4096);
@@ -242,6 +256,38 @@ impl Journal {
             },
             false,
         )
+    }
+
+    /// The genesis hash of the chain this journal was made for, once recorded.
+    pub fn genesis(&self) -> Result<Option<String>, JournalError> {
+        let txn = self.db.begin_read().map_err(store)?;
+        let t = txn.open_table(CHAIN).map_err(store)?;
+        Ok(t.get("genesis")
+            .map_err(store)?
+            .map(|v| v.value().to_owned()))
+    }
+
+    /// Records `genesis` as the chain this journal belongs to, unless one is recorded already;
+    /// returns the recorded one. Durable when it returns. Every call, response and cursor in the
+    /// journal is only meaningful on that chain.
+    pub fn claim_genesis(&self, genesis: &str) -> Result<String, JournalError> {
+        let txn = self.db.begin_write().map_err(store)?;
+        let recorded = {
+            let mut t = txn.open_table(CHAIN).map_err(store)?;
+            let old = t
+                .get("genesis")
+                .map_err(store)?
+                .map(|v| v.value().to_owned());
+            match old {
+                Some(g) => g,
+                None => {
+                    t.insert("genesis", genesis).map_err(store)?;
+                    genesis.to_owned()
+                }
+            }
+        };
+        txn.commit().map_err(store)?;
+        Ok(recorded)
     }
 
     /// A named cursor, if set.
@@ -483,6 +529,24 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(2));
         let rec = j.get("a/echo/c2").unwrap().unwrap();
         assert_eq!(rec.state, CallState::Signed);
+    }
+
+    #[tokio::test]
+    async fn the_first_genesis_recorded_stays_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.redb");
+        let j = Journal::open(&path).unwrap();
+        assert_eq!(j.genesis().unwrap(), None);
+        assert_eq!(j.claim_genesis("0xaa").unwrap(), "0xaa");
+        assert_eq!(
+            j.claim_genesis("0xbb").unwrap(),
+            "0xaa",
+            "the first chain stays"
+        );
+        j.close().await.unwrap();
+        let j = Journal::open(&path).unwrap();
+        assert_eq!(j.genesis().unwrap().as_deref(), Some("0xaa"));
+        j.close().await.unwrap();
     }
 
     #[tokio::test]

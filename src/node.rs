@@ -200,6 +200,38 @@ pub mod fake {
         }
     }
 
+    /// The values set below `path`, nested as the node returns a subtree; `Null` when none.
+    fn subtree(values: &HashMap<String, Value>, path: &str) -> Value {
+        let prefix = format!("{path}/");
+        let mut root = serde_json::Map::new();
+        for (k, v) in values {
+            let Some(rest) = k.strip_prefix(&prefix) else {
+                continue;
+            };
+            let mut labels: Vec<&str> = rest.split('/').collect();
+            let last = labels.pop().unwrap_or_default();
+            let mut node = &mut root;
+            for l in labels {
+                let child = node
+                    .entry(l.to_owned())
+                    .or_insert_with(|| Value::Object(serde_json::Map::new()));
+                if !child.is_object() {
+                    *child = Value::Object(serde_json::Map::new());
+                }
+                let Value::Object(m) = child else {
+                    unreachable!("made an object above")
+                };
+                node = m;
+            }
+            node.insert(last.to_owned(), v.clone());
+        }
+        if root.is_empty() {
+            Value::Null
+        } else {
+            Value::Object(root)
+        }
+    }
+
     impl Node for FakeNode {
         async fn send(
             &self,
@@ -248,7 +280,10 @@ pub mod fake {
             let inner = self.lock();
             Ok(paths
                 .iter()
-                .map(|p| inner.values.get(p).cloned().unwrap_or(Value::Null))
+                .map(|p| match inner.values.get(p) {
+                    Some(v) => v.clone(),
+                    None => subtree(&inner.values, p),
+                })
                 .collect())
         }
 

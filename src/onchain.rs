@@ -295,6 +295,18 @@ pub struct WorkerEntry {
     pub version: String,
     /// How many calls it runs at once.
     pub capacity: u64,
+    /// Sandbox profiles it accepts (`{default: true, ...}`); empty (absent on chain) in entries
+    /// written before workers listed them, which are taken to accept every profile.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub profiles: std::collections::BTreeMap<String, bool>,
+}
+
+impl WorkerEntry {
+    /// True when the entry says the worker serves `runtime` with `profile`.
+    pub fn offers(&self, runtime: &str, profile: &str) -> bool {
+        self.runtimes.get(runtime) == Some(&true)
+            && (self.profiles.is_empty() || self.profiles.get(profile) == Some(&true))
+    }
 }
 
 /// `calls/<fn>/<call_id>/request`: what a client asks for.

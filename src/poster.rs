@@ -214,6 +214,7 @@ impl<N: Node> Poster<N> {
             profile: &answer.profile,
             input: &answer.input,
             started_at: answer.started_at,
+            queued_us: answer.queued_us,
             finished_at: answer.finished_at,
         };
         let value = build_response(&facts, &answer.result, &path, self.config.tx_limit);

@@ -2,7 +2,9 @@
 //!
 //! Shape, per DESIGN.md: `{status, output, stderr_tail?, error?, exit_code?, output_truncated?,
 //! output_encoding?, receipt: {request_tx, worker, code_hash, runtime, sandbox, profile,
-//! input_hash, output_hash, usage: {wall_us, cpu_us, mem_peak_kb}, started_at, finished_at}}`.
+//! input_hash, output_hash, usage: {wall_us, cpu_us, mem_peak_kb}, started_at, finished_at,
+//! queued_us}}`. `started_at`..`finished_at` spans the sandbox run; `queued_us` is how long the
+//! call waited in this worker before it (finality, queue, code fetch, permits).
 //!
 //! The chain caps a transaction body at 10,000 "bytes" as npm `object-sizeof` counts them, so the
 //! output, stderr tail and error text are shortened until the whole response tx fits. The
@@ -35,8 +37,10 @@ pub struct CallFacts<'a> {
     pub profile: &'a str,
     /// The call's input bytes.
     pub input: &'a [u8],
-    /// When the call started (ms since the epoch).
+    /// When the sandbox started (ms since the epoch); for a rejected call, the decision.
     pub started_at: u64,
+    /// How long the call waited in the worker before `started_at`, µs.
+    pub queued_us: u64,
     /// When it finished (ms since the epoch).
     pub finished_at: u64,
 }
@@ -118,6 +122,7 @@ pub fn build_response(
         "usage": {"wall_us": usage.wall_us, "cpu_us": usage.cpu_us, "mem_peak_kb": usage.mem_peak_kb},
         "started_at": facts.started_at,
         "finished_at": facts.finished_at,
+        "queued_us": facts.queued_us,
     });
     let (output, encoding) = match std::str::from_utf8(stdout) {
         Ok(s) => (s.to_owned(), None),
@@ -210,6 +215,7 @@ mod tests {
             input,
             started_at: 1_795_461_505_726,
             finished_at: 1_795_461_505_727,
+            queued_us: 4_200,
         }
     }
 
@@ -258,6 +264,7 @@ mod tests {
             json!({"wall_us": 10, "cpu_us": 9, "mem_peak_kb": 128})
         );
         assert_eq!(r["request_tx"], format!("0x{}", "07".repeat(32)));
+        assert_eq!(r["queued_us"], 4_200);
     }
 
     #[test]

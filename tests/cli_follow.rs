@@ -193,3 +193,54 @@ async fn a_tampered_block_stops_with_the_failed_check() {
     assert!(!out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_of_another_chain_is_refused_with_both_genesis_hashes() {
+    use ain_sre::ledger::devnet::{Devnet, DevnetConfig};
+    let start = || {
+        Devnet::start(DevnetConfig {
+            empty_blocks: true,
+            block_interval: std::time::Duration::from_millis(20),
+            ..DevnetConfig::default()
+        })
+    };
+    let (a, b) = (start().await.unwrap(), start().await.unwrap());
+    assert_ne!(
+        a.genesis_hash(),
+        b.genesis_hash(),
+        "each new chain has its own genesis"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cursor = dir.path().join("cursor").display().to_string();
+    let args = |url: String| {
+        vec![
+            "--node".into(),
+            url,
+            "--cursor".into(),
+            cursor.clone(),
+            "--to".into(),
+            "2".into(),
+        ]
+    };
+    // Wait for block 3, which proves block 2.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let out = follow(args(a.rpc_url())).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = follow(args(b.rpc_url())).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "belongs to chain {}; the node serves {}",
+            a.genesis_hash(),
+            b.genesis_hash()
+        )),
+        "{err}"
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}

@@ -773,3 +773,27 @@ async fn block_list_splits_ranges_of_more_than_20() {
     assert!(matches!(err, RpcError::Malformed(_)), "{err:?}");
     node.assert_proto_ver_everywhere();
 }
+
+/// ain-blockchain 1.6.0 asked for a block without full transactions replaces the block's txs
+/// with their hashes in its own memory; for block 0 that breaks every later genesis check.
+#[tokio::test]
+async fn genesis_is_asked_with_full_transactions_and_the_base_url_works() {
+    let (node, url) = start().await;
+    let h = Hash([5; 32]);
+    let block = json!({"number": 0, "hash": h.to_string(), "transactions": []});
+    node.reply(
+        "ain_getBlockByNumber",
+        Reply::Dynamic(Arc::new(move |_: &Value| block.clone())),
+    );
+    // The base URL (as ain-js takes it) reaches the JSON-RPC endpoint.
+    let base = url.trim_end_matches("/json-rpc").to_owned();
+    let client = RpcClient::new(&base).unwrap();
+    assert_eq!(bounded(client.genesis_hash()).await.unwrap(), Some(h));
+    let reqs = node.requests();
+    let r = reqs
+        .iter()
+        .find(|r| r["method"] == "ain_getBlockByNumber")
+        .unwrap();
+    assert_eq!(r["params"]["number"], 0);
+    assert_eq!(r["params"]["getFullTransactions"], true);
+}

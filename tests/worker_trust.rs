@@ -100,6 +100,7 @@ async fn a_response_for_a_missing_request_is_refused_by_the_chain() {
 fn entry() -> WorkerEntry {
     WorkerEntry {
         runtimes: [("wasm".to_owned(), true)].into_iter().collect(),
+        profiles: Default::default(),
         version: "test".into(),
         capacity: 1,
     }

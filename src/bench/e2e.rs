@@ -189,6 +189,7 @@ async fn run_in(tmp: &Path, quick: bool) -> anyhow::Result<E2e> {
                 runtimes: [("wasm".to_owned(), true)].into_iter().collect(),
                 version: env!("CARGO_PKG_VERSION").into(),
                 capacity: 64,
+                profiles: Default::default(),
             },
         )
         .await?;

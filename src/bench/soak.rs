@@ -403,6 +403,7 @@ async fn run_in(tmp: &Path, cfg: SoakConfig) -> anyhow::Result<SoakReport> {
                     runtimes: runtimes.iter().map(|r| ((*r).to_owned(), true)).collect(),
                     version: env!("CARGO_PKG_VERSION").into(),
                     capacity: 64,
+                    profiles: Default::default(),
                 },
             )
             .await?;

@@ -2,10 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::config::runtimes::RuntimeCatalog;
 use crate::ledger::crypto::PrivateKey;
-use crate::onchain::WorkerEntry;
-use crate::scheduler::exec::Executor;
 
 /// Default JSON-RPC endpoint: the built-in chain's (`ain-sre dev` / `ain-sre devnet`).
 pub(crate) const DEFAULT_NODE: &str = "http://127.0.0.1:8081/json-rpc";
@@ -15,7 +12,8 @@ pub(crate) const DEFAULT_EVENTS: &str = "ws://127.0.0.1:5100/";
 /// Where the node is.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct NodeArgs {
-    /// The node's JSON-RPC endpoint.
+    /// The node's JSON-RPC endpoint; a base URL without a path (`http://host:8081`, as ain-js
+    /// takes it) gets `/json-rpc`.
     #[arg(long, default_value = DEFAULT_NODE, env = "AIN_SRE_NODE")]
     pub(crate) node: String,
 }
@@ -44,22 +42,8 @@ impl KeyArgs {
     }
 }
 
-/// The registry entry of a worker whose sandboxes are `exec`.
-pub(crate) fn worker_entry<E: Executor>(
-    exec: &E,
-    runtimes: &RuntimeCatalog,
-    capacity: u64,
-) -> WorkerEntry {
-    WorkerEntry {
-        runtimes: runtimes
-            .iter()
-            .filter(|r| exec.tier_for(r).is_ok())
-            .map(|r| (r.name.clone(), true))
-            .collect(),
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-        capacity,
-    }
-}
+/// The registry entry of a worker whose sandboxes are `exec` (see [`crate::scheduler::capable::entry`]).
+pub(crate) use crate::scheduler::capable::entry as worker_entry;
 
 /// Resolves on Ctrl-C or SIGTERM.
 pub(crate) async fn wait_for_signal() {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::common::{wait_for_signal, worker_entry};
 use crate::client::{ChainClient, Deployment, wait_response};
+use crate::config::profiles::ProfileCatalog;
 use crate::config::runtimes::RuntimeCatalog;
 use crate::daemon::{self, DaemonConfig};
 use crate::ledger::crypto::PrivateKey;
@@ -142,7 +143,12 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
             .await?;
     }
     let tiers = Arc::new(Tiers::start(TierConfig::default()).await);
-    let entry = worker_entry(&*tiers, &RuntimeCatalog::shipped()?, 64);
+    let entry = worker_entry(
+        &*tiers,
+        &RuntimeCatalog::shipped()?,
+        &ProfileCatalog::shipped()?,
+        64,
+    );
     // The app is closed: `dev` approves its own worker, and nobody else.
     admin.approve_worker(&args.app, &worker.address()).await?;
     worker.register(&args.app, &entry).await?;
@@ -184,7 +190,8 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
             Ok(r) => {
                 let status = r["status"].as_str().unwrap_or("?").to_owned();
                 let err = r["error"].as_str().unwrap_or_default();
-                if status == "rejected" && err.starts_with("tier not available") {
+                // This host lacks the tier: the worker, the only one registered, says so.
+                if status == "rejected" && err.starts_with("no registered worker serves") {
                     ("not available".to_owned(), "tier not available".to_owned())
                 } else {
                     (

@@ -67,7 +67,30 @@ pub(crate) async fn run(args: FollowArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("asking {} for its chain id", args.node))?,
     };
-    let genesis = trusted_genesis(&args, &rpc).await?;
+    let stored = match (&args.cursor, args.from) {
+        (Some(path), None) => FileCursorStore::new(path)
+            .load()
+            .with_context(|| format!("reading the cursor {}", path.display()))?
+            .map(|c| (path.clone(), c.genesis_hash)),
+        _ => None,
+    };
+    let genesis = match stored {
+        // The cursor already says which chain it follows: the node must still serve it.
+        Some((path, ours)) if args.genesis.is_none() && args.genesis_hash.is_none() => {
+            let node = rpc
+                .genesis_hash()
+                .await?
+                .context("the node does not serve its genesis block")?;
+            if node != ours {
+                bail!(
+                    "this cursor ({}) belongs to chain {ours}; the node serves {node}: use a new --cursor file or delete it",
+                    path.display()
+                );
+            }
+            TrustedGenesis::Hash(ours)
+        }
+        _ => trusted_genesis(&args, &rpc).await?,
+    };
     let genesis_hash = match &genesis {
         TrustedGenesis::Block(b) => b.hash,
         TrustedGenesis::Hash(h) => *h,

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use super::common::{KeyArgs, NodeArgs, worker_entry};
 use crate::client::ChainClient;
+use crate::config::profiles::ProfileCatalog;
 use crate::config::runtimes::RuntimeCatalog;
 use crate::sandbox::any::{TierConfig, Tiers};
 
@@ -27,7 +28,12 @@ pub(crate) async fn run(args: RegisterArgs) -> anyhow::Result<ExitCode> {
     let key = args.key.load(false)?;
     let client = ChainClient::connect(&args.node.node, key).await?;
     let tiers = Tiers::start(TierConfig::default()).await;
-    let entry = worker_entry(&tiers, &RuntimeCatalog::shipped()?, args.capacity);
+    let entry = worker_entry(
+        &tiers,
+        &RuntimeCatalog::shipped()?,
+        &ProfileCatalog::shipped()?,
+        args.capacity,
+    );
     for app in &args.apps {
         let tx = client.register(app, &entry).await?;
         println!("registered {} in app {app} (tx {tx})", client.address());

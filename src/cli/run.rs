@@ -15,9 +15,11 @@ use serde::Deserialize;
 
 use super::common::{DEFAULT_EVENTS, DEFAULT_NODE, KeyArgs, wait_for_signal, worker_entry};
 use crate::client::ChainClient;
+use crate::config::profiles::ProfileCatalog;
 use crate::config::runtimes::RuntimeCatalog;
 use crate::daemon::{self, DaemonConfig};
 use crate::ledger::crypto::Hash;
+use crate::sandbox::Tier;
 use crate::sandbox::any::{TierConfig, Tiers};
 
 /// Arguments of `ain-sre run`.
@@ -26,7 +28,7 @@ pub struct RunArgs {
     /// Worker config file (TOML).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// The node's JSON-RPC endpoint.
+    /// The node's JSON-RPC endpoint (a base URL without a path gets `/json-rpc`).
     #[arg(long)]
     pub node: Option<String>,
     /// The node's event-handler endpoint.
@@ -69,6 +71,9 @@ pub(crate) struct RunFile {
     client_id: Option<String>,
     runtimes_dir: Option<PathBuf>,
     profiles_dir: Option<PathBuf>,
+    /// Tiers this worker must not offer even where the host has them (`["container"]`).
+    #[serde(default)]
+    disabled_tiers: Vec<Tier>,
     #[serde(default)]
     container: ContainerFile,
 }
@@ -92,9 +97,13 @@ pub(crate) struct ContainerFile {
 }
 
 impl RunFile {
-    /// How the worker starts its tiers: the defaults, with the container section applied.
+    /// How the worker starts its tiers: the defaults, with `disabled_tiers` and the container
+    /// section applied.
     pub(crate) fn tier_config(&self) -> TierConfig {
-        let mut t = TierConfig::default();
+        let mut t = TierConfig {
+            disabled: self.disabled_tiers.clone(),
+            ..TierConfig::default()
+        };
         t.container.images = crate::sandbox::container::ImagePolicy {
             allow: self.container.allowed_images.clone(),
             allow_label: self.container.allowed_image_label.clone(),
@@ -173,9 +182,11 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let key = args.key.load(false)?;
     let tiers = Arc::new(Tiers::start(tier_config).await);
     if args.register {
+        // The catalogs the daemon loads, so the entry offers what the daemon will serve.
         let entry = worker_entry(
             &*tiers,
-            &RuntimeCatalog::shipped()?,
+            &RuntimeCatalog::load(config.runtimes_dir.as_deref())?,
+            &ProfileCatalog::load(config.profiles_dir.as_deref())?,
             config.scheduler.max_concurrency as u64,
         );
         let client = ChainClient::connect(
@@ -243,5 +254,13 @@ mod tests {
                 .denies_all()
         );
         assert!(toml::from_str::<RunFile>("[container]\nallow_all = true\n").is_err());
+    }
+
+    #[test]
+    fn disabled_tiers_parse_and_unknown_tiers_are_refused() {
+        let f: RunFile = toml::from_str("disabled_tiers = [\"container\", \"process\"]").unwrap();
+        assert_eq!(f.disabled_tiers, [Tier::Container, Tier::Process]);
+        assert!(toml::from_str::<RunFile>("disabled_tiers = [\"gpu\"]").is_err());
+        assert!(RunFile::default().disabled_tiers.is_empty());
     }
 }

@@ -66,6 +66,7 @@ fn answer(id: &str) -> Answer {
         profile: "default".into(),
         input: Arc::from(&b"hi"[..]),
         started_at: 1,
+        queued_us: 0,
         finished_at: 2,
     }
 }

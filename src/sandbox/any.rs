@@ -82,6 +82,9 @@ pub struct TierConfig {
     pub container: ContainerConfig,
     /// The namespaced-process tier.
     pub process: ProcessConfig,
+    /// Tiers not to start at all (reported unavailable, "disabled by the operator"): a worker
+    /// that must not offer a tier its host has. Default none.
+    pub disabled: Vec<Tier>,
 }
 
 /// Which tiers this host offers, and why the others are missing.
@@ -98,22 +101,38 @@ impl Tiers {
     /// Starts every tier that can run here. A tier that cannot start is recorded with its reason;
     /// it never prevents the others from starting.
     pub async fn start(config: TierConfig) -> Tiers {
-        let (container, container_checks) = match ContainerSandbox::start(config.container).await {
-            Ok(s) => {
-                let checks = s.doctor().await;
-                (Ok(AnySandbox::Container(s)), checks)
+        const DISABLED: &str = "disabled by the operator";
+        let off = |t: Tier| config.disabled.contains(&t);
+        let (container, container_checks) = if off(Tier::Container) {
+            (Err(DISABLED.to_owned()), Vec::new())
+        } else {
+            match ContainerSandbox::start(config.container).await {
+                Ok(s) => {
+                    let checks = s.doctor().await;
+                    (Ok(AnySandbox::Container(s)), checks)
+                }
+                Err(e) => (Err(container_reason(&e)), Vec::new()),
             }
-            Err(e) => (Err(container_reason(&e)), Vec::new()),
+        };
+        let wasm = if off(Tier::Wasm) {
+            Err(DISABLED.to_owned())
+        } else {
+            WasmSandbox::new(config.wasm)
+                .map(AnySandbox::Wasm)
+                .map_err(|e| e.to_string())
+        };
+        let process = if off(Tier::Process) {
+            Err(DISABLED.to_owned())
+        } else {
+            ProcessSandbox::start(config.process.clone())
+                .await
+                .map(AnySandbox::Process)
         };
         Tiers {
-            wasm: WasmSandbox::new(config.wasm)
-                .map(AnySandbox::Wasm)
-                .map_err(|e| e.to_string()),
+            wasm,
             container,
             container_checks,
-            process: ProcessSandbox::start(config.process.clone())
-                .await
-                .map(AnySandbox::Process),
+            process,
             process_config: config.process,
         }
     }
@@ -257,5 +276,24 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(err.contains("does not run on the container tier"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn disabled_tiers_are_unavailable_and_left_out_of_the_registry_entry() {
+        let tiers = Tiers::start(TierConfig {
+            disabled: vec![Tier::Wasm, Tier::Container, Tier::Process],
+            ..TierConfig::default()
+        })
+        .await;
+        let err = tiers.get(Tier::Wasm).err().unwrap().to_string();
+        assert!(err.contains("disabled by the operator"), "{err}");
+        let entry = crate::scheduler::capable::entry(
+            &tiers,
+            &RuntimeCatalog::shipped().unwrap(),
+            &crate::config::profiles::ProfileCatalog::shipped().unwrap(),
+            1,
+        );
+        assert!(entry.runtimes.is_empty(), "{entry:?}");
+        assert_eq!(entry.profiles.get("default"), Some(&true));
     }
 }

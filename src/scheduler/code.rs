@@ -30,6 +30,9 @@ pub enum CodeError {
     /// The sandbox host failed while preparing.
     #[error("{0}")]
     Host(String),
+    /// This worker cannot run it (no tier here for the runtime); another worker may.
+    #[error("{0}")]
+    Unservable(String),
 }
 
 /// A prepared function.
@@ -117,10 +120,7 @@ impl<N: Node, E: Executor> Library<N, E> {
         runtime: &Runtime,
         spec: &FunctionSpec,
     ) -> Result<Arc<Ready<E::Prepared>>, CodeError> {
-        let tier = self
-            .exec
-            .tier_for(runtime)
-            .map_err(|e| CodeError::Rejected(tier_message(&e)))?;
+        let tier = self.exec.tier_for(runtime).map_err(|e| code_error(&e))?;
         let slot = {
             let mut ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
             // Bounded: prepared code is cached (and evicted, least recently used first) by the
@@ -155,14 +155,22 @@ impl<N: Node, E: Executor> Library<N, E> {
                     "outcome" => outcome
                 )
                 .record(t.elapsed().as_secs_f64());
-                let prepared = result.map_err(|e| match e {
-                    SandboxError::Host { .. } => CodeError::Host(e.to_string()),
-                    other => CodeError::Rejected(tier_message(&other)),
-                })?;
+                let prepared = result.map_err(|e| code_error(&e))?;
                 Ok::<_, CodeError>(Arc::new(Ready { tier, prepared }))
             })
             .await?;
         Ok(r.clone())
+    }
+}
+
+/// Sorts a sandbox error: a missing tier is this host's limit, not the call's fault.
+fn code_error(e: &SandboxError) -> CodeError {
+    match e {
+        SandboxError::Host { .. } => CodeError::Host(e.to_string()),
+        SandboxError::NoTier { .. } | SandboxError::Unavailable { .. } => {
+            CodeError::Unservable(tier_message(e))
+        }
+        _ => CodeError::Rejected(tier_message(e)),
     }
 }
 

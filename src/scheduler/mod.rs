@@ -4,9 +4,11 @@
 //! Calls wait in a bounded queue (`queue_capacity`; when it is full the trigger waits:
 //! backpressure). Each call taken from it becomes one task holding an *admission* permit (at most
 //! `max_tasks` at once), then a global and a per-function run permit while its sandbox runs. Anything that means the call can never run —
-//! malformed request, oversize input, unknown function or runtime or profile, code hash mismatch,
-//! no tier on this host — becomes a `rejected` answer; nothing runs. A call whose request tx
-//! failed on the node (the event fired before the failure) is dropped first, unanswered.
+//! malformed request, oversize input, unknown function or runtime, code hash mismatch — becomes a
+//! `rejected` answer; nothing runs. What only *this* host cannot do (no tier here for the runtime,
+//! a profile this worker does not accept) is left to a worker that can ([`capable`]). A call
+//! whose request tx failed on the node (the event fired before the failure) is dropped first,
+//! unanswered.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -22,7 +24,7 @@ use crate::call::{Answer, Call, Origin, Registry, Stage, now_ms};
 use crate::config::profiles::ProfileCatalog;
 use crate::config::runtimes::RuntimeCatalog;
 use crate::journal::CallState;
-use crate::ledger::crypto::Hash;
+use crate::ledger::crypto::{Address, Hash};
 use crate::ledger::rpc::TxState;
 use crate::node::{Node, get_value};
 use crate::observe::Health;
@@ -31,9 +33,11 @@ use crate::receipt::CallResult;
 use crate::sandbox::{Failure, Invocation, Outcome, SandboxError, Usage};
 use crate::trigger::gate::FinalityGate;
 
+pub mod capable;
 pub mod code;
 pub mod exec;
 
+use capable::Unservable;
 use code::{CodeError, Library};
 use exec::Executor;
 
@@ -102,9 +106,13 @@ pub struct Scheduler<N: Node, E: Executor> {
     registry: Arc<Registry>,
     gate: Arc<FinalityGate>,
     health: Arc<Health>,
+    worker: Address,
     config: SchedulerConfig,
     global: Arc<Semaphore>,
     per_fn: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Each app's worker registry as last read, reused for `spec_ttl`: a burst of calls this
+    /// worker cannot serve reads it once, not once per call.
+    registries: Mutex<HashMap<String, (Instant, serde_json::Value)>>,
 }
 
 /// Everything the scheduler needs besides its config.
@@ -123,6 +131,22 @@ pub struct SchedulerParts<N, E> {
     pub gate: Arc<FinalityGate>,
     /// Health counters.
     pub health: Arc<Health>,
+    /// This worker's address (decides which worker rejects a call nobody serves).
+    pub worker: Address,
+}
+
+/// What a call that ran produced.
+struct Ran {
+    result: CallResult,
+    code_hash: String,
+    runtime: String,
+    sandbox: String,
+    profile: String,
+    /// When its sandbox started (ms since the epoch): after the finality wait, the code fetch
+    /// and the permits, so the receipt's `started_at`..`finished_at` is the run alone.
+    started_at: u64,
+    /// From the call's first sighting here to `started_at`, µs.
+    queued_us: u64,
 }
 
 /// How a request tx ended, as far as the node says.
@@ -158,8 +182,10 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             registry: parts.registry,
             gate: parts.gate,
             health: parts.health,
+            worker: parts.worker,
             global: Arc::new(Semaphore::new(config.max_concurrency.max(1))),
             per_fn: Mutex::new(HashMap::new()),
+            registries: Mutex::new(HashMap::new()),
             config,
         }
     }
@@ -218,42 +244,40 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
     /// Runs one call to an answer; `None` when there is nothing to answer (already answered on
     /// chain).
     async fn process(&self, call: Call) -> Option<Answer> {
-        let started_at = now_ms();
         let mut input: Arc<[u8]> = Arc::from(&[][..]);
         let result = self.execute(&call, &mut input).await;
-        let (result, code_hash, runtime, sandbox, profile) = match result {
+        let ran = match result {
             Ok(None) => return None,
             Ok(Some(r)) => r,
             Err(rej) => {
                 tracing::info!(reason = %rej.why, "call rejected");
-                (
-                    CallResult::Rejected(rej.why),
-                    rej.code_hash,
-                    rej.runtime,
-                    "none".to_owned(),
-                    rej.profile,
-                )
+                // Nothing ran: the receipt's span is the moment of the decision.
+                Ran {
+                    result: CallResult::Rejected(rej.why),
+                    code_hash: rej.code_hash,
+                    runtime: rej.runtime,
+                    sandbox: "none".to_owned(),
+                    profile: rej.profile,
+                    started_at: now_ms(),
+                    queued_us: call.seen_at.elapsed().as_micros() as u64,
+                }
             }
         };
         Some(Answer {
             call,
-            result,
-            code_hash,
-            runtime,
-            sandbox,
-            profile,
+            result: ran.result,
+            code_hash: ran.code_hash,
+            runtime: ran.runtime,
+            sandbox: ran.sandbox,
+            profile: ran.profile,
             input,
-            started_at,
+            started_at: ran.started_at,
+            queued_us: ran.queued_us,
             finished_at: now_ms(),
         })
     }
 
-    #[allow(clippy::type_complexity)]
-    async fn execute(
-        &self,
-        call: &Call,
-        input_out: &mut Arc<[u8]>,
-    ) -> Result<Option<(CallResult, String, String, String, String)>, Reject> {
+    async fn execute(&self, call: &Call, input_out: &mut Arc<[u8]>) -> Result<Option<Ran>, Reject> {
         let mut rej = Reject {
             why: String::new(),
             code_hash: String::new(),
@@ -345,7 +369,8 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         };
         let profile = match self.profiles.get(spec.profile()) {
             Ok(p) => p,
-            Err(e) => return reject(rej, e.to_string()),
+            // Profiles are the operator's choice: another worker may accept this one.
+            Err(e) => return self.unservable(call, &app, &spec, e.to_string(), rej).await,
         };
         let mut limits = profile.limits.clone();
         if let Some(t) = spec.timeout_ms {
@@ -360,6 +385,9 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
                 Err(CodeError::Node(e)) => {
                     tracing::warn!(error = %e, "cannot fetch the function code; retrying");
                     tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(CodeError::Unservable(why)) => {
+                    return self.unservable(call, &app, &spec, why, rej).await;
                 }
                 Err(e) => return reject(rej, e.to_string()),
             }
@@ -392,6 +420,8 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         };
         let backstop = limits.wall_time + self.config.host_backstop;
         let exec = self.library.executor();
+        let started_at = now_ms();
+        let queued_us = call.seen_at.elapsed().as_micros() as u64;
         let t = Instant::now();
         let mut attempts = 0;
         let outcome = loop {
@@ -402,6 +432,9 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
                     attempts += 1;
                     tracing::warn!(%why, attempt = attempts, "sandbox host fault; retrying");
                     tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Ok(Err(e @ (SandboxError::Unavailable { .. } | SandboxError::NoTier { .. }))) => {
+                    return self.unservable(call, &app, &spec, e.to_string(), rej).await;
                 }
                 Ok(Err(e)) => return reject(rej, format!("worker host fault: {e}")),
                 Err(_) => {
@@ -419,13 +452,65 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         metrics::histogram!("ain_sre_stage_seconds", "stage" => "sandbox")
             .record(t.elapsed().as_secs_f64());
         tracing::debug!(status = outcome.status(), tier = %ready.tier, "call ran");
-        Ok(Some((
-            CallResult::Ran(outcome),
-            spec.code_hash.clone(),
-            runtime.name.clone(),
-            ready.tier.as_str().to_owned(),
-            profile.name.clone(),
-        )))
+        Ok(Some(Ran {
+            result: CallResult::Ran(outcome),
+            code_hash: spec.code_hash.clone(),
+            runtime: runtime.name.clone(),
+            sandbox: ready.tier.as_str().to_owned(),
+            profile: profile.name.clone(),
+            started_at,
+            queued_us,
+        }))
+    }
+
+    /// A call this worker cannot serve (`why`): left to a worker whose registry entry offers it,
+    /// or answered `rejected` when none does and this worker is the one designated to say so.
+    async fn unservable(
+        &self,
+        call: &Call,
+        app: &AppPaths,
+        spec: &crate::onchain::FunctionSpec,
+        why: String,
+        mut rej: Reject,
+    ) -> Result<Option<Ran>, Reject> {
+        let Some(workers) = self.worker_registry(app).await else {
+            tracing::warn!(reason = %why, "cannot serve the call here and cannot read the worker registry; leaving it");
+            self.leave(call, "registry_unreadable");
+            return Ok(None);
+        };
+        match capable::decide(&self.worker, &workers, &spec.runtime, spec.profile()) {
+            Unservable::Leave { to } => {
+                tracing::info!(reason = %why, to = %to, "this worker cannot serve the call; leaving it");
+                self.leave(call, "cannot_serve");
+                Ok(None)
+            }
+            Unservable::Reject(reason) => {
+                tracing::info!(reason = %why, "no registered worker serves the call; rejecting it");
+                rej.why = reason;
+                Err(rej)
+            }
+        }
+    }
+
+    async fn worker_registry(&self, app: &AppPaths) -> Option<serde_json::Value> {
+        let lock = || self.registries.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, v)) = lock().get(app.app())
+            && at.elapsed() < self.config.spec_ttl
+        {
+            return Some(v.clone());
+        }
+        let v = self.retry_read(&app.workers()).await?;
+        let mut m = lock();
+        if m.len() > 1_000 {
+            m.clear();
+        }
+        m.insert(app.app().to_owned(), (Instant::now(), v.clone()));
+        Some(v)
+    }
+
+    fn leave(&self, call: &Call, reason: &'static str) {
+        metrics::counter!("ain_sre_calls_left_total", "reason" => reason).increment(1);
+        self.registry.finish(&call.key, CallState::LeftToOthers);
     }
 
     async fn retry_read(&self, path: &str) -> Option<serde_json::Value> {

@@ -19,6 +19,7 @@ struct Setup {
     calls: mpsc::Sender<Call>,
     answers: mpsc::Receiver<Answer>,
     registry: Arc<Registry>,
+    gate: Arc<FinalityGate>,
 }
 
 fn spec(runtime: &str, hash: &str) -> serde_json::Value {
@@ -53,6 +54,7 @@ fn setup(config: SchedulerConfig) -> Setup {
     // The request tx of `call()` stands on the node.
     node.set_tx_state(Hash([3; 32]), TxState::Executed);
     let fake = FakeSandbox::echo(Tier::Wasm);
+    let gate = Arc::new(FinalityGate::new(10));
     let sched = Arc::new(Scheduler::new(
         SchedulerParts {
             node: node.clone(),
@@ -60,8 +62,9 @@ fn setup(config: SchedulerConfig) -> Setup {
             runtimes: RuntimeCatalog::shipped().unwrap(),
             profiles: ProfileCatalog::shipped().unwrap(),
             registry: registry.clone(),
-            gate: Arc::new(FinalityGate::new(10)),
+            gate: gate.clone(),
             health: Arc::new(Health::default()),
+            worker: Address([1; 20]),
         },
         config,
     ));
@@ -82,6 +85,7 @@ fn setup(config: SchedulerConfig) -> Setup {
         calls,
         answers,
         registry,
+        gate,
     }
 }
 
@@ -157,7 +161,6 @@ async fn calls_that_can_never_run_are_rejected_without_running() {
             "code hash mismatch",
         ),
         (call("cobol", "e", json!({"input": "x"})), "unknown runtime"),
-        (call("py", "f", json!({"input": "x"})), "tier not available"),
     ];
     for (c, want) in cases {
         let a = one(&mut s, c).await;
@@ -236,4 +239,121 @@ async fn a_call_whose_request_tx_failed_is_dropped_without_running() {
     // A successful one still runs.
     let a = one(&mut s, call("echo", "ok", json!({"input": "hi"}))).await;
     assert!(matches!(a.result, CallResult::Ran(_)));
+}
+
+/// Waits until the journal says `key` was left to other workers.
+async fn left(s: &Setup, key: &str) -> bool {
+    for _ in 0..100 {
+        if s.registry.journal().get(key).unwrap().map(|r| r.state) == Some(CallState::LeftToOthers)
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+fn entry(runtimes: &[&str]) -> serde_json::Value {
+    let r: serde_json::Map<_, _> = runtimes
+        .iter()
+        .map(|r| (r.to_string(), json!(true)))
+        .collect();
+    json!({"runtimes": r, "version": "t", "capacity": 1})
+}
+
+#[tokio::test]
+async fn calls_this_host_cannot_run_are_left_to_a_worker_that_can() {
+    let mut s = setup(SchedulerConfig::default());
+    // This worker (0x0101..) plays the wasm tier only; 0x0909.. offers python3.
+    s.node.set(
+        &format!("/apps/app/sre/workers/{}", Address([1; 20])),
+        entry(&["wasm"]),
+    );
+    s.node.set(
+        &format!("/apps/app/sre/workers/{}", Address([9; 20])),
+        entry(&["wasm", "python3"]),
+    );
+    let c = call("py", "p1", json!({"input": "x"}));
+    s.registry.admit(&c.key, &c.request_tx).unwrap();
+    s.calls.send(c).await.unwrap();
+    assert!(
+        left(&s, "app/py/p1").await,
+        "the python3 call is left, not answered"
+    );
+    // An unknown profile is this worker's limit too.
+    let hash = hex::encode(sha2::Sha256::digest(CODE.as_bytes()));
+    let mut big = spec("wasm", &hash);
+    big["profile"] = json!("huge");
+    s.node.set("/apps/app/sre/functions/huge", big);
+    let c = call("huge", "h1", json!({"input": "x"}));
+    s.registry.admit(&c.key, &c.request_tx).unwrap();
+    s.calls.send(c).await.unwrap();
+    assert!(left(&s, "app/huge/h1").await);
+    // Bad calls are still answered `rejected`, and a call it can run still runs.
+    let a = one(&mut s, call("cobol", "c1", json!({"input": "x"}))).await;
+    assert!(
+        matches!(&a.result, CallResult::Rejected(w) if w.contains("unknown runtime")),
+        "{:?}",
+        a.result
+    );
+    let a = one(&mut s, call("echo", "e1", json!({"input": "x"}))).await;
+    assert_eq!(a.sandbox, "wasm");
+    assert!(
+        s.answers.try_recv().is_err(),
+        "no answer for the calls left"
+    );
+    assert_eq!(s.fake.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn the_lowest_registered_worker_rejects_what_no_worker_serves() {
+    let mut s = setup(SchedulerConfig::default());
+    for b in [1u8, 9] {
+        s.node.set(
+            &format!("/apps/app/sre/workers/{}", Address([b; 20])),
+            entry(&["wasm"]),
+        );
+    }
+    let a = one(&mut s, call("py", "p1", json!({"input": "x"}))).await;
+    match &a.result {
+        CallResult::Rejected(why) => {
+            assert_eq!(why, "no registered worker serves python3")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(a.runtime, "python3");
+    assert!(s.fake.calls().is_empty());
+}
+
+#[tokio::test]
+async fn started_at_is_when_the_sandbox_started_not_when_the_call_was_seen() {
+    let mut s = setup(SchedulerConfig::default());
+    let hash = hex::encode(sha2::Sha256::digest(CODE.as_bytes()));
+    let mut fin = spec("wasm", &hash);
+    fin["finality"] = json!("finalized");
+    s.node.set("/apps/app/sre/functions/fin", fin);
+    let c = call("fin", "f1", json!({"input": "x"}));
+    let tx = c.request_tx;
+    s.registry.admit(&c.key, &c.request_tx).unwrap();
+    s.calls.send(c).await.unwrap();
+    // The call waits for its request's block to be final.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(s.answers.try_recv().is_err(), "it waits for finality");
+    let released = now_ms();
+    s.gate.on_block(&[tx]);
+    let a = tokio::time::timeout(Duration::from_secs(5), s.answers.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        a.started_at >= released,
+        "started_at {} is before the finality wait ended at {released}",
+        a.started_at
+    );
+    assert!(a.finished_at >= a.started_at);
+    assert!(
+        a.queued_us >= 300_000,
+        "the wait is reported apart: {} µs",
+        a.queued_us
+    );
 }

@@ -98,6 +98,7 @@ pub async fn register(url: &str, key: &PrivateKey, app: &str) {
         runtimes: [("wasm".to_owned(), true)].into_iter().collect(),
         version: "test".into(),
         capacity: 8,
+        profiles: Default::default(),
     };
     c.register(app, &entry).await.expect("register");
 }
@@ -129,6 +130,31 @@ pub async fn worker_at(
     c.grace = Duration::from_secs(5);
     c.follower_poll = Duration::from_millis(200);
     let tiers = Arc::new(Tiers::start(TierConfig::default()).await);
+    daemon::start(
+        c,
+        PrivateKey::from_bytes(&key.secret_bytes()).unwrap(),
+        tiers,
+    )
+    .await
+    .expect("worker starts")
+}
+
+/// Starts an in-process worker with its own sandboxes.
+pub async fn worker_with_tiers(
+    dev: &DevnetHandle,
+    apps: &[&str],
+    key: &PrivateKey,
+    dir: &Path,
+    tiers: Arc<Tiers>,
+) -> DaemonHandle {
+    let mut c = DaemonConfig::new(
+        &dev.rpc_url(),
+        &dev.events_url(),
+        apps.iter().map(|a| a.to_string()).collect(),
+        dir.to_path_buf(),
+    );
+    c.grace = Duration::from_secs(5);
+    c.follower_poll = Duration::from_millis(200);
     daemon::start(
         c,
         PrivateKey::from_bytes(&key.secret_bytes()).unwrap(),

@@ -98,6 +98,11 @@ pub struct DevnetConfig {
     pub snapshot_interval: u64,
     /// Event-handler limits (node defaults).
     pub events: EventHandlerConfig,
+    /// Genesis timestamp of a new chain. Default `None`: the moment the chain is created, so
+    /// every new chain (a non-persistent one at each start) has its own genesis hash and a
+    /// worker refuses a data dir made for another one. `Some(GENESIS_TIMESTAMP)` gives the
+    /// node's 1-node genesis time, and with a given key always the same genesis hash.
+    pub genesis_timestamp: Option<u64>,
 }
 
 impl Default for DevnetConfig {
@@ -126,6 +131,7 @@ impl Default for DevnetConfig {
             max_txs_per_block: 1000,
             snapshot_interval: 1000,
             events: EventHandlerConfig::default(),
+            genesis_timestamp: None,
         }
     }
 }

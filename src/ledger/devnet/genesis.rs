@@ -8,8 +8,10 @@
 //! (`getValue('/manage_app/' + $app_name + '/config/admin/' + auth.addr) === true`). Staking,
 //! transfers, checkin/checkout, escrow and payments are not part of the devnet's genesis.
 //!
-//! The genesis timestamp is the node's (`1640995199999`), so a given validator key always gives
-//! the same genesis block and hash.
+//! The genesis timestamp is a parameter: the node's (`1640995199999`, [`GENESIS_TIMESTAMP`])
+//! makes a given validator key always give the same genesis block and hash; the devnet by default
+//! uses the moment a chain is created, so each new chain has its own genesis hash and a worker can
+//! tell a reset chain from the one its data dir was made for.
 
 use serde_json::{Value, json};
 
@@ -32,6 +34,8 @@ pub struct GenesisParams {
     pub network_id: u64,
     /// The validator's stake.
     pub stake: u64,
+    /// `genesis_timestamp`, ms since the epoch (the genesis block's and tx's timestamp).
+    pub timestamp: u64,
 }
 
 fn all(b: bool) -> Value {
@@ -48,7 +52,7 @@ pub fn genesis_ops(v: &str, params: &GenesisParams) -> Vec<SimpleOp> {
         "manage_app": {"consensus": {"config": {"admin": {v: true}}}},
         "blockchain_params": {"genesis": {
             "genesis_addr": v,
-            "genesis_timestamp": GENESIS_TIMESTAMP,
+            "genesis_timestamp": params.timestamp,
             "chain_id": params.chain_id,
             "network_id": params.network_id,
         }},
@@ -100,7 +104,7 @@ pub fn build_genesis(
         .enumerate()
         .map(|(i, r)| (i.to_string(), json!({"code": r["code"]})))
         .collect();
-    let body = TxBody::new(Operation::Set(ops), NONCE_UNORDERED, GENESIS_TIMESTAMP);
+    let body = TxBody::new(Operation::Set(ops), NONCE_UNORDERED, params.timestamp);
     let tx = body.sign(key, params.chain_id)?;
     let mut validators = Validators::new();
     validators.insert(
@@ -123,7 +127,7 @@ pub fn build_genesis(
         receipts_hash: zero,
         number: 0,
         epoch: 0,
-        timestamp: GENESIS_TIMESTAMP,
+        timestamp: params.timestamp,
         state_proof_hash: Some(hash_json(&state.to_snapshot())),
         proposer: v,
         validators,
@@ -152,6 +156,7 @@ mod tests {
             chain_id: 0,
             network_id: 0,
             stake: 10_000_000,
+            timestamp: GENESIS_TIMESTAMP,
         };
         let (block, state) = build_genesis(&key, &params).unwrap();
         verify_genesis(&block, Some(&block.hash), 0).unwrap();
@@ -169,6 +174,15 @@ mod tests {
         );
         let (again, _) = build_genesis(&key, &params).unwrap();
         assert_eq!(again.hash, block.hash, "genesis is deterministic");
+        let other = GenesisParams {
+            timestamp: GENESIS_TIMESTAMP + 1,
+            ..params
+        };
+        let (reset, _) = build_genesis(&key, &other).unwrap();
+        assert_ne!(
+            reset.hash, block.hash,
+            "another genesis time, another chain"
+        );
         assert!(
             block.receipts[0]["result_list"]
                 .as_object()

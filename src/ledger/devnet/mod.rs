@@ -53,7 +53,9 @@
 //!   Proposal and vote txs are built like the node's but not executed against `/consensus`.
 //! - Genesis is the devnet's own ([`genesis`]): app management only; no tokens, staking,
 //!   transfers, checkin/checkout, escrow, payments or sharding. `util.*` rules of the base
-//!   genesis outside the rule subset are rewritten in the subset with the same meaning.
+//!   genesis outside the rule subset are rewritten in the subset with the same meaning. Its
+//!   timestamp is the moment the chain is created unless `genesis_timestamp` is set, so each new
+//!   chain has its own genesis hash (the node's comes from its genesis config).
 //! - Rules: the subset of JS in [`rules`]; text outside it is refused at SET_RULE time (10503
 //!   with the reason), never at write time. State rules (`max_children`, `max_height`,
 //!   `max_size`, `max_bytes`) are enforced (12104); their garbage collection (`gc_max_siblings`)

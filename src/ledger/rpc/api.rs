@@ -133,7 +133,8 @@ impl RpcClient {
     }
 
     /// `ain_getBlockByNumber`. With `full_txs` false the node lists only tx hashes in
-    /// `transactions`. `None` when the node has no such finalized block.
+    /// `transactions`. `None` when the node has no such finalized block. Never ask for block 0
+    /// without full txs on a real node (see [`genesis_hash`](Self::genesis_hash)).
     pub async fn get_block_by_number<T: DeserializeOwned>(
         &self,
         number: u64,
@@ -144,6 +145,21 @@ impl RpcClient {
             ("getFullTransactions", Value::Bool(full_txs)),
         ]);
         self.call_as("ain_getBlockByNumber", p).await
+    }
+
+    /// The hash of the node's genesis block (`None` when it serves none). Asks with full
+    /// transactions: ain-blockchain 1.6.0 answering a request without them replaces the genesis
+    /// block's txs with their hashes *in its memory*, and every later reader of block 0 (a
+    /// follower verifying genesis) then gets a block that no longer verifies.
+    pub async fn genesis_hash(&self) -> Result<Option<Hash>, RpcError> {
+        let b: Option<Value> = self.get_block_by_number(0, true).await?;
+        b.map(|b| {
+            b.get("hash")
+                .and_then(Value::as_str)
+                .and_then(|h| h.parse::<Hash>().ok())
+                .ok_or_else(|| RpcError::Malformed(format!("block 0 without a valid hash: {b}")))
+        })
+        .transpose()
     }
 
     /// `ain_getBlockByHash`, as [`get_block_by_number`](Self::get_block_by_number).

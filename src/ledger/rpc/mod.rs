@@ -90,9 +90,15 @@ impl RpcClient {
 
     /// A client for `url` with explicit settings. Fails, without any network traffic, on a URL
     /// that is not http(s), an invalid `proto_ver`, or a zero timeout or size limit.
+    ///
+    /// A URL without a path (`http://host:8081`, the base URL ain-js takes) gets the node's
+    /// JSON-RPC path `/json-rpc`; any other path is used as given.
     pub fn with_config(url: &str, config: RpcConfig) -> Result<RpcClient, RpcError> {
-        let url = reqwest::Url::parse(url)
+        let mut url = reqwest::Url::parse(url)
             .map_err(|e| RpcError::InvalidRequest(format!("bad node URL {url:?}: {e}")))?;
+        if matches!(url.path(), "" | "/") && url.query().is_none() {
+            url.set_path("/json-rpc");
+        }
         if !matches!(url.scheme(), "http" | "https") {
             return Err(RpcError::InvalidRequest(format!(
                 "node URL must be http or https, not {}",
@@ -287,6 +293,19 @@ mod tests {
     #[test]
     fn constructor_validation() {
         assert!(RpcClient::new("http://127.0.0.1:8081/json-rpc").is_ok());
+        // The base URL ain-js takes reaches the same endpoint; other paths are kept.
+        for base in ["http://127.0.0.1:8081", "http://127.0.0.1:8081/"] {
+            assert_eq!(
+                RpcClient::new(base).unwrap().url(),
+                "http://127.0.0.1:8081/json-rpc"
+            );
+        }
+        assert_eq!(
+            RpcClient::new("https://node.example/rpc/json-rpc")
+                .unwrap()
+                .url(),
+            "https://node.example/rpc/json-rpc"
+        );
         assert!(RpcClient::new("ws://127.0.0.1:5100").is_err());
         assert!(RpcClient::new("not a url").is_err());
         let cfg = RpcConfig {

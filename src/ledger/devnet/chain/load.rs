@@ -12,7 +12,7 @@ use crate::ledger::block::Block;
 use crate::ledger::crypto::PrivateKey;
 use crate::ledger::devnet::event_handler::EventTx;
 use crate::ledger::devnet::exec::{TxEnv, execute_trusted, execute_tx};
-use crate::ledger::devnet::genesis::{GenesisParams, build_genesis};
+use crate::ledger::devnet::genesis::{GENESIS_TIMESTAMP, GenesisParams, build_genesis};
 use crate::ledger::devnet::perm::RuleCache;
 use crate::ledger::devnet::state::State;
 use crate::ledger::devnet::store::{Persister, Store, WriteOp};
@@ -44,6 +44,23 @@ fn genesis_state(genesis: &Block, rules: &mut RuleCache) -> Result<State, ChainE
     Ok(state)
 }
 
+/// The genesis time of a new chain: now, and never the same twice in this process (two chains
+/// created in one millisecond would otherwise share a genesis hash).
+fn fresh_genesis_time() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(GENESIS_TIMESTAMP, |d| d.as_millis() as u64)
+        .max(GENESIS_TIMESTAMP);
+    let prev = LAST
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+            Some(now.max(last + 1))
+        })
+        .unwrap_or(0);
+    now.max(prev + 1)
+}
+
 impl Chain {
     /// Opens the chain in `store` (creating genesis when it is empty).
     pub fn open(
@@ -60,6 +77,7 @@ impl Chain {
                     chain_id: params.chain_id,
                     network_id: params.network_id,
                     stake: params.stake,
+                    timestamp: params.genesis_timestamp.unwrap_or_else(fresh_genesis_time),
                 };
                 let (genesis, _) = build_genesis(&key, &gp)?;
                 let txs = genesis

@@ -65,6 +65,9 @@ pub struct ChainParams {
     pub empty_blocks: bool,
     /// Snapshot every this many blocks.
     pub snapshot_interval: u64,
+    /// Genesis timestamp of a chain created by [`Chain::open`]; `None`: the moment it is
+    /// created. A chain read from a store keeps its stored genesis.
+    pub genesis_timestamp: Option<u64>,
 }
 
 /// Where an in-block tx is, as stored in the `txs` table.

@@ -23,6 +23,7 @@ fn params() -> ChainParams {
         max_txs_per_block: 1000,
         empty_blocks: false,
         snapshot_interval: 3,
+        genesis_timestamp: None,
     }
 }
 

@@ -24,6 +24,7 @@ impl T {
                 chain_id: 0,
                 network_id: 0,
                 stake: 1,
+                timestamp: crate::ledger::devnet::genesis::GENESIS_TIMESTAMP,
             },
         )
         .unwrap();

@@ -150,6 +150,7 @@ fn chain_params(config: &DevnetConfig) -> ChainParams {
         max_txs_per_block: config.max_txs_per_block.max(1),
         empty_blocks: config.empty_blocks,
         snapshot_interval: config.snapshot_interval,
+        genesis_timestamp: config.genesis_timestamp,
     }
 }
 
