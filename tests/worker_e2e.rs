@@ -375,6 +375,8 @@ async fn a_worker_without_the_tier_leaves_the_call_to_one_with_it() {
         .unwrap();
     let (k_full, k_wasm) = (PrivateKey::generate(), PrivateKey::generate());
     for (k, e) in [(&k_full, &e_full), (&k_wasm, &e_wasm)] {
+        // The app is closed by default: the admin approves both workers first.
+        admin.approve_worker("caps", &k.address()).await.unwrap();
         ChainClient::connect(
             &dev.rpc_url(),
             PrivateKey::from_bytes(&k.secret_bytes()).unwrap(),
