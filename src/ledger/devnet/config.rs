@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::event_handler::EventHandlerConfig;
+pub use super::exec::StateBudgets;
 use crate::ledger::crypto::PrivateKey;
 
 /// The well-known key of `blockchain-configs/1-node` (address
@@ -98,6 +99,15 @@ pub struct DevnetConfig {
     pub snapshot_interval: u64,
     /// Event-handler limits (node defaults).
     pub events: EventHandlerConfig,
+    /// State budgets (`/blockchain_params/resource`). Default: the base (mainnet) values, a
+    /// 5,000,000,000-byte tree and a 25,000,000-byte free tier, so `ain-sre dev` stays
+    /// comfortable; [`StateBudgets::with_limit`]`(20_000_000.0)` is the 1-node config
+    /// (100,000-byte free tier).
+    pub budgets: StateBudgets,
+    /// Accounts funded at genesis (`/accounts/<addr>/balance`), so they can stake. Default
+    /// none. When set, the genesis also carries the node's staking rule and `_stake` function
+    /// (otherwise the genesis is the devnet's original one, hash unchanged).
+    pub genesis_balances: Vec<(String, u64)>,
 }
 
 impl Default for DevnetConfig {
@@ -126,6 +136,8 @@ impl Default for DevnetConfig {
             max_txs_per_block: 1000,
             snapshot_interval: 1000,
             events: EventHandlerConfig::default(),
+            budgets: StateBudgets::default(),
+            genesis_balances: Vec::new(),
         }
     }
 }

@@ -60,6 +60,7 @@ impl Chain {
                     chain_id: params.chain_id,
                     network_id: params.network_id,
                     stake: params.stake,
+                    balances: params.genesis_balances.clone(),
                 };
                 let (genesis, _) = build_genesis(&key, &gp)?;
                 let txs = genesis

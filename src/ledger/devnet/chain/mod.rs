@@ -65,6 +65,8 @@ pub struct ChainParams {
     pub empty_blocks: bool,
     /// Snapshot every this many blocks.
     pub snapshot_interval: u64,
+    /// Accounts funded at genesis (see `DevnetConfig::genesis_balances`).
+    pub genesis_balances: Vec<(String, u64)>,
 }
 
 /// Where an in-block tx is, as stored in the `txs` table.

@@ -141,6 +141,7 @@ fn chain_params(config: &DevnetConfig) -> ChainParams {
         exec: ExecParams {
             min_gas_price: config.min_gas_price,
             set_op_list_size_limit: config.set_op_list_size_limit,
+            budgets: config.budgets.clone(),
         },
         chain_id: config.chain_id,
         network_id: config.network_id,
@@ -150,6 +151,7 @@ fn chain_params(config: &DevnetConfig) -> ChainParams {
         max_txs_per_block: config.max_txs_per_block.max(1),
         empty_blocks: config.empty_blocks,
         snapshot_interval: config.snapshot_interval,
+        genesis_balances: config.genesis_balances.clone(),
     }
 }
 
