@@ -58,8 +58,13 @@
 //!   genesis outside the rule subset are rewritten in the subset with the same meaning.
 //! - Rules: the subset of JS in [`rules`]; text outside it is refused at SET_RULE time (10503
 //!   with the reason), never at write time. State rules (`max_children`, `max_height`,
-//!   `max_size`, `max_bytes`) are enforced (12104); their garbage collection (`gc_max_siblings`)
-//!   is not.
+//!   `max_size`, `max_bytes`) are enforced (12104), and their garbage collection
+//!   (`gc_max_siblings`, `gc_num_siblings_deleted`) runs as on the node: at every non-null
+//!   value write, oldest siblings first by insertion order, with `min_gc_num_siblings_deleted`
+//!   100 until block 1 and 10 from block 2 (the node's bandages). Deviation: insertion serials
+//!   are not stored in state snapshots; after a restart from a snapshot, children that were in
+//!   it are ordered as a fresh write of the snapshot would order them (JS key order), and the
+//!   replayed blocks after it add theirs in order.
 //! - Functions: `_createApp`, `_saveLastTx`, `_eraseValue`, `_fail`, `_setOwnerConfig` run; REST
 //!   functions are recorded as skipped (20000), no HTTP call; subtree functions are not fired.
 //! - Gas: results have the node's shape, amounts do not follow its accounting (see [`exec`]);
