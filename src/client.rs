@@ -16,7 +16,7 @@ use crate::ledger::tx::{NONCE_UNORDERED, Operation, SimpleOp, TxBody};
 use crate::node::{Node, get_value};
 use crate::onchain::{
     AppPaths, Callers, ConventionError, Finality, FunctionSpec, MAX_CHUNK_CHARS, MAX_INLINE_CHARS,
-    Request, WorkerEntry, WorkerPolicy, check_label, rules,
+    Request, Retention, WorkerEntry, WorkerPolicy, check_label, rules,
 };
 
 /// Errors of client operations.
@@ -204,6 +204,16 @@ impl ChainClient {
 
     /// Deploys a function: app, rules, code (inline or chunked blobs), then the spec.
     pub async fn deploy(&self, d: &Deployment) -> Result<Deployed, ClientError> {
+        self.deploy_keeping(d, Retention::DEFAULT).await
+    }
+
+    /// [`ChainClient::deploy`] with the function's retention: the rule state that makes the
+    /// node prune the oldest calls ([`Retention`]).
+    pub async fn deploy_keeping(
+        &self,
+        d: &Deployment,
+        keep: Retention,
+    ) -> Result<Deployed, ClientError> {
         let app = AppPaths::new(&d.app)?;
         check_label("function name", &d.function)?;
         let created_app = self.ensure_app(&app).await?;
@@ -211,6 +221,12 @@ impl ChainClient {
             .into_iter()
             .map(|(p, r)| SimpleOp::set_rule(p, rules::rule_value(&r)))
             .collect();
+        // Before the request/response rules below it: a rule written where no `.rule` exists
+        // yet replaces the whole rule subtree there (ain-node-semantics.md §2.4).
+        rule_ops.push(SimpleOp::set_rule(
+            rules::retention_path(&app, &d.function),
+            rules::retention_value(keep),
+        ));
         for (p, r) in rules::function_rules(&app, &d.function, &d.callers) {
             rule_ops.push(SimpleOp::set_rule(p, rules::rule_value(&r)));
         }

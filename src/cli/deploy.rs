@@ -11,7 +11,7 @@ use crate::client::{AppWorkers, ChainClient, Deployment};
 use crate::config::runtimes::RuntimeCatalog;
 use crate::ledger::crypto::Address;
 use crate::ledger::tx::SimpleOp;
-use crate::onchain::{AppPaths, Callers, Finality, WorkerPolicy};
+use crate::onchain::{AppPaths, Callers, Finality, Retention, WorkerPolicy};
 
 /// Arguments of `ain-sre deploy`.
 #[derive(Debug, clap::Args)]
@@ -41,6 +41,11 @@ pub struct DeployArgs {
     /// approve now (closed too), or `any` (any key may register itself and answer: warned).
     #[arg(long, default_value = "approved")]
     pub workers: WorkersArg,
+    /// Calls of this function kept in state: the node itself prunes the oldest ones
+    /// (`gc_max_siblings` on `calls/<fn>/$call_id`); results stay in the blocks. At least 10
+    /// (the node deletes at least 10 at a time); 0 = no limit.
+    #[arg(long, default_value_t = 1000)]
+    pub keep: u64,
     #[command(flatten)]
     node: NodeArgs,
     #[command(flatten)]
@@ -89,6 +94,7 @@ pub enum FinalityArg {
 }
 
 pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
+    let keep = Retention::from_keep(args.keep)?;
     let runtimes = RuntimeCatalog::shipped()?;
     let (file, runtime) = super::invoke::locate(&args.path, args.runtime.as_deref(), &runtimes)?;
     let code = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
@@ -107,7 +113,7 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
         }),
         workers: args.workers.policy,
     };
-    let out = client.deploy(&d).await?;
+    let out = client.deploy_keeping(&d, keep).await?;
     if !args.workers.approve.is_empty() {
         let app = AppPaths::new(&args.app)?;
         let ops = args
@@ -134,6 +140,7 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
         }
     );
     println!("callers:  {}", args.callers);
+    println!("keeps:    {keep}");
     print_worker_setting(&args.app, &workers);
     Ok(ExitCode::SUCCESS)
 }
