@@ -400,14 +400,16 @@ impl ChainClient {
         params.insert("app_name".into(), Value::from(app));
         let v = self.rpc.call("ain_getStateUsage", params).await?.result;
         let num = |a: &str, b: &str| v.get(a).and_then(|x| x.get(b)).and_then(Value::as_f64);
-        Ok(match (num("usage", "tree_bytes"), num("available", "tree_bytes")) {
-            (Some(tree_bytes), Some(available_bytes)) => Some(StateUsage {
-                tree_bytes,
-                available_bytes,
-                stake: num("staking", "app").unwrap_or(0.0),
-            }),
-            _ => None,
-        })
+        Ok(
+            match (num("usage", "tree_bytes"), num("available", "tree_bytes")) {
+                (Some(tree_bytes), Some(available_bytes)) => Some(StateUsage {
+                    tree_bytes,
+                    available_bytes,
+                    stake: num("staking", "app").unwrap_or(0.0),
+                }),
+                _ => None,
+            },
+        )
     }
 
     /// Stakes `amount` of this key's balance on `app`

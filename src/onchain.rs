@@ -635,13 +635,22 @@ mod tests {
     #[test]
     fn retention_follows_the_nodes_gc_bounds() {
         assert_eq!(Retention::from_keep(0).unwrap(), Retention::Unbounded);
-        assert!(Retention::from_keep(9).is_err(), "batch would be below 10 or above n");
+        assert!(
+            Retention::from_keep(9).is_err(),
+            "batch would be below 10 or above n"
+        );
         assert_eq!(Retention::from_keep(10).unwrap(), Retention::Keep(10));
         assert_eq!((Retention::batch(10), Retention::low_water(10)), (10, 1));
         assert_eq!((Retention::batch(20), Retention::low_water(20)), (10, 11));
-        assert_eq!((Retention::batch(1000), Retention::low_water(1000)), (100, 901));
+        assert_eq!(
+            (Retention::batch(1000), Retention::low_water(1000)),
+            (100, 901)
+        );
         let p = AppPaths::new("a").unwrap();
-        assert_eq!(rules::retention_path(&p, "f"), "/apps/a/sre/calls/f/$call_id");
+        assert_eq!(
+            rules::retention_path(&p, "f"),
+            "/apps/a/sre/calls/f/$call_id"
+        );
         assert_eq!(
             rules::retention_value(Retention::Keep(20)),
             serde_json::json!({".rule": {"state": {"gc_max_siblings": 20, "gc_num_siblings_deleted": 10}}})

@@ -32,14 +32,22 @@ async fn deploy(url: &str, app: &str, extra: &[&str]) -> (bool, String, String) 
         .map(|s| s.to_string())
         .collect();
     args.extend(extra.iter().map(|s| s.to_string()));
-    tokio::task::spawn_blocking(move || cli(args)).await.unwrap()
+    tokio::task::spawn_blocking(move || cli(args))
+        .await
+        .unwrap()
 }
 
 /// Sends requests until one is refused; returns its result code.
 async fn requests_until_refused(c: &Client, app: &str) -> (usize, i64) {
     for i in 0..1000 {
         let path = format!("/apps/{app}/sre/calls/echo/c{i}/request");
-        let r = c.send(signed(SK2, SimpleOp::set_value(path, json!({"input": "x".repeat(200)})), -1)).await;
+        let r = c
+            .send(signed(
+                SK2,
+                SimpleOp::set_value(path, json!({"input": "x".repeat(200)})),
+                -1,
+            ))
+            .await;
         let code = r["result"]["code"].as_i64().unwrap();
         if code != 0 {
             return (i, code);
@@ -60,9 +68,14 @@ async fn unstaked_app_is_warned_then_refused_10905_and_a_staked_one_is_not() {
 
     let (ok, out, err) = deploy(&url, "free", &[]).await;
     assert!(ok, "{out}{err}");
-    assert!(out.contains("state:") && out.contains("not staked"), "{out}");
     assert!(
-        err.contains("warning: app `free` is not staked") && err.contains("10905") && err.contains("--stake"),
+        out.contains("state:") && out.contains("not staked"),
+        "{out}"
+    );
+    assert!(
+        err.contains("warning: app `free` is not staked")
+            && err.contains("10905")
+            && err.contains("--stake"),
         "{err}"
     );
     let (n, code) = requests_until_refused(&c, "free").await;
@@ -78,7 +91,13 @@ async fn unstaked_app_is_warned_then_refused_10905_and_a_staked_one_is_not() {
     assert!(!err.contains("warning"), "{err}");
     for i in 0..20 {
         let path = format!("/apps/paid/sre/calls/echo/c{i}/request");
-        let r = c.send(signed(SK2, SimpleOp::set_value(path, json!({"input": "x".repeat(200)})), -1)).await;
+        let r = c
+            .send(signed(
+                SK2,
+                SimpleOp::set_value(path, json!({"input": "x".repeat(200)})),
+                -1,
+            ))
+            .await;
         assert_eq!(r["result"]["code"], 0, "{r}");
     }
     // Staking more than the balance is refused by the node's stake rule, and deploy says so.

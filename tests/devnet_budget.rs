@@ -26,10 +26,17 @@ async fn small_free_tier(fund: bool) -> ain_sre::ledger::devnet::DevnetHandle {
 async fn fill(c: &Client, app: &str) -> (String, Value) {
     for i in 0..100 {
         let r = c
-            .send(signed(SK, SimpleOp::set_value(format!("/apps/{app}/d/k{i}"), json!("x".repeat(500))), -1))
+            .send(signed(
+                SK,
+                SimpleOp::set_value(format!("/apps/{app}/d/k{i}"), json!("x".repeat(500))),
+                -1,
+            ))
             .await;
         if r["result"]["code"] != 0 {
-            return (r["tx_hash"].as_str().unwrap().to_owned(), r["result"].clone());
+            return (
+                r["tx_hash"].as_str().unwrap().to_owned(),
+                r["result"].clone(),
+            );
         }
     }
     panic!("the free tier never filled");
@@ -52,10 +59,15 @@ async fn unstaked_app_gets_10905_and_the_tx_is_in_a_block_as_failed() {
     let tx = c.wait_final(&hash).await;
     assert_eq!(tx["state"], "REVERTED", "{tx}");
     assert_eq!(tx["receipt"]["code"], 10905, "{tx}");
-    let usage = c.result("ain_getStateUsage", json!({"app_name": "b"})).await;
+    let usage = c
+        .result("ain_getStateUsage", json!({"app_name": "b"}))
+        .await;
     let used = usage["usage"]["tree_bytes"].as_f64().unwrap();
     assert!(used < FREE && used > FREE - 2_000.0, "{usage}");
-    assert_eq!(usage["available"]["tree_bytes"].as_f64().unwrap(), FREE - used);
+    assert_eq!(
+        usage["available"]["tree_bytes"].as_f64().unwrap(),
+        FREE - used
+    );
     assert_eq!(usage["staking"]["app"], 0);
     assert_eq!(c.result("ain_getStateUsage", json!({})).await, Value::Null);
 }
@@ -68,17 +80,36 @@ async fn staking_takes_an_app_out_of_the_free_tier() {
     let (_, result) = fill(&c, "b").await;
     assert_eq!(result["code"], 10905);
     let a = addr(SK);
-    let stake = signed(SK, SimpleOp::set_value(format!("/staking/b/{a}/0/stake/{}/value", devnet_support::ts()), json!(10)), -1);
+    let stake = signed(
+        SK,
+        SimpleOp::set_value(
+            format!("/staking/b/{a}/0/stake/{}/value", devnet_support::ts()),
+            json!(10),
+        ),
+        -1,
+    );
     let r = c.send(stake).await;
     assert_eq!(r["result"]["code"], 0, "{r}");
     let r = c
-        .send(signed(SK, SimpleOp::set_value("/apps/b/d/more", json!("x".repeat(500))), -1))
+        .send(signed(
+            SK,
+            SimpleOp::set_value("/apps/b/d/more", json!("x".repeat(500))),
+            -1,
+        ))
         .await;
-    assert_eq!(r["result"]["code"], 0, "a staked app has the apps budget share: {r}");
-    let usage = c.result("ain_getStateUsage", json!({"app_name": "b"})).await;
+    assert_eq!(
+        r["result"]["code"], 0,
+        "a staked app has the apps budget share: {r}"
+    );
+    let usage = c
+        .result("ain_getStateUsage", json!({"app_name": "b"}))
+        .await;
     assert_eq!(usage["staking"]["app"], 10, "{usage}");
     assert_eq!(usage["staking"]["total"], 10, "{usage}");
     let share = FREE / 0.005 * 0.495;
     let used = usage["usage"]["tree_bytes"].as_f64().unwrap();
-    assert_eq!(usage["available"]["tree_bytes"].as_f64().unwrap(), share - used);
+    assert_eq!(
+        usage["available"]["tree_bytes"].as_f64().unwrap(),
+        share - used
+    );
 }

@@ -67,7 +67,9 @@ async fn keep_20_bounds_call_entries_and_all_200_calls_are_answered() {
             }
         });
         join_all(calls).await;
-        let calls = get_value(caller.rpc(), "/apps/keep/sre/calls/echo").await.unwrap();
+        let calls = get_value(caller.rpc(), "/apps/keep/sre/calls/echo")
+            .await
+            .unwrap();
         let n = calls.as_object().map_or(0, |m| m.len());
         assert!(n <= 20, "{n} call entries in state after batch {batch}");
         max_seen = max_seen.max(n);
@@ -81,7 +83,9 @@ async fn keep_20_bounds_call_entries_and_all_200_calls_are_answered() {
     })
     .await;
     assert!(all_in_blocks, "{:?}", response_writes(&url).await.len());
-    let left: Value = get_value(caller.rpc(), "/apps/keep/sre/calls/echo").await.unwrap();
+    let left: Value = get_value(caller.rpc(), "/apps/keep/sre/calls/echo")
+        .await
+        .unwrap();
     let left = left.as_object().unwrap().len() as u64;
     assert!((Retention::low_water(20)..=20).contains(&left), "{left}");
 }
@@ -112,27 +116,45 @@ async fn a_request_refused_10905_after_its_event_is_never_run_or_answered() {
     let mut pads = 0;
     loop {
         let r = admin
-            .send(vec![SimpleOp::set_value(format!("/apps/tight/pad/p{pads}"), json!("x".repeat(1000)))])
+            .send(vec![SimpleOp::set_value(
+                format!("/apps/tight/pad/p{pads}"),
+                json!("x".repeat(1000)),
+            )])
             .await;
         match r {
             Ok(_) => pads += 1,
-            Err(ain_sre::client::ClientError::Refused { code: Some(10905), .. }) => break,
+            Err(ain_sre::client::ClientError::Refused {
+                code: Some(10905), ..
+            }) => break,
             Err(e) => panic!("{e}"),
         }
         assert!(pads < 100, "the free tier never filled");
     }
     // A 6 KB request: its VALUE_CHANGED goes out, then the node refuses it (10905).
-    let caller = ChainClient::connect(&url, PrivateKey::generate()).await.unwrap();
+    let caller = ChainClient::connect(&url, PrivateKey::generate())
+        .await
+        .unwrap();
     let failed_id = "refused-by-the-budget";
     let r = caller
-        .send(vec![SimpleOp::set_value(app.request("echo", failed_id), json!({"input": "y".repeat(3000)}))])
+        .send(vec![SimpleOp::set_value(
+            app.request("echo", failed_id),
+            json!({"input": "y".repeat(3000)}),
+        )])
         .await;
     assert!(
-        matches!(r, Err(ain_sre::client::ClientError::Refused { code: Some(10905), .. })),
+        matches!(
+            r,
+            Err(ain_sre::client::ClientError::Refused {
+                code: Some(10905),
+                ..
+            })
+        ),
         "{r:?}"
     );
     // Make room (deletes that bring the free tier under budget pass), then a good call.
-    let deletes = (0..6).map(|i| SimpleOp::set_value(format!("/apps/tight/pad/p{i}"), Value::Null)).collect();
+    let deletes = (0..6)
+        .map(|i| SimpleOp::set_value(format!("/apps/tight/pad/p{i}"), Value::Null))
+        .collect();
     admin.send(deletes).await.unwrap();
     let (_, _, resp) = call_wait(&caller, "tight", "echo", "after").await;
     assert_eq!(resp["status"], "ok", "{resp}");
@@ -140,7 +162,11 @@ async fn a_request_refused_10905_after_its_event_is_never_run_or_answered() {
         w.health.report()["requests_failed"] == 1
     })
     .await;
-    assert!(dropped, "the worker must drop the refused request: {}", w.health.report());
+    assert!(
+        dropped,
+        "the worker must drop the refused request: {}",
+        w.health.report()
+    );
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let writes = response_writes(&url).await;
     assert!(

@@ -111,7 +111,11 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
             .stake(&args.app, amount)
             .await
             .with_context(|| format!("staking {amount} on app `{}`", args.app))?;
-        println!("staked:   {amount} on app {} by {}", args.app, client.address());
+        println!(
+            "staked:   {amount} on app {} by {}",
+            args.app,
+            client.address()
+        );
     }
     let d = Deployment {
         app: args.app.clone(),

@@ -62,7 +62,9 @@ pub(crate) fn parse_fund(s: &str) -> Result<(String, u64), String> {
     let addr = a
         .parse::<crate::ledger::crypto::Address>()
         .map_err(|e| format!("bad address {a}: {e}"))?;
-    let amount = n.parse::<u64>().map_err(|e| format!("bad amount {n}: {e}"))?;
+    let amount = n
+        .parse::<u64>()
+        .map_err(|e| format!("bad amount {n}: {e}"))?;
     Ok((addr.to_checksum(), amount))
 }
 

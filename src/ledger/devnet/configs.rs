@@ -22,7 +22,11 @@ pub const MIN_GC_NUM_SIBLINGS_DELETED: f64 = 100.0;
 /// genesis; the node's bandages lower it to 20 and then 10 at the end of block 1 (both timer
 /// flags fire at block 2 in `base/timer_flags.json:47,51`), so from block 2 on it is 10.
 pub fn min_gc_num_siblings_deleted(block_number: u64) -> f64 {
-    if block_number >= 2 { 10.0 } else { MIN_GC_NUM_SIBLINGS_DELETED }
+    if block_number >= 2 {
+        10.0
+    } else {
+        MIN_GC_NUM_SIBLINGS_DELETED
+    }
 }
 
 /// Native function ids the node knows (`NativeFunctionIds`); owner configs may name them as

@@ -99,7 +99,8 @@ impl Branch {
         });
         self.bytes += label_bytes(label) + node.tree_bytes();
         self.next_serial = self.next_serial.max(serial + 1);
-        self.children.insert(label.to_owned(), Child { serial, node });
+        self.children
+            .insert(label.to_owned(), Child { serial, node });
     }
 
     fn is_empty(&self) -> bool {
@@ -162,9 +163,10 @@ pub struct StateInfo {
     pub tree_max_siblings: u64,
 }
 
-impl StateInfo {
+impl std::ops::Add for StateInfo {
+    type Output = StateInfo;
     /// Field-wise sum, as `getStateUsageAtPath` adds the four roots up.
-    pub fn add(self, o: StateInfo) -> StateInfo {
+    fn add(self, o: StateInfo) -> StateInfo {
         StateInfo {
             tree_height: self.tree_height + o.tree_height,
             tree_size: self.tree_size + o.tree_size,
@@ -185,7 +187,9 @@ impl Node {
 
     /// The first `$variable` child, as the node's `getVariableLabel` picks it.
     pub fn variable_child(&self) -> Option<(&str, &Arc<Node>)> {
-        self.children().find(|(k, _)| k.starts_with('$')).map(|(k, v)| (k.as_str(), v))
+        self.children()
+            .find(|(k, _)| k.starts_with('$'))
+            .map(|(k, v)| (k.as_str(), v))
     }
 
     /// The children in label order, empty for a leaf.
@@ -194,7 +198,8 @@ impl Node {
             Node::Branch(b) => Some(&b.children),
             Node::Leaf(_) => None,
         };
-        map.into_iter().flat_map(|m| m.iter().map(|(k, c)| (k, &c.node)))
+        map.into_iter()
+            .flat_map(|m| m.iter().map(|(k, c)| (k, &c.node)))
     }
 
     /// The labels of the children, oldest first (`getChildLabels`, sorted by radix serial).
@@ -303,7 +308,8 @@ impl Node {
 
 /// A canonical JS array index (`"0"`, `"17"`, not `"01"`), which JS orders first.
 fn js_array_index(k: &str) -> Option<u64> {
-    if k.is_empty() || (k.len() > 1 && k.starts_with('0')) || !k.bytes().all(|b| b.is_ascii_digit()) {
+    if k.is_empty() || (k.len() > 1 && k.starts_with('0')) || !k.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     k.parse::<u64>().ok().filter(|&i| i < u32::MAX as u64)
@@ -388,7 +394,11 @@ fn replace_at(
     if rest.is_empty() {
         old.1 = child_serial;
     }
-    let keep = if rest.is_empty() { serial.or(child_serial) } else { child_serial };
+    let keep = if rest.is_empty() {
+        serial.or(child_serial)
+    } else {
+        child_serial
+    };
     if let Some(c) = replace_at(child_node, rest, new, serial, old) {
         b.insert(first, c, keep);
     }

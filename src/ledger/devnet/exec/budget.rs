@@ -14,7 +14,8 @@ use crate::ledger::tx::Operation;
 use crate::ledger::tx::state::parse_path;
 
 /// Where the node's 10905 message sends the user.
-const STAKING_DOCS: &str = "For more information see https://docs.ainetwork.ai/ain-blockchain/staking";
+const STAKING_DOCS: &str =
+    "For more information see https://docs.ainetwork.ai/ain-blockchain/staking";
 
 /// The node's `/blockchain_params/resource` budget parameters (§1.2).
 #[derive(Clone, Debug, PartialEq)]
@@ -74,7 +75,7 @@ pub fn usage_info(state: &State, labels: &[&str]) -> StateInfo {
     TreeKind::ALL
         .iter()
         .filter_map(|k| state.tree(*k).get(labels))
-        .fold(StateInfo::default(), |acc, n| acc.add(n.state_info()))
+        .fold(StateInfo::default(), |acc, n| acc + n.state_info())
 }
 
 /// Tree bytes only of [`usage_info`]: O(depth), from the cached measure.
@@ -162,7 +163,11 @@ fn op_apps(operation: &Operation) -> Vec<String> {
 /// The checks after a tx's ops (§1.4 step 3): tree bytes (11103), then the service budget
 /// (10901), the apps budget (10902), and for each app the ops name, the free tier (10905,
 /// `free total ≥ budget`) or the staked app's share (10907). `Some((code, message))` on failure.
-pub fn check(state: &State, budgets: &StateBudgets, operation: &Operation) -> Option<(i64, String)> {
+pub fn check(
+    state: &State,
+    budgets: &StateBudgets,
+    operation: &Operation,
+) -> Option<(i64, String)> {
     let root: u64 = TreeKind::ALL
         .iter()
         .filter_map(|k| state.tree(*k).root())
@@ -301,16 +306,31 @@ mod tests {
             tree.insert(i.to_string(), Value::Object(leaf));
         }
         let mut s = State::default();
-        s.write(TreeKind::Values, &["apps", "app_0", "tree"], &Value::Object(tree));
+        s.write(
+            TreeKind::Values,
+            &["apps", "app_0", "tree"],
+            &Value::Object(tree),
+        );
         assert_eq!(usage_bytes(&s, &["apps", "app_0"]), 1_806_108);
         // The worked example: a new job under an existing `jobs` costs 690 bytes.
         s.write(TreeKind::Values, &["apps", "a", "jobs", "job1"], &json!(1));
         let before = usage_bytes(&s, &["apps", "a"]);
-        s.write(TreeKind::Values, &["apps", "a", "jobs", "job42", "request"], &json!({"prompt": "hi", "n": 3}));
+        s.write(
+            TreeKind::Values,
+            &["apps", "a", "jobs", "job42", "request"],
+            &json!({"prompt": "hi", "n": 3}),
+        );
         assert_eq!(usage_bytes(&s, &["apps", "a"]) - before, 690);
         // Rules, functions and owners count too; the app label does not.
-        s.write(TreeKind::Rules, &["apps", "a", ".rule", "write"], &json!(true));
-        assert_eq!(usage_bytes(&s, &["apps", "a"]) - before, 690 + 160 + 10 + 160 + 10 + 164);
+        s.write(
+            TreeKind::Rules,
+            &["apps", "a", ".rule", "write"],
+            &json!(true),
+        );
+        assert_eq!(
+            usage_bytes(&s, &["apps", "a"]) - before,
+            690 + 160 + 10 + 160 + 10 + 164
+        );
         let info = usage_info(&s, &["apps", "a"]);
         assert_eq!(info.tree_bytes, usage_bytes(&s, &["apps", "a"]));
     }
@@ -320,10 +340,22 @@ mod tests {
         let mut s = State::default();
         s.write(TreeKind::Values, &["apps", "x", "v"], &json!(1));
         s.write(TreeKind::Values, &["apps", "y", "v"], &json!(1));
-        s.write(TreeKind::Rules, &["apps", "z", ".rule", "write"], &json!(true));
+        s.write(
+            TreeKind::Rules,
+            &["apps", "z", ".rule", "write"],
+            &json!(true),
+        );
         let one = usage_bytes(&s, &["apps", "x"]);
-        assert_eq!(free_tier_usage(&s), 2 * one, "z has no value: not listed, not counted");
-        s.write(TreeKind::Values, &["staking", "y", "balance_total"], &json!(5));
+        assert_eq!(
+            free_tier_usage(&s),
+            2 * one,
+            "z has no value: not listed, not counted"
+        );
+        s.write(
+            TreeKind::Values,
+            &["staking", "y", "balance_total"],
+            &json!(5),
+        );
         assert_eq!(free_tier_usage(&s), one);
         assert_eq!(app_stakes_total(&s), 5.0);
     }

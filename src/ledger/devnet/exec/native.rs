@@ -129,9 +129,7 @@ impl Exec<'_> {
         if value.is_null() {
             return match call.fid.as_str() {
                 "_createApp" | "_saveLastTx" | "_eraseValue" | "_fail" | "_setOwnerConfig"
-                | "_stake" => {
-                    Some(call.finish(codes::SUCCESS))
-                }
+                | "_stake" => Some(call.finish(codes::SUCCESS)),
                 _ => None,
             };
         }
@@ -272,8 +270,18 @@ impl Exec<'_> {
         };
         let svc = format!("staking|{app}|{addr}|{key}");
         let ts = crate::ledger::json::js_f64(self.env.timestamp);
-        let transfer = ["transfer", addr.as_str(), svc.as_str(), ts.as_str(), "value"];
-        let balance = self.state.value(&["accounts", &addr, "balance"]).as_f64().unwrap_or(0.0);
+        let transfer = [
+            "transfer",
+            addr.as_str(),
+            svc.as_str(),
+            ts.as_str(),
+            "value",
+        ];
+        let balance = self
+            .state
+            .value(&["accounts", &addr, "balance"])
+            .as_f64()
+            .unwrap_or(0.0);
         if !self.state.value(&transfer).is_null() || balance < amount {
             return call.finish(codes::FUNC_FAILURE);
         }
@@ -281,13 +289,29 @@ impl Exec<'_> {
             let cur = state.value(labels).as_f64().unwrap_or(0.0);
             state.write(TreeKind::Values, labels, &super::ops::js_num_value(cur + d));
         };
-        self.state.write(TreeKind::Values, &transfer, &super::ops::js_num_value(amount));
+        self.state.write(
+            TreeKind::Values,
+            &transfer,
+            &super::ops::js_num_value(amount),
+        );
         add(self.state, &["accounts", &addr, "balance"], -amount);
         let svc_key = format!("{addr}|{key}");
-        add(self.state, &["service_accounts", "staking", &app, &svc_key, "balance"], amount);
-        let lockup = self.state.value(&["staking", &app, "lockup_duration"]).as_f64().unwrap_or(0.0);
+        add(
+            self.state,
+            &["service_accounts", "staking", &app, &svc_key, "balance"],
+            amount,
+        );
+        let lockup = self
+            .state
+            .value(&["staking", &app, "lockup_duration"])
+            .as_f64()
+            .unwrap_or(0.0);
         let expire = super::ops::js_num_value(self.env.block_time as f64 + lockup);
-        self.state.write(TreeKind::Values, &["staking", &app, &addr, &key, "expire_at"], &expire);
+        self.state.write(
+            TreeKind::Values,
+            &["staking", &app, &addr, &key, "expire_at"],
+            &expire,
+        );
         add(self.state, &["staking", &app, "balance_total"], amount);
         add(self.state, &["staking", "balance_total_sum"], amount);
         call.finish(codes::SUCCESS)

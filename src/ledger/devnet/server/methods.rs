@@ -310,7 +310,7 @@ fn read_method(server: &Arc<Server>, method: &str, p: &Map<String, Value>) -> Op
             // `node/index.js:609-651` (ain-node-semantics.md §1.6): null without `app_name`.
             "ain_getStateUsage" => ok(match p.get("app_name").and_then(Value::as_str) {
                 Some(app) => crate::ledger::devnet::exec::budget::state_usage(
-                    &chain.pending_state(),
+                    chain.pending_state(),
                     &server.config.budgets,
                     app,
                 ),
