@@ -16,7 +16,7 @@ use crate::ledger::tx::{NONCE_UNORDERED, Operation, SimpleOp, TxBody};
 use crate::node::{Node, get_value};
 use crate::onchain::{
     AppPaths, Callers, ConventionError, Finality, FunctionSpec, MAX_CHUNK_CHARS, MAX_INLINE_CHARS,
-    Request, WorkerEntry, WorkerPolicy, check_label, rules,
+    Request, Retention, WorkerEntry, WorkerPolicy, check_label, rules,
 };
 
 /// Errors of client operations.
@@ -204,6 +204,16 @@ impl ChainClient {
 
     /// Deploys a function: app, rules, code (inline or chunked blobs), then the spec.
     pub async fn deploy(&self, d: &Deployment) -> Result<Deployed, ClientError> {
+        self.deploy_keeping(d, Retention::DEFAULT).await
+    }
+
+    /// [`ChainClient::deploy`] with the function's retention: the rule state that makes the
+    /// node prune the oldest calls ([`Retention`]).
+    pub async fn deploy_keeping(
+        &self,
+        d: &Deployment,
+        keep: Retention,
+    ) -> Result<Deployed, ClientError> {
         let app = AppPaths::new(&d.app)?;
         check_label("function name", &d.function)?;
         let created_app = self.ensure_app(&app).await?;
@@ -211,6 +221,12 @@ impl ChainClient {
             .into_iter()
             .map(|(p, r)| SimpleOp::set_rule(p, rules::rule_value(&r)))
             .collect();
+        // Before the request/response rules below it: a rule written where no `.rule` exists
+        // yet replaces the whole rule subtree there (ain-node-semantics.md §2.4).
+        rule_ops.push(SimpleOp::set_rule(
+            rules::retention_path(&app, &d.function),
+            rules::retention_value(keep),
+        ));
         for (p, r) in rules::function_rules(&app, &d.function, &d.callers) {
             rule_ops.push(SimpleOp::set_rule(p, rules::rule_value(&r)));
         }
@@ -329,6 +345,86 @@ impl ChainClient {
             )])
             .await?;
         Ok((call_id, hash))
+    }
+}
+
+/// Roughly what one call leaves in state: the request and the response with its receipt
+/// (~3.5 KB of the node's tree bytes, measured on the built-in chain and a real node).
+pub const CALL_STATE_BYTES: u64 = 3_500;
+
+/// An app's state usage, from `ain_getStateUsage` (ain-node-semantics.md §1.6).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StateUsage {
+    /// Tree bytes the app uses (values, rules, functions and owners).
+    pub tree_bytes: f64,
+    /// Bytes it may still add: a staked app's own share, or, for an unstaked app, what is left
+    /// of the free tier that all unstaked apps share.
+    pub available_bytes: f64,
+    /// The app's stake (0 = in the free tier).
+    pub stake: f64,
+}
+
+impl StateUsage {
+    /// What `deploy` warns about: an unstaked app whose calls, at this retention, would need
+    /// more than is left of the shared free tier (where the node refuses writes with 10905).
+    pub fn free_tier_warning(&self, app: &str, keep: Retention) -> Option<String> {
+        if self.stake > 0.0 {
+            return None;
+        }
+        let left = self.available_bytes;
+        let need = match keep {
+            Retention::Keep(n) => (n * CALL_STATE_BYTES) as f64,
+            Retention::Unbounded => f64::INFINITY,
+        };
+        if need <= left {
+            return None;
+        }
+        let how = match keep {
+            Retention::Keep(n) => format!(
+                "keeping {n} calls needs about {} bytes ({CALL_STATE_BYTES} per call)",
+                need as u64
+            ),
+            Retention::Unbounded => "with --keep 0 its state grows without limit".to_owned(),
+        };
+        Some(format!(
+            "warning: app `{app}` is not staked: it shares the free tier with every unstaked app and {} bytes of it are left; {how}, so the node will refuse its calls with 10905 (Exceeded state budget limit for free tier) before then. Stake it out of the free tier (ain-sre deploy ... --stake AMOUNT) or keep fewer calls (--keep N).",
+            left as u64
+        ))
+    }
+}
+
+impl ChainClient {
+    /// `ain_getStateUsage` for `app`; `None` if the node does not answer it.
+    pub async fn state_usage(&self, app: &str) -> Result<Option<StateUsage>, ClientError> {
+        let mut params = serde_json::Map::new();
+        params.insert("app_name".into(), Value::from(app));
+        let v = self.rpc.call("ain_getStateUsage", params).await?.result;
+        let num = |a: &str, b: &str| v.get(a).and_then(|x| x.get(b)).and_then(Value::as_f64);
+        Ok(
+            match (num("usage", "tree_bytes"), num("available", "tree_bytes")) {
+                (Some(tree_bytes), Some(available_bytes)) => Some(StateUsage {
+                    tree_bytes,
+                    available_bytes,
+                    stake: num("staking", "app").unwrap_or(0.0),
+                }),
+                _ => None,
+            },
+        )
+    }
+
+    /// Stakes `amount` of this key's balance on `app`
+    /// (`/staking/<app>/<addr>/0/stake/<record>/value`, the node's `_stake`), which takes the
+    /// app out of the free tier: it then has its stake's share of the apps budget.
+    pub async fn stake(&self, app: &str, amount: f64) -> Result<Hash, ClientError> {
+        let app = AppPaths::new(app)?;
+        let path = format!(
+            "/staking/{}/{}/0/stake/{}/value",
+            app.app(),
+            self.address(),
+            now_ms()
+        );
+        self.send(vec![SimpleOp::set_value(path, json!(amount))])
+            .await
     }
 }
 

@@ -426,7 +426,7 @@ impl fmt::Display for WorkerPolicy {
 
 /// The rules `ain-sre deploy` writes, as `(path, write rule)` pairs.
 pub mod rules {
-    use super::{AppPaths, Callers};
+    use super::{AppPaths, Callers, Retention};
 
     /// True when the writer is an admin of the app.
     pub fn is_admin(p: &AppPaths) -> String {
@@ -540,9 +540,92 @@ pub mod rules {
         ]
     }
 
+    /// `/apps/<app>/sre/calls/<fn>/$call_id`: where a function's retention rule lives. A
+    /// state rule at this level makes the node garbage-collect the children of
+    /// `calls/<fn>` (ain-node-semantics.md §2.2).
+    pub fn retention_path(p: &AppPaths, function: &str) -> String {
+        format!("{}/calls/{function}/$call_id", p.root())
+    }
+
+    /// The `SET_RULE` value of [`Retention`]: `{".rule": {"state": {...}}}`, or
+    /// `{"state": null}` (no limit) for [`Retention::Unbounded`].
+    pub fn retention_value(r: Retention) -> serde_json::Value {
+        match r {
+            Retention::Keep(n) => serde_json::json!({".rule": {"state": {
+                "gc_max_siblings": n,
+                "gc_num_siblings_deleted": Retention::batch(n),
+            }}}),
+            Retention::Unbounded => serde_json::json!({".rule": {"state": null}}),
+        }
+    }
+
     /// The `SET_RULE` value for a rule expression.
     pub fn rule_value(expr: &str) -> serde_json::Value {
         serde_json::json!({".rule": {"write": expr}})
+    }
+}
+
+/// How many calls of a function the chain keeps in state (`deploy --keep`). Results stay in
+/// the blocks forever; only state is pruned, by the node itself, through the
+/// `gc_max_siblings` rule state on `calls/<fn>/$call_id` (ain-node-semantics.md §2).
+///
+/// `Keep(n)` writes `gc_max_siblings = n` and `gc_num_siblings_deleted = max(10, n / 10)`:
+/// when a new call makes `n + 1` entries, the node deletes that many of the oldest at once, so
+/// state holds between `n + 1 − batch` and `n` calls. The node refuses a batch below
+/// `min_gc_num_siblings_deleted` (10 on every network today) or above `n`, hence `n ≥ 10`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retention {
+    /// Keep at most this many calls.
+    Keep(u64),
+    /// No limit (the rule state is removed).
+    Unbounded,
+}
+
+impl Retention {
+    /// `deploy`'s default: 1,000 calls.
+    pub const DEFAULT: Retention = Retention::Keep(1000);
+    /// The node's `min_gc_num_siblings_deleted` after its bandages (ain-node-semantics.md §2.1).
+    pub const MIN_BATCH: u64 = 10;
+
+    /// `--keep N`: 0 means no limit; 1..=9 is refused (see the type's docs).
+    pub fn from_keep(n: u64) -> Result<Retention, ConventionError> {
+        match n {
+            0 => Ok(Retention::Unbounded),
+            n if n < Self::MIN_BATCH => Err(ConventionError::Value {
+                what: "retention",
+                why: format!(
+                    "--keep {n} is below {}: the node prunes at least min_gc_num_siblings_deleted ({}) calls at a time and never more than gc_max_siblings, so the smallest retention is {}",
+                    Self::MIN_BATCH,
+                    Self::MIN_BATCH,
+                    Self::MIN_BATCH
+                ),
+            }),
+            n => Ok(Retention::Keep(n)),
+        }
+    }
+
+    /// Calls the node deletes at once for `Keep(n)`.
+    pub fn batch(n: u64) -> u64 {
+        (n / 10).max(Self::MIN_BATCH).min(n)
+    }
+
+    /// The least number of calls state holds right after a prune (`n + 1 − batch`).
+    pub fn low_water(n: u64) -> u64 {
+        n + 1 - Self::batch(n)
+    }
+}
+
+impl fmt::Display for Retention {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Retention::Keep(n) => write!(
+                f,
+                "the last {n} calls in state (the oldest {} pruned by the node when a call makes {}); all results stay in the blocks",
+                Retention::batch(*n),
+                n + 1
+            ),
+            Retention::Unbounded => write!(f, "every call in state (no limit)"),
+        }
     }
 }
 
@@ -560,6 +643,31 @@ pub fn split_call_key(key: &str) -> Option<(&str, &str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retention_follows_the_nodes_gc_bounds() {
+        assert_eq!(Retention::from_keep(0).unwrap(), Retention::Unbounded);
+        assert!(
+            Retention::from_keep(9).is_err(),
+            "batch would be below 10 or above n"
+        );
+        assert_eq!(Retention::from_keep(10).unwrap(), Retention::Keep(10));
+        assert_eq!((Retention::batch(10), Retention::low_water(10)), (10, 1));
+        assert_eq!((Retention::batch(20), Retention::low_water(20)), (10, 11));
+        assert_eq!(
+            (Retention::batch(1000), Retention::low_water(1000)),
+            (100, 901)
+        );
+        let p = AppPaths::new("a").unwrap();
+        assert_eq!(
+            rules::retention_path(&p, "f"),
+            "/apps/a/sre/calls/f/$call_id"
+        );
+        assert_eq!(
+            rules::retention_value(Retention::Keep(20)),
+            serde_json::json!({".rule": {"state": {"gc_max_siblings": 20, "gc_num_siblings_deleted": 10}}})
+        );
+    }
 
     #[test]
     fn paths_and_parsing() {

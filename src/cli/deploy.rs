@@ -11,7 +11,7 @@ use crate::client::{AppWorkers, ChainClient, Deployment};
 use crate::config::runtimes::RuntimeCatalog;
 use crate::ledger::crypto::Address;
 use crate::ledger::tx::SimpleOp;
-use crate::onchain::{AppPaths, Callers, Finality, WorkerPolicy};
+use crate::onchain::{AppPaths, Callers, Finality, Retention, WorkerPolicy};
 
 /// Arguments of `ain-sre deploy`.
 #[derive(Debug, clap::Args)]
@@ -41,6 +41,15 @@ pub struct DeployArgs {
     /// approve now (closed too), or `any` (any key may register itself and answer: warned).
     #[arg(long, default_value = "approved")]
     pub workers: WorkersArg,
+    /// Calls of this function kept in state: the node itself prunes the oldest ones
+    /// (`gc_max_siblings` on `calls/<fn>/$call_id`); results stay in the blocks. At least 10
+    /// (the node deletes at least 10 at a time); 0 = no limit.
+    #[arg(long, default_value_t = 1000)]
+    pub keep: u64,
+    /// Stake this much of the deploying key's balance on the app (before anything else is
+    /// written), taking it out of the free tier that all unstaked apps share.
+    #[arg(long, value_name = "AMOUNT")]
+    pub stake: Option<f64>,
     #[command(flatten)]
     node: NodeArgs,
     #[command(flatten)]
@@ -89,11 +98,25 @@ pub enum FinalityArg {
 }
 
 pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
+    let keep = Retention::from_keep(args.keep)?;
     let runtimes = RuntimeCatalog::shipped()?;
     let (file, runtime) = super::invoke::locate(&args.path, args.runtime.as_deref(), &runtimes)?;
     let code = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
     let key = args.key.load(false)?;
     let client = ChainClient::connect(&args.node.node, key).await?;
+    if let Some(amount) = args.stake {
+        anyhow::ensure!(amount > 0.0, "--stake must be more than 0");
+        // First: once the free tier is full, even the deploy's own writes would be refused.
+        client
+            .stake(&args.app, amount)
+            .await
+            .with_context(|| format!("staking {amount} on app `{}`", args.app))?;
+        println!(
+            "staked:   {amount} on app {} by {}",
+            args.app,
+            client.address()
+        );
+    }
     let d = Deployment {
         app: args.app.clone(),
         function: args.function.clone(),
@@ -107,7 +130,7 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
         }),
         workers: args.workers.policy,
     };
-    let out = client.deploy(&d).await?;
+    let out = client.deploy_keeping(&d, keep).await?;
     if !args.workers.approve.is_empty() {
         let app = AppPaths::new(&args.app)?;
         let ops = args
@@ -134,8 +157,33 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
         }
     );
     println!("callers:  {}", args.callers);
+    println!("keeps:    {keep}");
+    print_state_usage(&client, &args.app, keep).await;
     print_worker_setting(&args.app, &workers);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the app's state usage and, for an unstaked app that will run into the shared free
+/// tier at this retention, a warning on stderr.
+async fn print_state_usage(client: &ChainClient, app: &str, keep: Retention) {
+    match client.state_usage(app).await {
+        Ok(Some(u)) => {
+            let tier = if u.stake > 0.0 {
+                format!("staked {}: its share of the apps budget", u.stake)
+            } else {
+                "not staked: the free tier shared by all unstaked apps".to_owned()
+            };
+            println!(
+                "state:    {} bytes used, {} available ({tier})",
+                u.tree_bytes as u64, u.available_bytes as u64
+            );
+            if let Some(w) = u.free_tier_warning(app, keep) {
+                eprintln!("{w}");
+            }
+        }
+        Ok(None) => println!("state:    the node does not report state usage"),
+        Err(e) => println!("state:    usage unavailable ({e})"),
+    }
 }
 
 /// Prints the app's worker setting; for an open app, a warning on stderr saying what it allows.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::ledger::crypto::PrivateKey;
-use crate::ledger::devnet::{Devnet, DevnetConfig};
+use crate::ledger::devnet::{Devnet, DevnetConfig, StateBudgets};
 
 /// Arguments of `ain-sre devnet`.
 #[derive(Debug, clap::Args)]
@@ -44,6 +44,28 @@ pub struct DevnetArgs {
     /// Largest tx body, in the node's object-sizeof bytes.
     #[arg(long, default_value_t = 10_000)]
     pub tx_bytes_limit: usize,
+    /// The node's `state_tree_bytes_limit`; budgets follow with the node's ratios: services
+    /// 0.5, apps 0.495, the free tier shared by unstaked apps 0.005 (10905 when full). Default
+    /// mainnet's 5,000,000,000 (a 25 MB free tier); the 1-node config has 20,000,000 (100 KB).
+    #[arg(long, default_value_t = 5_000_000_000)]
+    pub state_tree_bytes_limit: u64,
+    /// Fund an account at genesis (`ADDRESS=AMOUNT`, repeatable) so it can stake apps out of
+    /// the free tier (`deploy --stake`). Funding changes the genesis (it then also carries the
+    /// node's staking rule and `_stake`).
+    #[arg(long = "fund", value_name = "ADDRESS=AMOUNT", value_parser = parse_fund)]
+    pub fund: Vec<(String, u64)>,
+}
+
+/// `ADDRESS=AMOUNT` with a checksummed (or any-case, normalized) address.
+pub(crate) fn parse_fund(s: &str) -> Result<(String, u64), String> {
+    let (a, n) = s.split_once('=').ok_or("expected ADDRESS=AMOUNT")?;
+    let addr = a
+        .parse::<crate::ledger::crypto::Address>()
+        .map_err(|e| format!("bad address {a}: {e}"))?;
+    let amount = n
+        .parse::<u64>()
+        .map_err(|e| format!("bad amount {n}: {e}"))?;
+    Ok((addr.to_checksum(), amount))
 }
 
 /// Runs the devnet until interrupted.
@@ -56,6 +78,8 @@ pub(crate) async fn run(args: DevnetArgs) -> anyhow::Result<ExitCode> {
         empty_blocks: args.empty_blocks,
         chain_id: args.chain_id,
         tx_bytes_limit: args.tx_bytes_limit,
+        budgets: StateBudgets::with_limit(args.state_tree_bytes_limit as f64),
+        genesis_balances: args.fund.clone(),
         ..DevnetConfig::default()
     };
     if let Some(hex) = &args.validator_key {

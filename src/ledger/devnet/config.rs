@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::event_handler::EventHandlerConfig;
+pub use super::exec::StateBudgets;
 use crate::ledger::crypto::PrivateKey;
 
 /// The well-known key of `blockchain-configs/1-node` (address
@@ -103,6 +104,15 @@ pub struct DevnetConfig {
     /// worker refuses a data dir made for another one. `Some(GENESIS_TIMESTAMP)` gives the
     /// node's 1-node genesis time, and with a given key always the same genesis hash.
     pub genesis_timestamp: Option<u64>,
+    /// State budgets (`/blockchain_params/resource`). Default: the base (mainnet) values, a
+    /// 5,000,000,000-byte tree and a 25,000,000-byte free tier, so `ain-sre dev` stays
+    /// comfortable; [`StateBudgets::with_limit`]`(20_000_000.0)` is the 1-node config
+    /// (100,000-byte free tier).
+    pub budgets: StateBudgets,
+    /// Accounts funded at genesis (`/accounts/<addr>/balance`), so they can stake. Default
+    /// none. When set, the genesis also carries the node's staking rule and `_stake` function
+    /// (otherwise the genesis is the devnet's original one, hash unchanged).
+    pub genesis_balances: Vec<(String, u64)>,
 }
 
 impl Default for DevnetConfig {
@@ -132,6 +142,8 @@ impl Default for DevnetConfig {
             snapshot_interval: 1000,
             events: EventHandlerConfig::default(),
             genesis_timestamp: None,
+            budgets: StateBudgets::default(),
+            genesis_balances: Vec::new(),
         }
     }
 }

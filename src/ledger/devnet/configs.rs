@@ -15,8 +15,19 @@ use super::rules::Rule;
 use crate::ledger::crypto::is_checksum_address;
 use crate::ledger::tx::state::{format_path, is_variable_label};
 
-/// The node's `min_gc_num_siblings_deleted` (base `blockchain_params`).
+/// The node's `min_gc_num_siblings_deleted` in genesis (base `blockchain_params.json:93`).
 pub const MIN_GC_NUM_SIBLINGS_DELETED: f64 = 100.0;
+
+/// `min_gc_num_siblings_deleted` as of block `number` (ain-node-semantics.md §2.1): 100 in
+/// genesis; the node's bandages lower it to 20 and then 10 at the end of block 1 (both timer
+/// flags fire at block 2 in `base/timer_flags.json:47,51`), so from block 2 on it is 10.
+pub fn min_gc_num_siblings_deleted(block_number: u64) -> f64 {
+    if block_number >= 2 {
+        10.0
+    } else {
+        MIN_GC_NUM_SIBLINGS_DELETED
+    }
+}
 
 /// Native function ids the node knows (`NativeFunctionIds`); owner configs may name them as
 /// `fid:<id>`. Only `_createApp` is executed by the devnet.
@@ -100,7 +111,20 @@ impl Invalid {
 }
 
 /// Checks a config tree written at `tree_path` (`isValid{Rule,Function,Owner}Tree`).
+/// Rule trees are checked with the genesis `min_gc_num_siblings_deleted` (100); see
+/// [`validate_tree_at`].
 pub fn validate_tree(kind: ConfigKind, tree_path: &[&str], tree: &Value) -> Result<(), Invalid> {
+    validate_tree_at(kind, tree_path, tree, MIN_GC_NUM_SIBLINGS_DELETED)
+}
+
+/// [`validate_tree`] with the `min_gc_num_siblings_deleted` in force
+/// ([`min_gc_num_siblings_deleted`]).
+pub fn validate_tree_at(
+    kind: ConfigKind,
+    tree_path: &[&str],
+    tree: &Value,
+    min_gc: f64,
+) -> Result<(), Invalid> {
     if tree.is_null() {
         return Ok(());
     }
@@ -115,7 +139,7 @@ pub fn validate_tree(kind: ConfigKind, tree_path: &[&str], tree: &Value) -> Resu
         }
     }
     let mut sub = Vec::new();
-    validate_recursive(kind, tree, &mut sub, &mut vars, tree_path)
+    validate_recursive(kind, tree, &mut sub, &mut vars, tree_path, min_gc)
 }
 
 fn validate_recursive(
@@ -124,6 +148,7 @@ fn validate_recursive(
     sub: &mut Vec<String>,
     vars: &mut Vec<String>,
     tree_path: &[&str],
+    min_gc: f64,
 ) -> Result<(), Invalid> {
     let Some(obj) = tree.as_object().filter(|o| !o.is_empty()) else {
         return Err(Invalid::at(sub));
@@ -140,7 +165,7 @@ fn validate_recursive(
             vars.push(label.clone());
         }
         if label == kind.label() {
-            validate_config(kind, subtree, vars).map_err(|(inner, why)| {
+            validate_config(kind, subtree, vars, min_gc).map_err(|(inner, why)| {
                 let mut p = sub.clone();
                 p.extend(inner);
                 Invalid {
@@ -149,7 +174,7 @@ fn validate_recursive(
                 }
             })?;
         } else {
-            validate_recursive(kind, subtree, sub, vars, tree_path)?;
+            validate_recursive(kind, subtree, sub, vars, tree_path, min_gc)?;
         }
         sub.pop();
         if is_var {
@@ -165,9 +190,14 @@ fn bad(path: &[&str]) -> ConfigError {
     (path.iter().map(|s| (*s).to_owned()).collect(), None)
 }
 
-fn validate_config(kind: ConfigKind, config: &Value, vars: &[String]) -> Result<(), ConfigError> {
+fn validate_config(
+    kind: ConfigKind,
+    config: &Value,
+    vars: &[String],
+    min_gc: f64,
+) -> Result<(), ConfigError> {
     match kind {
-        ConfigKind::Rule => validate_rule_config(config, vars),
+        ConfigKind::Rule => validate_rule_config(config, vars, min_gc),
         ConfigKind::Function => validate_function_config(config),
         ConfigKind::Owner => validate_owner_config(config),
     }
@@ -182,7 +212,7 @@ const STATE_RULE_KEYS: &[&str] = &[
     "gc_num_siblings_deleted",
 ];
 
-fn validate_rule_config(config: &Value, vars: &[String]) -> Result<(), ConfigError> {
+fn validate_rule_config(config: &Value, vars: &[String], min_gc: f64) -> Result<(), ConfigError> {
     let Some(obj) = config.as_object() else {
         return Err(bad(&[]));
     };
@@ -209,14 +239,17 @@ fn validate_rule_config(config: &Value, vars: &[String]) -> Result<(), ConfigErr
         }
     }
     if let Some(state) = obj.get("state")
-        && !is_valid_state_rule(state)
+        && !is_valid_state_rule(state, min_gc)
     {
         return Err(bad(&["state"]));
     }
     Ok(())
 }
 
-fn is_valid_state_rule(state: &Value) -> bool {
+/// `isValidStateRule` (`db/state-util.js:352-409`): a non-empty dict with a `max_*` or
+/// `gc_max_siblings`, every one > 0, and `gc_max_siblings` only with
+/// `min_gc ≤ gc_num_siblings_deleted ≤ gc_max_siblings`.
+fn is_valid_state_rule(state: &Value, min_gc: f64) -> bool {
     if state.is_null() {
         return true;
     }
@@ -238,7 +271,7 @@ fn is_valid_state_rule(state: &Value) -> bool {
             return false;
         }
         match num("gc_num_siblings_deleted") {
-            Some(n) if n >= MIN_GC_NUM_SIBLINGS_DELETED && n <= max => {}
+            Some(n) if n >= min_gc && n <= max => {}
             _ => return false,
         }
         has_valid = true;

@@ -36,7 +36,14 @@ pub struct GenesisParams {
     pub stake: u64,
     /// `genesis_timestamp`, ms since the epoch (the genesis block's and tx's timestamp).
     pub timestamp: u64,
+    /// Accounts funded at genesis. With any, the genesis also carries the base genesis's
+    /// staking rule and `_stake` function (ain-node-semantics.md §1.3); with none it is the
+    /// devnet's original genesis, byte for byte.
+    pub balances: Vec<(String, u64)>,
 }
+
+/// The base genesis's stake rule (`genesis_rules.json:363`).
+pub const STAKE_RULE: &str = "$user_addr === auth.addr && data === null && util.isNumber(newData) && newData >= 0 && getValue('/accounts/' + $user_addr + '/balance') >= newData";
 
 fn all(b: bool) -> Value {
     json!({"branch_owner": b, "write_function": b, "write_owner": b, "write_rule": b})
@@ -72,6 +79,22 @@ pub fn genesis_ops(v: &str, params: &GenesisParams) -> Vec<SimpleOp> {
                 "data === null && getValue('/manage_app/' + $app_name + '/config') === null && util.isDict(newData)"}}},
         }},
     });
+    let (mut values, mut functions, mut rules) = (values, functions, rules);
+    if !params.balances.is_empty() {
+        for (addr, amount) in &params.balances {
+            values["accounts"][addr] = json!({"balance": amount});
+        }
+        // `/staking/$app_name/$user_addr/$staking_key/stake/$record_id`: gc 200/100 at the
+        // record level and the stake rule on `value` (`genesis_rules.json:354-363`), `_stake`
+        // on `value` (`genesis_functions.json:206`).
+        rules["staking"] = json!({"$app_name": {"$user_addr": {"$staking_key": {"stake": {"$record_id": {
+            ".rule": {"state": {"gc_max_siblings": 200, "gc_num_siblings_deleted": 100}},
+            "value": {".rule": {"write": STAKE_RULE}},
+        }}}}}});
+        functions["staking"] = json!({"$app_name": {"$user_addr": {"$staking_key": {"stake": {"$record_id": {
+            "value": {".function": {"_stake": {"function_type": "NATIVE", "function_id": "_stake"}}},
+        }}}}}});
+    }
     let mut root_owners = serde_json::Map::new();
     root_owners.insert(v.to_owned(), all(true));
     root_owners.insert("*".into(), all(false));
@@ -157,6 +180,7 @@ mod tests {
             network_id: 0,
             stake: 10_000_000,
             timestamp: GENESIS_TIMESTAMP,
+            balances: Vec::new(),
         };
         let (block, state) = build_genesis(&key, &params).unwrap();
         verify_genesis(&block, Some(&block.hash), 0).unwrap();

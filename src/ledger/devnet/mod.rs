@@ -24,7 +24,7 @@
 //! `ain_sendSignedTransaction`, `…Dryrun`, `…Batch`; `ain_get` (`GET_VALUE|RULE|FUNCTION|OWNER`,
 //! `GET` with ≤ 50 ops, `is_shallow`, `is_final`); `ain_evalRule`, `ain_evalOwner`,
 //! `ain_validateAppName`; `ain_getNonce`, `ain_getTimestamp` (`from: pending|committed`),
-//! `ain_getBalance`, `ain_getAddress`; `ain_getLastBlock`, `ain_getLastBlockNumber`,
+//! `ain_getBalance`, `ain_getAddress`, `ain_getStateUsage`; `ain_getLastBlock`, `ain_getLastBlockNumber`,
 //! `ain_getBlockByNumber`, `ain_getBlockByHash`, `ain_getBlockList` (≤ 20, `to` exclusive),
 //! `ain_getBlockHeadersList`, `ain_getBlockTransactionCountBy{Number,Hash}`,
 //! `ain_getProposerBy{Number,Hash}`, `ain_getValidatorsBy{Number,Hash}`;
@@ -51,15 +51,22 @@
 //!   blocks are made only while there is something to include or finalize (plus two blocks so
 //!   the last tx block is final *and* proven by a served block) unless `empty_blocks` is set.
 //!   Proposal and vote txs are built like the node's but not executed against `/consensus`.
-//! - Genesis is the devnet's own ([`genesis`]): app management only; no tokens, staking,
-//!   transfers, checkin/checkout, escrow, payments or sharding. `util.*` rules of the base
-//!   genesis outside the rule subset are rewritten in the subset with the same meaning. Its
-//!   timestamp is the moment the chain is created unless `genesis_timestamp` is set, so each new
-//!   chain has its own genesis hash (the node's comes from its genesis config).
+//! - Genesis is the devnet's own ([`genesis`]): app management, plus (only when accounts are
+//!   funded at genesis, [`DevnetConfig::genesis_balances`]) balances and the node's staking
+//!   rule and `_stake`; no transfers, unstaking, checkin/checkout, escrow, payments or
+//!   sharding. `util.*` rules of the base genesis outside the rule subset are rewritten in the
+//!   subset with the same meaning. Its timestamp is the moment the chain is created unless
+//!   `genesis_timestamp` is set, so each new chain has its own genesis hash (the node's comes
+//!   from its genesis config).
 //! - Rules: the subset of JS in [`rules`]; text outside it is refused at SET_RULE time (10503
 //!   with the reason), never at write time. State rules (`max_children`, `max_height`,
-//!   `max_size`, `max_bytes`) are enforced (12104); their garbage collection (`gc_max_siblings`)
-//!   is not.
+//!   `max_size`, `max_bytes`) are enforced (12104), and their garbage collection
+//!   (`gc_max_siblings`, `gc_num_siblings_deleted`) runs as on the node: at every non-null
+//!   value write, oldest siblings first by insertion order, with `min_gc_num_siblings_deleted`
+//!   100 until block 1 and 10 from block 2 (the node's bandages). Deviation: insertion serials
+//!   are not stored in state snapshots; after a restart from a snapshot, children that were in
+//!   it are ordered as a fresh write of the snapshot would order them (JS key order), and the
+//!   replayed blocks after it add theirs in order.
 //! - Functions: `_createApp`, `_saveLastTx`, `_eraseValue`, `_fail`, `_setOwnerConfig` run; REST
 //!   functions are recorded as skipped (20000), no HTTP call; subtree functions are not fired.
 //! - Gas: results have the node's shape, amounts do not follow its accounting (see [`exec`]);
@@ -68,14 +75,17 @@
 //!   `#state_ph` in shallow reads is a hash of the child's JSON.
 //! - Events: as on the node, a failed `SET` has already emitted VALUE_CHANGED for the ops that
 //!   ran before the failing one (at USER and again at BLOCK execution); a tx failing its
-//!   precheck at block time is dropped with TX_STATE_CHANGED FAILED. State budgets are not
-//!   modelled, so the node's other "event, then failure" case (10905 after all ops) is not
-//!   reproduced.
+//!   precheck at block time is dropped with TX_STATE_CHANGED FAILED. The other "event, then
+//!   failure" case is reproduced too: the state budget check (10905 and friends) runs after
+//!   all ops, so their events are out when the tx fails ([`exec::budget`]).
 //! - Pool limits default to dev-friendly values ([`PoolLimits`]; the node's are
 //!   [`PoolLimits::node`]); the tracker keeps in-block txs forever (the node: 24 h), so a replay
 //!   is refused (10701) however old the original.
 //! - Limits: the state tree height limit (30, code 11101) is checked per write rather than over
-//!   the whole tree after the tx; the tree bytes limit and state budgets are not enforced.
+//!   the whole tree after the tx. Tree bytes and state budgets are measured and enforced as the
+//!   node does ([`exec::budget`]: 11103, 10901, 10902, 10905 free tier, 10907 staked share),
+//!   with the budget parameters fixed by [`DevnetConfig::budgets`] (default: mainnet's) rather
+//!   than read from `/blockchain_params`. State gas is not charged or reported.
 //! - Transport: a non-JSON body gets a JSON-RPC `-32700` error with HTTP 200 and an oversize
 //!   body HTTP 413 with a JSON-RPC `-32600` error (the node answers both with HTML pages).
 //!
@@ -104,5 +114,5 @@ pub mod server;
 pub mod state;
 pub mod store;
 
-pub use config::{DevnetConfig, PoolLimits};
+pub use config::{DevnetConfig, PoolLimits, StateBudgets};
 pub use server::{Devnet, DevnetError, DevnetHandle};

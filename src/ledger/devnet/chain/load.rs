@@ -78,6 +78,7 @@ impl Chain {
                     network_id: params.network_id,
                     stake: params.stake,
                     timestamp: params.genesis_timestamp.unwrap_or_else(fresh_genesis_time),
+                    balances: params.genesis_balances.clone(),
                 };
                 let (genesis, _) = build_genesis(&key, &gp)?;
                 let txs = genesis

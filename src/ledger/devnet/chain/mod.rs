@@ -68,6 +68,8 @@ pub struct ChainParams {
     /// Genesis timestamp of a chain created by [`Chain::open`]; `None`: the moment it is
     /// created. A chain read from a store keeps its stored genesis.
     pub genesis_timestamp: Option<u64>,
+    /// Accounts funded at genesis (see `DevnetConfig::genesis_balances`).
+    pub genesis_balances: Vec<(String, u64)>,
 }
 
 /// Where an in-block tx is, as stored in the `txs` table.

@@ -14,6 +14,7 @@ fn params() -> ChainParams {
         exec: ExecParams {
             min_gas_price: 1,
             set_op_list_size_limit: 50,
+            budgets: Default::default(),
         },
         chain_id: 0,
         network_id: 0,
@@ -24,6 +25,7 @@ fn params() -> ChainParams {
         empty_blocks: false,
         snapshot_interval: 3,
         genesis_timestamp: None,
+        genesis_balances: Vec::new(),
     }
 }
 

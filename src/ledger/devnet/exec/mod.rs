@@ -23,8 +23,11 @@ use crate::ledger::json::{js_number, stable_stringify};
 use crate::ledger::tx::state::parse_path;
 use crate::ledger::tx::{OpType, Operation, SignedTx, SimpleOp};
 
+pub mod budget;
 mod native;
 mod ops;
+
+pub use budget::StateBudgets;
 
 pub(crate) use ops::tx_result;
 
@@ -35,6 +38,8 @@ pub struct ExecParams {
     pub min_gas_price: u64,
     /// `set_op_list_size_limit`: longest `op_list` executed (longer ones fail with 30005).
     pub set_op_list_size_limit: usize,
+    /// State budgets checked after every tx's ops ([`budget`]).
+    pub budgets: StateBudgets,
 }
 
 /// Where a transaction is being executed.
@@ -316,11 +321,24 @@ pub fn execute_tx(
     let events = std::mem::take(&mut exec.events);
     let mut result = Value::Object(result);
     result["gas_amount_total"] = gas_amount_total(&body.operation, &result);
+    // The budget check runs only when the ops succeeded, after their events and triggers
+    // (ain-node-semantics.md §1.4): a tx can fire VALUE_CHANGED and then fail 10905.
+    let mut over_budget = false;
+    if !codes::is_failed_tx(&result)
+        && let Some((code, message)) = budget::check(state, &params.budgets, &body.operation)
+    {
+        result["code"] = json!(code);
+        result["message"] = json!(message);
+        over_budget = true;
+    }
     result["gas_amount_charged"] = json!(0);
+    // A `SET` is judged by its `result_list` alone (`isFailedTx`), so one whose ops succeeded
+    // but that failed a budget check keeps its writes and finalizes (§1.5, kept as on the node);
+    // a single op is reverted. Either way the nonce/timestamp update is skipped.
     let failed = codes::is_failed_tx(&result);
     if failed {
         state.rollback(mark);
-    } else {
+    } else if !over_budget {
         let addr = auth.addr.as_str();
         if body.nonce >= 0 {
             state.write(

@@ -4,8 +4,9 @@
 //! node without `ENABLE_REST_FUNCTION_CALL`; no HTTP call is made.
 //!
 //! Deviations: subtree functions (a function below the written path, fired when a parent object
-//! is written) are not triggered; other native functions (`_transfer`, `_stake`, ...) are not
-//! implemented and are skipped like unknown ones. The devnet's genesis configures none of them.
+//! is written) are not triggered; `_stake` runs (with its transfer done inline); other native
+//! functions (`_transfer`, `_unstake`, ...) are not implemented and are skipped like unknown
+//! ones. The devnet's genesis configures `_stake` only when accounts are funded at genesis.
 
 use serde_json::{Map, Value, json};
 
@@ -14,6 +15,7 @@ use crate::ledger::crypto::is_checksum_address;
 use crate::ledger::devnet::codes;
 use crate::ledger::devnet::configs::ConfigKind;
 use crate::ledger::devnet::perm::{self, Auth};
+use crate::ledger::devnet::state::TreeKind;
 use crate::ledger::tx::state::{format_path, is_valid_app_name};
 
 /// The node's `rest_function_call_gas_amount`.
@@ -126,9 +128,8 @@ impl Exec<'_> {
     fn run_native(&mut self, call: Call, value: &Value) -> Option<Value> {
         if value.is_null() {
             return match call.fid.as_str() {
-                "_createApp" | "_saveLastTx" | "_eraseValue" | "_fail" | "_setOwnerConfig" => {
-                    Some(call.finish(codes::SUCCESS))
-                }
+                "_createApp" | "_saveLastTx" | "_eraseValue" | "_fail" | "_setOwnerConfig"
+                | "_stake" => Some(call.finish(codes::SUCCESS)),
                 _ => None,
             };
         }
@@ -158,6 +159,7 @@ impl Exec<'_> {
                 Some(call.finish(code))
             }
             "_fail" => Some(call.finish(codes::FUNC_FAILURE)),
+            "_stake" => Some(self.stake(call, value)),
             "_setOwnerConfig" => {
                 let p = format_path(call.labels.iter().map(String::as_str));
                 let mut owners = Map::new();
@@ -239,6 +241,79 @@ impl Exec<'_> {
                 }
             }
         }
+        call.finish(codes::SUCCESS)
+    }
+}
+
+impl Exec<'_> {
+    /// `_stake` (`db/functions.js:988-1034`, ain-node-semantics.md §1.3): moves `amount` from
+    /// the staker to the service account `staking|<app>|<addr>|<key>` (recorded under
+    /// `/transfer/<addr>/<svc>/<tx timestamp>/value`, so two stakes with one timestamp
+    /// collide), sets `expire_at` (lockup 0 on the devnet), and adds the amount to
+    /// `/staking/<app>/balance_total` and `/staking/balance_total_sum`. No `result` child, as in
+    /// 1.6.0.
+    ///
+    /// Deviation: the node does the transfer through `_transfer` and its rules; here the
+    /// balances and totals are written directly (journaled, so a failed tx undoes them), which
+    /// fires no events for them.
+    fn stake(&mut self, call: Call, value: &Value) -> Value {
+        let param = |k: &str| {
+            call.params
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let (app, addr, key) = (param("app_name"), param("user_addr"), param("staking_key"));
+        let Some(amount) = value.as_f64().filter(|a| *a >= 0.0) else {
+            return call.finish(codes::FUNC_FAILURE);
+        };
+        let svc = format!("staking|{app}|{addr}|{key}");
+        let ts = crate::ledger::json::js_f64(self.env.timestamp);
+        let transfer = [
+            "transfer",
+            addr.as_str(),
+            svc.as_str(),
+            ts.as_str(),
+            "value",
+        ];
+        let balance = self
+            .state
+            .value(&["accounts", &addr, "balance"])
+            .as_f64()
+            .unwrap_or(0.0);
+        if !self.state.value(&transfer).is_null() || balance < amount {
+            return call.finish(codes::FUNC_FAILURE);
+        }
+        let add = |state: &mut crate::ledger::devnet::state::State, labels: &[&str], d: f64| {
+            let cur = state.value(labels).as_f64().unwrap_or(0.0);
+            state.write(TreeKind::Values, labels, &super::ops::js_num_value(cur + d));
+        };
+        self.state.write(
+            TreeKind::Values,
+            &transfer,
+            &super::ops::js_num_value(amount),
+        );
+        add(self.state, &["accounts", &addr, "balance"], -amount);
+        let svc_key = format!("{addr}|{key}");
+        add(
+            self.state,
+            &["service_accounts", "staking", &app, &svc_key, "balance"],
+            amount,
+        );
+        let lockup = self
+            .state
+            .value(&["staking", &app, "lockup_duration"])
+            .as_f64()
+            .unwrap_or(0.0);
+        let expire = super::ops::js_num_value(self.env.block_time as f64 + lockup);
+        self.state.write(
+            TreeKind::Values,
+            &["staking", &app, &addr, &key, "expire_at"],
+            &expire,
+        );
+        add(self.state, &["staking", &app, "balance_total"], amount);
+        add(self.state, &["staking", "balance_total_sum"], amount);
         call.finish(codes::SUCCESS)
     }
 }

@@ -125,6 +125,9 @@ impl Exec<'_> {
             r["func_results"] = fr.clone();
             return r;
         }
+        if !value.is_null() {
+            self.collect_garbage(&labels);
+        }
         self.value_changed(&labels, auth, before, after);
         let mut r = Map::new();
         if let Some(fr) = func_results {
@@ -203,7 +206,8 @@ impl Exec<'_> {
         if let Some(bad) = invalid_prefix(&labels) {
             return fail(bad_path, format!("Invalid {what} path: {bad}"));
         }
-        if let Err(inv) = configs::validate_tree(kind, &labels, value) {
+        let min_gc = configs::min_gc_num_siblings_deleted(self.env.block_number);
+        if let Err(inv) = configs::validate_tree_at(kind, &labels, value, min_gc) {
             let mut msg = format!("Invalid {what} tree: {}", inv.path);
             if let Some(why) = inv.why {
                 msg.push_str(&format!(" ({why})"));
@@ -231,6 +235,33 @@ impl Exec<'_> {
         }
         self.state.write(tree, &labels, &applied.tree);
         tx_result(codes::SUCCESS, None, UNIT_WRITE_GAS)
+    }
+
+    /// `applyStateGarbageCollectionRule` (`db/index.js:2660-2692`, ain-node-semantics.md
+    /// §2.2), run by every non-null value write after the write and its function triggers and
+    /// before its VALUE_CHANGED. The deepest rule on the written path holding `.rule.state`
+    /// governs; if it carries both gc keys and the parent of its level has more than
+    /// `gc_max_siblings` children, the `gc_num_siblings_deleted` oldest (by insertion) are
+    /// deleted: silently (no rules, owners, events or functions), pruning emptied parents, and
+    /// journaled, so a failed tx restores them.
+    fn collect_garbage(&mut self, labels: &[&str]) {
+        let Some(gc) = perm::gc_rule(self.state, labels) else {
+            return;
+        };
+        let parent = &labels[..gc.parent_len];
+        let victims: Vec<String> = match self.state.tree(TreeKind::Values).get(parent) {
+            Some(node) if node.num_children() as f64 > gc.max_siblings => node
+                .labels_by_age()
+                .into_iter()
+                .take(gc.num_deleted.ceil() as usize)
+                .collect(),
+            _ => return,
+        };
+        for victim in &victims {
+            let mut path = parent.to_vec();
+            path.push(victim);
+            self.state.write(TreeKind::Values, &path, &Value::Null);
+        }
     }
 
     fn is_consensus_admin(&self, addr: &str) -> bool {

@@ -13,6 +13,7 @@ struct T {
     rules: RuleCache,
     params: ExecParams,
     ts: u64,
+    block: u64,
 }
 
 impl T {
@@ -25,6 +26,7 @@ impl T {
                 network_id: 0,
                 stake: 1,
                 timestamp: crate::ledger::devnet::genesis::GENESIS_TIMESTAMP,
+                balances: vec![(addr(SK), 1000)],
             },
         )
         .unwrap();
@@ -34,8 +36,10 @@ impl T {
             params: ExecParams {
                 min_gas_price: 1,
                 set_op_list_size_limit: 50,
+                budgets: Default::default(),
             },
             ts: 1_700_000_000_000,
+            block: 1,
         }
     }
 
@@ -44,7 +48,7 @@ impl T {
         let key = PrivateKey::from_hex(sk).unwrap();
         let tx = TxBody::new(op, nonce, self.ts).sign(&key, 0).unwrap();
         let env = TxEnv {
-            block_number: 1,
+            block_number: self.block,
             block_time: 0,
             source: Some("USER"),
         };
@@ -276,4 +280,236 @@ fn nonces_and_prechecks() {
         env,
     );
     assert_eq!(e.result["code"], 10714);
+}
+
+/// A chain whose free tier is `free` bytes (the node's ratios: limit = free / 0.005).
+fn small_free_tier(t: &mut T, free: f64) {
+    t.params.budgets = StateBudgets::with_limit(free / 0.005);
+}
+
+#[test]
+fn free_tier_fires_the_event_then_fails_10905_and_reverts() {
+    let mut t = T::new();
+    create_app(&mut t);
+    small_free_tier(&mut t, 8000.0);
+    // ain-node-semantics.md §1.1: a new `/apps/demo/d/<k>` leaf of 500 ASCII chars costs
+    // 2·len(k) + 160 + 1000 bytes, plus `d` itself the first time.
+    // An app counts in the free tier from its first value on, rules and owners included.
+    assert_eq!(budget::free_tier_usage(&t.state), 0);
+    t.ok(
+        SK,
+        SimpleOp::set_value("/apps/demo/d/k0", json!("x".repeat(500))),
+    );
+    let before = budget::free_tier_usage(&t.state);
+    assert_eq!(before, budget::usage_bytes(&t.state, &["apps", "demo"]));
+    assert!(
+        before > 2 + 160 + 4 + 160 + 1000,
+        "rules and owners count too"
+    );
+    t.ok(
+        SK,
+        SimpleOp::set_value("/apps/demo/d/k1", json!("x".repeat(500))),
+    );
+    let after = budget::free_tier_usage(&t.state);
+    assert_eq!(after - before, 4 + 160 + 1000, "label `k1` + leaf");
+    // The next write goes over: events first, then 10905 and a full revert.
+    let mut n = 2;
+    let e = loop {
+        assert!(n < 20, "the free tier never filled");
+        let e = t.run(
+            SK,
+            SimpleOp::set_value(format!("/apps/demo/d/k{n}"), json!("x".repeat(500))).into(),
+            -1,
+        );
+        if codes::is_failed_tx(&e.result) {
+            break e;
+        }
+        n += 1;
+    };
+    assert_eq!(e.result["code"], 10905, "{}", e.result);
+    let used = budget::free_tier_usage(&t.state) + 4 + 160 + 1000;
+    assert_eq!(
+        e.result["message"],
+        format!(
+            "Exceeded state budget limit for free tier ({used} > 8000).\nFor more information see https://docs.ainetwork.ai/ain-blockchain/staking"
+        )
+    );
+    assert_eq!(
+        e.events.len(),
+        1,
+        "VALUE_CHANGED went out before the budget check"
+    );
+    assert_eq!(
+        t.state.value(&["apps", "demo", "d", &format!("k{n}")]),
+        Value::Null,
+        "reverted"
+    );
+    assert!(!e.precheck_failed, "pooled and put in a block as failed");
+    // The refused write left the total under budget: a smaller write still fits.
+    t.ok(SK, SimpleOp::set_value("/apps/demo/small", json!(1)));
+}
+
+#[test]
+fn a_set_over_budget_keeps_its_writes_as_on_the_node() {
+    let mut t = T::new();
+    create_app(&mut t);
+    small_free_tier(&mut t, 1000.0);
+    let op = Operation::Set(vec![SimpleOp::set_value(
+        "/apps/demo/big",
+        json!("y".repeat(600)),
+    )]);
+    let nonce_before = t.state.value(&["accounts", &addr(SK), "timestamp"]);
+    let e = t.run(SK, op, -2);
+    assert_eq!(e.result["code"], 10905, "{}", e.result);
+    assert!(
+        !codes::is_failed_tx(&e.result),
+        "isFailedTx looks at result_list only"
+    );
+    assert_eq!(
+        t.state.value(&["apps", "demo", "big"]),
+        json!("y".repeat(600)),
+        "writes kept (§1.5)"
+    );
+    assert_eq!(
+        t.state.value(&["accounts", &addr(SK), "timestamp"]),
+        nonce_before,
+        "no nonce update"
+    );
+}
+
+#[test]
+fn staking_lifts_an_app_out_of_the_free_tier() {
+    let mut t = T::new();
+    create_app(&mut t);
+    small_free_tier(&mut t, 1000.0);
+    let e = t.run(
+        SK,
+        SimpleOp::set_value("/apps/demo/big", json!("y".repeat(600))).into(),
+        -1,
+    );
+    assert_eq!(e.result["code"], 10905);
+    let a = addr(SK);
+    // More than the balance: the stake rule refuses.
+    let stake =
+        |amount| SimpleOp::set_value(format!("/staking/demo/{a}/0/stake/1/value"), json!(amount));
+    let e = t.run(SK, stake(5000).into(), -1);
+    assert_eq!(e.result["code"], 12103, "{}", e.result);
+    t.ok(SK, stake(100));
+    assert_eq!(
+        t.state.value(&["staking", "demo", "balance_total"]),
+        json!(100)
+    );
+    assert_eq!(t.state.value(&["staking", "balance_total_sum"]), json!(100));
+    assert_eq!(t.state.value(&["accounts", &a, "balance"]), json!(900));
+    t.ok(
+        SK,
+        SimpleOp::set_value("/apps/demo/big", json!("y".repeat(600))),
+    );
+    let u = budget::state_usage(&t.state, &t.params.budgets, "demo");
+    assert_eq!(u["staking"]["app"], 100);
+    let share = 1000.0 / 0.005 * 0.495;
+    let used = u["usage"]["tree_bytes"].as_f64().unwrap();
+    assert_eq!(u["available"]["tree_bytes"].as_f64().unwrap(), share - used);
+}
+
+fn gc_rule(max: f64, deleted: f64) -> SimpleOp {
+    SimpleOp::set_rule(
+        "/apps/demo/jobs/$id",
+        json!({".rule": {"state": {"gc_max_siblings": max, "gc_num_siblings_deleted": deleted}}}),
+    )
+}
+
+fn job_labels(t: &T) -> Vec<String> {
+    t.state
+        .tree(TreeKind::Values)
+        .get(&["apps", "demo", "jobs"])
+        .map(|n| n.labels_by_age())
+        .unwrap_or_default()
+}
+
+#[test]
+fn gc_rule_validity_follows_the_node() {
+    let mut t = T::new();
+    create_app(&mut t);
+    // Block 1: `min_gc_num_siblings_deleted` is still genesis's 100 (ain-node-semantics.md §2.1).
+    assert_eq!(
+        t.run(SK, gc_rule(10.0, 10.0).into(), -1).result["code"],
+        10503
+    );
+    t.block = 2;
+    t.ok(SK, gc_rule(10.0, 10.0));
+    for bad in [
+        json!({"gc_max_siblings": 20, "gc_num_siblings_deleted": 9}),
+        json!({"gc_max_siblings": 20, "gc_num_siblings_deleted": 21}),
+        json!({"gc_max_siblings": 20}),
+        json!({"gc_num_siblings_deleted": 10}),
+        json!({"gc_max_siblings": 0, "gc_num_siblings_deleted": 10}),
+        json!({"gc_max_siblings": "20", "gc_num_siblings_deleted": 10}),
+        json!({"gc_max_siblings": 20, "gc_num_siblings_deleted": 10, "keep": 1}),
+    ] {
+        let op = SimpleOp::set_rule("/apps/demo/jobs/$id", json!({".rule": {"state": bad}}));
+        assert_eq!(t.run(SK, op.into(), -1).result["code"], 10503, "{bad}");
+    }
+}
+
+#[test]
+fn gc_deletes_the_oldest_siblings_by_insertion_silently() {
+    let mut t = T::new();
+    create_app(&mut t);
+    t.block = 2;
+    t.ok(SK, gc_rule(20.0, 10.0));
+    // Labels in descending order, so insertion order is not label order.
+    let label = |i: usize| format!("j{:02}", 99 - i);
+    for i in 0..20 {
+        t.ok(
+            SK,
+            SimpleOp::set_value(format!("/apps/demo/jobs/{}/request", label(i)), json!(i)),
+        );
+    }
+    assert_eq!(job_labels(&t).len(), 20, "not over gc_max_siblings yet");
+    // A deeper write under an existing job also runs gc, with nothing to do.
+    t.ok(
+        SK,
+        SimpleOp::set_value(format!("/apps/demo/jobs/{}/response", label(0)), json!("r")),
+    );
+    assert_eq!(job_labels(&t).len(), 20);
+    // The 21st: 21 > 20, so the 10 oldest go, leaving 20 + 1 - 10 = 11; one event only.
+    let e = t.ok(
+        SK,
+        SimpleOp::set_value(format!("/apps/demo/jobs/{}/request", label(20)), json!(20)),
+    );
+    assert_eq!(e.events.len(), 1, "gc deletions fire no VALUE_CHANGED");
+    let want: Vec<String> = (10..21).map(label).collect();
+    assert_eq!(job_labels(&t), want);
+    // A failed tx restores what its gc deleted, with the original order.
+    for i in 21..30 {
+        t.ok(
+            SK,
+            SimpleOp::set_value(format!("/apps/demo/jobs/{}/request", label(i)), json!(i)),
+        );
+    }
+    let before = job_labels(&t);
+    assert_eq!(before.len(), 20);
+    let failing = Operation::Set(vec![
+        SimpleOp::set_value(format!("/apps/demo/jobs/{}/request", label(30)), json!(30)),
+        SimpleOp::set_value("/nope", json!(1)),
+    ]);
+    assert!(codes::is_failed_tx(&t.run(SK, failing, -1).result));
+    assert_eq!(job_labels(&t), before, "gc undone with the tx");
+    t.ok(
+        SK,
+        SimpleOp::set_value(format!("/apps/demo/jobs/{}/request", label(31)), json!(31)),
+    );
+    let mut want: Vec<String> = before[10..].to_vec();
+    want.push(label(31));
+    assert_eq!(job_labels(&t), want);
+    // An overwrite keeps a label's age (no re-insertion, no gc deletion).
+    t.ok(
+        SK,
+        SimpleOp::set_value(
+            format!("/apps/demo/jobs/{}/request", want[0]),
+            json!("again"),
+        ),
+    );
+    assert_eq!(job_labels(&t), want);
 }

@@ -22,7 +22,7 @@ use crate::ledger::tx::state::format_path;
 
 mod value;
 
-pub use value::check_value_write;
+pub use value::{GcRule, check_value_write, gc_rule};
 
 /// Who is writing: the signer, and the native function acting for it, if any.
 #[derive(Clone, Debug, PartialEq)]

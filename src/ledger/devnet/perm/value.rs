@@ -233,7 +233,7 @@ fn height_and_size(v: &Value) -> (u64, u64) {
 }
 
 /// `evalStateRuleConfig`: the closest `.rule.state` limits on the written value (12104).
-/// Garbage collection (`gc_max_siblings`) is not applied.
+/// Garbage collection (`gc_max_siblings`) is applied after the write ([`gc_rule`]).
 fn check_state_rule(walk: &RuleWalk<'_>, labels: &[&str], new_value: &Value) -> Result<(), Denied> {
     let Some((depth, node)) = walk.closest_state else {
         return Ok(());
@@ -280,4 +280,31 @@ fn eval_denied(e: &EvalError) -> Denied {
         codes::EVAL_RULE_INTERNAL_ERROR,
         format!("Internal error: {e}"),
     )
+}
+
+/// A garbage-collection setting that governs a value write.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GcRule {
+    /// Labels of the written path that make the parent whose children are collected: the
+    /// state rule's level minus one (`db/index.js:2673-2677`).
+    pub parent_len: usize,
+    /// `gc_max_siblings`.
+    pub max_siblings: f64,
+    /// `gc_num_siblings_deleted`.
+    pub num_deleted: f64,
+}
+
+/// The gc setting of the closest state rule (the deepest rule node on the written path with
+/// `.rule.state`, ain-node-semantics.md §2.2), if it carries both gc keys. A deeper state rule
+/// without them shadows a gc rule above it.
+pub fn gc_rule(state: &State, labels: &[&str]) -> Option<GcRule> {
+    let walk = walk_rules(state, labels);
+    let (depth, node) = walk.closest_state?;
+    let st = node.child(".rule")?.child("state")?;
+    let num = |k: &str| st.child(k).and_then(|n| n.to_value(false).as_f64());
+    Some(GcRule {
+        parent_len: depth.checked_sub(1)?,
+        max_siblings: num("gc_max_siblings")?,
+        num_deleted: num("gc_num_siblings_deleted")?,
+    })
 }

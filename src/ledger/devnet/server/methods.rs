@@ -307,6 +307,15 @@ fn read_method(server: &Arc<Server>, method: &str, p: &Map<String, Value>) -> Op
             "ain_evalOwner" => eval_owner(&chain, p),
             "ain_validateAppName" => validate_app_name(&chain, p),
             "ain_getAddress" => ok(json!(chain.validator())),
+            // `node/index.js:609-651` (ain-node-semantics.md §1.6): null without `app_name`.
+            "ain_getStateUsage" => ok(match p.get("app_name").and_then(Value::as_str) {
+                Some(app) => crate::ledger::devnet::exec::budget::state_usage(
+                    chain.pending_state(),
+                    &server.config.budgets,
+                    app,
+                ),
+                None => Value::Null,
+            }),
             "ain_getBalance" => {
                 let v = address(p.get("address"))
                     .map(|a| {

@@ -141,6 +141,7 @@ fn chain_params(config: &DevnetConfig) -> ChainParams {
         exec: ExecParams {
             min_gas_price: config.min_gas_price,
             set_op_list_size_limit: config.set_op_list_size_limit,
+            budgets: config.budgets.clone(),
         },
         chain_id: config.chain_id,
         network_id: config.network_id,
@@ -151,6 +152,7 @@ fn chain_params(config: &DevnetConfig) -> ChainParams {
         empty_blocks: config.empty_blocks,
         snapshot_interval: config.snapshot_interval,
         genesis_timestamp: config.genesis_timestamp,
+        genesis_balances: config.genesis_balances.clone(),
     }
 }
 
