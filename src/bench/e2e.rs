@@ -19,11 +19,11 @@ use super::Stats;
 use crate::client::{ChainClient, Deployment};
 use crate::ledger::crypto::PrivateKey;
 use crate::ledger::devnet::config::DEFAULT_VALIDATOR_KEY;
-use crate::ledger::devnet::{Devnet, DevnetConfig};
+use crate::ledger::devnet::{Devnet, DevnetConfig, StateBudgets};
 use crate::ledger::events::{
     ClientEvent, EventClient, EventPayload, EventSource, EventsConfig, Filter,
 };
-use crate::onchain::{Callers, WorkerEntry, WorkerPolicy};
+use crate::onchain::{Callers, Retention, WorkerEntry, WorkerPolicy};
 
 const ECHO_WAT: &str = include_str!("../../examples/functions/echo.wat");
 
@@ -163,20 +163,31 @@ pub async fn measure(quick: bool) -> anyhow::Result<E2e> {
 }
 
 async fn run_in(tmp: &Path, quick: bool) -> anyhow::Result<E2e> {
-    let dev = Devnet::start(DevnetConfig::default()).await?;
+    // Every call stays in state and the free tier holds them all: ~20,000 calls of ~3.5 KB
+    // would outgrow the default 25 MB free tier, and `deploy`'s default retention (1,000 calls)
+    // would prune queued requests before the worker is back to answer them. The bench measures
+    // the worker, not those limits.
+    let dev = Devnet::start(DevnetConfig {
+        budgets: StateBudgets::with_limit(100_000_000_000.0),
+        ..DevnetConfig::default()
+    })
+    .await?;
     let (rpc, events) = (dev.rpc_url(), dev.events_url());
     let admin = ChainClient::connect(&rpc, PrivateKey::from_hex(DEFAULT_VALIDATOR_KEY)?).await?;
     admin
-        .deploy(&Deployment {
-            app: "bench".into(),
-            function: "echo".into(),
-            runtime: "wasm".into(),
-            code: ECHO_WAT.as_bytes().to_vec(),
-            profile: None,
-            callers: Callers::Any,
-            finality: None,
-            workers: WorkerPolicy::Approved,
-        })
+        .deploy_keeping(
+            &Deployment {
+                app: "bench".into(),
+                function: "echo".into(),
+                runtime: "wasm".into(),
+                code: ECHO_WAT.as_bytes().to_vec(),
+                profile: None,
+                callers: Callers::Any,
+                finality: None,
+                workers: WorkerPolicy::Approved,
+            },
+            Retention::Unbounded,
+        )
         .await?;
     let wkey = PrivateKey::generate();
     let key_hex = hex::encode(wkey.secret_bytes().as_ref());
