@@ -163,7 +163,7 @@ pub async fn measure(quick: bool) -> anyhow::Result<E2e> {
 }
 
 async fn run_in(tmp: &Path, quick: bool) -> anyhow::Result<E2e> {
-    // Every call stays in state and the free tier holds them all: ~20,000 calls of ~3.5 KB
+    // Every call stays in state and the free tier holds them all: ~15,500 calls of ~3.5 KB
     // would outgrow the default 25 MB free tier, and `deploy`'s default retention (1,000 calls)
     // would prune queued requests before the worker is back to answer them. The bench measures
     // the worker, not those limits.
