@@ -42,7 +42,7 @@ use crate::ledger::tx::{OpType, SignedTx};
 use crate::node::{Node, RpcBlockSource};
 use crate::observe::{self, Health};
 use crate::onchain::AppPaths;
-use crate::poster::{Confirmer, Poster, PosterConfig};
+use crate::poster::{Confirmer, Poster, PosterConfig, Standing, standing};
 use crate::scheduler::exec::Executor;
 use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerParts};
 use crate::trigger::gate::FinalityGate;
@@ -607,63 +607,6 @@ async fn drain_poster(
     let _ = tokio::time::timeout(Duration::from_secs(2), tasks.wait()).await;
 }
 
-/// What the chain says about a journaled call at recovery.
-#[derive(Debug, PartialEq)]
-enum Standing {
-    /// The request is there and unanswered: recover it.
-    Open,
-    /// No request on chain (its tx failed, or the chain is another one): nothing to answer.
-    NoRequest,
-    /// Answered, by this worker or not.
-    Answered {
-        /// By this worker.
-        ours: bool,
-    },
-    /// The node could not be read; the follower's catch-up will find the call if it stands.
-    Unknown,
-}
-
-/// Reads the request and response of `key` from the node.
-async fn standing<N: Node>(node: &N, key: &str, me: &Address) -> Standing {
-    let Some((app, function, call_id)) = crate::onchain::split_call_key(key) else {
-        return Standing::NoRequest;
-    };
-    let Ok(paths) = AppPaths::new(app) else {
-        return Standing::NoRequest;
-    };
-    let want = [
-        paths.request(function, call_id),
-        paths.response(function, call_id),
-    ];
-    for attempt in 0..3u32 {
-        match node.get_values(&want).await {
-            Ok(v) => {
-                let (request, response) = (
-                    v.first().unwrap_or(&serde_json::Value::Null),
-                    v.get(1).unwrap_or(&serde_json::Value::Null),
-                );
-                return if request.is_null() {
-                    Standing::NoRequest
-                } else if !response.is_null() {
-                    Standing::Answered {
-                        ours: response["receipt"]["worker"]
-                            .as_str()
-                            .and_then(|w| w.parse::<Address>().ok())
-                            .is_some_and(|w| w == *me),
-                    }
-                } else {
-                    Standing::Open
-                };
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, attempt, "recovery read failed; retrying");
-                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-            }
-        }
-    }
-    Standing::Unknown
-}
-
 /// Re-admits the journal's unfinished calls, each only once the chain shows its request present
 /// and unanswered: signed responses are submitted again; calls that were only seen or running
 /// are fetched from the node and run again. Nothing is sent for a call whose request is gone.
@@ -779,39 +722,4 @@ async fn fetch_request<N: Node>(
             },
         )
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::node::fake::FakeNode;
-    use serde_json::json;
-
-    #[tokio::test]
-    async fn recovery_sends_only_for_requests_present_and_unanswered() {
-        let node = FakeNode::new();
-        let me = Address([1; 20]);
-        let p = AppPaths::new("a").unwrap();
-        assert_eq!(standing(&node, "a/f/gone", &me).await, Standing::NoRequest);
-        node.set(&p.request("f", "open"), json!({"input": "x"}));
-        assert_eq!(standing(&node, "a/f/open", &me).await, Standing::Open);
-        node.set(&p.request("f", "mine"), json!({"input": "x"}));
-        node.set(
-            &p.response("f", "mine"),
-            json!({"status": "ok", "receipt": {"worker": me.to_string()}}),
-        );
-        assert_eq!(
-            standing(&node, "a/f/mine", &me).await,
-            Standing::Answered { ours: true }
-        );
-        node.set(&p.request("f", "theirs"), json!({"input": "x"}));
-        node.set(
-            &p.response("f", "theirs"),
-            json!({"status": "ok", "receipt": {"worker": Address([2; 20]).to_string()}}),
-        );
-        assert_eq!(
-            standing(&node, "a/f/theirs", &me).await,
-            Standing::Answered { ours: false }
-        );
-    }
 }

@@ -145,6 +145,9 @@ pub mod fake {
         txs: HashMap<Hash, (Value, TxState)>,
         sends: Vec<(Value, Hash)>,
         fail_next: u32,
+        /// `(code, count)`: the next `count` writes are refused with `code` after execution
+        /// (kept by the node as reverted, as a real node keeps a failed tx in its tracker).
+        refuse_next: Option<(i64, u32)>,
     }
 
     impl FakeNode {
@@ -170,6 +173,12 @@ pub mod fake {
         /// Makes the next `n` sends fail with a transient transport error.
         pub fn fail_next(&self, n: u32) {
             self.lock().fail_next = n;
+        }
+
+        /// Makes the next `n` writes fail with `code` (for example 10905, the state budget); the
+        /// node remembers each such tx as reverted, so sending it again answers 10701.
+        pub fn refuse_next(&self, code: i64, n: u32) {
+            self.lock().refuse_next = Some((code, n));
         }
 
         /// Every tx submitted so far (body, hash), accepted or not.
@@ -264,6 +273,11 @@ pub mod fake {
             let (Some(path), value) = (op["ref"].as_str(), op["value"].clone()) else {
                 return fail(codes::TX_INVALID_FORMAT, "no ref");
             };
+            if let Some((code, n)) = inner.refuse_next.filter(|r| r.1 > 0) {
+                inner.refuse_next = Some((code, n - 1));
+                inner.txs.insert(hash, (tx_body.clone(), TxState::Reverted));
+                return fail(code, "refused");
+            }
             if path.ends_with("/response") && inner.values.contains_key(path) {
                 inner.txs.insert(hash, (tx_body.clone(), TxState::Reverted));
                 return fail(codes::EVAL_RULE_FALSE_WRITE_RULE_EVAL, "write rule false");

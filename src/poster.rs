@@ -6,7 +6,16 @@
 //! `journal.record_signed` (fsync) → submit. A crash after the fsync re-submits the *same* tx.
 //! The chain's write-once rule refusing the response (12103) while a response is there means
 //! another worker answered: the call is done (`AnsweredElsewhere`), not failed. A duplicate
-//! (10701) means this very tx is already in the node: accepted.
+//! (10701) means this very tx is already in the node, which is acceptance only if the node shows
+//! that tx as successful: a failed tx is remembered by the node too (its tracker answers 10701
+//! until it restarts), so a duplicate of a failed response is a refusal.
+//!
+//! A refused or reverted response (state budget 10905, a rule that refused it, a revert found when
+//! reading it back) is not dropped: while the request stands unanswered on chain, the journaled
+//! response is signed again with a fresh timestamp (the same outcome, never re-executed: a new
+//! tx hash, so the node's tracker does not answer 10701) and posted, with backoff and a bounded
+//! number of attempts. A response that can never land as signed (too large, malformed) is not
+//! retried; it stays journaled.
 //!
 //! Confirmation: the [`Confirmer`] learns every tx hash of each verified final block from the
 //! follower; responses still unconfirmed after a while are read back with
@@ -60,6 +69,29 @@ pub enum PosterError {
     Cancelled,
 }
 
+impl PosterError {
+    /// True when the same response signed again could still land: the node refused it for a
+    /// reason of the moment (state budget, a rule over state that may change, a failed earlier
+    /// copy), not for its shape (size, format, signature), which a new signature does not change.
+    pub fn could_land_later(&self) -> bool {
+        match self {
+            PosterError::Refused { code, .. } => !matches!(
+                code,
+                Some(
+                    codes::TX_EXCEEDS_SIZE_LIMIT
+                        | codes::TX_MISSING_PROPERTIES
+                        | codes::TX_INVALID_FORMAT
+                        | codes::TX_INVALID_SIGNATURE
+                        | codes::TX_INVALID_OPERATION_TYPE
+                        | codes::SET_VALUE_INVALID_VALUE_PATH
+                        | codes::SET_VALUE_INVALID_VALUE_STATES
+                )
+            ),
+            _ => false,
+        }
+    }
+}
+
 /// How a submission ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Posted {
@@ -82,6 +114,13 @@ pub struct PosterConfig {
     pub backoff_max: Duration,
     /// Read back a response not seen in a final block after this long.
     pub confirm_after: Duration,
+    /// First wait before a refused response is signed again; doubles per attempt.
+    pub resign_min: Duration,
+    /// Longest wait between two signings of a refused response.
+    pub resign_max: Duration,
+    /// Signings of a refused response after the first one, before it is left journaled for the
+    /// next start.
+    pub resign_attempts: u32,
 }
 
 impl Default for PosterConfig {
@@ -94,6 +133,12 @@ impl Default for PosterConfig {
             backoff_min: Duration::from_millis(20),
             backoff_max: Duration::from_secs(2),
             confirm_after: Duration::from_secs(10),
+            // 1 + 2 + 4 + ... capped at 60 s: ten attempts span about six minutes, long enough
+            // for an admin to stake the app or for gc to free the budget, short enough that a
+            // permanently refused app does not keep the worker posting.
+            resign_min: Duration::from_secs(1),
+            resign_max: Duration::from_secs(60),
+            resign_attempts: 10,
         }
     }
 }
@@ -171,6 +216,17 @@ pub struct Poster<N: Node> {
     registry: Arc<Registry>,
     confirmer: Arc<Confirmer>,
     config: PosterConfig,
+    /// Refused responses to sign again: call key → schedule.
+    resign: Mutex<HashMap<String, Resign>>,
+}
+
+/// When a refused response is signed again.
+#[derive(Debug, Clone, Copy)]
+struct Resign {
+    /// `None` while an attempt is under way.
+    due: Option<Instant>,
+    /// Signings so far after the first.
+    attempts: u32,
 }
 
 impl<N: Node> Poster<N> {
@@ -192,6 +248,7 @@ impl<N: Node> Poster<N> {
             registry,
             confirmer,
             config,
+            resign: Mutex::new(HashMap::new()),
         }
     }
 
@@ -245,7 +302,22 @@ impl<N: Node> Poster<N> {
             let transient = match self.node.send(&resp.tx_body, &sig).await {
                 Ok(r) if r.is_success() => return Ok(Posted::Accepted(hash)),
                 Ok(r) => match r.failure_code() {
-                    Some(codes::TX_ALREADY_RECEIVED) => return Ok(Posted::Accepted(hash)),
+                    Some(codes::TX_ALREADY_RECEIVED) => match self.node.tx_state(&hash).await {
+                        Ok(Some(
+                            state @ (TxState::Failed | TxState::Reverted | TxState::Pending),
+                        )) => {
+                            return Err(PosterError::Refused {
+                                code: Some(codes::TX_ALREADY_RECEIVED),
+                                message: format!(
+                                    "the node already has this response tx and it failed ({state:?})"
+                                ),
+                            });
+                        }
+                        // Executed, in a block or final; or a state the node no longer reports
+                        // (the confirmer reads it back later).
+                        Ok(_) => return Ok(Posted::Accepted(hash)),
+                        Err(e) => format!("duplicate, state unreadable: {e}"),
+                    },
                     Some(codes::EVAL_RULE_FALSE_WRITE_RULE_EVAL) => {
                         return self.refused_by_rule(resp).await;
                     }
@@ -344,6 +416,7 @@ impl<N: Node> Poster<N> {
     ) -> Result<(), PosterError> {
         match self.submit(&resp, cancel).await {
             Ok(Posted::Accepted(hash)) => {
+                self.resign_lock().remove(key);
                 self.registry.set_stage(key, Stage::Posted);
                 self.registry.journal().set_state(key, CallState::Posted)?;
                 tracing::info!(call = key, tx = %hash, "response accepted");
@@ -351,6 +424,7 @@ impl<N: Node> Poster<N> {
                 Ok(())
             }
             Ok(Posted::AnsweredElsewhere) => {
+                self.resign_lock().remove(key);
                 metrics::counter!("ain_sre_answered_elsewhere_total").increment(1);
                 tracing::info!(call = key, "another worker answered first");
                 self.registry.finish(key, CallState::AnsweredElsewhere);
@@ -359,7 +433,11 @@ impl<N: Node> Poster<N> {
             Err(e) => {
                 if !matches!(e, PosterError::Cancelled) {
                     metrics::counter!("ain_sre_post_failures_total").increment(1);
-                    tracing::error!(call = key, tx = %resp.hash, error = %e, "response not posted; it stays journaled");
+                    if e.could_land_later() && self.schedule_resign(key) {
+                        tracing::warn!(call = key, tx = %resp.hash, error = %e, "response refused; it will be signed again while the request stands unanswered");
+                    } else {
+                        tracing::error!(call = key, tx = %resp.hash, error = %e, "response not posted; it stays journaled");
+                    }
                 }
                 Err(e)
             }
@@ -385,8 +463,8 @@ impl<N: Node> Poster<N> {
                         .unwrap_or_default();
                     if matches!(get_value(&*self.node, path).await, Ok(v) if !v.is_null()) {
                         self.registry.finish(&key, CallState::AnsweredElsewhere);
-                    } else {
-                        tracing::error!(call = %key, tx = %hash, "response reverted and nothing is on chain");
+                    } else if self.schedule_resign(&key) {
+                        tracing::warn!(call = %key, tx = %hash, "response reverted and nothing is on chain; it will be signed again while the request stands unanswered");
                     }
                 }
                 Ok(None | Some(TxState::TimedOut)) => {
@@ -400,6 +478,147 @@ impl<N: Node> Poster<N> {
                 Ok(Some(_)) | Err(_) => {}
             }
         }
+    }
+
+    fn resign_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Resign>> {
+        self.resign.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Schedules `key`'s refused response to be signed again; `false` when its attempts are
+    /// used up (it stays journaled: the next start's recovery tries again).
+    fn schedule_resign(&self, key: &str) -> bool {
+        let mut q = self.resign_lock();
+        let attempts = q.get(key).map_or(0, |r| r.attempts + 1);
+        if attempts >= self.config.resign_attempts {
+            q.remove(key);
+            drop(q);
+            metrics::counter!("ain_sre_resign_given_up_total").increment(1);
+            tracing::error!(
+                call = key,
+                attempts,
+                "refused response signed again as often as allowed; it stays journaled for the next start"
+            );
+            return false;
+        }
+        let wait = self
+            .config
+            .resign_min
+            .saturating_mul(1u32 << attempts.min(16))
+            .min(self.config.resign_max);
+        q.insert(
+            key.to_owned(),
+            Resign {
+                due: Some(Instant::now() + wait),
+                attempts,
+            },
+        );
+        true
+    }
+
+    /// Refused responses waiting to be signed again.
+    pub fn resign_pending(&self) -> usize {
+        self.resign_lock().len()
+    }
+
+    /// Takes the refused responses whose time has come.
+    fn resign_due(&self) -> Vec<String> {
+        let now = Instant::now();
+        let mut q = self.resign_lock();
+        q.iter_mut()
+            .filter(|(_, r)| r.due.is_some_and(|d| d <= now))
+            .map(|(k, r)| {
+                r.due = None;
+                k.clone()
+            })
+            .collect()
+    }
+
+    /// Signs `key`'s journaled response again with a fresh timestamp and posts it, if it is
+    /// scheduled for that and the request still stands unanswered; finishes the call otherwise.
+    pub async fn resign(&self, key: &str, cancel: &CancellationToken) {
+        if !self.resign_lock().contains_key(key) {
+            return;
+        }
+        match standing(&*self.node, key, &self.worker).await {
+            Standing::Open => {}
+            Standing::NoRequest => {
+                self.resign_lock().remove(key);
+                tracing::warn!(
+                    call = key,
+                    "the refused response's request is gone; nothing is sent"
+                );
+                metrics::counter!("ain_sre_recovery_dropped_total", "reason" => "no_request")
+                    .increment(1);
+                self.registry.finish(key, CallState::NoRequest);
+                return;
+            }
+            Standing::Answered { ours } => {
+                self.resign_lock().remove(key);
+                self.registry.finish(
+                    key,
+                    if ours {
+                        CallState::Confirmed
+                    } else {
+                        CallState::AnsweredElsewhere
+                    },
+                );
+                return;
+            }
+            Standing::Unknown => {
+                self.schedule_resign(key);
+                return;
+            }
+        }
+        let Ok(Some(CallRecord {
+            response: Some(old),
+            ..
+        })) = self.registry.journal().get(key)
+        else {
+            self.resign_lock().remove(key);
+            tracing::error!(call = key, "no journaled response to sign again");
+            return;
+        };
+        let fresh = match self.sign_again(&old) {
+            Ok(r) => r,
+            Err(e) => {
+                self.resign_lock().remove(key);
+                tracing::error!(call = key, error = %e, "cannot sign the journaled response again");
+                return;
+            }
+        };
+        if let Err(e) = self
+            .registry
+            .journal()
+            .record_signed(key, fresh.clone())
+            .await
+        {
+            self.schedule_resign(key);
+            tracing::error!(call = key, error = %e, "cannot journal the response signed again");
+            return;
+        }
+        self.registry.set_stage(key, Stage::Signed);
+        metrics::counter!("ain_sre_responses_resigned_total").increment(1);
+        tracing::info!(call = key, old_tx = %old.hash, tx = %fresh.hash, "refused response signed again (same outcome, fresh timestamp)");
+        let _ = self.deliver(key, fresh, cancel).await;
+    }
+
+    /// The journaled response tx with a fresh timestamp, signed again: the same write, a new
+    /// hash.
+    fn sign_again(&self, old: &SignedResponse) -> Result<SignedResponse, PosterError> {
+        let mut body: TxBody = serde_json::from_value(old.tx_body.clone())
+            .map_err(|e| PosterError::Malformed(e.to_string()))?;
+        let before = body.timestamp.as_u64().unwrap_or(0);
+        body.timestamp = serde_json::Number::from(now_ms().max(before + 1));
+        let signed = body
+            .sign(&self.key, self.chain_id)
+            .map_err(|e| PosterError::Sign(e.to_string()))?;
+        let tx_body =
+            serde_json::to_value(&signed.tx_body).map_err(|e| PosterError::Sign(e.to_string()))?;
+        Ok(SignedResponse {
+            tx_body,
+            signature: signed.signature,
+            hash: signed.hash.to_string(),
+        })
     }
 
     /// The signed response the journal holds for `key` (the confirmer keeps only the key).
@@ -465,12 +684,82 @@ impl<N: Node> Poster<N> {
                 _ = tick.tick() => {
                     drop(permit);
                     self.check_stale(&hard).await;
+                    for key in self.resign_due() {
+                        let me = self.clone();
+                        let hard = hard.clone();
+                        let slots = slots.clone();
+                        let span = tracing::info_span!("call", call = %key);
+                        tracker.spawn(async move {
+                            let Ok(_permit) = slots.acquire_owned().await else {
+                                return;
+                            };
+                            me.resign(&key, &hard).await;
+                        }.instrument(span));
+                    }
                 }
                 _ = hard.cancelled() => return Ok(()),
             }
         }
         Ok(())
     }
+}
+
+/// What the chain says about a journaled call: read before re-sending anything (at recovery and
+/// before a refused response is signed again).
+#[derive(Debug, PartialEq)]
+pub enum Standing {
+    /// The request is there and unanswered: an answer may still land.
+    Open,
+    /// No request on chain (its tx failed, or the chain is another one): nothing to answer.
+    NoRequest,
+    /// Answered, by this worker or not.
+    Answered {
+        /// By this worker.
+        ours: bool,
+    },
+    /// The node could not be read (three tries).
+    Unknown,
+}
+
+/// Reads the request and response of `key` from the node.
+pub async fn standing<N: Node>(node: &N, key: &str, me: &Address) -> Standing {
+    let Some((app, function, call_id)) = crate::onchain::split_call_key(key) else {
+        return Standing::NoRequest;
+    };
+    let Ok(paths) = AppPaths::new(app) else {
+        return Standing::NoRequest;
+    };
+    let want = [
+        paths.request(function, call_id),
+        paths.response(function, call_id),
+    ];
+    for attempt in 0..3u32 {
+        match node.get_values(&want).await {
+            Ok(v) => {
+                let (request, response) = (
+                    v.first().unwrap_or(&Value::Null),
+                    v.get(1).unwrap_or(&Value::Null),
+                );
+                return if request.is_null() {
+                    Standing::NoRequest
+                } else if !response.is_null() {
+                    Standing::Answered {
+                        ours: response["receipt"]["worker"]
+                            .as_str()
+                            .and_then(|w| w.parse::<Address>().ok())
+                            .is_some_and(|w| w == *me),
+                    }
+                } else {
+                    Standing::Open
+                };
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, attempt, "recovery read failed; retrying");
+                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+            }
+        }
+    }
+    Standing::Unknown
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 mod worker_support;
 
-use ain_sre::client::ChainClient;
+use ain_sre::client::{ChainClient, wait_response};
 use ain_sre::ledger::crypto::PrivateKey;
 use ain_sre::node::get_value;
 use ain_sre::onchain::{Callers, Retention};
@@ -172,6 +172,109 @@ async fn a_request_refused_10905_after_its_event_is_never_run_or_answered() {
     assert!(
         !writes.contains_key(&app.response("echo", failed_id)),
         "a request refused by the budget must never be answered: {writes:?}"
+    );
+    w.shutdown().await.unwrap();
+    dev.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_refused_by_the_budget_is_signed_again_and_lands_once() {
+    use ain_sre::ledger::devnet::{Devnet, DevnetConfig, StateBudgets};
+    use ain_sre::ledger::tx::SimpleOp;
+    use ain_sre::onchain::AppPaths;
+    use serde_json::json;
+    let dir = tempfile::tempdir().unwrap();
+    let dev = Devnet::start(DevnetConfig {
+        block_interval: std::time::Duration::from_millis(50),
+        // A 60 KB free tier.
+        budgets: StateBudgets::with_limit(12_000_000.0),
+        ..DevnetConfig::default()
+    })
+    .await
+    .unwrap();
+    let url = dev.rpc_url();
+    let admin = admin(&url).await;
+    deploy(&admin, "again", "echo", ECHO_WAT.as_bytes()).await;
+    let key = PrivateKey::generate();
+    register(&url, &key, "again").await;
+    let w = worker(&dev, &["again"], &key, dir.path()).await;
+    let app = AppPaths::new("again").unwrap();
+    // Fill the free tier, then free one 1 KB pad: room for a small request, not for its
+    // response with its receipt.
+    let mut pads = 0;
+    loop {
+        let r = admin
+            .send(vec![SimpleOp::set_value(
+                format!("/apps/again/pad/p{pads}"),
+                json!("x".repeat(1000)),
+            )])
+            .await;
+        match r {
+            Ok(_) => pads += 1,
+            Err(ain_sre::client::ClientError::Refused {
+                code: Some(10905), ..
+            }) => break,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(pads < 100, "the free tier never filled");
+    }
+    admin
+        .send(vec![SimpleOp::set_value("/apps/again/pad/p0", Value::Null)])
+        .await
+        .unwrap();
+    let caller = ChainClient::connect(&url, PrivateKey::generate())
+        .await
+        .unwrap();
+    let (id, _) = caller
+        .call("again", "echo", "x")
+        .await
+        .expect("the request fits");
+    let path = app.response("echo", &id);
+    // The worker's response goes into a block refused (10905): nothing stands at the path.
+    let refused = eventually(std::time::Duration::from_secs(15), async || {
+        response_writes(&url)
+            .await
+            .get(&path)
+            .is_some_and(|w| w.1 >= 1)
+    })
+    .await;
+    assert!(
+        refused,
+        "the response was never refused: {:?}",
+        response_writes(&url).await
+    );
+    assert!(get_value(caller.rpc(), &path).await.unwrap().is_null());
+    // Room again: the worker signs the journaled response anew and it lands, once.
+    let deletes = (1..8)
+        .map(|i| SimpleOp::set_value(format!("/apps/again/pad/p{i}"), Value::Null))
+        .collect();
+    admin.send(deletes).await.unwrap();
+    let resp = wait_response(
+        caller.rpc(),
+        "again",
+        "echo",
+        &id,
+        std::time::Duration::from_secs(30),
+    )
+    .await
+    .expect("the response signed again lands");
+    assert_eq!(resp["status"], "ok", "{resp}");
+    assert_eq!(resp["output"], "x");
+    let landed = eventually(std::time::Duration::from_secs(10), async || {
+        response_writes(&url)
+            .await
+            .get(&path)
+            .is_some_and(|w| w.0 == 1)
+    })
+    .await;
+    let writes = response_writes(&url).await;
+    assert!(landed, "{writes:?}");
+    // Nothing more is sent for it (the write-once rule would refuse it anyway: count reverts).
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let after = response_writes(&url).await[&path];
+    assert_eq!(
+        after, writes[&path],
+        "no response sent after the one that landed"
     );
     w.shutdown().await.unwrap();
     dev.shutdown().await;

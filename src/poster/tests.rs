@@ -2,8 +2,10 @@ use super::*;
 use crate::call::{Call, Origin, Registry};
 use crate::journal::Journal;
 use crate::node::fake::FakeNode;
+use crate::onchain::AppPaths;
 use crate::receipt::CallResult;
 use crate::sandbox::{Outcome, Usage};
+use serde_json::{Value, json};
 use std::sync::Arc;
 
 struct Setup {
@@ -212,4 +214,148 @@ async fn stale_responses_are_read_back_and_a_lost_one_is_resubmitted_from_the_jo
     let state = |k: &str| s.registry.journal().get(k).unwrap().unwrap().state;
     assert_eq!(state("app/echo/c1"), CallState::Confirmed);
     assert_eq!(state("app/echo/c2"), CallState::Posted);
+}
+
+#[tokio::test]
+async fn standing_tells_open_missing_and_answered_calls_apart() {
+    let node = FakeNode::new();
+    let me = Address([1; 20]);
+    let p = AppPaths::new("a").unwrap();
+    assert_eq!(standing(&node, "a/f/gone", &me).await, Standing::NoRequest);
+    node.set(&p.request("f", "open"), json!({"input": "x"}));
+    assert_eq!(standing(&node, "a/f/open", &me).await, Standing::Open);
+    node.set(&p.request("f", "mine"), json!({"input": "x"}));
+    node.set(
+        &p.response("f", "mine"),
+        json!({"status": "ok", "receipt": {"worker": me.to_string()}}),
+    );
+    assert_eq!(
+        standing(&node, "a/f/mine", &me).await,
+        Standing::Answered { ours: true }
+    );
+    node.set(&p.request("f", "theirs"), json!({"input": "x"}));
+    node.set(
+        &p.response("f", "theirs"),
+        json!({"status": "ok", "receipt": {"worker": Address([2; 20]).to_string()}}),
+    );
+    assert_eq!(
+        standing(&node, "a/f/theirs", &me).await,
+        Standing::Answered { ours: false }
+    );
+}
+
+/// A call whose request stands on the fake node, admitted and answered once (refused by `code`).
+async fn refused_once(s: &Setup, id: &str, code: i64) -> PosterError {
+    let key = format!("app/echo/{id}");
+    s.node.set(
+        &format!("/apps/app/sre/calls/echo/{id}/request"),
+        serde_json::json!({"input": "hi"}),
+    );
+    s.registry.admit(&key, &Hash([9; 32])).unwrap();
+    s.node.refuse_next(code, 1);
+    s.poster
+        .answer(answer(id), &CancellationToken::new())
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn a_refused_response_is_signed_again_with_the_same_outcome_and_lands_once() {
+    let s = setup();
+    let err = refused_once(&s, "c1", codes::EXCEEDED_STATE_BUDGET_FREE_TIER).await;
+    assert!(err.could_land_later(), "{err}");
+    assert!(s.node.value(RESP).is_null());
+    assert_eq!(s.poster.resign_pending(), 1);
+    let first = s.node.sends();
+    assert_eq!(first.len(), 1);
+    // Sending the journaled tx again gets 10701 from the node's tracker: not an acceptance.
+    let journaled = s.registry.journal().get("app/echo/c1").unwrap().unwrap();
+    let dup = s
+        .poster
+        .submit(
+            journaled.response.as_ref().unwrap(),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            dup,
+            PosterError::Refused {
+                code: Some(codes::TX_ALREADY_RECEIVED),
+                ..
+            }
+        ),
+        "{dup}"
+    );
+    assert!(s.node.value(RESP).is_null());
+    // The scheduled signing: a new tx with a fresh timestamp and the very same value.
+    s.poster
+        .resign("app/echo/c1", &CancellationToken::new())
+        .await;
+    let sends = s.node.sends();
+    let last = sends.last().unwrap();
+    assert_ne!(last.1, first[0].1, "a new tx hash");
+    assert_ne!(last.0["timestamp"], first[0].0["timestamp"]);
+    assert_eq!(
+        last.0["operation"], first[0].0["operation"],
+        "the same outcome, not re-run"
+    );
+    assert_eq!(s.node.value(RESP)["output"], "hi");
+    assert_eq!(s.poster.resign_pending(), 0);
+    s.registry.journal().flush().await.unwrap();
+    let rec = s.registry.journal().get("app/echo/c1").unwrap().unwrap();
+    assert_eq!(rec.state, CallState::Posted);
+    assert_eq!(
+        rec.response.unwrap().hash,
+        last.1.to_string(),
+        "the journal holds the new tx"
+    );
+    // Once answered, signing again sends nothing more.
+    let n = s.node.sends().len();
+    s.poster
+        .resign("app/echo/c1", &CancellationToken::new())
+        .await;
+    assert_eq!(s.node.sends().len(), n);
+}
+
+#[tokio::test]
+async fn a_refused_response_whose_request_is_gone_is_never_sent_again() {
+    let s = setup();
+    refused_once(&s, "c1", codes::EXCEEDED_STATE_BUDGET_FREE_TIER).await;
+    s.node
+        .set("/apps/app/sre/calls/echo/c1/request", Value::Null);
+    s.poster
+        .resign("app/echo/c1", &CancellationToken::new())
+        .await;
+    assert_eq!(s.node.sends().len(), 1);
+    assert_eq!(s.poster.resign_pending(), 0);
+    s.registry.journal().flush().await.unwrap();
+    let rec = s.registry.journal().get("app/echo/c1").unwrap().unwrap();
+    assert_eq!(rec.state, CallState::NoRequest);
+}
+
+#[tokio::test]
+async fn refusals_a_new_signature_cannot_change_are_not_retried_and_attempts_are_bounded() {
+    let s = setup();
+    let err = refused_once(&s, "big", codes::TX_EXCEEDS_SIZE_LIMIT).await;
+    assert!(!err.could_land_later());
+    assert_eq!(s.poster.resign_pending(), 0);
+    // A refusal that keeps coming: at most `resign_attempts` more signings, then it stays
+    // journaled as signed for the next start.
+    let s = setup();
+    refused_once(&s, "c1", codes::EXCEEDED_STATE_BUDGET_FREE_TIER).await;
+    s.node
+        .refuse_next(codes::EXCEEDED_STATE_BUDGET_FREE_TIER, u32::MAX);
+    let attempts = PosterConfig::default().resign_attempts;
+    for _ in 0..attempts + 3 {
+        s.poster
+            .resign("app/echo/c1", &CancellationToken::new())
+            .await;
+    }
+    assert_eq!(s.node.sends().len() as u32, 1 + attempts);
+    assert_eq!(s.poster.resign_pending(), 0);
+    s.registry.journal().flush().await.unwrap();
+    let rec = s.registry.journal().get("app/echo/c1").unwrap().unwrap();
+    assert_eq!(rec.state, CallState::Signed);
 }
