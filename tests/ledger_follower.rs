@@ -496,3 +496,125 @@ fn verifier_meets_ten_thousand_signatures_per_second() {
     let rate = signature_rate(&blocks, 200);
     assert!(rate >= 10_000.0, "{rate:.0} signatures/s");
 }
+
+/// A chain whose block `n` and later are replaced by a fork on block `n - 1`: what a 1-node
+/// ain-blockchain chain serves after it re-finalized its last block with a new hash on restart.
+fn refinalized_at(
+    chain: &[Block],
+    n: usize,
+    validator: &ain_sre::ledger::crypto::PrivateKey,
+) -> Vec<Block> {
+    use ain_sre::ledger::block::synthetic::{next, proposal_for, validator_set, vote_for};
+    let stake = 10_000_000;
+    let validators = validator_set(&[(validator, stake)]);
+    let mut out = chain[..n].to_vec();
+    for i in n..chain.len() {
+        let prev = out[i - 1].clone();
+        let last_votes = if i >= 2 {
+            vec![
+                proposal_for(&prev, validator),
+                vote_for(&prev, validator, stake, false),
+            ]
+        } else {
+            vec![]
+        };
+        let mut b = next(&prev, validator, validators.clone(), last_votes, vec![]);
+        if i == n {
+            // Re-proposed later: another timestamp, so another hash.
+            b.timestamp += 7;
+            b.seal();
+        }
+        out.push(b);
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_block_the_node_refinalized_after_a_restart_is_reverified_on_its_parent() {
+    use ain_sre::ledger::block::synthetic::single_validator_chain;
+    let validator = ain_sre::ledger::crypto::PrivateKey::generate();
+    let chain = single_validator_chain(&validator, 8, 1);
+    let genesis = TrustedGenesis::Hash(chain[0].hash);
+    let store: Arc<dyn CursorStore> = Arc::new(MemoryCursorStore::new());
+    let source = Arc::new(MemorySource::new(chain.clone()));
+    source.set_visible_tip(Some(5));
+    // First run: blocks 0..=4 delivered and acknowledged (5 is verified, held unproven).
+    let mut r = spawn(source, genesis.clone(), store.clone(), config(None));
+    for n in 0..=4 {
+        assert_eq!(next_block(&mut r).await.number, n);
+        r.handle.finished_height(n);
+    }
+    wait_until("cursor at 4", || {
+        r.handle.stats().persisted_height == Some(4)
+    })
+    .await;
+    r.cancel.cancel();
+    r.task.await.unwrap().unwrap();
+    let stored = store.load().unwrap().unwrap();
+    assert_eq!(stored.anchor.hash, chain[4].hash);
+    assert_eq!(
+        stored.previous.as_ref().map(|a| a.hash),
+        Some(chain[3].hash),
+        "the cursor keeps its block's parent"
+    );
+
+    // The node restarted and re-finalized block 4 with another hash; 5.. follow the new 4.
+    let forked = refinalized_at(&chain, 4, &validator);
+    assert_ne!(forked[4].hash, chain[4].hash);
+    let mut r = spawn(
+        Arc::new(MemorySource::new(forked.clone())),
+        genesis.clone(),
+        store.clone(),
+        config(Some(6)),
+    );
+    let again = next_block(&mut r).await;
+    assert_eq!(
+        (again.number, again.hash),
+        (4, forked[4].hash),
+        "the new block 4, delivered again"
+    );
+    r.handle.finished_height(4);
+    for n in 5..=6 {
+        let b = next_block(&mut r).await;
+        assert_eq!((b.number, b.hash), (n, forked[n as usize].hash));
+        r.handle.finished_height(n);
+    }
+    assert_eq!(
+        r.task.await.unwrap().unwrap(),
+        FollowerExit::ReachedTarget(6)
+    );
+    assert_eq!(store.load().unwrap().unwrap().anchor.hash, forked[6].hash);
+
+    // A replacement that does not verify on the parent still halts: here the node's chain
+    // diverged two blocks back.
+    let store: Arc<dyn CursorStore> = Arc::new(MemoryCursorStore::new());
+    let source = Arc::new(MemorySource::new(chain.clone()));
+    source.set_visible_tip(Some(5));
+    let mut r = spawn(source, genesis.clone(), store.clone(), config(None));
+    for n in 0..=4 {
+        assert_eq!(next_block(&mut r).await.number, n);
+        r.handle.finished_height(n);
+    }
+    wait_until("cursor at 4", || {
+        r.handle.stats().persisted_height == Some(4)
+    })
+    .await;
+    r.cancel.cancel();
+    r.task.await.unwrap().unwrap();
+    let diverged = refinalized_at(&chain, 3, &validator);
+    let r = spawn(
+        Arc::new(MemorySource::new(diverged)),
+        genesis,
+        store,
+        config(None),
+    );
+    let err = tokio::time::timeout(Duration::from_secs(20), r.task)
+        .await
+        .expect("halts")
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        matches!(err, FollowerError::InvalidBlock(ref e) if e.check.name() == "parent_link"),
+        "{err}"
+    );
+}

@@ -115,6 +115,7 @@ pub(crate) async fn run(args: FollowArgs) -> anyhow::Result<ExitCode> {
             chain_id,
             genesis_hash,
             anchor: Anchor::new(&checkpoint, None),
+            previous: None,
         };
         store
             .save(&cursor)

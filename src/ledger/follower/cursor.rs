@@ -29,6 +29,12 @@ pub struct Cursor {
     pub genesis_hash: Hash,
     /// The last finished block, as needed to verify its successor.
     pub anchor: Anchor,
+    /// The block before `anchor`, when known: lets a restarted follower re-verify a block the
+    /// node re-finalized with a different hash (a 1-node ain-blockchain chain does this after a
+    /// restart) from its parent instead of halting for good. Absent in cursors written before
+    /// it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Anchor>,
 }
 
 impl Cursor {
@@ -221,6 +227,7 @@ mod tests {
                 validators: validators.clone(),
                 parent_validators: Some(validators),
             },
+            previous: None,
         }
     }
 

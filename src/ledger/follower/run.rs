@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::verify::{Anchor, verify_block_after, verify_genesis};
+use super::verify::{Anchor, FailedCheck, verify_block_after, verify_genesis};
 use super::{
     Ack, BlockSource, Cursor, Follower, FollowerError, FollowerEvent, FollowerExit, SourceError,
     TrustedGenesis, VerifyError,
@@ -27,6 +27,11 @@ struct Progress {
     /// Anchors of delivered blocks not yet persisted, oldest first.
     unacked: VecDeque<Anchor>,
     persisted: Option<u64>,
+    /// The anchor the cursor was last saved with (the parent of the next one saved).
+    persisted_anchor: Option<Anchor>,
+    /// After resuming from a cursor, until the first block after it is looked at: the parent
+    /// anchor the cursor kept (if any), to re-verify a block the node re-finalized.
+    resumed_parent: Option<Option<Anchor>>,
     /// The last acknowledgement acted on.
     last_ack: Option<Ack>,
 }
@@ -163,6 +168,8 @@ impl<S: BlockSource> Follower<S> {
                 genesis_hash,
                 delivered: Some(c.anchor.number),
                 persisted: Some(c.anchor.number),
+                persisted_anchor: Some(c.anchor.clone()),
+                resumed_parent: Some(c.previous),
                 verified: c.anchor,
                 held: None,
                 unacked: VecDeque::new(),
@@ -185,6 +192,8 @@ impl<S: BlockSource> Follower<S> {
             delivered: None,
             unacked: VecDeque::new(),
             persisted: None,
+            persisted_anchor: None,
+            resumed_parent: None,
             last_ack: None,
         };
         // Genesis is trusted by configuration, not by votes: deliver it at once.
@@ -229,7 +238,20 @@ impl<S: BlockSource> Follower<S> {
         cancel: &CancellationToken,
     ) -> Result<Option<Stop>, FollowerError> {
         let started = Instant::now();
-        let verified = verify_block_after(&p.verified, &block, self.config.chain_id);
+        let mut verified = verify_block_after(&p.verified, &block, self.config.chain_id);
+        let resumed_parent = p.resumed_parent.take();
+        if let Err(error) = &verified
+            && matches!(error.check, FailedCheck::ParentLink { .. })
+            && let Some(resumed_parent) = resumed_parent
+        {
+            // The first block after a restart does not follow the block the cursor holds.
+            match self.refinalized(p, resumed_parent, error, cancel).await? {
+                Step::Done(()) => {
+                    verified = verify_block_after(&p.verified, &block, self.config.chain_id)
+                }
+                Step::Stop(stop) => return Ok(Some(stop)),
+            }
+        }
         match verified {
             Ok(signatures) => self.stats.record_verified(signatures, started.elapsed()),
             Err(error) => return Err(self.halt(error, cancel).await),
@@ -245,6 +267,72 @@ impl<S: BlockSource> Follower<S> {
             Some(proven) => Ok(self.deliver(p, proven, proven_anchor, cancel).await),
             None => Ok(None),
         }
+    }
+
+    /// The node's successor of the cursor's block does not link to it. A 1-node ain-blockchain
+    /// chain re-proposes and re-finalizes its last finalized block with a new hash after a
+    /// restart (ain-protocol.md §6): if the node's block at the cursor's height is validly
+    /// notarized on the same parent (`parent`, kept in the cursor), it replaces the cursor's
+    /// block and following goes on from it (it is delivered again once its successor proves it;
+    /// consumers see the same height twice). Otherwise the follower halts, saying what the node
+    /// did.
+    async fn refinalized(
+        &mut self,
+        p: &mut Progress,
+        parent: Option<Anchor>,
+        error: &VerifyError,
+        cancel: &CancellationToken,
+    ) -> Result<Step<()>, FollowerError> {
+        let n = p.verified.number;
+        let ours = p.verified.hash;
+        let Some(parent) = parent.filter(|a| a.number.saturating_add(1) == n) else {
+            tracing::error!(
+                number = n,
+                hash = %ours,
+                "the node's block {} does not follow block {n} as this worker verified it: the node replaced a final block (ain-blockchain re-finalizes its last block with a new hash after a restart; the cursor predates the parent anchor that would let it re-verify), or it serves another chain; restarting will not help: follow again from genesis with a new data dir",
+                n + 1
+            );
+            return Err(self.halt(error.clone(), cancel).await);
+        };
+        let answer = race(cancel, self.source.block_list(n, n + 1)).await;
+        let replaced = match answer {
+            None => return Ok(Step::Stop(FollowerExit::Cancelled)),
+            Some(Ok(blocks)) => blocks.into_iter().next().filter(|b| b.number == n),
+            Some(Err(e)) => {
+                tracing::warn!(number = n, error = %e, "cannot read the node's block to re-verify it");
+                None
+            }
+        };
+        let Some(replaced) = replaced.filter(|b| b.hash != ours) else {
+            return Err(self.halt(error.clone(), cancel).await);
+        };
+        let started = Instant::now();
+        match verify_block_after(&parent, &replaced, self.config.chain_id) {
+            Ok(signatures) => self.stats.record_verified(signatures, started.elapsed()),
+            Err(why) => {
+                tracing::error!(
+                    number = n,
+                    was = %ours,
+                    now = %replaced.hash,
+                    %why,
+                    "the node replaced final block {n} with one that does not verify on its parent {}: the node's chain diverged from the one this worker verified",
+                    parent.number
+                );
+                return Err(self.halt(error.clone(), cancel).await);
+            }
+        }
+        tracing::warn!(
+            number = n,
+            was = %ours,
+            now = %replaced.hash,
+            "the node re-finalized block {n} with a different hash (ain-blockchain re-proposes its last finalized block after a restart); the new block verifies on the same parent, so following goes on from it and its calls are read again"
+        );
+        metrics::counter!("ain_sre_refinalized_blocks_total").increment(1);
+        p.verified = Anchor::new(&replaced, Some(&parent));
+        p.held = Some(Arc::new(replaced));
+        // The next cursor saved is the replacement (height n) on `parent`.
+        p.persisted_anchor = Some(parent);
+        Ok(Step::Done(()))
     }
 
     async fn deliver(
@@ -299,15 +387,22 @@ impl<S: BlockSource> Follower<S> {
         }
         let acked = acked.min(delivered);
         let mut newest = None;
+        let mut previous = p.persisted_anchor.take();
         while p.unacked.front().is_some_and(|a| a.number <= acked) {
+            if let Some(a) = newest.take() {
+                previous = Some(a);
+            }
             newest = p.unacked.pop_front();
         }
         let Some(anchor) = newest else {
+            p.persisted_anchor = previous;
             return Ok(());
         };
+        p.persisted_anchor = Some(anchor.clone());
         let cursor = Cursor {
             chain_id: self.config.chain_id,
             genesis_hash: p.genesis_hash,
+            previous: previous.filter(|a| a.number.saturating_add(1) == anchor.number),
             anchor,
         };
         let store = self.store.clone();
