@@ -5,7 +5,7 @@
 # feeds each overlay's worker config and worker arguments to the real binary (given with
 # --bin PATH), which must accept them. Exits non-zero on the first failure.
 #
-#   pip install -r deploy/kubernetes/requirements.txt
+#   python3 -m pip install -r deploy/kubernetes/requirements.txt
 #   deploy/kubernetes/check.sh --bin target/debug/ain-sre [--out DIR]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -20,7 +20,7 @@ while [ $# -gt 0 ]; do
 done
 fail() { echo "k8s-check: FAIL: $*" >&2; exit 1; }
 command -v kubectl >/dev/null || fail "kubectl is needed (it renders kustomizations offline)"
-command -v kubernetes-validate >/dev/null || fail "kubernetes-validate is needed: pip install -r $here/requirements.txt"
+python3 -m kubernetes_validate --version >/dev/null 2>&1 || fail "kubernetes-validate is needed: python3 -m pip install -r $here/requirements.txt"
 [ -z "$bin" ] || [ -x "$bin" ] || fail "no executable $bin"
 if [ -z "$out" ]; then
   out="$(mktemp -d "${TMPDIR:-/tmp}/ain-sre-k8s.XXXXXX")"
@@ -35,7 +35,7 @@ for dir in overlays/wasm overlays/process overlays/container devnet; do
   n="$(grep -c '^kind:' "$out/$name.yaml" || true)"
   [ "$n" -gt 0 ] || fail "$dir rendered no objects"
   for v in 1.30.0 1.37.0; do
-    kubernetes-validate --strict --quiet -k "$v" "$out/$name.yaml" \
+    python3 -m kubernetes_validate --strict --quiet -k "$v" "$out/$name.yaml" \
       || fail "$dir: an object does not validate against Kubernetes $v (above)"
   done
   echo "k8s-check: $dir: $n objects rendered and valid for Kubernetes 1.30 and 1.37"
