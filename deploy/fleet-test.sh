@@ -8,7 +8,9 @@
 #   deploy/fleet-test.sh compose   [--image TAG]     # compose.yaml, from the image (default ain-sre:local)
 #   deploy/fleet-test.sh processes [--bin-dir DIR]   # the same fleet as host processes
 #
-# Options: --calls N (default 6). Everything listens on 127.0.0.1, on free ports picked here.
+# Options: --calls N (default 6); --max-executions-per-call R fails the test when the workers'
+# ain_sre_calls_total summed over the fleet exceeds R x N (for fleet assignment: one execution per
+# call). Everything listens on 127.0.0.1, on free ports picked here.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
@@ -18,15 +20,17 @@ shift || true
 image="ain-sre:local"
 bin_dir="${CARGO_TARGET_DIR:-$repo/target}/debug"
 calls=6
+max_epc=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --image) image="$2"; shift 2 ;;
     --bin-dir) bin_dir="$2"; shift 2 ;;
     --calls) calls="$2"; shift 2 ;;
+    --max-executions-per-call) max_epc="$2"; shift 2 ;;
     *) echo "fleet-test: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-case "$mode" in compose|processes) ;; *) sed -n '2,12p' "$0" >&2; exit 2 ;; esac
+case "$mode" in compose|processes) ;; *) sed -n '2,14p' "$0" >&2; exit 2 ;; esac
 
 fail() { echo "fleet-test: FAIL: $*" >&2; exit 1; }
 step() { printf 'fleet-test: %s (%ss)\n' "$*" "$SECONDS"; }
@@ -154,5 +158,8 @@ for i in 0 1 2; do
 done
 [ "$total" -ge "$calls" ] || fail "$total executions for $calls calls: some call never ran"
 echo "fleet-test:   executions per call: $(awk -v t="$total" -v c="$calls" 'BEGIN {printf "%.2f", t / c}')"
+if [ -n "$max_epc" ] && ! awk -v t="$total" -v c="$calls" -v m="$max_epc" 'BEGIN {exit !(t <= m * c)}'; then
+  fail "$total executions for $calls calls: more than $max_epc per call"
+fi
 ok=1
 step "ok: $calls calls answered and verified by a fleet of 3 workers ($mode); tearing down"
