@@ -72,4 +72,9 @@ refuse "process tier with the runtime's default /proc masking" "mount Some(\"pro
   --rm --user 0:0 --cap-add SYS_ADMIN --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
   -v /sys/fs/cgroup:/sys/fs/cgroup:rw --read-only --tmpfs /tmp --tmpfs /run \
   -v "$work/native:/fn:ro" "$image" invoke /fn/main --runtime native --input x
+# The image has no interpreters: a python3 call must be refused on the process tier (and so not
+# advertised), not run into `exec /usr/bin/python3: No such file or directory` and answered `error`.
+refuse "python3 on the process tier of an image without python3" "/usr/bin/python3 is not installed" -- \
+  "${process[@]}" --tmpfs /run -v "$repo/examples/functions/python3:/fn:ro" "$image" \
+  invoke /fn/main.py --input '{"name":"ain"}'
 echo "tiers-test: every tier ran in $image with the documented privileges, and was refused with less"
