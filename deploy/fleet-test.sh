@@ -45,11 +45,14 @@ worker_addrs=(0xd619222D4849dBe482ca10f2e38f3C8bBDCAF613
               0x7b393176e42d2968adDC7014C53702023E8F7f36
               0x36F6f0bEd327bf59e800Adf49bd3288452511698)
 
-# Six free loopback ports: RPC, events, three metrics.
+# Five free loopback ports: RPC, events, three metrics. Below the kernel's ephemeral range, so no
+# outgoing connection (of this test or another program) can take one before the fleet binds it.
 listening="$(ss -Hltn 2>/dev/null | awk '{print $4}' | sed 's/.*://' | sort -u)"
+low="$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
+[ "$low" -gt 11000 ] || fail "the ephemeral port range starts at $low: no room below it for the fleet's ports"
 ports=()
 while [ "${#ports[@]}" -lt 5 ]; do
-  p=$((20000 + RANDOM % 20000))
+  p=$((10000 + RANDOM % (low - 10000)))
   grep -qx "$p" <<<"$listening" || [[ " ${ports[*]} " == *" $p "* ]] || ports+=("$p")
 done
 export AIN_SRE_RPC_PORT="${ports[0]}" AIN_SRE_EVENTS_PORT="${ports[1]}"

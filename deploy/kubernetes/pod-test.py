@@ -11,7 +11,7 @@ and the metrics port is a free one. Kubernetes itself cannot run here.
 
 Exits non-zero, with the container's log, on any failure.
 """
-import argparse, json, os, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+import argparse, json, os, random, shutil, socket, subprocess, sys, tempfile, time, urllib.request
 
 import yaml
 
@@ -24,10 +24,25 @@ def fail(msg):
     sys.exit(f"pod-test: FAIL: {msg}")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port(taken=set()):
+    """A loopback port free now, below the kernel's ephemeral range (so no outgoing connection
+    takes it before the devnet or the pod binds it)."""
+    try:
+        low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for _ in range(1000):
+        port = random.randrange(10000, low)
+        if port in taken:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        taken.add(port)
+        return port
+    fail("no free loopback port below the ephemeral range")
 
 
 def main():
