@@ -3,8 +3,9 @@
 #   docker build -t ain-sre .
 #   docker run --rm ain-sre follow --node http://<node>:8081/json-rpc --to 100
 #
-# Needs a registry for the two base images. On hosts without one, build the binary with
-# `cargo build --release` and copy target/release/ain-sre into any glibc image you have.
+# Needs a registry for the two base images, so it is not built or tested here. Without a registry
+# (and what CI builds and tests): deploy/image/build.sh, a FROM-scratch image of a binary built
+# on the host plus its shared libraries (README, "Deploying a fleet").
 # The WASM tier runs unprivileged inside the container; the namespaced-process tier needs the
 # host to allow user namespaces (or --privileged, which defeats its purpose), and the container
 # tier needs access to a Docker engine: run those tiers on the host instead.

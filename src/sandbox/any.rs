@@ -2,6 +2,7 @@
 //! ([`Tiers`]). The scheduler and `ain-sre invoke` both run functions through here, so a local
 //! invocation takes exactly the worker's code path.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use super::container::{ContainerConfig, ContainerSandbox, PreparedContainer};
@@ -200,10 +201,20 @@ impl Tiers {
                     join(&runtime.tiers)
                 )));
             }
+            if let Some(p) = missing_program(runtime, t) {
+                return Err(SandboxError::Unavailable {
+                    tier: t,
+                    why: format!("{} is not installed", p.display()),
+                });
+            }
             return self.get(t);
         }
         let mut reasons = Vec::new();
         for t in &runtime.tiers {
+            if let Some(p) = missing_program(runtime, *t) {
+                reasons.push(format!("{t}: {} is not installed", p.display()));
+                continue;
+            }
             match self.get(*t) {
                 Ok(s) => return Ok(s),
                 Err(SandboxError::Unavailable { why, .. }) => reasons.push(format!("{t}: {why}")),
@@ -215,6 +226,22 @@ impl Tiers {
             why: reasons.join("; "),
         })
     }
+}
+
+/// The interpreter a runtime's process-tier command runs, when this host lacks it. The process
+/// tier binds the host's own programs into each sandbox, so without it every call would end in
+/// `exec ...: No such file or directory` (exit 127) and be answered `error`: the runtime is not
+/// served on that tier here (the next tier may serve it, or another worker), and the registry
+/// entry leaves it out. A command that is the function itself (`native`) needs nothing.
+fn missing_program(runtime: &Runtime, tier: Tier) -> Option<&Path> {
+    if tier != Tier::Process {
+        return None;
+    }
+    runtime
+        .command
+        .first()
+        .map(Path::new)
+        .filter(|p| p.is_absolute() && !p.exists())
 }
 
 /// The reason stored for an unavailable container tier (without the "tier not available" prefix
@@ -276,6 +303,87 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(err.contains("does not run on the container tier"), "{err}");
+    }
+
+    /// A runtime on the process tier whose interpreter is not on this host (as in the
+    /// FROM-scratch image of deploy/image, which has no interpreters).
+    fn ghost_runtime() -> Runtime {
+        Runtime::parse(
+            "ghost.toml",
+            "name = \"ghost\"\ntiers = [\"process\"]\nsource_file = \"main.gh\"\n\
+             command = [\"/nonexistent/ain-sre-ghost\", \"{source}\"]\n[process]\nbinds = []\n",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_missing_interpreter_is_named_for_the_process_tier_only() {
+        let ghost = ghost_runtime();
+        assert_eq!(
+            missing_program(&ghost, Tier::Process),
+            Some(Path::new("/nonexistent/ain-sre-ghost"))
+        );
+        assert_eq!(missing_program(&ghost, Tier::Container), None);
+        let cat = RuntimeCatalog::shipped().unwrap();
+        // `native` runs the function itself: nothing to find on the host.
+        assert_eq!(
+            missing_program(&cat.resolve("native").unwrap(), Tier::Process),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn a_runtime_whose_interpreter_is_missing_is_not_served_or_advertised() {
+        let tiers = Tiers::start(TierConfig {
+            disabled: vec![Tier::Container],
+            ..TierConfig::default()
+        })
+        .await;
+        if let Err(e) = tiers.get(Tier::Process) {
+            let why = format!("the process tier is not available here: {e}");
+            assert!(!crate::conformance::strict_from_env(), "strict mode: {why}");
+            eprintln!(
+                "SKIPPED a_runtime_whose_interpreter_is_missing_is_not_served_or_advertised: {why}"
+            );
+            return;
+        }
+        let ghost = ghost_runtime();
+        let err = tiers.choose(&ghost, None).err().unwrap().to_string();
+        assert!(
+            err.contains("process: /nonexistent/ain-sre-ghost is not installed"),
+            "{err}"
+        );
+        let err = tiers
+            .choose(&ghost, Some(Tier::Process))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("is not installed"), "{err}");
+        // `native` still is served on the process tier.
+        let cat = RuntimeCatalog::shipped().unwrap();
+        assert_eq!(
+            tiers
+                .choose(&cat.resolve("native").unwrap(), None)
+                .unwrap()
+                .tier(),
+            Tier::Process
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("ghost.toml"),
+            "name = \"ghost\"\ntiers = [\"process\"]\nsource_file = \"main.gh\"\n\
+             command = [\"/nonexistent/ain-sre-ghost\", \"{source}\"]\n[process]\nbinds = []\n",
+        )
+        .unwrap();
+        let entry = crate::scheduler::capable::entry(
+            &tiers,
+            &RuntimeCatalog::load(Some(dir.path())).unwrap(),
+            &crate::config::profiles::ProfileCatalog::shipped().unwrap(),
+            1,
+        );
+        assert!(!entry.runtimes.contains_key("ghost"), "{entry:?}");
+        assert_eq!(entry.runtimes.get("native"), Some(&true), "{entry:?}");
+        tiers.shutdown().await;
     }
 
     #[tokio::test]
