@@ -618,3 +618,42 @@ async fn a_block_the_node_refinalized_after_a_restart_is_reverified_on_its_paren
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_held_block_the_node_replaced_is_replaced_before_it_is_delivered() {
+    use ain_sre::ledger::block::synthetic::single_validator_chain;
+    let validator = ain_sre::ledger::crypto::PrivateKey::generate();
+    let chain = single_validator_chain(&validator, 8, 1);
+    let source = Arc::new(MemorySource::new(chain.clone()));
+    source.set_visible_tip(Some(5));
+    let mut r = spawn(
+        source.clone(),
+        TrustedGenesis::Hash(chain[0].hash),
+        Arc::new(MemoryCursorStore::new()),
+        config(Some(7)),
+    );
+    for n in 0..=4 {
+        assert_eq!(next_block(&mut r).await.number, n);
+        r.handle.finished_height(n);
+    }
+    // Block 5 is verified and held (unproven) when the node re-finalizes it with a new hash.
+    let forked = refinalized_at(&chain, 5, &validator);
+    for (i, b) in forked.iter().enumerate().skip(5) {
+        source.replace(i, b.clone());
+    }
+    source.set_visible_tip(None);
+    r.handle.wake();
+    for n in 5..=7 {
+        let b = next_block(&mut r).await;
+        assert_eq!(
+            (b.number, b.hash),
+            (n, forked[n as usize].hash),
+            "the node's new chain from 5 on"
+        );
+        r.handle.finished_height(n);
+    }
+    assert_eq!(
+        r.task.await.unwrap().unwrap(),
+        FollowerExit::ReachedTarget(7)
+    );
+}

@@ -240,12 +240,24 @@ impl<S: BlockSource> Follower<S> {
         let started = Instant::now();
         let mut verified = verify_block_after(&p.verified, &block, self.config.chain_id);
         let resumed_parent = p.resumed_parent.take();
+        // Where a block at the last verified height may be replaced from: the first block after
+        // a restart does not follow the cursor's block (delivered before the restart), or the
+        // next block does not follow the held one (verified, but never proven or delivered).
+        let parent = match (resumed_parent, &p.held) {
+            (Some(parent), _) => Some(parent),
+            (None, Some(_)) => Some(
+                p.unacked
+                    .back()
+                    .cloned()
+                    .or_else(|| p.persisted_anchor.clone()),
+            ),
+            (None, None) => None,
+        };
         if let Err(error) = &verified
             && matches!(error.check, FailedCheck::ParentLink { .. })
-            && let Some(resumed_parent) = resumed_parent
+            && let Some(parent) = parent
         {
-            // The first block after a restart does not follow the block the cursor holds.
-            match self.refinalized(p, resumed_parent, error, cancel).await? {
+            match self.refinalized(p, parent, error, cancel).await? {
                 Step::Done(()) => {
                     verified = verify_block_after(&p.verified, &block, self.config.chain_id)
                 }
@@ -269,13 +281,14 @@ impl<S: BlockSource> Follower<S> {
         }
     }
 
-    /// The node's successor of the cursor's block does not link to it. A 1-node ain-blockchain
-    /// chain re-proposes and re-finalizes its last finalized block with a new hash after a
-    /// restart (ain-protocol.md §6): if the node's block at the cursor's height is validly
-    /// notarized on the same parent (`parent`, kept in the cursor), it replaces the cursor's
-    /// block and following goes on from it (it is delivered again once its successor proves it;
-    /// consumers see the same height twice). Otherwise the follower halts, saying what the node
-    /// did.
+    /// The node's next block does not link to the last verified one: after a restart, the
+    /// cursor's block (delivered before); while running, the held block (verified, not yet
+    /// proven, never delivered). A 1-node ain-blockchain chain re-proposes and re-finalizes its
+    /// last finalized block with a new hash after a restart (ain-protocol.md §6): if the node's
+    /// block at that height is validly notarized on the same `parent` (kept in the cursor, or the
+    /// last delivered block), it replaces ours and following goes on from it; it is delivered
+    /// once its successor proves it (after a restart consumers see that height twice).
+    /// Otherwise the follower halts, saying what the node did.
     async fn refinalized(
         &mut self,
         p: &mut Progress,
@@ -285,6 +298,7 @@ impl<S: BlockSource> Follower<S> {
     ) -> Result<Step<()>, FollowerError> {
         let n = p.verified.number;
         let ours = p.verified.hash;
+        let delivered_before = p.held.is_none();
         let Some(parent) = parent.filter(|a| a.number.saturating_add(1) == n) else {
             tracing::error!(
                 number = n,
@@ -330,8 +344,10 @@ impl<S: BlockSource> Follower<S> {
         metrics::counter!("ain_sre_refinalized_blocks_total").increment(1);
         p.verified = Anchor::new(&replaced, Some(&parent));
         p.held = Some(Arc::new(replaced));
-        // The next cursor saved is the replacement (height n) on `parent`.
-        p.persisted_anchor = Some(parent);
+        if delivered_before {
+            // The next cursor saved is the replacement (height n) on `parent`.
+            p.persisted_anchor = Some(parent);
+        }
         Ok(Step::Done(()))
     }
 
