@@ -256,3 +256,26 @@ async fn tmp_follows_the_calls_tmpfs_limit() {
     assert_eq!(process_common::text_of(&out), "errno 30");
     j.finish().await;
 }
+
+#[tokio::test]
+async fn the_memory_limit_can_rise_and_fall_between_calls() {
+    // cgroup v1 refuses memory.limit_in_bytes above memory.memsw.limit_in_bytes: raising the
+    // limit (the shipped `batch` profile's 1 GiB after the default) must write memory+swap
+    // first, lowering it must write it last.
+    let Some(j) = Jail::new("memrise", 0).await else {
+        return;
+    };
+    for mb in [128u64, 1024, 64, 1024] {
+        let out = j
+            .py(
+                "print('ok')",
+                Limits {
+                    memory_bytes: mb << 20,
+                    ..Limits::default()
+                },
+            )
+            .await;
+        assert_eq!(process_common::text_of(&out), "ok", "{mb} MiB: {out:?}");
+    }
+    j.finish().await;
+}

@@ -224,13 +224,23 @@ impl Cgroup {
         let pids = (limits.pids.max(1) + 1).to_string();
         match self.version {
             CgroupVersion::V1 => {
-                self.write("memory", "memory.limit_in_bytes", &mem)?;
-                // memory+swap = memory: no swapping out of the limit (absent without swapaccount).
-                if self
+                // memory+swap = memory: no swapping out of the limit (absent without
+                // swapaccount). The kernel keeps memory <= memory+swap at every write, so a
+                // rising limit writes memory+swap first and a falling one writes it last.
+                let memsw = self
                     .dir("memory")
                     .join("memory.memsw.limit_in_bytes")
-                    .exists()
-                {
+                    .exists();
+                let current = self
+                    .read("memory", "memory.limit_in_bytes")
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .unwrap_or(u64::MAX);
+                let rising = limits.memory_bytes.max(8 << 20) > current;
+                if memsw && rising {
+                    self.write("memory", "memory.memsw.limit_in_bytes", &mem)?;
+                }
+                self.write("memory", "memory.limit_in_bytes", &mem)?;
+                if memsw && !rising {
                     self.write("memory", "memory.memsw.limit_in_bytes", &mem)?;
                 }
                 let _ = self.write("memory", "memory.max_usage_in_bytes", "0");
