@@ -115,12 +115,16 @@ impl Presence {
 
     /// Heartbeats every `interval` until `stop`.
     pub async fn run(self: Arc<Self>, stop: CancellationToken) {
+        // Ticks from the start of each beat, so a slow tx does not stretch the interval (readers
+        // allow three intervals); a beat that overruns delays the next instead of bursting.
+        let mut tick = tokio::time::interval(self.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            self.beat(false).await;
             tokio::select! {
                 _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(self.interval) => {}
+                _ = tick.tick() => {}
             }
+            self.beat(false).await;
         }
     }
 

@@ -4,8 +4,9 @@
 //! **Candidates.** The app's workers that may answer (approved, or registered in an open app),
 //! whose registry entry offers the function's runtime and profile, that are live (a `last_seen`
 //! heartbeat within [`LIVENESS_BEATS`] of their own `heartbeat_ms`) and not draining. The worker
-//! deciding always counts itself: it got this far, so it can serve the call, and its own first
-//! heartbeat may not have landed yet.
+//! deciding applies the same test to its own entry, so that it sees the ranking the others see;
+//! when its entry does not pass (its first heartbeat has not landed, its entry is stale), it
+//! ranks itself after every candidate ([`rank_of`]): a last resort, never a second rank 1.
 //!
 //! **Ranking.** Weighted rendezvous hashing: each candidate's score for a call is
 //! `-w / ln(u)`, with `u` in (0, 1) from SHA-256 of (call key, worker address) and `w` the
@@ -84,20 +85,19 @@ pub struct Candidate {
 }
 
 /// The candidates for a call of `runtime` under `profile` in the app whose workers are `w`, seen
-/// by worker `me` at `now_ms` (see the module docs). `egress` is the hook for functions that
+/// at `now_ms` (see the module docs: the worker deciding is ranked by the same test as the
+/// others, and [`rank_of`] places it last when it does not pass). `egress` is the hook for functions that
 /// need network egress: a predicate on the entry, `true` for every entry until egress exists.
 pub fn candidates(
-    me: &Address,
     w: &AppWorkers,
     runtime: &str,
     profile: &str,
     now_ms: u64,
     egress: impl Fn(&Value) -> bool,
 ) -> Vec<Candidate> {
-    let mut out: Vec<Candidate> = w
-        .registered
+    w.registered
         .iter()
-        .filter(|(a, _)| *a != me && w.may_answer(a))
+        .filter(|(a, _)| w.may_answer(a))
         .filter_map(|(a, v)| {
             let entry: WorkerEntry = serde_json::from_value(v.clone()).ok()?;
             let p = Presence::from_entry(v);
@@ -111,18 +111,7 @@ pub fn candidates(
                 weight: entry.capacity,
             })
         })
-        .collect();
-    let my_weight = w
-        .registered
-        .get(me)
-        .and_then(|v| v["capacity"].as_u64())
-        .filter(|c| *c > 0)
-        .unwrap_or(1);
-    out.push(Candidate {
-        address: *me,
-        weight: my_weight,
-    });
-    out
+        .collect()
 }
 
 /// The weighted rendezvous score of `worker` for the call `call_key` (`<app>/<fn>/<call_id>`).
@@ -150,12 +139,13 @@ pub fn ranking(call_key: &str, candidates: &[Candidate]) -> Vec<Address> {
     scored.into_iter().map(|(_, a)| a).collect()
 }
 
-/// `me`'s rank (1-based) for `call_key` among `candidates` (which include `me`).
+/// `me`'s rank (1-based) for `call_key` among `candidates`; `candidates.len() + 1` when `me` is
+/// not among them (see the module docs: the others do not rank it either).
 pub fn rank_of(me: &Address, call_key: &str, candidates: &[Candidate]) -> usize {
     ranking(call_key, candidates)
         .iter()
         .position(|a| a == me)
-        .map_or(candidates.len().max(1), |i| i + 1)
+        .map_or(candidates.len() + 1, |i| i + 1)
 }
 
 /// How long after the call was seen rank `rank` may start it: 0 for rank 1; for rank k,
@@ -215,14 +205,17 @@ mod tests {
             (2, entry(&["wasm", "python3"], 8, Some(NOW), false)),
             (3, entry(&["wasm", "python3"], 8, Some(NOW), false)),
         ]);
-        let c = candidates(&addr(2), &w, "python3", "default", NOW, |_| true);
+        let c = candidates(&w, "python3", "default", NOW, |_| true);
         assert_eq!(addrs(&c), vec![addr(2), addr(3)]);
+        // Worker 1 asked about a python3 call is not a candidate, so it comes last.
+        let c1 = candidates(&w, "python3", "default", NOW, |_| true);
+        assert_eq!(rank_of(&addr(1), "a/f/c0", &c1), 3);
         for i in 0..1000 {
             let key = format!("a/f/c{i}");
             assert!(!ranking(&key, &c).contains(&addr(1)));
         }
         // For wasm calls it is ranked.
-        let c = candidates(&addr(2), &w, "wasm", "default", NOW, |_| true);
+        let c = candidates(&w, "wasm", "default", NOW, |_| true);
         assert_eq!(addrs(&c), vec![addr(1), addr(2), addr(3)]);
     }
 
@@ -237,16 +230,19 @@ mod tests {
             (6, json!({"last_seen": NOW})),                     // not a registration
         ]);
         w.approved.remove(&addr(5));
-        let c = candidates(&addr(9), &w, "wasm", "default", NOW, |_| true);
-        assert_eq!(addrs(&c), vec![addr(2), addr(9)], "{c:?}");
+        let c = candidates(&w, "wasm", "default", NOW, |_| true);
+        assert_eq!(addrs(&c), vec![addr(2)], "{c:?}");
+        // A worker that does not pass its own test (here 1, stale) ranks itself last.
+        assert_eq!(rank_of(&addr(1), "a/f/x", &c), 2);
         // The egress hook can exclude entries.
-        let c = candidates(&addr(9), &w, "wasm", "default", NOW, |_| false);
-        assert_eq!(addrs(&c), vec![addr(9)]);
+        let c = candidates(&w, "wasm", "default", NOW, |_| false);
+        assert!(c.is_empty());
+        assert_eq!(rank_of(&addr(9), "a/f/x", &c), 1);
         // One that comes back (a fresh heartbeat) rejoins.
         w.registered
             .insert(addr(1), entry(&["wasm"], 8, Some(NOW), false));
-        let c = candidates(&addr(9), &w, "wasm", "default", NOW, |_| true);
-        assert_eq!(addrs(&c), vec![addr(1), addr(2), addr(9)]);
+        let c = candidates(&w, "wasm", "default", NOW, |_| true);
+        assert_eq!(addrs(&c), vec![addr(1), addr(2)]);
     }
 
     /// Over 1,000 calls a weight-2 worker is rank 1 for about twice as many as a weight-1 worker.
@@ -268,6 +264,7 @@ mod tests {
         let heavy = (0..1000)
             .filter(|i| ranking(&format!("app/f/{i}"), &c)[0] == addr(1))
             .count();
+        eprintln!("weight 2 vs 1: rank 1 for {heavy} of 1000");
         assert!((607..=727).contains(&heavy), "weight-2 worker got {heavy}");
         // Four equal workers share evenly, and removing one only moves its own calls.
         let four: Vec<Candidate> = (1..=4)
@@ -289,6 +286,7 @@ mod tests {
                 assert_eq!(after, ranking(&key, &four)[1]);
             }
         }
+        eprintln!("one of 4 removed: {moved} of 1000 calls moved");
         assert!((190..=310).contains(&moved), "{moved} of 1000 on one of 4");
     }
 
@@ -303,7 +301,7 @@ mod tests {
             let key = format!("a/f/{i}");
             let ranks: Vec<usize> = (1..=3)
                 .map(|b| {
-                    let c = candidates(&addr(b), &w, "wasm", "default", NOW, |_| true);
+                    let c = candidates(&w, "wasm", "default", NOW, |_| true);
                     rank_of(&addr(b), &key, &c)
                 })
                 .collect();

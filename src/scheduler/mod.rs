@@ -125,7 +125,9 @@ pub struct Scheduler<N: Node, E: Executor> {
     registries: Mutex<HashMap<String, (Instant, serde_json::Value)>>,
     /// Each app's fleet (policy, approved set, registry with liveness) as last read, reused for
     /// `spec_ttl`: the ranking reads it for every call.
-    fleets: Mutex<HashMap<String, (Instant, Arc<AppWorkers>)>>,
+    /// The wall-clock time of the read (ms) goes with it: liveness is judged as of the read, so
+    /// the cache's age does not eat into the liveness window.
+    fleets: Mutex<HashMap<String, (Instant, u64, Arc<AppWorkers>)>>,
     /// Task slots (`max_tasks`).
     admission: Arc<Semaphore>,
     /// Slots of calls waiting for their turn as a later rank (`max_deferred`).
@@ -571,13 +573,12 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         };
         loop {
             let rank = match self.fleet(app).await {
-                Some(w) => {
+                Some((read_at, w)) => {
                     let c = assign::candidates(
-                        &self.worker,
                         &w,
                         &spec.runtime,
                         spec.profile(),
-                        now_ms(),
+                        read_at,
                         // Egress hook: once functions declare egress, only entries offering it.
                         |_| true,
                     );
@@ -640,13 +641,14 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         }
     }
 
-    async fn fleet(&self, app: &AppPaths) -> Option<Arc<AppWorkers>> {
+    async fn fleet(&self, app: &AppPaths) -> Option<(u64, Arc<AppWorkers>)> {
         let lock = || self.fleets.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((at, v)) = lock().get(app.app())
+        if let Some((at, read_at, v)) = lock().get(app.app())
             && at.elapsed() < self.config.spec_ttl
         {
-            return Some(v.clone());
+            return Some((*read_at, v.clone()));
         }
+        let read_at = now_ms();
         let w = match AppWorkers::fetch(&*self.node, app.app()).await {
             Ok(w) => Arc::new(w),
             Err(e) => {
@@ -658,8 +660,8 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         if m.len() > 1_000 {
             m.clear();
         }
-        m.insert(app.app().to_owned(), (Instant::now(), w.clone()));
-        Some(w)
+        m.insert(app.app().to_owned(), (Instant::now(), read_at, w.clone()));
+        Some((read_at, w))
     }
 
     async fn worker_registry(&self, app: &AppPaths) -> Option<serde_json::Value> {
