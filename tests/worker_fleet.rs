@@ -18,6 +18,7 @@ use ain_sre::client::{AppWorkers, ChainClient, Deployment, wait_response};
 use ain_sre::daemon::{self, DaemonConfig, DaemonHandle};
 use ain_sre::ledger::crypto::{Address, PrivateKey};
 use ain_sre::ledger::devnet::DevnetHandle;
+use ain_sre::ledger::devnet::config::DEFAULT_VALIDATOR_KEY;
 use ain_sre::onchain::{Callers, WorkerEntry, WorkerPolicy};
 use ain_sre::sandbox::any::{TierConfig, Tiers};
 use ain_sre::scheduler::assign;
@@ -220,6 +221,38 @@ async fn three_workers_run_each_of_300_calls_about_once() {
         .collect();
     assert_eq!(ours.len(), 300);
     assert!(ours.iter().all(|(_, w)| w.0 == 1), "{ours:?}");
+    // Pairing: each worker named the node it follows (`ain_getAddress`: the chain's validator),
+    // and `workers list` shows it with the liveness columns.
+    let validator = PrivateKey::from_hex(DEFAULT_VALIDATOR_KEY)
+        .unwrap()
+        .address()
+        .to_string();
+    let rpc = ain_sre::ledger::rpc::RpcClient::new(&url).unwrap();
+    let w = AppWorkers::fetch(&rpc, "fleet3").await.unwrap();
+    for k in &keys {
+        let p = assign::Presence::from_entry(&w.registered[&k.address()]);
+        assert_eq!(p.paired_with.as_deref(), Some(validator.as_str()), "{p:?}");
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ain-sre"))
+        .args(["workers", "list", "--app", "fleet3", "--node", &url])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("| last seen | state | paired with |"),
+        "{text}"
+    );
+    for k in &keys {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("| {} |", k.address())))
+            .unwrap_or_default();
+        assert!(
+            line.contains("| wasm | 8 |") && line.contains("| live |") && line.contains(&validator),
+            "{line}"
+        );
+    }
     for w in ws {
         w.shutdown().await.unwrap();
     }
