@@ -170,6 +170,25 @@ async fn burst(
     out.into_iter().collect()
 }
 
+/// A tx's success from its receipt: `code` 0, or for a `SET` every `result_list` entry's.
+fn succeeded(b: &Block, i: usize) -> bool {
+    if b.tx_succeeded(i) {
+        return true;
+    }
+    let Some(list) = b
+        .receipts
+        .get(i)
+        .and_then(|r| r.get("result_list"))
+        .and_then(|l| l.as_object())
+    else {
+        return false;
+    };
+    !list.is_empty()
+        && list
+            .values()
+            .all(|r| r.get("code").and_then(serde_json::Value::as_i64) == Some(0))
+}
+
 fn median_ms(v: &[Duration]) -> f64 {
     let mut v = v.to_vec();
     v.sort_unstable();
@@ -277,9 +296,11 @@ async fn run_in(tmp: &Path, quick: bool) -> anyhow::Result<Fleet> {
     )
     .await;
     for c in &mut children {
-        let _ = Command::new("kill")
-            .args(["-TERM", &c.id().to_string()])
-            .status();
+        if matches!(c.try_wait(), Ok(None)) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+        }
     }
     for c in &mut children {
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -436,7 +457,7 @@ async fn measure(
         let blocks: Vec<Block> = admin.rpc().get_block_list(from, to).await?;
         for b in &blocks {
             for (i, tx) in b.transactions.iter().enumerate() {
-                let ok = b.tx_succeeded(i);
+                let ok = succeeded(b, i);
                 for op in tx.tx_body.operation.ops() {
                     if op.path.ends_with("/response") && op.path.contains(&format!("/{APP}/")) {
                         if ok {
