@@ -459,6 +459,9 @@ async fn measure(
             for (i, tx) in b.transactions.iter().enumerate() {
                 let ok = succeeded(b, i);
                 for op in tx.tx_body.operation.ops() {
+                    if op.op_type != crate::ledger::tx::OpType::SetValue {
+                        continue;
+                    }
                     if op.path.ends_with("/response") && op.path.contains(&format!("/{APP}/")) {
                         if ok {
                             *ok_writes.entry(op.path.clone()).or_default() += 1;
@@ -481,7 +484,14 @@ async fn measure(
         }
         from = to;
     }
-    let answered = ok_writes.len();
+    let sent: std::collections::HashSet<String> = warm
+        .iter()
+        .chain(&phase1)
+        .chain(&phase2)
+        .map(|r| format!("/apps/{APP}/sre/calls/echo/{}/response", r.0))
+        .collect();
+    let answered = ok_writes.keys().filter(|p| sent.contains(*p)).count();
+    let strangers: Vec<&String> = ok_writes.keys().filter(|p| !sent.contains(*p)).collect();
     let duplicates: u32 = ok_writes.values().map(|n| n.saturating_sub(1)).sum();
     // Heartbeats per hour per worker: intervals between a surviving worker's consecutive beats.
     let mut gaps = Vec::new();
@@ -523,8 +533,13 @@ async fn measure(
             },
         ),
         format!(
-            "whole run: {calls} calls, {answered} answered on chain, duplicate responses {duplicates}, race losers refused by the chain {failed_writes}, lost {}",
-            calls.saturating_sub(answered)
+            "whole run: {calls} calls, {answered} answered on chain, duplicate responses {duplicates}, race losers refused by the chain {failed_writes}, lost {}{}",
+            calls.saturating_sub(answered),
+            if strangers.is_empty() {
+                String::new()
+            } else {
+                format!("; responses to calls this run did not send: {strangers:?}")
+            }
         ),
         format!(
             "liveness cost: {beats_per_hour:.0} heartbeat txs/hour/worker per app (measured mean interval {:.1} s over {} beats), {beat_bytes} bytes per heartbeat tx body ({:.1} MB/hour/worker of block history), {:.0} bytes of state per worker (presence fields, overwritten in place: constant)",
