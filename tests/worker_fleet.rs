@@ -221,6 +221,30 @@ async fn three_workers_run_each_of_300_calls_about_once() {
         .collect();
     assert_eq!(ours.len(), 300);
     assert!(ours.iter().all(|(_, w)| w.0 == 1), "{ours:?}");
+    // The executions are in /metrics too, by app and function, with HELP lines and build info.
+    let text = ain_sre::observe::install()
+        .expect("the daemon installed the recorder")
+        .render();
+    let line = text
+        .lines()
+        .find(|l| {
+            l.starts_with("ain_sre_calls_total{")
+                && l.contains("app=\"fleet3\"")
+                && l.contains("function=\"echo\"")
+        })
+        .unwrap_or_default();
+    let counted: f64 = line
+        .rsplit(' ')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    assert_eq!(counted as u64, execs, "{line}");
+    assert!(text.contains("# HELP ain_sre_calls_total"), "{text}");
+    assert!(
+        text.contains("# HELP ain_sre_rank_outcomes_total"),
+        "{text}"
+    );
+    assert!(text.contains("ain_sre_build_info{version="), "{text}");
     // Pairing: each worker named the node it follows (`ain_getAddress`: the chain's validator),
     // and `workers list` shows it with the liveness columns.
     let validator = PrivateKey::from_hex(DEFAULT_VALIDATOR_KEY)
