@@ -263,6 +263,27 @@ mod tests {
     }
 
     #[test]
+    fn heartbeat_interval_comes_from_the_file() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            run: RunArgs,
+        }
+        let args = <Cli as clap::Parser>::parse_from(["run", "--app", "a"]).run;
+        let f: RunFile = toml::from_str("heartbeat_ms = 2500").unwrap();
+        assert_eq!(
+            daemon_config(&args, f).unwrap().heartbeat,
+            Duration::from_millis(2500)
+        );
+        assert_eq!(
+            daemon_config(&args, RunFile::default()).unwrap().heartbeat,
+            crate::presence::DEFAULT_INTERVAL
+        );
+        let f: RunFile = toml::from_str("heartbeat_ms = 50").unwrap();
+        assert!(daemon_config(&args, f).is_err());
+    }
+
+    #[test]
     fn disabled_tiers_parse_and_unknown_tiers_are_refused() {
         let f: RunFile = toml::from_str("disabled_tiers = [\"container\", \"process\"]").unwrap();
         assert_eq!(f.disabled_tiers, [Tier::Container, Tier::Process]);
