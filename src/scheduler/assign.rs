@@ -154,7 +154,9 @@ pub fn rank_of(me: &Address, call_key: &str, candidates: &[Candidate]) -> usize 
 pub fn start_after(rank: usize, failover: Duration, wall: Duration, slack: Duration) -> Duration {
     let mut start = Duration::ZERO;
     for k in 2..=rank.max(1) {
-        start = (failover * (k as u32 - 1)).max(start + wall + slack);
+        // Saturating: `failover_ms` comes from the chain and may be absurd.
+        let turn = failover.saturating_mul(u32::try_from(k - 1).unwrap_or(u32::MAX));
+        start = turn.max(start.saturating_add(wall).saturating_add(slack));
     }
     start
 }
@@ -321,6 +323,10 @@ mod tests {
         // A function whose limit is under the delay fails over at (k − 1) × delay.
         assert_eq!(start_after(2, ms(2000), ms(500), ms(1000)), ms(2000));
         assert_eq!(start_after(3, ms(2000), ms(500), ms(1000)), ms(4000));
+        assert_eq!(
+            start_after(3, Duration::MAX, ms(500), ms(1000)),
+            Duration::MAX
+        );
     }
 
     #[test]
