@@ -81,6 +81,10 @@ pub struct Deployment {
     pub finality: Option<Finality>,
     /// Which workers may register and answer (written to `config/workers` for the whole app).
     pub workers: WorkerPolicy,
+    /// Wall deadline of a call, ms (never above the profile's); the profile's when `None`.
+    pub timeout_ms: Option<u64>,
+    /// Fleet failover delay, ms (`FunctionSpec::failover_ms`); 2,000 when `None`.
+    pub failover_ms: Option<u64>,
 }
 
 /// What a deployment wrote.
@@ -273,9 +277,10 @@ impl ChainClient {
             chunks,
             entry: None,
             profile: d.profile.clone(),
-            timeout_ms: None,
+            timeout_ms: d.timeout_ms,
             memory_mb: None,
             finality: d.finality,
+            failover_ms: d.failover_ms,
         };
         let path = app.function(&d.function);
         self.send(vec![SimpleOp::set_value(path.clone(), spec.to_value())])

@@ -127,6 +127,9 @@ pub struct DaemonConfig {
     pub profiles_dir: Option<PathBuf>,
     /// Follower poll interval when no BLOCK_FINALIZED wake-up comes. Default 500 ms.
     pub follower_poll: Duration,
+    /// Interval of the liveness heartbeat written to the worker's registry entries
+    /// ([`crate::presence`]). Default 10 s.
+    pub heartbeat: Duration,
 }
 
 impl DaemonConfig {
@@ -152,6 +155,7 @@ impl DaemonConfig {
             runtimes_dir: None,
             profiles_dir: None,
             follower_poll: Duration::from_millis(500),
+            heartbeat: crate::presence::DEFAULT_INTERVAL,
         }
     }
 }
@@ -159,6 +163,7 @@ impl DaemonConfig {
 /// A running daemon.
 pub struct DaemonHandle {
     stop: CancellationToken,
+    kill: CancellationToken,
     done: JoinHandle<Result<(), DaemonError>>,
     /// The worker address.
     pub address: Address,
@@ -172,6 +177,14 @@ impl DaemonHandle {
     /// Asks the daemon to stop (drain and exit).
     pub fn stop(&self) {
         self.stop.cancel();
+    }
+
+    /// Ends the daemon abruptly, as `kill -9` would for a worker process: every stage is
+    /// cancelled at once, with no grace period for in-flight calls and no draining announcement
+    /// (its registry entry keeps its last heartbeat until that goes stale). Unlike a real kill,
+    /// the journal is closed cleanly; what was in flight stays journaled as unfinished.
+    pub fn kill(&self) {
+        self.kill.cancel();
     }
 
     /// A token that stops the daemon when cancelled.
@@ -275,6 +288,27 @@ pub async fn start<E: Executor>(
             return Err(e);
         }
     };
+    // The node this worker follows, named in its registry entry (`paired_with`). A node without
+    // an account (or an older one without the method) leaves it out.
+    let paired_with = match rpc.get_address().await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot learn the node's address (ain_getAddress); paired_with is left out");
+            None
+        }
+    };
+    let presence = Arc::new(crate::presence::Presence::new(
+        crate::client::ChainClient::connect(
+            &config.node_url,
+            PrivateKey::from_bytes(&key.secret_bytes())
+                .map_err(|e| DaemonError::Config(e.to_string()))?,
+        )
+        .await
+        .map_err(|e| DaemonError::Node(format!("presence client: {e}")))?,
+        apps.clone(),
+        config.heartbeat,
+        paired_with,
+    ));
     let key = Arc::new(key);
     let address = key.address();
     let health = Arc::new(Health::default());
@@ -287,6 +321,7 @@ pub async fn start<E: Executor>(
     let node = Arc::new(rpc.clone());
 
     let stop = CancellationToken::new();
+    let kill = CancellationToken::new();
     let intake = CancellationToken::new();
     let hard = CancellationToken::new();
     let (death_tx, mut death_rx) = mpsc::channel::<(String, String)>(8);
@@ -487,22 +522,45 @@ pub async fn start<E: Executor>(
         &death_tx,
         &intake,
     );
+    let (p, c) = (presence.clone(), intake.clone());
+    supervise(
+        "heartbeat",
+        async move {
+            p.run(c).await;
+            Ok(())
+        },
+        &death_tx,
+        &intake,
+    );
     drop(ctx);
     drop(death_tx);
 
-    tracing::info!(worker = %address, apps = ?config.apps, node = %config.node_url, chain_id, "worker started");
+    tracing::info!(worker = %address, apps = ?config.apps, node = %config.node_url, chain_id, paired_with = ?paired_with, "worker started");
     let s = stop.clone();
+    let k = kill.clone();
     let grace = config.grace;
     let h = health.clone();
     let done = tokio::spawn(async move {
         let failure = tokio::select! {
             _ = s.cancelled() => None,
             d = death_rx.recv() => d,
+            _ = k.cancelled() => {
+                tracing::warn!("killed: every stage cancelled at once, no drain");
+                h.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
+                intake.cancel();
+                hard.cancel();
+                let _ = sched.await;
+                let _ = tokio::time::timeout(Duration::from_secs(2), post).await;
+                let _ = journal.close().await;
+                return Ok(());
+            }
         };
         if let Some((stage, reason)) = &failure {
             tracing::error!(%stage, %reason, "a stage died; stopping the worker");
         } else {
             tracing::info!("stopping: no new calls; draining in-flight calls");
+            // Before intake stops: the other workers stop ranking this one while it finishes.
+            presence.announce_draining(Duration::from_secs(2)).await;
         }
         h.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
         intake.cancel();
@@ -528,6 +586,7 @@ pub async fn start<E: Executor>(
     });
     Ok(DaemonHandle {
         stop,
+        kill,
         done,
         address,
         metrics_addr,

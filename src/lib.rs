@@ -45,6 +45,7 @@ pub mod node;
 pub mod observe;
 pub mod onchain;
 pub mod poster;
+pub mod presence;
 pub mod receipt;
 pub mod sandbox;
 pub mod scheduler;

@@ -1,8 +1,15 @@
 //! Observability of the daemon: Prometheus metrics and a `/healthz` endpoint on a local port.
 //!
-//! Metric names (all prefixed `ain_sre_`):
-//! - `calls_total{status, tier}`: answered calls by response status and tier (`none` when
-//!   nothing ran);
+//! Metric names (all prefixed `ain_sre_`), each with a HELP line:
+//! - `calls_total{status, tier, app, function}`: answers this worker produced (executions, and
+//!   `rejected` decisions with tier `none`), whether or not they won the race to the chain;
+//! - `rank_outcomes_total{outcome}`: in a fleet, `rank1` (ran at once as rank 1), `failover`
+//!   (took a call over after the workers ranked before it gave no response), `skipped` (a
+//!   later rank found the call answered elsewhere before its turn);
+//! - `answered_elsewhere_total`: executions that lost the race (another worker's response was
+//!   on chain first);
+//! - `heartbeats_total{outcome}`: liveness writes to the registry entry (`ok`, `failed`);
+//! - `build_info{version}`: 1;
 //! - `queue_depth`: calls admitted and not yet answered by the scheduler;
 //! - `stage_seconds{stage}`: latency per stage (`queue`: seen → sandbox start, `sandbox`: the
 //!   run, `post`: answer → response accepted, `e2e`: seen → response accepted);
@@ -39,9 +46,77 @@ pub fn install() -> Option<PrometheusHandle> {
                 .unwrap_or_else(|_| PrometheusBuilder::new());
             let recorder = builder.build_recorder();
             let handle = recorder.handle();
-            metrics::set_global_recorder(recorder).ok().map(|_| handle)
+            let installed = metrics::set_global_recorder(recorder).ok().map(|_| handle);
+            if installed.is_some() {
+                describe();
+            }
+            installed
         })
         .clone()
+}
+
+/// HELP lines for every metric, and the build-info gauge.
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "ain_sre_calls_total",
+        "Answers this worker produced (executions, and rejected decisions with tier none), by status, tier, app and function, whether or not they won the race to the chain"
+    );
+    describe_counter!(
+        "ain_sre_rank_outcomes_total",
+        "Fleet turns: rank1 = ran at once as rank 1; failover = took a call over after the ranks before it gave no response; skipped = found it answered before its turn"
+    );
+    describe_counter!(
+        "ain_sre_answered_elsewhere_total",
+        "Responses that lost the race: another worker's response was on chain first"
+    );
+    describe_counter!(
+        "ain_sre_heartbeats_total",
+        "Liveness writes to this worker's registry entries, by outcome"
+    );
+    describe_counter!(
+        "ain_sre_calls_left_total",
+        "Calls left to other workers because this one cannot serve them, by reason"
+    );
+    describe_counter!(
+        "ain_sre_requests_failed_total",
+        "Calls dropped because their request tx failed on the node"
+    );
+    describe_counter!("ain_sre_post_retries_total", "Response submissions retried");
+    describe_counter!(
+        "ain_sre_post_failures_total",
+        "Responses not posted (they stay journaled)"
+    );
+    describe_counter!(
+        "ain_sre_bad_events_total",
+        "Events and block entries ignored as malformed, by reason"
+    );
+    describe_gauge!(
+        "ain_sre_queue_depth",
+        "Calls admitted and not yet answered by the scheduler"
+    );
+    describe_gauge!(
+        "ain_sre_follower_height",
+        "Highest block the follower verified"
+    );
+    describe_gauge!(
+        "ain_sre_chain_lag_blocks",
+        "Blocks between the node's last block and the follower's height"
+    );
+    describe_gauge!(
+        "ain_sre_events_connected",
+        "1 while the event channel is connected"
+    );
+    describe_gauge!("ain_sre_build_info", "The worker's version; always 1");
+    describe_histogram!(
+        "ain_sre_stage_seconds",
+        "Latency per stage: queue, sandbox, post, e2e"
+    );
+    describe_histogram!(
+        "ain_sre_sandbox_prepare_seconds",
+        "Code preparation per code hash, by tier and outcome"
+    );
+    metrics::gauge!("ain_sre_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
 }
 
 /// Live state for `/healthz`, shared by the stages.
@@ -58,6 +133,14 @@ pub struct Health {
     pub requests_failed: AtomicU64,
     /// Set once the daemon is stopping.
     pub stopping: AtomicBool,
+    /// Sandbox runs (executions) of calls.
+    pub executions: AtomicU64,
+    /// Fleet turns taken at once as rank 1.
+    pub rank_first: AtomicU64,
+    /// Calls taken over as a later rank after the earlier ranks gave no response.
+    pub rank_failover: AtomicU64,
+    /// Calls a later rank found answered before its turn.
+    pub rank_skipped: AtomicU64,
 }
 
 impl Default for Health {
@@ -69,6 +152,10 @@ impl Default for Health {
             queue_depth: AtomicU64::new(0),
             requests_failed: AtomicU64::new(0),
             stopping: AtomicBool::new(false),
+            executions: AtomicU64::new(0),
+            rank_first: AtomicU64::new(0),
+            rank_failover: AtomicU64::new(0),
+            rank_skipped: AtomicU64::new(0),
         }
     }
 }
@@ -84,6 +171,12 @@ impl Health {
             "follower_height": (h != u64::MAX).then_some(h),
             "queue_depth": self.queue_depth.load(Ordering::Relaxed),
             "requests_failed": self.requests_failed.load(Ordering::Relaxed),
+            "executions": self.executions.load(Ordering::Relaxed),
+            "rank": {
+                "first": self.rank_first.load(Ordering::Relaxed),
+                "failover": self.rank_failover.load(Ordering::Relaxed),
+                "skipped": self.rank_skipped.load(Ordering::Relaxed),
+            },
         })
     }
 }

@@ -240,6 +240,10 @@ pub struct FunctionSpec {
     /// When the call may run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finality: Option<Finality>,
+    /// In a fleet, how long the worker ranked k+1 for a call waits after rank k's turn before it
+    /// takes the call over (default 2,000 ms; `scheduler::assign`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover_ms: Option<u64>,
 }
 
 impl FunctionSpec {
@@ -716,9 +720,11 @@ mod tests {
             timeout_ms: None,
             memory_mb: None,
             finality: Some(Finality::Finalized),
+            failover_ms: Some(1500),
         };
         let v = spec.to_value();
         assert_eq!(v["finality"], "finalized");
+        assert_eq!(v["failover_ms"], 1500);
         assert!(v.get("chunks").is_none(), "no nulls in AIN values");
         assert_eq!(FunctionSpec::from_value(&v).unwrap(), spec);
         let mut bad = v.clone();

@@ -387,8 +387,9 @@ impl<N: Node> Poster<N> {
             crate::receipt::CallResult::Ran(o) => o.status(),
             crate::receipt::CallResult::Rejected(_) => "rejected",
         };
-        metrics::counter!("ain_sre_calls_total", "status" => status, "tier" => answer.sandbox.clone())
-            .increment(1);
+        metrics::counter!("ain_sre_calls_total", "status" => status, "tier" => answer.sandbox.clone(),
+            "app" => answer.call.app.clone(), "function" => answer.call.function.clone())
+        .increment(1);
         let resp = self.sign(&answer)?;
         self.registry
             .journal()

@@ -42,6 +42,8 @@ async fn keep_20_bounds_call_entries_and_all_200_calls_are_answered() {
                 callers: Callers::Any,
                 finality: None,
                 workers: ain_sre::onchain::WorkerPolicy::Approved,
+                timeout_ms: None,
+                failover_ms: None,
             },
             Retention::from_keep(20).unwrap(),
         )

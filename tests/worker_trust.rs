@@ -179,6 +179,8 @@ async fn a_self_registered_key_cannot_answer() {
             callers: Callers::Any,
             finality: None,
             workers: WorkerPolicy::Any,
+            timeout_ms: None,
+            failover_ms: None,
         })
         .await
         .unwrap();

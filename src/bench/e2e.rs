@@ -185,6 +185,8 @@ async fn run_in(tmp: &Path, quick: bool) -> anyhow::Result<E2e> {
                 callers: Callers::Any,
                 finality: None,
                 workers: WorkerPolicy::Approved,
+                timeout_ms: None,
+                failover_ms: None,
             },
             Retention::Unbounded,
         )

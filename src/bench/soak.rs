@@ -379,6 +379,8 @@ async fn run_in(tmp: &Path, cfg: SoakConfig) -> anyhow::Result<SoakReport> {
                 callers: Callers::Any,
                 finality: None,
                 workers: WorkerPolicy::Approved,
+                timeout_ms: None,
+                failover_ms: None,
             })
             .await?;
     }

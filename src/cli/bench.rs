@@ -57,6 +57,10 @@ pub enum Group {
     /// End to end: WASM echo through the built-in chain and a worker process (latency,
     /// sustained rate, worker memory idle and with queued calls).
     E2e,
+    /// Fleet: four worker processes on one app, 2,000 WASM echo calls, then one worker killed
+    /// -9 mid-run: executions per call, duplicates, lost calls, latency, failover time,
+    /// liveness cost. Not part of the whole report.
+    Fleet,
     /// Container tier: python3 hello through the stem-cell pool, the cold path and
     /// `docker run --rm` of the same image, with ratios.
     Container,
@@ -104,6 +108,11 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Group::Soak => unreachable!("dispatched above"),
         Group::E2e => {
             let (rows, n) = bench::e2e::run(args.quick).await?;
+            notes = n;
+            rows
+        }
+        Group::Fleet => {
+            let (rows, n) = bench::fleet::run(args.quick).await?;
             notes = n;
             rows
         }

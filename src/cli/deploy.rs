@@ -50,6 +50,15 @@ pub struct DeployArgs {
     /// written), taking it out of the free tier that all unstaked apps share.
     #[arg(long, value_name = "AMOUNT")]
     pub stake: Option<f64>,
+    /// Wall deadline of a call in ms (capped by the worker's profile). In a fleet, a call moves to
+    /// the next worker only once this plus a posting slack has passed on a live worker, so a
+    /// limit under the failover delay keeps failover at the delay.
+    #[arg(long, value_name = "MS")]
+    pub timeout_ms: Option<u64>,
+    /// In a fleet, how long the next-ranked worker waits for a response before it takes a call
+    /// over (default 2000).
+    #[arg(long, value_name = "MS")]
+    pub failover_ms: Option<u64>,
     #[command(flatten)]
     node: NodeArgs,
     #[command(flatten)]
@@ -129,6 +138,8 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
             FinalityArg::Finalized => Finality::Finalized,
         }),
         workers: args.workers.policy,
+        timeout_ms: args.timeout_ms,
+        failover_ms: args.failover_ms,
     };
     let out = client.deploy_keeping(&d, keep).await?;
     if !args.workers.approve.is_empty() {

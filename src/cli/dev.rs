@@ -139,6 +139,8 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
                 callers: Callers::Any,
                 finality: None,
                 workers: WorkerPolicy::Approved,
+                timeout_ms: None,
+                failover_ms: None,
             })
             .await?;
     }

@@ -68,6 +68,8 @@ pub(crate) struct RunFile {
     max_input_bytes: Option<usize>,
     grace_period_ms: Option<u64>,
     spec_ttl_ms: Option<u64>,
+    /// Liveness heartbeat interval in the registry entries (default 10,000).
+    heartbeat_ms: Option<u64>,
     client_id: Option<String>,
     runtimes_dir: Option<PathBuf>,
     profiles_dir: Option<PathBuf>,
@@ -160,6 +162,10 @@ pub(crate) fn daemon_config(args: &RunArgs, file: RunFile) -> anyhow::Result<Dae
     s.max_input_bytes = file.max_input_bytes.unwrap_or(s.max_input_bytes);
     if let Some(ms) = file.spec_ttl_ms {
         s.spec_ttl = Duration::from_millis(ms);
+    }
+    if let Some(ms) = file.heartbeat_ms {
+        anyhow::ensure!(ms >= 100, "heartbeat_ms must be at least 100");
+        c.heartbeat = Duration::from_millis(ms);
     }
     if let Some(ms) = file.grace_period_ms {
         c.grace = Duration::from_millis(ms);
@@ -254,6 +260,27 @@ mod tests {
                 .denies_all()
         );
         assert!(toml::from_str::<RunFile>("[container]\nallow_all = true\n").is_err());
+    }
+
+    #[test]
+    fn heartbeat_interval_comes_from_the_file() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            run: RunArgs,
+        }
+        let args = <Cli as clap::Parser>::parse_from(["run", "--app", "a"]).run;
+        let f: RunFile = toml::from_str("heartbeat_ms = 2500").unwrap();
+        assert_eq!(
+            daemon_config(&args, f).unwrap().heartbeat,
+            Duration::from_millis(2500)
+        );
+        assert_eq!(
+            daemon_config(&args, RunFile::default()).unwrap().heartbeat,
+            crate::presence::DEFAULT_INTERVAL
+        );
+        let f: RunFile = toml::from_str("heartbeat_ms = 50").unwrap();
+        assert!(daemon_config(&args, f).is_err());
     }
 
     #[test]

@@ -300,6 +300,7 @@ mod tests {
                     timeout_ms: None,
                     memory_mb: None,
                     finality: None,
+                    failover_ms: None,
                 };
                 let runtime = RuntimeCatalog::shipped().unwrap().resolve("wasm").unwrap();
                 let app = AppPaths::new("app").unwrap();

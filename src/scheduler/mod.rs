@@ -15,12 +15,13 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::call::{Answer, Call, Origin, Registry, Stage, now_ms};
+use crate::client::AppWorkers;
 use crate::config::profiles::ProfileCatalog;
 use crate::config::runtimes::RuntimeCatalog;
 use crate::journal::CallState;
@@ -33,6 +34,7 @@ use crate::receipt::CallResult;
 use crate::sandbox::{Failure, Invocation, Outcome, SandboxError, Usage};
 use crate::trigger::gate::FinalityGate;
 
+pub mod assign;
 pub mod capable;
 pub mod code;
 pub mod exec;
@@ -79,6 +81,12 @@ pub struct SchedulerConfig {
     /// before it is left to the follower (which only delivers requests whose tx succeeded).
     /// A real node fires the event while it executes the tx, before it tracks it. Default 2 s.
     pub request_known_within: Duration,
+    /// In a fleet, what rank k adds to rank k−1's wall-time limit before it may take a call over:
+    /// the time rank k−1 needs to post its response and for it to become readable. Default 1 s.
+    pub failover_slack: Duration,
+    /// Calls waiting for their turn as a later rank (they hold no task slot while they wait).
+    /// Default 8,192 (~2 KB each); when full, the next such call waits holding its task slot.
+    pub max_deferred: usize,
 }
 
 impl Default for SchedulerConfig {
@@ -93,6 +101,8 @@ impl Default for SchedulerConfig {
             spec_ttl: Duration::from_secs(1),
             host_backstop: Duration::from_secs(2),
             request_known_within: Duration::from_secs(2),
+            failover_slack: Duration::from_secs(1),
+            max_deferred: 8192,
         }
     }
 }
@@ -113,6 +123,25 @@ pub struct Scheduler<N: Node, E: Executor> {
     /// Each app's worker registry as last read, reused for `spec_ttl`: a burst of calls this
     /// worker cannot serve reads it once, not once per call.
     registries: Mutex<HashMap<String, (Instant, serde_json::Value)>>,
+    /// Each app's fleet (policy, approved set, registry with liveness) as last read, reused for
+    /// `spec_ttl`: the ranking reads it for every call.
+    /// The wall-clock time of the read (ms) goes with it: liveness is judged as of the read, so
+    /// the cache's age does not eat into the liveness window.
+    fleets: Mutex<HashMap<String, (Instant, u64, Arc<AppWorkers>)>>,
+    /// Task slots (`max_tasks`).
+    admission: Arc<Semaphore>,
+    /// Slots of calls waiting for their turn as a later rank (`max_deferred`).
+    deferred: Arc<Semaphore>,
+}
+
+/// What a later-ranked worker's wait for its turn ended in.
+enum Turn {
+    /// Run the call.
+    Run,
+    /// A response appeared: nothing to do.
+    Answered,
+    /// The worker is stopping: leave the call (it stays journaled).
+    Stopping,
 }
 
 /// Everything the scheduler needs besides its config.
@@ -186,6 +215,9 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             global: Arc::new(Semaphore::new(config.max_concurrency.max(1))),
             per_fn: Mutex::new(HashMap::new()),
             registries: Mutex::new(HashMap::new()),
+            fleets: Mutex::new(HashMap::new()),
+            admission: Arc::new(Semaphore::new(config.max_tasks.max(1))),
+            deferred: Arc::new(Semaphore::new(config.max_deferred.max(1))),
             config,
         }
     }
@@ -200,7 +232,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         hard: CancellationToken,
         tracker: TaskTracker,
     ) -> Result<(), SchedulerError> {
-        let admission = Arc::new(Semaphore::new(self.config.max_tasks.max(1)));
+        let admission = self.admission.clone();
         loop {
             let permit = tokio::select! {
                 p = admission.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return Ok(()) },
@@ -216,13 +248,15 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             let me = self.clone();
             let answers = answers.clone();
             let hard = hard.clone();
+            let intake = intake.clone();
             let span = tracing::info_span!("call", call = %call.key, request_tx = %call.request_tx);
             tracker.spawn(
                 async move {
-                    let _permit = permit;
+                    // Given up while the call waits for a later rank's turn.
+                    let mut permit = Some(permit);
                     let key = call.key.clone();
                     let out = tokio::select! {
-                        a = me.process(call) => a,
+                        a = me.process(call, &mut permit, &intake) => a,
                         _ = hard.cancelled() => None,
                     };
                     me.health.queue_depth.fetch_sub(1, Ordering::Relaxed);
@@ -243,9 +277,14 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
 
     /// Runs one call to an answer; `None` when there is nothing to answer (already answered on
     /// chain).
-    async fn process(&self, call: Call) -> Option<Answer> {
+    async fn process(
+        &self,
+        call: Call,
+        permit: &mut Option<OwnedSemaphorePermit>,
+        intake: &CancellationToken,
+    ) -> Option<Answer> {
         let mut input: Arc<[u8]> = Arc::from(&[][..]);
-        let result = self.execute(&call, &mut input).await;
+        let result = self.execute(&call, &mut input, permit, intake).await;
         let ran = match result {
             Ok(None) => return None,
             Ok(Some(r)) => r,
@@ -277,7 +316,13 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         })
     }
 
-    async fn execute(&self, call: &Call, input_out: &mut Arc<[u8]>) -> Result<Option<Ran>, Reject> {
+    async fn execute(
+        &self,
+        call: &Call,
+        input_out: &mut Arc<[u8]>,
+        permit: &mut Option<OwnedSemaphorePermit>,
+        intake: &CancellationToken,
+    ) -> Result<Option<Ran>, Reject> {
         let mut rej = Reject {
             why: String::new(),
             code_hash: String::new(),
@@ -392,6 +437,18 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
                 Err(e) => return reject(rej, e.to_string()),
             }
         };
+        match self
+            .await_turn(call, &app, &spec, limits.wall_time, permit, intake)
+            .await
+        {
+            Turn::Run => {}
+            Turn::Answered => {
+                self.registry
+                    .finish(&call.key, CallState::AnsweredElsewhere);
+                return Ok(None);
+            }
+            Turn::Stopping => return Ok(None),
+        }
         let fn_sem = self.fn_semaphore(&call.app, &call.function);
         let Ok(_g) = self.global.acquire().await else {
             return reject(rej, "worker is stopping".into());
@@ -451,6 +508,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         };
         metrics::histogram!("ain_sre_stage_seconds", "stage" => "sandbox")
             .record(t.elapsed().as_secs_f64());
+        self.health.executions.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(status = outcome.status(), tier = %ready.tier, "call ran");
         Ok(Some(Ran {
             result: CallResult::Ran(outcome),
@@ -490,6 +548,120 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
                 Err(rej)
             }
         }
+    }
+
+    /// Waits until it is this worker's turn to run `call` in the app's fleet
+    /// ([`assign`]): at once as rank 1; as rank k, from [`assign::start_after`] on, and only if no
+    /// response has appeared by then. The ranking is recomputed at each wake-up, so a worker that
+    /// stopped heartbeating or announced draining meanwhile no longer holds a turn. While it
+    /// waits, the call gives up its task slot (`permit`) for a deferred slot.
+    async fn await_turn(
+        &self,
+        call: &Call,
+        app: &AppPaths,
+        spec: &crate::onchain::FunctionSpec,
+        wall: Duration,
+        permit: &mut Option<OwnedSemaphorePermit>,
+        intake: &CancellationToken,
+    ) -> Turn {
+        let failover = spec
+            .failover_ms
+            .map_or(assign::DEFAULT_FAILOVER, Duration::from_millis);
+        let mut deferred: Option<OwnedSemaphorePermit> = None;
+        let outcome = |o: &'static str| {
+            metrics::counter!("ain_sre_rank_outcomes_total", "outcome" => o).increment(1);
+        };
+        loop {
+            let rank = match self.fleet(app).await {
+                Some((read_at, w)) => {
+                    let c = assign::candidates(
+                        &w,
+                        &spec.runtime,
+                        spec.profile(),
+                        read_at,
+                        // Egress hook: once functions declare egress, only entries offering it.
+                        |_| true,
+                    );
+                    assign::rank_of(&self.worker, &call.key, &c)
+                }
+                // Without the fleet's state, run: the write-once rule keeps the answer single.
+                None => 1,
+            };
+            let start = assign::start_after(rank, failover, wall, self.config.failover_slack);
+            let waited = call.seen_at.elapsed();
+            if waited >= start {
+                if deferred.is_some() || rank > 1 {
+                    let path = app.response(&call.function, &call.call_id);
+                    if matches!(self.retry_read(&path).await, Some(v) if !v.is_null()) {
+                        outcome("skipped");
+                        self.health.rank_skipped.fetch_add(1, Ordering::Relaxed);
+                        return Turn::Answered;
+                    }
+                }
+                if permit.is_none() {
+                    let Ok(p) = self.admission.clone().acquire_owned().await else {
+                        return Turn::Stopping;
+                    };
+                    *permit = Some(p);
+                }
+                if deferred.is_none() && rank == 1 {
+                    outcome("rank1");
+                    self.health.rank_first.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    tracing::info!(
+                        rank,
+                        waited_ms = waited.as_millis() as u64,
+                        "no response from the workers ranked before this one; taking the call over"
+                    );
+                    outcome("failover");
+                    self.health.rank_failover.fetch_add(1, Ordering::Relaxed);
+                }
+                return Turn::Run;
+            }
+            if deferred.is_none() {
+                tracing::debug!(
+                    rank,
+                    start_ms = start.as_millis() as u64,
+                    "ranked after other workers; waiting for this rank's turn"
+                );
+                let slot = tokio::select! {
+                    s = self.deferred.clone().acquire_owned() => s,
+                    _ = intake.cancelled() => return Turn::Stopping,
+                };
+                let Ok(slot) = slot else {
+                    return Turn::Stopping;
+                };
+                deferred = Some(slot);
+                permit.take();
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(start.saturating_sub(call.seen_at.elapsed())) => {}
+                _ = intake.cancelled() => return Turn::Stopping,
+            }
+        }
+    }
+
+    async fn fleet(&self, app: &AppPaths) -> Option<(u64, Arc<AppWorkers>)> {
+        let lock = || self.fleets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, read_at, v)) = lock().get(app.app())
+            && at.elapsed() < self.config.spec_ttl
+        {
+            return Some((*read_at, v.clone()));
+        }
+        let read_at = now_ms();
+        let w = match AppWorkers::fetch(&*self.node, app.app()).await {
+            Ok(w) => Arc::new(w),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot read the app's workers; running the call");
+                return None;
+            }
+        };
+        let mut m = lock();
+        if m.len() > 1_000 {
+            m.clear();
+        }
+        m.insert(app.app().to_owned(), (Instant::now(), read_at, w.clone()));
+        Some((read_at, w))
     }
 
     async fn worker_registry(&self, app: &AppPaths) -> Option<serde_json::Value> {

@@ -34,6 +34,7 @@ fn spec(runtime: &str, hash: &str) -> serde_json::Value {
         timeout_ms: None,
         memory_mb: None,
         finality: None,
+        failover_ms: None,
     }
     .to_value()
 }

@@ -79,6 +79,8 @@ pub async fn deploy_with(
             callers,
             finality,
             workers: WorkerPolicy::Approved,
+            timeout_ms: None,
+            failover_ms: None,
         })
         .await
         .expect("deploy")
