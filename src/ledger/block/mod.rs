@@ -152,14 +152,14 @@ pub fn hash_receipts(receipts: &[Value]) -> Hash {
 }
 
 impl Block {
-    /// Whether the `i`-th transaction succeeded: its receipt's top-level `code` is 0 (a receipt
-    /// without one, or a missing receipt, counts as not succeeded).
+    /// Whether the `i`-th transaction succeeded, judged as the node judges an outcome
+    /// (`isFailedTx`): a receipt's top-level `code` of 0, or for a `SET` (whose receipt has no
+    /// top-level code) a `result_list` whose every op has code 0. A missing receipt counts as
+    /// not succeeded.
     pub fn tx_succeeded(&self, i: usize) -> bool {
         self.receipts
             .get(i)
-            .and_then(|r| r.get("code"))
-            .and_then(Value::as_i64)
-            == Some(0)
+            .is_some_and(|r| crate::ledger::rpc::TxResult::new(r.clone()).is_success())
     }
 
     /// Recomputes the four body hashes from the bodies.
@@ -235,6 +235,24 @@ pub(crate) mod empty_hash {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_set_succeeds_when_every_op_in_its_result_list_did() {
+        let mut b = synthetic::genesis(
+            &crate::ledger::crypto::PrivateKey::generate(),
+            Validators::new(),
+        );
+        b.receipts = vec![
+            json!({"code": 0, "gas_amount_charged": 8, "gas_cost_total": 0}),
+            json!({"code": 10905, "gas_amount_charged": 8, "gas_cost_total": 0}),
+            // A SET's receipt has no top-level code (as the node and the built-in chain write it).
+            json!({"gas_amount_charged": 0, "gas_cost_total": 0, "result_list": {"0": {"code": 0}, "1": {"code": 0}}}),
+            json!({"gas_amount_charged": 0, "gas_cost_total": 0, "result_list": {"0": {"code": 0}, "1": {"code": 12103}}}),
+            json!({"gas_cost_total": 0}),
+        ];
+        let got: Vec<bool> = (0..6).map(|i| b.tx_succeeded(i)).collect();
+        assert_eq!(got, [true, false, true, false, false, false]);
+    }
 
     #[test]
     fn empty_lists_hash_as_the_protocol_says() {
