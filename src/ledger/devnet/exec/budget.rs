@@ -119,6 +119,20 @@ pub fn app_stakes_total(state: &State) -> f64 {
     sum - consensus
 }
 
+/// The whole state's tree bytes (the four trees' roots).
+pub fn root_bytes(state: &State) -> u64 {
+    TreeKind::ALL
+        .iter()
+        .filter_map(|k| state.tree(*k).root())
+        .map(|n| n.tree_bytes())
+        .sum()
+}
+
+/// Service usage: the whole state less `/apps` (`getAllStateUsages`).
+pub fn service_bytes(state: &State) -> u64 {
+    root_bytes(state).saturating_sub(usage_bytes(state, &["apps"]))
+}
+
 /// The free tier's usage: every app listed under `/values/apps` that is not staked (§1.2).
 pub fn free_tier_usage(state: &State) -> u64 {
     let Some(apps) = state.tree(TreeKind::Values).get(&["apps"]) else {
@@ -144,7 +158,7 @@ fn num(x: f64) -> String {
 }
 
 /// The app names of an operation's refs, in op order (`getAppNamesFromOpList`).
-fn op_apps(operation: &Operation) -> Vec<String> {
+pub(crate) fn op_apps(operation: &Operation) -> Vec<String> {
     let ops: Vec<&str> = match operation {
         Operation::Simple(op) => vec![op.path.as_str()],
         Operation::Set(list) => list.iter().map(|op| op.path.as_str()).collect(),
@@ -168,11 +182,7 @@ pub fn check(
     budgets: &StateBudgets,
     operation: &Operation,
 ) -> Option<(i64, String)> {
-    let root: u64 = TreeKind::ALL
-        .iter()
-        .filter_map(|k| state.tree(*k).root())
-        .map(|n| n.tree_bytes())
-        .sum();
+    let root = root_bytes(state);
     if root as f64 > budgets.state_tree_bytes_limit {
         return Some((
             codes::TREE_OUT_OF_TREE_BYTES_LIMIT,

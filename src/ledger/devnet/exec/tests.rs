@@ -513,3 +513,61 @@ fn gc_deletes_the_oldest_siblings_by_insertion_silently() {
     );
     assert_eq!(job_labels(&t), want);
 }
+
+#[test]
+fn state_gas_is_what_each_named_app_grew_as_on_the_node() {
+    let mut t = T::new();
+    create_app(&mut t);
+    t.ok(SK, SimpleOp::set_value("/apps/demo/jobs/seed", json!(1)));
+    // ain-node-semantics.md §1.1's worked example: a new `jobs/job42/request =
+    // {"prompt":"hi","n":3}` under an existing `jobs` costs 10 + 160 + 14 + 160 + 176 + 170.
+    let e = t.ok(
+        SK,
+        SimpleOp::set_value(
+            "/apps/demo/jobs/job42/request",
+            json!({"prompt": "hi", "n": 3}),
+        ),
+    );
+    assert_eq!(
+        e.result["gas_amount_total"]["state"],
+        json!({"service": 0, "app": {"demo": 690}})
+    );
+    // Shrinking an app reports no app entry (the node keeps only deltas > 0).
+    let e = t.ok(
+        SK,
+        SimpleOp::set_value("/apps/demo/jobs/job42/request", json!({"n": 3})),
+    );
+    assert_eq!(e.result["gas_amount_total"]["state"], json!({"service": 0}));
+    // A refused op: the tx failed, no state gas.
+    let e = t.run(
+        SK2,
+        SimpleOp::set_value("/apps/demo/x", json!(1)).into(),
+        -1,
+    );
+    assert_eq!(e.result["code"], 12103, "{}", e.result);
+    assert_eq!(e.result["gas_amount_total"]["state"], json!({"service": 0}));
+    // A write refused by the free tier (10905) still reports what it added, as a real node did
+    // (`state: {service: 0, app: {rn1: 532}}` with code 10905).
+    t.ok(SK, SimpleOp::set_value("/apps/demo/d/seed", json!(1)));
+    let used = budget::free_tier_usage(&t.state) as f64;
+    small_free_tier(&mut t, used + 1000.0);
+    let mut n = 0;
+    let e = loop {
+        assert!(n < 20, "the free tier never filled");
+        let e = t.run(
+            SK,
+            SimpleOp::set_value(format!("/apps/demo/d/k{n}"), json!("x".repeat(100))).into(),
+            -1,
+        );
+        if codes::is_failed_tx(&e.result) {
+            break e;
+        }
+        n += 1;
+    };
+    assert_eq!(e.result["code"], 10905, "{}", e.result);
+    let label = format!("k{n}").len() as u64;
+    assert_eq!(
+        e.result["gas_amount_total"]["state"],
+        json!({"service": 0, "app": {"demo": 2 * label + 160 + 200}})
+    );
+}
