@@ -410,6 +410,10 @@ fn staking_lifts_an_app_out_of_the_free_tier() {
     let share = 1000.0 / 0.005 * 0.495;
     let used = u["usage"]["tree_bytes"].as_f64().unwrap();
     assert_eq!(u["available"]["tree_bytes"].as_f64().unwrap(), share - used);
+    // `calcUnstakeableAmount`: alone with all the stake the app could withdraw it all, but
+    // without a stake it would not fit the free tier any more: all but 1.
+    assert!(used > 1000.0);
+    assert_eq!(u["staking"]["unstakeable"], 99, "{u}");
 }
 
 fn gc_rule(max: f64, deleted: f64) -> SimpleOp {
