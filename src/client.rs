@@ -367,12 +367,11 @@ pub struct StateUsage {
 }
 
 impl StateUsage {
-    /// What `deploy` warns about: an unstaked app whose calls, at this retention, would need
-    /// more than is left of the shared free tier (where the node refuses writes with 10905).
+    /// What `deploy` warns about: an app whose calls, at this retention, would need more than it
+    /// has left: for an unstaked app, what is left of the shared free tier (where the node
+    /// refuses writes with 10905); for a staked one, its share of the apps budget (10907: a
+    /// real node gave an app staked 10 of 1,110 about 73 KB, far from 1,000 calls).
     pub fn free_tier_warning(&self, app: &str, keep: Retention) -> Option<String> {
-        if self.stake > 0.0 {
-            return None;
-        }
         let left = self.available_bytes;
         let need = match keep {
             Retention::Keep(n) => (n * CALL_STATE_BYTES) as f64,
@@ -388,6 +387,13 @@ impl StateUsage {
             ),
             Retention::Unbounded => "with --keep 0 its state grows without limit".to_owned(),
         };
+        if self.stake > 0.0 {
+            return Some(format!(
+                "warning: app `{app}` is staked ({}) and its share of the apps budget leaves {} bytes; {how}, so the node will refuse its calls with 10907 (Exceeded state budget limit for app) before then. Stake more (ain-sre deploy ... --stake AMOUNT) or keep fewer calls (--keep N).",
+                crate::ledger::json::js_f64(self.stake),
+                left as u64
+            ));
+        }
         Some(format!(
             "warning: app `{app}` is not staked: it shares the free tier with every unstaked app and {} bytes of it are left; {how}, so the node will refuse its calls with 10905 (Exceeded state budget limit for free tier) before then. Stake it out of the free tier (ain-sre deploy ... --stake AMOUNT) or keep fewer calls (--keep N).",
             left as u64
@@ -521,6 +527,44 @@ mod tests {
     fn put(state: &mut State, path: &str, value: &Value) {
         let labels: Vec<&str> = path.split('/').filter(|l| !l.is_empty()).collect();
         state.write(TreeKind::Values, &labels, value);
+    }
+
+    /// Numbers a real 1-node chain reported for deploys: an unstaked app with 83,404 free bytes
+    /// left; an app staked 10 of 1,110 (73,041 bytes left of its share); one staked 1,000
+    /// alone (9,883,404 left).
+    #[test]
+    fn deploy_warns_when_the_retention_will_not_fit_staked_or_not() {
+        let usage = |stake: f64, available_bytes: f64| StateUsage {
+            tree_bytes: 16_596.0,
+            available_bytes,
+            stake,
+        };
+        let keep = Retention::Keep(1000);
+        let free = usage(0.0, 83_404.0).free_tier_warning("a", keep).unwrap();
+        assert!(
+            free.contains("is not staked") && free.contains("10905"),
+            "{free}"
+        );
+        let small = usage(10.0, 73_041.0).free_tier_warning("a", keep).unwrap();
+        assert!(
+            small.contains("is staked (10)")
+                && small.contains("leaves 73041 bytes")
+                && small.contains("10907"),
+            "{small}"
+        );
+        assert_eq!(
+            usage(1000.0, 9_883_404.0).free_tier_warning("a", keep),
+            None
+        );
+        assert_eq!(
+            usage(10.0, 73_041.0).free_tier_warning("a", Retention::Keep(10)),
+            None
+        );
+        assert!(
+            usage(1000.0, 9_883_404.0)
+                .free_tier_warning("a", Retention::Unbounded)
+                .is_some()
+        );
     }
 
     /// The estimate `deploy` warns with covers a small call as the node measures it (the
