@@ -353,9 +353,11 @@ impl ChainClient {
     }
 }
 
-/// Roughly what one call leaves in state: the request and the response with its receipt
-/// (~3.5 KB of the node's tree bytes, measured on the built-in chain and a real node).
-pub const CALL_STATE_BYTES: u64 = 3_500;
+/// Roughly what one small call leaves in state: the request and the response with its receipt,
+/// in the node's tree bytes. A real ain-blockchain 1.6.0 node charged 580 bytes for an echo
+/// request and 4,060 for its response (`gas_amount_total.state`), and an unstaked app's 83,404
+/// free bytes held exactly 17 such calls; the built-in chain measures the same.
+pub const CALL_STATE_BYTES: u64 = 4_700;
 
 /// An app's state usage, from `ain_getStateUsage` (ain-node-semantics.md §1.6).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -370,12 +372,11 @@ pub struct StateUsage {
 }
 
 impl StateUsage {
-    /// What `deploy` warns about: an unstaked app whose calls, at this retention, would need
-    /// more than is left of the shared free tier (where the node refuses writes with 10905).
+    /// What `deploy` warns about: an app whose calls, at this retention, would need more than it
+    /// has left: for an unstaked app, what is left of the shared free tier (where the node
+    /// refuses writes with 10905); for a staked one, its share of the apps budget (10907: a
+    /// real node gave an app staked 10 of 1,110 about 73 KB, far from 1,000 calls).
     pub fn free_tier_warning(&self, app: &str, keep: Retention) -> Option<String> {
-        if self.stake > 0.0 {
-            return None;
-        }
         let left = self.available_bytes;
         let need = match keep {
             Retention::Keep(n) => (n * CALL_STATE_BYTES) as f64,
@@ -391,6 +392,13 @@ impl StateUsage {
             ),
             Retention::Unbounded => "with --keep 0 its state grows without limit".to_owned(),
         };
+        if self.stake > 0.0 {
+            return Some(format!(
+                "warning: app `{app}` is staked ({}) and its share of the apps budget leaves {} bytes; {how}, so the node will refuse its calls with 10907 (Exceeded state budget limit for app) before then. Stake more (ain-sre deploy ... --stake AMOUNT) or keep fewer calls (--keep N).",
+                crate::ledger::json::js_f64(self.stake),
+                left as u64
+            ));
+        }
         Some(format!(
             "warning: app `{app}` is not staked: it shares the free tier with every unstaked app and {} bytes of it are left; {how}, so the node will refuse its calls with 10905 (Exceeded state budget limit for free tier) before then. Stake it out of the free tier (ain-sre deploy ... --stake AMOUNT) or keep fewer calls (--keep N).",
             left as u64
@@ -509,5 +517,112 @@ impl AppWorkers {
     pub fn may_answer(&self, worker: &Address) -> bool {
         self.approved.contains(worker)
             || (self.policy == WorkerPolicy::Any && self.registered.contains_key(worker))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::devnet::exec::budget::usage_bytes;
+    use crate::ledger::devnet::state::{State, TreeKind};
+    use crate::receipt::{CallFacts, CallResult, NODE_TX_BYTES_LIMIT, build_response};
+    use crate::sandbox::{Outcome, Usage};
+
+    /// Writes `value` at a `/`-separated path of the values tree.
+    fn put(state: &mut State, path: &str, value: &Value) {
+        let labels: Vec<&str> = path.split('/').filter(|l| !l.is_empty()).collect();
+        state.write(TreeKind::Values, &labels, value);
+    }
+
+    /// Numbers a real 1-node chain reported for deploys: an unstaked app with 83,404 free bytes
+    /// left; an app staked 10 of 1,110 (73,041 bytes left of its share); one staked 1,000
+    /// alone (9,883,404 left).
+    #[test]
+    fn deploy_warns_when_the_retention_will_not_fit_staked_or_not() {
+        let usage = |stake: f64, available_bytes: f64| StateUsage {
+            tree_bytes: 16_596.0,
+            available_bytes,
+            stake,
+        };
+        let keep = Retention::Keep(1000);
+        let free = usage(0.0, 83_404.0).free_tier_warning("a", keep).unwrap();
+        assert!(
+            free.contains("is not staked") && free.contains("10905"),
+            "{free}"
+        );
+        let small = usage(10.0, 73_041.0).free_tier_warning("a", keep).unwrap();
+        assert!(
+            small.contains("is staked (10)")
+                && small.contains("leaves 73041 bytes")
+                && small.contains("10907"),
+            "{small}"
+        );
+        assert_eq!(
+            usage(1000.0, 9_883_404.0).free_tier_warning("a", keep),
+            None
+        );
+        assert_eq!(
+            usage(10.0, 73_041.0).free_tier_warning("a", Retention::Keep(10)),
+            None
+        );
+        assert!(
+            usage(1000.0, 9_883_404.0)
+                .free_tier_warning("a", Retention::Unbounded)
+                .is_some()
+        );
+    }
+
+    /// The estimate `deploy` warns with covers a small call as the node measures it (the
+    /// request `call` writes, the response a worker writes for it), without overstating it
+    /// by more than a tenth: it must follow the receipt when that grows.
+    #[test]
+    fn call_state_bytes_covers_a_small_call() {
+        let app = AppPaths::new("myapp").unwrap();
+        let input = r#"{"i":18}"#;
+        let call_id = new_call_id();
+        let mut state = State::default();
+        put(
+            &mut state,
+            &app.request("echo", "earlier"),
+            &Request::value(input),
+        );
+        let before = usage_bytes(&state, &["apps", "myapp"]);
+        put(
+            &mut state,
+            &app.request("echo", &call_id),
+            &Request::value(input),
+        );
+        let facts = CallFacts {
+            request_tx: Hash([7; 32]),
+            worker: "0xa9e6Ff8125c129fB3358D3F8f78385233Cc8208F"
+                .parse()
+                .unwrap(),
+            code_hash: "4d38b83325fabd8b42bb7892532a28f0ef0f6e73e49ccd44f59f0672a8651201",
+            runtime: "wasm",
+            sandbox: "wasm",
+            profile: "default",
+            input: input.as_bytes(),
+            started_at: 1_796_600_543_710,
+            queued_us: 23_544,
+            finished_at: 1_796_600_543_711,
+        };
+        let out = Outcome::Completed {
+            exit_code: 0,
+            stdout: input.as_bytes().to_vec(),
+            stderr_tail: vec![],
+            usage: Usage {
+                wall_us: 646,
+                cpu_us: 565,
+                mem_peak_kb: 128,
+            },
+        };
+        let path = app.response("echo", &call_id);
+        let response = build_response(&facts, &CallResult::Ran(out), &path, NODE_TX_BYTES_LIMIT);
+        put(&mut state, &path, &response);
+        let call = usage_bytes(&state, &["apps", "myapp"]) - before;
+        assert!(
+            call <= CALL_STATE_BYTES && CALL_STATE_BYTES * 10 <= call * 11,
+            "a small call takes {call} bytes; CALL_STATE_BYTES is {CALL_STATE_BYTES}"
+        );
     }
 }

@@ -69,7 +69,8 @@
 //!   replayed blocks after it add theirs in order.
 //! - Functions: `_createApp`, `_saveLastTx`, `_eraseValue`, `_fail`, `_setOwnerConfig` run; REST
 //!   functions are recorded as skipped (20000), no HTTP call; subtree functions are not fired.
-//! - Gas: results have the node's shape, amounts do not follow its accounting (see [`exec`]);
+//! - Gas: results have the node's shape; bandwidth amounts do not follow its accounting, state
+//!   gas (`gas_amount_total.state`, the bytes each named app grew) does (see [`exec`]);
 //!   no `/receipts` state records; `state_proof_hash` is a chained commitment
 //!   (`hash([prev, transactions_hash, receipts_hash])`), not the node's radix proof hash, and
 //!   `#state_ph` in shallow reads is a hash of the child's JSON.
@@ -85,7 +86,8 @@
 //!   the whole tree after the tx. Tree bytes and state budgets are measured and enforced as the
 //!   node does ([`exec::budget`]: 11103, 10901, 10902, 10905 free tier, 10907 staked share),
 //!   with the budget parameters fixed by [`DevnetConfig::budgets`] (default: mainnet's) rather
-//!   than read from `/blockchain_params`. State gas is not charged or reported.
+//!   than read from `/blockchain_params`. State gas is reported as the node reports it, not
+//!   charged.
 //! - Transport: a non-JSON body gets a JSON-RPC `-32700` error with HTTP 200 and an oversize
 //!   body HTTP 413 with a JSON-RPC `-32600` error (the node answers both with HTML pages).
 //!

@@ -119,6 +119,20 @@ pub fn app_stakes_total(state: &State) -> f64 {
     sum - consensus
 }
 
+/// The whole state's tree bytes (the four trees' roots).
+pub fn root_bytes(state: &State) -> u64 {
+    TreeKind::ALL
+        .iter()
+        .filter_map(|k| state.tree(*k).root())
+        .map(|n| n.tree_bytes())
+        .sum()
+}
+
+/// Service usage: the whole state less `/apps` (`getAllStateUsages`).
+pub fn service_bytes(state: &State) -> u64 {
+    root_bytes(state).saturating_sub(usage_bytes(state, &["apps"]))
+}
+
 /// The free tier's usage: every app listed under `/values/apps` that is not staked (§1.2).
 pub fn free_tier_usage(state: &State) -> u64 {
     let Some(apps) = state.tree(TreeKind::Values).get(&["apps"]) else {
@@ -144,7 +158,7 @@ fn num(x: f64) -> String {
 }
 
 /// The app names of an operation's refs, in op order (`getAppNamesFromOpList`).
-fn op_apps(operation: &Operation) -> Vec<String> {
+pub(crate) fn op_apps(operation: &Operation) -> Vec<String> {
     let ops: Vec<&str> = match operation {
         Operation::Simple(op) => vec![op.path.as_str()],
         Operation::Set(list) => list.iter().map(|op| op.path.as_str()).collect(),
@@ -168,11 +182,7 @@ pub fn check(
     budgets: &StateBudgets,
     operation: &Operation,
 ) -> Option<(i64, String)> {
-    let root: u64 = TreeKind::ALL
-        .iter()
-        .filter_map(|k| state.tree(*k).root())
-        .map(|n| n.tree_bytes())
-        .sum();
+    let root = root_bytes(state);
     if root as f64 > budgets.state_tree_bytes_limit {
         return Some((
             codes::TREE_OUT_OF_TREE_BYTES_LIMIT,
@@ -260,35 +270,51 @@ pub fn state_usage(state: &State, budgets: &StateBudgets, app: &str) -> Value {
         "staking": {
             "app": super::ops::js_num_value(stake),
             "total": super::ops::js_num_value(total),
-            "unstakeable": super::ops::js_num_value(unstakeable(state, app)),
+            "unstakeable": super::ops::js_num_value(calc_unstakeable(
+                budgets.apps(),
+                budgets.free(),
+                u.tree_bytes as f64,
+                free_tier_usage(state) as f64,
+                stake,
+                total,
+            )),
         },
     })
 }
 
-/// `calcUnstakeableAmount`: stakes of the app whose `expire_at` has passed. The devnet's
-/// lockup is 0, so every stake is unstakeable once made (devnet has no unstaking yet).
-fn unstakeable(state: &State, app: &str) -> f64 {
-    let Some(node) = state.tree(TreeKind::Values).get(&["staking", app]) else {
-        return 0.0;
-    };
-    let mut sum = 0.0;
-    for (label, user) in node.children() {
-        if label == "balance_total" || label == "lockup_duration" {
-            continue;
-        }
-        for (_, key) in user.children() {
-            sum += key
-                .child("stake")
-                .map(|s| {
-                    s.children()
-                        .filter_map(|(_, r)| r.child("value"))
-                        .filter_map(|v| v.to_value(false).as_f64())
-                        .sum::<f64>()
-                })
-                .unwrap_or(0.0);
-        }
+/// `calcUnstakeableAmount` (`node/index.js:594-607`): how much of `app_stake` could be withdrawn
+/// while the app's usage still fits its share of `state_budget` (the apps budget). All of it
+/// when the app would then fit the free tier, else all but 1; nothing once the app's usage
+/// reaches the budget. A real 1-node chain answered 999.1815373899017 for a stake of 1,000 of
+/// 1,100 and 80,370 bytes used.
+pub fn calc_unstakeable(
+    state_budget: f64,
+    free_budget: f64,
+    app_usage: f64,
+    free_tier_usage: f64,
+    app_stake: f64,
+    total_stake: f64,
+) -> f64 {
+    // `!totalStake` / `!appStake`: 0 and NaN.
+    if total_stake == 0.0 || total_stake.is_nan() {
+        return app_stake;
     }
-    sum
+    if app_stake == 0.0 || app_stake.is_nan() || state_budget <= app_usage {
+        return 0.0;
+    }
+    // usage <= (stake - unstakeable) / (total - unstakeable) * budget, solved for unstakeable.
+    let unstakeable =
+        (state_budget * app_stake - app_usage * total_stake) / (state_budget - app_usage);
+    if unstakeable < 0.0 {
+        return 0.0;
+    }
+    if unstakeable >= app_stake {
+        if app_usage + free_tier_usage > free_budget {
+            return (app_stake - 1.0).max(0.0);
+        }
+        return app_stake;
+    }
+    unstakeable
 }
 
 #[cfg(test)]
@@ -358,5 +384,38 @@ mod tests {
         );
         assert_eq!(free_tier_usage(&s), one);
         assert_eq!(app_stakes_total(&s), 5.0);
+    }
+
+    #[test]
+    fn unstakeable_follows_the_nodes_formula() {
+        // Observed on a real ain-blockchain 1.6.0 1-node chain (apps budget 9,900,000, free
+        // tier 100,000): app rn2 with 1,000 of 1,100 staked and 80,370 bytes used.
+        assert_eq!(
+            calc_unstakeable(9_900_000.0, 100_000.0, 80_370.0, 99_552.0, 1000.0, 1100.0),
+            999.1815373899017
+        );
+        // An unstaked app: 0; no stakes at all: the app's (zero) stake.
+        assert_eq!(
+            calc_unstakeable(9_900_000.0, 100_000.0, 99_552.0, 99_552.0, 0.0, 1100.0),
+            0.0
+        );
+        assert_eq!(
+            calc_unstakeable(9_900_000.0, 100_000.0, 5.0, 5.0, 0.0, 0.0),
+            0.0
+        );
+        // Alone with all the stake: everything, unless the app would not fit the free tier.
+        assert_eq!(
+            calc_unstakeable(9_900_000.0, 100_000.0, 1_000.0, 0.0, 50.0, 50.0),
+            50.0
+        );
+        assert_eq!(
+            calc_unstakeable(9_900_000.0, 100_000.0, 200_000.0, 0.0, 50.0, 50.0),
+            49.0
+        );
+        // Usage at or over the budget: nothing.
+        assert_eq!(
+            calc_unstakeable(1_000.0, 100.0, 1_000.0, 0.0, 50.0, 60.0),
+            0.0
+        );
     }
 }

@@ -10,8 +10,13 @@
 //!
 //! Gas: results have the node's shape, with amounts that are not the node's accounting. Every op
 //! reports `bandwidth_gas_amount: 1` (the node's `unit_write_gas_amount`), REST function results
-//! 100, attributed to the app (`/apps/<app>/…`) or the service total; state gas, charged gas and
-//! gas cost are always 0. The node's `/receipts/<tx_hash>` state records are not written.
+//! 100, attributed to the app (`/apps/<app>/…`) or the service total. State gas is the node's
+//! (`updateStateGasAmount`, `state_gas_coefficient` 1): when the ops succeeded,
+//! `gas_amount_total.state` is `{service: max(0, service bytes added), app: {<app>: bytes added}}`
+//! for each app the ops name that grew (the `app` key only when one did), reported even when the
+//! budget check then fails the tx (10905 …); a real node answered a request to a full free tier
+//! with `state: {service: 0, app: {<app>: 532}}` and code 10905. Charged gas and gas cost are
+//! always 0. The node's `/receipts/<tx_hash>` state records are not written.
 
 use serde_json::{Map, Value, json};
 
@@ -167,6 +172,46 @@ fn gas_amount_total(operation: &Operation, result: &Value) -> Value {
     json!({"bandwidth": bandwidth, "state": {"service": 0}})
 }
 
+/// Tree bytes of the service and of each app a tx's ops name, before its ops ran.
+struct UsageBefore {
+    service: u64,
+    apps: Vec<(String, u64)>,
+}
+
+impl UsageBefore {
+    fn of(state: &State, operation: &Operation) -> UsageBefore {
+        UsageBefore {
+            service: budget::service_bytes(state),
+            apps: budget::op_apps(operation)
+                .into_iter()
+                .map(|app| {
+                    let bytes = budget::usage_bytes(state, &["apps", &app]);
+                    (app, bytes)
+                })
+                .collect(),
+        }
+    }
+
+    /// `gas_amount_total.state` after the ops (`updateStateGasAmount`): what the service and
+    /// each named app grew by; apps that did not grow are left out.
+    fn state_gas(&self, state: &State) -> Value {
+        let service = budget::service_bytes(state).saturating_sub(self.service);
+        let mut apps = Map::new();
+        for (app, before) in &self.apps {
+            let after = budget::usage_bytes(state, &["apps", app]);
+            if after > *before {
+                apps.insert(app.clone(), json!(after - before));
+            }
+        }
+        let mut gas = Map::new();
+        gas.insert("service".into(), json!(service));
+        if !apps.is_empty() {
+            gas.insert("app".into(), Value::Object(apps));
+        }
+        Value::Object(gas)
+    }
+}
+
 fn number_or_zero(v: &Value) -> f64 {
     v.as_f64().unwrap_or(0.0)
 }
@@ -262,6 +307,7 @@ pub fn execute_tx(
     }
     let mark = state.mark();
     let body = &tx.tx_body;
+    let usage_before = UsageBefore::of(state, &body.operation);
     let auth = Auth::user(tx.address.to_checksum());
     let timestamp = body.timestamp.as_f64().unwrap_or(0.0);
     let mut exec = Exec {
@@ -324,12 +370,18 @@ pub fn execute_tx(
     // The budget check runs only when the ops succeeded, after their events and triggers
     // (ain-node-semantics.md §1.4): a tx can fire VALUE_CHANGED and then fail 10905.
     let mut over_budget = false;
-    if !codes::is_failed_tx(&result)
-        && let Some((code, message)) = budget::check(state, &params.budgets, &body.operation)
-    {
-        result["code"] = json!(code);
-        result["message"] = json!(message);
-        over_budget = true;
+    if !codes::is_failed_tx(&result) {
+        let check = budget::check(state, &params.budgets, &body.operation);
+        // The node records state gas after the tree height/bytes check and before the budgets
+        // (`executeOperation`, db/index.js:1463-1480).
+        if !matches!(check, Some((codes::TREE_OUT_OF_TREE_BYTES_LIMIT, _))) {
+            result["gas_amount_total"]["state"] = usage_before.state_gas(state);
+        }
+        if let Some((code, message)) = check {
+            result["code"] = json!(code);
+            result["message"] = json!(message);
+            over_budget = true;
+        }
     }
     result["gas_amount_charged"] = json!(0);
     // A `SET` is judged by its `result_list` alone (`isFailedTx`), so one whose ops succeeded

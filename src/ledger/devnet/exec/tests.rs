@@ -410,6 +410,10 @@ fn staking_lifts_an_app_out_of_the_free_tier() {
     let share = 1000.0 / 0.005 * 0.495;
     let used = u["usage"]["tree_bytes"].as_f64().unwrap();
     assert_eq!(u["available"]["tree_bytes"].as_f64().unwrap(), share - used);
+    // `calcUnstakeableAmount`: alone with all the stake the app could withdraw it all, but
+    // without a stake it would not fit the free tier any more: all but 1.
+    assert!(used > 1000.0);
+    assert_eq!(u["staking"]["unstakeable"], 99, "{u}");
 }
 
 fn gc_rule(max: f64, deleted: f64) -> SimpleOp {
@@ -512,4 +516,62 @@ fn gc_deletes_the_oldest_siblings_by_insertion_silently() {
         ),
     );
     assert_eq!(job_labels(&t), want);
+}
+
+#[test]
+fn state_gas_is_what_each_named_app_grew_as_on_the_node() {
+    let mut t = T::new();
+    create_app(&mut t);
+    t.ok(SK, SimpleOp::set_value("/apps/demo/jobs/seed", json!(1)));
+    // ain-node-semantics.md §1.1's worked example: a new `jobs/job42/request =
+    // {"prompt":"hi","n":3}` under an existing `jobs` costs 10 + 160 + 14 + 160 + 176 + 170.
+    let e = t.ok(
+        SK,
+        SimpleOp::set_value(
+            "/apps/demo/jobs/job42/request",
+            json!({"prompt": "hi", "n": 3}),
+        ),
+    );
+    assert_eq!(
+        e.result["gas_amount_total"]["state"],
+        json!({"service": 0, "app": {"demo": 690}})
+    );
+    // Shrinking an app reports no app entry (the node keeps only deltas > 0).
+    let e = t.ok(
+        SK,
+        SimpleOp::set_value("/apps/demo/jobs/job42/request", json!({"n": 3})),
+    );
+    assert_eq!(e.result["gas_amount_total"]["state"], json!({"service": 0}));
+    // A refused op: the tx failed, no state gas.
+    let e = t.run(
+        SK2,
+        SimpleOp::set_value("/apps/demo/x", json!(1)).into(),
+        -1,
+    );
+    assert_eq!(e.result["code"], 12103, "{}", e.result);
+    assert_eq!(e.result["gas_amount_total"]["state"], json!({"service": 0}));
+    // A write refused by the free tier (10905) still reports what it added, as a real node did
+    // (`state: {service: 0, app: {rn1: 532}}` with code 10905).
+    t.ok(SK, SimpleOp::set_value("/apps/demo/d/seed", json!(1)));
+    let used = budget::free_tier_usage(&t.state) as f64;
+    small_free_tier(&mut t, used + 1000.0);
+    let mut n = 0;
+    let e = loop {
+        assert!(n < 20, "the free tier never filled");
+        let e = t.run(
+            SK,
+            SimpleOp::set_value(format!("/apps/demo/d/k{n}"), json!("x".repeat(100))).into(),
+            -1,
+        );
+        if codes::is_failed_tx(&e.result) {
+            break e;
+        }
+        n += 1;
+    };
+    assert_eq!(e.result["code"], 10905, "{}", e.result);
+    let label = format!("k{n}").len() as u64;
+    assert_eq!(
+        e.result["gas_amount_total"]["state"],
+        json!({"service": 0, "app": {"demo": 2 * label + 160 + 200}})
+    );
 }
