@@ -359,3 +359,63 @@ async fn refusals_a_new_signature_cannot_change_are_not_retried_and_attempts_are
     let rec = s.registry.journal().get("app/echo/c1").unwrap().unwrap();
     assert_eq!(rec.state, CallState::Signed);
 }
+
+#[tokio::test]
+async fn a_response_the_node_never_finalizes_is_looked_up_on_chain() {
+    // A real node that restarted keeps tracker entries IN_BLOCK for txs its chain lost.
+    let s = setup();
+    let poster = Poster::new(
+        s.node.clone(),
+        Arc::new(PrivateKey::generate()),
+        0,
+        s.registry.clone(),
+        s.confirmer.clone(),
+        PosterConfig {
+            backoff_min: Duration::from_millis(1),
+            confirm_after: Duration::ZERO,
+            ..PosterConfig::default()
+        },
+    );
+    let cancel = CancellationToken::new();
+    for id in ["lost", "gone"] {
+        s.node.set(
+            &format!("/apps/app/sre/calls/echo/{id}/request"),
+            json!({"input": "hi"}),
+        );
+        s.registry
+            .admit(&format!("app/echo/{id}"), &Hash([9; 32]))
+            .unwrap();
+        poster.answer(answer(id), &cancel).await.unwrap();
+    }
+    let sends = s.node.sends();
+    for (_, h) in &sends {
+        s.node.forget(h);
+        s.node.set_tx_state(*h, TxState::InBlock);
+    }
+    s.node
+        .set("/apps/app/sre/calls/echo/gone/request", Value::Null);
+    for _ in 0..STUCK_LOOKS - 1 {
+        poster.check_stale(&cancel).await;
+    }
+    assert_eq!(
+        s.confirmer.waiting(),
+        2,
+        "not yet: it may still become final"
+    );
+    poster.check_stale(&cancel).await;
+    assert_eq!(s.confirmer.waiting(), 0);
+    assert_eq!(
+        poster.resign_pending(),
+        1,
+        "the open call's response is signed again"
+    );
+    poster.resign("app/echo/lost", &cancel).await;
+    assert_eq!(
+        s.node.value("/apps/app/sre/calls/echo/lost/response")["output"],
+        "hi"
+    );
+    s.registry.journal().flush().await.unwrap();
+    let state = |k: &str| s.registry.journal().get(k).unwrap().unwrap().state;
+    assert_eq!(state("app/echo/gone"), CallState::NoRequest);
+    assert_eq!(state("app/echo/lost"), CallState::Posted);
+}
