@@ -223,6 +223,16 @@ async fn proxy_network_policy_is_rejected_and_unknown_runtimes_too() {
             .await
             .unwrap_err();
     assert!(matches!(err, SandboxError::Rejected(_)), "{err}");
+    // A dynamically linked `native` program would only ever exit 127 in the empty sandbox.
+    let dynamic = std::fs::read("/bin/true").unwrap();
+    let err =
+        j.sb.prepare(&FunctionCode::new("native", dynamic))
+            .await
+            .unwrap_err();
+    assert!(
+        matches!(&err, SandboxError::Rejected(m) if m.contains("not a static binary")),
+        "{err}"
+    );
     j.finish().await;
 }
 

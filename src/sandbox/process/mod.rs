@@ -15,7 +15,7 @@
 //!
 //! Files: `linux/` (the jail, the only `unsafe` code: `host.rs` daemon side, `jail.rs` helper side), `policy.rs` (seccomp), `cgroup.rs`
 //! (v1/v2), `cell.rs` (one stem cell, one call), `proto.rs` (daemon ↔ jail messages),
-//! `doctor.rs` (host checks). Non-Linux builds get a stub that reports the tier unavailable.
+//! `doctor.rs` (host checks), `elf.rs` (what a `native` function must be). Non-Linux builds get a stub that reports the tier unavailable.
 
 #[cfg(target_os = "linux")]
 mod cell;
@@ -23,6 +23,8 @@ mod cell;
 pub mod cgroup;
 #[cfg(target_os = "linux")]
 mod doctor;
+#[cfg(target_os = "linux")]
+mod elf;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]

@@ -224,6 +224,11 @@ impl Sandbox for ProcessSandbox {
                 code.bytes.len()
             )));
         }
+        // A runtime whose command is the code itself (`native`) runs no interpreter: the code
+        // must be an executable the empty sandbox can start.
+        if runtime.command.first().is_some_and(|c| c == "{source}") {
+            super::elf::check_static_executable(&code.bytes).map_err(SandboxError::Rejected)?;
+        }
         Ok(PreparedProcess {
             runtime,
             code: code.bytes.clone(),
