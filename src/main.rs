@@ -13,6 +13,7 @@ fn main() -> ExitCode {
     {
         ain_sre::sandbox::wasm::compile_child_main()
     }
+    quiet_on_broken_pipe();
     let cli = ain_sre::cli::Cli::parse();
     ain_sre::telemetry::init(cli.log_format, &cli.log_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -32,4 +33,24 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `ain-sre call ... | head -1`: once the reader has gone, `println!` panics ("failed printing to
+/// stdout: Broken pipe"). The reader chose to stop reading: exit 0 quietly, as a command killed
+/// by SIGPIPE would have stopped (Rust ignores SIGPIPE, and the daemon's sockets need it
+/// ignored). Every other panic still goes to the default hook.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }

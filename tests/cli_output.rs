@@ -1,0 +1,20 @@
+//! The CLI's output to a reader that went away: `ain-sre ... | head -1` ends quietly.
+
+use std::os::fd::OwnedFd;
+use std::process::{Command, Stdio};
+
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    // A pipe whose read end is already closed: every write to stdout fails with EPIPE.
+    let (read, write): (OwnedFd, OwnedFd) = nix::unistd::pipe().unwrap();
+    drop(read);
+    let out = Command::new(env!("CARGO_BIN_EXE_ain-sre"))
+        .args(["runtimes", "list"])
+        .stdout(Stdio::from(write))
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run ain-sre");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
