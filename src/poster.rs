@@ -393,6 +393,7 @@ impl<N: Node> Poster<N> {
         let status = match &answer.result {
             crate::receipt::CallResult::Ran(o) => o.status(),
             crate::receipt::CallResult::Rejected(_) => "rejected",
+            crate::receipt::CallResult::HostFault(_) => "host_error",
         };
         metrics::counter!("ain_sre_calls_total", "status" => status, "tier" => answer.sandbox.clone(),
             "app" => answer.call.app.clone(), "function" => answer.call.function.clone())

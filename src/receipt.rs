@@ -52,6 +52,10 @@ pub enum CallResult {
     Ran(Outcome),
     /// Nothing ran: bad code hash, unknown runtime, oversize input, forbidden imports, ...
     Rejected(String),
+    /// The worker's host failed to run the call (a cgroup write, a container engine error):
+    /// not the function's fault. Status `host_error`; the text is public (it goes on chain), so
+    /// it names no host path: the details are in the worker's log.
+    HostFault(String),
 }
 
 /// The `tx_body` size limit of real nodes (`tx_bytes_limit`).
@@ -75,6 +79,14 @@ pub fn build_response(
     ) = match result {
         CallResult::Rejected(why) => (
             "rejected",
+            &[],
+            &[],
+            Some(why.clone()),
+            None,
+            Usage::default(),
+        ),
+        CallResult::HostFault(why) => (
+            "host_error",
             &[],
             &[],
             Some(why.clone()),

@@ -190,6 +190,8 @@ enum RequestOutcome {
 
 struct Reject {
     why: String,
+    /// The worker's host failed (answered `host_error`, not `rejected`); `why` is public.
+    host: bool,
     code_hash: String,
     runtime: String,
     profile: String,
@@ -289,10 +291,16 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             Ok(None) => return None,
             Ok(Some(r)) => r,
             Err(rej) => {
-                tracing::info!(reason = %rej.why, "call rejected");
+                if !rej.host {
+                    tracing::info!(reason = %rej.why, "call rejected");
+                }
                 // Nothing ran: the receipt's span is the moment of the decision.
                 Ran {
-                    result: CallResult::Rejected(rej.why),
+                    result: if rej.host {
+                        CallResult::HostFault(rej.why)
+                    } else {
+                        CallResult::Rejected(rej.why)
+                    },
                     code_hash: rej.code_hash,
                     runtime: rej.runtime,
                     sandbox: "none".to_owned(),
@@ -325,12 +333,21 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
     ) -> Result<Option<Ran>, Reject> {
         let mut rej = Reject {
             why: String::new(),
+            host: false,
             code_hash: String::new(),
             runtime: String::new(),
             profile: "default".into(),
         };
         let reject = |mut r: Reject, why: String| {
             r.why = why;
+            Err(r)
+        };
+        // The details (host paths, engine messages) go to the log only: the answer is public.
+        let host_fault = |mut r: Reject, detail: &str| {
+            tracing::error!(error = %detail, "sandbox host fault; answering host_error");
+            metrics::counter!("ain_sre_host_faults_total").increment(1);
+            r.why = "the worker's sandbox failed on its host while running the call (not the function's fault; the details are in the worker's log)".into();
+            r.host = true;
             Err(r)
         };
         let app = match AppPaths::new(&call.app) {
@@ -434,6 +451,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
                 Err(CodeError::Unservable(why)) => {
                     return self.unservable(call, &app, &spec, why, rej).await;
                 }
+                Err(CodeError::Host(detail)) => return host_fault(rej, &detail),
                 Err(e) => return reject(rej, e.to_string()),
             }
         };
@@ -493,7 +511,9 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
                 Ok(Err(e @ (SandboxError::Unavailable { .. } | SandboxError::NoTier { .. }))) => {
                     return self.unservable(call, &app, &spec, e.to_string(), rej).await;
                 }
-                Ok(Err(e)) => return reject(rej, format!("worker host fault: {e}")),
+                Ok(Err(e @ SandboxError::Host { .. })) => return host_fault(rej, &e.to_string()),
+                Ok(Err(SandboxError::Rejected(why))) => return reject(rej, why),
+                Ok(Err(e)) => return reject(rej, e.to_string()),
                 Err(_) => {
                     break Outcome::Failed {
                         failure: Failure::Timeout,

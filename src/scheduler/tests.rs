@@ -40,6 +40,10 @@ fn spec(runtime: &str, hash: &str) -> serde_json::Value {
 }
 
 fn setup(config: SchedulerConfig) -> Setup {
+    setup_with(config, FakeSandbox::echo(Tier::Wasm))
+}
+
+fn setup_with(config: SchedulerConfig, fake: FakeSandbox) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let journal = Journal::open(&dir.path().join("j.redb")).unwrap();
     let registry = Arc::new(Registry::new(journal, 100));
@@ -54,7 +58,6 @@ fn setup(config: SchedulerConfig) -> Setup {
     node.set("/apps/app/sre/functions/cobol", spec("cobol", &hash));
     // The request tx of `call()` stands on the node.
     node.set_tx_state(Hash([3; 32]), TxState::Executed);
-    let fake = FakeSandbox::echo(Tier::Wasm);
     let gate = Arc::new(FinalityGate::new(10));
     let sched = Arc::new(Scheduler::new(
         SchedulerParts {
@@ -357,4 +360,42 @@ async fn started_at_is_when_the_sandbox_started_not_when_the_call_was_seen() {
         "the wait is reported apart: {} µs",
         a.queued_us
     );
+}
+
+#[tokio::test]
+async fn a_host_fault_is_answered_host_error_without_host_details() {
+    let fake = FakeSandbox::new(Tier::Wasm, |_, _| {
+        Err(crate::sandbox::SandboxError::Host {
+            tier: Tier::Wasm,
+            why: "writing \"1073741824\" to /sys/fs/cgroup/memory/ain-sre/7-1/memory.limit_in_bytes: Invalid argument".into(),
+        })
+    });
+    let mut s = setup_with(SchedulerConfig::default(), fake);
+    let a = one(&mut s, call("echo", "c1", json!({"input": "hi"}))).await;
+    match &a.result {
+        CallResult::HostFault(why) => {
+            assert!(why.contains("not the function's fault"), "{why}");
+            assert!(!why.contains("/sys") && !why.contains("cgroup"), "{why}");
+        }
+        other => panic!("expected a host fault, got {other:?}"),
+    }
+    assert_eq!(s.fake.calls().len(), 3, "two retries before answering");
+    let v = crate::receipt::build_response(
+        &crate::receipt::CallFacts {
+            request_tx: a.call.request_tx,
+            worker: Address([1; 20]),
+            code_hash: &a.code_hash,
+            runtime: &a.runtime,
+            sandbox: &a.sandbox,
+            profile: &a.profile,
+            input: &a.input,
+            started_at: a.started_at,
+            queued_us: a.queued_us,
+            finished_at: a.finished_at,
+        },
+        &a.result,
+        "/apps/app/sre/calls/echo/c1/response",
+        crate::receipt::NODE_TX_BYTES_LIMIT,
+    );
+    assert_eq!(v["status"], "host_error");
 }
