@@ -62,8 +62,11 @@ pub struct FollowerConfig {
     pub batch_size: u64,
     /// How long to wait for a wake-up before asking the source again when caught up.
     pub poll_interval: Duration,
-    /// How long to wait before retrying after the source was unavailable.
+    /// How long to wait before retrying after the source was unavailable; doubles with each
+    /// failure in a row, up to `retry_max`.
     pub retry_interval: Duration,
+    /// The longest wait between two tries of an unavailable source.
+    pub retry_max: Duration,
     /// Capacity of the event channel.
     pub channel_capacity: usize,
     /// Stop fetching while this many delivered blocks are unacknowledged (checked per batch).
@@ -81,6 +84,9 @@ impl Default for FollowerConfig {
             // A BLOCK_FINALIZED wake-up normally comes first; polling only covers a lost one.
             poll_interval: Duration::from_secs(5),
             retry_interval: Duration::from_secs(1),
+            // An outage of minutes costs a handful of tries (and log lines), and a node that
+            // comes back is noticed within half a minute.
+            retry_max: Duration::from_secs(30),
             channel_capacity: 64,
             max_unacked: 1024,
             to: None,
@@ -252,6 +258,8 @@ pub struct Follower<S> {
     acks: watch::Receiver<Option<Ack>>,
     wake: Arc<Notify>,
     stats: Arc<FollowerStats>,
+    /// Tries of the source that failed in a row (the retry backoff).
+    failures: u32,
 }
 
 impl<S: BlockSource> Follower<S> {
@@ -281,6 +289,7 @@ impl<S: BlockSource> Follower<S> {
             acks,
             wake: handle.wake.clone(),
             stats: handle.stats.clone(),
+            failures: 0,
         };
         (follower, rx, handle)
     }

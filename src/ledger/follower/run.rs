@@ -469,10 +469,22 @@ impl<S: BlockSource> Follower<S> {
     ) -> Result<Step<Option<T>>, FollowerError> {
         match answer {
             None => Ok(Step::Stop(FollowerExit::Cancelled)),
-            Some(Ok(v)) => Ok(Step::Done(Some(v))),
+            Some(Ok(v)) => {
+                if self.failures > 0 {
+                    tracing::info!(tries = self.failures, "block source available again");
+                    self.failures = 0;
+                }
+                Ok(Step::Done(Some(v)))
+            }
             Some(Err(SourceError::Unavailable(why))) => {
-                tracing::warn!(%why, "block source unavailable; retrying");
-                match self.idle(cancel, self.config.retry_interval).await {
+                self.failures = self.failures.saturating_add(1);
+                let wait = retry_wait(
+                    self.config.retry_interval,
+                    self.config.retry_max,
+                    self.failures,
+                );
+                tracing::warn!(%why, tries = self.failures, next_try_in = ?wait, "block source unavailable; retrying");
+                match self.idle(cancel, wait).await {
                     Some(stop) => Ok(Step::Stop(stop)),
                     None => Ok(Step::Done(None)),
                 }
@@ -480,6 +492,14 @@ impl<S: BlockSource> Follower<S> {
             Some(Err(e @ SourceError::Malformed(_))) => Err(FollowerError::Source(e)),
         }
     }
+}
+
+/// The wait before the next try after `failures` failed tries in a row: `first`, doubling,
+/// capped at `max`.
+fn retry_wait(first: Duration, max: Duration, failures: u32) -> Duration {
+    first
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(20))
+        .min(max.max(first))
 }
 
 /// Runs `call` unless `cancel` fires first.
@@ -504,4 +524,34 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| FollowerError::Task(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_to_the_cap() {
+        let ms = Duration::from_millis;
+        let waits: Vec<Duration> = (1..=9)
+            .map(|n| retry_wait(ms(500), ms(30_000), n))
+            .collect();
+        assert_eq!(
+            waits,
+            [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000].map(ms)
+        );
+        // An outage of two minutes: 9 tries (and warnings), not 240.
+        let mut t = Duration::ZERO;
+        let mut tries = 0;
+        while t < Duration::from_secs(121) {
+            tries += 1;
+            t += retry_wait(ms(500), ms(30_000), tries);
+        }
+        assert_eq!(tries, 9);
+        assert_eq!(
+            retry_wait(ms(500), ms(100), 3),
+            ms(500),
+            "the cap is never below the first wait"
+        );
+    }
 }
