@@ -378,6 +378,7 @@ pub async fn start<E: Executor>(
             ..FollowerConfig::default()
         },
     );
+    let _ = health.follower.set(follower_handle.clone());
     let c = intake.clone();
     supervise(
         "follower",

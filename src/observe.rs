@@ -23,7 +23,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio_util::sync::CancellationToken;
@@ -141,7 +141,12 @@ pub struct Health {
     pub rank_failover: AtomicU64,
     /// Calls a later rank found answered before its turn.
     pub rank_skipped: AtomicU64,
+    /// The follower's handle, once it runs: node reachability and progress for readiness.
+    pub follower: OnceLock<crate::ledger::follower::FollowerHandle>,
 }
+
+/// How long the follower may sit behind the node without delivering before it counts as stalled.
+const STALL_AFTER: Duration = Duration::from_secs(60);
 
 impl Default for Health {
     fn default() -> Health {
@@ -156,16 +161,73 @@ impl Default for Health {
             rank_first: AtomicU64::new(0),
             rank_failover: AtomicU64::new(0),
             rank_skipped: AtomicU64::new(0),
+            follower: OnceLock::new(),
         }
     }
 }
 
 impl Health {
+    /// Why the worker is not ready to take calls; empty when it is: stopping, the event stream
+    /// down, the node not answering the follower, or the follower stalled behind the node.
+    pub fn not_ready(&self) -> Vec<String> {
+        let mut why = Vec::new();
+        if self.stopping.load(Ordering::Relaxed) {
+            why.push("stopping".to_owned());
+        }
+        if self.events_connected.load(Ordering::Relaxed) == 0 {
+            why.push("the node's event stream is not connected".to_owned());
+        }
+        let Some(f) = self.follower.get() else {
+            why.push("the follower has not started".to_owned());
+            return why;
+        };
+        let s = f.stats();
+        let now = unix_ms();
+        let ago = |t: u64| Duration::from_millis(now.saturating_sub(t)).as_secs();
+        if s.source_failures > 0 {
+            why.push(match s.source_ok_at_ms {
+                Some(t) => format!(
+                    "the node does not answer: {} tries failed in a row, last answer {} s ago",
+                    s.source_failures,
+                    ago(t)
+                ),
+                None => format!(
+                    "the node does not answer: {} tries failed, none answered yet",
+                    s.source_failures
+                ),
+            });
+        }
+        let since = s.delivered_at_ms.map_or(self.started.elapsed(), |t| {
+            Duration::from_millis(now.saturating_sub(t))
+        });
+        if let Some(tip) = s.source_tip
+            && tip > s.delivered_height.map_or(0, |d| d + 2)
+            && since >= STALL_AFTER
+        {
+            why.push(format!(
+                "the follower is stalled: nothing delivered for {} s while the node is at block {tip} (delivered: {})",
+                since.as_secs(),
+                s.delivered_height.map_or("none".to_owned(), |d| d.to_string())
+            ));
+        }
+        why
+    }
+
     /// The `/healthz` body.
     pub fn report(&self) -> serde_json::Value {
         let h = self.follower_height.load(Ordering::Relaxed);
+        let not_ready = self.not_ready();
+        let status = if self.stopping.load(Ordering::Relaxed) {
+            "stopping"
+        } else if not_ready.is_empty() {
+            "ok"
+        } else {
+            "not_ready"
+        };
         serde_json::json!({
-            "status": if self.stopping.load(Ordering::Relaxed) { "stopping" } else { "ok" },
+            "status": status,
+            "ready": not_ready.is_empty(),
+            "not_ready": not_ready,
             "uptime_s": self.started.elapsed().as_secs(),
             "events_connected": self.events_connected.load(Ordering::Relaxed),
             "follower_height": (h != u64::MAX).then_some(h),
@@ -181,7 +243,28 @@ impl Health {
     }
 }
 
-/// Serves `/metrics` and `/healthz` on `addr` until `cancel`; returns the bound address.
+/// `/healthz` and `/readyz`: 200 when ready to take calls, 503 with the reasons otherwise.
+async fn readiness(
+    axum::extract::State(h): axum::extract::State<Arc<Health>>,
+) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
+    let report = h.report();
+    let code = if report["ready"] == true {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, axum::Json(report))
+}
+
+/// Milliseconds since the Unix epoch.
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Serves `/metrics`, `/healthz` (= `/readyz`, readiness with reasons) and `/livez` on `addr`
+/// until `cancel`; returns the bound address.
 pub async fn serve(
     addr: SocketAddr,
     health: Arc<Health>,
@@ -207,20 +290,28 @@ pub async fn serve(
                 }
             }),
         )
+        .route("/healthz", axum::routing::get(readiness))
+        .route("/readyz", axum::routing::get(readiness))
         .route(
-            "/healthz",
+            "/livez",
             axum::routing::get(move || {
                 let h = h.clone();
                 async move {
+                    // Alive while running, whatever the node does: restarting the worker would
+                    // not bring the node back.
                     let code = if h.stopping.load(Ordering::Relaxed) {
                         axum::http::StatusCode::SERVICE_UNAVAILABLE
                     } else {
                         axum::http::StatusCode::OK
                     };
-                    (code, axum::Json(h.report()))
+                    (
+                        code,
+                        axum::Json(serde_json::json!({"alive": code.is_success()})),
+                    )
                 }
             }),
-        );
+        )
+        .with_state(health);
     tokio::spawn(async move {
         let stop = async move { cancel.cancelled().await };
         if let Err(e) = axum::serve(listener, app)

@@ -513,7 +513,6 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
                 }
                 Ok(Err(e @ SandboxError::Host { .. })) => return host_fault(rej, &e.to_string()),
                 Ok(Err(SandboxError::Rejected(why))) => return reject(rej, why),
-                Ok(Err(e)) => return reject(rej, e.to_string()),
                 Err(_) => {
                     break Outcome::Failed {
                         failure: Failure::Timeout,

@@ -151,6 +151,14 @@ pub struct FollowerStats {
     verify_nanos: AtomicU64,
     delivered: AtomicU64,
     persisted: AtomicU64,
+    /// Unix ms of the last delivery (0: none yet).
+    delivered_at_ms: AtomicU64,
+    /// The node's last block number as last reported (NONE: not yet).
+    source_tip: AtomicU64,
+    /// Unix ms of the last successful answer of the source (0: none yet).
+    source_ok_at_ms: AtomicU64,
+    /// Failed tries of the source in a row.
+    source_failures: AtomicU64,
 }
 
 impl Default for FollowerStats {
@@ -161,6 +169,10 @@ impl Default for FollowerStats {
             verify_nanos: AtomicU64::new(0),
             delivered: AtomicU64::new(NONE),
             persisted: AtomicU64::new(NONE),
+            delivered_at_ms: AtomicU64::new(0),
+            source_tip: AtomicU64::new(NONE),
+            source_ok_at_ms: AtomicU64::new(0),
+            source_failures: AtomicU64::new(0),
         }
     }
 }
@@ -183,8 +195,28 @@ impl FollowerStats {
             verify_time: Duration::from_nanos(self.verify_nanos.load(Ordering::Relaxed)),
             delivered_height: opt(&self.delivered),
             persisted_height: opt(&self.persisted),
+            delivered_at_ms: Some(self.delivered_at_ms.load(Ordering::Relaxed)).filter(|&t| t > 0),
+            source_tip: opt(&self.source_tip),
+            source_ok_at_ms: Some(self.source_ok_at_ms.load(Ordering::Relaxed)).filter(|&t| t > 0),
+            source_failures: self.source_failures.load(Ordering::Relaxed),
         }
     }
+
+    fn record_source(&self, ok: bool) {
+        if ok {
+            self.source_ok_at_ms.store(unix_ms(), Ordering::Relaxed);
+            self.source_failures.store(0, Ordering::Relaxed);
+        } else {
+            self.source_failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// A copy of [`FollowerStats`].
@@ -200,6 +232,14 @@ pub struct StatsSnapshot {
     pub delivered_height: Option<u64>,
     /// Highest acknowledged block written to the cursor store.
     pub persisted_height: Option<u64>,
+    /// When the last block was delivered (Unix ms).
+    pub delivered_at_ms: Option<u64>,
+    /// The source's last block number, as last reported.
+    pub source_tip: Option<u64>,
+    /// When the source last answered (Unix ms).
+    pub source_ok_at_ms: Option<u64>,
+    /// Failed tries of the source in a row (0 while it answers).
+    pub source_failures: u64,
 }
 
 impl StatsSnapshot {

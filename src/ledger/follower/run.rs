@@ -81,7 +81,10 @@ impl<S: BlockSource> Follower<S> {
             let next = p.verified.number.saturating_add(1);
             let answer = race(cancel, self.source.last_block_number()).await;
             let last = match self.after_source(answer, cancel).await? {
-                Step::Done(Some(n)) => n,
+                Step::Done(Some(n)) => {
+                    self.stats.source_tip.store(n, Ordering::Relaxed);
+                    n
+                }
                 Step::Done(None) => continue,
                 Step::Stop(s) => return Ok(s),
             };
@@ -371,6 +374,9 @@ impl<S: BlockSource> Follower<S> {
         p.delivered = Some(number);
         p.unacked.push_back(anchor);
         self.stats.delivered.store(number, Ordering::Relaxed);
+        self.stats
+            .delivered_at_ms
+            .store(super::unix_ms(), Ordering::Relaxed);
         None
     }
 
@@ -470,6 +476,7 @@ impl<S: BlockSource> Follower<S> {
         match answer {
             None => Ok(Step::Stop(FollowerExit::Cancelled)),
             Some(Ok(v)) => {
+                self.stats.record_source(true);
                 if self.failures > 0 {
                     tracing::info!(tries = self.failures, "block source available again");
                     self.failures = 0;
@@ -477,6 +484,7 @@ impl<S: BlockSource> Follower<S> {
                 Ok(Step::Done(Some(v)))
             }
             Some(Err(SourceError::Unavailable(why))) => {
+                self.stats.record_source(false);
                 self.failures = self.failures.saturating_add(1);
                 let wait = retry_wait(
                     self.config.retry_interval,
