@@ -117,7 +117,7 @@ async fn follows_and_verifies_the_real_chain() {
     // From a checkpoint, as JSON lines.
     let out = follow(vec![
         "--node".into(),
-        url,
+        url.clone(),
         "--from".into(),
         "10".into(),
         "--to".into(),
@@ -145,6 +145,30 @@ async fn follows_and_verifies_the_real_chain() {
             >= 3
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("trusting block 9"));
+
+    // `--from 0` is genesis.
+    let out = follow(vec![
+        "--node".into(),
+        url,
+        "--from".into(),
+        "0".into(),
+        "--to".into(),
+        "1".into(),
+        "--genesis-hash".into(),
+        GENESIS.into(),
+        "--json".into(),
+    ])
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let numbers: Vec<u64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).unwrap()["number"].as_u64())
+        .collect();
+    assert_eq!(numbers, [0, 1]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

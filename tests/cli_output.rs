@@ -18,3 +18,26 @@ fn a_closed_stdout_ends_the_command_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
+
+#[test]
+fn call_refuses_a_zero_timeout() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ain-sre"))
+        .args([
+            "call",
+            "--app",
+            "a",
+            "--fn",
+            "f",
+            "--wait",
+            "--timeout",
+            "0",
+        ])
+        .output()
+        .expect("run ain-sre");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--timeout") && stderr.contains("0"),
+        "{stderr}"
+    );
+}

@@ -25,8 +25,8 @@ pub struct CallArgs {
     /// Wait for the response and print it.
     #[arg(long)]
     pub wait: bool,
-    /// How long to wait, in seconds.
-    #[arg(long, default_value_t = 30)]
+    /// How long to wait, in seconds (at least 1).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
     #[command(flatten)]
     node: NodeArgs,

@@ -30,8 +30,8 @@ pub struct FollowArgs {
     /// instead of waiting for the next poll.
     #[arg(long)]
     pub events: Option<String>,
-    /// Start at this block, trusting block FROM-1 from the node as a checkpoint (printed).
-    /// Without it, follow from the cursor file, or from genesis.
+    /// Start at this block, trusting block FROM-1 from the node as a checkpoint (printed); 0 is
+    /// genesis (and resets `--cursor`). Without it, follow from the cursor file, or from genesis.
     #[arg(long)]
     pub from: Option<u64>,
     /// Stop after verifying this block (the node must already serve TO+1, which proves it).
@@ -99,10 +99,19 @@ pub(crate) async fn run(args: FollowArgs) -> anyhow::Result<ExitCode> {
         Some(path) => Arc::new(FileCursorStore::new(path)),
         None => Arc::new(MemoryCursorStore::new()),
     };
-    if let Some(from) = args.from {
-        if from == 0 {
-            bail!("--from 0 is the genesis block: omit --from to follow from genesis");
-        }
+    if args.from == Some(0)
+        && let Some(path) = &args.cursor
+        && path.exists()
+    {
+        // Like any --from, it replaces the stored position: here with none (genesis).
+        std::fs::remove_file(path)
+            .with_context(|| format!("resetting the cursor {}", path.display()))?;
+        eprintln!(
+            "--from 0: the cursor {} is reset; following from genesis",
+            path.display()
+        );
+    }
+    if let Some(from) = args.from.filter(|&f| f > 0) {
         let checkpoint: Block = rpc
             .get_block_by_number(from - 1, true)
             .await?

@@ -33,10 +33,17 @@ mod workers;
 #[command(name = "ain-sre", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     /// Log line format on stderr.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "AIN_SRE_LOG_FORMAT")]
+    // Global options come after each subcommand's own in its help.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "AIN_SRE_LOG_FORMAT", display_order = 900)]
     pub log_format: LogFormat,
     /// Default log filter (RUST_LOG overrides it), e.g. `info`, `ain_sre=debug`.
-    #[arg(long, global = true, default_value = "info", env = "AIN_SRE_LOG")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "info",
+        env = "AIN_SRE_LOG",
+        display_order = 901
+    )]
     pub log_level: String,
     /// What to do.
     #[command(subcommand)]

@@ -22,26 +22,44 @@ use crate::ledger::crypto::Hash;
 use crate::sandbox::Tier;
 use crate::sandbox::any::{TierConfig, Tiers};
 
+/// The keys of `run --config`, for `run --help`.
+const CONFIG_KEYS: &str = "\
+Config file keys (TOML, `--config FILE`; flags and their environment variables win over the file;
+unknown keys are refused):
+  node, events, apps = [..], data_dir, metrics_addr     as the flags
+  chain_id, genesis_hash                                pin the chain (default: trust the node's genesis on first use)
+  queue_capacity (512), max_concurrency (64), per_function_concurrency (64),
+  max_input_bytes (4096), grace_period_ms, spec_ttl_ms, heartbeat_ms (10000, min 100), client_id
+  runtimes_dir, profiles_dir                            catalogs (default: the shipped ones)
+  disabled_tiers = [\"container\", ..]                    tiers not to offer on this host
+  [container] allowed_images, allowed_image_label, runtime, guest_uid_base, guest_uids
+Counts must be at least 1. See the README's \"The worker\" and \"Fleets and pairing\".";
+
 /// Arguments of `ain-sre run`.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = CONFIG_KEYS)]
 pub struct RunArgs {
-    /// Worker config file (TOML).
-    #[arg(long)]
+    /// Worker config file (TOML; `run --help` lists its keys).
+    #[arg(long, env = "AIN_SRE_CONFIG")]
     pub config: Option<PathBuf>,
-    /// The node's JSON-RPC endpoint (a base URL without a path gets `/json-rpc`).
-    #[arg(long)]
+    /// The node's JSON-RPC endpoint (a base URL without a path gets `/json-rpc`) [default:
+    /// http://127.0.0.1:8081/json-rpc, unless the config file sets `node`].
+    #[arg(long, env = "AIN_SRE_NODE")]
     pub node: Option<String>,
-    /// The node's event-handler endpoint.
-    #[arg(long)]
+    /// The node's event-handler endpoint [default: ws://127.0.0.1:5100/, unless the config file
+    /// sets `events`].
+    #[arg(long, env = "AIN_SRE_EVENTS")]
     pub events: Option<String>,
     /// App to serve (repeat for several).
     #[arg(long = "app")]
     pub apps: Vec<String>,
-    /// Journal and cursor directory.
-    #[arg(long)]
+    /// Journal and cursor directory [default: ./ain-sre-data, unless the config file sets
+    /// `data_dir`].
+    #[arg(long, env = "AIN_SRE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Serve /metrics and /healthz here (e.g. 127.0.0.1:9464).
-    #[arg(long)]
+    /// Serve /metrics, /healthz (= /readyz) and /livez here (e.g. 127.0.0.1:9464) [default: not
+    /// served].
+    #[arg(long, env = "AIN_SRE_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
     /// Write this worker's registry entry in every served app at start.
     #[arg(long)]
@@ -155,6 +173,21 @@ pub(crate) fn daemon_config(args: &RunArgs, file: RunFile) -> anyhow::Result<Dae
         .map(|h| h.parse::<Hash>())
         .transpose()
         .context("genesis_hash")?;
+    for (key, value) in [
+        ("queue_capacity", file.queue_capacity),
+        ("max_concurrency", file.max_concurrency),
+        ("per_function_concurrency", file.per_function_concurrency),
+        ("max_input_bytes", file.max_input_bytes),
+    ] {
+        anyhow::ensure!(
+            value != Some(0),
+            "{key} = 0 in the config file: it must be at least 1 (leave it out for the default)"
+        );
+    }
+    anyhow::ensure!(
+        file.spec_ttl_ms != Some(0),
+        "spec_ttl_ms = 0 in the config file: it must be at least 1 (leave it out for the default)"
+    );
     let s = &mut c.scheduler;
     s.queue_capacity = file.queue_capacity.unwrap_or(s.queue_capacity);
     s.max_concurrency = file.max_concurrency.unwrap_or(s.max_concurrency);
@@ -231,6 +264,34 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zero_counts_are_refused_with_the_key() {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from(["ain-sre", "run", "--app", "a"]).unwrap();
+        let crate::cli::Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        for key in [
+            "queue_capacity",
+            "max_concurrency",
+            "per_function_concurrency",
+            "max_input_bytes",
+            "spec_ttl_ms",
+        ] {
+            let file: RunFile = toml::from_str(&format!("{key} = 0\n")).unwrap();
+            let err = daemon_config(&args, file).unwrap_err().to_string();
+            assert!(err.contains(key) && err.contains("at least 1"), "{err}");
+        }
+        let file: RunFile = toml::from_str("max_concurrency = 2\n").unwrap();
+        assert_eq!(
+            daemon_config(&args, file)
+                .unwrap()
+                .scheduler
+                .max_concurrency,
+            2
+        );
+    }
 
     #[test]
     fn container_section_sets_the_image_policy_and_refuses_unknown_keys() {

@@ -1,0 +1,88 @@
+//! Every subcommand's `--help`, checked against `tests/snapshots/help/`, so help text cannot
+//! change (or lose a default, an environment variable, an explanation) without a reviewed diff.
+//! After an intended change: `AIN_SRE_UPDATE_SNAPSHOTS=1 cargo test --test cli_help`, then
+//! review the changed files.
+
+use std::path::PathBuf;
+
+use clap::CommandFactory;
+
+/// `[env: NAME=value]` shows the variable's current value: keep the name only.
+fn without_env_values(help: &str) -> String {
+    let mut out = String::with_capacity(help.len());
+    let mut rest = help;
+    while let Some(i) = rest.find("[env: ") {
+        let (head, tail) = rest.split_at(i + "[env: ".len());
+        out.push_str(head);
+        let end = tail.find(']').unwrap_or(tail.len());
+        let inner = &tail[..end];
+        out.push_str(inner.split('=').next().unwrap_or(inner));
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn collect(cmd: &mut clap::Command, path: &str, out: &mut Vec<(String, String)>) {
+    let help = cmd.render_long_help().to_string();
+    out.push((path.to_owned(), without_env_values(&help)));
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .filter(|n| n != "help")
+        .collect();
+    for name in names {
+        let sub = cmd.find_subcommand_mut(&name).expect("listed");
+        collect(sub, &format!("{path}-{name}"), out);
+    }
+}
+
+#[test]
+fn every_subcommands_help_matches_its_snapshot() {
+    let mut cmd = ain_sre::cli::Cli::command();
+    cmd.build();
+    let mut helps = Vec::new();
+    collect(&mut cmd, "ain-sre", &mut helps);
+    assert!(helps.len() > 15, "{} help texts", helps.len());
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/help");
+    let update = std::env::var_os("AIN_SRE_UPDATE_SNAPSHOTS").is_some();
+    if update {
+        std::fs::create_dir_all(&dir).unwrap();
+    }
+    let mut changed = Vec::new();
+    for (name, help) in &helps {
+        let file = dir.join(format!("{name}.txt"));
+        if update {
+            std::fs::write(&file, help).unwrap();
+            continue;
+        }
+        match std::fs::read_to_string(&file) {
+            Ok(want) if want == *help => {}
+            Ok(want) => changed.push(format!(
+                "{name}: differs from {}\n--- snapshot\n{want}\n--- now\n{help}",
+                file.display()
+            )),
+            Err(_) => changed.push(format!("{name}: no snapshot at {}", file.display())),
+        }
+    }
+    // A snapshot whose subcommand is gone.
+    if !update && let Ok(entries) = std::fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            let n = e
+                .file_name()
+                .to_string_lossy()
+                .trim_end_matches(".txt")
+                .to_owned();
+            if !helps.iter().any(|(h, _)| *h == n) {
+                changed.push(format!(
+                    "{n}: snapshot of a subcommand that no longer exists"
+                ));
+            }
+        }
+    }
+    assert!(
+        changed.is_empty(),
+        "help text changed (if intended: AIN_SRE_UPDATE_SNAPSHOTS=1 cargo test --test cli_help, then review):\n\n{}",
+        changed.join("\n\n")
+    );
+}
