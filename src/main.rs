@@ -29,7 +29,7 @@ fn main() -> ExitCode {
     match runtime.block_on(cli.run()) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            ain_sre::telemetry::error(&format!("{e:#}"));
             ExitCode::FAILURE
         }
     }

@@ -2,7 +2,12 @@
 //!
 //! Stdout is kept for command results (tables, addresses, JSON), so logs never mix with them.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use tracing_subscriber::EnvFilter;
+
+/// Set when logs are JSON lines: then every line a command writes on stderr must be one too.
+static JSON: AtomicBool = AtomicBool::new(false);
 
 /// How log lines are rendered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -25,6 +30,7 @@ pub fn init(format: LogFormat, default_level: &str) {
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
+    JSON.store(format == LogFormat::Json, Ordering::Relaxed);
     let result = match format {
         LogFormat::Human => builder.compact().try_init(),
         LogFormat::Json => builder
@@ -35,4 +41,23 @@ pub fn init(format: LogFormat, default_level: &str) {
     };
     // A second init (tests calling run twice) keeps the first subscriber; that is fine.
     drop(result);
+}
+
+/// A status line for the operator on stderr: plain text, or a JSON log line (`INFO`) when logs
+/// are JSON, so that every line on stderr parses.
+pub fn status(message: &str) {
+    if JSON.load(Ordering::Relaxed) {
+        tracing::info!("{message}");
+    } else {
+        eprintln!("{message}");
+    }
+}
+
+/// An error line on stderr (`error: ...`, or a JSON log line at `ERROR` when logs are JSON).
+pub fn error(message: &str) {
+    if JSON.load(Ordering::Relaxed) {
+        tracing::error!("{message}");
+    } else {
+        eprintln!("error: {message}");
+    }
 }

@@ -41,3 +41,41 @@ fn call_refuses_a_zero_timeout() {
         "{stderr}"
     );
 }
+
+#[test]
+fn with_json_logs_every_line_on_stderr_is_json() {
+    // `run` against a node that is not there: start-up fails after its retries; each line it
+    // wrote, the final error included, must be a JSON object.
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ain-sre"))
+        .args([
+            "--log-format",
+            "json",
+            "run",
+            "--node",
+            "http://127.0.0.1:9/json-rpc",
+            "--events",
+            "ws://127.0.0.1:9/",
+            "--app",
+            "a",
+        ])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env(
+            "AIN_SRE_PRIVATE_KEY",
+            "0x4207e9eb1b0b2a7e8a3ac2b1a1d6b3c4e5f60718293a4b5c6d7e8f9012345678",
+        )
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ain-sre");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.trim().is_empty());
+    for line in stderr.lines() {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {line}\n--- all:\n{stderr}"));
+        assert!(v.is_object(), "{line}");
+    }
+    assert!(stderr.contains("\"level\":\"ERROR\""), "{stderr}");
+}

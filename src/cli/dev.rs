@@ -248,7 +248,7 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         let _ = std::fs::remove_dir_all(&data);
     }
     if let Err(e) = r {
-        eprintln!("error: {e}");
+        crate::telemetry::error(&e.to_string());
         return Ok(ExitCode::FAILURE);
     }
     Ok(if all_ok {

@@ -238,7 +238,10 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let handle = daemon::start(config, key, tiers.clone()).await?;
-    eprintln!("worker {} running; Ctrl-C to stop", handle.address);
+    crate::telemetry::status(&format!(
+        "worker {} running; Ctrl-C to stop",
+        handle.address
+    ));
     let stopper = handle.stopper();
     let wait = handle.wait();
     tokio::pin!(wait);
@@ -255,7 +258,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     match result {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::telemetry::error(&e.to_string());
             Ok(ExitCode::FAILURE)
         }
     }

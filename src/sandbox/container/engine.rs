@@ -38,6 +38,24 @@ fn unavailable(why: impl Into<String>) -> SandboxError {
     }
 }
 
+/// Why the engine cannot be reached, with what to do about it: a socket the user may not open is
+/// not fixed by installing Docker.
+fn unreachable_hint(error: &str) -> String {
+    let socket = std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|h| h.strip_prefix("unix://").map(str::to_owned))
+        .unwrap_or_else(|| "/var/run/docker.sock".to_owned());
+    if error.contains("Permission denied") || error.contains("permission denied") {
+        format!(
+            "permission denied on {socket} (add the user to group docker, or run the worker as root)"
+        )
+    } else if !std::path::Path::new(&socket).exists() {
+        format!("no Docker engine socket at {socket}: install docker.io and start dockerd")
+    } else {
+        format!("cannot reach the Docker engine at {socket} ({error}): is dockerd running?")
+    }
+}
+
 impl Engine {
     /// Connects (`DOCKER_HOST` or the local socket), negotiates the API version and reads the
     /// engine's versions.
@@ -53,11 +71,7 @@ impl Engine {
         let (docker, v) = tokio::time::timeout(CONNECT_TIMEOUT, work)
             .await
             .map_err(|_| unavailable("the Docker engine did not answer within 3 s"))?
-            .map_err(|e| {
-                unavailable(format!(
-                    "cannot reach the Docker engine ({e}); install docker.io and start dockerd"
-                ))
-            })?;
+            .map_err(|e| unavailable(unreachable_hint(&e.to_string())))?;
         let runc = v
             .components
             .unwrap_or_default()
@@ -265,6 +279,22 @@ mod tests {
             "name=userns"
         ])));
         assert!(!userns_remapped(&[]));
+    }
+
+    #[test]
+    fn an_unreachable_engine_says_what_to_do() {
+        let denied = unreachable_hint(
+            "Error in the hyper legacy client: client error (Connect): Permission denied (os error 13)",
+        );
+        assert!(
+            denied.contains("permission denied on") && denied.contains("group docker"),
+            "{denied}"
+        );
+        let other = unreachable_hint("connection refused");
+        assert!(
+            other.contains("install docker.io") || other.contains("is dockerd running"),
+            "{other}"
+        );
     }
 
     #[test]

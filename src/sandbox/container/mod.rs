@@ -229,7 +229,12 @@ impl ContainerSandbox {
         engine.require_no_userns_remap().await?;
         match cfg.oci_runtime.as_deref() {
             None | Some("runc") => {
-                if let Some(w) = engine.runc_warning() {
+                // Once per process, however many times a tier is started in it.
+                static WARNED: std::sync::atomic::AtomicBool =
+                    std::sync::atomic::AtomicBool::new(false);
+                if let Some(w) = engine.runc_warning()
+                    && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
                     tracing::warn!("{w}");
                 }
             }
