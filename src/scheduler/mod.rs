@@ -391,17 +391,20 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             Ok(r) => r,
             Err(e) => return reject(rej, e.to_string()),
         };
-        if request.input.len() > self.config.max_input_bytes {
+        // The receipt's input_hash covers what the caller sent, rejected or not, so `call`
+        // can verify a rejection too.
+        let too_long = request.input.len() > self.config.max_input_bytes;
+        let len = request.input.len();
+        *input_out = Arc::from(request.input);
+        if too_long {
             return reject(
                 rej,
                 format!(
-                    "input of {} bytes exceeds the worker's limit of {} bytes",
-                    request.input.len(),
+                    "input of {len} bytes exceeds the worker's limit of {} bytes",
                     self.config.max_input_bytes
                 ),
             );
         }
-        *input_out = Arc::from(request.input);
         let spec = loop {
             match self.library.spec(&app, &call.function).await {
                 Ok(Some(s)) => break s,

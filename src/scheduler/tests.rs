@@ -167,12 +167,15 @@ async fn calls_that_can_never_run_are_rejected_without_running() {
         (call("cobol", "e", json!({"input": "x"})), "unknown runtime"),
     ];
     for (c, want) in cases {
+        let sent = c.request["input"].as_str().unwrap_or_default().to_owned();
         let a = one(&mut s, c).await;
         match &a.result {
             CallResult::Rejected(why) => assert!(why.contains(want), "{want}: {why}"),
             other => panic!("{want}: {other:?}"),
         }
         assert_eq!(a.sandbox, "none");
+        // The receipt's input_hash is over what the caller sent, rejected or not.
+        assert_eq!(&*a.input, sent.as_bytes(), "{want}");
     }
     assert!(s.fake.calls().is_empty(), "nothing ran");
 }
