@@ -124,7 +124,7 @@ live_scrape() {
   cmd="${cmd//127.0.0.1:9464/127.0.0.1:$met}"
   cmd="${cmd//\/usr\/local\/bin\/ain-sre/$bin}"
   # shellcheck disable=SC2086  # the unit's word splitting: no quoting in ExecStart
-  "${env_clean[@]}" $cmd --register >"$live/worker.log" 2>&1 &
+  "${env_clean[@]}" $cmd >"$live/worker.log" 2>&1 &
   pids+=($!)
   local m="http://127.0.0.1:$met"
   for _ in $(seq 60); do curl -sf "$m/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
@@ -398,7 +398,7 @@ for f in "$ud"/*.service "$ud"/*.timer; do
 done
 say "systemd: $n units verified by systemd-analyze $(systemd-analyze --version | head -1 | awk '{print $2}') (container.conf as a drop-in), no warnings"
 # Exposure ceilings (0-100; systemd-analyze shows them /10): the WASM worker and the devnet are
-# fully sandboxed (13 measured; 17 with container.conf), the process tier can't be (66).
+# fully sandboxed (14 measured; 17 with container.conf), the process tier can't be (66).
 for spec in ain-sre-worker.service:20 ain-sre-devnet.service:20 ain-sre-worker-process.service:70; do
   u="${spec%%:*}" max="${spec##*:}"
   out="$(cd "$ud" && systemd-analyze security --offline=true --threshold="$max" "./$u" 2>&1)" \

@@ -85,7 +85,7 @@ cat >"$work/units/ain-sre-worker.service.d/boot-test.conf" <<'EOF'
 LoadCredential=
 ExecStart=
 ExecStart=/usr/local/bin/ain-sre run --config /etc/ain-sre/worker.toml --data-dir %S/ain-sre \
-    --metrics-addr 127.0.0.1:9464 --keystore /etc/ain-sre/keystore.json --password-file /etc/ain-sre/password
+    --metrics-addr 127.0.0.1:9464 --register --keystore /etc/ain-sre/keystore.json --password-file /etc/ain-sre/password
 EOF
 
 step "booting systemd $(/usr/lib/systemd/systemd --version | head -1 | awk '{print $2}') in a container"
