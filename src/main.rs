@@ -29,7 +29,7 @@ fn main() -> ExitCode {
     match runtime.block_on(cli.run()) {
         Ok(code) => code,
         Err(e) => {
-            ain_sre::telemetry::error(&format!("{e:#}"));
+            ain_sre::telemetry::error(&error_chain(&e));
             ExitCode::FAILURE
         }
     }
@@ -53,4 +53,18 @@ fn quiet_on_broken_pipe() {
         }
         default(info);
     }));
+}
+
+/// The error and its causes, `: `-joined, leaving out a cause whose text the message already
+/// holds (an error that prints its source would otherwise show it twice).
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut message = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !message.contains(&cause) {
+            message.push_str(": ");
+            message.push_str(&cause);
+        }
+    }
+    message
 }

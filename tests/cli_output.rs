@@ -79,3 +79,80 @@ fn with_json_logs_every_line_on_stderr_is_json() {
     }
     assert!(stderr.contains("\"level\":\"ERROR\""), "{stderr}");
 }
+
+/// `ain-sre ARGS` → (exit code, stderr).
+fn ain_sre(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ain-sre"))
+        .args(args)
+        .env(
+            "AIN_SRE_PRIVATE_KEY",
+            "0x4207e9eb1b0b2a7e8a3ac2b1a1d6b3c4e5f60718293a4b5c6d7e8f9012345678",
+        )
+        .output()
+        .expect("run ain-sre");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn errors_name_what_they_are_about_once() {
+    let (code, err) = ain_sre(&[
+        "call",
+        "--app",
+        "a",
+        "--fn",
+        "f",
+        "--input",
+        "@/nonexistent/in.json",
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("/nonexistent/in.json") && err.contains("No such file"),
+        "{err}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("in.bin");
+    std::fs::write(&bin, [0xff, 0xfe, 0x00]).unwrap();
+    let (_, err) = ain_sre(&[
+        "call",
+        "--app",
+        "a",
+        "--fn",
+        "f",
+        "--input",
+        &format!("@{}", bin.display()),
+    ]);
+    assert!(err.contains("not UTF-8") && err.contains("base64"), "{err}");
+    // A listener that is not a node: the status, the URL and a hint, not a page of HTML.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for s in listener.incoming().flatten().take(4) {
+            let mut s = s;
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let body = "<!DOCTYPE html>\n<html><body>Not Found</body></html>\n";
+            let _ = write!(
+                s,
+                "HTTP/1.1 404 Not Found\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let url = format!("http://{addr}/rpc");
+    let (code, err) = ain_sre(&["workers", "list", "--app", "a", "--node", &url]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("404") && err.contains(&url) && err.contains("/json-rpc"),
+        "{err}"
+    );
+    assert!(!err.contains("</html>"), "{err}");
+    // A busy port: the OS error once.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let (_, err) = ain_sre(&["devnet", "--port", &port]);
+    assert_eq!(err.matches("Address already in use").count(), 1, "{err}");
+}

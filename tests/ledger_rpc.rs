@@ -401,7 +401,7 @@ async fn http_500_is_transient_http_error() {
     let client = RpcClient::new(&url).unwrap();
     let err = bounded(client.get_last_block_number()).await.unwrap_err();
     match &err {
-        RpcError::Http { status, body } => {
+        RpcError::Http { status, body, .. } => {
             assert_eq!(*status, 500);
             assert_eq!(body, "boom");
         }

@@ -3,7 +3,10 @@
 //! the receipt names this request tx, this input's hash and the function's code hash as of the
 //! request. A failed check is printed and the exit code is 1.
 
+use std::path::Path;
 use std::process::ExitCode;
+
+use anyhow::Context;
 use std::time::{Duration, Instant};
 
 use super::common::{KeyArgs, NodeArgs};
@@ -35,9 +38,22 @@ pub struct CallArgs {
     key: KeyArgs,
 }
 
+/// An `--input @FILE`: text, named in every error.
+fn read_input(path: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("reading the input file {}", path.display()))?;
+    String::from_utf8(bytes).map_err(|_| {
+        anyhow::anyhow!(
+            "the input file {} is not UTF-8 text: a call's input is a string on chain; send binary data encoded, e.g. --input \"$(base64 -w0 {})\", and decode it in the function",
+            path.display(),
+            path.display()
+        )
+    })
+}
+
 pub(crate) async fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
     let input = match args.input.strip_prefix('@') {
-        Some(f) => std::fs::read_to_string(f)?,
+        Some(f) => read_input(Path::new(f))?,
         None => args.input.clone(),
     };
     let client = ChainClient::connect(&args.node.node, args.key.load(true)?).await?;

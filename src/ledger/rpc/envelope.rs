@@ -108,7 +108,16 @@ pub(super) fn decode_response_with<T>(
     if !(200..300).contains(&status) {
         return Err(RpcError::Http {
             status,
-            body: snippet(body),
+            url: String::new(),
+            // The first line only: an HTML error page is no use in full.
+            body: snippet(
+                String::from_utf8_lossy(body)
+                    .lines()
+                    .map(str::trim)
+                    .find(|l| !l.is_empty())
+                    .unwrap_or_default()
+                    .as_bytes(),
+            ),
         });
     }
     let malformed_body = |what: String| RpcError::Malformed(format!("{what}: {}", snippet(body)));

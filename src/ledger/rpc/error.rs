@@ -53,10 +53,12 @@ pub enum RpcError {
         message: String,
     },
     /// The HTTP status was not 2xx.
-    #[error("HTTP status {status}: {body}")]
+    #[error("HTTP status {status}{}: {body}", if url.is_empty() { String::new() } else { format!(" from {url} (is this the node's JSON-RPC endpoint? a real node serves /json-rpc)") })]
     Http {
         /// The status code.
         status: u16,
+        /// The URL asked (empty when not known).
+        url: String,
         /// The start of the response body, for the log.
         body: String,
     },
@@ -113,6 +115,7 @@ mod tests {
         for status in [500, 502, 503, 408, 429] {
             let e = RpcError::Http {
                 status,
+                url: String::new(),
                 body: String::new(),
             };
             assert!(e.is_transient(), "{status}");
@@ -120,6 +123,7 @@ mod tests {
         assert!(
             !RpcError::Http {
                 status: 404,
+                url: String::new(),
                 body: String::new()
             }
             .is_transient()

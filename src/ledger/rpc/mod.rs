@@ -189,7 +189,14 @@ impl RpcClient {
         let (status, bytes) = tokio::time::timeout(self.timeout, exchange)
             .await
             .map_err(|_| RpcError::Timeout)??;
-        let out = envelope::decode_response_with(status, &bytes, id, decode);
+        let out = envelope::decode_response_with(status, &bytes, id, decode).map_err(|e| match e {
+            RpcError::Http { status, body, .. } => RpcError::Http {
+                status,
+                url: self.url.to_string(),
+                body,
+            },
+            other => other,
+        });
         if let Err(e) = &out {
             tracing::debug!(method, id, error = %e, "json-rpc call failed");
         }
