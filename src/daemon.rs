@@ -130,6 +130,9 @@ pub struct DaemonConfig {
     /// Interval of the liveness heartbeat written to the worker's registry entries
     /// ([`crate::presence`]). Default 10 s.
     pub heartbeat: Duration,
+    /// How long start-up waits for an unreachable node before giving up; `None` (the default)
+    /// waits as long as it takes, retrying with the same backoff as at run time.
+    pub node_wait: Option<Duration>,
 }
 
 impl DaemonConfig {
@@ -156,6 +159,7 @@ impl DaemonConfig {
             profiles_dir: None,
             follower_poll: Duration::from_millis(500),
             heartbeat: crate::presence::DEFAULT_INTERVAL,
+            node_wait: None,
         }
     }
 }
@@ -232,22 +236,56 @@ where
     })
 }
 
-async fn with_retry<T, F, Fut>(what: &str, f: F) -> Result<T, DaemonError>
+/// Runs `f` until the node answers: a transient failure (unreachable, timed out, 5xx) is retried
+/// with the backoff the follower uses at run time (500 ms doubling to 30 s, one warning per try),
+/// for at most `wait` (`None`: as long as it takes), so a worker started before its node waits
+/// for it. A permanent error ends at once.
+pub async fn with_node_retry<T, E, F, Fut>(
+    what: &str,
+    wait: Option<Duration>,
+    is_transient: impl Fn(&E) -> bool,
+    f: F,
+) -> Result<T, String>
+where
+    E: std::fmt::Display,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let deadline = wait.map(|w| Instant::now() + w);
+    let mut delay = Duration::from_millis(500);
+    let mut tries = 0u32;
+    loop {
+        match f().await {
+            Ok(v) => {
+                if tries > 0 {
+                    tracing::info!(tries, "{what}: the node answers");
+                }
+                return Ok(v);
+            }
+            Err(e) if is_transient(&e) && deadline.is_none_or(|d| Instant::now() + delay < d) => {
+                tries += 1;
+                tracing::warn!(error = %e, tries, next_try_in = ?delay, "{what}: node not reachable yet; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+            Err(e) => return Err(format!("{what}: {e}")),
+        }
+    }
+}
+
+async fn with_retry<T, F, Fut>(what: &str, wait: Option<Duration>, f: F) -> Result<T, DaemonError>
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<T, crate::ledger::rpc::RpcError>>,
 {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match f().await {
-            Ok(v) => return Ok(v),
-            Err(e) if e.is_transient() && Instant::now() < deadline => {
-                tracing::warn!(error = %e, "{what}: node not reachable yet; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            Err(e) => return Err(DaemonError::Node(format!("{what}: {e}"))),
-        }
-    }
+    with_node_retry(
+        what,
+        wait,
+        |e: &crate::ledger::rpc::RpcError| e.is_transient(),
+        f,
+    )
+    .await
+    .map_err(DaemonError::Node)
 }
 
 /// Starts the daemon with the worker `key` and sandboxes `exec`.
@@ -272,7 +310,7 @@ pub async fn start<E: Executor>(
     let rpc = RpcClient::new(&config.node_url).map_err(|e| DaemonError::Config(e.to_string()))?;
     let chain_id = match config.chain_id {
         Some(c) => c,
-        None => with_retry("chain id", || rpc.chain_id()).await?,
+        None => with_retry("chain id", config.node_wait, || rpc.chain_id()).await?,
     };
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| DaemonError::Io(format!("creating {}: {e}", config.data_dir.display())))?;
@@ -605,7 +643,7 @@ async fn same_chain(
     journal: &Journal,
     cursor: &FileCursorStore,
 ) -> Result<Hash, DaemonError> {
-    let node = with_retry("genesis block", || rpc.genesis_hash())
+    let node = with_retry("genesis block", config.node_wait, || rpc.genesis_hash())
         .await?
         .ok_or_else(|| DaemonError::Node("the node serves no genesis block".into()))?;
     let recorded = journal

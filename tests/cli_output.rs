@@ -44,7 +44,7 @@ fn call_refuses_a_zero_timeout() {
 
 #[test]
 fn with_json_logs_every_line_on_stderr_is_json() {
-    // `run` against a node that is not there: start-up fails after its retries; each line it
+    // `run` against a node that is not there: start-up gives up after --node-wait; each line it
     // wrote, the final error included, must be a JSON object.
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_ain-sre"))
@@ -58,6 +58,8 @@ fn with_json_logs_every_line_on_stderr_is_json() {
             "ws://127.0.0.1:9/",
             "--app",
             "a",
+            "--node-wait",
+            "2",
         ])
         .arg("--data-dir")
         .arg(dir.path())

@@ -72,3 +72,43 @@ async fn healthz_is_not_ready_while_the_node_is_down_and_says_why() {
     w.stop();
     let _ = tokio::time::timeout(Duration::from_secs(10), w.wait()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_started_before_its_node_waits_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rpc_port, events_port) = (free_port(), free_port());
+    let rpc = format!("http://127.0.0.1:{rpc_port}/json-rpc");
+    let events = format!("ws://127.0.0.1:{events_port}/");
+    let key = PrivateKey::generate();
+    let mut c = DaemonConfig::new(&rpc, &events, vec!["late".into()], dir.path().to_path_buf());
+    c.grace = Duration::from_secs(2);
+    c.follower_poll = Duration::from_millis(200);
+    let tiers = std::sync::Arc::new(Tiers::start(TierConfig::default()).await);
+    let secret = key.secret_bytes();
+    let starting = tokio::spawn(async move {
+        daemon::start(c, PrivateKey::from_bytes(&secret).unwrap(), tiers).await
+    });
+    // The node comes up 3 s later (a worker started first by systemd or Kubernetes).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        !starting.is_finished(),
+        "start-up gave up instead of waiting"
+    );
+    let dev = chain(rpc_port, events_port, None).await;
+    let admin = admin(&dev.rpc_url()).await;
+    deploy(&admin, "late", "echo", ECHO_WAT.as_bytes()).await;
+    register(&dev.rpc_url(), &key, "late").await;
+    let w = tokio::time::timeout(Duration::from_secs(40), starting)
+        .await
+        .expect("start-up noticed the node within its backoff")
+        .unwrap()
+        .expect("the worker starts once the node answers");
+    let caller = ain_sre::client::ChainClient::connect(&dev.rpc_url(), PrivateKey::generate())
+        .await
+        .unwrap();
+    let (_, _, resp) = call_wait(&caller, "late", "echo", "hi").await;
+    assert_eq!(resp["output"], "hi");
+    w.stop();
+    let _ = tokio::time::timeout(Duration::from_secs(10), w.wait()).await;
+    dev.shutdown().await;
+}

@@ -30,6 +30,7 @@ unknown keys are refused):
   chain_id, genesis_hash                                pin the chain (default: trust the node's genesis on first use)
   queue_capacity (512), max_concurrency (64), per_function_concurrency (64),
   max_input_bytes (4096), grace_period_ms, spec_ttl_ms, heartbeat_ms (10000, min 100), client_id
+  node_wait_s                                           as --node-wait (default: wait for the node)
   runtimes_dir, profiles_dir                            catalogs (default: the shipped ones)
   disabled_tiers = [\"container\", ..]                    tiers not to offer on this host
   [container] allowed_images, allowed_image_label, runtime, guest_uid_base, guest_uids
@@ -64,6 +65,10 @@ pub struct RunArgs {
     /// Write this worker's registry entry in every served app at start.
     #[arg(long)]
     pub register: bool,
+    /// Give up starting when the node has not answered for this many seconds [default: wait as
+    /// long as it takes, retrying with backoff like at run time].
+    #[arg(long, env = "AIN_SRE_NODE_WAIT", value_name = "SECS")]
+    pub node_wait: Option<u64>,
     #[command(flatten)]
     key: KeyArgs,
 }
@@ -89,6 +94,8 @@ pub(crate) struct RunFile {
     /// Liveness heartbeat interval in the registry entries (default 10,000).
     heartbeat_ms: Option<u64>,
     client_id: Option<String>,
+    /// Seconds start-up waits for an unreachable node (default: as long as it takes).
+    node_wait_s: Option<u64>,
     runtimes_dir: Option<PathBuf>,
     profiles_dir: Option<PathBuf>,
     /// Tiers this worker must not offer even where the host has them (`["container"]`).
@@ -206,6 +213,7 @@ pub(crate) fn daemon_config(args: &RunArgs, file: RunFile) -> anyhow::Result<Dae
     if let Some(id) = file.client_id {
         c.client_id = id;
     }
+    c.node_wait = args.node_wait.or(file.node_wait_s).map(Duration::from_secs);
     c.runtimes_dir = file.runtimes_dir;
     c.profiles_dir = file.profiles_dir;
     Ok(c)
@@ -228,13 +236,31 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             &ProfileCatalog::load(config.profiles_dir.as_deref())?,
             config.scheduler.max_concurrency as u64,
         );
-        let client = ChainClient::connect(
-            &config.node_url,
-            crate::ledger::crypto::PrivateKey::from_bytes(&key.secret_bytes())?,
-        )
-        .await?;
+        // The same wait for the node as the daemon's own start-up.
+        let transient = |e: &crate::client::ClientError| matches!(e, crate::client::ClientError::Rpc(r) if r.is_transient());
+        let secret = key.secret_bytes();
+        // Checked once here, so the retried closure below cannot fail on it.
+        crate::ledger::crypto::PrivateKey::from_bytes(&secret)?;
+        let client = daemon::with_node_retry("register", config.node_wait, transient, || {
+            let url = config.node_url.clone();
+            let key = crate::ledger::crypto::PrivateKey::from_bytes(&secret);
+            async move {
+                match key {
+                    Ok(k) => ChainClient::connect(&url, k).await,
+                    Err(e) => Err(crate::client::ClientError::Rpc(
+                        crate::ledger::rpc::RpcError::InvalidRequest(e.to_string()),
+                    )),
+                }
+            }
+        })
+        .await
+        .map_err(anyhow::Error::msg)?;
         for app in &config.apps {
-            client.register(app, &entry).await?;
+            daemon::with_node_retry("register", config.node_wait, transient, || {
+                client.register(app, &entry)
+            })
+            .await
+            .map_err(anyhow::Error::msg)?;
         }
     }
     let handle = daemon::start(config, key, tiers.clone()).await?;
