@@ -109,16 +109,33 @@ pub fn build_response(
             ),
             Outcome::Failed {
                 failure,
+                stdout,
                 stderr_tail,
                 usage,
             } => {
+                // The output is what the function wrote before it stopped (the partial output
+                // of a timeout); `output_hash` covers exactly that.
+                let partial = if stdout.is_empty() {
+                    ""
+                } else {
+                    "; `output` holds what it wrote before"
+                };
                 let error = match failure {
-                    Failure::Trap(msg) => Some(msg.clone()),
-                    Failure::Timeout => Some("deadline exceeded".to_owned()),
-                    Failure::Oom => Some("memory limit exceeded".to_owned()),
+                    Failure::Trap(msg) => Some(format!("{msg}{partial}")),
+                    Failure::Timeout => Some(format!(
+                        "deadline exceeded (the profile's wall-time or CPU-time limit){partial}"
+                    )),
+                    Failure::Oom => Some(format!("memory limit exceeded{partial}")),
                     Failure::OutputTooLarge => Some("output limit exceeded".to_owned()),
                 };
-                (out.status(), &[], stderr_tail, error, None, *usage)
+                (
+                    out.status(),
+                    stdout.as_slice(),
+                    stderr_tail,
+                    error,
+                    None,
+                    *usage,
+                )
             }
         },
     };
@@ -344,6 +361,7 @@ mod tests {
     fn failures_and_rejections_say_why() {
         let t = Outcome::Failed {
             failure: Failure::Timeout,
+            stdout: vec![],
             stderr_tail: vec![],
             usage: Usage {
                 wall_us: 5_000_000,
@@ -357,7 +375,30 @@ mod tests {
                 v["error"].as_str(),
                 v["output"].as_str()
             ),
-            (Some("timeout"), Some("deadline exceeded"), Some(""))
+            (
+                Some("timeout"),
+                Some("deadline exceeded (the profile's wall-time or CPU-time limit)"),
+                Some("")
+            )
+        );
+        // A timeout keeps what the function wrote before, and says so; the hash covers it.
+        let t = Outcome::Failed {
+            failure: Failure::Timeout,
+            stdout: b"half".to_vec(),
+            stderr_tail: vec![],
+            usage: Usage::default(),
+        };
+        let v = build_response(&facts(b""), &CallResult::Ran(t), PATH, NODE_TX_BYTES_LIMIT);
+        assert_eq!(v["output"], "half");
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap()
+                .contains("holds what it wrote before")
+        );
+        assert_eq!(
+            v["receipt"]["output_hash"],
+            hex::encode(Sha256::digest(b"half"))
         );
         let v = build_response(
             &facts(b""),

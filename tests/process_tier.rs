@@ -289,3 +289,27 @@ async fn the_memory_limit_can_rise_and_fall_between_calls() {
     }
     j.finish().await;
 }
+
+#[tokio::test]
+async fn a_timeout_keeps_what_the_function_wrote_before() {
+    let Some(j) = Jail::new("partial", 0).await else {
+        return;
+    };
+    let out = j
+        .py(
+            "import time\nprint('partial', flush=True)\ntime.sleep(30)\n",
+            Limits {
+                wall_time: std::time::Duration::from_millis(800),
+                ..Limits::default()
+            },
+        )
+        .await;
+    assert_eq!(out.status(), "timeout", "{out:?}");
+    match &out {
+        ain_sre::sandbox::Outcome::Failed { stdout, .. } => {
+            assert_eq!(String::from_utf8_lossy(stdout), "partial\n")
+        }
+        other => panic!("{other:?}"),
+    }
+    j.finish().await;
+}

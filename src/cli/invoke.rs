@@ -183,11 +183,12 @@ fn report(
         ),
         Outcome::Failed {
             failure,
+            stdout,
             stderr_tail,
             ..
         } => (
             None,
-            &[][..],
+            stdout.as_slice(),
             stderr_tail.as_slice(),
             Some(format!("{failure:?}")),
         ),

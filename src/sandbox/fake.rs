@@ -107,6 +107,7 @@ mod tests {
         );
         let failed = Outcome::Failed {
             failure: Failure::Oom,
+            stdout: vec![],
             stderr_tail: vec![],
             usage: Usage::default(),
         };

@@ -225,6 +225,9 @@ pub enum Outcome {
     Failed {
         /// Why.
         failure: Failure,
+        /// What it wrote to stdout before it stopped (a timeout keeps the partial output; empty
+        /// when the output cap was exceeded).
+        stdout: Vec<u8>,
         /// Last bytes of stderr.
         stderr_tail: Vec<u8>,
         /// Resources consumed until it stopped.

@@ -519,6 +519,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
                 Err(_) => {
                     break Outcome::Failed {
                         failure: Failure::Timeout,
+                        stdout: Vec::new(),
                         stderr_tail: Vec::new(),
                         usage: Usage {
                             wall_us: t.elapsed().as_micros() as u64,

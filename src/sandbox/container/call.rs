@@ -364,9 +364,15 @@ pub(crate) async fn drive(
         None => None,
     };
     if let Some(failure) = failure {
+        let stdout = if failure == Failure::OutputTooLarge {
+            Vec::new()
+        } else {
+            stdout
+        };
         return Ok((
             Outcome::Failed {
                 failure,
+                stdout,
                 stderr_tail: stderr,
                 usage,
             },
@@ -380,6 +386,7 @@ pub(crate) async fn drive(
             return Ok((
                 Outcome::Failed {
                     failure: Failure::Trap("the container's exit status is unknown".into()),
+                    stdout,
                     stderr_tail: stderr,
                     usage,
                 },

@@ -233,18 +233,19 @@ impl StemCell {
             cpu_us: cg.cpu_us,
             mem_peak_kb: cg.mem_peak_bytes / 1024,
         };
-        let failed = |failure| {
+        let failed = |failure, stdout: &[u8]| {
             Ok(Outcome::Failed {
                 failure,
+                stdout: stdout.to_vec(),
                 stderr_tail: stderr_tail.clone(),
                 usage,
             })
         };
         match end {
-            End::TooLarge => failed(Failure::OutputTooLarge),
-            _ if overflowed => failed(Failure::OutputTooLarge),
-            End::Timeout => failed(Failure::Timeout),
-            _ if cg.oom_kills > 0 => failed(Failure::Oom),
+            End::TooLarge => failed(Failure::OutputTooLarge, &[]),
+            _ if overflowed => failed(Failure::OutputTooLarge, &[]),
+            End::Timeout => failed(Failure::Timeout, &stdout),
+            _ if cg.oom_kills > 0 => failed(Failure::Oom, &stdout),
             End::Exited(Report::Exited {
                 code: Some(code), ..
             }) => Ok(Outcome::Completed {
@@ -260,9 +261,9 @@ impl StemCell {
                 // SIGKILL. Either is the time limit, not a crash.
                 let cpu_spent = cg.cpu_us >= run.cpu_secs * 900_000;
                 if sig == libc::SIGXCPU || (sig == libc::SIGKILL && cpu_spent) {
-                    return failed(Failure::Timeout);
+                    return failed(Failure::Timeout, &stdout);
                 }
-                failed(Failure::Trap(format!("killed by signal {sig}")))
+                failed(Failure::Trap(format!("killed by signal {sig}")), &stdout)
             }
             End::Exited(Report::Failed { why }) => Err(host(format!("sandbox set-up: {why}"))),
             End::Exited(other) => Err(host(format!("unexpected report {other:?}"))),

@@ -665,6 +665,11 @@ async fn run_store(
     };
     let failed = |failure| Outcome::Failed {
         failure,
+        stdout: if stdout.overflowed() {
+            Vec::new()
+        } else {
+            stdout.take()
+        },
         stderr_tail: stderr.take(),
         usage,
     };
