@@ -18,9 +18,9 @@ use crate::onchain::{AppPaths, Callers, Finality, Retention, WorkerPolicy};
 pub struct DeployArgs {
     /// The function: a source file or a directory holding one runtime's source file.
     pub path: PathBuf,
-    /// App name.
+    /// App name (default against a dev chain: `dev`, the app `ain-sre dev` serves).
     #[arg(long)]
-    pub app: String,
+    pub app: Option<String>,
     /// Function name.
     #[arg(long = "fn")]
     pub function: String,
@@ -111,23 +111,23 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
     let runtimes = RuntimeCatalog::shipped()?;
     let (file, runtime) = super::invoke::locate(&args.path, args.runtime.as_deref(), &runtimes)?;
     let code = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-    let key = args.key.load(false)?;
-    let client = ChainClient::connect(&args.node.node, key).await?;
+    let (client, dev_chain) = admin_client(&args.node.node, &args.key, "deploying").await?;
+    let app_name = super::common::app_or_dev(args.app.clone(), dev_chain, &args.node.node)?;
     if let Some(amount) = args.stake {
         anyhow::ensure!(amount > 0.0, "--stake must be more than 0");
         // First: once the free tier is full, even the deploy's own writes would be refused.
         client
-            .stake(&args.app, amount)
+            .stake(&app_name, amount)
             .await
-            .with_context(|| format!("staking {amount} on app `{}`", args.app))?;
+            .with_context(|| format!("staking {amount} on app `{}`", app_name))?;
         println!(
             "staked:   {amount} on app {} by {}",
-            args.app,
+            app_name,
             client.address()
         );
     }
     let d = Deployment {
-        app: args.app.clone(),
+        app: app_name.clone(),
         function: args.function.clone(),
         runtime: runtime.name.clone(),
         code,
@@ -143,7 +143,7 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
     };
     let out = client.deploy_keeping(&d, keep).await?;
     if !args.workers.approve.is_empty() {
-        let app = AppPaths::new(&args.app)?;
+        let app = AppPaths::new(&app_name)?;
         let ops = args
             .workers
             .approve
@@ -152,9 +152,9 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
             .collect();
         client.send(ops).await?;
     }
-    let workers = AppWorkers::fetch(client.rpc(), &args.app).await?;
+    let workers = AppWorkers::fetch(client.rpc(), &app_name).await?;
     if out.created_app {
-        println!("created app {} (admin {})", args.app, client.address());
+        println!("created app {} (admin {})", app_name, client.address());
     }
     println!("function: {}", out.path);
     println!("runtime:  {}", runtime.name);
@@ -168,9 +168,24 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
         }
     );
     println!("callers:  {}", args.callers);
+    if dev_chain {
+        println!(
+            "signed:   with the dev chain's public admin key {} (no key given)",
+            client.address()
+        );
+    }
     println!("keeps:    {keep}");
-    print_state_usage(&client, &args.app, keep).await;
-    print_worker_setting(&args.app, &workers);
+    print_state_usage(&client, &app_name, keep).await;
+    print_worker_setting(&app_name, &workers);
+    println!(
+        "call it:  ain-sre call{} --app {app_name} --fn {} --input '...' --wait",
+        if args.node.node == super::common::DEFAULT_NODE {
+            String::new()
+        } else {
+            format!(" --node {}", args.node.node)
+        },
+        args.function
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -231,4 +246,33 @@ pub(crate) fn print_worker_setting(app: &str, w: &AppWorkers) {
             );
         }
     }
+}
+
+/// The client of a command that writes as an app admin: the given key (`--keystore`,
+/// `$AIN_SRE_PRIVATE_KEY`), else, against a dev chain, its public admin key (see
+/// [`super::common::dev_chain_key`]), else an error saying what is missing and how to get it.
+/// Also returns whether the node is a dev chain.
+pub(crate) async fn admin_client(
+    node: &str,
+    key: &KeyArgs,
+    what: &str,
+) -> anyhow::Result<(ChainClient, bool)> {
+    let rpc = crate::ledger::rpc::RpcClient::new(node)?;
+    let dev = super::common::dev_chain_key(&rpc).await;
+    let dev_chain = dev.is_some();
+    let key = match (key.given(), dev) {
+        (true, _) => key.load(false)?,
+        (false, Some(k)) => k,
+        (false, None) => {
+            // Say first when the node cannot be reached at all: that is what is missing then.
+            rpc.chain_id()
+                .await
+                .with_context(|| format!("cannot reach the node at {node}"))?;
+            return Err(super::common::no_admin_key(node, what));
+        }
+    };
+    let client = ChainClient::connect(node, key)
+        .await
+        .with_context(|| format!("cannot reach the node at {node}"))?;
+    Ok((client, dev_chain))
 }

@@ -20,6 +20,7 @@ mod doctor;
 mod follow;
 mod invoke;
 mod keygen;
+mod new;
 mod register;
 mod run;
 mod runtimes;
@@ -35,9 +36,10 @@ pub struct Cli {
     /// Log line format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "AIN_SRE_LOG_FORMAT")]
     pub log_format: LogFormat,
-    /// Default log filter (RUST_LOG overrides it), e.g. `info`, `ain_sre=debug`.
-    #[arg(long, global = true, default_value = "info", env = "AIN_SRE_LOG")]
-    pub log_level: String,
+    /// Default log filter (RUST_LOG overrides it), e.g. `info`, `ain_sre=debug`. Default `info`;
+    /// `warn` for `dev`, whose self-check table and hints go to the terminal uninterrupted.
+    #[arg(long, global = true, env = "AIN_SRE_LOG")]
+    pub log_level: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -72,6 +74,9 @@ pub enum Command {
     Run(run::RunArgs),
     /// List runtimes; build the container tier's runtime images offline from host files.
     Runtimes(runtimes::RuntimesArgs),
+    /// Write a working function skeleton for a runtime (code and a README on how to invoke,
+    /// deploy and call it).
+    New(new::NewArgs),
     /// Deploy a function: create the app if needed, write its rules, upload the code.
     Deploy(deploy::DeployArgs),
     /// Write this worker's registry entry in apps.
@@ -83,6 +88,16 @@ pub enum Command {
 }
 
 impl Cli {
+    /// The log filter: `--log-level` / `$AIN_SRE_LOG` when given, else `warn` for `dev` (INFO
+    /// lines would interleave with its self-check table on a terminal), else `info`.
+    pub fn log_filter(&self) -> &str {
+        match (&self.log_level, &self.command) {
+            (Some(l), _) => l,
+            (None, Command::Dev(_)) => "warn",
+            (None, _) => "info",
+        }
+    }
+
     /// Runs the chosen command.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         match self.command {
@@ -96,6 +111,7 @@ impl Cli {
             Command::Doctor(args) => doctor::run(args).await,
             Command::Run(args) => run::run(args).await,
             Command::Runtimes(args) => runtimes::run(args).await,
+            Command::New(args) => new::run(args).await,
             Command::Deploy(args) => deploy::run(args).await,
             Command::Register(args) => register::run(args).await,
             Command::Call(args) => call::run(args).await,
