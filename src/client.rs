@@ -15,8 +15,8 @@ use crate::ledger::rpc::{RpcClient, RpcError, codes};
 use crate::ledger::tx::{NONCE_UNORDERED, Operation, SimpleOp, TxBody};
 use crate::node::{Node, get_value};
 use crate::onchain::{
-    AppPaths, Callers, ConventionError, Finality, FunctionSpec, MAX_CHUNK_CHARS, MAX_INLINE_CHARS,
-    Request, Retention, WorkerEntry, WorkerPolicy, check_label, rules,
+    AppPaths, Callers, ConventionError, Finality, FunctionSpec, KEPT_VERSIONS, MAX_CHUNK_CHARS,
+    MAX_INLINE_CHARS, Request, Retention, WorkerEntry, WorkerPolicy, check_label, rules,
 };
 
 /// Errors of client operations.
@@ -60,6 +60,14 @@ pub enum ClientError {
     /// Signing failed.
     #[error("signing failed: {0}")]
     Sign(String),
+    /// `deploy --rollback` has nothing to go back to.
+    #[error("cannot roll back `{function}`: {why}")]
+    Rollback {
+        /// The function.
+        function: String,
+        /// Why not.
+        why: String,
+    },
 }
 
 /// What to deploy.
@@ -98,6 +106,82 @@ pub struct Deployed {
     pub chunks: usize,
     /// Whether the app was created.
     pub created_app: bool,
+    /// The version number of the spec written (1 for a first deploy).
+    pub version: u64,
+    /// The version it replaced, now kept under `config/versions` (`None` on a first deploy).
+    pub previous: Option<u64>,
+}
+
+/// A function's current spec and the previous ones kept in state, as stored.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FunctionVersions {
+    /// The current spec (`functions/<fn>`), `None` when the function does not exist.
+    pub current: Option<Value>,
+    /// Kept previous specs by version number (`config/versions/<fn>/<n>`).
+    pub kept: std::collections::BTreeMap<u64, Value>,
+}
+
+impl FunctionVersions {
+    /// Reads them (one `ain_get` of two values).
+    pub async fn fetch<N: Node>(
+        node: &N,
+        app: &AppPaths,
+        function: &str,
+    ) -> Result<FunctionVersions, ClientError> {
+        let v = node
+            .get_values(&[app.function(function), app.versions(function)])
+            .await?;
+        let current = v.first().cloned().filter(|c| !c.is_null());
+        let kept = match v.get(1) {
+            Some(Value::Object(m)) => m
+                .iter()
+                .filter_map(|(k, v)| Some((k.parse::<u64>().ok()?, v.clone())))
+                .collect(),
+            _ => Default::default(),
+        };
+        Ok(FunctionVersions { current, kept })
+    }
+
+    /// The current spec's version: its `version`, 1 for a spec written before versions existed.
+    pub fn current_version(&self) -> Option<u64> {
+        self.current
+            .as_ref()
+            .map(|c| c.get("version").and_then(Value::as_u64).unwrap_or(1))
+    }
+
+    /// The version number the next deploy gets: one above every version seen.
+    pub fn next_version(&self) -> u64 {
+        let top = self.kept.keys().next_back().copied().unwrap_or(0);
+        top.max(self.current_version().unwrap_or(0)) + 1
+    }
+
+    /// The writes that keep the current spec as a previous version and drop the oldest kept
+    /// ones beyond [`KEPT_VERSIONS`], leaving out `also_drop` (a version being restored).
+    pub fn archive_ops(
+        &self,
+        app: &AppPaths,
+        function: &str,
+        also_drop: Option<u64>,
+    ) -> Vec<SimpleOp> {
+        let mut ops = Vec::new();
+        let mut kept: Vec<u64> = self
+            .kept
+            .keys()
+            .copied()
+            .filter(|v| Some(*v) != also_drop)
+            .collect();
+        if let (Some(cur), Some(n)) = (&self.current, self.current_version()) {
+            ops.push(SimpleOp::set_value(app.version(function, n), cur.clone()));
+            kept.push(n);
+        }
+        kept.sort_unstable();
+        kept.dedup();
+        let excess = kept.len().saturating_sub(KEPT_VERSIONS as usize);
+        for v in &kept[..excess] {
+            ops.push(SimpleOp::set_value(app.version(function, *v), Value::Null));
+        }
+        ops
+    }
 }
 
 /// A key and a node, for writing.
@@ -269,6 +353,14 @@ impl ChainClient {
                 }
             }
         };
+        // The spec this deploy replaces stays reachable as a previous version; in its own tx,
+        // since two specs with inline code do not fit one (10,000-byte tx limit).
+        let versions = FunctionVersions::fetch(&self.rpc, &app, &d.function).await?;
+        let archive = versions.archive_ops(&app, &d.function, None);
+        if !archive.is_empty() {
+            self.send(archive).await?;
+        }
+        let version = versions.next_version();
         let spec = FunctionSpec {
             runtime: d.runtime.clone(),
             code_hash: code_hash.clone(),
@@ -281,6 +373,7 @@ impl ChainClient {
             memory_mb: None,
             finality: d.finality,
             failover_ms: d.failover_ms,
+            version: Some(version),
         };
         let path = app.function(&d.function);
         self.send(vec![SimpleOp::set_value(path.clone(), spec.to_value())])
@@ -290,7 +383,39 @@ impl ChainClient {
             code_hash,
             chunks: chunks.unwrap_or(0) as usize,
             created_app,
+            version,
+            previous: versions.current_version(),
         })
+    }
+
+    /// `deploy --rollback`: makes the newest kept version below the current one current again
+    /// (the current spec is kept in its place, so a rollback can itself be undone by
+    /// `functions show --version N` and a redeploy). Returns `(from, to)` version numbers.
+    pub async fn rollback(&self, app: &str, function: &str) -> Result<(u64, u64), ClientError> {
+        let app = AppPaths::new(app)?;
+        check_label("function name", function)?;
+        let versions = FunctionVersions::fetch(&self.rpc, &app, function).await?;
+        let Some(from) = versions.current_version() else {
+            return Err(ClientError::Rollback {
+                function: function.to_owned(),
+                why: format!("app `{}` has no such function", app.app()),
+            });
+        };
+        let Some((&to, spec)) = versions.kept.range(..from).next_back() else {
+            return Err(ClientError::Rollback {
+                function: function.to_owned(),
+                why: format!("no version before {from} is kept (the last {KEPT_VERSIONS} are)"),
+            });
+        };
+        FunctionSpec::from_value(spec)?;
+        self.send(versions.archive_ops(&app, function, Some(to)))
+            .await?;
+        self.send(vec![
+            SimpleOp::set_value(app.function(function), spec.clone()),
+            SimpleOp::set_value(app.version(function, to), Value::Null),
+        ])
+        .await?;
+        Ok((from, to))
     }
 
     /// Approves `worker` in `app` (admin only): it may then register and answer.

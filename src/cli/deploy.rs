@@ -17,7 +17,12 @@ use crate::onchain::{AppPaths, Callers, Finality, Retention, WorkerPolicy};
 #[derive(Debug, clap::Args)]
 pub struct DeployArgs {
     /// The function: a source file or a directory holding one runtime's source file.
-    pub path: PathBuf,
+    #[arg(required_unless_present = "rollback")]
+    pub path: Option<PathBuf>,
+    /// Instead of deploying code, make the function's previous version current again (the
+    /// last 3 versions are kept; `ain-sre functions show --fn F --version N` shows one).
+    #[arg(long, conflicts_with = "path")]
+    pub rollback: bool,
     /// App name (default against a dev chain: `dev`, the app `ain-sre dev` serves).
     #[arg(long)]
     pub app: Option<String>,
@@ -107,9 +112,22 @@ pub enum FinalityArg {
 }
 
 pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
+    if args.rollback {
+        let (client, dev_chain) = admin_client(&args.node.node, &args.key, "a rollback").await?;
+        let app = super::common::app_or_dev(args.app.clone(), dev_chain, &args.node.node)?;
+        let (from, to) = client.rollback(&app, &args.function).await?;
+        println!(
+            "rolled back {}/{}: version {to} is current again (version {from} is kept: ain-sre functions show --app {app} --fn {} --version {from})",
+            app, args.function, args.function
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let keep = Retention::from_keep(args.keep)?;
     let runtimes = RuntimeCatalog::shipped()?;
-    let (file, runtime) = super::invoke::locate(&args.path, args.runtime.as_deref(), &runtimes)?;
+    let Some(path) = args.path.as_deref() else {
+        anyhow::bail!("give the function's file or directory (or --rollback)");
+    };
+    let (file, runtime) = super::invoke::locate(path, args.runtime.as_deref(), &runtimes)?;
     let code = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
     let (client, dev_chain) = admin_client(&args.node.node, &args.key, "deploying").await?;
     let app_name = super::common::app_or_dev(args.app.clone(), dev_chain, &args.node.node)?;
@@ -157,6 +175,13 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
         println!("created app {} (admin {})", app_name, client.address());
     }
     println!("function: {}", out.path);
+    match out.previous {
+        Some(p) => println!(
+            "version:  {} (replaces {p}, which stays reachable: ain-sre deploy --rollback --app {app_name} --fn {})",
+            out.version, args.function
+        ),
+        None => println!("version:  {}", out.version),
+    }
     println!("runtime:  {}", runtime.name);
     println!("sha256:   {}", out.code_hash);
     println!(

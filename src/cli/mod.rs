@@ -11,6 +11,7 @@ use crate::telemetry::LogFormat;
 
 mod bench;
 mod call;
+mod calls;
 mod common;
 mod conformance;
 mod deploy;
@@ -18,6 +19,7 @@ mod dev;
 mod devnet;
 mod doctor;
 mod follow;
+mod functions;
 mod invoke;
 mod keygen;
 mod new;
@@ -83,6 +85,12 @@ pub enum Command {
     Register(register::RegisterArgs),
     /// Call a function: sign a request and (with --wait) print the response and receipt.
     Call(call::CallArgs),
+    /// An app's functions as the chain stores them: `list`, `show --fn F [--version N]`,
+    /// `rm --fn F`.
+    Functions(functions::FunctionsArgs),
+    /// A function's recent calls: `list --fn F`, `show --fn F CALL_ID` (response, receipt,
+    /// stderr tail).
+    Calls(calls::CallsArgs),
     /// The app admin's list of approved workers: `list`, `add ADDR`, `remove ADDR`.
     Workers(workers::WorkersArgs),
 }
@@ -116,6 +124,8 @@ impl Cli {
             Command::Register(args) => register::run(args).await,
             Command::Call(args) => call::run(args).await,
             Command::Workers(args) => workers::run(args).await,
+            Command::Functions(args) => functions::run(args).await,
+            Command::Calls(args) => calls::run(args).await,
         }
     }
 }
