@@ -659,6 +659,67 @@ mod tests {
         state.write(TreeKind::Values, &labels, value);
     }
 
+    /// Redeploys keep the current spec as a previous version and at most [`KEPT_VERSIONS`] of
+    /// them; a rollback drops the version it restores; numbering never reuses a version.
+    #[test]
+    fn versions_are_kept_bounded_and_numbered_upwards() {
+        let app = AppPaths::new("a").unwrap();
+        let spec = |n: u64| json!({"runtime": "wasm", "version": n});
+        let ops_of = |ops: Vec<SimpleOp>| -> Vec<(String, Value)> {
+            ops.into_iter()
+                .map(|o| {
+                    let v = serde_json::to_value(&o).unwrap();
+                    (v["ref"].as_str().unwrap().to_owned(), v["value"].clone())
+                })
+                .collect()
+        };
+        let first = FunctionVersions::default();
+        assert_eq!(
+            (
+                first.next_version(),
+                first.archive_ops(&app, "f", None).len()
+            ),
+            (1, 0)
+        );
+        // A spec written before versions existed counts as version 1.
+        let legacy = FunctionVersions {
+            current: Some(json!({"runtime": "wasm"})),
+            kept: Default::default(),
+        };
+        assert_eq!(legacy.next_version(), 2);
+        assert_eq!(
+            ops_of(legacy.archive_ops(&app, "f", None)),
+            vec![(
+                "/apps/a/sre/config/versions/f/1".to_owned(),
+                json!({"runtime": "wasm"})
+            )]
+        );
+        let full = FunctionVersions {
+            current: Some(spec(4)),
+            kept: (1..=3).map(|n| (n, spec(n))).collect(),
+        };
+        assert_eq!(full.next_version(), 5);
+        assert_eq!(
+            ops_of(full.archive_ops(&app, "f", None)),
+            vec![
+                ("/apps/a/sre/config/versions/f/4".to_owned(), spec(4)),
+                ("/apps/a/sre/config/versions/f/1".to_owned(), Value::Null),
+            ],
+            "version 4 is kept, 1 (the oldest beyond {KEPT_VERSIONS}) goes"
+        );
+        // Rolling back from 4 to 3: 4 is kept, 3 becomes current, nothing else goes.
+        assert_eq!(
+            ops_of(full.archive_ops(&app, "f", Some(3))),
+            vec![("/apps/a/sre/config/versions/f/4".to_owned(), spec(4))]
+        );
+        // After that rollback (current 3, kept 1, 2, 4) the next deploy is 5, not 4.
+        let rolled = FunctionVersions {
+            current: Some(spec(3)),
+            kept: [1, 2, 4].into_iter().map(|n| (n, spec(n))).collect(),
+        };
+        assert_eq!(rolled.next_version(), 5);
+    }
+
     /// Numbers a real 1-node chain reported for deploys: an unstaked app with 83,404 free bytes
     /// left; an app staked 10 of 1,110 (73,041 bytes left of its share); one staked 1,000
     /// alone (9,883,404 left).

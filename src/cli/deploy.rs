@@ -176,10 +176,17 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
     }
     println!("function: {}", out.path);
     match out.previous {
-        Some(p) => println!(
-            "version:  {} (replaces {p}, which stays reachable: ain-sre deploy --rollback --app {app_name} --fn {})",
-            out.version, args.function
-        ),
+        Some(p) => {
+            println!(
+                "version:  {} (replaces {p}, which stays reachable: ain-sre deploy --rollback --app {app_name} --fn {})",
+                out.version, args.function
+            );
+            if !dev_chain {
+                println!(
+                    "          workers cache a spec for spec_ttl_ms (1 s by default): calls in that time may still run version {p}, and their receipts say so"
+                );
+            }
+        }
         None => println!("version:  {}", out.version),
     }
     println!("runtime:  {}", runtime.name);

@@ -173,6 +173,10 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         data.join("worker"),
     );
     config.metrics_addr = Some(args.metrics_addr);
+    // An author redeploys and calls at once: read the spec (and registry) for every call instead
+    // of caching it for a second, so the first call after a deploy runs the new code (the local
+    // chain answers in microseconds).
+    config.scheduler.spec_ttl = Duration::ZERO;
     let handle = daemon::start(config, worker_key, tiers.clone()).await?;
 
     println!(
