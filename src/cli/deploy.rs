@@ -8,10 +8,12 @@ use anyhow::Context;
 
 use super::common::{KeyArgs, NodeArgs};
 use crate::client::{AppWorkers, ChainClient, Deployment};
+use crate::config::profiles::ProfileCatalog;
 use crate::config::runtimes::RuntimeCatalog;
 use crate::ledger::crypto::Address;
 use crate::ledger::tx::SimpleOp;
 use crate::onchain::{AppPaths, Callers, Finality, Retention, WorkerPolicy};
+use crate::scheduler::SchedulerConfig;
 
 /// Arguments of `ain-sre deploy`.
 #[derive(Debug, clap::Args)]
@@ -129,8 +131,18 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
     };
     let (file, runtime) = super::invoke::locate(path, args.runtime.as_deref(), &runtimes)?;
     let code = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+    check_code(&runtime.name, &code).with_context(|| {
+        format!(
+            "refused before anything was written: {} would be refused by every worker",
+            file.display()
+        )
+    })?;
     let (client, dev_chain) = admin_client(&args.node.node, &args.key, "deploying").await?;
     let app_name = super::common::app_or_dev(args.app.clone(), dev_chain, &args.node.node)?;
+    if let Some(p) = &args.profile {
+        let advertised = AppWorkers::fetch(client.rpc(), &app_name).await?;
+        check_profile(p, &advertised)?;
+    }
     if let Some(amount) = args.stake {
         anyhow::ensure!(amount > 0.0, "--stake must be more than 0");
         // First: once the free tier is full, even the deploy's own writes would be refused.
@@ -200,6 +212,10 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
         }
     );
     println!("callers:  {}", args.callers);
+    println!(
+        "input:    at most {} bytes per call (a worker's max_input_bytes; larger requests are answered rejected)",
+        SchedulerConfig::default().max_input_bytes
+    );
     if dev_chain {
         println!(
             "signed:   with the dev chain's public admin key {} (no key given)",
@@ -307,4 +323,91 @@ pub(crate) async fn admin_client(
         .await
         .with_context(|| format!("cannot reach the node at {node}"))?;
     Ok((client, dev_chain))
+}
+
+/// Refuses code every worker with default limits would refuse, before anything is written:
+/// code over the worker's size limit (`max_code_bytes`, 16 MiB), and for `wasm` a module over
+/// the tier's size limit or failing its shape and import checks
+/// ([`crate::sandbox::wasm::checked_binary`]).
+pub(crate) fn check_code(runtime: &str, code: &[u8]) -> anyhow::Result<()> {
+    let max = SchedulerConfig::default().max_code_bytes;
+    anyhow::ensure!(
+        code.len() <= max,
+        "the code is {} bytes, over a worker's {max}-byte limit (max_code_bytes)",
+        code.len()
+    );
+    if runtime == "wasm" {
+        let max = crate::sandbox::wasm::DEFAULT_MAX_MODULE_BYTES;
+        anyhow::ensure!(
+            code.len() <= max,
+            "the module is {} bytes, over the WASM tier's {max}-byte limit",
+            code.len()
+        );
+        crate::sandbox::wasm::checked_binary(code).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(())
+}
+
+/// Refuses a profile that neither ships with ain-sre nor is offered by a registered worker of
+/// the app (operators may add their own profiles; their workers advertise them).
+pub(crate) fn check_profile(profile: &str, workers: &AppWorkers) -> anyhow::Result<()> {
+    let shipped = ProfileCatalog::shipped()?;
+    if shipped.get(profile).is_ok() {
+        return Ok(());
+    }
+    let offered = workers.registered.values().any(|v| {
+        v["profiles"]
+            .get(profile)
+            .and_then(serde_json::Value::as_bool)
+            == Some(true)
+    });
+    if offered {
+        return Ok(());
+    }
+    let names: Vec<String> = shipped.iter().map(|p| p.name.clone()).collect();
+    anyhow::bail!(
+        "unknown profile `{profile}`: not one of the shipped profiles ({}) and no registered worker of the app offers it; refused before anything was written",
+        names.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deploy_refuses_code_every_worker_would_refuse() {
+        let echo = crate::cli::dev::ECHO_WAT.as_bytes();
+        check_code("wasm", echo).unwrap();
+        // Not WebAssembly at all.
+        let e = check_code("wasm", b"print('hi')").unwrap_err().to_string();
+        assert!(e.contains("invalid WebAssembly module"), "{e}");
+        // Valid WebAssembly, but an import the tier does not provide.
+        let bad = br#"(module (import "env" "system" (func)) (memory (export "memory") 1) (func (export "_start")))"#;
+        let e = check_code("wasm", bad).unwrap_err().to_string();
+        assert!(e.contains("env"), "{e}");
+        // Over the worker's code size limit.
+        let big = vec![b'#'; SchedulerConfig::default().max_code_bytes + 1];
+        let e = check_code("python3", &big).unwrap_err().to_string();
+        assert!(e.contains("max_code_bytes"), "{e}");
+        check_code("python3", b"print('hi')").unwrap();
+    }
+
+    #[test]
+    fn deploy_refuses_an_unknown_profile_unless_a_worker_offers_it() {
+        let mut w = AppWorkers::default();
+        check_profile("default", &w).unwrap();
+        let e = check_profile("turbo", &w).unwrap_err().to_string();
+        assert!(
+            e.contains("unknown profile `turbo`") && e.contains("default"),
+            "{e}"
+        );
+        w.registered.insert(
+            "0x00ADEc28B6a845a085e03591bE7550dd68673C1C"
+                .parse()
+                .unwrap(),
+            serde_json::json!({"profiles": {"turbo": true}}),
+        );
+        check_profile("turbo", &w).unwrap();
+    }
 }
