@@ -156,28 +156,33 @@ impl FunctionVersions {
     }
 
     /// The writes that keep the current spec as a previous version and drop the oldest kept
-    /// ones beyond [`KEPT_VERSIONS`], leaving out `also_drop` (a version being restored).
+    /// ones beyond `limit` (0: keep none), leaving out `also_drop` (a version being restored).
     pub fn archive_ops(
         &self,
         app: &AppPaths,
         function: &str,
         also_drop: Option<u64>,
+        limit: u64,
     ) -> Vec<SimpleOp> {
-        let mut ops = Vec::new();
+        let current = self.current.as_ref().zip(self.current_version());
         let mut kept: Vec<u64> = self
             .kept
             .keys()
             .copied()
             .filter(|v| Some(*v) != also_drop)
+            .chain(current.map(|(_, n)| n))
             .collect();
-        if let (Some(cur), Some(n)) = (&self.current, self.current_version()) {
-            ops.push(SimpleOp::set_value(app.version(function, n), cur.clone()));
-            kept.push(n);
-        }
         kept.sort_unstable();
         kept.dedup();
-        let excess = kept.len().saturating_sub(KEPT_VERSIONS as usize);
-        for v in &kept[..excess] {
+        let excess = kept
+            .len()
+            .saturating_sub(usize::try_from(limit).unwrap_or(usize::MAX));
+        let (drop, keep) = kept.split_at(excess);
+        let mut ops = Vec::new();
+        if let Some((cur, n)) = current.filter(|(_, n)| keep.contains(n)) {
+            ops.push(SimpleOp::set_value(app.version(function, n), cur.clone()));
+        }
+        for v in drop.iter().filter(|v| self.kept.contains_key(v)) {
             ops.push(SimpleOp::set_value(app.version(function, *v), Value::Null));
         }
         ops
@@ -302,6 +307,17 @@ impl ChainClient {
         d: &Deployment,
         keep: Retention,
     ) -> Result<Deployed, ClientError> {
+        self.deploy_versioned(d, keep, KEPT_VERSIONS).await
+    }
+
+    /// [`ChainClient::deploy_keeping`] keeping `versions` previous specs of the function for
+    /// rollbacks (0: none; each costs its spec's state bytes).
+    pub async fn deploy_versioned(
+        &self,
+        d: &Deployment,
+        keep: Retention,
+        versions: u64,
+    ) -> Result<Deployed, ClientError> {
         let app = AppPaths::new(&d.app)?;
         check_label("function name", &d.function)?;
         let created_app = self.ensure_app(&app).await?;
@@ -355,12 +371,12 @@ impl ChainClient {
         };
         // The spec this deploy replaces stays reachable as a previous version; in its own tx,
         // since two specs with inline code do not fit one (10,000-byte tx limit).
-        let versions = FunctionVersions::fetch(&self.rpc, &app, &d.function).await?;
-        let archive = versions.archive_ops(&app, &d.function, None);
+        let versions_now = FunctionVersions::fetch(&self.rpc, &app, &d.function).await?;
+        let archive = versions_now.archive_ops(&app, &d.function, None, versions);
         if !archive.is_empty() {
             self.send(archive).await?;
         }
-        let version = versions.next_version();
+        let version = versions_now.next_version();
         let spec = FunctionSpec {
             runtime: d.runtime.clone(),
             code_hash: code_hash.clone(),
@@ -384,7 +400,7 @@ impl ChainClient {
             chunks: chunks.unwrap_or(0) as usize,
             created_app,
             version,
-            previous: versions.current_version(),
+            previous: versions_now.current_version(),
         })
     }
 
@@ -404,11 +420,14 @@ impl ChainClient {
         let Some((&to, spec)) = versions.kept.range(..from).next_back() else {
             return Err(ClientError::Rollback {
                 function: function.to_owned(),
-                why: format!("no version before {from} is kept (the last {KEPT_VERSIONS} are)"),
+                why: format!(
+                    "no version before {from} is kept (deploy keeps the last {KEPT_VERSIONS} unless --versions says otherwise)"
+                ),
             });
         };
         FunctionSpec::from_value(spec)?;
-        self.send(versions.archive_ops(&app, function, Some(to)))
+        // No pruning here: a rollback only moves specs; the next deploy trims to its limit.
+        self.send(versions.archive_ops(&app, function, Some(to), u64::MAX))
             .await?;
         self.send(vec![
             SimpleOp::set_value(app.function(function), spec.clone()),
@@ -677,7 +696,7 @@ mod tests {
         assert_eq!(
             (
                 first.next_version(),
-                first.archive_ops(&app, "f", None).len()
+                first.archive_ops(&app, "f", None, KEPT_VERSIONS).len()
             ),
             (1, 0)
         );
@@ -688,7 +707,7 @@ mod tests {
         };
         assert_eq!(legacy.next_version(), 2);
         assert_eq!(
-            ops_of(legacy.archive_ops(&app, "f", None)),
+            ops_of(legacy.archive_ops(&app, "f", None, KEPT_VERSIONS)),
             vec![(
                 "/apps/a/sre/config/versions/f/1".to_owned(),
                 json!({"runtime": "wasm"})
@@ -700,7 +719,7 @@ mod tests {
         };
         assert_eq!(full.next_version(), 5);
         assert_eq!(
-            ops_of(full.archive_ops(&app, "f", None)),
+            ops_of(full.archive_ops(&app, "f", None, KEPT_VERSIONS)),
             vec![
                 ("/apps/a/sre/config/versions/f/4".to_owned(), spec(4)),
                 ("/apps/a/sre/config/versions/f/1".to_owned(), Value::Null),
@@ -709,8 +728,15 @@ mod tests {
         );
         // Rolling back from 4 to 3: 4 is kept, 3 becomes current, nothing else goes.
         assert_eq!(
-            ops_of(full.archive_ops(&app, "f", Some(3))),
+            ops_of(full.archive_ops(&app, "f", Some(3), KEPT_VERSIONS)),
             vec![("/apps/a/sre/config/versions/f/4".to_owned(), spec(4))]
+        );
+        // --versions 0: the current spec is not kept, and earlier kept ones go.
+        assert_eq!(
+            ops_of(full.archive_ops(&app, "f", None, 0)),
+            (1..=3)
+                .map(|n| (format!("/apps/a/sre/config/versions/f/{n}"), Value::Null))
+                .collect::<Vec<_>>()
         );
         // After that rollback (current 3, kept 1, 2, 4) the next deploy is 5, not 4.
         let rolled = FunctionVersions {
