@@ -410,3 +410,30 @@ fn invoke_takes_a_rust_project_directory() {
     let (_, _, err) = run(&["invoke", example.to_str().unwrap(), "--input", "a b"]);
     assert!(!err.contains("holds no runtime's source file"), "{err}");
 }
+
+/// `invoke --timeout-ms` caps the profile's wall deadline as `deploy --timeout-ms` does on chain.
+#[test]
+fn invoke_takes_deploys_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spin = tmp.path().join("spin.wat");
+    std::fs::write(
+        &spin,
+        r#"(module (memory (export "memory") 1) (func (export "_start") (loop (br 0))))"#,
+    )
+    .unwrap();
+    let (success, _, err) = run(&["invoke", spin.to_str().unwrap(), "--timeout-ms", "200"]);
+    assert!(!success && err.contains("status timeout"), "{err}");
+    // The default profile's deadline is 5,000 ms: the call ran out of the 200 ms given instead.
+    let wall_us: u64 = err
+        .split("wall ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("wall time");
+    assert!(wall_us < 5_000_000, "{err}");
+    let (success, _, err) = run(&["invoke", spin.to_str().unwrap(), "--timeout-ms", "0"]);
+    assert!(
+        !success && err.contains("--timeout-ms must be at least 1"),
+        "{err}"
+    );
+}

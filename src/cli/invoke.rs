@@ -33,6 +33,10 @@ pub struct InvokeArgs {
     /// Sandbox profile (limits) to apply.
     #[arg(long, default_value = "default")]
     pub profile: String,
+    /// Wall deadline of a call in ms, capped by the profile's, as `deploy --timeout-ms` sets
+    /// it on chain.
+    #[arg(long, value_name = "MS")]
+    pub timeout_ms: Option<u64>,
     /// Input given on stdin: literal text (usually JSON), or `@FILE` to read it from a file.
     #[arg(long, default_value = "")]
     pub input: String,
@@ -83,6 +87,12 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
     let runtimes = RuntimeCatalog::load(args.runtimes_dir.as_deref())?;
     let profiles = ProfileCatalog::load(args.profiles_dir.as_deref())?;
     let profile = profiles.get(&args.profile)?;
+    let mut limits = profile.limits.clone();
+    // The same capping a worker applies to a spec's timeout_ms.
+    if let Some(t) = args.timeout_ms {
+        bail_if_zero(t)?;
+        limits.wall_time = limits.wall_time.min(Duration::from_millis(t));
+    }
     let (file, runtime) = locate(&args.path, args.runtime.as_deref(), &runtimes)?;
     let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
     let code = FunctionCode::new(runtime.name.clone(), bytes);
@@ -137,7 +147,7 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
                     "0x0000000000000000000000000000000000000000".into(),
                 ),
             ],
-            limits: profile.limits.clone(),
+            limits: limits.clone(),
         };
         let t = Instant::now();
         let out = sandbox.run(&prepared, call).await?;
@@ -247,6 +257,14 @@ fn report(
             "{} calls: p50 {:.1} µs, p99 {:.1} µs, {:.0} calls/s",
             s.calls, s.p50_us, s.p99_us, s.per_sec
         );
+    }
+    Ok(())
+}
+
+/// `--timeout-ms 0` would time every call out before it starts.
+fn bail_if_zero(ms: u64) -> anyhow::Result<()> {
+    if ms == 0 {
+        bail!("--timeout-ms must be at least 1");
     }
     Ok(())
 }
