@@ -285,3 +285,48 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         ExitCode::FAILURE
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// An examples directory without the built Rust module: `dev` names what it left out and
+    /// how to build it, instead of leaving it out silently.
+    #[test]
+    fn dev_says_which_examples_it_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("bash")).unwrap();
+        std::fs::write(dir.path().join("bash/main.sh"), "cat").unwrap();
+        let (list, left_out) = examples(Some(dir.path()));
+        let names: Vec<&str> = list.iter().map(|e| e.function.as_str()).collect();
+        assert_eq!(names, ["echo", "bash"]);
+        assert_eq!(left_out.len(), 1, "{left_out:?}");
+        assert!(
+            left_out[0].contains("rust-wordcount.wasm is not built")
+                && left_out[0].contains("build.sh"),
+            "{left_out:?}"
+        );
+        std::fs::write(dir.path().join("rust-wordcount.wasm"), ECHO_WAT).unwrap();
+        let (list, left_out) = examples(Some(dir.path()));
+        assert!(list.iter().any(|e| e.function == "wordcount") && left_out.is_empty());
+    }
+
+    /// `dev` logs at warn unless told otherwise, so INFO lines do not cut into its table.
+    #[test]
+    fn dev_logs_quietly_by_default() {
+        let filter = |args: &[&str]| {
+            crate::cli::Cli::try_parse_from(args)
+                .unwrap()
+                .log_filter()
+                .to_owned()
+        };
+        // AIN_SRE_LOG in the environment would set --log-level.
+        if std::env::var_os("AIN_SRE_LOG").is_some() {
+            return;
+        }
+        assert_eq!(filter(&["ain-sre", "dev"]), "warn");
+        assert_eq!(filter(&["ain-sre", "--log-level", "debug", "dev"]), "debug");
+        assert_eq!(filter(&["ain-sre", "doctor"]), "info");
+    }
+}
