@@ -56,7 +56,30 @@ pub(crate) async fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let (call_id, tx) = client.call(&app, &args.function, &input).await?;
+    let (call_id, tx) = match client.call(&app, &args.function, &input).await {
+        Ok(r) => r,
+        Err(
+            e @ ClientError::Refused {
+                code: Some(crate::ledger::rpc::codes::EVAL_RULE_FALSE_WRITE_RULE_EVAL),
+                ..
+            },
+        ) => {
+            // The chain's refusal is a raw rule; name the usual cause when the state shows it.
+            let admins = get_value(client.rpc(), &AppPaths::new(&app)?.admin_config()).await;
+            if matches!(admins, Ok(Value::Null)) {
+                anyhow::bail!(
+                    "app `{app}` does not exist on the chain at {} (ain-sre deploy DIR --app {app} --fn NAME creates it)",
+                    args.node.node
+                );
+            }
+            return Err(anyhow::Error::new(e).context(format!(
+                "the chain's rules refused the request for {app}/{}: the function admits only its allowed callers (deploy --callers), and this key ({}) is not one",
+                args.function,
+                client.address()
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
     println!("call:    {}/{}/{call_id}", app, args.function);
     println!("request: {tx} (from {})", client.address());
     let Some(check) = check else {

@@ -292,6 +292,10 @@ pub(crate) fn locate(
     runtime: Option<&str>,
     runtimes: &RuntimeCatalog,
 ) -> anyhow::Result<(PathBuf, Arc<Runtime>)> {
+    // An unknown runtime is named as such, not reported as a missing source file.
+    if let Some(r) = runtime {
+        runtimes.resolve(r)?;
+    }
     if path.is_dir() {
         if path.join("Cargo.toml").is_file() {
             return rust_project(path, runtime, runtimes);
