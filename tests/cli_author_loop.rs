@@ -104,6 +104,9 @@ const V2_WAT: &str = r#"(module
     (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
 "#;
 
+/// A key that is not the dev chain's.
+const OTHER_KEY: &str = "4b1e9c0b6e1d1f6b0cf8e1b4a2f4c2d2a9a0e3c1b7d5f3e9c8a6b4d2f0e1c3a5";
+
 /// The `"output"` of a `call --wait`'s printed response.
 fn output_of(call: &str) -> String {
     let start = call.find('{').expect("a response");
@@ -265,6 +268,68 @@ fn a_newcomer_runs_the_authors_loop_on_dev_with_no_key() {
         !success && err.contains("no worker is registered in app `lonely`"),
         "{err}"
     );
+
+    // Remove it: the app lists no functions any more.
+    let rm = ok(&[
+        &["functions", "rm", "--app", "lonely", "--fn", "hello"][..],
+        &n,
+    ]
+    .concat());
+    assert!(rm.contains("removed lonely/hello"), "{rm}");
+    let none = ok(&[&["functions", "list", "--app", "lonely"][..], &n].concat());
+    assert!(none.contains("app lonely has no functions"), "{none}");
+
+    // Mistakes are named, and a deploy every worker would refuse writes nothing.
+    let (success, _, err) = run(&[
+        &["call", "--app", "nosuch", "--fn", "f", "--input", "x"][..],
+        &n,
+    ]
+    .concat());
+    assert!(
+        !success && err.contains("app `nosuch` does not exist"),
+        "{err}"
+    );
+    let (success, _, err) = run(&[
+        &["deploy", dir_s, "--fn", "g", "--runtime", "cobol"][..],
+        &n,
+    ]
+    .concat());
+    assert!(!success && err.contains("unknown runtime `cobol`"), "{err}");
+    let (success, _, err) = run(&[
+        &["deploy", dir_s, "--fn", "g", "--profile", "turbo"][..],
+        &n,
+    ]
+    .concat());
+    assert!(!success && err.contains("unknown profile `turbo`"), "{err}");
+    let bad = tmp.path().join("bad.wat");
+    std::fs::write(
+        &bad,
+        r#"(module (import "env" "system" (func)) (func (export "_start")))"#,
+    )
+    .unwrap();
+    let (success, _, err) =
+        run(&[&["deploy", bad.to_str().unwrap(), "--fn", "g"][..], &n].concat());
+    assert!(
+        !success && err.contains("refused before anything was written"),
+        "{err}"
+    );
+    let list = ok(&[&["functions", "list"][..], &n].concat());
+    assert!(
+        list.contains("| hello |") && !list.contains("| g |"),
+        "{list}"
+    );
+
+    // A key of one's own on the dev chain, without --app: the error says what to do.
+    let out = ain_sre()
+        .args([&["deploy", dir_s, "--fn", "g"][..], &n].concat())
+        .env("AIN_SRE_PRIVATE_KEY", OTHER_KEY)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("on a dev chain, leave out --keystore"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -279,7 +344,7 @@ fn deploy_without_a_key_elsewhere_says_what_is_missing() {
             "--events-port",
             &events.to_string(),
             "--validator-key",
-            "4b1e9c0b6e1d1f6b0cf8e1b4a2f4c2d2a9a0e3c1b7d5f3e9c8a6b4d2f0e1c3a5",
+            OTHER_KEY,
         ],
         "",
     );
@@ -316,10 +381,7 @@ fn deploy_without_a_key_elsewhere_says_what_is_missing() {
     let (success, _, err) = {
         let out = ain_sre()
             .args(["deploy", f.to_str().unwrap(), "--fn", "f", "--node", &node])
-            .env(
-                "AIN_SRE_PRIVATE_KEY",
-                "4b1e9c0b6e1d1f6b0cf8e1b4a2f4c2d2a9a0e3c1b7d5f3e9c8a6b4d2f0e1c3a5",
-            )
+            .env("AIN_SRE_PRIVATE_KEY", OTHER_KEY)
             .output()
             .unwrap();
         (

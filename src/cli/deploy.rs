@@ -176,7 +176,14 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
         timeout_ms: args.timeout_ms,
         failover_ms: args.failover_ms,
     };
-    let out = client.deploy_versioned(&d, keep, args.versions).await?;
+    let out = match client.deploy_versioned(&d, keep, args.versions).await {
+        Err(e @ crate::client::ClientError::NotAdmin { .. }) if dev_chain => {
+            return Err(anyhow::Error::new(e).context(
+                "on a dev chain, leave out --keystore and AIN_SRE_PRIVATE_KEY: the dev admin key (public) signs then, or pick an app of your own with --app",
+            ));
+        }
+        other => other?,
+    };
     if !args.workers.approve.is_empty() {
         let app = AppPaths::new(&app_name)?;
         let ops = args
@@ -228,7 +235,7 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
         "input:    at most {} bytes per call (a worker's max_input_bytes; larger requests are answered rejected)",
         SchedulerConfig::default().max_input_bytes
     );
-    if dev_chain {
+    if dev_chain && !args.key.given() {
         println!(
             "signed:   with the dev chain's public admin key {} (no key given)",
             client.address()
