@@ -15,8 +15,8 @@ use crate::ledger::rpc::{RpcClient, RpcError, codes};
 use crate::ledger::tx::{NONCE_UNORDERED, Operation, SimpleOp, TxBody};
 use crate::node::{Node, get_value};
 use crate::onchain::{
-    AppPaths, Callers, ConventionError, Finality, FunctionSpec, MAX_CHUNK_CHARS, MAX_INLINE_CHARS,
-    Request, Retention, WorkerEntry, WorkerPolicy, check_label, rules,
+    AppPaths, Callers, ConventionError, Finality, FunctionSpec, KEPT_VERSIONS, MAX_CHUNK_CHARS,
+    MAX_INLINE_CHARS, Request, Retention, WorkerEntry, WorkerPolicy, check_label, rules,
 };
 
 /// Errors of client operations.
@@ -60,6 +60,14 @@ pub enum ClientError {
     /// Signing failed.
     #[error("signing failed: {0}")]
     Sign(String),
+    /// `deploy --rollback` has nothing to go back to.
+    #[error("cannot roll back `{function}`: {why}")]
+    Rollback {
+        /// The function.
+        function: String,
+        /// Why not.
+        why: String,
+    },
 }
 
 /// What to deploy.
@@ -98,6 +106,87 @@ pub struct Deployed {
     pub chunks: usize,
     /// Whether the app was created.
     pub created_app: bool,
+    /// The version number of the spec written (1 for a first deploy).
+    pub version: u64,
+    /// The version it replaced, now kept under `config/versions` (`None` on a first deploy).
+    pub previous: Option<u64>,
+}
+
+/// A function's current spec and the previous ones kept in state, as stored.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FunctionVersions {
+    /// The current spec (`functions/<fn>`), `None` when the function does not exist.
+    pub current: Option<Value>,
+    /// Kept previous specs by version number (`config/versions/<fn>/<n>`).
+    pub kept: std::collections::BTreeMap<u64, Value>,
+}
+
+impl FunctionVersions {
+    /// Reads them (one `ain_get` of two values).
+    pub async fn fetch<N: Node>(
+        node: &N,
+        app: &AppPaths,
+        function: &str,
+    ) -> Result<FunctionVersions, ClientError> {
+        let v = node
+            .get_values(&[app.function(function), app.versions(function)])
+            .await?;
+        let current = v.first().cloned().filter(|c| !c.is_null());
+        let kept = match v.get(1) {
+            Some(Value::Object(m)) => m
+                .iter()
+                .filter_map(|(k, v)| Some((k.parse::<u64>().ok()?, v.clone())))
+                .collect(),
+            _ => Default::default(),
+        };
+        Ok(FunctionVersions { current, kept })
+    }
+
+    /// The current spec's version: its `version`, 1 for a spec written before versions existed.
+    pub fn current_version(&self) -> Option<u64> {
+        self.current
+            .as_ref()
+            .map(|c| c.get("version").and_then(Value::as_u64).unwrap_or(1))
+    }
+
+    /// The version number the next deploy gets: one above every version seen.
+    pub fn next_version(&self) -> u64 {
+        let top = self.kept.keys().next_back().copied().unwrap_or(0);
+        top.max(self.current_version().unwrap_or(0)) + 1
+    }
+
+    /// The writes that keep the current spec as a previous version and drop the oldest kept
+    /// ones beyond `limit` (0: keep none), leaving out `also_drop` (a version being restored).
+    pub fn archive_ops(
+        &self,
+        app: &AppPaths,
+        function: &str,
+        also_drop: Option<u64>,
+        limit: u64,
+    ) -> Vec<SimpleOp> {
+        let current = self.current.as_ref().zip(self.current_version());
+        let mut kept: Vec<u64> = self
+            .kept
+            .keys()
+            .copied()
+            .filter(|v| Some(*v) != also_drop)
+            .chain(current.map(|(_, n)| n))
+            .collect();
+        kept.sort_unstable();
+        kept.dedup();
+        let excess = kept
+            .len()
+            .saturating_sub(usize::try_from(limit).unwrap_or(usize::MAX));
+        let (drop, keep) = kept.split_at(excess);
+        let mut ops = Vec::new();
+        if let Some((cur, n)) = current.filter(|(_, n)| keep.contains(n)) {
+            ops.push(SimpleOp::set_value(app.version(function, n), cur.clone()));
+        }
+        for v in drop.iter().filter(|v| self.kept.contains_key(v)) {
+            ops.push(SimpleOp::set_value(app.version(function, *v), Value::Null));
+        }
+        ops
+    }
 }
 
 /// A key and a node, for writing.
@@ -218,6 +307,17 @@ impl ChainClient {
         d: &Deployment,
         keep: Retention,
     ) -> Result<Deployed, ClientError> {
+        self.deploy_versioned(d, keep, KEPT_VERSIONS).await
+    }
+
+    /// [`ChainClient::deploy_keeping`] keeping `versions` previous specs of the function for
+    /// rollbacks (0: none; each costs its spec's state bytes).
+    pub async fn deploy_versioned(
+        &self,
+        d: &Deployment,
+        keep: Retention,
+        versions: u64,
+    ) -> Result<Deployed, ClientError> {
         let app = AppPaths::new(&d.app)?;
         check_label("function name", &d.function)?;
         let created_app = self.ensure_app(&app).await?;
@@ -269,6 +369,14 @@ impl ChainClient {
                 }
             }
         };
+        // The spec this deploy replaces stays reachable as a previous version; in its own tx,
+        // since two specs with inline code do not fit one (10,000-byte tx limit).
+        let versions_now = FunctionVersions::fetch(&self.rpc, &app, &d.function).await?;
+        let archive = versions_now.archive_ops(&app, &d.function, None, versions);
+        if !archive.is_empty() {
+            self.send(archive).await?;
+        }
+        let version = versions_now.next_version();
         let spec = FunctionSpec {
             runtime: d.runtime.clone(),
             code_hash: code_hash.clone(),
@@ -281,6 +389,7 @@ impl ChainClient {
             memory_mb: None,
             finality: d.finality,
             failover_ms: d.failover_ms,
+            version: Some(version),
         };
         let path = app.function(&d.function);
         self.send(vec![SimpleOp::set_value(path.clone(), spec.to_value())])
@@ -290,7 +399,42 @@ impl ChainClient {
             code_hash,
             chunks: chunks.unwrap_or(0) as usize,
             created_app,
+            version,
+            previous: versions_now.current_version(),
         })
+    }
+
+    /// `deploy --rollback`: makes the newest kept version below the current one current again
+    /// (the current spec is kept in its place, so a rollback can itself be undone by
+    /// `functions show --version N` and a redeploy). Returns `(from, to)` version numbers.
+    pub async fn rollback(&self, app: &str, function: &str) -> Result<(u64, u64), ClientError> {
+        let app = AppPaths::new(app)?;
+        check_label("function name", function)?;
+        let versions = FunctionVersions::fetch(&self.rpc, &app, function).await?;
+        let Some(from) = versions.current_version() else {
+            return Err(ClientError::Rollback {
+                function: function.to_owned(),
+                why: format!("app `{}` has no such function", app.app()),
+            });
+        };
+        let Some((&to, spec)) = versions.kept.range(..from).next_back() else {
+            return Err(ClientError::Rollback {
+                function: function.to_owned(),
+                why: format!(
+                    "no version before {from} is kept (deploy keeps the last {KEPT_VERSIONS} unless --versions says otherwise)"
+                ),
+            });
+        };
+        FunctionSpec::from_value(spec)?;
+        // No pruning here: a rollback only moves specs; the next deploy trims to its limit.
+        self.send(versions.archive_ops(&app, function, Some(to), u64::MAX))
+            .await?;
+        self.send(vec![
+            SimpleOp::set_value(app.function(function), spec.clone()),
+            SimpleOp::set_value(app.version(function, to), Value::Null),
+        ])
+        .await?;
+        Ok((from, to))
     }
 
     /// Approves `worker` in `app` (admin only): it may then register and answer.
@@ -532,6 +676,74 @@ mod tests {
     fn put(state: &mut State, path: &str, value: &Value) {
         let labels: Vec<&str> = path.split('/').filter(|l| !l.is_empty()).collect();
         state.write(TreeKind::Values, &labels, value);
+    }
+
+    /// Redeploys keep the current spec as a previous version and at most [`KEPT_VERSIONS`] of
+    /// them; a rollback drops the version it restores; numbering never reuses a version.
+    #[test]
+    fn versions_are_kept_bounded_and_numbered_upwards() {
+        let app = AppPaths::new("a").unwrap();
+        let spec = |n: u64| json!({"runtime": "wasm", "version": n});
+        let ops_of = |ops: Vec<SimpleOp>| -> Vec<(String, Value)> {
+            ops.into_iter()
+                .map(|o| {
+                    let v = serde_json::to_value(&o).unwrap();
+                    (v["ref"].as_str().unwrap().to_owned(), v["value"].clone())
+                })
+                .collect()
+        };
+        let first = FunctionVersions::default();
+        assert_eq!(
+            (
+                first.next_version(),
+                first.archive_ops(&app, "f", None, KEPT_VERSIONS).len()
+            ),
+            (1, 0)
+        );
+        // A spec written before versions existed counts as version 1.
+        let legacy = FunctionVersions {
+            current: Some(json!({"runtime": "wasm"})),
+            kept: Default::default(),
+        };
+        assert_eq!(legacy.next_version(), 2);
+        assert_eq!(
+            ops_of(legacy.archive_ops(&app, "f", None, KEPT_VERSIONS)),
+            vec![(
+                "/apps/a/sre/config/versions/f/1".to_owned(),
+                json!({"runtime": "wasm"})
+            )]
+        );
+        let full = FunctionVersions {
+            current: Some(spec(4)),
+            kept: (1..=3).map(|n| (n, spec(n))).collect(),
+        };
+        assert_eq!(full.next_version(), 5);
+        assert_eq!(
+            ops_of(full.archive_ops(&app, "f", None, KEPT_VERSIONS)),
+            vec![
+                ("/apps/a/sre/config/versions/f/4".to_owned(), spec(4)),
+                ("/apps/a/sre/config/versions/f/1".to_owned(), Value::Null),
+            ],
+            "version 4 is kept, 1 (the oldest beyond {KEPT_VERSIONS}) goes"
+        );
+        // Rolling back from 4 to 3: 4 is kept, 3 becomes current, nothing else goes.
+        assert_eq!(
+            ops_of(full.archive_ops(&app, "f", Some(3), KEPT_VERSIONS)),
+            vec![("/apps/a/sre/config/versions/f/4".to_owned(), spec(4))]
+        );
+        // --versions 0: the current spec is not kept, and earlier kept ones go.
+        assert_eq!(
+            ops_of(full.archive_ops(&app, "f", None, 0)),
+            (1..=3)
+                .map(|n| (format!("/apps/a/sre/config/versions/f/{n}"), Value::Null))
+                .collect::<Vec<_>>()
+        );
+        // After that rollback (current 3, kept 1, 2, 4) the next deploy is 5, not 4.
+        let rolled = FunctionVersions {
+            current: Some(spec(3)),
+            kept: [1, 2, 4].into_iter().map(|n| (n, spec(n))).collect(),
+        };
+        assert_eq!(rolled.next_version(), 5);
     }
 
     /// Numbers a real 1-node chain reported for deploys: an unstaked app with 83,404 free bytes

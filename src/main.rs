@@ -15,7 +15,7 @@ fn main() -> ExitCode {
     }
     quiet_on_broken_pipe();
     let cli = ain_sre::cli::Cli::parse();
-    ain_sre::telemetry::init(cli.log_format, &cli.log_level);
+    ain_sre::telemetry::init(cli.log_format, cli.log_filter());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

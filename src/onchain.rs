@@ -8,6 +8,7 @@
 //! | `workers/<address>` | [`WorkerEntry`] |
 //! | `allowed_workers/<address>` | `true`: the admin approved this worker |
 //! | `config/workers` | [`WorkerPolicy`]: `approved` (missing = approved) or `any` |
+//! | `config/versions/<fn>/<n>` | a previous [`FunctionSpec`] (the last [`KEPT_VERSIONS`]) |
 //! | `calls/<fn>/<call_id>/request` | `{input: "<string>"}` ([`Request`]) |
 //! | `calls/<fn>/<call_id>/response` | the response with its receipt (`receipt::build_response`) |
 //!
@@ -106,6 +107,18 @@ impl AppPaths {
     /// `/apps/<app>/sre/functions/<fn>`.
     pub fn function(&self, function: &str) -> String {
         format!("{}/functions/{function}", self.root())
+    }
+
+    /// `/apps/<app>/sre/config/versions/<fn>`: the previous specs of a function by version
+    /// number ([`KEPT_VERSIONS`] at most). Under `config`, whose admin-only rule covers them, so
+    /// the rules tx does not grow.
+    pub fn versions(&self, function: &str) -> String {
+        format!("{}/config/versions/{function}", self.root())
+    }
+
+    /// `/apps/<app>/sre/config/versions/<fn>/<n>`: version `n` of a function's spec.
+    pub fn version(&self, function: &str, n: u64) -> String {
+        format!("{}/{n}", self.versions(function))
     }
 
     /// `/apps/<app>/sre/blobs`.
@@ -244,9 +257,24 @@ pub struct FunctionSpec {
     /// takes the call over (default 2,000 ms; `scheduler::assign`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover_ms: Option<u64>,
+    /// Which deploy of the function this is: 1 for the first, one more at each redeploy
+    /// (unset in specs written before versions existed, which count as 1). The previous
+    /// [`KEPT_VERSIONS`] specs stay under `config/versions/<fn>/<n>` for `deploy --rollback`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
 }
 
+/// How many previous specs of a function stay in state for `functions show --version` and
+/// `deploy --rollback`: each costs its spec's state bytes (up to ~8 KB for 4,000 characters of
+/// inline code, a few hundred bytes for blob-backed code, whose chunks are kept with it).
+pub const KEPT_VERSIONS: u64 = 3;
+
 impl FunctionSpec {
+    /// The version, 1 for a spec written before versions existed.
+    pub fn version(&self) -> u64 {
+        self.version.unwrap_or(1)
+    }
+
     /// Parses and checks a stored function value.
     pub fn from_value(v: &Value) -> Result<FunctionSpec, ConventionError> {
         let bad = |why: String| ConventionError::Value {
@@ -721,6 +749,7 @@ mod tests {
             memory_mb: None,
             finality: Some(Finality::Finalized),
             failover_ms: Some(1500),
+            version: None,
         };
         let v = spec.to_value();
         assert_eq!(v["finality"], "finalized");

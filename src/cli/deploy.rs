@@ -8,19 +8,26 @@ use anyhow::Context;
 
 use super::common::{KeyArgs, NodeArgs};
 use crate::client::{AppWorkers, ChainClient, Deployment};
+use crate::config::profiles::ProfileCatalog;
 use crate::config::runtimes::RuntimeCatalog;
 use crate::ledger::crypto::Address;
 use crate::ledger::tx::SimpleOp;
 use crate::onchain::{AppPaths, Callers, Finality, Retention, WorkerPolicy};
+use crate::scheduler::SchedulerConfig;
 
 /// Arguments of `ain-sre deploy`.
 #[derive(Debug, clap::Args)]
 pub struct DeployArgs {
     /// The function: a source file or a directory holding one runtime's source file.
-    pub path: PathBuf,
-    /// App name.
+    #[arg(required_unless_present = "rollback")]
+    pub path: Option<PathBuf>,
+    /// Instead of deploying code, make the function's previous version current again (the
+    /// last 3 versions are kept; `ain-sre functions show --fn F --version N` shows one).
+    #[arg(long, conflicts_with = "path")]
+    pub rollback: bool,
+    /// App name (default against a dev chain: `dev`, the app `ain-sre dev` serves).
     #[arg(long)]
-    pub app: String,
+    pub app: Option<String>,
     /// Function name.
     #[arg(long = "fn")]
     pub function: String,
@@ -46,6 +53,11 @@ pub struct DeployArgs {
     /// (the node deletes at least 10 at a time); 0 = no limit.
     #[arg(long, default_value_t = 1000)]
     pub keep: u64,
+    /// Previous versions of the function kept in state for `--rollback` and
+    /// `functions show --version` (0: none). Each costs its spec's state bytes: about 1.4 KB for
+    /// small inline code, about 9.5 KB for 4,000 characters of inline code.
+    #[arg(long, default_value_t = crate::onchain::KEPT_VERSIONS, value_name = "N")]
+    pub versions: u64,
     /// Stake this much of the deploying key's balance on the app (before anything else is
     /// written), taking it out of the free tier that all unstaked apps share.
     #[arg(long, value_name = "AMOUNT")]
@@ -107,27 +119,50 @@ pub enum FinalityArg {
 }
 
 pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
+    if args.rollback {
+        let (client, dev_chain) = admin_client(&args.node.node, &args.key, "a rollback").await?;
+        let app = super::common::app_or_dev(args.app.clone(), dev_chain, &args.node.node)?;
+        let (from, to) = client.rollback(&app, &args.function).await?;
+        println!(
+            "rolled back {}/{}: version {to} is current again (version {from} is kept: ain-sre functions show --app {app} --fn {} --version {from})",
+            app, args.function, args.function
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let keep = Retention::from_keep(args.keep)?;
     let runtimes = RuntimeCatalog::shipped()?;
-    let (file, runtime) = super::invoke::locate(&args.path, args.runtime.as_deref(), &runtimes)?;
+    let Some(path) = args.path.as_deref() else {
+        anyhow::bail!("give the function's file or directory (or --rollback)");
+    };
+    let (file, runtime) = super::invoke::locate(path, args.runtime.as_deref(), &runtimes)?;
     let code = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-    let key = args.key.load(false)?;
-    let client = ChainClient::connect(&args.node.node, key).await?;
+    check_code(&runtime.name, &code).with_context(|| {
+        format!(
+            "refused before anything was written: {} would be refused by every worker",
+            file.display()
+        )
+    })?;
+    let (client, dev_chain) = admin_client(&args.node.node, &args.key, "deploying").await?;
+    let app_name = super::common::app_or_dev(args.app.clone(), dev_chain, &args.node.node)?;
+    if let Some(p) = &args.profile {
+        let advertised = AppWorkers::fetch(client.rpc(), &app_name).await?;
+        check_profile(p, &advertised)?;
+    }
     if let Some(amount) = args.stake {
         anyhow::ensure!(amount > 0.0, "--stake must be more than 0");
         // First: once the free tier is full, even the deploy's own writes would be refused.
         client
-            .stake(&args.app, amount)
+            .stake(&app_name, amount)
             .await
-            .with_context(|| format!("staking {amount} on app `{}`", args.app))?;
+            .with_context(|| format!("staking {amount} on app `{}`", app_name))?;
         println!(
             "staked:   {amount} on app {} by {}",
-            args.app,
+            app_name,
             client.address()
         );
     }
     let d = Deployment {
-        app: args.app.clone(),
+        app: app_name.clone(),
         function: args.function.clone(),
         runtime: runtime.name.clone(),
         code,
@@ -141,9 +176,16 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
         timeout_ms: args.timeout_ms,
         failover_ms: args.failover_ms,
     };
-    let out = client.deploy_keeping(&d, keep).await?;
+    let out = match client.deploy_versioned(&d, keep, args.versions).await {
+        Err(e @ crate::client::ClientError::NotAdmin { .. }) if dev_chain => {
+            return Err(anyhow::Error::new(e).context(
+                "on a dev chain, leave out --keystore and AIN_SRE_PRIVATE_KEY: the dev admin key (public) signs then, or pick an app of your own with --app",
+            ));
+        }
+        other => other?,
+    };
     if !args.workers.approve.is_empty() {
-        let app = AppPaths::new(&args.app)?;
+        let app = AppPaths::new(&app_name)?;
         let ops = args
             .workers
             .approve
@@ -152,11 +194,32 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
             .collect();
         client.send(ops).await?;
     }
-    let workers = AppWorkers::fetch(client.rpc(), &args.app).await?;
+    let workers = AppWorkers::fetch(client.rpc(), &app_name).await?;
     if out.created_app {
-        println!("created app {} (admin {})", args.app, client.address());
+        println!("created app {} (admin {})", app_name, client.address());
     }
     println!("function: {}", out.path);
+    match out.previous {
+        Some(p) => {
+            if args.versions > 0 {
+                println!(
+                    "version:  {} (replaces {p}, which stays reachable: ain-sre deploy --rollback --app {app_name} --fn {})",
+                    out.version, args.function
+                );
+            } else {
+                println!(
+                    "version:  {} (replaces {p}; --versions 0 keeps no previous version)",
+                    out.version
+                );
+            }
+            if !dev_chain {
+                println!(
+                    "          workers cache a spec for spec_ttl_ms (1 s by default): calls in that time may still run version {p}, and their receipts say so"
+                );
+            }
+        }
+        None => println!("version:  {}", out.version),
+    }
     println!("runtime:  {}", runtime.name);
     println!("sha256:   {}", out.code_hash);
     println!(
@@ -168,9 +231,28 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
         }
     );
     println!("callers:  {}", args.callers);
+    println!(
+        "input:    at most {} bytes per call (a worker's max_input_bytes; larger requests are answered rejected)",
+        SchedulerConfig::default().max_input_bytes
+    );
+    if dev_chain && !args.key.given() {
+        println!(
+            "signed:   with the dev chain's public admin key {} (no key given)",
+            client.address()
+        );
+    }
     println!("keeps:    {keep}");
-    print_state_usage(&client, &args.app, keep).await;
-    print_worker_setting(&args.app, &workers);
+    print_state_usage(&client, &app_name, keep).await;
+    print_worker_setting(&app_name, &workers);
+    println!(
+        "call it:  ain-sre call{} --app {app_name} --fn {} --input '...' --wait",
+        if args.node.node == super::common::DEFAULT_NODE {
+            String::new()
+        } else {
+            format!(" --node {}", args.node.node)
+        },
+        args.function
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -230,5 +312,121 @@ pub(crate) fn print_worker_setting(app: &str, w: &AppWorkers) {
                 "warning: app `{app}` is open (--workers any): any key can register itself as a worker and answer every call with whatever it likes; only clients that verify responses (ain-sre call --wait) notice a forged one. Deploy without --workers any to close it."
             );
         }
+    }
+}
+
+/// The client of a command that writes as an app admin: the given key (`--keystore`,
+/// `$AIN_SRE_PRIVATE_KEY`), else, against a dev chain, its public admin key (see
+/// [`super::common::dev_chain_key`]), else an error saying what is missing and how to get it.
+/// Also returns whether the node is a dev chain.
+pub(crate) async fn admin_client(
+    node: &str,
+    key: &KeyArgs,
+    what: &str,
+) -> anyhow::Result<(ChainClient, bool)> {
+    let rpc = crate::ledger::rpc::RpcClient::new(node)?;
+    let dev = super::common::dev_chain_key(&rpc).await;
+    let dev_chain = dev.is_some();
+    let key = match (key.given(), dev) {
+        (true, _) => key.load(false)?,
+        (false, Some(k)) => k,
+        (false, None) => {
+            // Say first when the node cannot be reached at all: that is what is missing then.
+            rpc.chain_id()
+                .await
+                .with_context(|| format!("cannot reach the node at {node}"))?;
+            return Err(super::common::no_admin_key(node, what));
+        }
+    };
+    let client = ChainClient::connect(node, key)
+        .await
+        .with_context(|| format!("cannot reach the node at {node}"))?;
+    Ok((client, dev_chain))
+}
+
+/// Refuses code every worker with default limits would refuse, before anything is written:
+/// code over the worker's size limit (`max_code_bytes`, 16 MiB), and for `wasm` a module over
+/// the tier's size limit or failing its shape and import checks
+/// ([`crate::sandbox::wasm::checked_binary`]).
+pub(crate) fn check_code(runtime: &str, code: &[u8]) -> anyhow::Result<()> {
+    let max = SchedulerConfig::default().max_code_bytes;
+    anyhow::ensure!(
+        code.len() <= max,
+        "the code is {} bytes, over a worker's {max}-byte limit (max_code_bytes)",
+        code.len()
+    );
+    if runtime == "wasm" {
+        let max = crate::sandbox::wasm::DEFAULT_MAX_MODULE_BYTES;
+        anyhow::ensure!(
+            code.len() <= max,
+            "the module is {} bytes, over the WASM tier's {max}-byte limit",
+            code.len()
+        );
+        crate::sandbox::wasm::checked_binary(code).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(())
+}
+
+/// Refuses a profile that neither ships with ain-sre nor is offered by a registered worker of
+/// the app (operators may add their own profiles; their workers advertise them).
+pub(crate) fn check_profile(profile: &str, workers: &AppWorkers) -> anyhow::Result<()> {
+    let shipped = ProfileCatalog::shipped()?;
+    if shipped.get(profile).is_ok() {
+        return Ok(());
+    }
+    let offered = workers.registered.values().any(|v| {
+        v["profiles"]
+            .get(profile)
+            .and_then(serde_json::Value::as_bool)
+            == Some(true)
+    });
+    if offered {
+        return Ok(());
+    }
+    let names: Vec<String> = shipped.iter().map(|p| p.name.clone()).collect();
+    anyhow::bail!(
+        "unknown profile `{profile}`: not one of the shipped profiles ({}) and no registered worker of the app offers it; refused before anything was written",
+        names.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deploy_refuses_code_every_worker_would_refuse() {
+        let echo = crate::cli::dev::ECHO_WAT.as_bytes();
+        check_code("wasm", echo).unwrap();
+        // Not WebAssembly at all.
+        let e = check_code("wasm", b"print('hi')").unwrap_err().to_string();
+        assert!(e.contains("invalid WebAssembly module"), "{e}");
+        // Valid WebAssembly, but an import the tier does not provide.
+        let bad = br#"(module (import "env" "system" (func)) (memory (export "memory") 1) (func (export "_start")))"#;
+        let e = check_code("wasm", bad).unwrap_err().to_string();
+        assert!(e.contains("env"), "{e}");
+        // Over the worker's code size limit.
+        let big = vec![b'#'; SchedulerConfig::default().max_code_bytes + 1];
+        let e = check_code("python3", &big).unwrap_err().to_string();
+        assert!(e.contains("max_code_bytes"), "{e}");
+        check_code("python3", b"print('hi')").unwrap();
+    }
+
+    #[test]
+    fn deploy_refuses_an_unknown_profile_unless_a_worker_offers_it() {
+        let mut w = AppWorkers::default();
+        check_profile("default", &w).unwrap();
+        let e = check_profile("turbo", &w).unwrap_err().to_string();
+        assert!(
+            e.contains("unknown profile `turbo`") && e.contains("default"),
+            "{e}"
+        );
+        w.registered.insert(
+            "0x00ADEc28B6a845a085e03591bE7550dd68673C1C"
+                .parse()
+                .unwrap(),
+            serde_json::json!({"profiles": {"turbo": true}}),
+        );
+        check_profile("turbo", &w).unwrap();
     }
 }

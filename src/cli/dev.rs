@@ -20,7 +20,7 @@ use crate::onchain::{Callers, WorkerPolicy};
 use crate::sandbox::any::{TierConfig, Tiers};
 
 /// The echo example, compiled in so `dev` works from any directory.
-const ECHO_WAT: &str = include_str!("../../examples/functions/echo.wat");
+pub(crate) const ECHO_WAT: &str = include_str!("../../examples/functions/echo.wat");
 
 /// Arguments of `ain-sre dev`.
 #[derive(Debug, clap::Args)]
@@ -59,7 +59,9 @@ struct Example {
     input: &'static str,
 }
 
-fn examples(dir: Option<&Path>) -> Vec<Example> {
+/// The example functions `dev` deploys, and one line for each example it had to leave out
+/// (rust-wordcount before it is built).
+fn examples(dir: Option<&Path>) -> (Vec<Example>, Vec<String>) {
     let mut out = vec![Example {
         function: "echo".into(),
         runtime: "wasm".into(),
@@ -70,14 +72,24 @@ fn examples(dir: Option<&Path>) -> Vec<Example> {
     let dir = dir
         .map(Path::to_path_buf)
         .or_else(|| repo.is_dir().then_some(repo));
-    let Some(dir) = dir else { return out };
-    if let Ok(code) = std::fs::read(dir.join("rust-wordcount.wasm")) {
-        out.push(Example {
+    let mut left_out = Vec::new();
+    let Some(dir) = dir else {
+        left_out.push("the other examples: no examples directory (give --examples DIR)".into());
+        return (out, left_out);
+    };
+    let wordcount = dir.join("rust-wordcount.wasm");
+    match std::fs::read(&wordcount) {
+        Ok(code) => out.push(Example {
             function: "wordcount".into(),
             runtime: "wasm".into(),
             code,
             input: "the quick brown fox",
-        });
+        }),
+        Err(_) => left_out.push(format!(
+            "wordcount (rust-wordcount): {} is not built; build it with {}",
+            wordcount.display(),
+            dir.join("build.sh").display()
+        )),
     }
     for (rt, file) in [
         ("python3", "main.py"),
@@ -94,7 +106,7 @@ fn examples(dir: Option<&Path>) -> Vec<Example> {
             });
         }
     }
-    out
+    (out, left_out)
 }
 
 pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
@@ -127,7 +139,7 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     )
     .await?;
 
-    let list = examples(args.examples.as_deref());
+    let (list, left_out) = examples(args.examples.as_deref());
     for ex in &list {
         admin
             .deploy(&Deployment {
@@ -161,6 +173,10 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         data.join("worker"),
     );
     config.metrics_addr = Some(args.metrics_addr);
+    // An author redeploys and calls at once: read the spec (and registry) for every call instead
+    // of caching it for a second, so the first call after a deploy runs the new code (the local
+    // chain answers in microseconds).
+    config.scheduler.spec_ttl = Duration::ZERO;
     let handle = daemon::start(config, worker_key, tiers.clone()).await?;
 
     println!(
@@ -210,6 +226,9 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
             ex.function, ex.runtime
         );
     }
+    for l in &left_out {
+        println!("left out: {l}");
+    }
     let app = &args.app;
     println!(
         "\nmetrics: http://{}/metrics  health: http://{}/healthz",
@@ -225,6 +244,15 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     println!("\ncall it from another terminal:");
     println!("  ain-sre call --node {rpc_url} --app {app} --fn echo --input '{{\"x\":1}}' --wait");
     println!("  (cargo run --release -- call ... from the repository)");
+    let node = if rpc_url == super::common::DEFAULT_NODE {
+        String::new()
+    } else {
+        format!(" --node {rpc_url}")
+    };
+    println!("\nyour own function (no key needed here: app {app}, signed with the dev admin key):");
+    println!("  ain-sre new myfn --runtime python3");
+    println!("  ain-sre deploy{node} myfn --fn myfn");
+    println!("  ain-sre call{node} --fn myfn --input '{{\"name\":\"ain\"}}' --wait");
     println!("\nfrom JavaScript (@ainblockchain/ain-js), see examples/js-client:");
     println!(
         "  cd examples/js-client && npm ci && node index.js --node http://{} --events {events_url} --app {app} --fn echo --input '{{\"x\":1}}'",
@@ -256,4 +284,49 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// An examples directory without the built Rust module: `dev` names what it left out and
+    /// how to build it, instead of leaving it out silently.
+    #[test]
+    fn dev_says_which_examples_it_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("bash")).unwrap();
+        std::fs::write(dir.path().join("bash/main.sh"), "cat").unwrap();
+        let (list, left_out) = examples(Some(dir.path()));
+        let names: Vec<&str> = list.iter().map(|e| e.function.as_str()).collect();
+        assert_eq!(names, ["echo", "bash"]);
+        assert_eq!(left_out.len(), 1, "{left_out:?}");
+        assert!(
+            left_out[0].contains("rust-wordcount.wasm is not built")
+                && left_out[0].contains("build.sh"),
+            "{left_out:?}"
+        );
+        std::fs::write(dir.path().join("rust-wordcount.wasm"), ECHO_WAT).unwrap();
+        let (list, left_out) = examples(Some(dir.path()));
+        assert!(list.iter().any(|e| e.function == "wordcount") && left_out.is_empty());
+    }
+
+    /// `dev` logs at warn unless told otherwise, so INFO lines do not cut into its table.
+    #[test]
+    fn dev_logs_quietly_by_default() {
+        let filter = |args: &[&str]| {
+            crate::cli::Cli::try_parse_from(args)
+                .unwrap()
+                .log_filter()
+                .to_owned()
+        };
+        // AIN_SRE_LOG in the environment would set --log-level.
+        if std::env::var_os("AIN_SRE_LOG").is_some() {
+            return;
+        }
+        assert_eq!(filter(&["ain-sre", "dev"]), "warn");
+        assert_eq!(filter(&["ain-sre", "--log-level", "debug", "dev"]), "debug");
+        assert_eq!(filter(&["ain-sre", "doctor"]), "info");
+    }
 }

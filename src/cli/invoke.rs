@@ -20,6 +20,10 @@ pub struct InvokeArgs {
     /// The function: a source file (`.wasm`, `.wat`, `.py`, `.js`, `.sh`, `.pl`) or a directory
     /// holding one runtime's source file (e.g. `main.py`).
     pub path: PathBuf,
+    /// The function's name on chain (`deploy --fn`): the function sees it as `SRE_FUNCTION`
+    /// (default: the directory's name, or the file's stem).
+    #[arg(long = "fn")]
+    pub function: Option<String>,
     /// Runtime name or alias (default: from the file extension or the file name in the directory).
     #[arg(long)]
     pub runtime: Option<String>,
@@ -29,6 +33,10 @@ pub struct InvokeArgs {
     /// Sandbox profile (limits) to apply.
     #[arg(long, default_value = "default")]
     pub profile: String,
+    /// Wall deadline of a call in ms, capped by the profile's, as `deploy --timeout-ms` sets
+    /// it on chain.
+    #[arg(long, value_name = "MS")]
+    pub timeout_ms: Option<u64>,
     /// Input given on stdin: literal text (usually JSON), or `@FILE` to read it from a file.
     #[arg(long, default_value = "")]
     pub input: String,
@@ -79,6 +87,12 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
     let runtimes = RuntimeCatalog::load(args.runtimes_dir.as_deref())?;
     let profiles = ProfileCatalog::load(args.profiles_dir.as_deref())?;
     let profile = profiles.get(&args.profile)?;
+    let mut limits = profile.limits.clone();
+    // The same capping a worker applies to a spec's timeout_ms.
+    if let Some(t) = args.timeout_ms {
+        bail_if_zero(t)?;
+        limits.wall_time = limits.wall_time.min(Duration::from_millis(t));
+    }
     let (file, runtime) = locate(&args.path, args.runtime.as_deref(), &runtimes)?;
     let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
     let code = FunctionCode::new(runtime.name.clone(), bytes);
@@ -111,10 +125,10 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
     })
     .await;
     let sandbox = tiers.choose(&runtime, args.tier.map(Tier::from))?;
-    let fn_name = file
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "main".into());
+    let fn_name = args
+        .function
+        .clone()
+        .unwrap_or_else(|| default_function_name(&args.path));
     let t = Instant::now();
     let prepared = sandbox.prepare(&code).await?;
     let prepare_time = t.elapsed();
@@ -133,7 +147,7 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
                     "0x0000000000000000000000000000000000000000".into(),
                 ),
             ],
-            limits: profile.limits.clone(),
+            limits: limits.clone(),
         };
         let t = Instant::now();
         let out = sandbox.run(&prepared, call).await?;
@@ -248,20 +262,60 @@ fn report(
     Ok(())
 }
 
-/// Finds the source file and its runtime.
+/// `--timeout-ms 0` would time every call out before it starts.
+fn bail_if_zero(ms: u64) -> anyhow::Result<()> {
+    if ms == 0 {
+        bail!("--timeout-ms must be at least 1");
+    }
+    Ok(())
+}
+
+/// `SRE_FUNCTION` without `--fn`: the directory's name (`invoke myfn/` for a function made by
+/// `ain-sre new myfn`), else the file's stem.
+fn default_function_name(path: &Path) -> String {
+    let name = if path.is_dir() {
+        std::fs::canonicalize(path)
+            .ok()
+            .and_then(|p| p.file_name().map(|s| s.to_string_lossy().into_owned()))
+    } else {
+        path.file_stem().map(|s| s.to_string_lossy().into_owned())
+    };
+    name.unwrap_or_else(|| "main".into())
+}
+
+/// Finds the source file and its runtime. In a directory: the runtime's source file (`main.py`,
+/// ...; for wasm `main.wasm`, else `main.wat`); a Rust project (`Cargo.toml`) is taken as a
+/// wasm function and its built module is used (`<dir>.wasm` beside it, as
+/// `examples/functions/build.sh` writes it, or `target/wasm32-wasip1/release/*.wasm`), or the
+/// error says how to build it.
 pub(crate) fn locate(
     path: &Path,
     runtime: Option<&str>,
     runtimes: &RuntimeCatalog,
 ) -> anyhow::Result<(PathBuf, Arc<Runtime>)> {
+    // An unknown runtime is named as such, not reported as a missing source file.
+    if let Some(r) = runtime {
+        runtimes.resolve(r)?;
+    }
     if path.is_dir() {
+        if path.join("Cargo.toml").is_file() {
+            return rust_project(path, runtime, runtimes);
+        }
         let candidates: Vec<(PathBuf, Arc<Runtime>)> = runtimes
             .iter()
             .filter(|r| {
                 runtime.is_none_or(|want| runtimes.resolve(want).is_ok_and(|x| x.name == r.name))
             })
-            .map(|r| (path.join(&r.source_file), r.clone()))
-            .filter(|(p, _)| p.is_file())
+            .filter_map(|r| {
+                let file = path.join(&r.source_file);
+                // The text form is accepted wherever the binary one is.
+                let wat = (r.name == "wasm").then(|| path.join("main.wat"));
+                [Some(file), wat]
+                    .into_iter()
+                    .flatten()
+                    .find(|p| p.is_file())
+                    .map(|p| (p, r.clone()))
+            })
             .collect();
         return match candidates.len() {
             1 => Ok(candidates.into_iter().next().expect("one candidate")),
@@ -297,4 +351,40 @@ pub(crate) fn locate(
         }
     };
     Ok((path.to_owned(), runtimes.resolve(&name)?))
+}
+
+/// The module of a Rust project directory built to wasm32-wasip1 (see [`locate`]).
+fn rust_project(
+    dir: &Path,
+    runtime: Option<&str>,
+    runtimes: &RuntimeCatalog,
+) -> anyhow::Result<(PathBuf, Arc<Runtime>)> {
+    let wasm = runtimes.resolve("wasm")?;
+    if let Some(r) = runtime {
+        anyhow::ensure!(
+            runtimes.resolve(r)?.name == wasm.name,
+            "{} is a Rust project: it runs as runtime wasm (built to wasm32-wasip1), not {r}",
+            dir.display()
+        );
+    }
+    let canonical = std::fs::canonicalize(dir)?;
+    let mut found: Vec<PathBuf> = Vec::new();
+    if let (Some(parent), Some(name)) = (canonical.parent(), canonical.file_name()) {
+        found.push(parent.join(format!("{}.wasm", name.to_string_lossy())));
+    }
+    if let Ok(entries) = std::fs::read_dir(canonical.join("target/wasm32-wasip1/release")) {
+        let mut built: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+            .collect();
+        built.sort();
+        found.extend(built);
+    }
+    match found.into_iter().find(|p| p.is_file()) {
+        Some(p) => Ok((p, wasm)),
+        None => bail!(
+            "{} is a Rust project that is not built to WebAssembly yet: build it with `cargo build --release --target wasm32-wasip1` in it (needs `rustup target add wasm32-wasip1`; for the examples, examples/functions/build.sh), then run this again",
+            dir.display()
+        ),
+    }
 }

@@ -11,6 +11,7 @@ use crate::telemetry::LogFormat;
 
 mod bench;
 mod call;
+mod calls;
 mod common;
 mod conformance;
 mod deploy;
@@ -18,8 +19,10 @@ mod dev;
 mod devnet;
 mod doctor;
 mod follow;
+mod functions;
 mod invoke;
 mod keygen;
+mod new;
 mod register;
 mod run;
 mod runtimes;
@@ -36,15 +39,10 @@ pub struct Cli {
     // Global options come after each subcommand's own in its help.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "AIN_SRE_LOG_FORMAT", display_order = 900)]
     pub log_format: LogFormat,
-    /// Default log filter (RUST_LOG overrides it), e.g. `info`, `ain_sre=debug`.
-    #[arg(
-        long,
-        global = true,
-        default_value = "info",
-        env = "AIN_SRE_LOG",
-        display_order = 901
-    )]
-    pub log_level: String,
+    /// Default log filter (RUST_LOG overrides it), e.g. `info`, `ain_sre=debug`. Default `info`;
+    /// `warn` for `dev`, whose self-check table and hints go to the terminal uninterrupted.
+    #[arg(long, global = true, env = "AIN_SRE_LOG", display_order = 901)]
+    pub log_level: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -79,17 +77,36 @@ pub enum Command {
     Run(run::RunArgs),
     /// List runtimes; build the container tier's runtime images offline from host files.
     Runtimes(runtimes::RuntimesArgs),
+    /// Write a working function skeleton for a runtime (code and a README on how to invoke,
+    /// deploy and call it).
+    New(new::NewArgs),
     /// Deploy a function: create the app if needed, write its rules, upload the code.
     Deploy(deploy::DeployArgs),
     /// Write this worker's registry entry in apps.
     Register(register::RegisterArgs),
     /// Call a function: sign a request and (with --wait) print the response and receipt.
     Call(call::CallArgs),
+    /// An app's functions as the chain stores them: `list`, `show --fn F [--version N]`,
+    /// `rm --fn F`.
+    Functions(functions::FunctionsArgs),
+    /// A function's recent calls: `list --fn F`, `show --fn F CALL_ID` (response, receipt,
+    /// stderr tail).
+    Calls(calls::CallsArgs),
     /// The app admin's list of approved workers: `list`, `add ADDR`, `remove ADDR`.
     Workers(workers::WorkersArgs),
 }
 
 impl Cli {
+    /// The log filter: `--log-level` / `$AIN_SRE_LOG` when given, else `warn` for `dev` (INFO
+    /// lines would interleave with its self-check table on a terminal), else `info`.
+    pub fn log_filter(&self) -> &str {
+        match (&self.log_level, &self.command) {
+            (Some(l), _) => l,
+            (None, Command::Dev(_)) => "warn",
+            (None, _) => "info",
+        }
+    }
+
     /// Runs the chosen command.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         match self.command {
@@ -103,10 +120,13 @@ impl Cli {
             Command::Doctor(args) => doctor::run(args).await,
             Command::Run(args) => run::run(args).await,
             Command::Runtimes(args) => runtimes::run(args).await,
+            Command::New(args) => new::run(args).await,
             Command::Deploy(args) => deploy::run(args).await,
             Command::Register(args) => register::run(args).await,
             Command::Call(args) => call::run(args).await,
             Command::Workers(args) => workers::run(args).await,
+            Command::Functions(args) => functions::run(args).await,
+            Command::Calls(args) => calls::run(args).await,
         }
     }
 }

@@ -301,6 +301,7 @@ mod tests {
                     memory_mb: None,
                     finality: None,
                     failover_ms: None,
+                    version: None,
                 };
                 let runtime = RuntimeCatalog::shipped().unwrap().resolve("wasm").unwrap();
                 let app = AppPaths::new("app").unwrap();

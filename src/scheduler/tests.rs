@@ -35,6 +35,7 @@ fn spec(runtime: &str, hash: &str) -> serde_json::Value {
         memory_mb: None,
         finality: None,
         failover_ms: None,
+        version: None,
     }
     .to_value()
 }

@@ -38,6 +38,22 @@ use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 
 use super::{Failure, FunctionCode, Invocation, Outcome, Sandbox, SandboxError, Tier, Usage};
 
+/// The checks this tier makes on a module before compiling it: text (`.wat`) turned into
+/// binary, then its shape ([`shape`]) and its imports and exports. Returns the binary, or the
+/// reason the tier refuses the module. `ain-sre deploy` runs the same checks, so a module every
+/// worker would refuse is refused at deploy.
+pub fn checked_binary(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let binary = wat::parse_bytes(bytes)
+        .map_err(|e| format!("invalid WebAssembly module: {e:#}"))?
+        .into_owned();
+    shape::check_binary(&binary)?;
+    imports::check(&binary)?;
+    Ok(binary)
+}
+
+/// The largest module the tier accepts by default (`WasmConfig::max_module_bytes`).
+pub const DEFAULT_MAX_MODULE_BYTES: usize = 16 << 20;
+
 mod capture;
 mod compile;
 mod imports;
@@ -88,7 +104,7 @@ impl Default for WasmConfig {
             cache_dir: None,
             max_concurrency: 256,
             max_memory_bytes: 1 << 30,
-            max_module_bytes: 16 << 20,
+            max_module_bytes: DEFAULT_MAX_MODULE_BYTES,
             max_table_elements: 100_000,
             epoch_tick: Duration::from_millis(1),
             max_wasm_stack: 512 << 10,
@@ -222,12 +238,7 @@ impl EngineSet {
         let bytes = code.bytes.clone();
         // Linear in the module, but up to 16 MiB of text: off the async workers.
         let binary = tokio::task::spawn_blocking(move || {
-            let binary = wat::parse_bytes(&bytes)
-                .map_err(|e| SandboxError::Rejected(format!("invalid WebAssembly module: {e:#}")))?
-                .into_owned();
-            shape::check_binary(&binary).map_err(SandboxError::Rejected)?;
-            imports::check(&binary).map_err(SandboxError::Rejected)?;
-            Ok::<_, SandboxError>(binary)
+            checked_binary(&bytes).map_err(SandboxError::Rejected)
         })
         .await
         .map_err(|e| SandboxError::Host {
