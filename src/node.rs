@@ -77,12 +77,14 @@ impl Node for RpcClient {
     }
 
     async fn tx_state(&self, hash: &Hash) -> Result<Option<TxState>, RpcError> {
-        let info: Option<Value> = self.get_transaction_by_hash(hash).await?;
-        Ok(info.and_then(|v| {
-            v.get("state")
-                .and_then(Value::as_str)
-                .map(TxState::from_wire)
-        }))
+        /// Only the state: the record also carries the whole tx and its results, which a
+        /// per-call check has no use for (decoding them into a `Value` tree cost allocations).
+        #[derive(serde::Deserialize)]
+        struct StateOnly {
+            state: Option<String>,
+        }
+        let info: Option<StateOnly> = self.get_transaction_by_hash(hash).await?;
+        Ok(info.and_then(|v| v.state).map(|s| TxState::from_wire(&s)))
     }
 
     async fn transaction(&self, hash: &Hash) -> Result<Option<Value>, RpcError> {
