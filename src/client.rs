@@ -93,6 +93,8 @@ pub struct Deployment {
     pub timeout_ms: Option<u64>,
     /// Fleet failover delay, ms (`FunctionSpec::failover_ms`); 2,000 when `None`.
     pub failover_ms: Option<u64>,
+    /// Publish the stderr tail of successful calls too (`FunctionSpec::public_stderr`).
+    pub public_stderr: bool,
 }
 
 /// What a deployment wrote.
@@ -389,6 +391,7 @@ impl ChainClient {
             memory_mb: None,
             finality: d.finality,
             failover_ms: d.failover_ms,
+            public_stderr: d.public_stderr.then_some(true),
             version: Some(version),
         };
         let path = app.function(&d.function);

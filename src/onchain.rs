@@ -262,6 +262,11 @@ pub struct FunctionSpec {
     /// [`KEPT_VERSIONS`] specs stay under `config/versions/<fn>/<n>` for `deploy --rollback`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
+    /// Publish the stderr tail of successful calls too (`deploy --public-stderr`). Everything a
+    /// response carries is public on chain; by default only failed calls carry their stderr
+    /// tail (where it explains the failure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_stderr: Option<bool>,
 }
 
 /// How many previous specs of a function stay in state for `functions show --version` and
@@ -750,10 +755,12 @@ mod tests {
             finality: Some(Finality::Finalized),
             failover_ms: Some(1500),
             version: None,
+            public_stderr: Some(true),
         };
         let v = spec.to_value();
         assert_eq!(v["finality"], "finalized");
         assert_eq!(v["failover_ms"], 1500);
+        assert_eq!(v["public_stderr"], true);
         assert!(v.get("chunks").is_none(), "no nulls in AIN values");
         assert_eq!(FunctionSpec::from_value(&v).unwrap(), spec);
         let mut bad = v.clone();

@@ -44,6 +44,7 @@ async fn keep_20_bounds_call_entries_and_all_200_calls_are_answered() {
                 workers: ain_sre::onchain::WorkerPolicy::Approved,
                 timeout_ms: None,
                 failover_ms: None,
+                public_stderr: false,
             },
             Retention::from_keep(20).unwrap(),
         )

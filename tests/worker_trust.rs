@@ -181,6 +181,7 @@ async fn a_self_registered_key_cannot_answer() {
             workers: WorkerPolicy::Any,
             timeout_ms: None,
             failover_ms: None,
+            public_stderr: false,
         })
         .await
         .unwrap();

@@ -187,6 +187,7 @@ async fn run_in(tmp: &Path, quick: bool) -> anyhow::Result<E2e> {
                 workers: WorkerPolicy::Approved,
                 timeout_ms: None,
                 failover_ms: None,
+                public_stderr: false,
             },
             Retention::Unbounded,
         )

@@ -225,6 +225,7 @@ async fn run_in(tmp: &Path, quick: bool) -> anyhow::Result<Fleet> {
                 workers: WorkerPolicy::Approved,
                 timeout_ms: Some(TIMEOUT_MS),
                 failover_ms: Some(FAILOVER_MS),
+                public_stderr: false,
             },
             Retention::Unbounded,
         )

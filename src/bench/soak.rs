@@ -381,6 +381,7 @@ async fn run_in(tmp: &Path, cfg: SoakConfig) -> anyhow::Result<SoakReport> {
                 workers: WorkerPolicy::Approved,
                 timeout_ms: None,
                 failover_ms: None,
+                public_stderr: false,
             })
             .await?;
     }

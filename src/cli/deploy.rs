@@ -71,6 +71,10 @@ pub struct DeployArgs {
     /// over (default 2000).
     #[arg(long, value_name = "MS")]
     pub failover_ms: Option<u64>,
+    /// Publish the stderr tail of successful calls too. A response is public on chain; by
+    /// default only a failed call carries its stderr tail.
+    #[arg(long)]
+    pub public_stderr: bool,
     #[command(flatten)]
     node: NodeArgs,
     #[command(flatten)]
@@ -175,6 +179,7 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
         workers: args.workers.policy,
         timeout_ms: args.timeout_ms,
         failover_ms: args.failover_ms,
+        public_stderr: args.public_stderr,
     };
     let out = match client.deploy_versioned(&d, keep, args.versions).await {
         Err(e @ crate::client::ClientError::NotAdmin { .. }) if dev_chain => {

@@ -153,6 +153,7 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
                 workers: WorkerPolicy::Approved,
                 timeout_ms: None,
                 failover_ms: None,
+                public_stderr: false,
             })
             .await?;
     }

@@ -236,6 +236,26 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The outcome without the stderr tail of a successful run (exit code 0): a response is
+    /// public on chain, and what a function logs while it works is its author's, unless the
+    /// function opts in (`public_stderr`). A failure keeps its tail, which explains it.
+    pub fn without_success_stderr(self) -> Outcome {
+        match self {
+            Outcome::Completed {
+                exit_code: 0,
+                stdout,
+                usage,
+                ..
+            } => Outcome::Completed {
+                exit_code: 0,
+                stdout,
+                stderr_tail: Vec::new(),
+                usage,
+            },
+            other => other,
+        }
+    }
+
     /// The on-chain status string (`ok`, `error`, `timeout`, `oom`, `output_too_large`).
     pub fn status(&self) -> &'static str {
         match self {

@@ -302,6 +302,7 @@ mod tests {
                     finality: None,
                     failover_ms: None,
                     version: None,
+                    public_stderr: None,
                 };
                 let runtime = RuntimeCatalog::shipped().unwrap().resolve("wasm").unwrap();
                 let app = AppPaths::new("app").unwrap();

@@ -531,6 +531,11 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         };
         metrics::histogram!("ain_sre_stage_seconds", "stage" => "sandbox")
             .record(t.elapsed().as_secs_f64());
+        let outcome = if spec.public_stderr == Some(true) {
+            outcome
+        } else {
+            outcome.without_success_stderr()
+        };
         self.health.executions.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(status = outcome.status(), tier = %ready.tier, "call ran");
         Ok(Some(Ran {

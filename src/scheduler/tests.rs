@@ -36,6 +36,7 @@ fn spec(runtime: &str, hash: &str) -> serde_json::Value {
         finality: None,
         failover_ms: None,
         version: None,
+        public_stderr: None,
     }
     .to_value()
 }
@@ -402,4 +403,39 @@ async fn a_host_fault_is_answered_host_error_without_host_details() {
         crate::receipt::NODE_TX_BYTES_LIMIT,
     );
     assert_eq!(v["status"], "host_error");
+}
+
+#[tokio::test]
+async fn stderr_of_a_successful_call_is_published_only_when_the_function_opts_in() {
+    let fake = FakeSandbox::new(Tier::Wasm, |_, call| {
+        let failing = call.input.as_ref() == b"fail";
+        Ok(Outcome::Completed {
+            exit_code: i32::from(failing),
+            stdout: b"out".to_vec(),
+            stderr_tail: b"debug: a private detail".to_vec(),
+            usage: Default::default(),
+        })
+    });
+    let mut s = setup_with(SchedulerConfig::default(), fake);
+    let hash = hex::encode(sha2::Sha256::digest(CODE.as_bytes()));
+    let mut open = FunctionSpec::from_value(&spec("wasm", &hash)).unwrap();
+    open.public_stderr = Some(true);
+    s.node.set("/apps/app/sre/functions/open", open.to_value());
+    let stderr_of = |a: &Answer| match &a.result {
+        CallResult::Ran(Outcome::Completed { stderr_tail, .. }) => stderr_tail.clone(),
+        other => panic!("{other:?}"),
+    };
+    let ok = one(&mut s, call("echo", "c1", json!({"input": "fine"}))).await;
+    assert!(
+        stderr_of(&ok).is_empty(),
+        "a success keeps its stderr private"
+    );
+    let failed = one(&mut s, call("echo", "c2", json!({"input": "fail"}))).await;
+    assert_eq!(
+        stderr_of(&failed),
+        b"debug: a private detail",
+        "a failure explains itself"
+    );
+    let opted = one(&mut s, call("open", "c3", json!({"input": "fine"}))).await;
+    assert_eq!(stderr_of(&opted), b"debug: a private detail");
 }

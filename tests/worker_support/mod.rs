@@ -81,6 +81,7 @@ pub async fn deploy_with(
             workers: WorkerPolicy::Approved,
             timeout_ms: None,
             failover_ms: None,
+            public_stderr: false,
         })
         .await
         .expect("deploy")
