@@ -31,7 +31,7 @@ use tokio_util::task::TaskTracker;
 use crate::call::{Call, Origin, Registry};
 use crate::config::profiles::ProfileCatalog;
 use crate::config::runtimes::RuntimeCatalog;
-use crate::journal::{CallState, Journal, JournalError};
+use crate::journal::{CallState, Journal, JournalError, Retention};
 use crate::ledger::crypto::{Address, Hash, PrivateKey};
 use crate::ledger::events::{EventClient, EventsConfig, Filter};
 use crate::ledger::follower::{
@@ -127,6 +127,8 @@ pub struct DaemonConfig {
     pub profiles_dir: Option<PathBuf>,
     /// Follower poll interval when no BLOCK_FINALIZED wake-up comes. Default 500 ms.
     pub follower_poll: Duration,
+    /// How long and how many finished calls the journal keeps (default 7 days, 100,000).
+    pub journal: Retention,
 }
 
 impl DaemonConfig {
@@ -152,6 +154,7 @@ impl DaemonConfig {
             runtimes_dir: None,
             profiles_dir: None,
             follower_poll: Duration::from_millis(500),
+            journal: Retention::default(),
         }
     }
 }
@@ -263,7 +266,7 @@ pub async fn start<E: Executor>(
     };
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| DaemonError::Io(format!("creating {}: {e}", config.data_dir.display())))?;
-    let journal = Journal::open(&config.data_dir.join("journal.redb"))?;
+    let journal = Journal::open_with(&config.data_dir.join("journal.redb"), config.journal)?;
     let cursor_store = Arc::new(FileCursorStore::new(
         config.data_dir.join("follower.cursor"),
     ));

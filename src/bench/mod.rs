@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 pub mod container;
 pub mod devnet;
 pub mod e2e;
+pub mod journal;
 pub mod ledger;
 #[cfg(target_os = "linux")]
 pub mod process;

@@ -76,6 +76,36 @@ pub(crate) struct RunFile {
     disabled_tiers: Vec<Tier>,
     #[serde(default)]
     container: ContainerFile,
+    #[serde(default)]
+    journal: JournalFile,
+}
+
+/// The `[journal]` section of the worker config: how long finished calls are remembered.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JournalFile {
+    /// Seconds a finished call is kept after it finished; default 604800 (7 days).
+    keep_finished_secs: Option<u64>,
+    /// Most finished calls kept (the oldest go first); default 100000.
+    keep_finished_max: Option<u64>,
+    /// Seconds between prunes; default 60.
+    prune_interval_secs: Option<u64>,
+}
+
+impl JournalFile {
+    /// The retention: the defaults with the file's values applied.
+    pub(crate) fn retention(&self) -> anyhow::Result<crate::journal::Retention> {
+        let mut r = crate::journal::Retention::default();
+        if let Some(s) = self.keep_finished_secs {
+            r.max_age = Duration::from_secs(s);
+        }
+        r.max_finished = self.keep_finished_max.unwrap_or(r.max_finished);
+        if let Some(s) = self.prune_interval_secs {
+            anyhow::ensure!(s > 0, "journal.prune_interval_secs must be at least 1");
+            r.interval = Duration::from_secs(s);
+        }
+        Ok(r)
+    }
 }
 
 /// The `[container]` section of the worker config.
@@ -167,6 +197,7 @@ pub(crate) fn daemon_config(args: &RunArgs, file: RunFile) -> anyhow::Result<Dae
     if let Some(id) = file.client_id {
         c.client_id = id;
     }
+    c.journal = file.journal.retention()?;
     c.runtimes_dir = file.runtimes_dir;
     c.profiles_dir = file.profiles_dir;
     Ok(c)
@@ -254,6 +285,25 @@ mod tests {
                 .denies_all()
         );
         assert!(toml::from_str::<RunFile>("[container]\nallow_all = true\n").is_err());
+    }
+
+    #[test]
+    fn journal_section_sets_the_retention_and_refuses_unknown_keys() {
+        let f: RunFile = toml::from_str(
+            "[journal]\nkeep_finished_secs = 3600\nkeep_finished_max = 500\nprune_interval_secs = 5\n",
+        )
+        .unwrap();
+        let r = f.journal.retention().unwrap();
+        assert_eq!(r.max_age, Duration::from_secs(3600));
+        assert_eq!(r.max_finished, 500);
+        assert_eq!(r.interval, Duration::from_secs(5));
+        assert_eq!(
+            RunFile::default().journal.retention().unwrap(),
+            crate::journal::Retention::default()
+        );
+        let zero: RunFile = toml::from_str("[journal]\nprune_interval_secs = 0\n").unwrap();
+        assert!(zero.journal.retention().is_err());
+        assert!(toml::from_str::<RunFile>("[journal]\nkeep_days = 1\n").is_err());
     }
 
     #[test]
