@@ -29,8 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::call::{Call, Origin, Registry};
-use crate::config::profiles::ProfileCatalog;
-use crate::config::runtimes::RuntimeCatalog;
+use crate::config::Catalogs;
 use crate::journal::{CallState, Journal, JournalError, Retention};
 use crate::ledger::crypto::{Address, Hash, PrivateKey};
 use crate::ledger::events::{EventClient, EventsConfig, Filter};
@@ -121,10 +120,10 @@ pub struct DaemonConfig {
     pub grace: Duration,
     /// Event-handler custom client id.
     pub client_id: String,
-    /// Extra runtime files.
-    pub runtimes_dir: Option<PathBuf>,
-    /// Extra profile files.
-    pub profiles_dir: Option<PathBuf>,
+    /// Runtimes and profiles the scheduler resolves functions in (default: the shipped files).
+    /// The tiers passed to [`start`] must serve the same runtimes
+    /// ([`crate::sandbox::any::TierConfig::serving`]).
+    pub catalogs: Catalogs,
     /// Follower poll interval when no BLOCK_FINALIZED wake-up comes. Default 500 ms.
     pub follower_poll: Duration,
     /// How long and how many finished calls the journal keeps (default 7 days, 100,000).
@@ -151,8 +150,7 @@ impl DaemonConfig {
             poster: PosterConfig::default(),
             grace: Duration::from_secs(10),
             client_id: "ain-sre-worker".into(),
-            runtimes_dir: None,
-            profiles_dir: None,
+            catalogs: Catalogs::shipped(),
             follower_poll: Duration::from_millis(500),
             journal: Retention::default(),
         }
@@ -255,10 +253,7 @@ pub async fn start<E: Executor>(
         .map(|a| AppPaths::new(a))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| DaemonError::Config(e.to_string()))?;
-    let runtimes = RuntimeCatalog::load(config.runtimes_dir.as_deref())
-        .map_err(|e| DaemonError::Config(e.to_string()))?;
-    let profiles = ProfileCatalog::load(config.profiles_dir.as_deref())
-        .map_err(|e| DaemonError::Config(e.to_string()))?;
+    let Catalogs { runtimes, profiles } = config.catalogs.clone();
     let rpc = RpcClient::new(&config.node_url).map_err(|e| DaemonError::Config(e.to_string()))?;
     let chain_id = match config.chain_id {
         Some(c) => c,

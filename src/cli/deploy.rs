@@ -6,9 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::common::{KeyArgs, NodeArgs};
+use super::common::{CatalogArgs, KeyArgs, NodeArgs};
 use crate::client::{AppWorkers, ChainClient, Deployment};
-use crate::config::runtimes::RuntimeCatalog;
 use crate::ledger::crypto::Address;
 use crate::ledger::tx::SimpleOp;
 use crate::onchain::{AppPaths, Callers, Finality, Retention, WorkerPolicy};
@@ -50,6 +49,10 @@ pub struct DeployArgs {
     /// written), taking it out of the free tier that all unstaked apps share.
     #[arg(long, value_name = "AMOUNT")]
     pub stake: Option<f64>,
+    /// Runtime and profile files beyond the shipped ones (as the workers' `runtimes_dir` and
+    /// `profiles_dir`): the runtime and profile named must be known there.
+    #[command(flatten)]
+    catalogs: CatalogArgs,
     #[command(flatten)]
     node: NodeArgs,
     #[command(flatten)]
@@ -99,8 +102,12 @@ pub enum FinalityArg {
 
 pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
     let keep = Retention::from_keep(args.keep)?;
-    let runtimes = RuntimeCatalog::shipped()?;
-    let (file, runtime) = super::invoke::locate(&args.path, args.runtime.as_deref(), &runtimes)?;
+    let catalogs = args.catalogs.load()?;
+    let (file, runtime) =
+        super::invoke::locate(&args.path, args.runtime.as_deref(), &catalogs.runtimes)?;
+    if let Some(p) = &args.profile {
+        catalogs.profiles.get(p)?;
+    }
     let code = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
     let key = args.key.load(false)?;
     let client = ChainClient::connect(&args.node.node, key).await?;

@@ -15,8 +15,7 @@ use serde::Deserialize;
 
 use super::common::{DEFAULT_EVENTS, DEFAULT_NODE, KeyArgs, wait_for_signal, worker_entry};
 use crate::client::ChainClient;
-use crate::config::profiles::ProfileCatalog;
-use crate::config::runtimes::RuntimeCatalog;
+use crate::config::Catalogs;
 use crate::daemon::{self, DaemonConfig};
 use crate::ledger::crypto::Hash;
 use crate::sandbox::Tier;
@@ -198,8 +197,7 @@ pub(crate) fn daemon_config(args: &RunArgs, file: RunFile) -> anyhow::Result<Dae
         c.client_id = id;
     }
     c.journal = file.journal.retention()?;
-    c.runtimes_dir = file.runtimes_dir;
-    c.profiles_dir = file.profiles_dir;
+    c.catalogs = Catalogs::load(file.runtimes_dir.as_deref(), file.profiles_dir.as_deref())?;
     Ok(c)
 }
 
@@ -211,13 +209,14 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let tier_config = file.tier_config();
     let config = daemon_config(&args, file)?;
     let key = args.key.load(false)?;
-    let tiers = Arc::new(Tiers::start(tier_config).await);
+    // The tiers serve the catalogs the scheduler resolves functions in.
+    let tiers = Arc::new(Tiers::start(tier_config.serving(&config.catalogs.runtimes)).await);
     if args.register {
-        // The catalogs the daemon loads, so the entry offers what the daemon will serve.
+        // The daemon's catalogs, so the entry offers what the daemon will serve.
         let entry = worker_entry(
             &*tiers,
-            &RuntimeCatalog::load(config.runtimes_dir.as_deref())?,
-            &ProfileCatalog::load(config.profiles_dir.as_deref())?,
+            &config.catalogs.runtimes,
+            &config.catalogs.profiles,
             config.scheduler.max_concurrency as u64,
         );
         let client = ChainClient::connect(
