@@ -38,7 +38,7 @@ use crate::ledger::follower::{
 };
 use crate::ledger::rpc::RpcClient;
 use crate::ledger::tx::{OpType, SignedTx};
-use crate::node::{Node, RpcBlockSource};
+use crate::node::Node;
 use crate::observe::{self, Health};
 use crate::onchain::AppPaths;
 use crate::poster::{Confirmer, Poster, PosterConfig, Standing, standing};
@@ -324,9 +324,9 @@ pub async fn start<E: Executor>(
         // Its own client, so its own connection: a block list is megabytes, and the read buffer
         // of the connection that carried one stays grown while it is pooled. Sharing the pool
         // would leave such buffers on the many connections the poster uses.
-        RpcBlockSource(
-            RpcClient::new(&config.node_url).map_err(|e| DaemonError::Config(e.to_string()))?,
-        ),
+        // Transient node errors are retried, permanent ones stop the worker with the node's
+        // answer (`ledger::follower::rpc_source`).
+        RpcClient::new(&config.node_url).map_err(|e| DaemonError::Config(e.to_string()))?,
         TrustedGenesis::Hash(genesis),
         cursor_store as Arc<dyn CursorStore>,
         FollowerConfig {
