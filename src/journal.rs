@@ -33,18 +33,21 @@
 //!   ends `AnsweredElsewhere`); `NoRequest` had no request on chain to run;
 //! - a VALUE_CHANGED event fires when the request is written, and requests are write-once, so an
 //!   event for a call cannot come again days after its call finished.
+//!
 //! And should any path run it anyway, the chain's write-once response rule refuses a second
 //! response: nothing is ever answered twice.
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use redb::{
     Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
+
+use crate::ledger::now_ms;
 
 const CALLS: TableDefinition<&str, &[u8]> = TableDefinition::new("calls");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -454,13 +457,6 @@ impl<'t> Tables<'t> {
             responses: txn.open_table(RESPONSES).map_err(store)?,
         })
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// How long a batch of transitions nobody waits for may wait for more before it is committed.

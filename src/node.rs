@@ -102,6 +102,7 @@ pub mod fake {
     use super::Node;
     use crate::ledger::crypto::{Hash, Signature, hash_transaction};
     use crate::ledger::rpc::{RpcError, SendResult, TxResult, TxState, codes};
+    use crate::ledger::sync::LockExt;
 
     /// A fake node. Response paths (ending in `/response`) are write-once, like the rule
     /// `ain-sre deploy` writes.
@@ -128,7 +129,7 @@ pub mod fake {
         }
 
         fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-            self.inner.lock().unwrap_or_else(|p| p.into_inner())
+            self.inner.lock_or_recover()
         }
 
         /// Stores a value.

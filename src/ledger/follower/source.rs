@@ -4,6 +4,7 @@
 //! `ain_getBlockList` (`rpc_source`, which also states the transient/permanent error policy); [`MemorySource`] serves fixture or synthetic blocks to tests and offline
 //! tools. The follower trusts a source for nothing but availability: every block is verified.
 
+use crate::ledger::sync::LockExt;
 use std::future::Future;
 use std::sync::Mutex;
 
@@ -70,7 +71,7 @@ impl MemorySource {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panicked test thread must not wedge the others; the data stays usable.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.lock_or_recover()
     }
 
     /// Serves only blocks up to `tip` (all of them with `None`).
