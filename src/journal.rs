@@ -469,7 +469,7 @@ fn write_loop(db: Arc<Database>, jobs: &std::sync::mpsc::Receiver<Job>, retentio
     use std::sync::mpsc::RecvTimeoutError;
     // The first look soon after opening, so a worker restarted more often than `interval` still
     // prunes; after it, one every `interval`, or one chunk after each batch while a backlog lasts.
-    let mut next_prune = Instant::now() + Duration::from_secs(1).min(retention.interval);
+    let mut next_prune = after(Duration::from_secs(1).min(retention.interval));
     let mut backlog = false;
     loop {
         if backlog || Instant::now() >= next_prune {
@@ -481,7 +481,7 @@ fn write_loop(db: Arc<Database>, jobs: &std::sync::mpsc::Receiver<Job>, retentio
                 }
             }
             if !backlog {
-                next_prune = Instant::now() + retention.interval;
+                next_prune = after(retention.interval);
             }
         }
         let wait = if backlog {
@@ -534,6 +534,13 @@ fn write_loop(db: Arc<Database>, jobs: &std::sync::mpsc::Receiver<Job>, retentio
     }
 }
 
+/// `d` from now; a year at most (a configured interval of `u64::MAX` seconds must not overflow).
+fn after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
+}
+
 /// Lists every final call in `FINISHED`, once, for a journal written before that table existed.
 fn index_finished(txn: &redb::WriteTransaction) -> Result<(), JournalError> {
     let mut meta = txn.open_table(META).map_err(store)?;
@@ -583,7 +590,8 @@ fn prune_in(
     now: u64,
     limit: usize,
 ) -> Result<usize, JournalError> {
-    let cutoff = now.saturating_sub(retention.max_age.as_millis() as u64);
+    let max_age_ms = u64::try_from(retention.max_age.as_millis()).unwrap_or(u64::MAX);
+    let cutoff = now.saturating_sub(max_age_ms);
     let mut n = 0;
     while n < limit {
         let over = t.finished.len().map_err(store)? > retention.max_finished;
@@ -923,6 +931,23 @@ mod tests {
             1,
             "the unfinished call stays"
         );
+        j.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_retention_of_forever_keeps_everything_and_does_not_overflow() {
+        let dir = tempfile::tempdir().unwrap();
+        let forever = Retention {
+            max_age: Duration::from_secs(u64::MAX),
+            max_finished: u64::MAX,
+            interval: Duration::from_secs(u64::MAX),
+        };
+        let j = Journal::open_with(&dir.path().join("journal.redb"), forever).unwrap();
+        finish(&j, "a/f/1", CallState::Confirmed).await;
+        // Past the writer's first background prune, which schedules the next one.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        j.prune(forever).await.unwrap();
+        assert!(j.get("a/f/1").unwrap().is_some());
         j.close().await.unwrap();
     }
 
