@@ -15,7 +15,7 @@ use super::Stats;
 use crate::journal::{CallState, Journal, Retention, SignedResponse};
 
 /// Rounds of `calls` calls: the first fills the retention, the others show the bound holds.
-const ROUNDS: u64 = 3;
+const ROUNDS: u64 = 5;
 
 /// Calls in flight at once, like a worker's scheduler and poster with a deep queue.
 const CONCURRENCY: usize = 256;

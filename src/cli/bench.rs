@@ -63,7 +63,7 @@ pub enum Group {
     /// Process tier: static-binary and python3 calls through the stem-cell pool, against bare
     /// python3 and bwrap.
     Process,
-    /// Journal: 3 × 100,000 calls through their states with the default retention pruning;
+    /// Journal: 5 × 100,000 calls through their states with the default retention pruning;
     /// the journal's file size and this process's RSS after each 100,000 (bounded and flat).
     Journal,
     /// Soak: mixed calls on every available tier while the workers and the chain are restarted
