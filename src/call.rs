@@ -6,6 +6,7 @@
 //! (USER and BLOCK events, the follower's blocks, recovery), so admission is decided under one
 //! lock: calls in flight in this process, then recently finished calls, then the journal.
 
+use crate::ledger::sync::LockExt;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -147,7 +148,7 @@ impl Registry {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.lock_or_recover()
     }
 
     /// The journal behind the registry.
@@ -238,13 +239,7 @@ fn remember(inner: &mut Inner, key: &str) {
     }
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub use crate::ledger::now_ms;
 
 #[cfg(test)]
 mod tests {

@@ -9,8 +9,8 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::call::now_ms;
 use crate::ledger::crypto::{Address, Hash, PrivateKey};
+use crate::ledger::now_ms;
 use crate::ledger::rpc::{RpcClient, RpcError, codes};
 use crate::ledger::tx::{NONCE_UNORDERED, Operation, SimpleOp, TxBody};
 use crate::node::{Node, get_value};

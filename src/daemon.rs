@@ -29,9 +29,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::call::{Call, Origin, Registry};
-use crate::config::profiles::ProfileCatalog;
-use crate::config::runtimes::RuntimeCatalog;
-use crate::journal::{CallState, Journal, JournalError};
+use crate::config::Catalogs;
+use crate::journal::{CallState, Journal, JournalError, Retention};
 use crate::ledger::crypto::{Address, Hash, PrivateKey};
 use crate::ledger::events::{EventClient, EventsConfig, Filter};
 use crate::ledger::follower::{
@@ -39,7 +38,7 @@ use crate::ledger::follower::{
 };
 use crate::ledger::rpc::RpcClient;
 use crate::ledger::tx::{OpType, SignedTx};
-use crate::node::{Node, RpcBlockSource};
+use crate::node::Node;
 use crate::observe::{self, Health};
 use crate::onchain::AppPaths;
 use crate::poster::{Confirmer, Poster, PosterConfig, Standing, standing};
@@ -121,10 +120,10 @@ pub struct DaemonConfig {
     pub grace: Duration,
     /// Event-handler custom client id.
     pub client_id: String,
-    /// Extra runtime files.
-    pub runtimes_dir: Option<PathBuf>,
-    /// Extra profile files.
-    pub profiles_dir: Option<PathBuf>,
+    /// Runtimes and profiles the scheduler resolves functions in (default: the shipped files).
+    /// The tiers passed to [`start`] must serve the same runtimes
+    /// ([`crate::sandbox::any::TierConfig::serving`]).
+    pub catalogs: Catalogs,
     /// Follower poll interval when no BLOCK_FINALIZED wake-up comes. Default 500 ms.
     pub follower_poll: Duration,
     /// Interval of the liveness heartbeat written to the worker's registry entries
@@ -133,6 +132,8 @@ pub struct DaemonConfig {
     /// How long start-up waits for an unreachable node before giving up; `None` (the default)
     /// waits as long as it takes, retrying with the same backoff as at run time.
     pub node_wait: Option<Duration>,
+    /// How long and how many finished calls the journal keeps (default 7 days, 100,000).
+    pub journal: Retention,
 }
 
 impl DaemonConfig {
@@ -155,11 +156,11 @@ impl DaemonConfig {
             poster: PosterConfig::default(),
             grace: Duration::from_secs(10),
             client_id: "ain-sre-worker".into(),
-            runtimes_dir: None,
-            profiles_dir: None,
+            catalogs: Catalogs::shipped(),
             follower_poll: Duration::from_millis(500),
             heartbeat: crate::presence::DEFAULT_INTERVAL,
             node_wait: None,
+            journal: Retention::default(),
         }
     }
 }
@@ -303,10 +304,7 @@ pub async fn start<E: Executor>(
         .map(|a| AppPaths::new(a))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| DaemonError::Config(e.to_string()))?;
-    let runtimes = RuntimeCatalog::load(config.runtimes_dir.as_deref())
-        .map_err(|e| DaemonError::Config(e.to_string()))?;
-    let profiles = ProfileCatalog::load(config.profiles_dir.as_deref())
-        .map_err(|e| DaemonError::Config(e.to_string()))?;
+    let Catalogs { runtimes, profiles } = config.catalogs.clone();
     let rpc = RpcClient::new(&config.node_url).map_err(|e| DaemonError::Config(e.to_string()))?;
     let chain_id = match config.chain_id {
         Some(c) => c,
@@ -314,7 +312,7 @@ pub async fn start<E: Executor>(
     };
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| DaemonError::Io(format!("creating {}: {e}", config.data_dir.display())))?;
-    let journal = Journal::open(&config.data_dir.join("journal.redb"))?;
+    let journal = Journal::open_with(&config.data_dir.join("journal.redb"), config.journal)?;
     let cursor_store = Arc::new(FileCursorStore::new(
         config.data_dir.join("follower.cursor"),
     ));
@@ -399,9 +397,9 @@ pub async fn start<E: Executor>(
         // Its own client, so its own connection: a block list is megabytes, and the read buffer
         // of the connection that carried one stays grown while it is pooled. Sharing the pool
         // would leave such buffers on the many connections the poster uses.
-        RpcBlockSource(
-            RpcClient::new(&config.node_url).map_err(|e| DaemonError::Config(e.to_string()))?,
-        ),
+        // Transient node errors are retried, permanent ones stop the worker with the node's
+        // answer (`ledger::follower::rpc_source`).
+        RpcClient::new(&config.node_url).map_err(|e| DaemonError::Config(e.to_string()))?,
         TrustedGenesis::Hash(genesis),
         cursor_store as Arc<dyn CursorStore>,
         FollowerConfig {

@@ -1,14 +1,13 @@
 //! The worker's view of a node: the few JSON-RPC calls the stages make, behind a trait so every
 //! stage can be unit-tested against [`fake::FakeNode`]. [`RpcClient`] implements it for real
-//! nodes (and the built-in chain); [`RpcBlockSource`] feeds the follower from the same client.
+//! nodes (and the built-in chain); it also feeds the follower
+//! ([`crate::ledger::follower::rpc_source`]).
 
 use std::future::Future;
 
 use serde_json::Value;
 
-use crate::ledger::block::Block;
 use crate::ledger::crypto::{Hash, Signature};
-use crate::ledger::follower::{BlockSource, SourceError};
 use crate::ledger::rpc::{
     GetOp, GetRequest, MAX_GET_OPS, RpcClient, RpcError, SendResult, TxState,
 };
@@ -93,34 +92,6 @@ impl Node for RpcClient {
     }
 }
 
-/// Feeds the follower finalized blocks from a node's JSON-RPC.
-#[derive(Debug, Clone)]
-pub struct RpcBlockSource(pub RpcClient);
-
-fn source_error(e: RpcError) -> SourceError {
-    match e {
-        RpcError::Malformed(m) => SourceError::Malformed(m),
-        other => SourceError::Unavailable(other.to_string()),
-    }
-}
-
-impl BlockSource for RpcBlockSource {
-    async fn last_block_number(&self) -> Result<u64, SourceError> {
-        self.0
-            .get_last_block_number()
-            .await
-            .map_err(source_error)?
-            .ok_or_else(|| SourceError::Unavailable("no block yet".into()))
-    }
-
-    async fn block_list(&self, from: u64, to_exclusive: u64) -> Result<Vec<Block>, SourceError> {
-        self.0
-            .get_block_list::<Block>(from, to_exclusive)
-            .await
-            .map_err(source_error)
-    }
-}
-
 pub mod fake {
     //! An in-memory node for stage tests: values in a map, the write-once response rule, scripted
     //! transient failures, and a log of every submitted tx.
@@ -133,6 +104,7 @@ pub mod fake {
     use super::Node;
     use crate::ledger::crypto::{Hash, Signature, hash_transaction};
     use crate::ledger::rpc::{RpcError, SendResult, TxResult, TxState, codes};
+    use crate::ledger::sync::LockExt;
 
     /// A fake node. Response paths (ending in `/response`) are write-once, like the rule
     /// `ain-sre deploy` writes.
@@ -159,7 +131,7 @@ pub mod fake {
         }
 
         fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-            self.inner.lock().unwrap_or_else(|p| p.into_inner())
+            self.inner.lock_or_recover()
         }
 
         /// Stores a value.

@@ -13,6 +13,7 @@ use crate::ledger::devnet::{Devnet, DevnetConfig};
 use crate::ledger::events::{
     ClientEvent, EventClient, EventPayload, EventSource, EventsConfig, Filter,
 };
+use crate::ledger::now_ms;
 use crate::ledger::rpc::{RpcClient, SendResult};
 use crate::ledger::tx::{Operation, SimpleOp, TxBody};
 
@@ -65,13 +66,6 @@ pub fn run(quick: bool) -> anyhow::Result<Vec<Stats>> {
 pub const ACCEPTED: &str = "devnet: signed txs accepted (64 concurrent senders; per-call latency)";
 /// Row name: send → VALUE_CHANGED latency.
 pub const EVENT_LATENCY: &str = "devnet: send → VALUE_CHANGED event (one at a time)";
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
 
 async fn send_ok(rpc: &RpcClient, key: &PrivateKey, op: SimpleOp, ts: u64) -> anyhow::Result<()> {
     let signed = TxBody::new(Operation::Simple(op), -1, ts).sign(key, 0)?;

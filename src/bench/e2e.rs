@@ -5,6 +5,7 @@
 //! The chain runs in this process, the worker is a child `ain-sre run` process (so its memory can
 //! be read from `/proc`), and every part shares the machine's cores.
 
+use crate::ledger::sync::LockExt;
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -109,10 +110,7 @@ fn stop(child: &mut Child) {
 async fn one(client: &ChainClient, waiters: &Waiters, n: usize) -> anyhow::Result<Duration> {
     let id = crate::client::new_call_id();
     let (tx, rx) = oneshot::channel();
-    waiters
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(id.clone(), tx);
+    waiters.lock_or_recover().insert(id.clone(), tx);
     let path = format!("/apps/bench/sre/calls/echo/{id}/request");
     let op = crate::ledger::tx::SimpleOp::set_value(
         path,
@@ -223,7 +221,7 @@ async fn run_in(tmp: &Path, quick: bool) -> anyhow::Result<E2e> {
             if let ClientEvent::Event(e) = ev
                 && let EventPayload::ValueChanged(vc) = e.payload
                 && let Some(id) = vc.params.get("call_id")
-                && let Some(tx) = w.lock().unwrap_or_else(|p| p.into_inner()).remove(id)
+                && let Some(tx) = w.lock_or_recover().remove(id)
             {
                 let _ = tx.send(Instant::now());
             }

@@ -7,6 +7,7 @@ pub mod container;
 pub mod devnet;
 pub mod e2e;
 pub mod fleet;
+pub mod journal;
 pub mod ledger;
 #[cfg(target_os = "linux")]
 pub mod process;

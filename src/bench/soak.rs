@@ -13,6 +13,7 @@
 //! Restarts stop after 60% of the run so the last incarnations live long enough for their RSS
 //! trend to be judged.
 
+use crate::ledger::sync::LockExt;
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -251,16 +252,13 @@ impl Run {
             .stderr(Stdio::null())
             .spawn()
             .with_context(|| format!("starting the {} worker", w.name))?;
-        self.incarnations
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(Incarnation {
-                worker: w.name.to_owned(),
-                pid: child.id(),
-                started_s: self.t0.elapsed().as_secs_f64(),
-                ended_by: String::new(),
-                samples: Vec::new(),
-            });
+        self.incarnations.lock_or_recover().push(Incarnation {
+            worker: w.name.to_owned(),
+            pid: child.id(),
+            started_s: self.t0.elapsed().as_secs_f64(),
+            ended_by: String::new(),
+            samples: Vec::new(),
+        });
         w.child = Some(child);
         Ok(())
     }
@@ -272,7 +270,7 @@ impl Run {
         };
         signal(&child, sig);
         reap(&mut child, Duration::from_secs(30)).await;
-        let mut inc = self.incarnations.lock().unwrap_or_else(|p| p.into_inner());
+        let mut inc = self.incarnations.lock_or_recover();
         if let Some(i) = inc.iter_mut().rev().find(|i| i.pid == child.id()) {
             i.ended_by = label.to_owned();
         }
@@ -443,7 +441,7 @@ async fn run_in(tmp: &Path, cfg: SoakConfig) -> anyhow::Result<SoakReport> {
             loop {
                 tokio::time::sleep(every).await;
                 let now = t0.elapsed().as_secs_f64();
-                let mut incs = incs.lock().unwrap_or_else(|p| p.into_inner());
+                let mut incs = incs.lock_or_recover();
                 for i in incs.iter_mut().filter(|i| i.ended_by.is_empty()) {
                     if let Some(kb) = rss_kb(i.pid) {
                         i.samples.push((now - i.started_s, kb));
@@ -508,8 +506,7 @@ async fn run_in(tmp: &Path, cfg: SoakConfig) -> anyhow::Result<SoakReport> {
                     match client.send(vec![op]).await {
                         Ok(_) => {
                             acked
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
+                                .lock_or_recover()
                                 .insert(format!("{}/{}/{id}", t.app, t.function));
                         }
                         Err(_) => {
@@ -565,7 +562,7 @@ async fn run_in(tmp: &Path, cfg: SoakConfig) -> anyhow::Result<SoakReport> {
         if now >= next_progress {
             next_progress += cfg.progress_every;
             scan(&rpc_client, &mut tally).await;
-            let acked = acked.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let acked = acked.lock_or_recover().clone();
             eprintln!(
                 "{}",
                 progress(
@@ -587,7 +584,7 @@ async fn run_in(tmp: &Path, cfg: SoakConfig) -> anyhow::Result<SoakReport> {
     sampler.abort();
 
     // Drain: until every acknowledged call is answered, or the drain time is up.
-    let acked = acked.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let acked = acked.lock_or_recover().clone();
     let drain_end = Instant::now() + cfg.drain;
     loop {
         scan(&rpc_client, &mut tally).await;
@@ -603,11 +600,7 @@ async fn run_in(tmp: &Path, cfg: SoakConfig) -> anyhow::Result<SoakReport> {
     // Anything a worker posted while shutting down, and a last look for second answers.
     tokio::time::sleep(Duration::from_secs(1)).await;
     scan(&rpc_client, &mut tally).await;
-    let incarnations = run
-        .incarnations
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
+    let incarnations = run.incarnations.lock_or_recover().clone();
     let pids: HashSet<u32> = incarnations.iter().map(|i| i.pid).collect();
     let pc = crate::sandbox::process::ProcessConfig::default();
     let leaks = leaks::find(

@@ -67,6 +67,9 @@ pub enum Group {
     /// Process tier: static-binary and python3 calls through the stem-cell pool, against bare
     /// python3 and bwrap.
     Process,
+    /// Journal: 5 × 100,000 calls through their states with the default retention pruning;
+    /// the journal's file size and this process's RSS after each 100,000 (bounded and flat).
+    Journal,
     /// Soak: mixed calls on every available tier while the workers and the chain are restarted
     /// on a schedule; fails on a duplicate, a lost call, a leak or growing worker memory.
     Soak,
@@ -106,6 +109,11 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         #[cfg(not(target_os = "linux"))]
         Group::Process => anyhow::bail!("the process tier needs Linux"),
         Group::Soak => unreachable!("dispatched above"),
+        Group::Journal => {
+            let (rows, n) = bench::journal::run(args.quick).await?;
+            notes = n;
+            rows
+        }
         Group::E2e => {
             let (rows, n) = bench::e2e::run(args.quick).await?;
             notes = n;

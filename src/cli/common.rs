@@ -20,6 +20,27 @@ pub(crate) struct NodeArgs {
     pub(crate) node: String,
 }
 
+/// Where the runtime and profile files beyond the shipped ones are.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct CatalogArgs {
+    /// Extra runtime files (adding to or overriding the shipped `runtimes/`).
+    #[arg(long)]
+    pub(crate) runtimes_dir: Option<PathBuf>,
+    /// Extra profile files (adding to or overriding the shipped `sandbox-profiles/`).
+    #[arg(long)]
+    pub(crate) profiles_dir: Option<PathBuf>,
+}
+
+impl CatalogArgs {
+    /// Loads the catalogs these flags name.
+    pub(crate) fn load(&self) -> anyhow::Result<crate::config::Catalogs> {
+        Ok(crate::config::Catalogs::load(
+            self.runtimes_dir.as_deref(),
+            self.profiles_dir.as_deref(),
+        )?)
+    }
+}
+
 /// Which key signs.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct KeyArgs {

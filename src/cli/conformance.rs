@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::invoke::TierArg;
-use crate::config::runtimes::RuntimeCatalog;
+use crate::config::Catalogs;
 use crate::conformance::{self, Options};
 use crate::sandbox::Tier;
 use crate::sandbox::any::Tiers;
@@ -44,11 +44,9 @@ pub(crate) async fn run(args: ConformanceArgs) -> anyhow::Result<ExitCode> {
         options.tiers = args.tier.iter().map(|t| Tier::from(*t)).collect();
         options.tiers.dedup();
     }
-    let runtimes = match &args.runtimes_dir {
-        Some(dir) => Some(RuntimeCatalog::load(Some(dir))?),
-        None => None,
-    };
-    let mut config = conformance::tier_config(runtimes);
+    // The checks set their own limits: only the runtimes matter here.
+    let catalogs = Catalogs::load(args.runtimes_dir.as_deref(), None)?;
+    let mut config = conformance::tier_config(Some(catalogs.runtimes));
     config.container.oci_runtime = args.oci_runtime.clone();
     let tiers = Tiers::start(config).await;
     let report = conformance::run(&tiers, &options).await;

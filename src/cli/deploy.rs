@@ -6,10 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::common::{KeyArgs, NodeArgs};
+use super::common::{CatalogArgs, KeyArgs, NodeArgs};
 use crate::client::{AppWorkers, ChainClient, Deployment};
 use crate::config::profiles::ProfileCatalog;
-use crate::config::runtimes::RuntimeCatalog;
 use crate::ledger::crypto::Address;
 use crate::ledger::tx::SimpleOp;
 use crate::onchain::{AppPaths, Callers, Finality, Retention, WorkerPolicy};
@@ -75,6 +74,10 @@ pub struct DeployArgs {
     /// default only a failed call carries its stderr tail.
     #[arg(long)]
     pub public_stderr: bool,
+    /// Runtime and profile files beyond the shipped ones (as the workers' `runtimes_dir` and
+    /// `profiles_dir`): the runtime and profile named must be known there.
+    #[command(flatten)]
+    catalogs: CatalogArgs,
     #[command(flatten)]
     node: NodeArgs,
     #[command(flatten)]
@@ -134,11 +137,11 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let keep = Retention::from_keep(args.keep)?;
-    let runtimes = RuntimeCatalog::shipped()?;
+    let catalogs = args.catalogs.load()?;
     let Some(path) = args.path.as_deref() else {
         anyhow::bail!("give the function's file or directory (or --rollback)");
     };
-    let (file, runtime) = super::invoke::locate(path, args.runtime.as_deref(), &runtimes)?;
+    let (file, runtime) = super::invoke::locate(path, args.runtime.as_deref(), &catalogs.runtimes)?;
     let code = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
     check_code(&runtime.name, &code).with_context(|| {
         format!(

@@ -8,9 +8,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::common::{wait_for_signal, worker_entry};
+use super::common::{CatalogArgs, wait_for_signal, worker_entry};
 use crate::client::{ChainClient, Deployment, wait_response};
-use crate::config::profiles::ProfileCatalog;
 use crate::config::runtimes::RuntimeCatalog;
 use crate::daemon::{self, DaemonConfig};
 use crate::ledger::crypto::PrivateKey;
@@ -49,6 +48,10 @@ pub struct DevArgs {
     /// Deploy and self-check, then exit instead of serving.
     #[arg(long)]
     pub check_only: bool,
+    /// Runtime and profile files beyond the shipped ones, served by the worker; an example
+    /// directory `<runtime>/<source_file>` of a runtime defined here is deployed and checked too.
+    #[command(flatten)]
+    catalogs: CatalogArgs,
 }
 
 /// One example function.
@@ -59,9 +62,12 @@ struct Example {
     input: &'static str,
 }
 
-/// The example functions `dev` deploys, and one line for each example it had to leave out
-/// (rust-wordcount before it is built).
-fn examples(dir: Option<&Path>) -> (Vec<Example>, Vec<String>) {
+/// The example functions `dev` deploys: the built-in echo, the `rust-wordcount.wasm` build if
+/// present, and for every runtime in `runtimes` that runs source code,
+/// `<dir>/<runtime>/<source_file>` if present (`python3/main.py`, …, or a runtime of
+/// `--runtimes-dir`); and one line for each example it had to leave out (rust-wordcount before it
+/// is built).
+fn examples(dir: Option<&Path>, runtimes: &RuntimeCatalog) -> (Vec<Example>, Vec<String>) {
     let mut out = vec![Example {
         function: "echo".into(),
         runtime: "wasm".into(),
@@ -91,16 +97,15 @@ fn examples(dir: Option<&Path>) -> (Vec<Example>, Vec<String>) {
             dir.join("build.sh").display()
         )),
     }
-    for (rt, file) in [
-        ("python3", "main.py"),
-        ("nodejs", "main.js"),
-        ("bash", "main.sh"),
-        ("perl", "main.pl"),
-    ] {
-        if let Ok(code) = std::fs::read(dir.join(rt).join(file)) {
+    for rt in runtimes.iter() {
+        // `wasm` examples are above; `image` and `native` code is not a source file.
+        if rt.command.is_empty() || rt.name == "native" {
+            continue;
+        }
+        if let Ok(code) = std::fs::read(dir.join(&rt.name).join(&rt.source_file)) {
             out.push(Example {
-                function: rt.into(),
-                runtime: rt.into(),
+                function: rt.name.clone(),
+                runtime: rt.name.clone(),
                 code,
                 input: "{\"name\":\"ain\"}",
             });
@@ -118,6 +123,7 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         ),
     };
     std::fs::create_dir_all(&data)?;
+    let catalogs = args.catalogs.load()?;
     let devnet = Devnet::start(DevnetConfig {
         rpc_addr: SocketAddr::new(args.host, args.port),
         events_addr: SocketAddr::new(args.host, args.events_port),
@@ -139,7 +145,7 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     )
     .await?;
 
-    let (list, left_out) = examples(args.examples.as_deref());
+    let (list, left_out) = examples(args.examples.as_deref(), &catalogs.runtimes);
     for ex in &list {
         admin
             .deploy(&Deployment {
@@ -157,13 +163,8 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
             })
             .await?;
     }
-    let tiers = Arc::new(Tiers::start(TierConfig::default()).await);
-    let entry = worker_entry(
-        &*tiers,
-        &RuntimeCatalog::shipped()?,
-        &ProfileCatalog::shipped()?,
-        64,
-    );
+    let tiers = Arc::new(Tiers::start(TierConfig::default().serving(&catalogs.runtimes)).await);
+    let entry = worker_entry(&*tiers, &catalogs.runtimes, &catalogs.profiles, 64);
     // The app is closed: `dev` approves its own worker, and nobody else.
     admin.approve_worker(&args.app, &worker.address()).await?;
     worker.register(&args.app, &entry).await?;
@@ -178,6 +179,7 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     // of caching it for a second, so the first call after a deploy runs the new code (the local
     // chain answers in microseconds).
     config.scheduler.spec_ttl = Duration::ZERO;
+    config.catalogs = catalogs;
     let handle = daemon::start(config, worker_key, tiers.clone()).await?;
 
     println!(
@@ -299,7 +301,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("bash")).unwrap();
         std::fs::write(dir.path().join("bash/main.sh"), "cat").unwrap();
-        let (list, left_out) = examples(Some(dir.path()));
+        let (list, left_out) = examples(Some(dir.path()), &RuntimeCatalog::shipped().unwrap());
         let names: Vec<&str> = list.iter().map(|e| e.function.as_str()).collect();
         assert_eq!(names, ["echo", "bash"]);
         assert_eq!(left_out.len(), 1, "{left_out:?}");
@@ -309,7 +311,7 @@ mod tests {
             "{left_out:?}"
         );
         std::fs::write(dir.path().join("rust-wordcount.wasm"), ECHO_WAT).unwrap();
-        let (list, left_out) = examples(Some(dir.path()));
+        let (list, left_out) = examples(Some(dir.path()), &RuntimeCatalog::shipped().unwrap());
         assert!(list.iter().any(|e| e.function == "wordcount") && left_out.is_empty());
     }
 

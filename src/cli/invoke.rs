@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use super::common::CatalogArgs;
 use crate::bench::Stats;
-use crate::config::profiles::ProfileCatalog;
+use crate::config::Catalogs;
 use crate::config::runtimes::{Runtime, RuntimeCatalog};
 use crate::sandbox::any::{TierConfig, Tiers};
 use crate::sandbox::{FunctionCode, Invocation, Outcome, Tier};
@@ -43,12 +44,8 @@ pub struct InvokeArgs {
     /// Run N times and print latency percentiles instead of the output.
     #[arg(long, default_value_t = 1)]
     pub repeat: u32,
-    /// Extra runtime files (overriding or adding to the shipped `runtimes/`).
-    #[arg(long)]
-    pub runtimes_dir: Option<PathBuf>,
-    /// Extra profile files (overriding or adding to the shipped `sandbox-profiles/`).
-    #[arg(long)]
-    pub profiles_dir: Option<PathBuf>,
+    #[command(flatten)]
+    catalogs: CatalogArgs,
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -84,8 +81,7 @@ impl From<TierArg> for Tier {
 }
 
 pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
-    let runtimes = RuntimeCatalog::load(args.runtimes_dir.as_deref())?;
-    let profiles = ProfileCatalog::load(args.profiles_dir.as_deref())?;
+    let Catalogs { runtimes, profiles } = args.catalogs.load()?;
     let profile = profiles.get(&args.profile)?;
     let mut limits = profile.limits.clone();
     // The same capping a worker applies to a spec's timeout_ms.
@@ -106,23 +102,21 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         bail!("--repeat must be at least 1");
     }
 
-    let tiers = Tiers::start(TierConfig {
-        container: crate::sandbox::container::ContainerConfig {
-            runtimes: Some(runtimes.clone()),
-            images: crate::sandbox::container::ImagePolicy {
-                allow: args.allow_images.clone(),
-                allow_label: None,
+    // The tiers serve the same runtime files (binds, commands, images) as this command.
+    let tiers = Tiers::start(
+        TierConfig {
+            container: crate::sandbox::container::ContainerConfig {
+                images: crate::sandbox::container::ImagePolicy {
+                    allow: args.allow_images.clone(),
+                    allow_label: None,
+                },
+                oci_runtime: args.oci_runtime.clone(),
+                ..Default::default()
             },
-            oci_runtime: args.oci_runtime.clone(),
-            ..Default::default()
-        },
-        // The process tier serves the same runtime files (binds, commands) as this command.
-        process: crate::sandbox::process::ProcessConfig {
-            runtimes: Some(runtimes.clone()),
-            ..Default::default()
-        },
-        ..TierConfig::default()
-    })
+            ..TierConfig::default()
+        }
+        .serving(&runtimes),
+    )
     .await;
     let sandbox = tiers.choose(&runtime, args.tier.map(Tier::from))?;
     let fn_name = args

@@ -3,10 +3,8 @@
 
 use std::process::ExitCode;
 
-use super::common::{KeyArgs, NodeArgs, worker_entry};
+use super::common::{CatalogArgs, KeyArgs, NodeArgs, worker_entry};
 use crate::client::ChainClient;
-use crate::config::profiles::ProfileCatalog;
-use crate::config::runtimes::RuntimeCatalog;
 use crate::sandbox::any::{TierConfig, Tiers};
 
 /// Arguments of `ain-sre register`.
@@ -18,6 +16,10 @@ pub struct RegisterArgs {
     /// Calls this worker runs at once (advertised).
     #[arg(long, default_value_t = 64)]
     pub capacity: u64,
+    /// The worker's runtime and profile files beyond the shipped ones (its `runtimes_dir` and
+    /// `profiles_dir`), so the entry offers what it serves.
+    #[command(flatten)]
+    catalogs: CatalogArgs,
     #[command(flatten)]
     node: NodeArgs,
     #[command(flatten)]
@@ -27,11 +29,12 @@ pub struct RegisterArgs {
 pub(crate) async fn run(args: RegisterArgs) -> anyhow::Result<ExitCode> {
     let key = args.key.load(false)?;
     let client = ChainClient::connect(&args.node.node, key).await?;
-    let tiers = Tiers::start(TierConfig::default()).await;
+    let catalogs = args.catalogs.load()?;
+    let tiers = Tiers::start(TierConfig::default().serving(&catalogs.runtimes)).await;
     let entry = worker_entry(
         &tiers,
-        &RuntimeCatalog::shipped()?,
-        &ProfileCatalog::shipped()?,
+        &catalogs.runtimes,
+        &catalogs.profiles,
         args.capacity,
     );
     for app in &args.apps {

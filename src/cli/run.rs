@@ -15,8 +15,7 @@ use serde::Deserialize;
 
 use super::common::{DEFAULT_EVENTS, DEFAULT_NODE, KeyArgs, wait_for_signal, worker_entry};
 use crate::client::ChainClient;
-use crate::config::profiles::ProfileCatalog;
-use crate::config::runtimes::RuntimeCatalog;
+use crate::config::Catalogs;
 use crate::daemon::{self, DaemonConfig};
 use crate::ledger::crypto::Hash;
 use crate::sandbox::Tier;
@@ -103,6 +102,36 @@ pub(crate) struct RunFile {
     disabled_tiers: Vec<Tier>,
     #[serde(default)]
     container: ContainerFile,
+    #[serde(default)]
+    journal: JournalFile,
+}
+
+/// The `[journal]` section of the worker config: how long finished calls are remembered.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JournalFile {
+    /// Seconds a finished call is kept after it finished; default 604800 (7 days).
+    keep_finished_secs: Option<u64>,
+    /// Most finished calls kept (the oldest go first); default 100000.
+    keep_finished_max: Option<u64>,
+    /// Seconds between prunes; default 60.
+    prune_interval_secs: Option<u64>,
+}
+
+impl JournalFile {
+    /// The retention: the defaults with the file's values applied.
+    pub(crate) fn retention(&self) -> anyhow::Result<crate::journal::Retention> {
+        let mut r = crate::journal::Retention::default();
+        if let Some(s) = self.keep_finished_secs {
+            r.max_age = Duration::from_secs(s);
+        }
+        r.max_finished = self.keep_finished_max.unwrap_or(r.max_finished);
+        if let Some(s) = self.prune_interval_secs {
+            anyhow::ensure!(s > 0, "journal.prune_interval_secs must be at least 1");
+            r.interval = Duration::from_secs(s);
+        }
+        Ok(r)
+    }
 }
 
 /// The `[container]` section of the worker config.
@@ -214,8 +243,8 @@ pub(crate) fn daemon_config(args: &RunArgs, file: RunFile) -> anyhow::Result<Dae
         c.client_id = id;
     }
     c.node_wait = args.node_wait.or(file.node_wait_s).map(Duration::from_secs);
-    c.runtimes_dir = file.runtimes_dir;
-    c.profiles_dir = file.profiles_dir;
+    c.journal = file.journal.retention()?;
+    c.catalogs = Catalogs::load(file.runtimes_dir.as_deref(), file.profiles_dir.as_deref())?;
     Ok(c)
 }
 
@@ -227,13 +256,14 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let tier_config = file.tier_config();
     let config = daemon_config(&args, file)?;
     let key = args.key.load(false)?;
-    let tiers = Arc::new(Tiers::start(tier_config).await);
+    // The tiers serve the catalogs the scheduler resolves functions in.
+    let tiers = Arc::new(Tiers::start(tier_config.serving(&config.catalogs.runtimes)).await);
     if args.register {
-        // The catalogs the daemon loads, so the entry offers what the daemon will serve.
+        // The daemon's catalogs, so the entry offers what the daemon will serve.
         let entry = worker_entry(
             &*tiers,
-            &RuntimeCatalog::load(config.runtimes_dir.as_deref())?,
-            &ProfileCatalog::load(config.profiles_dir.as_deref())?,
+            &config.catalogs.runtimes,
+            &config.catalogs.profiles,
             config.scheduler.max_concurrency as u64,
         );
         // The same wait for the node as the daemon's own start-up.
@@ -371,6 +401,25 @@ mod tests {
         );
         let f: RunFile = toml::from_str("heartbeat_ms = 50").unwrap();
         assert!(daemon_config(&args, f).is_err());
+    }
+
+    #[test]
+    fn journal_section_sets_the_retention_and_refuses_unknown_keys() {
+        let f: RunFile = toml::from_str(
+            "[journal]\nkeep_finished_secs = 3600\nkeep_finished_max = 500\nprune_interval_secs = 5\n",
+        )
+        .unwrap();
+        let r = f.journal.retention().unwrap();
+        assert_eq!(r.max_age, Duration::from_secs(3600));
+        assert_eq!(r.max_finished, 500);
+        assert_eq!(r.interval, Duration::from_secs(5));
+        assert_eq!(
+            RunFile::default().journal.retention().unwrap(),
+            crate::journal::Retention::default()
+        );
+        let zero: RunFile = toml::from_str("[journal]\nprune_interval_secs = 0\n").unwrap();
+        assert!(zero.journal.retention().is_err());
+        assert!(toml::from_str::<RunFile>("[journal]\nkeep_days = 1\n").is_err());
     }
 
     #[test]

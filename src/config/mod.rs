@@ -3,11 +3,49 @@
 //!
 //! The files shipped in the repository are compiled into the binary, so `ain-sre` works from any
 //! directory; a directory given at start-up adds files or replaces shipped ones of the same name.
+//!
+//! [`Catalogs::load`] is the one place both catalogs are loaded: every command (`run`, `dev`,
+//! `invoke`, `deploy`, `register`, `conformance`) and the worker's tests take them from it, and
+//! the worker hands the same value to its scheduler and (through
+//! [`crate::sandbox::any::TierConfig::serving`]) to its sandbox tiers, so a runtime added or
+//! overridden in `runtimes_dir` is the one every stage sees.
 
 use std::path::{Path, PathBuf};
 
 pub mod profiles;
 pub mod runtimes;
+
+use profiles::ProfileCatalog;
+use runtimes::RuntimeCatalog;
+
+/// The runtime and profile catalogs a command works with: the shipped files, with the files of
+/// the configured directories added or replacing shipped ones of the same name.
+#[derive(Debug, Clone)]
+pub struct Catalogs {
+    /// Runtimes (`runtimes/*.toml` and `runtimes_dir`).
+    pub runtimes: RuntimeCatalog,
+    /// Sandbox profiles (`sandbox-profiles/*.toml` and `profiles_dir`).
+    pub profiles: ProfileCatalog,
+}
+
+impl Catalogs {
+    /// Loads both catalogs: the shipped files and those of `runtimes_dir` and `profiles_dir`.
+    pub fn load(
+        runtimes_dir: Option<&Path>,
+        profiles_dir: Option<&Path>,
+    ) -> Result<Catalogs, ConfigError> {
+        Ok(Catalogs {
+            runtimes: RuntimeCatalog::load(runtimes_dir)?,
+            profiles: ProfileCatalog::load(profiles_dir)?,
+        })
+    }
+
+    /// The shipped files alone.
+    pub fn shipped() -> Catalogs {
+        // Compiled in and validated by this module's tests: loading them cannot fail at run time.
+        Catalogs::load(None, None).expect("the shipped runtime and profile files are valid")
+    }
+}
 
 /// Errors loading configuration. Each names the file and the field at fault.
 #[derive(Debug, thiserror::Error)]

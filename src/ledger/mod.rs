@@ -11,6 +11,7 @@
 //! - [`rpc`]: the JSON-RPC client (send signed txs, reads, blocks, tx lookups, typed node errors);
 //! - [`events`]: the event-handler WebSocket client (filters, keepalive, reconnect, typed events);
 //! - [`follower`]: the verifying follower of finalized blocks, with its persisted cursor;
+//! - [`sync`]: the poison-tolerant lock;
 //! - [`devnet`]: the built-in AIN-compatible chain.
 
 pub mod block;
@@ -21,4 +22,13 @@ pub mod events;
 pub mod follower;
 pub mod json;
 pub mod rpc;
+pub mod sync;
 pub mod tx;
+
+/// Milliseconds since the Unix epoch (0 for a clock set before it): the unit of tx timestamps,
+/// and the one clock reading every part of ain-sre records times with.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

@@ -98,6 +98,19 @@ pub struct Tiers {
     process_config: ProcessConfig,
 }
 
+impl TierConfig {
+    /// This configuration with the process and container tiers serving `runtimes` (their
+    /// commands, binds and images), the catalog the scheduler resolves functions in. A worker
+    /// must start its tiers this way: a tier left on the shipped catalog refuses a runtime only
+    /// `runtimes_dir` defines (the call would be answered `rejected`) and runs an overridden one
+    /// with the shipped command, binds or image.
+    pub fn serving(mut self, runtimes: &RuntimeCatalog) -> TierConfig {
+        self.container.runtimes = Some(runtimes.clone());
+        self.process.runtimes = Some(runtimes.clone());
+        self
+    }
+}
+
 impl Tiers {
     /// Starts every tier that can run here. A tier that cannot start is recorded with its reason;
     /// it never prevents the others from starting.

@@ -1,6 +1,7 @@
 //! The finality gate: calls of `finality: "finalized"` functions wait here until the follower has
 //! verified their request tx in a final block.
 
+use crate::ledger::sync::LockExt;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
@@ -34,7 +35,7 @@ impl FinalityGate {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.lock_or_recover()
     }
 
     /// Records the txs of a verified final block and releases their waiters.

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ain_sre::client::{ChainClient, Deployment, wait_response};
+use ain_sre::config::Catalogs;
 use ain_sre::daemon::{self, DaemonConfig, DaemonHandle};
 use ain_sre::ledger::block::Block;
 use ain_sre::ledger::crypto::PrivateKey;
@@ -116,13 +117,27 @@ pub async fn worker(
     worker_at(&dev.rpc_url(), &dev.events_url(), apps, key, dir).await
 }
 
-/// Starts an in-process worker against explicit endpoints.
+/// Starts an in-process worker against explicit endpoints, with the shipped runtimes and
+/// profiles.
 pub async fn worker_at(
     rpc: &str,
     events: &str,
     apps: &[&str],
     key: &PrivateKey,
     dir: &Path,
+) -> DaemonHandle {
+    worker_serving(rpc, events, apps, key, dir, Catalogs::shipped()).await
+}
+
+/// Starts an in-process worker whose scheduler and tiers serve `catalogs` (as `ain-sre run`
+/// wires them from `runtimes_dir` and `profiles_dir`).
+pub async fn worker_serving(
+    rpc: &str,
+    events: &str,
+    apps: &[&str],
+    key: &PrivateKey,
+    dir: &Path,
+    catalogs: Catalogs,
 ) -> DaemonHandle {
     let mut c = DaemonConfig::new(
         rpc,
@@ -132,7 +147,8 @@ pub async fn worker_at(
     );
     c.grace = Duration::from_secs(5);
     c.follower_poll = Duration::from_millis(200);
-    let tiers = Arc::new(Tiers::start(TierConfig::default()).await);
+    let tiers = Arc::new(Tiers::start(TierConfig::default().serving(&catalogs.runtimes)).await);
+    c.catalogs = catalogs;
     daemon::start(
         c,
         PrivateKey::from_bytes(&key.secret_bytes()).unwrap(),
@@ -142,7 +158,7 @@ pub async fn worker_at(
     .expect("worker starts")
 }
 
-/// Starts an in-process worker with its own sandboxes.
+/// Starts an in-process worker with its own sandboxes (which must serve the shipped runtimes).
 pub async fn worker_with_tiers(
     dev: &DevnetHandle,
     apps: &[&str],

@@ -11,6 +11,7 @@
 //! tx hashes themselves already rule out: the memo changes no answer, only how fast it comes. Two
 //! generations of at most [`GENERATION`] entries each bound its memory (~0.5 MB full).
 
+use crate::ledger::sync::LockExt;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
@@ -68,9 +69,7 @@ impl Memo {
 
 fn memo() -> std::sync::MutexGuard<'static, Memo> {
     static MEMO: OnceLock<Mutex<Memo>> = OnceLock::new();
-    MEMO.get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
+    MEMO.get_or_init(Mutex::default).lock_or_recover()
 }
 
 /// The signer already recovered from `sig` on `chain_id`, if the memo holds it.

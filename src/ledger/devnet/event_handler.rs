@@ -11,6 +11,7 @@
 //! One deliberate difference: a frame that is not JSON at all gets `EMIT_ERROR` 70005 here, where
 //! the real node fails inside its error path and sends nothing.
 
+use crate::ledger::sync::LockExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -293,10 +294,7 @@ impl EventHandler {
 
     fn lock(&self) -> MutexGuard<'_, Registry> {
         // A poisoned lock only means a panic elsewhere; the registry itself stays consistent.
-        self.inner
-            .registry
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        self.inner.registry.lock_or_recover()
     }
 
     /// Delivers a chain event to every matching filter. Never blocks: a channel whose send queue

@@ -13,6 +13,7 @@
 //! accepted txs) and then publishes the highest durable sequence, which callers await before
 //! answering. Without `--data` the same code runs on redb's in-memory backend.
 
+use crate::ledger::sync::LockExt;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
@@ -273,7 +274,7 @@ impl Persister {
             .name("devnet-store".into())
             .spawn(move || writer(s, store, tx))
             .map_err(|e| StoreError(format!("cannot start the store writer: {e}")))?;
-        *shared.thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+        *shared.thread.lock_or_recover() = Some(handle);
         Ok(Persister {
             shared,
             durable: rx,
@@ -281,7 +282,7 @@ impl Persister {
     }
 
     fn lock(&self) -> MutexGuard<'_, Queue> {
-        self.shared.queue.lock().unwrap_or_else(|p| p.into_inner())
+        self.shared.queue.lock_or_recover()
     }
 
     /// Queues `op`; returns the sequence number to [`Persister::wait`] for.
@@ -318,12 +319,7 @@ impl Persister {
     pub fn close(&self) {
         self.lock().closed = true;
         self.shared.wake.notify_one();
-        let handle = self
-            .shared
-            .thread
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let handle = self.shared.thread.lock_or_recover().take();
         if let Some(h) = handle {
             let _ = h.join();
         }
@@ -333,7 +329,7 @@ impl Persister {
 fn writer(shared: Arc<Shared>, store: Store, durable: watch::Sender<Durable>) {
     loop {
         let (ops, seq) = {
-            let mut q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+            let mut q = shared.queue.lock_or_recover();
             while q.ops.is_empty() && !q.closed {
                 q = shared.wake.wait(q).unwrap_or_else(|p| p.into_inner());
             }

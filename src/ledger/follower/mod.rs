@@ -31,7 +31,7 @@ use crate::ledger::crypto::Hash;
 
 mod check;
 pub mod cursor;
-mod rpc_source;
+pub mod rpc_source;
 mod run;
 pub mod source;
 pub mod verify;

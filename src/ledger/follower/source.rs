@@ -1,9 +1,10 @@
 //! Where the follower gets blocks: the [`BlockSource`] seam, and an in-memory source.
 //!
 //! The JSON-RPC client implements [`BlockSource`] with `ain_getLastBlockNumber` and
-//! `ain_getBlockList`; [`MemorySource`] serves fixture or synthetic blocks to tests and offline
+//! `ain_getBlockList` (`rpc_source`, which also states the transient/permanent error policy); [`MemorySource`] serves fixture or synthetic blocks to tests and offline
 //! tools. The follower trusts a source for nothing but availability: every block is verified.
 
+use crate::ledger::sync::LockExt;
 use std::future::Future;
 use std::sync::Mutex;
 
@@ -12,15 +13,19 @@ use crate::ledger::block::Block;
 /// The node caps `ain_getBlockList` at this many blocks per call (`CHAIN_SEGMENT_LENGTH`).
 pub const MAX_BLOCKS_PER_CALL: u64 = 20;
 
-/// Why a source could not answer.
+/// Why a source could not answer: transient or permanent, by the one policy documented in
+/// [`super::rpc_source`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SourceError {
-    /// The node is unreachable, busy or not serving yet; the follower retries later.
+    /// Transient: the node is unreachable, busy or not serving yet; the follower retries later,
+    /// for as long as it takes.
     #[error("block source unavailable: {0}")]
     Unavailable(String),
-    /// The node answered with something that is not a block list (for example a block that
-    /// does not parse). Retrying would give the same answer, so the follower stops.
-    #[error("block source returned malformed data: {0}")]
+    /// Permanent: the node answered, and asking again would get the same answer — it refused
+    /// the request (protocol version, unknown method, bad parameters, HTTP 4xx) or sent
+    /// something that is not a block list (for example a block that does not parse). The
+    /// follower stops with this as the reason.
+    #[error("block source failed for good: {0}")]
     Malformed(String),
 }
 
@@ -66,7 +71,7 @@ impl MemorySource {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panicked test thread must not wedge the others; the data stays usable.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.lock_or_recover()
     }
 
     /// Serves only blocks up to `tip` (all of them with `None`).

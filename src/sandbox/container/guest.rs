@@ -7,6 +7,7 @@
 //! account uses, held for the container's whole life (a kept container keeps it between calls)
 //! and handed out again only after the container is removed.
 
+use crate::ledger::sync::LockExt;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
@@ -96,7 +97,7 @@ impl Allocator {
 
     /// The next free uid, held until the lease is dropped (after its container is removed).
     pub(crate) fn lease(self: &Arc<Self>) -> Result<Lease, SandboxError> {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = self.state.lock_or_recover();
         for _ in 0..self.ids.count {
             let uid = self.ids.base + s.next;
             s.next = (s.next + 1) % self.ids.count;
@@ -139,7 +140,7 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        let mut s = self.from.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = self.from.state.lock_or_recover();
         s.held.remove(&self.uid);
     }
 }

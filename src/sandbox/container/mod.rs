@@ -43,6 +43,7 @@
 //! and the memory peak are not reset: **weaker isolation, documented as such**. Timeouts, OOMs
 //! and output overflows always end the container.
 
+use crate::ledger::sync::LockExt;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -187,10 +188,6 @@ impl PreparedContainer {
             Kind::Stem { image, .. } | Kind::Image { image, .. } => image,
         }
     }
-}
-
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn unavailable(why: impl Into<String>) -> SandboxError {
@@ -362,12 +359,7 @@ impl ContainerSandbox {
         self.inner.stop.cancel();
         let mut waiting = self.inner.pool.drain();
         waiting.extend(self.take_parked(|_| true));
-        let refill = self
-            .inner
-            .refill
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let refill = self.inner.refill.lock_or_recover().take();
         if let Some(task) = refill {
             // It finishes the container it is creating, sees the stop and removes it.
             let _ = task.await;
@@ -394,13 +386,18 @@ impl ContainerSandbox {
 
     /// Containers kept for same-function reuse right now.
     pub fn reuse_parked(&self) -> usize {
-        lock(&self.inner.parked).values().map(Vec::len).sum()
+        self.inner
+            .parked
+            .lock_or_recover()
+            .values()
+            .map(Vec::len)
+            .sum()
     }
 
     /// Removes (from the map) every kept container `expired` says so of.
     fn take_parked(&self, expired: impl Fn(&Parked) -> bool) -> Vec<Warm> {
         let mut out = Vec::new();
-        let mut parked = lock(&self.inner.parked);
+        let mut parked = self.inner.parked.lock_or_recover();
         for list in parked.values_mut() {
             let (gone, keep): (Vec<Parked>, Vec<Parked>) = list.drain(..).partition(&expired);
             *list = keep;
@@ -432,7 +429,7 @@ impl ContainerSandbox {
 
     /// A kept container of this function, if one waits and may serve another call.
     fn unpark(&self, key: &ParkKey) -> Option<Parked> {
-        let mut parked = lock(&self.inner.parked);
+        let mut parked = self.inner.parked.lock_or_recover();
         let list = parked.get_mut(key)?;
         let p = list.pop()?;
         if list.is_empty() {
@@ -707,7 +704,9 @@ impl ContainerSandbox {
                 if let Some((key, served, idle)) = park
                     && !self.inner.stop.is_cancelled()
                 {
-                    lock(&self.inner.parked)
+                    self.inner
+                        .parked
+                        .lock_or_recover()
                         .entry(key)
                         .or_default()
                         .push(Parked {

@@ -5,6 +5,7 @@
 //! every pool that has been used (or pre-warmed) up to the configured size; an empty pool means
 //! the call takes the cold path (create + start inline), never an error.
 
+use crate::ledger::sync::LockExt;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -34,10 +35,6 @@ pub(crate) struct Pool {
     stop: CancellationToken,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl Pool {
     pub(crate) fn new(size: usize) -> Arc<Pool> {
         Arc::new(Pool {
@@ -57,8 +54,11 @@ impl Pool {
         if self.size == 0 || self.stop.is_cancelled() {
             return None;
         }
-        lock(&self.wanted).insert(key.clone());
-        lock(&self.ready).get_mut(key).and_then(VecDeque::pop_front)
+        self.wanted.lock_or_recover().insert(key.clone());
+        self.ready
+            .lock_or_recover()
+            .get_mut(key)
+            .and_then(VecDeque::pop_front)
     }
 
     /// Wakes the refill task.
@@ -69,15 +69,15 @@ impl Pool {
     /// Asks for `key` to be stocked ahead of the first call.
     pub(crate) fn prewarm(&self, key: Key) {
         if self.size > 0 {
-            lock(&self.wanted).insert(key);
+            self.wanted.lock_or_recover().insert(key);
             self.wake.notify_one();
         }
     }
 
     /// True when every wanted key has its full stock.
     pub(crate) fn full(&self) -> bool {
-        let wanted = lock(&self.wanted);
-        let ready = lock(&self.ready);
+        let wanted = self.wanted.lock_or_recover();
+        let ready = self.ready.lock_or_recover();
         wanted
             .iter()
             .all(|k| ready.get(k).map_or(0, VecDeque::len) >= self.size)
@@ -85,14 +85,19 @@ impl Pool {
 
     /// Containers waiting, over all keys.
     pub(crate) fn ready_count(&self) -> usize {
-        lock(&self.ready).values().map(VecDeque::len).sum()
+        self.ready
+            .lock_or_recover()
+            .values()
+            .map(VecDeque::len)
+            .sum()
     }
 
     /// Stops refilling and hands back every waiting container (for removal).
     pub(crate) fn drain(&self) -> Vec<Warm> {
         self.stop.cancel();
         self.wake.notify_one();
-        lock(&self.ready)
+        self.ready
+            .lock_or_recover()
             .drain()
             .flat_map(|(_, q)| q.into_iter())
             .collect()
@@ -110,8 +115,8 @@ impl Pool {
     ) {
         loop {
             let next = {
-                let wanted = lock(&self.wanted);
-                let ready = lock(&self.ready);
+                let wanted = self.wanted.lock_or_recover();
+                let ready = self.ready.lock_or_recover();
                 wanted
                     .iter()
                     .find(|k| ready.get(*k).map_or(0, VecDeque::len) < self.size)
@@ -148,13 +153,17 @@ impl Pool {
                         super::remove(&docker, &warm.id).await;
                         return;
                     }
-                    lock(&self.ready).entry(key).or_default().push_back(warm);
+                    self.ready
+                        .lock_or_recover()
+                        .entry(key)
+                        .or_default()
+                        .push_back(warm);
                 }
                 Err(e) => {
                     // E.g. the image was removed, or every guest uid is held: stop stocking
                     // this key until a call asks again.
                     tracing::warn!(runtime = %key.runtime, error = %e, "stem-cell pool refill failed");
-                    lock(&self.wanted).remove(&key);
+                    self.wanted.lock_or_recover().remove(&key);
                     tokio::select! {
                         _ = self.stop.cancelled() => return,
                         _ = tokio::time::sleep(Duration::from_millis(500)) => {}

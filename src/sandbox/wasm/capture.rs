@@ -5,6 +5,7 @@
 //! refuses, so a chatty guest cannot fail because of its diagnostics. Both are plain in-memory
 //! buffers: the host never follows anything the guest names.
 
+use crate::ledger::sync::LockExt;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -56,14 +57,14 @@ impl Capture {
     /// The captured bytes, without spare capacity: outcomes wait in queues for the poster, and
     /// a grown buffer's slack would ride along with each.
     pub(crate) fn take(&self) -> Vec<u8> {
-        let mut out = std::mem::take(&mut *self.0.buf.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut out = std::mem::take(&mut *self.0.buf.lock_or_recover());
         out.shrink_to_fit();
         out
     }
 
     fn write(&self, data: &[u8]) -> io::Result<usize> {
         let s = &self.0;
-        let mut buf = s.buf.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buf = s.buf.lock_or_recover();
         if s.keep_tail {
             if data.len() >= s.cap {
                 if data.len() > s.cap || !buf.is_empty() {

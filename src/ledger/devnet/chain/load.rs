@@ -49,10 +49,7 @@ fn genesis_state(genesis: &Block, rules: &mut RuleCache) -> Result<State, ChainE
 fn fresh_genesis_time() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static LAST: AtomicU64 = AtomicU64::new(0);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(GENESIS_TIMESTAMP, |d| d.as_millis() as u64)
-        .max(GENESIS_TIMESTAMP);
+    let now = crate::ledger::now_ms().max(GENESIS_TIMESTAMP);
     let prev = LAST
         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
             Some(now.max(last + 1))

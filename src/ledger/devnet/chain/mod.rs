@@ -108,13 +108,6 @@ pub struct Chain {
     persister: Persister,
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 impl Chain {
     /// The validator's address.
     pub fn validator(&self) -> Address {

@@ -50,7 +50,7 @@ impl RpcHarness {
         let Some(draft) = self.server.chain().draft() else {
             return Ok(None);
         };
-        let built = match chain::build(draft, &mut self.rules, chain::now_ms()) {
+        let built = match chain::build(draft, &mut self.rules, crate::ledger::now_ms()) {
             Ok(built) => built,
             Err(e) => {
                 self.server.chain().abandon();

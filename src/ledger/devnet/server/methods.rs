@@ -172,7 +172,7 @@ fn eval_rule(chain: &Chain, p: &Map<String, Value>) -> Answer {
         timestamp: p
             .get("timestamp")
             .and_then(Value::as_f64)
-            .unwrap_or(crate::ledger::devnet::chain::now_ms() as f64),
+            .unwrap_or(crate::ledger::now_ms() as f64),
         block_number: tip.number + 1,
         block_time: tip.timestamp,
     };

@@ -8,6 +8,7 @@
 //!  events --> EventHandler (WebSocket, port 5100) <-- TxLookup (lock)
 //! ```
 
+use crate::ledger::sync::LockExt;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -65,11 +66,11 @@ impl Server {
     pub(crate) fn chain(&self) -> MutexGuard<'_, Chain> {
         // A panic while holding the lock leaves the chain as it was before the panicking call's
         // writes were journaled away; carrying on is better than refusing every request.
-        self.chain.lock().unwrap_or_else(|p| p.into_inner())
+        self.chain.lock_or_recover()
     }
 
     fn outbox(&self) -> MutexGuard<'_, VecDeque<(u64, Vec<ChainEvent>)>> {
-        self.outbox.lock().unwrap_or_else(|p| p.into_inner())
+        self.outbox.lock_or_recover()
     }
 
     /// Queues the events of an accepted tx until its pool entry (store sequence `seq`) is durable.
@@ -124,7 +125,7 @@ impl Server {
             persister,
             events,
         });
-        *server_slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::downgrade(&server));
+        *server_slot.lock_or_recover() = Some(Arc::downgrade(&server));
         server
     }
 }
@@ -254,7 +255,7 @@ async fn produce_blocks(server: Arc<Server>, cancel: CancellationToken) {
             continue;
         };
         let (built, back) = match tokio::task::spawn_blocking(move || {
-            let built = chain::build(draft, &mut rules, chain::now_ms());
+            let built = chain::build(draft, &mut rules, crate::ledger::now_ms());
             (built, rules)
         })
         .await

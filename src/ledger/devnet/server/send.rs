@@ -16,9 +16,9 @@ use serde_json::{Map, Value, json};
 use super::Server;
 use super::methods::Answer;
 use crate::ledger::crypto::Signature;
-use crate::ledger::devnet::chain::now_ms;
 use crate::ledger::devnet::codes;
 use crate::ledger::json::js_object_sizeof;
+use crate::ledger::now_ms;
 use crate::ledger::tx::{SignedTx, TxBody};
 
 /// JS truthiness.
