@@ -304,7 +304,14 @@ pub async fn start<E: Executor>(
         .map(|a| AppPaths::new(a))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| DaemonError::Config(e.to_string()))?;
-    let Catalogs { runtimes, profiles } = config.catalogs.clone();
+    let Catalogs {
+        runtimes,
+        profiles,
+        accepted_runtimes,
+    } = config.catalogs.clone();
+    let mut config = config;
+    config.scheduler.accepted_runtimes =
+        accepted_runtimes.map(|c| c.iter().map(|r| r.name.clone()).collect());
     let rpc = RpcClient::new(&config.node_url).map_err(|e| DaemonError::Config(e.to_string()))?;
     let chain_id = match config.chain_id {
         Some(c) => c,

@@ -81,7 +81,9 @@ impl From<TierArg> for Tier {
 }
 
 pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
-    let Catalogs { runtimes, profiles } = args.catalogs.load()?;
+    let Catalogs {
+        runtimes, profiles, ..
+    } = args.catalogs.load()?;
     let profile = profiles.get(&args.profile)?;
     let mut limits = profile.limits.clone();
     // The same capping a worker applies to a spec's timeout_ms.

@@ -32,6 +32,8 @@ unknown keys are refused):
   node_wait_s                                           as --node-wait (default: wait for the node)
   runtimes_dir, profiles_dir                            catalogs (default: the shipped ones)
   disabled_tiers = [\"container\", ..]                    tiers not to offer on this host
+  accepted_runtimes = [\"wasm\", ..], accepted_profiles = [\"default\", \"strict\"]
+                                                        what app admins may ask of this worker (default: all)
   [container] allowed_images, allowed_image_label, runtime, guest_uid_base, guest_uids
 Counts must be at least 1. See the README's \"The worker\" and \"Fleets and pairing\".";
 
@@ -97,6 +99,10 @@ pub(crate) struct RunFile {
     node_wait_s: Option<u64>,
     runtimes_dir: Option<PathBuf>,
     profiles_dir: Option<PathBuf>,
+    /// Runtimes this worker serves (names or aliases); default: every runtime of the catalogs.
+    accepted_runtimes: Option<Vec<String>>,
+    /// Profiles calls may run under here; default: every profile of the catalogs.
+    accepted_profiles: Option<Vec<String>>,
     /// Tiers this worker must not offer even where the host has them (`["container"]`).
     #[serde(default)]
     disabled_tiers: Vec<Tier>,
@@ -244,7 +250,12 @@ pub(crate) fn daemon_config(args: &RunArgs, file: RunFile) -> anyhow::Result<Dae
     }
     c.node_wait = args.node_wait.or(file.node_wait_s).map(Duration::from_secs);
     c.journal = file.journal.retention()?;
-    c.catalogs = Catalogs::load(file.runtimes_dir.as_deref(), file.profiles_dir.as_deref())?;
+    c.catalogs = Catalogs::load(file.runtimes_dir.as_deref(), file.profiles_dir.as_deref())?
+        .restrict(
+            file.accepted_runtimes.as_deref(),
+            file.accepted_profiles.as_deref(),
+        )
+        .context("accepted_runtimes / accepted_profiles")?;
     Ok(c)
 }
 
@@ -262,7 +273,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         // The daemon's catalogs, so the entry offers what the daemon will serve.
         let entry = worker_entry(
             &*tiers,
-            &config.catalogs.runtimes,
+            config.catalogs.offered_runtimes(),
             &config.catalogs.profiles,
             config.scheduler.max_concurrency as u64,
         );

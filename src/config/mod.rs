@@ -26,6 +26,10 @@ pub struct Catalogs {
     pub runtimes: RuntimeCatalog,
     /// Sandbox profiles (`sandbox-profiles/*.toml` and `profiles_dir`).
     pub profiles: ProfileCatalog,
+    /// The runtimes this worker's operator accepts (`accepted_runtimes`); `None`: all. A call
+    /// for a runtime the catalog knows but the operator does not accept is left to another
+    /// worker, and the registry entry does not offer it.
+    pub accepted_runtimes: Option<RuntimeCatalog>,
 }
 
 impl Catalogs {
@@ -37,7 +41,30 @@ impl Catalogs {
         Ok(Catalogs {
             runtimes: RuntimeCatalog::load(runtimes_dir)?,
             profiles: ProfileCatalog::load(profiles_dir)?,
+            accepted_runtimes: None,
         })
+    }
+
+    /// Applies the worker operator's limits: only these runtimes are served and offered, only
+    /// these profiles run (a call asking another profile is left to another worker). Names must
+    /// exist in the catalogs.
+    pub fn restrict(
+        mut self,
+        runtimes: Option<&[String]>,
+        profiles: Option<&[String]>,
+    ) -> Result<Catalogs, ConfigError> {
+        if let Some(names) = runtimes {
+            self.accepted_runtimes = Some(self.runtimes.only(names)?);
+        }
+        if let Some(names) = profiles {
+            self.profiles = self.profiles.only(names)?;
+        }
+        Ok(self)
+    }
+
+    /// The runtimes this worker offers: the accepted ones, or all.
+    pub fn offered_runtimes(&self) -> &RuntimeCatalog {
+        self.accepted_runtimes.as_ref().unwrap_or(&self.runtimes)
     }
 
     /// The shipped files alone.

@@ -145,6 +145,17 @@ pub struct ProfileCatalog {
 }
 
 impl ProfileCatalog {
+    /// Only the profiles named in `names` (the worker operator's `accepted_profiles`); a name
+    /// no profile has is an error naming it.
+    pub fn only(&self, names: &[String]) -> Result<ProfileCatalog, ConfigError> {
+        let mut profiles = BTreeMap::new();
+        for n in names {
+            let p = self.get(n)?;
+            profiles.insert(p.name.clone(), p);
+        }
+        Ok(ProfileCatalog { profiles })
+    }
+
     /// The shipped profiles plus (overriding by file name) those in `dir`.
     pub fn load(dir: Option<&Path>) -> Result<ProfileCatalog, ConfigError> {
         let mut profiles = BTreeMap::new();

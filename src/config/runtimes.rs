@@ -165,6 +165,23 @@ pub struct RuntimeCatalog {
 }
 
 impl RuntimeCatalog {
+    /// Only the runtimes named in `names` (names or aliases: the worker operator's
+    /// `accepted_runtimes`), with their aliases; a name no runtime has is an error naming it.
+    pub fn only(&self, names: &[String]) -> Result<RuntimeCatalog, ConfigError> {
+        let mut by_name = BTreeMap::new();
+        for n in names {
+            let r = self.resolve(n)?;
+            by_name.insert(r.name.clone(), r);
+        }
+        let aliases = self
+            .aliases
+            .iter()
+            .filter(|(_, to)| by_name.contains_key(*to))
+            .map(|(a, to)| (a.clone(), to.clone()))
+            .collect();
+        Ok(RuntimeCatalog { by_name, aliases })
+    }
+
     /// The shipped runtimes plus (overriding by file name) those in `dir`.
     pub fn load(dir: Option<&Path>) -> Result<RuntimeCatalog, ConfigError> {
         let mut cat = RuntimeCatalog {

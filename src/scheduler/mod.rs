@@ -87,6 +87,9 @@ pub struct SchedulerConfig {
     /// Calls waiting for their turn as a later rank (they hold no task slot while they wait).
     /// Default 8,192 (~2 KB each); when full, the next such call waits holding its task slot.
     pub max_deferred: usize,
+    /// The runtimes this worker's operator accepts (`accepted_runtimes`); `None`: every runtime
+    /// of the catalog. A call for another known runtime is left to a worker that offers it.
+    pub accepted_runtimes: Option<std::collections::BTreeSet<String>>,
 }
 
 impl Default for SchedulerConfig {
@@ -103,6 +106,7 @@ impl Default for SchedulerConfig {
             request_known_within: Duration::from_secs(2),
             failover_slack: Duration::from_secs(1),
             max_deferred: 8192,
+            accepted_runtimes: None,
         }
     }
 }
@@ -432,6 +436,16 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             Ok(r) => r,
             Err(e) => return reject(rej, e.to_string()),
         };
+        if let Some(accepted) = &self.config.accepted_runtimes
+            && !accepted.contains(&runtime.name)
+        {
+            // The operator's choice, not the code's fault: another worker may accept it.
+            let why = format!(
+                "runtime `{}` is not accepted by this worker's operator",
+                runtime.name
+            );
+            return self.unservable(call, &app, &spec, why, rej).await;
+        }
         let profile = match self.profiles.get(spec.profile()) {
             Ok(p) => p,
             // Profiles are the operator's choice: another worker may accept this one.

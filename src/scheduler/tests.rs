@@ -439,3 +439,56 @@ async fn stderr_of_a_successful_call_is_published_only_when_the_function_opts_in
     let opted = one(&mut s, call("open", "c3", json!({"input": "fine"}))).await;
     assert_eq!(stderr_of(&opted), b"debug: a private detail");
 }
+
+#[tokio::test]
+async fn a_runtime_the_operator_does_not_accept_is_left_to_a_worker_that_does() {
+    let mut s = setup(SchedulerConfig {
+        accepted_runtimes: Some(["python3".to_owned()].into()),
+        ..SchedulerConfig::default()
+    });
+    s.node.set(
+        &format!("/apps/app/sre/workers/{}", Address([1; 20])),
+        entry(&["python3"]),
+    );
+    s.node.set(
+        &format!("/apps/app/sre/workers/{}", Address([9; 20])),
+        entry(&["wasm"]),
+    );
+    let c = call("echo", "w1", json!({"input": "x"}));
+    s.registry.admit(&c.key, &c.request_tx).unwrap();
+    s.calls.send(c).await.unwrap();
+    assert!(
+        left(&s, "app/echo/w1").await,
+        "the wasm call is left, not run"
+    );
+    assert!(s.fake.calls().is_empty());
+    // What no catalog knows is still rejected for everyone.
+    let a = one(&mut s, call("cobol", "c1", json!({"input": "x"}))).await;
+    assert!(matches!(&a.result, CallResult::Rejected(w) if w.contains("unknown runtime")));
+}
+
+#[test]
+fn operator_limits_name_what_exists_and_narrow_the_offer() {
+    let c = crate::config::Catalogs::shipped()
+        .restrict(
+            Some(&["wasm".to_owned(), "py".to_owned()]),
+            Some(&["default".to_owned()]),
+        )
+        .unwrap();
+    let offered: Vec<&str> = c
+        .offered_runtimes()
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(offered, ["python3", "wasm"]);
+    assert!(c.profiles.get("batch").is_err(), "batch is not accepted");
+    assert!(
+        c.runtimes.resolve("native").is_ok(),
+        "still known: left, not rejected"
+    );
+    let err = crate::config::Catalogs::shipped()
+        .restrict(Some(&["cobol".to_owned()]), None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cobol"), "{err}");
+}
