@@ -158,3 +158,17 @@ fn errors_name_what_they_are_about_once() {
     let (_, err) = ain_sre(&["devnet", "--port", &port]);
     assert_eq!(err.matches("Address already in use").count(), 1, "{err}");
 }
+
+#[test]
+fn runtimes_list_shows_aliases() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ain-sre"))
+        .args(["runtimes", "list"])
+        .output()
+        .expect("run ain-sre");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let py = text
+        .lines()
+        .find(|l| l.starts_with("python3"))
+        .expect("python3 listed");
+    assert!(py.contains("aliases=python,py"), "{py}");
+}

@@ -33,7 +33,9 @@ pub struct DeployArgs {
     /// Runtime (default: from the file).
     #[arg(long)]
     pub runtime: Option<String>,
-    /// Sandbox profile.
+    /// Sandbox profile: the limits calls run under. Shipped: `default` (5 s, 128 MiB), `strict`
+    /// (1 s, 32 MiB), `batch` (60 s, 1 GiB: an exception a worker's operator may refuse);
+    /// `--profiles-dir` adds more [default: default].
     #[arg(long)]
     pub profile: Option<String>,
     /// Who may call: `any`, or a comma-separated list of addresses.

@@ -38,9 +38,15 @@ pub(crate) async fn run(args: RuntimesArgs) -> anyhow::Result<ExitCode> {
         RuntimesCommand::List => {
             for r in cat.iter() {
                 let tiers: Vec<_> = r.tiers.iter().map(|t| t.as_str()).collect();
+                let aliases = if r.aliases.is_empty() {
+                    "-".to_owned()
+                } else {
+                    r.aliases.join(",")
+                };
                 println!(
-                    "{:<8} tiers={:<18} image={:<20} command={}",
+                    "{:<8} aliases={:<17} tiers={:<18} image={:<20} command={}",
                     r.name,
+                    aliases,
                     tiers.join(","),
                     r.image.as_deref().unwrap_or("-"),
                     r.command.join(" ")
