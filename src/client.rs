@@ -26,7 +26,7 @@ pub enum ClientError {
     #[error(transparent)]
     Rpc(#[from] RpcError),
     /// The node refused a transaction.
-    #[error("transaction refused (code {code:?}): {message}")]
+    #[error("transaction refused ({}): {message}", crate::ledger::codes::describe(*code))]
     Refused {
         /// The node's code.
         code: Option<i64>,

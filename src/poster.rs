@@ -54,7 +54,7 @@ pub enum PosterError {
     #[error("signing failed: {0}")]
     Sign(String),
     /// The node refused the response permanently.
-    #[error("node refused the response (code {code:?}): {message}")]
+    #[error("node refused the response ({}): {message}", crate::ledger::codes::describe(*code))]
     Refused {
         /// The node's code.
         code: Option<i64>,

@@ -364,8 +364,8 @@ async fn leftovers_of_a_dead_worker_are_removed_at_start_up() {
     .await;
     let mut ids = Vec::new();
     for (dead, image) in [
-        ("4194300:1", "ain-sre/bash:3"),
-        ("1:999999999", "ain-sre/bash:3"),
+        ("4194300:1", "ain-sre/bash:4"),
+        ("1:999999999", "ain-sre/bash:4"),
         ("4194301:1", vol_image),
     ] {
         let body = bollard::models::ContainerCreateBody {
@@ -530,6 +530,26 @@ async fn abuse_sleep_past_deadline_is_timeout() {
     };
     let out = py(&sb, "import time\ntime.sleep(60)", l).await;
     assert_eq!(out.status(), "timeout", "{out:?}");
+    finish(sb, test).await;
+}
+
+#[tokio::test]
+async fn a_guest_killed_by_a_signal_leaves_only_its_own_stderr() {
+    // The stem cell is a bash script: bash reports a foreground job killed by a signal ("line
+    // 74: 9 Segmentation fault | /usr/bin/setpriv ...") on its stderr, which is the container's.
+    let test = "ct_signal";
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
+    let code = "import os,signal,sys\nprint('hi', flush=True)\nsys.stderr.write('mine\\n'); sys.stderr.flush()\nos.kill(os.getpid(), signal.SIGSEGV)";
+    let out = py(&sb, code, limits()).await;
+    assert_eq!(out.status(), "error", "{out:?}");
+    let tail = match &out {
+        Outcome::Completed { stderr_tail, .. } | Outcome::Failed { stderr_tail, .. } => {
+            String::from_utf8_lossy(stderr_tail).into_owned()
+        }
+    };
+    assert_eq!(tail, "mine\n", "no stem-cell internals in the stderr tail");
     finish(sb, test).await;
 }
 

@@ -57,10 +57,15 @@ while IFS=' ' read -r magic nonce nenv clen ilen keep; do
   /usr/bin/head -c "$clen" > "$src" || exit 123
   usage
   cpu0=${cpu:-0} oom0=${oom:-0}
-  /usr/bin/head -c "$ilen" |
-    /usr/bin/setpriv --reuid="$guest" --regid="$guest" --clear-groups --inh-caps=-all \
-      /usr/bin/env -i "${envs[@]}" "$@"
-  st=("${PIPESTATUS[@]}")
+  # The guest's stderr is the container's (fd 3 here); this shell's own stderr is not, so that
+  # bash's report of a guest killed by a signal ("line N: 9 Segmentation fault | setpriv ...")
+  # and head's complaints never reach the call's stderr tail.
+  {
+    /usr/bin/head -c "$ilen" |
+      /usr/bin/setpriv --reuid="$guest" --regid="$guest" --clear-groups --inh-caps=-all \
+        /usr/bin/env -i "${envs[@]}" "$@" 2>&3 3>&-
+    st=("${PIPESTATUS[@]}")
+  } 3>&2 2>/dev/null
   rc=${st[1]}
   # Nothing the guest started outlives its call (kill(-1) spares pid 1, this process).
   kill -9 -1 2>/dev/null

@@ -215,3 +215,9 @@ mod tests {
         assert!(!is_precheck_failure(12103) && !is_precheck_failure(10701));
     }
 }
+
+/// `code N` for a node result code, `no code` when the node gave none: for messages, which must
+/// not show `Some(..)`.
+pub fn describe(code: Option<i64>) -> String {
+    code.map_or_else(|| "no code".to_owned(), |c| format!("code {c}"))
+}

@@ -320,7 +320,7 @@ mod tests {
         let shape = Shape::of(&limits).unwrap();
         let body = create_body(
             &Launch::Stem {
-                image: "ain-sre/python3:3".into(),
+                image: "ain-sre/python3:4".into(),
                 argv: vec!["/sre/main.py".into(), "/usr/bin/python3".into()],
             },
             shape,
