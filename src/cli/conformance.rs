@@ -19,7 +19,7 @@ pub struct ConformanceArgs {
     /// Print the result as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Run only this check (SECURITY.md row number or contract id such as `C3`; repeatable).
+    /// Run only this check (abuse row number or contract id such as `C3`; repeatable).
     #[arg(long)]
     pub check: Vec<String>,
     /// Extra runtime files (overriding or adding to the shipped `runtimes/`), e.g. to test

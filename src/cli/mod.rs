@@ -62,7 +62,7 @@ pub enum Command {
     Invoke(invoke::InvokeArgs),
     /// Run benchmarks and print their numbers (the README's figures come from here).
     Bench(bench::BenchArgs),
-    /// Run SECURITY.md's abuse suite and the sandbox contract against every tier available here
+    /// Run the abuse suite (README, "Conformance") and the sandbox contract against every tier available here
     /// and print one table (checks x tiers). Exits 1 on any failure.
     Conformance(conformance::ConformanceArgs),
     /// Run the built-in AIN-compatible chain as a local node (JSON-RPC on 8081, events on 5100).
