@@ -95,44 +95,14 @@ async fn keep_20_bounds_call_entries_and_all_200_calls_are_answered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_refused_10905_after_its_event_is_never_run_or_answered() {
-    use ain_sre::ledger::devnet::{Devnet, DevnetConfig, StateBudgets};
     use ain_sre::ledger::tx::SimpleOp;
     use ain_sre::onchain::AppPaths;
     use serde_json::json;
-    let dir = tempfile::tempdir().unwrap();
-    let dev = Devnet::start(DevnetConfig {
-        block_interval: std::time::Duration::from_millis(50),
-        // A 60 KB free tier.
-        budgets: StateBudgets::with_limit(12_000_000.0),
-        ..DevnetConfig::default()
-    })
-    .await
-    .unwrap();
+    let (dev, admin, w, _dir) = tight_chain("tight").await;
     let url = dev.rpc_url();
-    let admin = admin(&url).await;
-    deploy(&admin, "tight", "echo", ECHO_WAT.as_bytes()).await;
-    let key = PrivateKey::generate();
-    register(&url, &key, "tight").await;
-    let w = worker(&dev, &["tight"], &key, dir.path()).await;
     let app = AppPaths::new("tight").unwrap();
     // Fill the free tier to within one 2 KB value of its budget.
-    let mut pads = 0;
-    loop {
-        let r = admin
-            .send(vec![SimpleOp::set_value(
-                format!("/apps/tight/pad/p{pads}"),
-                json!("x".repeat(1000)),
-            )])
-            .await;
-        match r {
-            Ok(_) => pads += 1,
-            Err(ain_sre::client::ClientError::Refused {
-                code: Some(10905), ..
-            }) => break,
-            Err(e) => panic!("{e}"),
-        }
-        assert!(pads < 100, "the free tier never filled");
-    }
+    fill_free_tier(&admin, "tight").await;
     // A 6 KB request: its VALUE_CHANGED goes out, then the node refuses it (10905).
     let caller = ChainClient::connect(&url, PrivateKey::generate())
         .await
@@ -182,45 +152,14 @@ async fn a_request_refused_10905_after_its_event_is_never_run_or_answered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_response_refused_by_the_budget_is_signed_again_and_lands_once() {
-    use ain_sre::ledger::devnet::{Devnet, DevnetConfig, StateBudgets};
     use ain_sre::ledger::tx::SimpleOp;
     use ain_sre::onchain::AppPaths;
-    use serde_json::json;
-    let dir = tempfile::tempdir().unwrap();
-    let dev = Devnet::start(DevnetConfig {
-        block_interval: std::time::Duration::from_millis(50),
-        // A 60 KB free tier.
-        budgets: StateBudgets::with_limit(12_000_000.0),
-        ..DevnetConfig::default()
-    })
-    .await
-    .unwrap();
+    let (dev, admin, w, _dir) = tight_chain("again").await;
     let url = dev.rpc_url();
-    let admin = admin(&url).await;
-    deploy(&admin, "again", "echo", ECHO_WAT.as_bytes()).await;
-    let key = PrivateKey::generate();
-    register(&url, &key, "again").await;
-    let w = worker(&dev, &["again"], &key, dir.path()).await;
     let app = AppPaths::new("again").unwrap();
     // Fill the free tier, then free one 1 KB pad: room for a small request, not for its
     // response with its receipt.
-    let mut pads = 0;
-    loop {
-        let r = admin
-            .send(vec![SimpleOp::set_value(
-                format!("/apps/again/pad/p{pads}"),
-                json!("x".repeat(1000)),
-            )])
-            .await;
-        match r {
-            Ok(_) => pads += 1,
-            Err(ain_sre::client::ClientError::Refused {
-                code: Some(10905), ..
-            }) => break,
-            Err(e) => panic!("{e}"),
-        }
-        assert!(pads < 100, "the free tier never filled");
-    }
+    fill_free_tier(&admin, "again").await;
     admin
         .send(vec![SimpleOp::set_value("/apps/again/pad/p0", Value::Null)])
         .await
@@ -281,4 +220,53 @@ async fn a_response_refused_by_the_budget_is_signed_again_and_lands_once() {
     );
     w.shutdown().await.unwrap();
     dev.shutdown().await;
+}
+
+/// A built-in chain with a 60 KB free tier, `app`'s echo deployed, and a worker serving it.
+async fn tight_chain(
+    app: &str,
+) -> (
+    ain_sre::ledger::devnet::DevnetHandle,
+    ChainClient,
+    ain_sre::daemon::DaemonHandle,
+    tempfile::TempDir,
+) {
+    use ain_sre::ledger::devnet::{Devnet, DevnetConfig, StateBudgets};
+    let dir = tempfile::tempdir().unwrap();
+    let dev = Devnet::start(DevnetConfig {
+        block_interval: std::time::Duration::from_millis(50),
+        budgets: StateBudgets::with_limit(12_000_000.0),
+        ..DevnetConfig::default()
+    })
+    .await
+    .unwrap();
+    let url = dev.rpc_url();
+    let admin = admin(&url).await;
+    deploy(&admin, app, "echo", ECHO_WAT.as_bytes()).await;
+    let key = PrivateKey::generate();
+    register(&url, &key, app).await;
+    let w = worker(&dev, &[app], &key, dir.path()).await;
+    (dev, admin, w, dir)
+}
+
+/// Fills the shared free tier with 1 KB pads under `app` until the chain refuses one (10905):
+/// it is then within one pad of its budget.
+async fn fill_free_tier(admin: &ChainClient, app: &str) {
+    use ain_sre::ledger::tx::SimpleOp;
+    for pads in 0..100 {
+        let r = admin
+            .send(vec![SimpleOp::set_value(
+                format!("/apps/{app}/pad/p{pads}"),
+                serde_json::json!("x".repeat(1000)),
+            )])
+            .await;
+        match r {
+            Ok(_) => {}
+            Err(ain_sre::client::ClientError::Refused {
+                code: Some(10905), ..
+            }) => return,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    panic!("the free tier never filled");
 }
