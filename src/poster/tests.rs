@@ -43,6 +43,22 @@ fn setup() -> Setup {
     }
 }
 
+/// A poster on `s`'s node and registry that reads back every posted response at each check.
+fn eager_poster(s: &Setup) -> Poster<FakeNode> {
+    Poster::new(
+        s.node.clone(),
+        Arc::new(PrivateKey::generate()),
+        0,
+        s.registry.clone(),
+        s.confirmer.clone(),
+        PosterConfig {
+            backoff_min: Duration::from_millis(1),
+            confirm_after: Duration::ZERO,
+            ..PosterConfig::default()
+        },
+    )
+}
+
 fn answer(id: &str) -> Answer {
     Answer {
         call: Call {
@@ -169,18 +185,7 @@ async fn shutdown_leaves_an_unaccepted_response_journaled() {
 #[tokio::test]
 async fn stale_responses_are_read_back_and_a_lost_one_is_resubmitted_from_the_journal() {
     let s = setup();
-    let poster = Poster::new(
-        s.node.clone(),
-        Arc::new(PrivateKey::generate()),
-        0,
-        s.registry.clone(),
-        s.confirmer.clone(),
-        PosterConfig {
-            backoff_min: Duration::from_millis(1),
-            confirm_after: Duration::ZERO,
-            ..PosterConfig::default()
-        },
-    );
+    let poster = eager_poster(&s);
     let cancel = CancellationToken::new();
     for id in ["c1", "c2"] {
         let key = format!("app/echo/{id}");
@@ -364,18 +369,7 @@ async fn refusals_a_new_signature_cannot_change_are_not_retried_and_attempts_are
 async fn a_response_the_node_never_finalizes_is_looked_up_on_chain() {
     // A real node that restarted keeps tracker entries IN_BLOCK for txs its chain lost.
     let s = setup();
-    let poster = Poster::new(
-        s.node.clone(),
-        Arc::new(PrivateKey::generate()),
-        0,
-        s.registry.clone(),
-        s.confirmer.clone(),
-        PosterConfig {
-            backoff_min: Duration::from_millis(1),
-            confirm_after: Duration::ZERO,
-            ..PosterConfig::default()
-        },
-    );
+    let poster = eager_poster(&s);
     let cancel = CancellationToken::new();
     for id in ["lost", "gone"] {
         s.node.set(
