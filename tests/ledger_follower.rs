@@ -529,16 +529,12 @@ fn refinalized_at(
     out
 }
 
-#[tokio::test]
-async fn a_block_the_node_refinalized_after_a_restart_is_reverified_on_its_parent() {
-    use ain_sre::ledger::block::synthetic::single_validator_chain;
-    let validator = ain_sre::ledger::crypto::PrivateKey::generate();
-    let chain = single_validator_chain(&validator, 8, 1);
-    let genesis = TrustedGenesis::Hash(chain[0].hash);
+/// A follower over `chain` (tip 5) that delivered and acknowledged blocks 0..=4, then stopped:
+/// its cursor store, at block 4 (block 5 was verified and held, unproven).
+async fn followed_to_4(chain: &[Block], genesis: &TrustedGenesis) -> Arc<dyn CursorStore> {
     let store: Arc<dyn CursorStore> = Arc::new(MemoryCursorStore::new());
-    let source = Arc::new(MemorySource::new(chain.clone()));
+    let source = Arc::new(MemorySource::new(chain.to_vec()));
     source.set_visible_tip(Some(5));
-    // First run: blocks 0..=4 delivered and acknowledged (5 is verified, held unproven).
     let mut r = spawn(source, genesis.clone(), store.clone(), config(None));
     for n in 0..=4 {
         assert_eq!(next_block(&mut r).await.number, n);
@@ -550,6 +546,17 @@ async fn a_block_the_node_refinalized_after_a_restart_is_reverified_on_its_paren
     .await;
     r.cancel.cancel();
     r.task.await.unwrap().unwrap();
+    store
+}
+
+#[tokio::test]
+async fn a_block_the_node_refinalized_after_a_restart_is_reverified_on_its_parent() {
+    use ain_sre::ledger::block::synthetic::single_validator_chain;
+    let validator = ain_sre::ledger::crypto::PrivateKey::generate();
+    let chain = single_validator_chain(&validator, 8, 1);
+    let genesis = TrustedGenesis::Hash(chain[0].hash);
+    // First run: blocks 0..=4 delivered and acknowledged (5 is verified, held unproven).
+    let store = followed_to_4(&chain, &genesis).await;
     let stored = store.load().unwrap().unwrap();
     assert_eq!(stored.anchor.hash, chain[4].hash);
     assert_eq!(
@@ -587,20 +594,7 @@ async fn a_block_the_node_refinalized_after_a_restart_is_reverified_on_its_paren
 
     // A replacement that does not verify on the parent still halts: here the node's chain
     // diverged two blocks back.
-    let store: Arc<dyn CursorStore> = Arc::new(MemoryCursorStore::new());
-    let source = Arc::new(MemorySource::new(chain.clone()));
-    source.set_visible_tip(Some(5));
-    let mut r = spawn(source, genesis.clone(), store.clone(), config(None));
-    for n in 0..=4 {
-        assert_eq!(next_block(&mut r).await.number, n);
-        r.handle.finished_height(n);
-    }
-    wait_until("cursor at 4", || {
-        r.handle.stats().persisted_height == Some(4)
-    })
-    .await;
-    r.cancel.cancel();
-    r.task.await.unwrap().unwrap();
+    let store = followed_to_4(&chain, &genesis).await;
     let diverged = refinalized_at(&chain, 3, &validator);
     let r = spawn(
         Arc::new(MemorySource::new(diverged)),
