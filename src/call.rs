@@ -74,6 +74,8 @@ pub struct Answer {
     pub queued_us: u64,
     /// End, ms since the epoch.
     pub finished_at: u64,
+    /// For a timeout: which limit ran out ("the wall-time limit of 5000 ms").
+    pub timeout_limit: Option<String>,
 }
 
 /// Where an admitted call is in this process.

@@ -820,6 +820,7 @@ mod tests {
             started_at: 1_796_600_543_710,
             queued_us: 23_544,
             finished_at: 1_796_600_543_711,
+            timeout_limit: None,
         };
         let out = Outcome::Completed {
             exit_code: 0,

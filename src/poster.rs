@@ -280,6 +280,7 @@ impl<N: Node> Poster<N> {
             started_at: answer.started_at,
             queued_us: answer.queued_us,
             finished_at: answer.finished_at,
+            timeout_limit: answer.timeout_limit.as_deref(),
         };
         let value = build_response(&facts, &answer.result, &path, self.config.tx_limit);
         let body = TxBody::new(SimpleOp::set_value(path, value), NONCE_UNORDERED, now_ms());

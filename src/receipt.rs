@@ -43,6 +43,8 @@ pub struct CallFacts<'a> {
     pub queued_us: u64,
     /// When it finished (ms since the epoch).
     pub finished_at: u64,
+    /// For a timeout: which limit ran out, said in its error.
+    pub timeout_limit: Option<&'a str>,
 }
 
 /// What happened to the call.
@@ -122,9 +124,12 @@ pub fn build_response(
                 };
                 let error = match failure {
                     Failure::Trap(msg) => Some(format!("{msg}{partial}")),
-                    Failure::Timeout => Some(format!(
-                        "deadline exceeded (the profile's wall-time or CPU-time limit){partial}"
-                    )),
+                    Failure::Timeout => Some(match facts.timeout_limit {
+                        Some(limit) => format!("deadline exceeded: {limit}{partial}"),
+                        None => format!(
+                            "deadline exceeded (the profile's wall-time or CPU-time limit){partial}"
+                        ),
+                    }),
                     Failure::Oom => Some(format!("memory limit exceeded{partial}")),
                     Failure::OutputTooLarge => Some("output limit exceeded".to_owned()),
                 };
@@ -245,6 +250,7 @@ mod tests {
             started_at: 1_795_461_505_726,
             finished_at: 1_795_461_505_727,
             queued_us: 4_200,
+            timeout_limit: None,
         }
     }
 

@@ -86,6 +86,7 @@ fn answer(id: &str) -> Answer {
         started_at: 1,
         queued_us: 0,
         finished_at: 2,
+        timeout_limit: None,
     }
 }
 

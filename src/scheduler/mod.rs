@@ -180,6 +180,8 @@ struct Ran {
     started_at: u64,
     /// From the call's first sighting here to `started_at`, µs.
     queued_us: u64,
+    /// For a timeout: which limit ran out.
+    timeout_limit: Option<String>,
 }
 
 /// How a request tx ended, as far as the node says.
@@ -311,6 +313,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
                     profile: rej.profile,
                     started_at: now_ms(),
                     queued_us: call.seen_at.elapsed().as_micros() as u64,
+                    timeout_limit: None,
                 }
             }
         };
@@ -325,6 +328,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             started_at: ran.started_at,
             queued_us: ran.queued_us,
             finished_at: now_ms(),
+            timeout_limit: ran.timeout_limit,
         })
     }
 
@@ -552,6 +556,14 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         };
         self.health.executions.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(status = outcome.status(), tier = %ready.tier, "call ran");
+        let timeout_limit = match &outcome {
+            Outcome::Failed {
+                failure: Failure::Timeout,
+                usage,
+                ..
+            } => Some(limit_hit(usage, &limits)),
+            _ => None,
+        };
         Ok(Some(Ran {
             result: CallResult::Ran(outcome),
             code_hash: spec.code_hash.clone(),
@@ -560,6 +572,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             profile: profile.name.clone(),
             started_at,
             queued_us,
+            timeout_limit,
         }))
     }
 
@@ -773,6 +786,21 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         m.entry(format!("{app}/{function}"))
             .or_insert_with(|| Arc::new(Semaphore::new(self.config.per_function.max(1))))
             .clone()
+    }
+}
+
+/// Which limit a timed-out call ran into, for its error: the wall-time limit when it ran about
+/// that long, else the CPU-time one (the process tier's RLIMIT_CPU, the WASM tier's fuel), which
+/// only a call that kept the CPU busy reaches first.
+fn limit_hit(usage: &crate::sandbox::Usage, limits: &crate::sandbox::Limits) -> String {
+    let wall = limits.wall_time.as_millis() as u64;
+    if usage.wall_us / 1000 >= wall.saturating_mul(9) / 10 {
+        format!("the wall-time limit of {wall} ms")
+    } else {
+        format!(
+            "the CPU-time limit of {} ms",
+            limits.cpu_time.as_millis() as u64
+        )
     }
 }
 

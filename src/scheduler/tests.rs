@@ -397,6 +397,7 @@ async fn a_host_fault_is_answered_host_error_without_host_details() {
             started_at: a.started_at,
             queued_us: a.queued_us,
             finished_at: a.finished_at,
+            timeout_limit: a.timeout_limit.as_deref(),
         },
         &a.result,
         "/apps/app/sre/calls/echo/c1/response",
@@ -491,4 +492,54 @@ fn operator_limits_name_what_exists_and_narrow_the_offer() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("cobol"), "{err}");
+}
+
+#[tokio::test]
+async fn a_timeout_says_which_limit_ran_out() {
+    let fake = FakeSandbox::new(Tier::Wasm, |_, call| {
+        // "wall": ran for the whole default 5 s; "cpu": stopped after 1 s of a busy CPU.
+        let wall_us = if call.input.as_ref() == b"wall" {
+            5_000_000
+        } else {
+            1_000_000
+        };
+        Ok(Outcome::Failed {
+            failure: crate::sandbox::Failure::Timeout,
+            stdout: vec![],
+            stderr_tail: vec![],
+            usage: crate::sandbox::Usage {
+                wall_us,
+                cpu_us: 1_000_000,
+                mem_peak_kb: 1,
+            },
+        })
+    });
+    let mut s = setup_with(SchedulerConfig::default(), fake);
+    let a = one(&mut s, call("echo", "c1", json!({"input": "wall"}))).await;
+    assert_eq!(
+        a.timeout_limit.as_deref(),
+        Some("the wall-time limit of 5000 ms")
+    );
+    let a = one(&mut s, call("echo", "c2", json!({"input": "cpu"}))).await;
+    let limit = a.timeout_limit.clone().unwrap();
+    assert!(limit.starts_with("the CPU-time limit of"), "{limit}");
+    let v = crate::receipt::build_response(
+        &crate::receipt::CallFacts {
+            request_tx: a.call.request_tx,
+            worker: Address([1; 20]),
+            code_hash: &a.code_hash,
+            runtime: &a.runtime,
+            sandbox: &a.sandbox,
+            profile: &a.profile,
+            input: &a.input,
+            started_at: a.started_at,
+            queued_us: a.queued_us,
+            finished_at: a.finished_at,
+            timeout_limit: a.timeout_limit.as_deref(),
+        },
+        &a.result,
+        "/apps/app/sre/calls/echo/c2/response",
+        crate::receipt::NODE_TX_BYTES_LIMIT,
+    );
+    assert_eq!(v["error"], format!("deadline exceeded: {limit}"));
 }
