@@ -172,3 +172,23 @@ fn runtimes_list_shows_aliases() {
         .expect("python3 listed");
     assert!(py.contains("aliases=python,py"), "{py}");
 }
+
+#[test]
+fn a_wasm_invoke_starts_no_container_engine_client() {
+    // Only the tiers the runtime can use start: no engine connection, so no warning about the
+    // engine's runc either (this host's runc is old enough to draw one).
+    let out = Command::new(env!("CARGO_BIN_EXE_ain-sre"))
+        .args([
+            "invoke",
+            "examples/functions/echo.wat",
+            "--input",
+            "{\"a\":1}",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run ain-sre");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "{\"a\":1}");
+    assert!(!stderr.contains("runc"), "{stderr}");
+}

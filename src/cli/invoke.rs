@@ -104,9 +104,16 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         bail!("--repeat must be at least 1");
     }
 
-    // The tiers serve the same runtime files (binds, commands, images) as this command.
+    // The tiers serve the same runtime files (binds, commands, images) as this command. Only the
+    // tiers this runtime can use are started: a WASM function starts no container engine client
+    // (nor warns about the engine's runc).
+    let unused: Vec<Tier> = [Tier::Wasm, Tier::Process, Tier::Container]
+        .into_iter()
+        .filter(|t| !runtime.tiers.contains(t))
+        .collect();
     let tiers = Tiers::start(
         TierConfig {
+            disabled: unused,
             container: crate::sandbox::container::ContainerConfig {
                 images: crate::sandbox::container::ImagePolicy {
                     allow: args.allow_images.clone(),
