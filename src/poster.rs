@@ -269,21 +269,17 @@ impl<N: Node> Poster<N> {
         let call = &answer.call;
         let paths = AppPaths::new(&call.app).map_err(|e| PosterError::Sign(e.to_string()))?;
         let path = paths.response(&call.function, &call.call_id);
-        let facts = CallFacts {
-            request_tx: call.request_tx,
-            worker: self.worker,
-            code_hash: &answer.code_hash,
-            runtime: &answer.runtime,
-            sandbox: &answer.sandbox,
-            profile: &answer.profile,
-            input: &answer.input,
-            started_at: answer.started_at,
-            queued_us: answer.queued_us,
-            finished_at: answer.finished_at,
-            timeout_limit: answer.timeout_limit.as_deref(),
-        };
+        let facts = CallFacts::of(answer, self.worker);
         let value = build_response(&facts, &answer.result, &path, self.config.tx_limit);
-        let body = TxBody::new(SimpleOp::set_value(path, value), NONCE_UNORDERED, now_ms());
+        self.seal(TxBody::new(
+            SimpleOp::set_value(path, value),
+            NONCE_UNORDERED,
+            now_ms(),
+        ))
+    }
+
+    /// Signs `body` with the worker key into the journal's form of a response tx.
+    fn seal(&self, body: TxBody) -> Result<SignedResponse, PosterError> {
         let signed = body
             .sign(&self.key, self.chain_id)
             .map_err(|e| PosterError::Sign(e.to_string()))?;
@@ -645,16 +641,7 @@ impl<N: Node> Poster<N> {
             .map_err(|e| PosterError::Malformed(e.to_string()))?;
         let before = body.timestamp.as_u64().unwrap_or(0);
         body.timestamp = serde_json::Number::from(now_ms().max(before + 1));
-        let signed = body
-            .sign(&self.key, self.chain_id)
-            .map_err(|e| PosterError::Sign(e.to_string()))?;
-        let tx_body =
-            serde_json::to_value(&signed.tx_body).map_err(|e| PosterError::Sign(e.to_string()))?;
-        Ok(SignedResponse {
-            tx_body,
-            signature: signed.signature,
-            hash: signed.hash.to_string(),
-        })
+        self.seal(body)
     }
 
     /// The signed response the journal holds for `key` (the confirmer keeps only the key).

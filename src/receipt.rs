@@ -47,6 +47,25 @@ pub struct CallFacts<'a> {
     pub timeout_limit: Option<&'a str>,
 }
 
+impl<'a> CallFacts<'a> {
+    /// The facts of `answer`, answered by `worker`.
+    pub fn of(answer: &'a crate::call::Answer, worker: Address) -> CallFacts<'a> {
+        CallFacts {
+            request_tx: answer.call.request_tx,
+            worker,
+            code_hash: &answer.code_hash,
+            runtime: &answer.runtime,
+            sandbox: &answer.sandbox,
+            profile: &answer.profile,
+            input: &answer.input,
+            started_at: answer.started_at,
+            queued_us: answer.queued_us,
+            finished_at: answer.finished_at,
+            timeout_limit: answer.timeout_limit.as_deref(),
+        }
+    }
+}
+
 /// What happened to the call.
 #[derive(Debug, Clone)]
 pub enum CallResult {

@@ -385,24 +385,7 @@ async fn a_host_fault_is_answered_host_error_without_host_details() {
         other => panic!("expected a host fault, got {other:?}"),
     }
     assert_eq!(s.fake.calls().len(), 3, "two retries before answering");
-    let v = crate::receipt::build_response(
-        &crate::receipt::CallFacts {
-            request_tx: a.call.request_tx,
-            worker: Address([1; 20]),
-            code_hash: &a.code_hash,
-            runtime: &a.runtime,
-            sandbox: &a.sandbox,
-            profile: &a.profile,
-            input: &a.input,
-            started_at: a.started_at,
-            queued_us: a.queued_us,
-            finished_at: a.finished_at,
-            timeout_limit: a.timeout_limit.as_deref(),
-        },
-        &a.result,
-        "/apps/app/sre/calls/echo/c1/response",
-        crate::receipt::NODE_TX_BYTES_LIMIT,
-    );
+    let v = response_of(&a, "/apps/app/sre/calls/echo/c1/response");
     assert_eq!(v["status"], "host_error");
 }
 
@@ -523,23 +506,16 @@ async fn a_timeout_says_which_limit_ran_out() {
     let a = one(&mut s, call("echo", "c2", json!({"input": "cpu"}))).await;
     let limit = a.timeout_limit.clone().unwrap();
     assert!(limit.starts_with("the CPU-time limit of"), "{limit}");
-    let v = crate::receipt::build_response(
-        &crate::receipt::CallFacts {
-            request_tx: a.call.request_tx,
-            worker: Address([1; 20]),
-            code_hash: &a.code_hash,
-            runtime: &a.runtime,
-            sandbox: &a.sandbox,
-            profile: &a.profile,
-            input: &a.input,
-            started_at: a.started_at,
-            queued_us: a.queued_us,
-            finished_at: a.finished_at,
-            timeout_limit: a.timeout_limit.as_deref(),
-        },
-        &a.result,
-        "/apps/app/sre/calls/echo/c2/response",
-        crate::receipt::NODE_TX_BYTES_LIMIT,
-    );
+    let v = response_of(&a, "/apps/app/sre/calls/echo/c2/response");
     assert_eq!(v["error"], format!("deadline exceeded: {limit}"));
+}
+
+/// The response value the poster would write for `a` at `path`.
+fn response_of(a: &Answer, path: &str) -> serde_json::Value {
+    crate::receipt::build_response(
+        &crate::receipt::CallFacts::of(a, Address([1; 20])),
+        &a.result,
+        path,
+        crate::receipt::NODE_TX_BYTES_LIMIT,
+    )
 }
