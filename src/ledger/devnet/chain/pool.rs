@@ -22,6 +22,11 @@ pub(crate) struct PoolTx {
     pub created_at: u64,
     pub executed_at: u64,
     pub result: Value,
+    /// The tx's place among its sender's pooled txs when it was added, which the node's tracker
+    /// records once (`tx-pool.js` `addTransaction`) and `ain_getTransactionByHash` reports as
+    /// `index`. Set by [`Chain::add_to_pool`], so not stored.
+    #[serde(skip)]
+    pub account_index: usize,
 }
 
 impl PoolTx {
@@ -189,6 +194,7 @@ impl Chain {
             created_at: now,
             executed_at: now,
             result,
+            account_index: 0,
         };
         self.next_pool_seq += 1;
         let bytes = serde_json::to_vec(&entry).unwrap_or_default();
@@ -211,9 +217,10 @@ impl Chain {
         })
     }
 
-    pub(crate) fn add_to_pool(&mut self, entry: PoolTx) {
+    pub(crate) fn add_to_pool(&mut self, mut entry: PoolTx) {
         let free = entry.is_free();
         let c = self.per_account.entry(entry.tx.address).or_insert((0, 0));
+        entry.account_index = c.0;
         c.0 += 1;
         if free {
             c.1 += 1;
@@ -244,16 +251,14 @@ impl Chain {
 
     /// What the tracker knows of `hash`, as `ain_getTransactionByHash` returns it.
     pub fn tx_info(&self, hash: &Hash) -> Result<Option<TxInfo>, ChainError> {
-        if self.pool_hashes.contains_key(hash) {
-            let Some(p) = self.pool.iter().find(|p| p.tx.hash == *hash) else {
+        if let Some(seq) = self.pool_hashes.get(hash) {
+            // The pool is in `seq` order (added at the back, taken from the front): every
+            // worker asks this for each request it sees, so no scan of a deep pool.
+            let Ok(at) = self.pool.binary_search_by_key(seq, |p| p.seq) else {
                 return Ok(None);
             };
-            let index = self
-                .pool
-                .iter()
-                .filter(|q| q.tx.address == p.tx.address)
-                .position(|q| q.tx.hash == *hash)
-                .unwrap_or(0);
+            let p = &self.pool[at];
+            let index = p.account_index;
             let transaction = tx_json_with_extra(&p.tx, p.extra());
             let json = json!({
                 "state": p.state(), "number": -1, "index": index, "address": p.tx.address,

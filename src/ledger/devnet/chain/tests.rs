@@ -157,3 +157,34 @@ async fn produce_finalize_verify_and_reload() {
     verify_chain(&all_blocks(&chain), Some(&chain.genesis_hash()), 0).unwrap();
     chain.close();
 }
+
+/// `ain_getTransactionByHash` on pooled txs: found by hash in a deep pool, and `index` is the
+/// tx's place among its sender's pooled txs when it arrived, kept as the node keeps it.
+#[tokio::test]
+async fn pooled_tx_info_and_index() {
+    let store = Store::open(None).unwrap();
+    let mut p = params();
+    p.max_txs_per_block = 90;
+    let mut chain = Chain::open(store, key(), p).unwrap();
+    let k = key();
+    let other = Arc::new(PrivateKey::from_hex(&"11".repeat(32)).unwrap());
+    let mut hashes = Vec::new();
+    for i in 0..300u64 {
+        let signer = if i % 3 == 2 { &other } else { &k };
+        let ts = 1_800_000_000_000 + i;
+        let op = SimpleOp::set_value(&format!("/apps/none/x{i}"), json!(i));
+        let tx = TxBody::new(op, -1, ts).sign(signer, 0).unwrap();
+        hashes.push(tx.hash);
+        chain.accept(tx, ts, false).unwrap();
+    }
+    // The first 90 leave the pool for a block; the others keep the index they arrived with.
+    produce(&mut chain, &mut RuleCache::default(), 1_800_000_001_000).await;
+    for (i, h) in hashes.iter().enumerate().skip(90) {
+        let info = chain.tx_info(h).unwrap().expect("pooled tx is known");
+        let expected = if i % 3 == 2 { i / 3 } else { i / 3 * 2 + i % 3 };
+        assert_eq!(info.json["index"], json!(expected), "tx {i}");
+        assert_eq!(info.json["number"], json!(-1));
+        assert_eq!(info.transaction["hash"], json!(h.to_string()), "tx {i}");
+    }
+    assert!(chain.tx_info(&Hash([7; 32])).unwrap().is_none());
+}
