@@ -122,6 +122,8 @@ pub mod fake {
         /// `(code, count)`: the next `count` writes are refused with `code` after execution
         /// (kept by the node as reverted, as a real node keeps a failed tx in its tracker).
         refuse_next: Option<(i64, u32)>,
+        /// How many times a tx's state was asked.
+        tx_state_asks: usize,
     }
 
     impl FakeNode {
@@ -173,6 +175,11 @@ pub mod fake {
         /// Records a tx the node knows (a request written by someone else) in `state`.
         pub fn set_tx_state(&self, hash: Hash, state: TxState) {
             self.lock().txs.insert(hash, (Value::Null, state));
+        }
+
+        /// How many times a tx's state was asked (`ain_getTransactionByHash`).
+        pub fn tx_state_asks(&self) -> usize {
+            self.lock().tx_state_asks
         }
 
         /// Marks a known tx finalized.
@@ -276,7 +283,9 @@ pub mod fake {
         }
 
         async fn tx_state(&self, hash: &Hash) -> Result<Option<TxState>, RpcError> {
-            Ok(self.lock().txs.get(hash).map(|t| t.1.clone()))
+            let mut inner = self.lock();
+            inner.tx_state_asks += 1;
+            Ok(inner.txs.get(hash).map(|t| t.1.clone()))
         }
 
         async fn transaction(&self, _hash: &Hash) -> Result<Option<Value>, RpcError> {

@@ -201,6 +201,8 @@ struct Reject {
     code_hash: String,
     runtime: String,
     profile: String,
+    /// The request tx's outcome was already asked (and it stands).
+    request_checked: bool,
 }
 
 impl<N: Node, E: Executor> Scheduler<N, E> {
@@ -297,6 +299,10 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             Ok(None) => return None,
             Ok(Some(r)) => r,
             Err(rej) => {
+                // An answer, even a rejection, only to a request that stands.
+                if !rej.request_checked && !self.request_stands(&call).await {
+                    return None;
+                }
                 if !rej.host {
                     tracing::info!(reason = %rej.why, "call rejected");
                 }
@@ -345,6 +351,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             code_hash: String::new(),
             runtime: String::new(),
             profile: "default".into(),
+            request_checked: false,
         };
         let reject = |mut r: Reject, why: String| {
             r.why = why;
@@ -362,30 +369,6 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             Ok(a) => a,
             Err(e) => return reject(rej, e.to_string()),
         };
-        // An event is a hint: a real node fires it while executing the tx, and the tx may
-        // still fail (a later op of its SET, the state budget). Run only what stands; calls from
-        // blocks come from successful txs only.
-        if call.origin != Origin::Block {
-            match self.request_outcome(&call.request_tx).await {
-                RequestOutcome::Succeeded => {}
-                RequestOutcome::Failed(state) => {
-                    metrics::counter!("ain_sre_requests_failed_total").increment(1);
-                    self.health.requests_failed.fetch_add(1, Ordering::Relaxed);
-                    tracing::info!(
-                        ?state,
-                        "request tx failed on the node; call dropped without running it"
-                    );
-                    self.registry.finish(&call.key, CallState::RequestFailed);
-                    return Ok(None);
-                }
-                RequestOutcome::Unknown => {
-                    tracing::info!(
-                        "the node does not report the request tx's outcome yet; leaving the call to its block"
-                    );
-                    return Ok(None);
-                }
-            }
-        }
         // Calls found in blocks or the journal may have been answered by someone else meanwhile.
         if call.origin != Origin::Event {
             let path = app.response(&call.function, &call.call_id);
@@ -433,6 +416,11 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         rej.runtime = spec.runtime.clone();
         rej.profile = spec.profile().to_owned();
         if spec.finality() == Finality::Finalized && call.origin == Origin::Event {
+            // A request that failed or was dropped never reaches a final block.
+            if !self.request_stands(call).await {
+                return Ok(None);
+            }
+            rej.request_checked = true;
             tracing::debug!("waiting for the request's block to be final");
             self.gate.wait(call.request_tx).await;
         }
@@ -487,6 +475,14 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
                 return Ok(None);
             }
             Turn::Stopping => return Ok(None),
+        }
+        // Asked only now, by the worker whose turn it is: a fleet asks once per call, not
+        // once per worker (ranked-after workers mostly find the call answered).
+        if !rej.request_checked {
+            if !self.request_stands(call).await {
+                return Ok(None);
+            }
+            rej.request_checked = true;
         }
         let fn_sem = self.fn_semaphore(&call.app, &call.function);
         let Ok(_g) = self.global.acquire().await else {
@@ -751,6 +747,36 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             }
         }
         None
+    }
+
+    /// Whether `call`'s request tx stands. An event is a hint: a real node fires it while
+    /// executing the tx, and the tx may still fail (a later op of its SET, the state budget).
+    /// Run and answer only what stands; calls from blocks come from successful txs only. A
+    /// failed request is finished here (`RequestFailed`); one the node does not report in time
+    /// is left to its block.
+    async fn request_stands(&self, call: &Call) -> bool {
+        if call.origin == Origin::Block {
+            return true;
+        }
+        match self.request_outcome(&call.request_tx).await {
+            RequestOutcome::Succeeded => true,
+            RequestOutcome::Failed(state) => {
+                metrics::counter!("ain_sre_requests_failed_total").increment(1);
+                self.health.requests_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(
+                    ?state,
+                    "request tx failed on the node; call dropped without running it"
+                );
+                self.registry.finish(&call.key, CallState::RequestFailed);
+                false
+            }
+            RequestOutcome::Unknown => {
+                tracing::info!(
+                    "the node does not report the request tx's outcome yet; leaving the call to its block"
+                );
+                false
+            }
+        }
     }
 
     /// Asks the node how the request tx ended, retrying while it does not know yet, for up to

@@ -519,3 +519,62 @@ fn response_of(a: &Answer, path: &str) -> serde_json::Value {
         crate::receipt::NODE_TX_BYTES_LIMIT,
     )
 }
+
+/// A worker ranked after another asks the node about the request only when its turn comes and
+/// the call is still unanswered: a fleet asks about each call about once, not once per worker.
+#[tokio::test]
+async fn a_ranked_after_worker_asks_about_the_request_only_at_its_turn() {
+    let mut s = setup(SchedulerConfig {
+        failover_slack: Duration::from_millis(10),
+        ..SchedulerConfig::default()
+    });
+    let (me, other) = (Address([1; 20]), Address([9; 20]));
+    let now = now_ms();
+    for a in [me, other] {
+        let mut e = entry(&["wasm"]);
+        e["last_seen"] = json!(now);
+        e["heartbeat_ms"] = json!(60_000);
+        s.node.set(&format!("/apps/app/sre/workers/{a}"), e);
+    }
+    s.node.set(
+        "/apps/app/sre/allowed_workers",
+        json!({me.to_string(): true, other.to_string(): true}),
+    );
+    let mut spec = s.node.value("/apps/app/sre/functions/echo");
+    spec["failover_ms"] = json!(300);
+    spec["timeout_ms"] = json!(100);
+    s.node.set("/apps/app/sre/functions/echo", spec);
+    let both = [
+        assign::Candidate {
+            address: me,
+            weight: 1,
+        },
+        assign::Candidate {
+            address: other,
+            weight: 1,
+        },
+    ];
+    let mut second = (0..100)
+        .map(|i| format!("r{i}"))
+        .filter(|id| assign::rank_of(&me, &format!("app/echo/{id}"), &both) == 2);
+    let (answered, unanswered) = (second.next().unwrap(), second.next().unwrap());
+    // Rank 1 answers the first call within the failover delay: this worker never asks.
+    let c = call("echo", &answered, json!({"input": "a"}));
+    s.registry.admit(&c.key, &c.request_tx).unwrap();
+    s.calls.send(c).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    s.node.set(
+        &format!("/apps/app/sre/calls/echo/{answered}/response"),
+        json!({"status": "ok"}),
+    );
+    // The second call stays unanswered: at its turn this worker asks once, then runs it.
+    let a = one(&mut s, call("echo", &unanswered, json!({"input": "b"}))).await;
+    assert_eq!(a.call.call_id, unanswered);
+    assert!(matches!(a.result, CallResult::Ran(_)), "{:?}", a.result);
+    assert_eq!(s.fake.calls().len(), 1, "only the unanswered call ran");
+    assert_eq!(
+        s.node.tx_state_asks(),
+        1,
+        "asked only about the call it ran"
+    );
+}
