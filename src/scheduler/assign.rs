@@ -21,6 +21,7 @@
 
 use std::time::Duration;
 
+use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -99,7 +100,8 @@ pub fn candidates(
         .iter()
         .filter(|(a, _)| w.may_answer(a))
         .filter_map(|(a, v)| {
-            let entry: WorkerEntry = serde_json::from_value(v.clone()).ok()?;
+            // Read in place: ranking runs for every call, over every entry of the app.
+            let entry = WorkerEntry::deserialize(v).ok()?;
             let p = Presence::from_entry(v);
             (entry.offers(runtime, profile)
                 && entry.capacity > 0
