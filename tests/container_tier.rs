@@ -425,9 +425,14 @@ async fn proxy_network_policy_is_rejected_clearly() {
         .await
         .unwrap();
     let l = Limits {
-        network: NetworkPolicy::Proxy {
-            allow: vec!["example.com:443".into()],
-        },
+        network: NetworkPolicy::Proxy(ain_sre::egress::EgressHandle(
+            ain_sre::egress::EgressCall::new(
+                Default::default(),
+                Default::default(),
+                Default::default(),
+                "a/f/c".into(),
+            ),
+        )),
         ..limits()
     };
     let err = sb.run(&p, call(b"", l)).await.unwrap_err();

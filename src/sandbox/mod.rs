@@ -56,11 +56,9 @@ pub enum NetworkPolicy {
     /// No network at all: an empty network namespace, `--network none`, no socket imports.
     #[default]
     None,
-    /// Egress only through the named proxy to the listed `host:port` destinations.
-    Proxy {
-        /// The allowed destinations.
-        allow: Vec<String>,
-    },
+    /// Egress only through the worker's proxy, which serves this call's policy
+    /// ([`crate::egress`]); the tier makes the proxy the only endpoint the guest can reach.
+    Proxy(crate::egress::EgressHandle),
 }
 
 /// The resource limits of one call, in one vocabulary for every tier.

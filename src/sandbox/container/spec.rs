@@ -396,7 +396,14 @@ mod tests {
         assert_eq!(hc.ipc_mode.as_deref(), Some("none"));
         assert_eq!(hc.shm_size, None);
         let proxy = Limits {
-            network: NetworkPolicy::Proxy { allow: vec![] },
+            network: NetworkPolicy::Proxy(crate::egress::EgressHandle(
+                crate::egress::EgressCall::new(
+                    Default::default(),
+                    Default::default(),
+                    Default::default(),
+                    "a/f/c".into(),
+                ),
+            )),
             ..Limits::default()
         };
         assert!(matches!(Shape::of(&proxy), Err(SandboxError::Rejected(_))));
