@@ -95,6 +95,8 @@ pub struct Deployment {
     pub failover_ms: Option<u64>,
     /// Publish the stderr tail of successful calls too (`FunctionSpec::public_stderr`).
     pub public_stderr: bool,
+    /// Where calls may connect through the worker's egress proxy (`FunctionSpec::egress`).
+    pub egress: Option<crate::egress::EgressSpec>,
 }
 
 /// What a deployment wrote.
@@ -392,6 +394,7 @@ impl ChainClient {
             finality: d.finality,
             failover_ms: d.failover_ms,
             public_stderr: d.public_stderr.then_some(true),
+            egress: d.egress.clone(),
             version: Some(version),
         };
         let path = app.function(&d.function);

@@ -267,6 +267,10 @@ pub struct FunctionSpec {
     /// tail (where it explains the failure).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_stderr: Option<bool>,
+    /// Where calls may connect, through the worker's egress proxy (`deploy --allow-net`);
+    /// absent: no network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress: Option<crate::egress::EgressSpec>,
 }
 
 /// How many previous specs of a function stay in state for `functions show --version` and
@@ -298,6 +302,9 @@ impl FunctionSpec {
                 "code_hash {:?} is not 64 lowercase hex digits",
                 spec.code_hash
             )));
+        }
+        if let Some(e) = &spec.egress {
+            e.policy().map_err(|e| bad(e.to_string()))?;
         }
         match (&spec.code, spec.chunks) {
             (Some(_), None) | (None, Some(1..)) => Ok(spec),
@@ -756,6 +763,7 @@ mod tests {
             failover_ms: Some(1500),
             version: None,
             public_stderr: Some(true),
+            egress: None,
         };
         let v = spec.to_value();
         assert_eq!(v["finality"], "finalized");

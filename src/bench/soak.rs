@@ -380,6 +380,7 @@ async fn run_in(tmp: &Path, cfg: SoakConfig) -> anyhow::Result<SoakReport> {
                 timeout_ms: None,
                 failover_ms: None,
                 public_stderr: false,
+                egress: None,
             })
             .await?;
     }

@@ -18,6 +18,7 @@ mod deploy;
 mod dev;
 mod devnet;
 mod doctor;
+mod egress_args;
 mod follow;
 mod functions;
 mod invoke;

@@ -16,8 +16,8 @@
 //! the caps, and records every attempt ([`ConnectionRecord`]) for the receipt's
 //! [`EgressSummary`].
 //!
-//! Files: `policy.rs` (types and parsing), `proxy.rs` (the proxy), `record.rs` (records and
-//! the summary).
+//! Files: `policy.rs` (types and parsing), `spec.rs` (the on-chain form), `proxy.rs` (the
+//! proxy), `record.rs` (records and the summary).
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,6 +26,7 @@ use std::time::Duration;
 mod policy;
 mod proxy;
 mod record;
+mod spec;
 
 pub use policy::{
     Bounds, Caps, Destination, EgressFile, EgressLists, EgressPolicy, HostPattern, OperatorEgress,
@@ -33,6 +34,7 @@ pub use policy::{
 };
 pub use proxy::ServeGuard;
 pub use record::{ConnectionRecord, EgressSummary};
+pub use spec::EgressSpec;
 
 /// The guest's environment for a call with egress: the proxy at `127.0.0.1:port` under every
 /// name common HTTP clients read, `SRE_EGRESS=1`, and the idempotency key for TLS requests.

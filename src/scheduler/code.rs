@@ -303,6 +303,7 @@ mod tests {
                     failover_ms: None,
                     version: None,
                     public_stderr: None,
+                    egress: None,
                 };
                 let runtime = RuntimeCatalog::shipped().unwrap().resolve("wasm").unwrap();
                 let app = AppPaths::new("app").unwrap();
