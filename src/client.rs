@@ -824,6 +824,7 @@ mod tests {
             queued_us: 23_544,
             finished_at: 1_796_600_543_711,
             timeout_limit: None,
+            egress: None,
         };
         let out = Outcome::Completed {
             exit_code: 0,

@@ -31,12 +31,13 @@ use crate::node::{Node, get_value};
 use crate::observe::Health;
 use crate::onchain::{AppPaths, Finality, Request};
 use crate::receipt::CallResult;
-use crate::sandbox::{Failure, Invocation, Outcome, SandboxError, Usage};
+use crate::sandbox::{Failure, Invocation, NetworkPolicy, Outcome, SandboxError, Usage};
 use crate::trigger::gate::FinalityGate;
 
 pub mod assign;
 pub mod capable;
 pub mod code;
+mod egress;
 pub mod exec;
 
 use capable::Unservable;
@@ -90,6 +91,9 @@ pub struct SchedulerConfig {
     /// The runtimes this worker's operator accepts (`accepted_runtimes`); `None`: every runtime
     /// of the catalog. A call for another known runtime is left to a worker that offers it.
     pub accepted_runtimes: Option<std::collections::BTreeSet<String>>,
+    /// The operator's egress policy (`egress` in the worker config): the final say over every
+    /// function's allow-list.
+    pub egress: Arc<crate::egress::OperatorEgress>,
 }
 
 impl Default for SchedulerConfig {
@@ -107,6 +111,7 @@ impl Default for SchedulerConfig {
             failover_slack: Duration::from_secs(1),
             max_deferred: 8192,
             accepted_runtimes: None,
+            egress: Arc::new(crate::egress::OperatorEgress::default()),
         }
     }
 }
@@ -182,6 +187,8 @@ struct Ran {
     queued_us: u64,
     /// For a timeout: which limit ran out.
     timeout_limit: Option<String>,
+    /// What a call with egress reached.
+    egress: Option<crate::egress::EgressSummary>,
 }
 
 /// How a request tx ended, as far as the node says.
@@ -314,6 +321,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
                     started_at: now_ms(),
                     queued_us: call.seen_at.elapsed().as_micros() as u64,
                     timeout_limit: None,
+                    egress: None,
                 }
             }
         };
@@ -329,6 +337,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             queued_us: ran.queued_us,
             finished_at: now_ms(),
             timeout_limit: ran.timeout_limit,
+            egress: ran.egress,
         })
     }
 
@@ -462,6 +471,16 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         if let Some(m) = spec.memory_mb {
             limits.memory_bytes = limits.memory_bytes.min(m.max(1) << 20);
         }
+        let egress = match egress::for_call(call, &spec, &profile, &self.config.egress) {
+            Ok(e) => e,
+            Err(egress::Refused::Unservable(why)) => {
+                return self.unservable(call, &app, &spec, why, rej).await;
+            }
+            Err(egress::Refused::Invalid(why)) => return reject(rej, why),
+        };
+        if let Some(e) = &egress {
+            limits.network = NetworkPolicy::Proxy(crate::egress::EgressHandle(e.clone()));
+        }
         let ready = loop {
             match self.library.ready(&app, &runtime, &spec).await {
                 Ok(r) => break r,
@@ -573,6 +592,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             started_at,
             queued_us,
             timeout_limit,
+            egress: egress.map(|e| e.summary()),
         }))
     }
 
