@@ -36,11 +36,14 @@ pub use proxy::ServeGuard;
 pub use record::{ConnectionRecord, EgressSummary};
 pub use spec::EgressSpec;
 
+/// The standard proxy variables the guest gets besides its `SRE_*` names.
+pub const PROXY_VARS: [&str; 4] = ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"];
+
 /// The guest's environment for a call with egress: the proxy at `127.0.0.1:port` under every
 /// name common HTTP clients read, `SRE_EGRESS=1`, and the idempotency key for TLS requests.
 pub fn guest_env(port: u16, idempotency_key: &str) -> Vec<(String, String)> {
     let url = format!("http://127.0.0.1:{port}");
-    let mut env: Vec<(String, String)> = ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"]
+    let mut env: Vec<(String, String)> = PROXY_VARS
         .into_iter()
         .map(|k| (k.to_owned(), url.clone()))
         .collect();

@@ -17,6 +17,12 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 /// `/proc/<pid>` directory is `proc_dir`.
 pub(crate) fn listen_in_netns(proc_dir: &OwnedFd) -> io::Result<TcpListener> {
     let ns = std::fs::File::open(format!("/proc/self/fd/{}/ns/net", proc_dir.as_raw_fd()))?;
+    listen_in(&ns)
+}
+
+/// As [`listen_in_netns`], in the network namespace `ns` (an open `/proc/<pid>/ns/net`): the
+/// container tier's way into a container's own namespace.
+pub(crate) fn listen_in(ns: &std::fs::File) -> io::Result<TcpListener> {
     std::thread::scope(|s| {
         s.spawn(|| {
             nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
