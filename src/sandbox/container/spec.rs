@@ -411,6 +411,34 @@ mod tests {
             )),
             ..Limits::default()
         };
-        assert!(matches!(Shape::of(&proxy), Err(SandboxError::Rejected(_))));
+        // Egress changes the shape (its own pool) and the seccomp profile, not the network mode.
+        let shape = Shape::of(&proxy).unwrap();
+        assert!(shape.egress && !Shape::of(&Limits::default()).unwrap().egress);
+        let hc = create_body(
+            &Launch::Stem {
+                image: "ain-sre/python3:5".into(),
+                argv: vec![],
+            },
+            shape,
+            "python3",
+            &who(),
+            4_000_007,
+            1 << 20,
+            None,
+        )
+        .host_config
+        .unwrap();
+        assert_eq!(hc.network_mode.as_deref(), Some("none"));
+        let seccomp = &hc.security_opt.unwrap()[1];
+        // socket(AF_INET/AF_INET6, SOCK_STREAM (1) / SOCK_DGRAM (2)) under a type mask of 0xf.
+        for ty in [1, 2] {
+            let rule = format!("\"value\":15,\"valueTwo\":{ty}");
+            assert!(seccomp.contains(&rule), "{rule}");
+        }
+        assert!(
+            !super::seccomp::security_opt()
+                .unwrap()
+                .contains("\"value\":15,")
+        );
     }
 }
