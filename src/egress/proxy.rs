@@ -23,8 +23,8 @@ use super::{ConnectionRecord, EgressCall};
 /// Largest request head (request line and headers) the proxy reads.
 const MAX_HEAD: usize = 16 << 10;
 
-/// Relay buffer per direction.
-const BUF: usize = 64 << 10;
+/// Relay buffer per direction. Host memory per call is bounded by the connection cap × 2 × this.
+const BUF: usize = 256 << 10;
 
 /// Serving stops (the accept loop and every open connection) when this is dropped: at the end
 /// of the call.
