@@ -51,6 +51,7 @@ pub mod presence;
 pub mod receipt;
 pub mod sandbox;
 pub mod scheduler;
+pub mod secrets;
 pub mod telemetry;
 pub mod trigger;
 pub mod verify;
