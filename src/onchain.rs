@@ -271,6 +271,10 @@ pub struct FunctionSpec {
     /// absent: no network.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub egress: Option<crate::egress::EgressSpec>,
+    /// Names of the secrets calls get as `SRE_SECRET_<NAME>` (space-separated; written by
+    /// `secrets set` under `functions/<fn>/secrets`, values under `secrets/<fn>/<worker>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<String>,
 }
 
 /// How many previous specs of a function stay in state for `functions show --version` and
@@ -552,6 +556,7 @@ pub mod rules {
             (p.blobs(), admin_only(p)),
             (p.allowed_workers(), admin_only(p)),
             (format!("{}/config", p.root()), admin_only(p)),
+            (crate::secrets::store::root(p), admin_only(p)),
             (format!("{}/$worker", p.workers()), workers(p)),
             (
                 format!("{}/calls/$fn/$call_id/request", p.root()),
@@ -764,6 +769,7 @@ mod tests {
             version: None,
             public_stderr: Some(true),
             egress: None,
+            secrets: None,
         };
         let v = spec.to_value();
         assert_eq!(v["finality"], "finalized");

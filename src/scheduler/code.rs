@@ -304,6 +304,7 @@ mod tests {
                     version: None,
                     public_stderr: None,
                     egress: None,
+                    secrets: None,
                 };
                 let runtime = RuntimeCatalog::shipped().unwrap().resolve("wasm").unwrap();
                 let app = AppPaths::new("app").unwrap();

@@ -94,6 +94,9 @@ pub struct SchedulerConfig {
     /// The operator's egress policy (`egress` in the worker config): the final say over every
     /// function's allow-list.
     pub egress: Arc<crate::egress::OperatorEgress>,
+    /// The worker's key, to open the secrets encrypted to it (`None`: functions with secrets are
+    /// left to other workers).
+    pub worker_key: Option<crate::secrets::WorkerKey>,
 }
 
 impl Default for SchedulerConfig {
@@ -112,6 +115,7 @@ impl Default for SchedulerConfig {
             max_deferred: 8192,
             accepted_runtimes: None,
             egress: Arc::new(crate::egress::OperatorEgress::default()),
+            worker_key: None,
         }
     }
 }
@@ -481,6 +485,10 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         if let Some(e) = &egress {
             limits.network = NetworkPolicy::Proxy(crate::egress::EgressHandle(e.clone()));
         }
+        let secret_env = match self.secrets(call, &app, &spec).await {
+            Ok(env) => env,
+            Err(why) => return self.unservable(call, &app, &spec, why, rej).await,
+        };
         let ready = loop {
             match self.library.ready(&app, &runtime, &spec).await {
                 Ok(r) => break r,
@@ -530,7 +538,10 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
                 ("SRE_FUNCTION".into(), call.function.clone()),
                 ("SRE_CALL_ID".into(), call.call_id.clone()),
                 ("SRE_CALLER".into(), call.caller.to_string()),
-            ],
+            ]
+            .into_iter()
+            .chain(secret_env)
+            .collect(),
             limits: limits.clone(),
         };
         let backstop = limits.wall_time + self.config.host_backstop;
@@ -758,6 +769,46 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
     fn leave(&self, call: &Call, reason: &'static str) {
         metrics::counter!("ain_sre_calls_left_total", "reason" => reason).increment(1);
         self.registry.finish(&call.key, CallState::LeftToOthers);
+    }
+
+    /// The secrets of `spec`'s function decrypted for this worker, as guest environment. An
+    /// error (no key here, a name with no copy for this worker, a copy it cannot open) leaves
+    /// the call to a worker that holds them; it never contains secret material.
+    async fn secrets(
+        &self,
+        call: &Call,
+        app: &AppPaths,
+        spec: &crate::onchain::FunctionSpec,
+    ) -> Result<Vec<(String, String)>, String> {
+        let names: Vec<&str> = spec
+            .secrets
+            .as_deref()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let key = self
+            .config
+            .worker_key
+            .as_ref()
+            .ok_or("the function needs secrets and this worker holds no key for them")?;
+        let path = crate::secrets::store::holder_path(app, &call.function, &self.worker);
+        let stored = self
+            .retry_read(&path)
+            .await
+            .ok_or("cannot read the function's secrets from the node")?;
+        let env = crate::secrets::store::decrypt_env(&stored, &key.0).map_err(|e| e.to_string())?;
+        for n in names {
+            let var = format!("SRE_SECRET_{n}");
+            if !env.iter().any(|(k, _)| *k == var) {
+                return Err(format!(
+                    "secret `{n}` is not encrypted for this worker (re-run `secrets set` after approving it)"
+                ));
+            }
+        }
+        Ok(env)
     }
 
     async fn retry_read(&self, path: &str) -> Option<serde_json::Value> {

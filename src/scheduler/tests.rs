@@ -38,6 +38,7 @@ fn spec(runtime: &str, hash: &str) -> serde_json::Value {
         version: None,
         public_stderr: None,
         egress: None,
+        secrets: None,
     }
     .to_value()
 }

@@ -5,3 +5,14 @@
 //! ([`ecies`]), so any AIN tool can write or read them.
 
 pub mod ecies;
+pub mod store;
+
+/// The worker's key as the scheduler holds it to open secrets; never printed.
+#[derive(Clone)]
+pub struct WorkerKey(pub std::sync::Arc<secp256k1::SecretKey>);
+
+impl std::fmt::Debug for WorkerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WorkerKey(..)")
+    }
+}
