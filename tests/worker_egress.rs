@@ -20,7 +20,11 @@ use ain_sre::sandbox::any::{TierConfig, Tiers};
 use ain_sre::sandbox::process::ProcessConfig;
 use worker_support::*;
 
-/// A loopback API answering with the `Idempotency-Key` it got.
+/// The API key the test stores as a secret.
+const SECRET: &str = "sk-test-4242-very-secret";
+
+/// A loopback API answering with the `Idempotency-Key` it got and whether the bearer token was
+/// the secret (never the token itself).
 fn api() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
@@ -41,6 +45,8 @@ fn api() -> u16 {
                 .find_map(|l| l.strip_prefix("Idempotency-Key: "))
                 .unwrap_or("none")
                 .to_owned();
+            let authorized = head.contains(&format!("Authorization: Bearer {SECRET}\r\n"));
+            let key = format!("{key} authorized={authorized}");
             let _ = write!(
                 s,
                 "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{key}",
@@ -144,6 +150,21 @@ async fn a_function_with_an_allow_list_reaches_a_local_api_and_the_receipt_says_
         .await
         .unwrap();
     }
+    // The API key, encrypted to both registered workers (and the admin).
+    let app = ain_sre::onchain::AppPaths::new("eg").unwrap();
+    let holders = ain_sre::secrets::client::set(
+        &admin,
+        &app,
+        "quote",
+        &[("API_KEY".to_owned(), SECRET.to_owned())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(holders.len(), 3, "two workers and the admin");
+    let listed = ain_sre::secrets::client::list(&admin, &app, "quote")
+        .await
+        .unwrap();
+    assert_eq!(listed["API_KEY"].len(), 3);
     let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     // One worker offers no egress at all; the other opens loopback for the local API.
     let w_deny = start(
@@ -168,7 +189,24 @@ async fn a_function_with_an_allow_list_reaches_a_local_api_and_the_receipt_says_
         "{resp}"
     );
     let out: serde_json::Value = serde_json::from_str(resp["output"].as_str().unwrap()).unwrap();
-    assert_eq!(out["body"], format!("eg/quote/{id}"), "{resp}");
+    assert_eq!(
+        out["body"],
+        format!("eg/quote/{id} authorized=true"),
+        "{resp}"
+    );
+    // The secret reached the function and went nowhere public.
+    assert!(!resp.to_string().contains(SECRET), "{resp}");
+    let state = ain_sre::node::get_value(admin.rpc(), "/apps/eg/sre")
+        .await
+        .unwrap();
+    assert!(
+        !state.to_string().contains(SECRET),
+        "the secret is on chain in clear"
+    );
+    assert!(
+        state.to_string().contains("ephemPublicKey"),
+        "ciphertexts are stored"
+    );
     let e = &resp["receipt"]["egress"];
     assert_eq!(e["connections"], 1, "{resp}");
     assert_eq!(e["refused"], 0, "{resp}");

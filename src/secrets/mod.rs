@@ -4,6 +4,7 @@
 //! The encryption is ECIES on secp256k1 exactly as ain-util's `encryptWithPublicKey` does it
 //! ([`ecies`]), so any AIN tool can write or read them.
 
+pub mod client;
 pub mod ecies;
 pub mod store;
 
