@@ -831,7 +831,11 @@ mod tests {
                 .contains("getValue('/apps/a/sre/calls/echo/' + $call_id + '/request') !== null"),
             "{concrete}"
         );
-        assert_eq!(rules::app_rules(&p).len(), 7);
+        assert_eq!(rules::app_rules(&p).len(), 8);
+        assert!(
+            rules::app_rules(&p)
+                .contains(&("/apps/a/sre/secrets".to_owned(), rules::admin_only(&p)))
+        );
         assert_eq!(WorkerPolicy::from_value(&json!("any")), WorkerPolicy::Any);
         assert_eq!(
             WorkerPolicy::from_value(&Value::Null),
