@@ -212,6 +212,31 @@ async fn a_function_with_an_allow_list_reaches_a_local_api_and_the_receipt_says_
     assert_eq!(e["refused"], 0, "{resp}");
     assert_eq!(e["hosts"], dest, "{resp}");
     assert!(e["bytes_in"].as_u64().unwrap() > 0, "{resp}");
+    // Another function of the same app, run by the same worker, sees none of them.
+    admin
+        .deploy(&Deployment {
+            app: "eg".into(),
+            function: "peek".into(),
+            runtime: "python3".into(),
+            code: b"import os\nprint(' '.join(sorted(os.environ)))\n".to_vec(),
+            profile: None,
+            callers: Callers::Any,
+            finality: None,
+            workers: WorkerPolicy::Approved,
+            timeout_ms: None,
+            failover_ms: None,
+            public_stderr: false,
+            egress: None,
+        })
+        .await
+        .expect("deploy");
+    let (_, _, resp) = call_wait(&caller, "eg", "peek", "").await;
+    assert_eq!(resp["status"], "ok", "{resp}");
+    let names = resp["output"].as_str().unwrap();
+    assert!(
+        names.contains("SRE_CALL_ID") && !names.contains("SRE_SECRET"),
+        "{names}"
+    );
     w_open.shutdown().await.unwrap();
     w_deny.shutdown().await.unwrap();
     tiers.shutdown().await;
