@@ -771,44 +771,22 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         self.registry.finish(&call.key, CallState::LeftToOthers);
     }
 
-    /// The secrets of `spec`'s function decrypted for this worker, as guest environment. An
-    /// error (no key here, a name with no copy for this worker, a copy it cannot open) leaves
-    /// the call to a worker that holds them; it never contains secret material.
+    /// The secrets of `spec`'s function opened for this worker ([`egress::secret_env`]).
     async fn secrets(
         &self,
         call: &Call,
         app: &AppPaths,
         spec: &crate::onchain::FunctionSpec,
     ) -> Result<Vec<(String, String)>, String> {
-        let names: Vec<&str> = spec
-            .secrets
-            .as_deref()
-            .unwrap_or("")
-            .split_whitespace()
-            .collect();
-        if names.is_empty() {
+        if spec.secrets.as_deref().unwrap_or("").trim().is_empty() {
             return Ok(Vec::new());
         }
-        let key = self
-            .config
-            .worker_key
-            .as_ref()
-            .ok_or("the function needs secrets and this worker holds no key for them")?;
         let path = crate::secrets::store::holder_path(app, &call.function, &self.worker);
         let stored = self
             .retry_read(&path)
             .await
             .ok_or("cannot read the function's secrets from the node")?;
-        let env = crate::secrets::store::decrypt_env(&stored, &key.0).map_err(|e| e.to_string())?;
-        for n in names {
-            let var = format!("SRE_SECRET_{n}");
-            if !env.iter().any(|(k, _)| *k == var) {
-                return Err(format!(
-                    "secret `{n}` is not encrypted for this worker (re-run `secrets set` after approving it)"
-                ));
-            }
-        }
-        Ok(env)
+        egress::secret_env(spec, &stored, self.config.worker_key.as_ref())
     }
 
     async fn retry_read(&self, path: &str) -> Option<serde_json::Value> {
