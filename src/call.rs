@@ -76,6 +76,8 @@ pub struct Answer {
     pub finished_at: u64,
     /// For a timeout: which limit ran out ("the wall-time limit of 5000 ms").
     pub timeout_limit: Option<String>,
+    /// What the call reached through the egress proxy (`None`: it had no egress).
+    pub egress: Option<crate::egress::EgressSummary>,
 }
 
 /// Where an admitted call is in this process.

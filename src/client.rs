@@ -95,6 +95,8 @@ pub struct Deployment {
     pub failover_ms: Option<u64>,
     /// Publish the stderr tail of successful calls too (`FunctionSpec::public_stderr`).
     pub public_stderr: bool,
+    /// Where calls may connect through the worker's egress proxy (`FunctionSpec::egress`).
+    pub egress: Option<crate::egress::EgressSpec>,
 }
 
 /// What a deployment wrote.
@@ -392,6 +394,14 @@ impl ChainClient {
             finality: d.finality,
             failover_ms: d.failover_ms,
             public_stderr: d.public_stderr.then_some(true),
+            egress: d.egress.clone(),
+            // A redeploy keeps the function's secrets (their values stay under `secrets/`).
+            secrets: versions_now
+                .current
+                .as_ref()
+                .and_then(|c| c.get("secrets"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             version: Some(version),
         };
         let path = app.function(&d.function);
@@ -464,7 +474,9 @@ impl ChainClient {
     /// Writes this key's worker registry entry in `app`.
     pub async fn register(&self, app: &str, entry: &WorkerEntry) -> Result<Hash, ClientError> {
         let app = AppPaths::new(app)?;
-        let v = serde_json::to_value(entry).map_err(|e| ClientError::Sign(e.to_string()))?;
+        let mut v = serde_json::to_value(entry).map_err(|e| ClientError::Sign(e.to_string()))?;
+        // The key `secrets set` encrypts this worker's copies to (checked against the address).
+        v["public_key"] = Value::from(hex::encode(self.key.public_key()));
         match self
             .send(vec![SimpleOp::set_value(app.worker(&self.address()), v)])
             .await
@@ -478,6 +490,16 @@ impl ChainClient {
             }),
             other => other,
         }
+    }
+
+    /// The signing key's public key (64 bytes: x ‖ y).
+    pub fn public_key(&self) -> [u8; 64] {
+        self.key.public_key()
+    }
+
+    /// The signing key, for opening secrets encrypted to it (`secrets`, `workers add`).
+    pub fn secret_key(&self) -> secp256k1::SecretKey {
+        secp256k1::SecretKey::from_secret_bytes(*self.key.secret_bytes()).expect("a valid key")
     }
 
     /// Writes a request with a fresh call id; returns `(call_id, request tx hash)`.
@@ -821,6 +843,7 @@ mod tests {
             queued_us: 23_544,
             finished_at: 1_796_600_543_711,
             timeout_limit: None,
+            egress: None,
         };
         let out = Outcome::Completed {
             exit_code: 0,

@@ -310,6 +310,10 @@ pub async fn start<E: Executor>(
         accepted_runtimes,
     } = config.catalogs.clone();
     let mut config = config;
+    // The scheduler opens the secrets encrypted to this worker with its key.
+    config.scheduler.worker_key = secp256k1::SecretKey::from_secret_bytes(*key.secret_bytes())
+        .ok()
+        .map(|k| crate::secrets::WorkerKey(Arc::new(k)));
     config.scheduler.accepted_runtimes =
         accepted_runtimes.map(|c| c.iter().map(|r| r.name.clone()).collect());
     let rpc = RpcClient::new(&config.node_url).map_err(|e| DaemonError::Config(e.to_string()))?;

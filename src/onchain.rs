@@ -267,6 +267,14 @@ pub struct FunctionSpec {
     /// tail (where it explains the failure).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_stderr: Option<bool>,
+    /// Where calls may connect, through the worker's egress proxy (`deploy --allow-net`);
+    /// absent: no network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress: Option<crate::egress::EgressSpec>,
+    /// Names of the secrets calls get as `SRE_SECRET_<NAME>` (space-separated; written by
+    /// `secrets set` under `functions/<fn>/secrets`, values under `secrets/<fn>/<worker>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<String>,
 }
 
 /// How many previous specs of a function stay in state for `functions show --version` and
@@ -298,6 +306,9 @@ impl FunctionSpec {
                 "code_hash {:?} is not 64 lowercase hex digits",
                 spec.code_hash
             )));
+        }
+        if let Some(e) = &spec.egress {
+            e.policy().map_err(|e| bad(e.to_string()))?;
         }
         match (&spec.code, spec.chunks) {
             (Some(_), None) | (None, Some(1..)) => Ok(spec),
@@ -545,6 +556,7 @@ pub mod rules {
             (p.blobs(), admin_only(p)),
             (p.allowed_workers(), admin_only(p)),
             (format!("{}/config", p.root()), admin_only(p)),
+            (crate::secrets::store::root(p), admin_only(p)),
             (format!("{}/$worker", p.workers()), workers(p)),
             (
                 format!("{}/calls/$fn/$call_id/request", p.root()),
@@ -756,6 +768,8 @@ mod tests {
             failover_ms: Some(1500),
             version: None,
             public_stderr: Some(true),
+            egress: None,
+            secrets: None,
         };
         let v = spec.to_value();
         assert_eq!(v["finality"], "finalized");
@@ -817,7 +831,11 @@ mod tests {
                 .contains("getValue('/apps/a/sre/calls/echo/' + $call_id + '/request') !== null"),
             "{concrete}"
         );
-        assert_eq!(rules::app_rules(&p).len(), 7);
+        assert_eq!(rules::app_rules(&p).len(), 8);
+        assert!(
+            rules::app_rules(&p)
+                .contains(&("/apps/a/sre/secrets".to_owned(), rules::admin_only(&p)))
+        );
         assert_eq!(WorkerPolicy::from_value(&json!("any")), WorkerPolicy::Any);
         assert_eq!(
             WorkerPolicy::from_value(&Value::Null),

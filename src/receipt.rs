@@ -45,6 +45,8 @@ pub struct CallFacts<'a> {
     pub finished_at: u64,
     /// For a timeout: which limit ran out, said in its error.
     pub timeout_limit: Option<&'a str>,
+    /// The egress summary, for a call that had egress.
+    pub egress: Option<&'a crate::egress::EgressSummary>,
 }
 
 impl<'a> CallFacts<'a> {
@@ -62,6 +64,7 @@ impl<'a> CallFacts<'a> {
             queued_us: answer.queued_us,
             finished_at: answer.finished_at,
             timeout_limit: answer.timeout_limit.as_deref(),
+            egress: answer.egress.as_ref(),
         }
     }
 }
@@ -163,7 +166,7 @@ pub fn build_response(
             }
         },
     };
-    let receipt = json!({
+    let mut receipt = json!({
         "request_tx": facts.request_tx.to_string(),
         "worker": facts.worker.to_string(),
         "code_hash": facts.code_hash,
@@ -177,6 +180,10 @@ pub fn build_response(
         "finished_at": facts.finished_at,
         "queued_us": facts.queued_us,
     });
+    // Only calls with egress carry the key, so receipts of other calls are unchanged.
+    if let Some(e) = facts.egress {
+        receipt["egress"] = serde_json::to_value(e).unwrap_or(Value::Null);
+    }
     let (output, encoding) = match std::str::from_utf8(stdout) {
         Ok(s) => (s.to_owned(), None),
         Err(_) => (
@@ -270,6 +277,7 @@ mod tests {
             finished_at: 1_795_461_505_727,
             queued_us: 4_200,
             timeout_limit: None,
+            egress: None,
         }
     }
 
@@ -319,6 +327,36 @@ mod tests {
         );
         assert_eq!(r["request_tx"], format!("0x{}", "07".repeat(32)));
         assert_eq!(r["queued_us"], 4_200);
+    }
+
+    #[test]
+    fn the_egress_summary_is_in_the_receipt_only_when_the_call_had_egress() {
+        let out = || {
+            CallResult::Ran(Outcome::Completed {
+                exit_code: 0,
+                stdout: b"ok".to_vec(),
+                stderr_tail: vec![],
+                usage: Usage::default(),
+            })
+        };
+        let v = build_response(&facts(b""), &out(), PATH, NODE_TX_BYTES_LIMIT);
+        assert!(v["receipt"].get("egress").is_none());
+        let summary = crate::egress::EgressSummary {
+            connections: 1,
+            refused: 1,
+            bytes_out: 120,
+            bytes_in: 4096,
+            hosts: "api.example.com:443".into(),
+            refused_hosts: "169.254.169.254:80".into(),
+        };
+        let mut f = facts(b"");
+        f.egress = Some(&summary);
+        let v = build_response(&f, &out(), PATH, NODE_TX_BYTES_LIMIT);
+        assert_eq!(
+            v["receipt"]["egress"],
+            json!({"connections": 1, "refused": 1, "bytes_out": 120, "bytes_in": 4096,
+                   "hosts": "api.example.com:443", "refused_hosts": "169.254.169.254:80"})
+        );
     }
 
     #[test]

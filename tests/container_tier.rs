@@ -364,8 +364,8 @@ async fn leftovers_of_a_dead_worker_are_removed_at_start_up() {
     .await;
     let mut ids = Vec::new();
     for (dead, image) in [
-        ("4194300:1", "ain-sre/bash:4"),
-        ("1:999999999", "ain-sre/bash:4"),
+        ("4194300:1", "ain-sre/bash:5"),
+        ("1:999999999", "ain-sre/bash:5"),
         ("4194301:1", vol_image),
     ] {
         let body = bollard::models::ContainerCreateBody {
@@ -414,24 +414,48 @@ async fn leftovers_of_a_dead_worker_are_removed_at_start_up() {
     finish(sb, "ct_orphans_new").await;
 }
 
+/// Egress: the proxy listens in the container's own network namespace; the guest reaches an
+/// allowed loopback server of the host through it (HTTP_PROXY passes the stem cell) and nothing
+/// directly.
 #[tokio::test]
-async fn proxy_network_policy_is_rejected_clearly() {
-    let test = "ct_proxy";
+async fn egress_goes_through_the_proxy_in_the_containers_namespace() {
+    use ain_sre::egress::{Bounds, EgressCall, EgressHandle, EgressPolicy, OperatorEgress};
+    let test = "ct_egress";
     let Some(sb) = tier(test, 0).await else {
         return;
     };
-    let p = sb
-        .prepare(&FunctionCode::new("python3", b"print(1)".to_vec()))
-        .await
-        .unwrap();
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for s in server.incoming() {
+            let Ok(mut s) = s else { return };
+            let mut b = [0u8; 4096];
+            let _ = s.read(&mut b);
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+            );
+        }
+    });
+    let e = EgressCall::new(
+        EgressPolicy::parse(&[format!("127.0.0.1:{port}")], Default::default()).unwrap(),
+        Arc::new(OperatorEgress::allowing(&["127.0.0.1/32".into()]).unwrap()),
+        Bounds::default(),
+        "a/f/c".into(),
+    );
     let l = Limits {
-        network: NetworkPolicy::Proxy {
-            allow: vec!["example.com:443".into()],
-        },
+        network: NetworkPolicy::Proxy(EgressHandle(e.clone())),
         ..limits()
     };
-    let err = sb.run(&p, call(b"", l)).await.unwrap_err();
-    assert!(err.to_string().contains("network"), "{err}");
+    let src = format!(
+        "import os, socket, urllib.request\n\
+         print(urllib.request.urlopen('http://127.0.0.1:{port}/').read().decode(), os.environ['SRE_EGRESS'])\n\
+         try:\n    socket.create_connection(('127.0.0.1', {port}), timeout=1); print('direct')\n\
+         except OSError:\n    print('no route')\n"
+    );
+    let out = run(&sb, "python3", &src, b"", l).await;
+    assert_eq!(stdout_str(&out), "hello 1\nno route\n", "{out:?}");
+    assert_eq!(e.summary().connections, 1);
     finish(sb, test).await;
 }
 

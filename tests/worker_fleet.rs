@@ -41,6 +41,7 @@ async fn deploy_fleet(admin: &ChainClient, app: &str, failover_ms: u64, timeout_
             timeout_ms: Some(timeout_ms),
             failover_ms: Some(failover_ms),
             public_stderr: false,
+            egress: None,
         })
         .await
         .expect("deploy");

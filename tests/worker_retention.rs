@@ -45,6 +45,7 @@ async fn keep_20_bounds_call_entries_and_all_200_calls_are_answered() {
                 timeout_ms: None,
                 failover_ms: None,
                 public_stderr: false,
+                egress: None,
             },
             Retention::from_keep(20).unwrap(),
         )

@@ -182,6 +182,7 @@ async fn a_self_registered_key_cannot_answer() {
             timeout_ms: None,
             failover_ms: None,
             public_stderr: false,
+            egress: None,
         })
         .await
         .unwrap();

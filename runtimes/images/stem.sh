@@ -4,12 +4,13 @@
 # stdin, until the worker hands it a call. Protocol (all written by the worker, never the guest):
 #
 #   SRE1 <nonce> <env_lines> <code_len> <input_len> <keep>\n   one header line
-#   NAME=value\n ...                                    <env_lines> lines, only SRE_* kept
+#   NAME=value\n ...                                    <env_lines> lines, only SRE_* and *_proxy kept
 #   <code_len bytes>                                    the function's code, written to $1
 #   <input_len bytes>                                   the input: the guest's whole stdin
 #
 # Arguments: $1 = path the code is written to (on the /sre tmpfs), $2... = the runtime's command.
-# The guest runs with an empty environment plus the SRE_* names, and sees only its input on
+# The guest runs with an empty environment plus the SRE_* names (and, for a call with egress,
+# HTTP_PROXY/HTTPS_PROXY/http_proxy/https_proxy naming the worker's proxy), and sees only its input on
 # stdin. After it exits, every other process in the container is killed, the nonce goes to
 # stdout and one usage line
 #   "<nonce> <exit> <cpu_ns> <mem_peak_bytes> <oom_kills> <reusable>"
@@ -52,7 +53,7 @@ while IFS=' ' read -r magic nonce nenv clen ilen keep; do
   envs=()
   for ((i = 0; i < nenv; i++)); do
     IFS= read -r kv || exit 122
-    [[ $kv =~ ^SRE_[A-Za-z0-9_]*= ]] && envs+=("$kv")
+    [[ $kv =~ ^(SRE_[A-Za-z0-9_]*|HTTPS?_PROXY|https?_proxy)= ]] && envs+=("$kv")
   done
   /usr/bin/head -c "$clen" > "$src" || exit 123
   usage

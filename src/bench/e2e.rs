@@ -186,6 +186,7 @@ async fn run_in(tmp: &Path, quick: bool) -> anyhow::Result<E2e> {
                 timeout_ms: None,
                 failover_ms: None,
                 public_stderr: false,
+                egress: None,
             },
             Retention::Unbounded,
         )

@@ -226,6 +226,7 @@ async fn run_in(tmp: &Path, quick: bool) -> anyhow::Result<Fleet> {
                 timeout_ms: Some(TIMEOUT_MS),
                 failover_ms: Some(FAILOVER_MS),
                 public_stderr: false,
+                egress: None,
             },
             Retention::Unbounded,
         )

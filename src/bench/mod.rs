@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 pub mod container;
 pub mod devnet;
 pub mod e2e;
+#[cfg(target_os = "linux")]
+pub mod egress;
 pub mod fleet;
 pub mod journal;
 pub mod ledger;

@@ -41,7 +41,7 @@ use tally::{CallCounts, Incarnation, Leaks, RssBound, RssJudgement, Tally};
 const ECHO_WAT: &str = include_str!("../../examples/functions/echo.wat");
 const PY: &str = include_str!("../../examples/functions/python3/main.py");
 const SH: &str = include_str!("../../examples/functions/bash/main.sh");
-const PYTHON_IMAGE: &str = "ain-sre/python3:4";
+const PYTHON_IMAGE: &str = "ain-sre/python3:5";
 
 /// How a soak runs. [`SoakConfig::for_duration`] gives working values for any length.
 #[derive(Debug, Clone)]
@@ -380,6 +380,7 @@ async fn run_in(tmp: &Path, cfg: SoakConfig) -> anyhow::Result<SoakReport> {
                 timeout_ms: None,
                 failover_ms: None,
                 public_stderr: false,
+                egress: None,
             })
             .await?;
     }

@@ -67,6 +67,9 @@ pub enum Group {
     /// Process tier: static-binary and python3 calls through the stem-cell pool, against bare
     /// python3 and bwrap.
     Process,
+    /// Egress: python3 HTTP requests and a large download through the proxy from a
+    /// process-tier sandbox vs bare python3 with the network open (loopback server).
+    Egress,
     /// Journal: 5 × 100,000 calls through their states with the default retention pruning;
     /// the journal's file size and this process's RSS after each 100,000 (bounded and flat).
     Journal,
@@ -108,6 +111,14 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         }
         #[cfg(not(target_os = "linux"))]
         Group::Process => anyhow::bail!("the process tier needs Linux"),
+        #[cfg(target_os = "linux")]
+        Group::Egress => {
+            let (rows, n) = bench::egress::run(args.quick).await?;
+            notes = n;
+            rows
+        }
+        #[cfg(not(target_os = "linux"))]
+        Group::Egress => anyhow::bail!("the egress bench needs the process tier (Linux)"),
         Group::Soak => unreachable!("dispatched above"),
         Group::Journal => {
             let (rows, n) = bench::journal::run(args.quick).await?;

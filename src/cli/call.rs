@@ -123,6 +123,12 @@ pub(crate) async fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
     let failed = check
         .check(client.rpc(), &resp, tx, input.as_bytes())
         .await?;
+    if let Some(e) = resp["receipt"].get("egress") {
+        match serde_json::from_value::<crate::egress::EgressSummary>(e.clone()) {
+            Ok(e) => println!("egress: {}", e.line()),
+            Err(_) => println!("egress: {e}"),
+        }
+    }
     if failed.is_empty() {
         println!(
             "status {status} in {ms:.1} ms; verified: writer {} is an approved worker, the receipt names the request tx, the input hash and the code hash {}",

@@ -76,6 +76,8 @@ pub struct DeployArgs {
     /// default only a failed call carries its stderr tail.
     #[arg(long)]
     pub public_stderr: bool,
+    #[command(flatten)]
+    pub egress: super::egress_args::AllowNetArgs,
     /// Runtime and profile files beyond the shipped ones (as the workers' `runtimes_dir` and
     /// `profiles_dir`): the runtime and profile named must be known there.
     #[command(flatten)]
@@ -145,6 +147,14 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
     };
     let (file, runtime) = super::invoke::locate(path, args.runtime.as_deref(), &catalogs.runtimes)?;
     let code = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+    let egress = args.egress.policy()?;
+    if !egress.allow.is_empty() {
+        let name = args.profile.as_deref().unwrap_or("default");
+        anyhow::ensure!(
+            catalogs.profiles.get(name)?.egress.is_some(),
+            "profile `{name}` allows no egress (egress_connections = 0): drop --allow-net or pick another profile"
+        );
+    }
     check_code(&runtime.name, &code).with_context(|| {
         format!(
             "refused before anything was written: {} would be refused by every worker",
@@ -185,6 +195,7 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
         timeout_ms: args.timeout_ms,
         failover_ms: args.failover_ms,
         public_stderr: args.public_stderr,
+        egress: crate::egress::EgressSpec::of(&egress),
     };
     let out = match client.deploy_versioned(&d, keep, args.versions).await {
         Err(e @ crate::client::ClientError::NotAdmin { .. }) if dev_chain => {

@@ -160,6 +160,7 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
                 timeout_ms: None,
                 failover_ms: None,
                 public_stderr: false,
+                egress: None,
             })
             .await?;
     }

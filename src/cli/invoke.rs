@@ -57,6 +57,12 @@ pub struct InvokeArgs {
     /// it from `runtime` under `[container]` in its config).
     #[arg(long)]
     pub oci_runtime: Option<String>,
+    #[command(flatten)]
+    pub egress: super::egress_args::AllowNetArgs,
+    /// Stands in for the worker operator's `allow_cidrs`: restricted addresses (loopback,
+    /// private, ...) the proxy may connect to (repeatable; e.g. 127.0.0.1/32 for a local server).
+    #[arg(long = "operator-allow", value_name = "CIDR")]
+    pub operator_allow: Vec<String>,
 }
 
 /// A tier named on the command line.
@@ -103,6 +109,15 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
     if args.repeat == 0 {
         bail!("--repeat must be at least 1");
     }
+    let egress = args.egress.policy()?;
+    let egress_bound = match (&egress.allow.is_empty(), profile.egress) {
+        (true, _) => None,
+        (false, Some(b)) => Some(b),
+        (false, None) => bail!("profile `{}` allows no egress", profile.name),
+    };
+    let operator = Arc::new(crate::egress::OperatorEgress::allowing(
+        &args.operator_allow,
+    )?);
 
     // The tiers serve the same runtime files (binds, commands, images) as this command. Only the
     // tiers this runtime can use are started: a WASM function starts no container engine client
@@ -138,8 +153,22 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
 
     let mut samples = Vec::with_capacity(args.repeat as usize);
     let mut last: Option<Outcome> = None;
+    let mut summary = None;
     let started = Instant::now();
     for i in 0..args.repeat {
+        let mut limits = limits.clone();
+        let call_egress = egress_bound.map(|bound| {
+            crate::egress::EgressCall::new(
+                egress.clone(),
+                operator.clone(),
+                bound,
+                format!("local/{fn_name}/local-{i}"),
+            )
+        });
+        if let Some(e) = &call_egress {
+            limits.network =
+                crate::sandbox::NetworkPolicy::Proxy(crate::egress::EgressHandle(e.clone()));
+        }
         let call = Invocation {
             input: input.clone(),
             env: vec![
@@ -155,6 +184,7 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         let t = Instant::now();
         let out = sandbox.run(&prepared, call).await?;
         samples.push(t.elapsed());
+        summary = call_egress.map(|e| e.summary());
         last = Some(out);
     }
     let total = started.elapsed();
@@ -169,6 +199,7 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         prepare_time,
         &out,
         stats.as_ref(),
+        summary.as_ref(),
     )?;
     Ok(if out.status() == "ok" {
         ExitCode::SUCCESS
@@ -185,6 +216,7 @@ fn report(
     prepare_time: Duration,
     out: &Outcome,
     stats: Option<&Stats>,
+    egress: Option<&crate::egress::EgressSummary>,
 ) -> anyhow::Result<()> {
     let (exit_code, stdout, stderr, failure) = match out {
         Outcome::Completed {
@@ -226,6 +258,10 @@ fn report(
             "usage": usage,
             "repeat": stats,
         });
+        let mut v = v;
+        if let Some(e) = egress {
+            v["egress"] = serde_json::to_value(e)?;
+        }
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
@@ -247,6 +283,9 @@ fn report(
         usage.mem_peak_kb,
         prepare_time.as_micros()
     );
+    if let Some(e) = egress {
+        eprintln!("egress: {}", e.line());
+    }
     if let Some(f) = failure {
         eprintln!("failure: {f}");
     }

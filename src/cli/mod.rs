@@ -18,6 +18,7 @@ mod deploy;
 mod dev;
 mod devnet;
 mod doctor;
+mod egress_args;
 mod follow;
 mod functions;
 mod invoke;
@@ -26,6 +27,7 @@ mod new;
 mod register;
 mod run;
 mod runtimes;
+mod secrets;
 mod workers;
 
 /// ain-sre: the worker side of AI Network's blockchain for serverless computing.
@@ -94,6 +96,9 @@ pub enum Command {
     Calls(calls::CallsArgs),
     /// The app admin's list of approved workers: `list`, `add ADDR`, `remove ADDR`.
     Workers(workers::WorkersArgs),
+    /// A function's secrets (admin key): `set --fn F NAME=value|NAME=@file`, `list`, `rm`,
+    /// `sync`. Encrypted on chain to each approved worker; calls get `SRE_SECRET_<NAME>`.
+    Secrets(secrets::SecretsArgs),
 }
 
 impl Cli {
@@ -125,6 +130,7 @@ impl Cli {
             Command::Register(args) => register::run(args).await,
             Command::Call(args) => call::run(args).await,
             Command::Workers(args) => workers::run(args).await,
+            Command::Secrets(args) => secrets::run(args).await,
             Command::Functions(args) => functions::run(args).await,
             Command::Calls(args) => calls::run(args).await,
         }

@@ -35,6 +35,10 @@ unknown keys are refused):
   accepted_runtimes = [\"wasm\", ..], accepted_profiles = [\"default\", \"strict\"]
                                                         what app admins may ask of this worker (default: all)
   [container] allowed_images, allowed_image_label, runtime, guest_uid_base, guest_uids
+  egress = \"deny\"                                      no function gets network on this worker
+  [egress] allow, deny = [\"HOST:PORT\", ..], allow_cidrs, deny_cidrs = [\"CIDR\", ..]
+                                                        the operator's lists (loopback, private and
+                                                        metadata addresses stay closed unless allow_cidrs opens them)
 Counts must be at least 1. See the README's \"The worker\" and \"Fleets and pairing\".";
 
 /// Arguments of `ain-sre run`.
@@ -110,6 +114,8 @@ pub(crate) struct RunFile {
     container: ContainerFile,
     #[serde(default)]
     journal: JournalFile,
+    /// `egress = "deny"`, or `[egress]` with the operator's lists (`crate::egress::EgressFile`).
+    egress: Option<crate::egress::EgressFile>,
 }
 
 /// The `[journal]` section of the worker config: how long finished calls are remembered.
@@ -250,6 +256,8 @@ pub(crate) fn daemon_config(args: &RunArgs, file: RunFile) -> anyhow::Result<Dae
     }
     c.node_wait = args.node_wait.or(file.node_wait_s).map(Duration::from_secs);
     c.journal = file.journal.retention()?;
+    c.scheduler.egress =
+        Arc::new(crate::egress::OperatorEgress::from_file(file.egress.as_ref()).context("egress")?);
     c.catalogs = Catalogs::load(file.runtimes_dir.as_deref(), file.profiles_dir.as_deref())?
         .restrict(
             file.accepted_runtimes.as_deref(),
@@ -361,6 +369,28 @@ mod tests {
                 .max_concurrency,
             2
         );
+    }
+
+    #[test]
+    fn egress_key_sets_the_operators_policy() {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from(["ain-sre", "run", "--app", "a"]).unwrap();
+        let crate::cli::Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        let egress = |text: &str| {
+            let file: RunFile = toml::from_str(text).unwrap();
+            daemon_config(&args, file).map(|c| c.scheduler.egress)
+        };
+        assert!(!egress("").unwrap().deny_all);
+        assert!(egress("egress = \"deny\"\n").unwrap().deny_all);
+        let op = egress("[egress]\nallow_cidrs = [\"127.0.0.1/32\"]\ndeny = [\"x.example:1\"]\n")
+            .unwrap();
+        assert!(op.addresses.check("127.0.0.1".parse().unwrap()).is_ok());
+        assert!(op.permits("x.example", 1).is_err());
+        let err = egress("[egress]\nallow_cidrs = [\"nope\"]\n").unwrap_err();
+        assert!(format!("{err:#}").contains("nope"), "{err:#}");
+        assert!(toml::from_str::<RunFile>("[egress]\nopen = true\n").is_err());
     }
 
     #[test]

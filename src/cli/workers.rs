@@ -71,6 +71,19 @@ pub(crate) async fn run(args: WorkersArgs) -> anyhow::Result<ExitCode> {
             let client = ChainClient::connect(&node.node, key.load(false)?).await?;
             let tx = client.approve_worker(&app, &address).await?;
             println!("approved {address} in app {app} (tx {tx})");
+            // Secrets follow the approval: re-encrypted from the admin's copies for every
+            // registered worker lacking them (a worker not registered yet gets them at the next
+            // `secrets sync`, once its entry publishes its key).
+            match crate::onchain::AppPaths::new(&app) {
+                Ok(p) => match crate::secrets::client::sync(&client, &p).await {
+                    Ok(0) => {}
+                    Ok(n) => println!("secrets: wrote {n} copies for newly approved workers"),
+                    Err(e) => eprintln!(
+                        "secrets: not re-encrypted ({e}); run `ain-sre secrets sync --app {app}`"
+                    ),
+                },
+                Err(e) => eprintln!("secrets: {e}"),
+            }
             list(&app, &AppWorkers::fetch(client.rpc(), &app).await?);
         }
         WorkersAction::Remove {

@@ -47,6 +47,14 @@ struct ProfileFile {
     /// Same-function container reuse: idle time before a kept container is removed.
     #[serde(default = "default_reuse_idle_ms")]
     container_reuse_idle_ms: u64,
+    /// Egress bounds of functions that declare an allow-list (`deploy --allow-net`); 0
+    /// connections = no egress under this profile. Defaults: `egress::Bounds::default()`.
+    #[serde(default)]
+    egress_connections: Option<u32>,
+    #[serde(default)]
+    egress_bytes_out: Option<u64>,
+    #[serde(default)]
+    egress_bytes_in: Option<u64>,
 }
 
 fn default_reuse_idle_ms() -> u64 {
@@ -62,6 +70,9 @@ pub struct Profile {
     pub description: String,
     /// The limits it grants.
     pub limits: Limits,
+    /// The most egress a call may have under it (a function's caps are bounded by these);
+    /// `None`: functions with an allow-list cannot run under this profile.
+    pub egress: Option<crate::egress::Bounds>,
 }
 
 fn check(file: &str, what: &str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
@@ -116,7 +127,23 @@ impl Profile {
                 });
             }
         };
+        let d = crate::egress::Bounds::default();
+        let egress = crate::egress::Bounds {
+            connections: p.egress_connections.unwrap_or(d.connections),
+            bytes_out: p.egress_bytes_out.unwrap_or(d.bytes_out),
+            bytes_in: p.egress_bytes_in.unwrap_or(d.bytes_in),
+        };
+        check(
+            file,
+            "egress_connections",
+            egress.connections.into(),
+            0,
+            10_000,
+        )?;
+        check(file, "egress_bytes_out", egress.bytes_out, 1, u64::MAX)?;
+        check(file, "egress_bytes_in", egress.bytes_in, 1, u64::MAX)?;
         Ok(Profile {
+            egress: (egress.connections > 0).then_some(egress),
             name: file.trim_end_matches(".toml").to_owned(),
             description: p.description,
             limits: Limits {

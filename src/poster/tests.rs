@@ -87,6 +87,7 @@ fn answer(id: &str) -> Answer {
         queued_us: 0,
         finished_at: 2,
         timeout_limit: None,
+        egress: None,
     }
 }
 

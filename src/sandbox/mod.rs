@@ -56,11 +56,9 @@ pub enum NetworkPolicy {
     /// No network at all: an empty network namespace, `--network none`, no socket imports.
     #[default]
     None,
-    /// Egress only through the named proxy to the listed `host:port` destinations.
-    Proxy {
-        /// The allowed destinations.
-        allow: Vec<String>,
-    },
+    /// Egress only through the worker's proxy, which serves this call's policy
+    /// ([`crate::egress`]); the tier makes the proxy the only endpoint the guest can reach.
+    Proxy(crate::egress::EgressHandle),
 }
 
 /// The resource limits of one call, in one vocabulary for every tier.
@@ -162,8 +160,9 @@ impl fmt::Debug for FunctionCode {
     }
 }
 
-/// One call: what the guest sees and how long it may take.
-#[derive(Debug, Clone)]
+/// One call: what the guest sees and how long it may take. Its `Debug` names the environment
+/// variables without their values (secrets travel there).
+#[derive(Clone)]
 pub struct Invocation {
     /// Bytes given on stdin.
     pub input: Arc<[u8]>,
@@ -171,6 +170,17 @@ pub struct Invocation {
     pub env: Vec<(String, String)>,
     /// Limits of this call.
     pub limits: Limits,
+}
+
+impl fmt::Debug for Invocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.env.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("Invocation")
+            .field("input_bytes", &self.input.len())
+            .field("env", &names)
+            .field("limits", &self.limits)
+            .finish()
+    }
 }
 
 impl Invocation {

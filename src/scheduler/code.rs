@@ -303,6 +303,8 @@ mod tests {
                     failover_ms: None,
                     version: None,
                     public_stderr: None,
+                    egress: None,
+                    secrets: None,
                 };
                 let runtime = RuntimeCatalog::shipped().unwrap().resolve("wasm").unwrap();
                 let app = AppPaths::new("app").unwrap();

@@ -31,12 +31,13 @@ use crate::node::{Node, get_value};
 use crate::observe::Health;
 use crate::onchain::{AppPaths, Finality, Request};
 use crate::receipt::CallResult;
-use crate::sandbox::{Failure, Invocation, Outcome, SandboxError, Usage};
+use crate::sandbox::{Failure, Invocation, NetworkPolicy, Outcome, SandboxError, Usage};
 use crate::trigger::gate::FinalityGate;
 
 pub mod assign;
 pub mod capable;
 pub mod code;
+mod egress;
 pub mod exec;
 
 use capable::Unservable;
@@ -90,6 +91,12 @@ pub struct SchedulerConfig {
     /// The runtimes this worker's operator accepts (`accepted_runtimes`); `None`: every runtime
     /// of the catalog. A call for another known runtime is left to a worker that offers it.
     pub accepted_runtimes: Option<std::collections::BTreeSet<String>>,
+    /// The operator's egress policy (`egress` in the worker config): the final say over every
+    /// function's allow-list.
+    pub egress: Arc<crate::egress::OperatorEgress>,
+    /// The worker's key, to open the secrets encrypted to it (`None`: functions with secrets are
+    /// left to other workers).
+    pub worker_key: Option<crate::secrets::WorkerKey>,
 }
 
 impl Default for SchedulerConfig {
@@ -107,6 +114,8 @@ impl Default for SchedulerConfig {
             failover_slack: Duration::from_secs(1),
             max_deferred: 8192,
             accepted_runtimes: None,
+            egress: Arc::new(crate::egress::OperatorEgress::default()),
+            worker_key: None,
         }
     }
 }
@@ -182,6 +191,8 @@ struct Ran {
     queued_us: u64,
     /// For a timeout: which limit ran out.
     timeout_limit: Option<String>,
+    /// What a call with egress reached.
+    egress: Option<crate::egress::EgressSummary>,
 }
 
 /// How a request tx ended, as far as the node says.
@@ -320,6 +331,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
                     started_at: now_ms(),
                     queued_us: call.seen_at.elapsed().as_micros() as u64,
                     timeout_limit: None,
+                    egress: None,
                 }
             }
         };
@@ -335,6 +347,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             queued_us: ran.queued_us,
             finished_at: now_ms(),
             timeout_limit: ran.timeout_limit,
+            egress: ran.egress,
         })
     }
 
@@ -450,6 +463,20 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         if let Some(m) = spec.memory_mb {
             limits.memory_bytes = limits.memory_bytes.min(m.max(1) << 20);
         }
+        let egress = match egress::for_call(call, &spec, &profile, &self.config.egress) {
+            Ok(e) => e,
+            Err(egress::Refused::Unservable(why)) => {
+                return self.unservable(call, &app, &spec, why, rej).await;
+            }
+            Err(egress::Refused::Invalid(why)) => return reject(rej, why),
+        };
+        if let Some(e) = &egress {
+            limits.network = NetworkPolicy::Proxy(crate::egress::EgressHandle(e.clone()));
+        }
+        let secret_env = match self.secrets(call, &app, &spec).await {
+            Ok(env) => env,
+            Err(why) => return self.unservable(call, &app, &spec, why, rej).await,
+        };
         let ready = loop {
             match self.library.ready(&app, &runtime, &spec).await {
                 Ok(r) => break r,
@@ -507,7 +534,10 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
                 ("SRE_FUNCTION".into(), call.function.clone()),
                 ("SRE_CALL_ID".into(), call.call_id.clone()),
                 ("SRE_CALLER".into(), call.caller.to_string()),
-            ],
+            ]
+            .into_iter()
+            .chain(secret_env)
+            .collect(),
             limits: limits.clone(),
         };
         let backstop = limits.wall_time + self.config.host_backstop;
@@ -569,6 +599,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             started_at,
             queued_us,
             timeout_limit,
+            egress: egress.map(|e| e.summary()),
         }))
     }
 
@@ -734,6 +765,24 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
     fn leave(&self, call: &Call, reason: &'static str) {
         metrics::counter!("ain_sre_calls_left_total", "reason" => reason).increment(1);
         self.registry.finish(&call.key, CallState::LeftToOthers);
+    }
+
+    /// The secrets of `spec`'s function opened for this worker ([`egress::secret_env`]).
+    async fn secrets(
+        &self,
+        call: &Call,
+        app: &AppPaths,
+        spec: &crate::onchain::FunctionSpec,
+    ) -> Result<Vec<(String, String)>, String> {
+        if spec.secrets.as_deref().unwrap_or("").trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        let path = crate::secrets::store::holder_path(app, &call.function, &self.worker);
+        let stored = self
+            .retry_read(&path)
+            .await
+            .ok_or("cannot read the function's secrets from the node")?;
+        egress::secret_env(spec, &stored, self.config.worker_key.as_ref())
     }
 
     async fn retry_read(&self, path: &str) -> Option<serde_json::Value> {

@@ -37,6 +37,8 @@ fn spec(runtime: &str, hash: &str) -> serde_json::Value {
         failover_ms: None,
         version: None,
         public_stderr: None,
+        egress: None,
+        secrets: None,
     }
     .to_value()
 }

@@ -83,6 +83,7 @@ pub async fn deploy_with(
             timeout_ms: None,
             failover_ms: None,
             public_stderr: false,
+            egress: None,
         })
         .await
         .expect("deploy")

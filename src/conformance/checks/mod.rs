@@ -1,6 +1,6 @@
 //! The checks: SECURITY.md's abuse suite (rows 1–24: `resources` and `isolation`; 25 and 31:
 //! `wasm_host`; 26 and 30: `counters`; 27–29: `supervisor`) and the functional contract
-//! (`contract`), each an async function from a
+//! (`contract`); 32: `egress`, each an async function from a
 //! [`Target`] to a [`Verdict`].
 //!
 //! Programs are embedded from `conformance/py/` (process and container tiers; probes get
@@ -16,6 +16,7 @@ use crate::sandbox::{FunctionCode, Limits, Outcome, Tier};
 
 mod contract;
 mod counters;
+mod egress;
 mod isolation;
 mod resources;
 mod supervisor;
@@ -102,6 +103,7 @@ pub fn all() -> Vec<CheckDef> {
         "29" "resources the function does not own" => supervisor::not_owned,
         "30" "submounts below read-only binds" => counters::submounts,
         "31" "host memory outside the limit" => wasm_host::host_tables,
+        "32" "egress beyond the allow-list" => egress::egress_proxy,
         "C1" "stdin to stdout" => contract::stdin_stdout,
         "C2" "exit codes" => contract::exit_codes,
         "C3" "output cap" => contract::output_cap,

@@ -90,7 +90,8 @@ pub(crate) fn frame(
     let env: Vec<String> = env
         .iter()
         .filter(|(k, _)| {
-            k.starts_with("SRE_") && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            (k.starts_with("SRE_") || crate::egress::PROXY_VARS.contains(k))
+                && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         })
         .map(|(k, v)| format!("{k}={}\n", v.replace(['\n', '\r'], " ")))
         .collect();

@@ -55,10 +55,13 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::runtimes::{Runtime, RuntimeCatalog};
 use crate::sandbox::doctor::Check;
-use crate::sandbox::{FunctionCode, Invocation, Limits, Outcome, Sandbox, SandboxError, Tier};
+use crate::sandbox::{
+    FunctionCode, Invocation, Limits, NetworkPolicy, Outcome, Sandbox, SandboxError, Tier,
+};
 
 mod call;
 pub mod doctor;
+mod egress;
 pub mod engine;
 pub mod guest;
 mod host_usage;
@@ -612,6 +615,7 @@ impl ContainerSandbox {
         let shape = Shape::of(&call.limits)?;
         let docker = &self.inner.engine.docker;
         let reuse = call.limits.reuse;
+        let mut proxy = None;
         let (warm, stdin, nonce, park) = match &prepared.kind {
             Kind::Stem {
                 image,
@@ -656,7 +660,21 @@ impl ContainerSandbox {
                     },
                 };
                 let nonce = hex::encode(rand::random::<[u8; 16]>());
-                let env: Vec<(&str, &str)> = call.guest_env().collect();
+                let mut env: Vec<(&str, &str)> = call.guest_env().collect();
+                // Egress: the proxy in the container's own network namespace, serving until
+                // `proxy` drops at the end of this call.
+                if let NetworkPolicy::Proxy(e) = &call.limits.network {
+                    match egress::open(docker, &warm.id, e).await {
+                        Ok(p) => proxy = Some(p),
+                        Err(err) => {
+                            self.reap(warm.id, warm.lease);
+                            return Err(err);
+                        }
+                    }
+                }
+                if let Some((_, vars)) = &proxy {
+                    env.extend(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                }
                 // Ask the stem cell to stay only if this container may serve another call.
                 let park = reuse
                     .filter(|r| served + 1 < r.max_calls)
@@ -665,6 +683,11 @@ impl ContainerSandbox {
                 (warm, stdin, Some(nonce), park)
             }
             Kind::Image { id, volumes, .. } => {
+                if let NetworkPolicy::Proxy(_) = call.limits.network {
+                    return Err(SandboxError::Rejected(
+                        "egress is served to the shipped runtimes' stem cells; a bring-your-own image cannot have it yet".into(),
+                    ));
+                }
                 let env = call.guest_env().map(|(k, v)| format!("{k}={v}")).collect();
                 let lease = self.inner.guests.lease()?;
                 let body = spec::create_body(

@@ -74,7 +74,16 @@ pub const MASKED_PATHS: &[&str] = &[
 /// tier's policy does not exist (not Linux on x86_64): Docker's default profile applies there.
 pub fn security_opt() -> Option<&'static str> {
     static OPT: OnceLock<Option<String>> = OnceLock::new();
-    OPT.get_or_init(|| profile().map(|p| format!("seccomp={p}")))
+    OPT.get_or_init(|| profile(false).map(|p| format!("seccomp={p}")))
+        .as_deref()
+}
+
+/// The same profile for a container with egress: `socket` also for `AF_INET`/`AF_INET6` with
+/// `SOCK_STREAM`/`SOCK_DGRAM` (raw, packet and netlink sockets stay refused). The container's
+/// network namespace (`--network none`) holds nothing but the proxy's listener on `lo`.
+pub fn security_opt_egress() -> Option<&'static str> {
+    static OPT: OnceLock<Option<String>> = OnceLock::new();
+    OPT.get_or_init(|| profile(true).map(|p| format!("seccomp={p}")))
         .as_deref()
 }
 
@@ -82,7 +91,7 @@ pub fn security_opt() -> Option<&'static str> {
 pub const CONTAINER_ONLY: &[&str] = &["setgroups", "capget", "capset"];
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-fn profile() -> Option<String> {
+fn profile(inet: bool) -> Option<String> {
     use crate::sandbox::process::policy::{ALLOWED, NS_FLAGS};
     use serde_json::json;
 
@@ -90,7 +99,7 @@ fn profile() -> Option<String> {
         .iter()
         .map(|(n, _)| n.strip_prefix("SYS_").unwrap_or(n))
         .collect();
-    let p = json!({
+    let mut p = json!({
         "defaultAction": "SCMP_ACT_ERRNO",
         "architectures": ["SCMP_ARCH_X86_64"],
         "syscalls": [
@@ -114,11 +123,26 @@ fn profile() -> Option<String> {
             { "names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": libc::ENOSYS }
         ]
     });
+    if inet && let Some(rules) = p["syscalls"].as_array_mut() {
+        for domain in [libc::AF_INET, libc::AF_INET6] {
+            for ty in [libc::SOCK_STREAM, libc::SOCK_DGRAM] {
+                rules.push(json!({
+                    "names": ["socket"],
+                    "action": "SCMP_ACT_ALLOW",
+                    "args": [
+                        { "index": 0, "value": domain, "valueTwo": 0, "op": "SCMP_CMP_EQ" },
+                        // The low bits are the type; SOCK_NONBLOCK/SOCK_CLOEXEC sit above them.
+                        { "index": 1, "value": 0xf, "valueTwo": ty, "op": "SCMP_CMP_MASKED_EQ" }
+                    ]
+                }));
+            }
+        }
+    }
     Some(p.to_string())
 }
 
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
-fn profile() -> Option<String> {
+fn profile(_inet: bool) -> Option<String> {
     None
 }
 

@@ -43,16 +43,14 @@ pub struct Shape {
     pub pids: u32,
     /// `/tmp` size; 0 = no writable /tmp.
     pub tmpfs_bytes: u64,
+    /// Egress through the worker's proxy: the seccomp profile also allows TCP/UDP sockets
+    /// (which reach only the proxy's listener in the container's own network namespace).
+    pub egress: bool,
 }
 
 impl Shape {
     /// The shape of `limits`, or a rejection for what the container tier cannot enforce.
     pub fn of(limits: &Limits) -> Result<Shape, SandboxError> {
-        if let NetworkPolicy::Proxy { .. } = limits.network {
-            return Err(SandboxError::Rejected(
-                "the container tier supports only network = \"none\" (no egress proxy yet)".into(),
-            ));
-        }
         // The CPU quota: the share of one CPU the call may use over its wall time, capped at one
         // CPU and never below 1% (Docker's minimum is 0.01 CPU).
         let wall = limits.wall_time.as_nanos().max(1);
@@ -63,6 +61,7 @@ impl Shape {
             nano_cpus: (share as i64).max(10_000_000),
             pids: limits.pids.max(1),
             tmpfs_bytes: limits.tmpfs_bytes,
+            egress: matches!(limits.network, NetworkPolicy::Proxy(_)),
         })
     }
 }
@@ -100,10 +99,16 @@ pub struct Identity {
     pub host: String,
 }
 
-/// `no-new-privileges` and the shared seccomp allowlist ([`seccomp`]).
-fn security_opts() -> Vec<String> {
+/// `no-new-privileges` and the shared seccomp allowlist ([`seccomp`]; with TCP/UDP sockets for
+/// a container with egress).
+fn security_opts(egress: bool) -> Vec<String> {
+    let profile = if egress {
+        seccomp::security_opt_egress()
+    } else {
+        seccomp::security_opt()
+    };
     std::iter::once("no-new-privileges".to_owned())
-        .chain(seccomp::security_opt().map(str::to_owned))
+        .chain(profile.map(str::to_owned))
         .collect()
 }
 
@@ -242,7 +247,7 @@ pub fn create_body(
             network_mode: Some("none".to_owned()),
             cap_drop: Some(vec!["ALL".to_owned()]),
             cap_add: Some(cap_add),
-            security_opt: Some(security_opts()),
+            security_opt: Some(security_opts(shape.egress)),
             masked_paths: Some(MASKED_PATHS.iter().map(|p| (*p).to_owned()).collect()),
             readonly_rootfs: Some(true),
             tmpfs: Some(tmpfs),
@@ -320,7 +325,7 @@ mod tests {
         let shape = Shape::of(&limits).unwrap();
         let body = create_body(
             &Launch::Stem {
-                image: "ain-sre/python3:4".into(),
+                image: "ain-sre/python3:5".into(),
                 argv: vec!["/sre/main.py".into(), "/usr/bin/python3".into()],
             },
             shape,
@@ -396,9 +401,44 @@ mod tests {
         assert_eq!(hc.ipc_mode.as_deref(), Some("none"));
         assert_eq!(hc.shm_size, None);
         let proxy = Limits {
-            network: NetworkPolicy::Proxy { allow: vec![] },
+            network: NetworkPolicy::Proxy(crate::egress::EgressHandle(
+                crate::egress::EgressCall::new(
+                    Default::default(),
+                    Default::default(),
+                    Default::default(),
+                    "a/f/c".into(),
+                ),
+            )),
             ..Limits::default()
         };
-        assert!(matches!(Shape::of(&proxy), Err(SandboxError::Rejected(_))));
+        // Egress changes the shape (its own pool) and the seccomp profile, not the network mode.
+        let shape = Shape::of(&proxy).unwrap();
+        assert!(shape.egress && !Shape::of(&Limits::default()).unwrap().egress);
+        let hc = create_body(
+            &Launch::Stem {
+                image: "ain-sre/python3:5".into(),
+                argv: vec![],
+            },
+            shape,
+            "python3",
+            &who(),
+            4_000_007,
+            1 << 20,
+            None,
+        )
+        .host_config
+        .unwrap();
+        assert_eq!(hc.network_mode.as_deref(), Some("none"));
+        let seccomp = &hc.security_opt.unwrap()[1];
+        // socket(AF_INET/AF_INET6, SOCK_STREAM (1) / SOCK_DGRAM (2)) under a type mask of 0xf.
+        for ty in [1, 2] {
+            let rule = format!("\"value\":15,\"valueTwo\":{ty}");
+            assert!(seccomp.contains(&rule), "{rule}");
+        }
+        assert!(
+            !super::seccomp::security_opt()
+                .unwrap()
+                .contains("\"value\":15,")
+        );
     }
 }

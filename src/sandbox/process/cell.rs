@@ -15,7 +15,9 @@ use super::cgroup::Cgroup;
 use super::linux;
 use super::proto::{Report, Run, Setup, nonblocking as nb};
 use crate::config::runtimes::Runtime;
-use crate::sandbox::{Failure, Invocation, Limits, Outcome, SandboxError, Tier, Usage};
+use crate::sandbox::{
+    Failure, Invocation, Limits, NetworkPolicy, Outcome, SandboxError, Tier, Usage,
+};
 
 /// How long a killed sandbox's cgroup may take to empty before that is a host fault.
 const KILL_WAIT: Duration = Duration::from_secs(5);
@@ -38,6 +40,9 @@ pub(crate) struct StemCell {
     stdout: ChildStdout,
     stderr: ChildStderr,
     cleanups: tokio_util::task::TaskTracker,
+    /// `/proc/<helper pid>`: names the helper (and its network namespace) while it lives.
+    proc_dir: OwnedFd,
+    bpf_egress: Arc<Vec<u64>>,
     // Declared last: dropped (killed and removed) after the helper handle.
     cgroup: Cgroup,
 }
@@ -101,6 +106,8 @@ impl StemCell {
             stdout,
             stderr,
             cleanups: shared.cleanups.clone(),
+            proc_dir,
+            bpf_egress: shared.bpf_egress.clone(),
             cgroup,
         })
     }
@@ -115,18 +122,32 @@ impl StemCell {
         let limits = &call.limits;
         self.cgroup.apply(limits).map_err(host)?;
         let source = format!("/sre/{}", runtime.source_file);
+        let mut env: Vec<(String, String)> = call
+            .guest_env()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        // Egress: the proxy listens on the sandbox's own loopback, the only endpoint there is;
+        // it serves until `_proxy` drops at the end of this call.
+        let (_proxy, bpf) = match &limits.network {
+            NetworkPolicy::None => (None, None),
+            NetworkPolicy::Proxy(egress) => {
+                let listener = linux::listen_in_netns(&self.proc_dir)
+                    .map_err(|e| host(format!("opening the egress proxy in the sandbox: {e}")))?;
+                let guard = egress.serve(listener).map_err(host)?;
+                env.extend(egress.guest_env(guard.port()));
+                (Some(guard), Some(self.bpf_egress.to_vec()))
+            }
+        };
         let run = Run {
             argv: runtime.argv(&source),
-            env: call
-                .guest_env()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
+            env,
             source_file: runtime.source_file.clone(),
             tmpfs_bytes: limits.tmpfs_bytes,
             tmpfs_inodes: tmpfs_inodes(limits.tmpfs_bytes),
             fsize_bytes: limits.tmpfs_bytes.max(1 << 20),
             nofile: 256,
             cpu_secs: limits.cpu_time.as_secs_f64().ceil().max(1.0) as u64,
+            bpf,
         };
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + limits.wall_time;

@@ -11,7 +11,8 @@
 //! network namespace is created with it, off the call's path, so the cell pool is also the
 //! network-namespace pool.
 //!
-//! Network policy `Proxy` is not supported on this tier: such calls are rejected.
+//! Network policy `Proxy` (egress): the worker's proxy listens on `127.0.0.1` inside the cell's
+//! own network namespace (`linux/netns.rs`), the only endpoint there; see `crate::egress`.
 //!
 //! Files: `linux/` (the jail, the only `unsafe` code: `host.rs` daemon side, `jail.rs` helper side), `policy.rs` (seccomp), `cgroup.rs`
 //! (v1/v2), `cell.rs` (one stem cell, one call), `proto.rs` (daemon ↔ jail messages),
@@ -42,6 +43,10 @@ pub use doctor::doctor;
 pub(crate) use linux::host_counters_usable;
 #[cfg(target_os = "linux")]
 pub use linux::jail_main;
+/// Opens the egress proxy's listener on `127.0.0.1` inside another network namespace (the
+/// container tier uses it for a container's own namespace).
+#[cfg(target_os = "linux")]
+pub(crate) use linux::listen_in as listen_in_netns;
 #[cfg(target_os = "linux")]
 pub(crate) use sandbox::Shared;
 #[cfg(target_os = "linux")]

@@ -122,6 +122,17 @@ fn rule(conds: Vec<SeccompCondition>) -> SeccompRule {
 
 /// Compiles the allowlist for x86_64. Fails only on a seccompiler bug or another architecture.
 pub(crate) fn compile() -> Result<BpfProgram, String> {
+    compile_with(false)
+}
+
+/// The allowlist of a call with egress: also TCP and UDP sockets (`AF_INET`/`AF_INET6`,
+/// `SOCK_STREAM`/`SOCK_DGRAM`), which in the sandbox's empty network namespace reach only the
+/// worker's proxy on its loopback. Raw, packet and netlink sockets stay refused.
+pub(crate) fn compile_egress() -> Result<BpfProgram, String> {
+    compile_with(true)
+}
+
+fn compile_with(inet: bool) -> Result<BpfProgram, String> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for &(_, nr) in ALLOWED {
         rules.insert(nr, vec![]);
@@ -134,10 +145,19 @@ pub(crate) fn compile() -> Result<BpfProgram, String> {
     // Sockets: Unix domain only (the network namespace is empty anyway; this also refuses raw,
     // packet and netlink sockets before the kernel sees them).
     let unix = libc::AF_UNIX as u64;
-    rules.insert(
-        libc::SYS_socket,
-        vec![rule(vec![cond(0, SeccompCmpOp::Eq, unix)])],
-    );
+    let mut socket_rules = vec![rule(vec![cond(0, SeccompCmpOp::Eq, unix)])];
+    if inet {
+        for domain in [libc::AF_INET, libc::AF_INET6] {
+            for ty in [libc::SOCK_STREAM, libc::SOCK_DGRAM] {
+                socket_rules.push(rule(vec![
+                    cond(0, SeccompCmpOp::Eq, domain as u64),
+                    // The low bits are the type; SOCK_NONBLOCK/SOCK_CLOEXEC sit above them.
+                    cond(1, SeccompCmpOp::MaskedEq(0xf), ty as u64),
+                ]));
+            }
+        }
+    }
+    rules.insert(libc::SYS_socket, socket_rules);
     rules.insert(
         libc::SYS_socketpair,
         vec![rule(vec![cond(0, SeccompCmpOp::Eq, unix)])],

@@ -37,7 +37,7 @@ pub(crate) struct Setup {
 pub(crate) struct Run {
     /// argv; `argv[0]` is an absolute path inside the jail.
     pub(crate) argv: Vec<String>,
-    /// The whole environment (only `SRE_*` names).
+    /// The whole environment (`SRE_*` names, and the proxy variables of a call with egress).
     pub(crate) env: Vec<(String, String)>,
     /// File name of the code under `/sre`.
     pub(crate) source_file: String,
@@ -51,6 +51,10 @@ pub(crate) struct Run {
     pub(crate) nofile: u64,
     /// `RLIMIT_CPU` in seconds (a backstop; the wall deadline and the cgroup quota rule).
     pub(crate) cpu_secs: u64,
+    /// A seccomp program replacing the set-up one for this call (a call with egress may open
+    /// TCP/UDP sockets); `None`: the set-up program.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) bpf: Option<Vec<u64>>,
 }
 
 /// What the jail says back.

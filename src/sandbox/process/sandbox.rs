@@ -10,9 +10,7 @@ use super::cgroup::{CgroupRoot, CgroupVersion};
 use super::cgroup_version::CgroupVersionArg;
 use super::{ProcessConfig, find_jail_exe, policy};
 use crate::config::runtimes::{Runtime, RuntimeCatalog};
-use crate::sandbox::{
-    FunctionCode, Invocation, NetworkPolicy, Outcome, Sandbox, SandboxError, Tier,
-};
+use crate::sandbox::{FunctionCode, Invocation, Outcome, Sandbox, SandboxError, Tier};
 
 /// Largest function code accepted (scripts and static binaries).
 const MAX_CODE: usize = 16 << 20;
@@ -22,6 +20,8 @@ pub(crate) struct Shared {
     pub(crate) config: ProcessConfig,
     pub(crate) cgroups: CgroupRoot,
     pub(crate) bpf: Vec<u64>,
+    /// The program of calls with egress (TCP/UDP sockets allowed; see `policy`).
+    pub(crate) bpf_egress: Arc<Vec<u64>>,
     pub(crate) jail_exe: PathBuf,
     /// Teardowns of finished calls (keeper exit, cgroup removal), awaited by `shutdown`.
     pub(crate) cleanups: tokio_util::task::TaskTracker,
@@ -62,6 +62,7 @@ impl ProcessSandbox {
         });
         let cgroups = CgroupRoot::open(&config.cgroup_mount, &config.cgroup_parent, force)?;
         let bpf = policy::encode(&policy::compile()?);
+        let bpf_egress = Arc::new(policy::encode(&policy::compile_egress()?));
         let jail_exe = find_jail_exe(&config)?;
         std::fs::create_dir_all(&config.root_dir)
             .map_err(|e| format!("creating {}: {e}", config.root_dir.display()))?;
@@ -74,6 +75,7 @@ impl ProcessSandbox {
                 config,
                 cgroups,
                 bpf,
+                bpf_egress,
                 jail_exe,
                 cleanups: tokio_util::task::TaskTracker::new(),
                 runtimes,
@@ -240,12 +242,6 @@ impl Sandbox for ProcessSandbox {
         prepared: &PreparedProcess,
         call: Invocation,
     ) -> Result<Outcome, SandboxError> {
-        if let NetworkPolicy::Proxy { .. } = call.limits.network {
-            return Err(SandboxError::Rejected(
-                "network policy `proxy` is not supported on the process tier (no network at all)"
-                    .into(),
-            ));
-        }
         if self.shared.closed.load(Ordering::Relaxed) {
             return Err(SandboxError::Unavailable {
                 tier: Tier::Process,

@@ -329,7 +329,11 @@ fn stem_cell(ctl: &mut UnixStream, setup: &Setup) -> Result<(), String> {
 
     // 15–20. Lock down and become the guest (a separate linear function, testable through the
     //        `Syscalls` seam). It returns only on failure.
-    let err = lock_down(&mut RealSyscalls, &run, &setup.bpf);
+    let err = lock_down(
+        &mut RealSyscalls,
+        &run,
+        run.bpf.as_deref().unwrap_or(&setup.bpf),
+    );
     if !err.after_close {
         return Err(err.why);
     }

@@ -20,10 +20,12 @@ use std::path::Path;
 
 mod host;
 mod jail;
+mod netns;
 mod sys;
 
 pub(crate) use host::{host_counters_usable, open_proc_dir, spawn_helper, write_id_maps};
 pub use jail::jail_main;
+pub(crate) use netns::{listen_in, listen_in_netns};
 
 /// Uid and gid of the guest inside its user namespace (host: `uid_base + 1`).
 pub(crate) const GUEST_ID: u32 = 1000;

@@ -286,6 +286,7 @@ mod tests {
             fsize_bytes: 1 << 20,
             nofile: 256,
             cpu_secs: 5,
+            bpf: None,
         }
     }
 

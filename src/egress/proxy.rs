@@ -1,0 +1,399 @@
+//! The egress proxy: one listening socket per call, `CONNECT` tunnels and plain-HTTP forwarding,
+//! every destination checked, resolved and counted here.
+//!
+//! One request per client connection: a plain-HTTP request is forwarded with
+//! `Connection: close`, so the next request (keep-alive) opens a new connection, which is checked
+//! and counted on its own. TLS is relayed byte for byte after `CONNECT`; the proxy never sees its
+//! plaintext, so an HTTPS request carries the idempotency key only if the guest adds it (it is in
+//! `SRE_IDEMPOTENCY_KEY`).
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio_util::sync::CancellationToken;
+
+use super::{ConnectionRecord, EgressCall};
+
+/// Largest request head (request line and headers) the proxy reads.
+const MAX_HEAD: usize = 16 << 10;
+
+/// Relay buffer per direction. Host memory per call is bounded by the connection cap × 2 × this.
+const BUF: usize = 256 << 10;
+
+/// Serving stops (the accept loop and every open connection) when this is dropped: at the end
+/// of the call.
+#[derive(Debug)]
+pub struct ServeGuard {
+    cancel: CancellationToken,
+    port: u16,
+}
+
+impl ServeGuard {
+    /// The port the proxy listens on (inside the sandbox's network namespace).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl Drop for ServeGuard {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+impl EgressCall {
+    /// Serves the proxy on `listener` (already bound and listening, wherever it lives) until
+    /// the returned guard is dropped. Must be called inside a tokio runtime.
+    pub fn serve(self: &Arc<Self>, listener: std::net::TcpListener) -> io::Result<ServeGuard> {
+        listener.set_nonblocking(true)?;
+        let port = listener.local_addr()?.port();
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let cancel = CancellationToken::new();
+        let stop = cancel.clone();
+        let call = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let client = tokio::select! {
+                    _ = stop.cancelled() => return,
+                    a = listener.accept() => match a {
+                        Ok((c, _)) => c,
+                        Err(_) => continue,
+                    },
+                };
+                let call = call.clone();
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = stop.cancelled() => {}
+                        _ = call.handle(client) => {}
+                    }
+                });
+            }
+        });
+        Ok(ServeGuard { cancel, port })
+    }
+
+    async fn handle(self: Arc<Self>, mut client: TcpStream) {
+        let _ = client.set_nodelay(true);
+        let started = Instant::now();
+        let (head, rest) = match read_head(&mut client).await {
+            Ok(h) => h,
+            Err(why) => {
+                let _ = respond(&mut client, 400, &why).await;
+                return;
+            }
+        };
+        let req = match Request::parse(&head) {
+            Ok(r) => r,
+            Err(why) => {
+                let _ = respond(&mut client, 400, &why).await;
+                return;
+            }
+        };
+        let mut rec = ConnectionRecord {
+            method: req.method.clone(),
+            host: req.host.clone(),
+            port: req.port,
+            addr: None,
+            bytes_out: 0,
+            bytes_in: 0,
+            duration_ms: 0,
+            allowed: false,
+            why: None,
+        };
+        let n = self.attempts.fetch_add(1, Ordering::Relaxed) + 1;
+        let admitted = if n > self.bounds.connections {
+            Err(format!(
+                "connection cap of {} per call reached",
+                self.bounds.connections
+            ))
+        } else {
+            self.admit(&req.host, req.port).await
+        };
+        let upstream = match admitted {
+            Ok((s, addr)) => {
+                rec.addr = Some(addr);
+                rec.allowed = true;
+                s
+            }
+            Err(why) => {
+                let _ = respond(&mut client, 403, &format!("egress refused: {why}")).await;
+                rec.why = Some(why);
+                rec.duration_ms = started.elapsed().as_millis() as u64;
+                self.record(rec);
+                return;
+            }
+        };
+        let _ = upstream.set_nodelay(true);
+        let first: Vec<u8> = if req.method == "CONNECT" {
+            if client
+                .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+                .await
+                .is_err()
+            {
+                return;
+            }
+            rest
+        } else {
+            let mut h = req.forward_head(&self.idempotency_key).into_bytes();
+            h.extend_from_slice(&rest);
+            h
+        };
+        let (cr, cw) = client.into_split();
+        let (ur, mut uw) = upstream.into_split();
+        let result = async {
+            if !first.is_empty() {
+                if !self.take(true, first.len() as u64) {
+                    return Err(self.cap_why(true));
+                }
+                uw.write_all(&first).await.map_err(|e| e.to_string())?;
+                rec.bytes_out += first.len() as u64;
+            }
+            let mut out = 0u64;
+            let mut inb = 0u64;
+            let r = tokio::try_join!(
+                self.pipe(true, cr, uw, &mut out),
+                self.pipe(false, ur, cw, &mut inb)
+            );
+            rec.bytes_out += out;
+            rec.bytes_in += inb;
+            r.map(|_| ())
+        }
+        .await;
+        if let Err(why) = result {
+            rec.why = Some(why);
+        }
+        rec.duration_ms = started.elapsed().as_millis() as u64;
+        self.record(rec);
+    }
+
+    fn cap_why(&self, outbound: bool) -> String {
+        if outbound {
+            format!("cut: bytes_out cap of {} reached", self.bounds.bytes_out)
+        } else {
+            format!("cut: bytes_in cap of {} reached", self.bounds.bytes_in)
+        }
+    }
+
+    /// Copies one direction until EOF (then half-closes the other side) or the cap.
+    async fn pipe(
+        &self,
+        outbound: bool,
+        mut from: OwnedReadHalf,
+        mut to: OwnedWriteHalf,
+        counted: &mut u64,
+    ) -> Result<(), String> {
+        let mut buf = vec![0u8; BUF];
+        loop {
+            let n = match from.read(&mut buf).await {
+                Ok(0) | Err(_) => {
+                    let _ = to.shutdown().await;
+                    return Ok(());
+                }
+                Ok(n) => n,
+            };
+            if !self.take(outbound, n as u64) {
+                return Err(self.cap_why(outbound));
+            }
+            if to.write_all(&buf[..n]).await.is_err() {
+                return Ok(());
+            }
+            *counted += n as u64;
+        }
+    }
+
+    /// Checks `host:port` against the operator and the function, resolves it, checks every
+    /// address, and connects to an address it checked (never resolving twice).
+    async fn admit(&self, host: &str, port: u16) -> Result<(TcpStream, SocketAddr), String> {
+        self.operator.permits(host, port).map_err(str::to_owned)?;
+        if self.policy.allows(host, port).is_none() {
+            return Err(format!("{host}:{port} is not on the function's allow-list"));
+        }
+        let connect = async {
+            let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
+                Ok(ip) => vec![SocketAddr::new(ip, port)],
+                Err(_) => tokio::net::lookup_host((host, port))
+                    .await
+                    .map_err(|e| format!("cannot resolve {host}: {e}"))?
+                    .collect(),
+            };
+            let mut refusal = None;
+            let mut last_err = None;
+            for addr in addrs {
+                if let Err(r) = self.operator.addresses.check(addr.ip()) {
+                    refusal.get_or_insert(r);
+                    continue;
+                }
+                match TcpStream::connect(addr).await {
+                    Ok(s) => return Ok((s, addr)),
+                    Err(e) => last_err = Some(format!("connecting to {addr}: {e}")),
+                }
+            }
+            Err(match (refusal, last_err) {
+                (_, Some(e)) => e,
+                (Some(r), None) => format!("{host} resolves to {r}", r = r),
+                (None, None) => format!("{host} has no address"),
+            })
+        };
+        tokio::time::timeout(self.connect_timeout, connect)
+            .await
+            .map_err(|_| format!("connecting to {host}:{port} timed out"))?
+    }
+}
+
+/// A parsed request head.
+#[derive(Debug)]
+struct Request {
+    method: String,
+    host: String,
+    port: u16,
+    /// Origin-form target for forwarding (`/path?q`); empty for CONNECT.
+    path: String,
+    version: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Request {
+    fn parse(head: &[u8]) -> Result<Request, String> {
+        let text = std::str::from_utf8(head).map_err(|_| "request head is not UTF-8")?;
+        let mut lines = text.split("\r\n");
+        let line = lines.next().unwrap_or_default();
+        let mut parts = line.split(' ');
+        let (Some(method), Some(target), Some(version), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err("malformed request line".into());
+        };
+        if !version.starts_with("HTTP/1.") {
+            return Err("only HTTP/1.x is proxied".into());
+        }
+        let headers = lines
+            .take_while(|l| !l.is_empty())
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect();
+        let (authority, path, default_port) = if method == "CONNECT" {
+            (target, String::new(), None)
+        } else if let Some(rest) = target.strip_prefix("http://") {
+            let (auth, path) = match rest.find(['/', '?']) {
+                Some(i) => (&rest[..i], rest[i..].to_owned()),
+                None => (rest, "/".to_owned()),
+            };
+            let path = if path.starts_with('?') {
+                format!("/{path}")
+            } else {
+                path
+            };
+            (auth, path, Some(80))
+        } else {
+            return Err(
+                "the proxy takes CONNECT host:port or an absolute http:// URL (use CONNECT for https)"
+                    .into(),
+            );
+        };
+        if authority.contains('@') {
+            return Err("credentials in the URL are not proxied".into());
+        }
+        let (host, port) = split_authority(authority, default_port)?;
+        Ok(Request {
+            method: method.to_owned(),
+            host,
+            port,
+            path,
+            version: version.to_owned(),
+            headers,
+        })
+    }
+
+    /// The head sent upstream: origin-form, hop-by-hop and proxy headers dropped, the call's
+    /// idempotency key set (replacing any the guest wrote), one request per connection.
+    fn forward_head(&self, key: &str) -> String {
+        let mut h = format!("{} {} {}\r\n", self.method, self.path, self.version);
+        let mut has_host = false;
+        for (k, v) in &self.headers {
+            let lk = k.to_ascii_lowercase();
+            if lk.starts_with("proxy-")
+                || matches!(lk.as_str(), "connection" | "keep-alive" | "idempotency-key")
+            {
+                continue;
+            }
+            has_host |= lk == "host";
+            h += &format!("{k}: {v}\r\n");
+        }
+        if !has_host {
+            h += &format!("Host: {}:{}\r\n", self.host, self.port);
+        }
+        h += &format!("Idempotency-Key: {key}\r\nConnection: close\r\n\r\n");
+        h
+    }
+}
+
+fn split_authority(a: &str, default_port: Option<u16>) -> Result<(String, u16), String> {
+    let bad = || format!("bad authority {a:?}");
+    let (host, port) = if let Some(rest) = a.strip_prefix('[') {
+        let (h, tail) = rest.split_once(']').ok_or_else(bad)?;
+        (h, tail.strip_prefix(':'))
+    } else {
+        match a.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (a, None),
+        }
+    };
+    let port = match (port, default_port) {
+        (Some(p), _) => p.parse::<u16>().map_err(|_| bad())?,
+        (None, Some(d)) => d,
+        (None, None) => return Err("CONNECT needs host:port".into()),
+    };
+    if host.is_empty() || port == 0 {
+        return Err(bad());
+    }
+    Ok((host.to_ascii_lowercase(), port))
+}
+
+/// Reads up to the end of the request head; returns the head and whatever followed it.
+async fn read_head(client: &mut TcpStream) -> Result<(Vec<u8>, Vec<u8>), String> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = client.read(&mut chunk).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("connection closed before the request head ended".into());
+        }
+        let from = buf.len().saturating_sub(3);
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf[from..].windows(4).position(|w| w == b"\r\n\r\n") {
+            let end = from + i + 4;
+            let rest = buf.split_off(end);
+            return Ok((buf, rest));
+        }
+        if buf.len() > MAX_HEAD {
+            return Err(format!("request head larger than {MAX_HEAD} bytes"));
+        }
+    }
+}
+
+async fn respond(client: &mut TcpStream, status: u16, why: &str) -> io::Result<()> {
+    let reason = match status {
+        400 => "Bad Request",
+        403 => "Forbidden",
+        _ => "Error",
+    };
+    let body = format!("{why}\n");
+    let msg = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nX-Sre-Egress: refused\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    client.write_all(msg.as_bytes()).await?;
+    client.shutdown().await
+}
+
+#[cfg(test)]
+#[path = "proxy_tests.rs"]
+mod tests;
