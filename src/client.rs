@@ -821,6 +821,7 @@ mod tests {
             queued_us: 23_544,
             finished_at: 1_796_600_543_711,
             timeout_limit: None,
+            refs: &crate::blobs::worker::Refs::NONE,
         };
         let out = Outcome::Completed {
             exit_code: 0,

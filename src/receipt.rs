@@ -11,11 +11,15 @@
 //! receipt's `output_hash` is always the SHA-256 of the *full* output, so a client holding the
 //! output off-chain can still check it; `output_truncated: true` says the on-chain copy is cut.
 //! Output that is not UTF-8 is stored base64-encoded with `output_encoding: "base64"`.
+//! Additive fields for blobs (issue 20): when the worker stored the whole output as a blob the
+//! response carries `output_ref: {sha256, size, url}` (`sha256` = `receipt.output_hash`); with an
+//! `input_ref` request, `receipt.input_hash` is the reference's `sha256`.
 
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::blobs::worker::{Refs, input_digest};
 use crate::ledger::crypto::{Address, Hash};
 use crate::ledger::json::js_object_sizeof;
 use crate::sandbox::{Failure, Outcome, Usage};
@@ -45,6 +49,9 @@ pub struct CallFacts<'a> {
     pub finished_at: u64,
     /// For a timeout: which limit ran out, said in its error.
     pub timeout_limit: Option<&'a str>,
+    /// Blob references: with an `input_ref`, `input_hash` is its `sha256`; an `output_ref` is
+    /// added to the response as is.
+    pub refs: &'a Refs,
 }
 
 impl<'a> CallFacts<'a> {
@@ -62,6 +69,7 @@ impl<'a> CallFacts<'a> {
             queued_us: answer.queued_us,
             finished_at: answer.finished_at,
             timeout_limit: answer.timeout_limit.as_deref(),
+            refs: &answer.refs,
         }
     }
 }
@@ -170,7 +178,7 @@ pub fn build_response(
         "runtime": facts.runtime,
         "sandbox": facts.sandbox,
         "profile": facts.profile,
-        "input_hash": hex::encode(Sha256::digest(facts.input)),
+        "input_hash": input_digest(facts.refs, facts.input).to_string(),
         "output_hash": hex::encode(Sha256::digest(stdout)),
         "usage": {"wall_us": usage.wall_us, "cpu_us": usage.cpu_us, "mem_peak_kb": usage.mem_peak_kb},
         "started_at": facts.started_at,
@@ -192,6 +200,10 @@ pub fn build_response(
     }
     if let Some(enc) = encoding {
         v.insert("output_encoding".into(), json!(enc));
+    }
+    if let Some(r) = &facts.refs.output {
+        // The whole output, off chain; `output` below keeps what fits, as before.
+        v.insert("output_ref".into(), json!(r));
     }
     let stderr = String::from_utf8_lossy(stderr).into_owned();
     let error = error.unwrap_or_default();
@@ -270,6 +282,7 @@ mod tests {
             finished_at: 1_795_461_505_727,
             queued_us: 4_200,
             timeout_limit: None,
+            refs: &Refs::NONE,
         }
     }
 

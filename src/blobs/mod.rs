@@ -18,7 +18,8 @@
 //!
 //! [`store`] keeps the blobs on disk; [`server`] serves them; [`fetch`] is the worker's side of
 //! a request's `input_ref` (address rules, streaming verification, size caps); [`client`] is
-//! `call`'s side (upload, download and verify).
+//! `call`'s side (upload, download and verify); [`worker`] is what the scheduler does around a
+//! call (fetch the input, store a large output).
 
 use std::fmt;
 use std::str::FromStr;
@@ -31,6 +32,7 @@ pub mod client;
 pub mod fetch;
 pub mod server;
 pub mod store;
+pub mod worker;
 
 #[cfg(test)]
 mod tests;

@@ -423,12 +423,20 @@ impl BlobStore {
         true
     }
 
-    /// Stores bytes the worker itself produced (an output), charged to `owner`.
-    pub async fn put_bytes(&self, owner: Address, bytes: Bytes) -> Result<Sha256Hex, StoreError> {
-        let sha = Sha256Hex::of(&bytes);
-        let size = bytes.len() as u64;
-        let body = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(bytes)]);
-        self.put(sha, size, owner, body).await?;
+    /// Stores bytes the worker itself produced (an output), charged to `owner`; copied to disk
+    /// a megabyte at a time, never whole.
+    pub async fn put_local(&self, owner: Address, bytes: &[u8]) -> Result<Sha256Hex, StoreError> {
+        let sha = Sha256Hex::of(bytes);
+        let chunks = bytes
+            .chunks(1 << 20)
+            .map(|c| Ok::<_, std::convert::Infallible>(Bytes::copy_from_slice(c)));
+        self.put(
+            sha,
+            bytes.len() as u64,
+            owner,
+            futures_util::stream::iter(chunks),
+        )
+        .await?;
         Ok(sha)
     }
 

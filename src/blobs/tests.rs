@@ -181,9 +181,7 @@ async fn a_reopened_store_keeps_its_blobs_and_charges() {
     let sha = Sha256Hex::of(&bytes);
     {
         let s = BlobStore::open(StoreConfig::new(dir.path().into())).unwrap();
-        s.put_bytes(key.address(), bytes.clone().into())
-            .await
-            .unwrap();
+        s.put_local(key.address(), &bytes).await.unwrap();
     }
     let s = BlobStore::open(StoreConfig::new(dir.path().into())).unwrap();
     assert_eq!(s.size(&sha), Some(4096));

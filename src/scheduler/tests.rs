@@ -519,3 +519,5 @@ fn response_of(a: &Answer, path: &str) -> serde_json::Value {
         crate::receipt::NODE_TX_BYTES_LIMIT,
     )
 }
+
+mod blobs;
