@@ -31,6 +31,7 @@ use crate::ledger::crypto::{Address, PrivateKey, Signature, hash_message};
 pub mod client;
 pub mod fetch;
 pub mod server;
+pub mod settings;
 pub mod store;
 pub mod worker;
 

@@ -60,10 +60,66 @@ impl WorkerBlobs {
     /// Fetches `r` for a function whose profile admits `limit` input bytes.
     pub async fn fetch(&self, r: &BlobRef, limit: u64) -> Result<Vec<u8>, FetchError> {
         let t = std::time::Instant::now();
-        let out = fetch_input(r, limit, &self.fetch).await;
+        let out = match self.local(r, limit).await {
+            Some(found) => found,
+            None => fetch_input(r, limit, &self.fetch).await,
+        };
         metrics::histogram!("ain_sre_stage_seconds", "stage" => "input_fetch")
             .record(t.elapsed().as_secs_f64());
         out
+    }
+
+    /// A reference to this worker's own store (no `url`, or its own URL) is read from disk:
+    /// no HTTP, and no need to let loopback through the address rules. `None` when the
+    /// blob is not there.
+    async fn local(&self, r: &BlobRef, limit: u64) -> Option<Result<Vec<u8>, FetchError>> {
+        let out = self.outputs.as_ref()?;
+        let own = format!(
+            "{}/blobs/{}",
+            out.public_base.trim_end_matches('/'),
+            r.sha256
+        );
+        if r.url.as_deref().is_some_and(|u| u != own) {
+            return None;
+        }
+        if r.size > limit {
+            return Some(Err(FetchError::Oversize {
+                size: r.size,
+                limit,
+            }));
+        }
+        let stored = out.store.size(&r.sha256)?;
+        if stored != r.size {
+            return Some(Err(FetchError::SizeMismatch {
+                declared: r.size,
+                got: stored,
+                over: stored > r.size,
+            }));
+        }
+        let (mut file, _) = out.store.open_blob(&r.sha256).await?;
+        let mut bytes = Vec::with_capacity(r.size as usize);
+        use tokio::io::AsyncReadExt;
+        if let Err(e) = (&mut file).take(r.size + 1).read_to_end(&mut bytes).await {
+            return Some(Err(FetchError::Unreachable(format!(
+                "reading the local blob: {e}"
+            ))));
+        }
+        // The disk is not trusted more than the network: verified the same way.
+        let got = Sha256Hex::of(&bytes);
+        Some(if bytes.len() as u64 != r.size {
+            Err(FetchError::SizeMismatch {
+                declared: r.size,
+                got: bytes.len() as u64,
+                over: bytes.len() as u64 > r.size,
+            })
+        } else if got != r.sha256 {
+            Err(FetchError::HashMismatch {
+                declared: r.sha256,
+                got,
+            })
+        } else {
+            Ok(bytes)
+        })
     }
 
     /// Stores `stdout` when it is too long to inline and a store is configured; the reference,
