@@ -185,12 +185,24 @@ pub fn build_response(
         "finished_at": facts.finished_at,
         "queued_us": facts.queued_us,
     });
-    let (output, encoding) = match std::str::from_utf8(stdout) {
-        Ok(s) => (s.to_owned(), None),
-        Err(_) => (
-            base64::engine::general_purpose::STANDARD.encode(stdout),
+    // Only a head that surely covers what fits is converted: a 16 MiB output is neither copied
+    // nor base64-encoded whole to keep a few KB of it. The budget below is at most `tx_limit / 2`
+    // UTF-16 units, which `2 × tx_limit` bytes of text (3-byte characters included) or their
+    // base64 always exceed when cut.
+    let head = &stdout[..stdout.len().min(tx_limit.saturating_mul(2))];
+    let (output, encoding, full_len) = if std::str::from_utf8(stdout).is_ok() {
+        let text = match std::str::from_utf8(head) {
+            Ok(s) => s,
+            // Cut inside a character: up to it (the whole output is valid UTF-8).
+            Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default(),
+        };
+        (text.to_owned(), None, stdout.len())
+    } else {
+        (
+            base64::engine::general_purpose::STANDARD.encode(head),
             Some("base64"),
-        ),
+            stdout.len().div_ceil(3) * 4,
+        )
     };
     let mut v = Map::new();
     v.insert("status".into(), json!(status));
@@ -217,7 +229,7 @@ pub fn build_response(
     );
     let mut budget = tx_limit.saturating_sub(js_object_sizeof(&envelope) + reserve) / 2;
     let out = take_utf16(&output, &mut budget);
-    let truncated = out.len() < output.len();
+    let truncated = out.len() < full_len;
     v.insert("output".into(), json!(out));
     if truncated {
         v.insert("output_truncated".into(), json!(true));
@@ -332,6 +344,44 @@ mod tests {
         );
         assert_eq!(r["request_tx"], format!("0x{}", "07".repeat(32)));
         assert_eq!(r["queued_us"], 4_200);
+    }
+
+    /// Only the head of a large output is converted, yet the on-chain copy is as long as the
+    /// whole one would give: 3-byte characters, 4-byte characters and binary (base64).
+    #[test]
+    fn a_large_output_fills_the_budget_from_its_head_alone() {
+        let whole = |stdout: Vec<u8>| {
+            let out = Outcome::Completed {
+                exit_code: 0,
+                stdout,
+                stderr_tail: vec![],
+                usage: Usage::default(),
+            };
+            build_response(
+                &facts(b""),
+                &CallResult::Ran(out),
+                PATH,
+                NODE_TX_BYTES_LIMIT,
+            )
+        };
+        let binary: Vec<u8> = (0..(4u32 << 20)).map(|i| (i % 256) as u8).collect();
+        for (what, stdout) in [
+            ("3-byte", "€".repeat(1 << 20).into_bytes()),
+            ("4-byte", "😀".repeat(1 << 18).into_bytes()),
+            ("binary", binary),
+        ] {
+            // Under 2 × the tx limit: converted whole, as before.
+            let small = whole(stdout[..15_000].to_vec());
+            let big = whole(stdout.clone());
+            assert_eq!(big["output"], small["output"], "{what}");
+            assert_eq!(big["output_truncated"], true, "{what}");
+            assert!(tx_size(&big, PATH) > NODE_TX_BYTES_LIMIT - 200, "{what}");
+            assert_eq!(
+                big["receipt"]["output_hash"],
+                hex::encode(Sha256::digest(&stdout)),
+                "{what}"
+            );
+        }
     }
 
     #[test]

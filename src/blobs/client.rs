@@ -80,5 +80,5 @@ pub async fn download(r: &BlobRef, default_base: Option<&str>) -> Result<Vec<u8>
         .send()
         .await
         .map_err(|e| FetchError::Unreachable(format!("{url}: {e}")))?;
-    read_verified(resp, &r.sha256, r.size).await
+    Ok(read_verified(resp, &r.sha256, r.size).await?.to_vec())
 }

@@ -10,6 +10,7 @@
 //! - Connect, first-byte and whole-transfer timeouts.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::Digest;
@@ -139,7 +140,7 @@ pub async fn fetch_input(
     r: &BlobRef,
     limit: u64,
     config: &FetchConfig,
-) -> Result<Vec<u8>, FetchError> {
+) -> Result<Arc<[u8]>, FetchError> {
     if r.size > limit {
         return Err(FetchError::Oversize {
             size: r.size,
@@ -175,7 +176,7 @@ pub async fn read_verified(
     mut resp: reqwest::Response,
     sha: &Sha256Hex,
     size: u64,
-) -> Result<Vec<u8>, FetchError> {
+) -> Result<Arc<[u8]>, FetchError> {
     if resp.status() != reqwest::StatusCode::OK {
         return Err(FetchError::Unreachable(format!(
             "{} answered {}",
@@ -192,28 +193,32 @@ pub async fn read_verified(
             over: false,
         });
     }
-    // `size` is at most the caller's limit: this allocation is bounded.
-    let mut out = Vec::with_capacity(size as usize);
+    // `size` is at most the caller's limit: this allocation is bounded. The bytes land in the
+    // buffer the sandbox reads (one copy of the input in memory, not two).
+    let mut out = zeroed(size);
+    let buf = Arc::get_mut(&mut out).expect("a new Arc is unique");
+    let mut got = 0usize;
     let mut hasher = sha2::Sha256::new();
     while let Some(chunk) = resp
         .chunk()
         .await
         .map_err(|e| FetchError::Unreachable(e.to_string()))?
     {
-        if (out.len() + chunk.len()) as u64 > size {
+        if (got + chunk.len()) as u64 > size {
             return Err(FetchError::SizeMismatch {
                 declared: size,
-                got: (out.len() + chunk.len()) as u64,
+                got: (got + chunk.len()) as u64,
                 over: true,
             });
         }
         hasher.update(&chunk);
-        out.extend_from_slice(&chunk);
+        buf[got..got + chunk.len()].copy_from_slice(&chunk);
+        got += chunk.len();
     }
-    if out.len() as u64 != size {
+    if got as u64 != size {
         return Err(FetchError::SizeMismatch {
             declared: size,
-            got: out.len() as u64,
+            got: got as u64,
             over: false,
         });
     }
@@ -225,4 +230,11 @@ pub async fn read_verified(
         });
     }
     Ok(out)
+}
+
+/// A zeroed shared buffer of `size` bytes. The `Vec` it is copied from comes from `calloc`:
+/// its pages are never touched (they read as the kernel's zero page), so only the `Arc`'s
+/// bytes become resident.
+pub(crate) fn zeroed(size: u64) -> Arc<[u8]> {
+    Arc::from(vec![0u8; size as usize])
 }

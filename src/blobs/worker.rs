@@ -58,7 +58,7 @@ impl Default for WorkerBlobs {
 
 impl WorkerBlobs {
     /// Fetches `r` for a function whose profile admits `limit` input bytes.
-    pub async fn fetch(&self, r: &BlobRef, limit: u64) -> Result<Vec<u8>, FetchError> {
+    pub async fn fetch(&self, r: &BlobRef, limit: u64) -> Result<Arc<[u8]>, FetchError> {
         let t = std::time::Instant::now();
         let out = match self.local(r, limit).await {
             Some(found) => found,
@@ -72,7 +72,7 @@ impl WorkerBlobs {
     /// A reference to this worker's own store (no `url`, or its own URL) is read from disk:
     /// no HTTP, and no need to let loopback through the address rules. `None` when the
     /// blob is not there.
-    async fn local(&self, r: &BlobRef, limit: u64) -> Option<Result<Vec<u8>, FetchError>> {
+    async fn local(&self, r: &BlobRef, limit: u64) -> Option<Result<Arc<[u8]>, FetchError>> {
         let out = self.outputs.as_ref()?;
         let own = format!(
             "{}/blobs/{}",
@@ -97,22 +97,32 @@ impl WorkerBlobs {
             }));
         }
         let (mut file, _) = out.store.open_blob(&r.sha256).await?;
-        let mut bytes = Vec::with_capacity(r.size as usize);
+        let mut bytes = super::fetch::zeroed(r.size);
         use tokio::io::AsyncReadExt;
-        if let Err(e) = (&mut file).take(r.size + 1).read_to_end(&mut bytes).await {
-            return Some(Err(FetchError::Unreachable(format!(
-                "reading the local blob: {e}"
-            ))));
+        let buf = Arc::get_mut(&mut bytes).expect("a new Arc is unique");
+        let mut extra = [0u8; 1];
+        let read = async {
+            file.read_exact(buf).await?;
+            file.read(&mut extra).await
+        };
+        match read.await {
+            Ok(0) => {}
+            Ok(_) => {
+                return Some(Err(FetchError::SizeMismatch {
+                    declared: r.size,
+                    got: r.size + 1,
+                    over: true,
+                }));
+            }
+            Err(e) => {
+                return Some(Err(FetchError::Unreachable(format!(
+                    "reading the local blob: {e}"
+                ))));
+            }
         }
         // The disk is not trusted more than the network: verified the same way.
         let got = Sha256Hex::of(&bytes);
-        Some(if bytes.len() as u64 != r.size {
-            Err(FetchError::SizeMismatch {
-                declared: r.size,
-                got: bytes.len() as u64,
-                over: bytes.len() as u64 > r.size,
-            })
-        } else if got != r.sha256 {
+        Some(if got != r.sha256 {
             Err(FetchError::HashMismatch {
                 declared: r.sha256,
                 got,

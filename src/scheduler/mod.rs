@@ -467,7 +467,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         if let Some(r) = refs_out.input.clone() {
             // Before the code is fetched or a slot taken: a bad reference costs nothing else.
             match self.config.blobs.fetch(&r, profile.max_input_bytes).await {
-                Ok(bytes) => *input_out = Arc::from(bytes),
+                Ok(bytes) => *input_out = bytes,
                 Err(e) => return reject(rej, e.to_string()),
             }
         }
