@@ -120,6 +120,27 @@ impl BlobsFile {
         })
     }
 
+    /// [`BlobsFile::serve`] on `want`, or on a free port of the same host when `want` is taken
+    /// (said on stderr): for `dev` and `devnet`, whose default port may be held by another one.
+    pub async fn serve_or_any(
+        &self,
+        want: SocketAddr,
+        default_dir: &Path,
+        cancel: CancellationToken,
+    ) -> anyhow::Result<Served> {
+        match self.serve(want, default_dir, cancel.clone()).await {
+            Ok(s) => Ok(s),
+            Err(e) if want.port() != 0 => {
+                crate::telemetry::status(&format!(
+                    "warning: {e:#}; the blob store takes a free port instead"
+                ));
+                let any = SocketAddr::new(want.ip(), 0);
+                self.serve(any, default_dir, cancel).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// The worker's blob settings, with `served` as its own store when it serves one.
     pub fn worker(&self, served: Option<&Served>) -> anyhow::Result<WorkerBlobs> {
         let allow = self

@@ -199,20 +199,9 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     let blobs_stop = tokio_util::sync::CancellationToken::new();
     let blobs_dir = data.join("blobs");
     let want = SocketAddr::new(args.host, args.blobs_port);
-    let blobs = match blobs_file.serve(want, &blobs_dir, blobs_stop.clone()).await {
-        Ok(b) => b,
-        // Another dev (or anything) holds the port: a free one still lets everything work,
-        // given `call --blobs URL`.
-        Err(e) => {
-            crate::telemetry::status(&format!(
-                "warning: {e:#}; the blob store takes a free port instead"
-            ));
-            let any = SocketAddr::new(args.host, 0);
-            blobs_file
-                .serve(any, &blobs_dir, blobs_stop.clone())
-                .await?
-        }
-    };
+    let blobs = blobs_file
+        .serve_or_any(want, &blobs_dir, blobs_stop.clone())
+        .await?;
     config.scheduler.blobs = blobs_file.worker(Some(&blobs))?;
     let handle = daemon::start(config, worker_key, tiers.clone()).await?;
 
