@@ -281,3 +281,57 @@ fn sixteen_mib_round_trips_through_blobs_on_the_built_in_chain() {
         );
     });
 }
+
+/// The ain-js example does the same with plain HTTP: uploads a 300 KB input, sends `input_ref`,
+/// downloads and verifies the `output_ref` (needs node and npm; skips loudly outside strict mode).
+#[test]
+fn the_ain_js_example_moves_large_data_through_blobs() {
+    const T: &str = "the_ain_js_example_moves_large_data_through_blobs";
+    let (Some(node), Some(npm)) = (
+        common::require_program(T, "node"),
+        common::require_program(T, "npm"),
+    ) else {
+        return;
+    };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/js-client");
+    if !dir.join("node_modules/@ainblockchain/ain-js").is_dir() {
+        let st = Command::new(&npm)
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .status()
+            .expect("npm runs");
+        if !st.success() {
+            common::skip_or_fail(T, "npm ci in examples/js-client failed");
+            return;
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (port, blobs_port) = (free_port(), free_port());
+    let (_dev, _) = dev(&tmp.path().join("data"), port, blobs_port);
+    let big = payload(300_000);
+    let input = tmp.path().join("in.bin");
+    let output = tmp.path().join("out.bin");
+    std::fs::write(&input, &big).unwrap();
+    let out = Command::new(node)
+        .arg("index.js")
+        .args(["--node", &format!("http://127.0.0.1:{port}")])
+        .args(["--blobs", &format!("http://127.0.0.1:{blobs_port}")])
+        .arg("--input")
+        .arg(format!("@{}", input.display()))
+        .arg("--output")
+        .arg(&output)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let so = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{so}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        so.contains("(input_ref)") && so.contains("\"output_ref\""),
+        "{so}"
+    );
+    assert!(std::fs::read(&output).unwrap() == big, "not byte-identical");
+}

@@ -6,8 +6,8 @@
 //! - `GET /blobs/<sha256>` (and `HEAD`): the bytes, `Content-Length` set; 404 when absent.
 //! - `PUT /blobs/<sha256>`: the bytes, with two headers:
 //!   - `x-ain-blob-size: <bytes>`
-//!   - `x-ain-blob-signature: 0x…`: ain-util's `ecSignMessage` (chain id 0, as
-//!     `ain.wallet.sign(message)` in ain-js) of [`upload_message`], `ain-sre-blob:<sha256>:<size>`.
+//!   - `x-ain-blob-signature: 0x…`: ain-util's `ecSignMessage` (any chain id; ain-js:
+//!     `ain.wallet.sign(message)`) of [`upload_message`], `ain-sre-blob:<sha256>:<size>`.
 //!
 //!   The server recovers the signer from the signature, charges the blob to that key's quota,
 //!   checks the total quota, then streams the body to a temporary file hashing it as it goes; a
@@ -116,7 +116,8 @@ pub fn upload_message(sha: &Sha256Hex, size: u64) -> String {
     format!("ain-sre-blob:{sha}:{size}")
 }
 
-/// Signs an upload of `size` bytes hashing to `sha` (ain-util `ecSignMessage`, chain id 0).
+/// Signs an upload of `size` bytes hashing to `sha` (ain-util `ecSignMessage`, chain id 0; the
+/// store accepts any chain id the signature's `v` encodes).
 pub fn sign_upload(key: &PrivateKey, sha: &Sha256Hex, size: u64) -> Signature {
     // Chain id 0 is always valid for v; the only error sign_hash has is a bad chain id.
     key.sign_message(&upload_message(sha, size), 0)
@@ -146,5 +147,14 @@ pub fn verify_upload(signature: &str, sha: &Sha256Hex, size: u64) -> Result<Addr
     if sig.hash != hash_message(&message) {
         return Err(AuthError::WrongMessage(message));
     }
-    sig.recover(0).map_err(|e| AuthError::Bad(e.to_string()))
+    // Any chain id, as `v` encodes it (27/28: chain id 0; 35 + 2·id + recid otherwise): ain-js's
+    // `wallet.sign` signs with its own chain id. The message names the blob, so a signature made
+    // for another chain only stores the same bytes again.
+    let chain_id = if sig.v >= 35 {
+        u64::from(sig.v - 35) / 2
+    } else {
+        0
+    };
+    sig.recover(chain_id)
+        .map_err(|e| AuthError::Bad(e.to_string()))
 }

@@ -272,6 +272,22 @@ async fn fetch_refuses_tampered_oversize_private_and_missing() {
 }
 
 #[test]
+fn an_upload_signature_names_its_signer_on_any_chain_id() {
+    let key = PrivateKey::generate();
+    let sha = Sha256Hex::of(b"x");
+    let msg = upload_message(&sha, 1);
+    for chain_id in [0, 1, 100] {
+        let sig = key.sign_message(&msg, chain_id).unwrap().to_string();
+        assert_eq!(verify_upload(&sig, &sha, 1).unwrap(), key.address());
+        assert!(matches!(
+            verify_upload(&sig, &sha, 2),
+            Err(AuthError::WrongMessage(_))
+        ));
+    }
+    assert!(verify_upload("0x12", &sha, 1).is_err());
+}
+
+#[test]
 fn digests_and_refs_parse_strictly() {
     let sha = Sha256Hex::of(b"abc");
     assert_eq!(
