@@ -55,7 +55,14 @@ pub(crate) async fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
     let input = call_blobs::input_bytes(&args.input)?;
     let key = args.key.load(true)?;
     let uploader = crate::ledger::crypto::PrivateKey::from_bytes(&key.secret_bytes())?;
-    let client = ChainClient::connect(&args.node.node, key).await?;
+    let client = match ChainClient::connect(&args.node.node, key).await {
+        Ok(c) => c,
+        // Without a store the input could not be sent anyway: say that, not the node's error.
+        Err(_) if args.blobs.is_none() && call_blobs::needs_ref(&input) => {
+            anyhow::bail!("{}", call_blobs::no_store(&input))
+        }
+        Err(e) => return Err(e.into()),
+    };
     let dev_chain = (args.app.is_none()
         || (args.blobs.is_none() && input.len() > call_blobs::INLINE_INPUT_BYTES))
         && super::common::dev_chain_key(client.rpc()).await.is_some();

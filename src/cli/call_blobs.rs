@@ -55,27 +55,37 @@ pub(crate) fn blobs_base(flag: Option<&str>, node: &str, dev_chain: bool) -> Opt
     ))
 }
 
+/// Whether `bytes` cannot go inline.
+pub(crate) fn needs_ref(bytes: &[u8]) -> bool {
+    bytes.len() > INLINE_INPUT_BYTES || std::str::from_utf8(bytes).is_err()
+}
+
+/// Why `bytes` cannot be sent without a blob store, and what to do.
+pub(crate) fn no_store(bytes: &[u8]) -> String {
+    let binary = std::str::from_utf8(bytes).is_err();
+    format!(
+        "the input ({} bytes{}) cannot go inline (at most {INLINE_INPUT_BYTES} bytes of UTF-8 text go in the request tx): name a blob store with --blobs URL (a worker's or the dev chain's, `http://host:8082`) and it is uploaded and sent as input_ref{}",
+        bytes.len(),
+        if binary { ", not UTF-8" } else { "" },
+        if binary {
+            "; or send it encoded, e.g. --input \"$(base64 -w0 FILE)\", and decode it in the function"
+        } else {
+            ""
+        }
+    )
+}
+
 /// Decides how `bytes` travel: inline when they fit and are text, else uploaded to `base`.
 pub(crate) async fn prepare(
     bytes: Vec<u8>,
     base: Option<&str>,
     key: &PrivateKey,
 ) -> anyhow::Result<Input> {
-    if bytes.len() <= INLINE_INPUT_BYTES
-        && let Ok(text) = String::from_utf8(bytes.clone())
-    {
-        return Ok(Input::Inline(text));
+    if !needs_ref(&bytes) {
+        return Ok(Input::Inline(String::from_utf8(bytes)?));
     }
     let Some(base) = base else {
-        anyhow::bail!(
-            "the input ({} bytes{}) is too large to inline (at most {INLINE_INPUT_BYTES} bytes of UTF-8 text go in the request tx): name a blob store with --blobs URL (a worker's or the dev chain's, `http://host:8082`) and it is uploaded and sent as input_ref",
-            bytes.len(),
-            if std::str::from_utf8(&bytes).is_ok() {
-                ""
-            } else {
-                ", not UTF-8"
-            }
-        );
+        anyhow::bail!("{}", no_store(&bytes));
     };
     let r = blob_client::upload(base, key, bytes).await?;
     eprintln!(
@@ -187,6 +197,6 @@ mod tests {
             .err()
             .unwrap()
             .to_string();
-        assert!(e.contains("not UTF-8"), "{e}");
+        assert!(e.contains("not UTF-8") && e.contains("base64"), "{e}");
     }
 }
