@@ -597,6 +597,10 @@ async fn run_store(
 ) -> Result<Outcome, SandboxError> {
     let limits = &call.limits;
     let stdout = Capture::head(limits.output_bytes);
+    if call.input.len() > 1 << 20 {
+        // A large input often means a large output (a transform, an echo).
+        stdout.reserve(call.input.len());
+    }
     let stderr = Capture::tail(limits.stderr_bytes);
     let name = call
         .guest_env()
