@@ -270,6 +270,10 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     );
     println!("\ncall it from another terminal:");
     println!("  ain-sre call --node {rpc_url} --app {app} --fn echo --input '{{\"x\":1}}' --wait");
+    println!(
+        "  ain-sre call --node {rpc_url} --app {app} --fn echo --input @BIG.bin --blobs {} --wait --output out.bin   (up to 64 MiB, through the blob store)",
+        blobs.public_base
+    );
     println!("  (cargo run --release -- call ... from the repository)");
     let node = if rpc_url == super::common::DEFAULT_NODE {
         String::new()
@@ -285,7 +289,9 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         "  cd examples/js-client && npm ci && node index.js --node http://{} --events {events_url} --app {app} --fn echo --input '{{\"x\":1}}'",
         devnet.rpc_addr()
     );
-    println!("\nrequest path: /apps/{app}/sre/calls/<fn>/<call_id>/request = {{input: \"...\"}}");
+    println!(
+        "\nrequest path: /apps/{app}/sre/calls/<fn>/<call_id>/request = {{input: \"...\"}} or {{input_ref: {{sha256, size, url}}}}"
+    );
     println!("response path: /apps/{app}/sre/calls/<fn>/<call_id>/response");
 
     if !args.check_only {
