@@ -68,6 +68,8 @@ pub struct Answer {
     pub profile: String,
     /// Input bytes.
     pub input: Arc<[u8]>,
+    /// The call's blob references (`input_ref`, `output_ref`); empty for an inline call.
+    pub refs: crate::blobs::worker::Refs,
     /// When the sandbox started (for a rejected call: the decision), ms since the epoch.
     pub started_at: u64,
     /// How long the call waited in this worker before `started_at`, µs.

@@ -844,6 +844,7 @@ mod tests {
             finished_at: 1_796_600_543_711,
             timeout_limit: None,
             egress: None,
+            refs: &crate::blobs::worker::Refs::NONE,
         };
         let out = Outcome::Completed {
             exit_code: 0,

@@ -27,11 +27,14 @@
 //! - [`trigger`] → [`scheduler`] → [`poster`]: the worker's stages, passing [`call`] types over
 //!   bounded channels; [`daemon`] wires and supervises them; [`node`] is their view of a node;
 //!   [`observe`] serves `/metrics` and `/healthz`.
+//! - [`blobs`]: the content-addressed blob store (large inputs and outputs off chain) and its
+//!   client; [`netrules`]: which addresses the worker may fetch from for a client.
 //! - [`keyfile`]: loading the worker key from a keystore or the environment, without ever showing it.
 //! - [`conformance`]: SECURITY.md's abuse suite and the sandbox contract, run against every tier.
 //! - [`cli`]: the `ain-sre` subcommands; [`telemetry`]: logging set-up; [`bench`]: benchmarks.
 
 pub mod bench;
+pub mod blobs;
 pub mod call;
 pub mod cli;
 pub mod client;

@@ -9,7 +9,7 @@
 //! | `allowed_workers/<address>` | `true`: the admin approved this worker |
 //! | `config/workers` | [`WorkerPolicy`]: `approved` (missing = approved) or `any` |
 //! | `config/versions/<fn>/<n>` | a previous [`FunctionSpec`] (the last [`KEPT_VERSIONS`]) |
-//! | `calls/<fn>/<call_id>/request` | `{input: "<string>"}` ([`Request`]) |
+//! | `calls/<fn>/<call_id>/request` | `{input: "<string>"}` or `{input_ref: {sha256, size, url?}}` ([`Request`]) |
 //! | `calls/<fn>/<call_id>/response` | the response with its receipt (`receipt::build_response`) |
 //!
 //! Rules are written in the subset of the node's rule language that the built-in chain evaluates
@@ -360,8 +360,10 @@ impl WorkerEntry {
 /// `calls/<fn>/<call_id>/request`: what a client asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
-    /// The input bytes given to the function on stdin.
+    /// The input bytes given to the function on stdin (empty when `input_ref` is given).
     pub input: Vec<u8>,
+    /// A blob the worker fetches and gives on stdin instead (`{sha256, size, url?}`).
+    pub input_ref: Option<crate::blobs::BlobRef>,
 }
 
 impl Request {
@@ -370,8 +372,14 @@ impl Request {
         json!({ "input": input })
     }
 
-    /// Reads a stored request. `input` must be present; a string is taken as is, any other JSON
-    /// value as its JSON text. Anything else is a clear error the worker answers as `rejected`.
+    /// The value a client writes for an input stored as a blob: `{input_ref: {sha256, size, url?}}`.
+    pub fn value_ref(r: &crate::blobs::BlobRef) -> Value {
+        json!({ "input_ref": r })
+    }
+
+    /// Reads a stored request. `input` or `input_ref` must be present; a string `input` is taken
+    /// as is, any other JSON value as its JSON text. Anything else is a clear error the worker
+    /// answers as `rejected`.
     pub fn from_value(v: &Value) -> Result<Request, ConventionError> {
         let bad = |why: &str| ConventionError::Value {
             what: "request",
@@ -380,13 +388,29 @@ impl Request {
         let obj = v
             .as_object()
             .ok_or_else(|| bad("a request must be an object {input: \"...\"}"))?;
+        if let Some(r) = obj.get("input_ref").filter(|r| !r.is_null()) {
+            if obj.get("input").is_some_and(|i| !i.is_null()) {
+                return Err(bad("a request has `input` or `input_ref`, not both"));
+            }
+            let r = serde_json::from_value(r.clone()).map_err(|e| {
+                bad(&format!(
+                    "bad `input_ref` (want {{sha256, size, url?}}): {e}"
+                ))
+            })?;
+            return Ok(Request {
+                input: Vec::new(),
+                input_ref: Some(r),
+            });
+        }
         match obj.get("input") {
             None | Some(Value::Null) => Err(bad("the request has no `input`")),
             Some(Value::String(s)) => Ok(Request {
                 input: s.as_bytes().to_vec(),
+                input_ref: None,
             }),
             Some(other) => Ok(Request {
                 input: other.to_string().into_bytes(),
+                input_ref: None,
             }),
         }
     }
@@ -799,6 +823,14 @@ mod tests {
             b"{\"a\":1}"
         );
         assert!(Request::from_value(&json!({"other": 1})).is_err());
+        let sha = "ab".repeat(32);
+        let r = Request::from_value(&json!({"input_ref": {"sha256": sha, "size": 5}})).unwrap();
+        assert_eq!(r.input_ref.unwrap().size, 5);
+        assert!(
+            Request::from_value(&json!({"input": "x", "input_ref": {"sha256": sha, "size": 5}}))
+                .is_err()
+        );
+        assert!(Request::from_value(&json!({"input_ref": {"sha256": "zz", "size": 5}})).is_err());
         assert!(Request::from_value(&json!("hi")).is_err());
     }
 

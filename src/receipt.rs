@@ -11,11 +11,15 @@
 //! receipt's `output_hash` is always the SHA-256 of the *full* output, so a client holding the
 //! output off-chain can still check it; `output_truncated: true` says the on-chain copy is cut.
 //! Output that is not UTF-8 is stored base64-encoded with `output_encoding: "base64"`.
+//! Additive fields for blobs (issue 20): when the worker stored the whole output as a blob the
+//! response carries `output_ref: {sha256, size, url}` (`sha256` = `receipt.output_hash`); with an
+//! `input_ref` request, `receipt.input_hash` is the reference's `sha256`.
 
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::blobs::worker::{Refs, input_digest};
 use crate::ledger::crypto::{Address, Hash};
 use crate::ledger::json::js_object_sizeof;
 use crate::sandbox::{Failure, Outcome, Usage};
@@ -47,6 +51,9 @@ pub struct CallFacts<'a> {
     pub timeout_limit: Option<&'a str>,
     /// The egress summary, for a call that had egress.
     pub egress: Option<&'a crate::egress::EgressSummary>,
+    /// Blob references: with an `input_ref`, `input_hash` is its `sha256`; an `output_ref` is
+    /// added to the response as is.
+    pub refs: &'a Refs,
 }
 
 impl<'a> CallFacts<'a> {
@@ -65,6 +72,7 @@ impl<'a> CallFacts<'a> {
             finished_at: answer.finished_at,
             timeout_limit: answer.timeout_limit.as_deref(),
             egress: answer.egress.as_ref(),
+            refs: &answer.refs,
         }
     }
 }
@@ -173,7 +181,7 @@ pub fn build_response(
         "runtime": facts.runtime,
         "sandbox": facts.sandbox,
         "profile": facts.profile,
-        "input_hash": hex::encode(Sha256::digest(facts.input)),
+        "input_hash": input_digest(facts.refs, facts.input).to_string(),
         "output_hash": hex::encode(Sha256::digest(stdout)),
         "usage": {"wall_us": usage.wall_us, "cpu_us": usage.cpu_us, "mem_peak_kb": usage.mem_peak_kb},
         "started_at": facts.started_at,
@@ -184,12 +192,24 @@ pub fn build_response(
     if let Some(e) = facts.egress {
         receipt["egress"] = serde_json::to_value(e).unwrap_or(Value::Null);
     }
-    let (output, encoding) = match std::str::from_utf8(stdout) {
-        Ok(s) => (s.to_owned(), None),
-        Err(_) => (
-            base64::engine::general_purpose::STANDARD.encode(stdout),
+    // Only a head that surely covers what fits is converted: a 16 MiB output is neither copied
+    // nor base64-encoded whole to keep a few KB of it. The budget below is at most `tx_limit / 2`
+    // UTF-16 units, which `2 × tx_limit` bytes of text (3-byte characters included) or their
+    // base64 always exceed when cut.
+    let head = &stdout[..stdout.len().min(tx_limit.saturating_mul(2))];
+    let (output, encoding, full_len) = if std::str::from_utf8(stdout).is_ok() {
+        let text = match std::str::from_utf8(head) {
+            Ok(s) => s,
+            // Cut inside a character: up to it (the whole output is valid UTF-8).
+            Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default(),
+        };
+        (text.to_owned(), None, stdout.len())
+    } else {
+        (
+            base64::engine::general_purpose::STANDARD.encode(head),
             Some("base64"),
-        ),
+            stdout.len().div_ceil(3) * 4,
+        )
     };
     let mut v = Map::new();
     v.insert("status".into(), json!(status));
@@ -199,6 +219,10 @@ pub fn build_response(
     }
     if let Some(enc) = encoding {
         v.insert("output_encoding".into(), json!(enc));
+    }
+    if let Some(r) = &facts.refs.output {
+        // The whole output, off chain; `output` below keeps what fits, as before.
+        v.insert("output_ref".into(), json!(r));
     }
     let stderr = String::from_utf8_lossy(stderr).into_owned();
     let error = error.unwrap_or_default();
@@ -212,7 +236,7 @@ pub fn build_response(
     );
     let mut budget = tx_limit.saturating_sub(js_object_sizeof(&envelope) + reserve) / 2;
     let out = take_utf16(&output, &mut budget);
-    let truncated = out.len() < output.len();
+    let truncated = out.len() < full_len;
     v.insert("output".into(), json!(out));
     if truncated {
         v.insert("output_truncated".into(), json!(true));
@@ -278,6 +302,7 @@ mod tests {
             queued_us: 4_200,
             timeout_limit: None,
             egress: None,
+            refs: &Refs::NONE,
         }
     }
 
@@ -327,6 +352,44 @@ mod tests {
         );
         assert_eq!(r["request_tx"], format!("0x{}", "07".repeat(32)));
         assert_eq!(r["queued_us"], 4_200);
+    }
+
+    /// Only the head of a large output is converted, yet the on-chain copy is as long as the
+    /// whole one would give: 3-byte characters, 4-byte characters and binary (base64).
+    #[test]
+    fn a_large_output_fills_the_budget_from_its_head_alone() {
+        let whole = |stdout: Vec<u8>| {
+            let out = Outcome::Completed {
+                exit_code: 0,
+                stdout,
+                stderr_tail: vec![],
+                usage: Usage::default(),
+            };
+            build_response(
+                &facts(b""),
+                &CallResult::Ran(out),
+                PATH,
+                NODE_TX_BYTES_LIMIT,
+            )
+        };
+        let binary: Vec<u8> = (0..(4u32 << 20)).map(|i| (i % 256) as u8).collect();
+        for (what, stdout) in [
+            ("3-byte", "€".repeat(1 << 20).into_bytes()),
+            ("4-byte", "😀".repeat(1 << 18).into_bytes()),
+            ("binary", binary),
+        ] {
+            // Under 2 × the tx limit: converted whole, as before.
+            let small = whole(stdout[..15_000].to_vec());
+            let big = whole(stdout.clone());
+            assert_eq!(big["output"], small["output"], "{what}");
+            assert_eq!(big["output_truncated"], true, "{what}");
+            assert!(tx_size(&big, PATH) > NODE_TX_BYTES_LIMIT - 200, "{what}");
+            assert_eq!(
+                big["receipt"]["output_hash"],
+                hex::encode(Sha256::digest(&stdout)),
+                "{what}"
+            );
+        }
     }
 
     #[test]

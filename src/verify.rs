@@ -11,6 +11,7 @@
 //! | `receipt.worker` may answer (approved; in an open app, registered) | the app's `config/workers`, `allowed_workers`, `workers` when checked |
 //! | `receipt.request_tx` | the hash of the request tx the client signed |
 //! | `receipt.input_hash` | SHA-256 (hex) of the input bytes the client sent |
+//! | `output_ref.sha256` (when present) | `receipt.output_hash` (the download is then checked against it) |
 //! | `receipt.code_hash` | the function's `code_hash` read just before the request (`""` and status `rejected` when there was no function) |
 //!
 //! A response that passes was written by a worker the admin trusts, for this request, over this
@@ -89,6 +90,14 @@ pub enum Mismatch {
         /// What the receipt says.
         got: String,
     },
+    /// The response's `output_ref` names other bytes than its receipt's `output_hash`.
+    #[error("output_ref.sha256 is {got}, the receipt's output_hash is {expected}")]
+    OutputRef {
+        /// `receipt.output_hash`.
+        expected: String,
+        /// `output_ref.sha256`.
+        got: String,
+    },
     /// A non-`rejected` answer for a function that did not exist.
     #[error(
         "status {0:?} for a function that was not deployed at the request (only `rejected` fits)"
@@ -139,6 +148,17 @@ pub fn check_response(
             got: got.to_owned(),
         }),
         Err(e) => out.push(e),
+    }
+    // Additive (issue 20): the stored output is the one the receipt hashes.
+    if let Some(output_ref) = response.get("output_ref").filter(|o| !o.is_null()) {
+        let got = output_ref["sha256"].as_str().unwrap_or_default();
+        let want = r["output_hash"].as_str().unwrap_or_default();
+        if !got.eq_ignore_ascii_case(want) {
+            out.push(Mismatch::OutputRef {
+                expected: want.to_owned(),
+                got: got.to_owned(),
+            });
+        }
     }
     let status = response["status"].as_str().unwrap_or_default();
     if expected.code_hash.is_none() && status != "rejected" {
@@ -209,6 +229,20 @@ mod tests {
             ..AppWorkers::default()
         };
         (resp, exp, workers, w)
+    }
+
+    #[test]
+    fn an_output_ref_must_name_the_hashed_output() {
+        let (mut resp, exp, workers, _) = setup();
+        resp["receipt"]["output_hash"] = json!("cd".repeat(32));
+        resp["output_ref"] =
+            json!({"sha256": "cd".repeat(32), "size": 9, "url": "http://x/blobs/cd"});
+        assert_eq!(check_response(&resp, &exp, &workers), vec![]);
+        resp["output_ref"]["sha256"] = json!("ef".repeat(32));
+        assert!(matches!(
+            check_response(&resp, &exp, &workers)[..],
+            [Mismatch::OutputRef { .. }]
+        ));
     }
 
     #[test]

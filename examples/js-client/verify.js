@@ -59,7 +59,8 @@ function checkAgainst(response, expected, workers) {
   if (tx !== null && tx.toLowerCase() !== String(expected.requestTx).toLowerCase()) {
     failed.push(`receipt.request_tx is ${tx}, the request tx is ${expected.requestTx}`);
   }
-  const inputHash = crypto.createHash('sha256').update(Buffer.from(expected.input, 'utf8')).digest('hex');
+  const sent = Buffer.isBuffer(expected.input) ? expected.input : Buffer.from(expected.input, 'utf8');
+  const inputHash = crypto.createHash('sha256').update(sent).digest('hex');
   const got = str('input_hash');
   if (got !== null && got !== inputHash) {
     failed.push(`receipt.input_hash is ${got}, the input sent hashes to ${inputHash}`);

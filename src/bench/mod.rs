@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+pub mod blobs;
 pub mod container;
 pub mod devnet;
 pub mod e2e;

@@ -73,6 +73,10 @@ pub enum Group {
     /// Journal: 5 × 100,000 calls through their states with the default retention pruning;
     /// the journal's file size and this process's RSS after each 100,000 (bounded and flat).
     Journal,
+    /// Blobs: a 16 MiB echo by reference end to end on the built-in chain, against `curl` of
+    /// the same bytes from the same store, and the serving process's memory growth. Not part
+    /// of the whole report.
+    Blobs,
     /// Soak: mixed calls on every available tier while the workers and the chain are restarted
     /// on a schedule; fails on a duplicate, a lost call, a leak or growing worker memory.
     Soak,
@@ -127,6 +131,11 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         }
         Group::E2e => {
             let (rows, n) = bench::e2e::run(args.quick).await?;
+            notes = n;
+            rows
+        }
+        Group::Blobs => {
+            let (rows, n) = bench::blobs::run(args.quick).await?;
             notes = n;
             rows
         }

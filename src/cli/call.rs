@@ -3,12 +3,11 @@
 //! the receipt names this request tx, this input's hash and the function's code hash as of the
 //! request. A failed check is printed and the exit code is 1.
 
-use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use std::time::{Duration, Instant};
 
+use super::call_blobs;
 use super::common::{KeyArgs, NodeArgs};
 use serde_json::Value;
 
@@ -27,9 +26,18 @@ pub struct CallArgs {
     /// Function name.
     #[arg(long = "fn")]
     pub function: String,
-    /// The input: text (usually JSON), or `@FILE`.
+    /// The input: text (usually JSON), or `@FILE`. Over 4,096 bytes, or not UTF-8, it is
+    /// uploaded to the blob store (`--blobs`) and the request carries `input_ref`.
     #[arg(long, default_value = "")]
     pub input: String,
+    /// Blob store for large inputs (`http://host:port`) [default on a dev chain: its store,
+    /// port 8082 of the node's host].
+    #[arg(long, value_name = "URL")]
+    pub blobs: Option<String>,
+    /// With `--wait`: write the whole output here (`-`: stdout, instead of the response),
+    /// downloading and verifying an `output_ref`.
+    #[arg(long, value_name = "FILE", requires = "wait")]
+    pub output: Option<String>,
     /// Wait for the response and print it.
     #[arg(long)]
     pub wait: bool,
@@ -43,27 +51,21 @@ pub struct CallArgs {
     key: KeyArgs,
 }
 
-/// An `--input @FILE`: text, named in every error.
-fn read_input(path: &Path) -> anyhow::Result<String> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("reading the input file {}", path.display()))?;
-    String::from_utf8(bytes).map_err(|_| {
-        anyhow::anyhow!(
-            "the input file {} is not UTF-8 text: a call's input is a string on chain; send binary data encoded, e.g. --input \"$(base64 -w0 {})\", and decode it in the function",
-            path.display(),
-            path.display()
-        )
-    })
-}
-
 pub(crate) async fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
-    let input = match args.input.strip_prefix('@') {
-        Some(f) => read_input(Path::new(f))?,
-        None => args.input.clone(),
+    let input = call_blobs::input_bytes(&args.input)?;
+    let key = args.key.load(true)?;
+    let uploader = crate::ledger::crypto::PrivateKey::from_bytes(&key.secret_bytes())?;
+    let client = match ChainClient::connect(&args.node.node, key).await {
+        Ok(c) => c,
+        // Without a store the input could not be sent anyway: say that, not the node's error.
+        Err(_) if args.blobs.is_none() && call_blobs::needs_ref(&input) => {
+            anyhow::bail!("{}", call_blobs::no_store(&input))
+        }
+        Err(e) => return Err(e.into()),
     };
-    let client = ChainClient::connect(&args.node.node, args.key.load(true)?).await?;
-    let dev_chain =
-        args.app.is_none() && super::common::dev_chain_key(client.rpc()).await.is_some();
+    let dev_chain = (args.app.is_none()
+        || (args.blobs.is_none() && input.len() > call_blobs::INLINE_INPUT_BYTES))
+        && super::common::dev_chain_key(client.rpc()).await.is_some();
     let app = super::common::app_or_dev(args.app.clone(), dev_chain, &args.node.node)?;
     let t = Instant::now();
     // The code hash as of the request: read just before it is sent.
@@ -72,7 +74,14 @@ pub(crate) async fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let (call_id, tx) = match client.call(&app, &args.function, &input).await {
+    let base = call_blobs::blobs_base(args.blobs.as_deref(), &args.node.node, dev_chain);
+    let sent = match call_blobs::prepare(input.clone(), base.as_deref(), &uploader).await? {
+        call_blobs::Input::Inline(text) => client.call(&app, &args.function, &text).await,
+        call_blobs::Input::Ref(r) => {
+            Ok(call_blobs::send_ref(&client, &app, &args.function, &r).await?)
+        }
+    };
+    let (call_id, tx) = match sent {
         Ok(r) => r,
         Err(
             e @ ClientError::Refused {
@@ -118,34 +127,67 @@ pub(crate) async fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(e.into()),
     };
     let ms = t.elapsed().as_secs_f64() * 1e3;
-    println!("{}", serde_json::to_string_pretty(&resp)?);
+    let to_stdout = args.output.as_deref() == Some("-");
+    if to_stdout {
+        eprintln!("{}", serde_json::to_string_pretty(&resp)?);
+    } else {
+        println!("{}", serde_json::to_string_pretty(&resp)?);
+    }
     let status = resp["status"].as_str().unwrap_or("?");
-    let failed = check
-        .check(client.rpc(), &resp, tx, input.as_bytes())
-        .await?;
+    let failed = check.check(client.rpc(), &resp, tx, &input).await?;
+    let mut output_failed = None;
+    if let Some(dest) = &args.output {
+        match call_blobs::whole_output(&resp).await {
+            Ok(bytes) => {
+                call_blobs::write_output(dest, &bytes)?;
+                if !to_stdout {
+                    println!(
+                        "output: {} bytes written to {dest} (hash verified)",
+                        bytes.len()
+                    );
+                }
+            }
+            Err(e) => output_failed = Some(format!("{e:#}")),
+        }
+    }
+    // With the output on stdout, the summary goes to stderr.
+    let say = |line: String| {
+        if to_stdout {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
+    if let Some(e) = &output_failed {
+        say(format!("OUTPUT NOT WRITTEN: {e}"));
+    }
     if let Some(e) = resp["receipt"].get("egress") {
         match serde_json::from_value::<crate::egress::EgressSummary>(e.clone()) {
-            Ok(e) => println!("egress: {}", e.line()),
-            Err(_) => println!("egress: {e}"),
+            Ok(e) => say(format!("egress: {}", e.line())),
+            Err(_) => say(format!("egress: {e}")),
         }
     }
     if failed.is_empty() {
-        println!(
+        say(format!(
             "status {status} in {ms:.1} ms; verified: writer {} is an approved worker, the receipt names the request tx, the input hash and the code hash {}",
             resp["receipt"]["worker"].as_str().unwrap_or("?"),
             check.code_hash().unwrap_or("(no function)")
-        );
+        ));
     } else {
-        println!("status {status} in {ms:.1} ms; VERIFICATION FAILED, do not trust this response:");
+        say(format!(
+            "status {status} in {ms:.1} ms; VERIFICATION FAILED, do not trust this response:"
+        ));
         for m in &failed {
-            println!("  - {m}");
+            say(format!("  - {m}"));
         }
     }
-    Ok(if status == "ok" && failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(
+        if status == "ok" && failed.is_empty() && output_failed.is_none() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
 }
 
 /// Why a call got no response, as far as the chain tells: the function or the app is missing,

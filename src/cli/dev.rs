@@ -30,6 +30,10 @@ pub struct DevArgs {
     /// Event-handler port.
     #[arg(long, default_value_t = 5100)]
     pub events_port: u16,
+    /// The built-in blob store's port (`GET`/`PUT /blobs/<sha256>`: inputs by reference,
+    /// outputs too large for the chain).
+    #[arg(long, default_value_t = 8082)]
+    pub blobs_port: u16,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: IpAddr,
@@ -60,6 +64,8 @@ struct Example {
     runtime: String,
     code: Vec<u8>,
     input: &'static str,
+    /// Its profile (`None`: `default`).
+    profile: Option<String>,
 }
 
 /// The example functions `dev` deploys: the built-in echo, the `rust-wordcount.wasm` build if
@@ -73,6 +79,8 @@ fn examples(dir: Option<&Path>, runtimes: &RuntimeCatalog) -> (Vec<Example>, Vec
         runtime: "wasm".into(),
         code: ECHO_WAT.as_bytes().to_vec(),
         input: "{\"hello\":\"ain\"}",
+        // 64 MiB each way, so a newcomer can echo a big payload through a blob at once.
+        profile: Some("batch".into()),
     }];
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/functions");
     let dir = dir
@@ -90,6 +98,7 @@ fn examples(dir: Option<&Path>, runtimes: &RuntimeCatalog) -> (Vec<Example>, Vec
             runtime: "wasm".into(),
             code,
             input: "the quick brown fox",
+            profile: None,
         }),
         Err(_) => left_out.push(format!(
             "wordcount (rust-wordcount): {} is not built; build it with {}",
@@ -108,6 +117,7 @@ fn examples(dir: Option<&Path>, runtimes: &RuntimeCatalog) -> (Vec<Example>, Vec
                 runtime: rt.name.clone(),
                 code,
                 input: "{\"name\":\"ain\"}",
+                profile: None,
             });
         }
     }
@@ -153,7 +163,7 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
                 function: ex.function.clone(),
                 runtime: ex.runtime.clone(),
                 code: ex.code.clone(),
-                profile: None,
+                profile: ex.profile.clone(),
                 callers: Callers::Any,
                 finality: None,
                 workers: WorkerPolicy::Approved,
@@ -181,12 +191,26 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     // chain answers in microseconds).
     config.scheduler.spec_ttl = Duration::ZERO;
     config.catalogs = catalogs;
+    // The built-in blob store, the worker's too; its loopback address is let through the
+    // address rules (the operator's list), nothing else local is.
+    let blobs_file = crate::blobs::settings::BlobsFile {
+        fetch_allow: vec![args.host.to_string()],
+        ..Default::default()
+    };
+    let blobs_stop = tokio_util::sync::CancellationToken::new();
+    let blobs_dir = data.join("blobs");
+    let want = SocketAddr::new(args.host, args.blobs_port);
+    let blobs = blobs_file
+        .serve_or_any(want, &blobs_dir, blobs_stop.clone())
+        .await?;
+    config.scheduler.blobs = blobs_file.worker(Some(&blobs))?;
     let handle = daemon::start(config, worker_key, tiers.clone()).await?;
 
     println!(
         "ain-sre dev: chain {rpc_url} (events {events_url}), worker {}",
         handle.address
     );
+    println!("blob store: {}/blobs/<sha256>", blobs.public_base);
     println!(
         "app {}: workers approved only (this worker); more with ain-sre workers add --app {} 0xADDRESS",
         args.app, args.app
@@ -247,6 +271,10 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     );
     println!("\ncall it from another terminal:");
     println!("  ain-sre call --node {rpc_url} --app {app} --fn echo --input '{{\"x\":1}}' --wait");
+    println!(
+        "  ain-sre call --node {rpc_url} --app {app} --fn echo --input @BIG.bin --blobs {} --wait --output out.bin   (up to 64 MiB, through the blob store)",
+        blobs.public_base
+    );
     println!("  (cargo run --release -- call ... from the repository)");
     let node = if rpc_url == super::common::DEFAULT_NODE {
         String::new()
@@ -262,7 +290,9 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
         "  cd examples/js-client && npm ci && node index.js --node http://{} --events {events_url} --app {app} --fn echo --input '{{\"x\":1}}'",
         devnet.rpc_addr()
     );
-    println!("\nrequest path: /apps/{app}/sre/calls/<fn>/<call_id>/request = {{input: \"...\"}}");
+    println!(
+        "\nrequest path: /apps/{app}/sre/calls/<fn>/<call_id>/request = {{input: \"...\"}} or {{input_ref: {{sha256, size, url}}}}"
+    );
     println!("response path: /apps/{app}/sre/calls/<fn>/<call_id>/response");
 
     if !args.check_only {
@@ -276,6 +306,7 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     let r = handle.shutdown().await;
     tiers.shutdown().await;
     devnet.shutdown().await;
+    blobs_stop.cancel();
     if temporary {
         let _ = std::fs::remove_dir_all(&data);
     }

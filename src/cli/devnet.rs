@@ -54,6 +54,9 @@ pub struct DevnetArgs {
     /// node's staking rule and `_stake`).
     #[arg(long = "fund", value_name = "ADDRESS=AMOUNT", value_parser = parse_fund)]
     pub fund: Vec<(String, u64)>,
+    /// The built-in blob store's port (`GET`/`PUT /blobs/<sha256>`); a free one if taken.
+    #[arg(long, default_value_t = 8082)]
+    pub blobs_port: u16,
 }
 
 /// `ADDRESS=AMOUNT` with a checksummed (or any-case, normalized) address.
@@ -88,13 +91,33 @@ pub(crate) async fn run(args: DevnetArgs) -> anyhow::Result<ExitCode> {
         config.validator_key = Arc::new(key);
     }
     let handle = Devnet::start(config).await?;
+    let (blobs_dir, temporary) = match &args.data {
+        Some(d) => (d.join("blobs"), false),
+        None => (
+            std::env::temp_dir().join(format!("ain-sre-devnet-blobs-{}", std::process::id())),
+            true,
+        ),
+    };
+    let blobs_stop = tokio_util::sync::CancellationToken::new();
+    let blobs = crate::blobs::settings::BlobsFile::default()
+        .serve_or_any(
+            SocketAddr::new(args.host, args.blobs_port),
+            &blobs_dir,
+            blobs_stop.clone(),
+        )
+        .await?;
     println!("json-rpc: {}", handle.rpc_url());
+    println!("blobs:    {}/blobs/<sha256>", blobs.public_base);
     println!("events:   {}", handle.events_url());
     println!("validator: {}", handle.validator());
     println!("genesis:  {}", handle.genesis_hash());
     wait_for_signal().await;
     eprintln!("shutting down");
     handle.shutdown().await;
+    blobs_stop.cancel();
+    if temporary {
+        let _ = std::fs::remove_dir_all(&blobs_dir);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -11,6 +11,7 @@ use crate::telemetry::LogFormat;
 
 mod bench;
 mod call;
+mod call_blobs;
 mod calls;
 mod common;
 mod conformance;

@@ -39,6 +39,9 @@ unknown keys are refused):
   [egress] allow, deny = [\"HOST:PORT\", ..], allow_cidrs, deny_cidrs = [\"CIDR\", ..]
                                                         the operator's lists (loopback, private and
                                                         metadata addresses stay closed unless allow_cidrs opens them)
+  [blobs] listen, public_url, dir, max_blob_mb, quota_mb, per_key_quota_mb, retention_s,
+          inline_output_bytes, fetch_allow = [\"10.0.0.0/8\", ..], default_url
+                                                        the worker's blob store (off unless listen or --blobs-addr)
 Counts must be at least 1. See the README's \"The worker\" and \"Fleets and pairing\".";
 
 /// Arguments of `ain-sre run`.
@@ -74,6 +77,10 @@ pub struct RunArgs {
     /// long as it takes, retrying with backoff like at run time].
     #[arg(long, env = "AIN_SRE_NODE_WAIT", value_name = "SECS")]
     pub node_wait: Option<u64>,
+    /// Serve this worker's blob store here (inputs by reference, outputs too large for the
+    /// chain); the config file's `[blobs]` section tunes it [default: not served].
+    #[arg(long, env = "AIN_SRE_BLOBS_ADDR")]
+    pub blobs_addr: Option<SocketAddr>,
     #[command(flatten)]
     key: KeyArgs,
 }
@@ -116,6 +123,8 @@ pub(crate) struct RunFile {
     journal: JournalFile,
     /// `egress = "deny"`, or `[egress]` with the operator's lists (`crate::egress::EgressFile`).
     egress: Option<crate::egress::EgressFile>,
+    #[serde(default)]
+    blobs: crate::blobs::settings::BlobsFile,
 }
 
 /// The `[journal]` section of the worker config: how long finished calls are remembered.
@@ -273,7 +282,19 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         None => RunFile::default(),
     };
     let tier_config = file.tier_config();
-    let config = daemon_config(&args, file)?;
+    let blobs = file.blobs.clone();
+    let mut config = daemon_config(&args, file)?;
+    // Lives as long as the process: the store keeps serving outputs while the daemon drains.
+    let served = match args.blobs_addr.or(blobs.listen) {
+        Some(listen) => {
+            let dir = config.data_dir.join("blobs");
+            let s = blobs.serve(listen, &dir, Default::default()).await?;
+            crate::telemetry::status(&format!("blob store at {}/blobs/", s.public_base));
+            Some(s)
+        }
+        None => None,
+    };
+    config.scheduler.blobs = blobs.worker(served.as_ref())?;
     let key = args.key.load(false)?;
     // The tiers serve the catalogs the scheduler resolves functions in.
     let tiers = Arc::new(Tiers::start(tier_config.serving(&config.catalogs.runtimes)).await);

@@ -36,6 +36,9 @@ struct ProfileFile {
     memory_mb: u64,
     pids: u32,
     output_bytes: usize,
+    /// Largest input (inline or `input_ref`); absent: [`DEFAULT_INPUT_BYTES`].
+    #[serde(default)]
+    input_bytes: Option<u64>,
     stderr_bytes: usize,
     tmpfs_mb: u64,
     network: String,
@@ -73,7 +76,13 @@ pub struct Profile {
     /// The most egress a call may have under it (a function's caps are bounded by these);
     /// `None`: functions with an allow-list cannot run under this profile.
     pub egress: Option<crate::egress::Bounds>,
+    /// Largest input a call may bring (`input_bytes`): inline inputs are further capped by the
+    /// worker's `max_input_bytes` (what fits a request tx); an `input_ref` is fetched up to this.
+    pub max_input_bytes: u64,
 }
+
+/// A profile's input limit when its file does not set `input_bytes`: 1 MiB.
+pub const DEFAULT_INPUT_BYTES: u64 = 1 << 20;
 
 fn check(file: &str, what: &str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
     if value < min || value > max {
@@ -97,6 +106,8 @@ impl Profile {
         check(file, "memory_mb", p.memory_mb, 1, 65_536)?;
         check(file, "pids", p.pids.into(), 1, 4096)?;
         check(file, "output_bytes", p.output_bytes as u64, 1, 64 << 20)?;
+        let input_bytes = p.input_bytes.unwrap_or(DEFAULT_INPUT_BYTES);
+        check(file, "input_bytes", input_bytes, 0, 1 << 30)?;
         check(file, "stderr_bytes", p.stderr_bytes as u64, 0, 16 << 20)?;
         check(file, "tmpfs_mb", p.tmpfs_mb, 0, 65_536)?;
         check(
@@ -161,6 +172,7 @@ impl Profile {
                     idle: Duration::from_millis(p.container_reuse_idle_ms),
                 }),
             },
+            max_input_bytes: input_bytes,
         })
     }
 }

@@ -83,6 +83,7 @@ fn answer(id: &str) -> Answer {
         sandbox: "wasm".into(),
         profile: "default".into(),
         input: Arc::from(&b"hi"[..]),
+        refs: Default::default(),
         started_at: 1,
         queued_us: 0,
         finished_at: 2,

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::blobs::worker::{Refs, WorkerBlobs};
 use crate::call::{Answer, Call, Origin, Registry, Stage, now_ms};
 use crate::client::AppWorkers;
 use crate::config::profiles::ProfileCatalog;
@@ -97,6 +98,8 @@ pub struct SchedulerConfig {
     /// The worker's key, to open the secrets encrypted to it (`None`: functions with secrets are
     /// left to other workers).
     pub worker_key: Option<crate::secrets::WorkerKey>,
+    /// Blobs: how `input_ref`s are fetched, where large outputs are stored.
+    pub blobs: WorkerBlobs,
 }
 
 impl Default for SchedulerConfig {
@@ -116,6 +119,7 @@ impl Default for SchedulerConfig {
             accepted_runtimes: None,
             egress: Arc::new(crate::egress::OperatorEgress::default()),
             worker_key: None,
+            blobs: WorkerBlobs::default(),
         }
     }
 }
@@ -305,7 +309,10 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         intake: &CancellationToken,
     ) -> Option<Answer> {
         let mut input: Arc<[u8]> = Arc::from(&[][..]);
-        let result = self.execute(&call, &mut input, permit, intake).await;
+        let mut refs = Refs::default();
+        let result = self
+            .execute(&call, (&mut input, &mut refs), permit, intake)
+            .await;
         let ran = match result {
             Ok(None) => return None,
             Ok(Some(r)) => r,
@@ -343,6 +350,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             sandbox: ran.sandbox,
             profile: ran.profile,
             input,
+            refs,
             started_at: ran.started_at,
             queued_us: ran.queued_us,
             finished_at: now_ms(),
@@ -354,7 +362,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
     async fn execute(
         &self,
         call: &Call,
-        input_out: &mut Arc<[u8]>,
+        (input_out, refs_out): (&mut Arc<[u8]>, &mut Refs),
         permit: &mut Option<OwnedSemaphorePermit>,
         intake: &CancellationToken,
     ) -> Result<Option<Ran>, Reject> {
@@ -400,6 +408,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         let too_long = request.input.len() > self.config.max_input_bytes;
         let len = request.input.len();
         *input_out = Arc::from(request.input);
+        refs_out.input = request.input_ref;
         if too_long {
             return reject(
                 rej,
@@ -456,6 +465,13 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             // Profiles are the operator's choice: another worker may accept this one.
             Err(e) => return self.unservable(call, &app, &spec, e.to_string(), rej).await,
         };
+        if let Some(r) = refs_out.input.clone() {
+            // Before the code is fetched or a slot taken: a bad reference costs nothing else.
+            match self.config.blobs.fetch(&r, profile.max_input_bytes).await {
+                Ok(bytes) => *input_out = bytes,
+                Err(e) => return reject(rej, e.to_string()),
+            }
+        }
         let mut limits = profile.limits.clone();
         if let Some(t) = spec.timeout_ms {
             limits.wall_time = limits.wall_time.min(Duration::from_millis(t.max(1)));
@@ -589,6 +605,11 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
                 ..
             } => Some(limit_hit(usage, &limits)),
             _ => None,
+        };
+        refs_out.output = match &outcome {
+            Outcome::Completed { stdout, .. } | Outcome::Failed { stdout, .. } => {
+                self.config.blobs.store_output(self.worker, stdout).await
+            }
         };
         Ok(Some(Ran {
             result: CallResult::Ran(outcome),

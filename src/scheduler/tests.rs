@@ -580,3 +580,5 @@ async fn a_ranked_after_worker_asks_about_the_request_only_at_its_turn() {
         "asked only about the call it ran"
     );
 }
+
+mod blobs;

@@ -202,6 +202,7 @@ pub(crate) async fn drive(
         mut output,
         mut input,
     } = attach;
+    let stdin_len = stdin.len();
     // Writing runs beside reading: a guest that never reads its input must not stall us.
     let mut writer = tokio::spawn(async move {
         let wrote = input.write_all(&stdin).await.and(input.flush().await);
@@ -215,7 +216,14 @@ pub(crate) async fn drive(
     let out_cap = limits.output_bytes;
     // Room for the stem cell's usage line on top of the guest's stderr tail.
     let err_cap = limits.stderr_bytes + 160;
-    let mut stdout = Vec::new();
+    // A large input often means a large output: room for it up front, not a copy at every
+    // doubling (untouched room is not resident).
+    let room = if stdin_len > 1 << 20 {
+        stdin_len.min(out_cap)
+    } else {
+        0
+    };
+    let mut stdout = Vec::with_capacity(room);
     let mut stderr: Vec<u8> = Vec::new();
     let mut first: Option<Instant> = None;
     let ended = tokio::time::timeout_at(deadline, async {

@@ -163,8 +163,15 @@ impl StemCell {
         let (overflow_tx, mut overflow_rx) = tokio::sync::oneshot::channel::<()>();
         let out_cap = limits.output_bytes;
         let mut stdout = self.stdout;
+        // A large input often means a large output (a transform, an echo): room for it up front
+        // instead of a copy at every doubling (untouched room is not resident).
+        let room = if call.input.len() > 1 << 20 {
+            call.input.len().min(out_cap)
+        } else {
+            0
+        };
         let out_task = tokio::spawn(async move {
-            let mut buf = Vec::new();
+            let mut buf = Vec::with_capacity(room);
             let mut chunk = vec![0u8; 64 << 10];
             loop {
                 match stdout.read(&mut chunk).await {

@@ -34,6 +34,14 @@ impl Capture {
         Capture::new(cap, false)
     }
 
+    /// Reserves room for `n` more bytes (at most the cap): a large output then fills one
+    /// allocation instead of copying itself at every doubling. Untouched, the room costs no
+    /// resident memory.
+    pub(crate) fn reserve(&self, n: usize) {
+        let mut buf = self.0.buf.lock_or_recover();
+        buf.reserve(n.min(self.0.cap));
+    }
+
     /// Keeps the last `cap` bytes; writes never fail.
     pub(crate) fn tail(cap: usize) -> Capture {
         Capture::new(cap, true)

@@ -597,16 +597,23 @@ async fn run_store(
 ) -> Result<Outcome, SandboxError> {
     let limits = &call.limits;
     let stdout = Capture::head(limits.output_bytes);
+    if call.input.len() > 1 << 20 {
+        // A large input often means a large output (a transform, an echo).
+        stdout.reserve(call.input.len());
+    }
     let stderr = Capture::tail(limits.stderr_bytes);
     let name = call
         .guest_env()
         .find(|(k, _)| *k == "SRE_FUNCTION")
         .map(|(_, v)| v.to_owned());
     let mut wasi = wasmtime_wasi::WasiCtxBuilder::new();
-    wasi.stdin(MemoryInputPipe::new(call.input.to_vec()))
-        .stdout(stdout.clone())
-        .stderr(stderr.clone())
-        .arg(name.as_deref().unwrap_or("main"));
+    // Shares the input's buffer (a 16 MiB input is not copied for stdin).
+    wasi.stdin(MemoryInputPipe::new(bytes::Bytes::from_owner(
+        call.input.clone(),
+    )))
+    .stdout(stdout.clone())
+    .stderr(stderr.clone())
+    .arg(name.as_deref().unwrap_or("main"));
     for (k, v) in call.guest_env() {
         wasi.env(k, v);
     }
