@@ -31,11 +31,7 @@ pub use report::{Cell, Report, Row, Verdict};
 /// this bounds a host-side hang).
 const CHECK_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// True when missing prerequisites are failures (`AIN_SRE_STRICT=1`, or `CI=true` as CI sets it).
-pub fn strict_from_env() -> bool {
-    let on = |k: &str| std::env::var(k).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
-    on("AIN_SRE_STRICT") || on("CI")
-}
+pub use crate::sandbox::strict_from_env;
 
 /// The tier configuration the suite starts: the worker's defaults, with its own cgroup parent,
 /// uid ranges, root directory and container owner label so it never touches a running worker's.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::event_handler::EventHandlerConfig;
 pub use super::exec::StateBudgets;
-use crate::ledger::crypto::PrivateKey;
+use ain_ledger::crypto::PrivateKey;
 
 /// The well-known key of `blockchain-configs/1-node` (address
 /// `0x00ADEc28B6a845a085e03591bE7550dd68673C1C`): the default validator, so the devnet looks like

@@ -12,8 +12,8 @@
 use serde_json::{Map, Value};
 
 use super::rules::Rule;
-use crate::ledger::crypto::is_checksum_address;
-use crate::ledger::tx::state::{format_path, is_variable_label};
+use ain_ledger::crypto::is_checksum_address;
+use ain_ledger::tx::state::{format_path, is_variable_label};
 
 /// The node's `min_gc_num_siblings_deleted` in genesis (base `blockchain_params.json:93`).
 pub const MIN_GC_NUM_SIBLINGS_DELETED: f64 = 100.0;

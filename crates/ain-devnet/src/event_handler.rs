@@ -11,7 +11,7 @@
 //! One deliberate difference: a frame that is not JSON at all gets `EMIT_ERROR` 70005 here, where
 //! the real node fails inside its error path and sends nothing.
 
-use crate::ledger::sync::LockExt;
+use ain_ledger::sync::LockExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -24,9 +24,9 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::ledger::block::Block;
-use crate::ledger::devnet::chain::{tx_json, tx_json_with_extra};
-use crate::ledger::tx::SignedTx;
+use crate::chain::{tx_json, tx_json_with_extra};
+use ain_ledger::block::Block;
+use ain_ledger::tx::SignedTx;
 
 /// A transaction as an event carries it: `tx_body`, `signature`, `hash`, `address`, and `extra`
 /// while it is pooled or executing. It is rendered to JSON only when an event carrying it is

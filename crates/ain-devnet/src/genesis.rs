@@ -18,9 +18,9 @@ use serde_json::{Value, json};
 use super::exec::execute_trusted;
 use super::perm::RuleCache;
 use super::state::State;
-use crate::ledger::block::{Block, ValidatorInfo, Validators, hash_json};
-use crate::ledger::crypto::{CryptoError, Hash, PrivateKey};
-use crate::ledger::tx::{NONCE_UNORDERED, Operation, SimpleOp, TxBody};
+use ain_ledger::block::{Block, ValidatorInfo, Validators, hash_json};
+use ain_ledger::crypto::{CryptoError, Hash, PrivateKey};
+use ain_ledger::tx::{NONCE_UNORDERED, Operation, SimpleOp, TxBody};
 
 /// The node's `genesis_timestamp`.
 pub const GENESIS_TIMESTAMP: u64 = 1_640_995_199_999;
@@ -166,8 +166,8 @@ pub fn build_genesis(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::devnet::state::TreeKind;
-    use crate::ledger::follower::verify_genesis;
+    use crate::state::TreeKind;
+    use ain_ledger::follower::verify_genesis;
 
     #[test]
     fn genesis_verifies_and_sets_up_apps() {

@@ -102,9 +102,11 @@
 //! - [`store`]: redb persistence and the group-commit writer.
 //! - [`genesis`], [`config`], [`codes`]; [`event_handler`]: the WebSocket event-handler server.
 
+#![forbid(unsafe_code)]
+
 pub mod chain;
 /// The node's result codes (shared with the JSON-RPC client).
-pub use super::codes;
+pub use ain_ledger::codes;
 pub mod config;
 pub mod configs;
 pub mod event_handler;

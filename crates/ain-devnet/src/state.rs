@@ -25,7 +25,7 @@ use imbl::OrdMap;
 
 use serde_json::{Map, Value};
 
-use crate::ledger::block::hash_json;
+use ain_ledger::block::hash_json;
 
 /// One node of a state tree.
 #[derive(Clone, Debug, PartialEq)]

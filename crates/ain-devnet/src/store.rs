@@ -13,7 +13,7 @@
 //! accepted txs) and then publishes the highest durable sequence, which callers await before
 //! answering. Without `--data` the same code runs on redb's in-memory backend.
 
-use crate::ledger::sync::LockExt;
+use ain_ledger::sync::LockExt;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 

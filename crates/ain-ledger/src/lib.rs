@@ -1,6 +1,7 @@
 //! The AI Network ledger library: everything ain-sre knows about the chain, and nothing else.
 //!
-//! `ledger` imports nothing from the rest of the crate, so it can be read, tested and reused alone.
+//! It depends on no other crate of the ain-sre workspace, so it can be read, tested and reused alone
+//! (the built-in chain is the `ain-devnet` crate, built on this one).
 //!
 //! - [`json`]: stable JSON text, byte-identical to what ain-util hashes;
 //! - [`codes`]: the node's result codes, one table for client and built-in chain;
@@ -12,12 +13,12 @@
 //! - [`events`]: the event-handler WebSocket client (filters, keepalive, reconnect, typed events);
 //! - [`follower`]: the verifying follower of finalized blocks, with its persisted cursor;
 //! - [`sync`]: the poison-tolerant lock;
-//! - [`devnet`]: the built-in AIN-compatible chain.
+
+#![forbid(unsafe_code)]
 
 pub mod block;
 pub mod codes;
 pub mod crypto;
-pub mod devnet;
 pub mod events;
 pub mod follower;
 pub mod json;

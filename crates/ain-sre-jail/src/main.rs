@@ -5,12 +5,14 @@
 //! One other mode: started with `--wasm-compile` by the WASM tier, it compiles one module under
 //! CPU and memory limits, outside the worker (see `sandbox::wasm`).
 
+#![forbid(unsafe_code)]
+
 fn main() {
     if std::env::args_os()
         .nth(1)
-        .is_some_and(|a| a == ain_sre::sandbox::wasm::COMPILE_CHILD_FLAG)
+        .is_some_and(|a| a == sre_sandbox::wasm::COMPILE_CHILD_FLAG)
     {
-        ain_sre::sandbox::wasm::compile_child_main()
+        sre_sandbox::wasm::compile_child_main()
     }
-    ain_sre::sandbox::process::jail_main()
+    sre_sandbox::process::jail_main()
 }

@@ -80,7 +80,7 @@ impl Sandbox for FakeSandbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::{Failure, Limits};
+    use crate::{Failure, Limits};
 
     const EXPECTED_MODULE_SHA256: &str =
         "1885772b94ca41b360d9bd07535547f4c8ef16cbe7e49d2c8e9780247e26c4de";

@@ -9,17 +9,40 @@
 //! [`Outcome`] that the worker signs and posts. Only host faults (the engine is broken, Docker is
 //! down) are [`SandboxError`]s. Code that can never run (a module importing sockets, an unknown
 //! runtime) is [`SandboxError::Rejected`], which the worker answers with a `rejected` response.
+//!
+//! The crate also holds the catalogs the tiers read ([`config`]: `runtimes/*.toml`,
+//! `sandbox-profiles/*.toml`). Each tier is a Cargo feature (`wasm`, `container`, `process`;
+//! default all): a build without one reports that tier unavailable, as a host without it would.
+//! This is the workspace's only crate with `unsafe` code (the process tier's `linux` module and
+//! the WASM tier's artifact loading, each allowed where it is).
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub mod any;
+pub mod config;
+#[cfg(feature = "container")]
 pub mod container;
 pub mod doctor;
 pub mod fake;
 pub mod process;
+pub mod sync;
+#[cfg(not(all(feature = "wasm", feature = "container")))]
+mod tier_off;
+#[cfg(feature = "wasm")]
 pub mod wasm;
+#[cfg(not(feature = "container"))]
+pub use tier_off::container;
+#[cfg(not(feature = "wasm"))]
+pub use tier_off::wasm;
+
+/// True when missing prerequisites are failures (`AIN_SRE_STRICT=1`, or `CI=true` as CI sets it):
+/// a test whose tier, engine or privilege is missing fails instead of skipping.
+pub fn strict_from_env() -> bool {
+    let on = |k: &str| std::env::var(k).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
+    on("AIN_SRE_STRICT") || on("CI")
+}
 
 /// Which isolation technology runs a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

@@ -8,15 +8,15 @@ use serde_json::{Value, json};
 
 use super::pool::PoolTx;
 use super::{Chain, ChainError, ChainParams, TxRecord};
-use crate::ledger::block::Block;
-use crate::ledger::crypto::PrivateKey;
-use crate::ledger::devnet::event_handler::EventTx;
-use crate::ledger::devnet::exec::{TxEnv, execute_trusted, execute_tx};
-use crate::ledger::devnet::genesis::{GENESIS_TIMESTAMP, GenesisParams, build_genesis};
-use crate::ledger::devnet::perm::RuleCache;
-use crate::ledger::devnet::state::State;
-use crate::ledger::devnet::store::{Persister, Store, WriteOp};
-use crate::ledger::tx::Operation;
+use crate::event_handler::EventTx;
+use crate::exec::{TxEnv, execute_trusted, execute_tx};
+use crate::genesis::{GENESIS_TIMESTAMP, GenesisParams, build_genesis};
+use crate::perm::RuleCache;
+use crate::state::State;
+use crate::store::{Persister, Store, WriteOp};
+use ain_ledger::block::Block;
+use ain_ledger::crypto::PrivateKey;
+use ain_ledger::tx::Operation;
 
 fn invalid(msg: impl Into<String>) -> ChainError {
     ChainError::Invalid(msg.into())
@@ -49,7 +49,7 @@ fn genesis_state(genesis: &Block, rules: &mut RuleCache) -> Result<State, ChainE
 fn fresh_genesis_time() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static LAST: AtomicU64 = AtomicU64::new(0);
-    let now = crate::ledger::now_ms().max(GENESIS_TIMESTAMP);
+    let now = ain_ledger::now_ms().max(GENESIS_TIMESTAMP);
     let prev = LAST
         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
             Some(now.max(last + 1))

@@ -19,9 +19,9 @@ use super::exec::ExecParams;
 use super::perm::RuleCache;
 use super::state::State;
 use super::store::{Persister, Store, StoreError};
-use crate::ledger::block::Block;
-use crate::ledger::crypto::{Address, CryptoError, Hash, PrivateKey};
-use crate::ledger::tx::SignedTx;
+use ain_ledger::block::Block;
+use ain_ledger::crypto::{Address, CryptoError, Hash, PrivateKey};
+use ain_ledger::tx::SignedTx;
 
 mod load;
 mod pool;

@@ -7,12 +7,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{Chain, ChainError, TxRecord, tx_json, tx_json_with_extra};
-use crate::ledger::crypto::Hash;
-use crate::ledger::devnet::codes;
-use crate::ledger::devnet::event_handler::{ChainEvent, EventTx};
-use crate::ledger::devnet::exec::{TxEnv, execute_tx, tx_result};
-use crate::ledger::devnet::store::WriteOp;
-use crate::ledger::tx::SignedTx;
+use crate::codes;
+use crate::event_handler::{ChainEvent, EventTx};
+use crate::exec::{TxEnv, execute_tx, tx_result};
+use crate::store::WriteOp;
+use ain_ledger::crypto::Hash;
+use ain_ledger::tx::SignedTx;
 
 /// A tx waiting for a block.
 #[derive(Clone, Debug, Serialize, Deserialize)]

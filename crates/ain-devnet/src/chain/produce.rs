@@ -9,17 +9,17 @@ use serde_json::{Map, Value, json};
 
 use super::pool::PoolTx;
 use super::{Chain, ChainParams, TxRecord};
-use crate::ledger::block::consensus::{ProposalValue, VoteValue, proposal_tx_body, vote_tx_body};
-use crate::ledger::block::{Block, hash_json, hash_receipts, hash_tx_list};
-use crate::ledger::crypto::{CryptoError, Hash, PrivateKey};
-use crate::ledger::devnet::codes;
-use crate::ledger::devnet::event_handler::{ChainEvent, EventTx};
-use crate::ledger::devnet::exec::{TxEnv, execute_tx};
-use crate::ledger::devnet::genesis::GENESIS_TIMESTAMP;
-use crate::ledger::devnet::perm::RuleCache;
-use crate::ledger::devnet::state::State;
-use crate::ledger::devnet::store::WriteOp;
-use crate::ledger::json::js_object_sizeof;
+use crate::codes;
+use crate::event_handler::{ChainEvent, EventTx};
+use crate::exec::{TxEnv, execute_tx};
+use crate::genesis::GENESIS_TIMESTAMP;
+use crate::perm::RuleCache;
+use crate::state::State;
+use crate::store::WriteOp;
+use ain_ledger::block::consensus::{ProposalValue, VoteValue, proposal_tx_body, vote_tx_body};
+use ain_ledger::block::{Block, hash_json, hash_receipts, hash_tx_list};
+use ain_ledger::crypto::{CryptoError, Hash, PrivateKey};
+use ain_ledger::json::js_object_sizeof;
 
 /// What the next block is built from.
 pub struct Draft {

@@ -3,11 +3,11 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::*;
-use crate::ledger::devnet::config::{DEFAULT_VALIDATOR_KEY, PoolLimits};
-use crate::ledger::devnet::event_handler::ChainEvent;
-use crate::ledger::devnet::store::WriteOp;
-use crate::ledger::follower::verify_chain;
-use crate::ledger::tx::{SimpleOp, TxBody};
+use crate::config::{DEFAULT_VALIDATOR_KEY, PoolLimits};
+use crate::event_handler::ChainEvent;
+use crate::store::WriteOp;
+use ain_ledger::follower::verify_chain;
+use ain_ledger::tx::{SimpleOp, TxBody};
 
 fn params() -> ChainParams {
     ChainParams {

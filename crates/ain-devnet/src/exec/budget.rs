@@ -8,10 +8,10 @@
 use serde_json::{Value, json};
 
 use super::super::state::{State, StateInfo, TreeKind};
-use crate::ledger::devnet::codes;
-use crate::ledger::json::js_f64;
-use crate::ledger::tx::Operation;
-use crate::ledger::tx::state::parse_path;
+use crate::codes;
+use ain_ledger::json::js_f64;
+use ain_ledger::tx::Operation;
+use ain_ledger::tx::state::parse_path;
 
 /// Where the node's 10905 message sends the user.
 const STAKING_DOCS: &str =

@@ -24,9 +24,9 @@ use super::codes;
 use super::event_handler::{ChainEvent, EventTx};
 use super::perm::{Auth, EvalEnv, RuleCache};
 use super::state::{State, TreeKind};
-use crate::ledger::json::{js_number, stable_stringify};
-use crate::ledger::tx::state::parse_path;
-use crate::ledger::tx::{OpType, Operation, SignedTx, SimpleOp};
+use ain_ledger::json::{js_number, stable_stringify};
+use ain_ledger::tx::state::parse_path;
+use ain_ledger::tx::{OpType, Operation, SignedTx, SimpleOp};
 
 pub mod budget;
 mod native;
@@ -248,7 +248,7 @@ fn precheck(
             Some(format!(
                 "Invalid nonce: {} !== {}",
                 body.nonce,
-                crate::ledger::json::js_f64(account_nonce)
+                ain_ledger::json::js_f64(account_nonce)
             )),
             0,
         ));
@@ -259,7 +259,7 @@ fn precheck(
             Some(format!(
                 "Invalid timestamp: {} <= {}",
                 js_number(&body.timestamp),
-                crate::ledger::json::js_f64(account_ts)
+                ain_ledger::json::js_f64(account_ts)
             )),
             0,
         ));

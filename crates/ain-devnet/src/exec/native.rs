@@ -11,12 +11,12 @@
 use serde_json::{Map, Value, json};
 
 use super::Exec;
-use crate::ledger::crypto::is_checksum_address;
-use crate::ledger::devnet::codes;
-use crate::ledger::devnet::configs::ConfigKind;
-use crate::ledger::devnet::perm::{self, Auth};
-use crate::ledger::devnet::state::TreeKind;
-use crate::ledger::tx::state::{format_path, is_valid_app_name};
+use crate::codes;
+use crate::configs::ConfigKind;
+use crate::perm::{self, Auth};
+use crate::state::TreeKind;
+use ain_ledger::crypto::is_checksum_address;
+use ain_ledger::tx::state::{format_path, is_valid_app_name};
 
 /// The node's `rest_function_call_gas_amount`.
 const REST_FUNCTION_CALL_GAS: i64 = 100;
@@ -269,7 +269,7 @@ impl Exec<'_> {
             return call.finish(codes::FUNC_FAILURE);
         };
         let svc = format!("staking|{app}|{addr}|{key}");
-        let ts = crate::ledger::json::js_f64(self.env.timestamp);
+        let ts = ain_ledger::json::js_f64(self.env.timestamp);
         let transfer = [
             "transfer",
             addr.as_str(),
@@ -285,7 +285,7 @@ impl Exec<'_> {
         if !self.state.value(&transfer).is_null() || balance < amount {
             return call.finish(codes::FUNC_FAILURE);
         }
-        let add = |state: &mut crate::ledger::devnet::state::State, labels: &[&str], d: f64| {
+        let add = |state: &mut crate::state::State, labels: &[&str], d: f64| {
             let cur = state.value(labels).as_f64().unwrap_or(0.0);
             state.write(TreeKind::Values, labels, &super::ops::js_num_value(cur + d));
         };

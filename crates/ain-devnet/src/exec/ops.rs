@@ -4,11 +4,11 @@
 use serde_json::{Map, Number, Value, json};
 
 use super::Exec;
-use crate::ledger::devnet::codes;
-use crate::ledger::devnet::configs::{self, ConfigKind};
-use crate::ledger::devnet::perm::{self, Auth, OwnerCheck};
-use crate::ledger::devnet::state::TreeKind;
-use crate::ledger::tx::state::{check_state_value, format_path, is_valid_state_label, parse_path};
+use crate::codes;
+use crate::configs::{self, ConfigKind};
+use crate::perm::{self, Auth, OwnerCheck};
+use crate::state::TreeKind;
+use ain_ledger::tx::state::{check_state_value, format_path, is_valid_state_label, parse_path};
 
 /// The node's `unit_write_gas_amount`: the bandwidth gas every op reports.
 pub(crate) const UNIT_WRITE_GAS: i64 = 1;
@@ -295,6 +295,6 @@ fn js_text(v: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Object(_) => "[object Object]".into(),
         Value::Array(_) => String::new(),
-        other => crate::ledger::json::stable_stringify(other),
+        other => ain_ledger::json::stable_stringify(other),
     }
 }

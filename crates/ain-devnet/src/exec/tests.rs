@@ -1,9 +1,9 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::ledger::crypto::PrivateKey;
-use crate::ledger::devnet::genesis::{GenesisParams, build_genesis};
-use crate::ledger::tx::TxBody;
+use crate::genesis::{GenesisParams, build_genesis};
+use ain_ledger::crypto::PrivateKey;
+use ain_ledger::tx::TxBody;
 
 const SK: &str = "b22c95ffc4a5c096f7d7d0487ba963ce6ac945bdc91c79b64ce209de289bec96";
 const SK2: &str = "d36d9bd96fc4d28d1c282bfdc71656e1d40fabcb0cccb7fb7b0a127a0a574d5e";
@@ -25,7 +25,7 @@ impl T {
                 chain_id: 0,
                 network_id: 0,
                 stake: 1,
-                timestamp: crate::ledger::devnet::genesis::GENESIS_TIMESTAMP,
+                timestamp: crate::genesis::GENESIS_TIMESTAMP,
                 balances: vec![(addr(SK), 1000)],
             },
         )
@@ -57,7 +57,7 @@ impl T {
             &mut self.rules,
             &self.params,
             &tx,
-            &crate::ledger::devnet::event_handler::EventTx::None,
+            &crate::event_handler::EventTx::None,
             env,
         )
     }
@@ -263,7 +263,7 @@ fn nonces_and_prechecks() {
         &mut t.rules,
         &t.params,
         &old,
-        &crate::ledger::devnet::event_handler::EventTx::None,
+        &crate::event_handler::EventTx::None,
         env,
     );
     assert_eq!(e.result["code"], 10713);
@@ -276,7 +276,7 @@ fn nonces_and_prechecks() {
         &mut t.rules,
         &t.params,
         &tx,
-        &crate::ledger::devnet::event_handler::EventTx::None,
+        &crate::event_handler::EventTx::None,
         env,
     );
     assert_eq!(e.result["code"], 10714);

@@ -17,8 +17,8 @@ use serde_json::{Map, Value};
 use super::codes;
 use super::rules::Rule;
 use super::state::{Node, State, TreeKind};
-use crate::ledger::json::stable_stringify;
-use crate::ledger::tx::state::format_path;
+use ain_ledger::json::stable_stringify;
+use ain_ledger::tx::state::format_path;
 
 mod value;
 

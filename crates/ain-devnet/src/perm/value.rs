@@ -6,11 +6,11 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::{Auth, Denied, EvalEnv, RuleCache, deny, has_config, subtree_configs};
-use crate::ledger::devnet::codes;
-use crate::ledger::devnet::rules::{EvalError, RuleContext};
-use crate::ledger::devnet::state::{Node, State, TreeKind};
-use crate::ledger::json::{js_f64, stable_stringify, write_js_string};
-use crate::ledger::tx::state::format_path;
+use crate::codes;
+use crate::rules::{EvalError, RuleContext};
+use crate::state::{Node, State, TreeKind};
+use ain_ledger::json::{js_f64, stable_stringify, write_js_string};
+use ain_ledger::tx::state::format_path;
 
 /// The result of walking the rule tree along a value path.
 struct RuleWalk<'a> {
@@ -245,7 +245,7 @@ fn check_state_rule(walk: &RuleWalk<'_>, labels: &[&str], new_value: &Value) -> 
         .unwrap_or(Value::Null);
     let limit = |k: &str| state.get(k).and_then(Value::as_f64);
     let mut ok = limit("max_bytes")
-        .is_none_or(|m| crate::ledger::json::js_object_sizeof(new_value) as f64 <= m);
+        .is_none_or(|m| ain_ledger::json::js_object_sizeof(new_value) as f64 <= m);
     if ok && new_value.is_object() {
         let children = new_value.as_object().map_or(0, |o| o.len()) as f64;
         let (height, size) = height_and_size(new_value);

@@ -13,7 +13,7 @@ use super::js::{
     number_to_string, string_to_number, utf16_len,
 };
 use super::{EvalError, RuleContext};
-use crate::ledger::crypto::is_checksum_address;
+use ain_ledger::crypto::is_checksum_address;
 
 /// How deep `String(array)` may recurse into nested arrays before giving up.
 const MAX_JOIN_DEPTH: usize = 32;

@@ -4,7 +4,7 @@
 
 use std::cmp::Ordering;
 
-use crate::ledger::json::js_f64;
+use ain_ledger::json::js_f64;
 
 /// `WhiteSpace` of ECMA-262 §12.2 (tab, VT, FF, space, NBSP, ZWNBSP and the `Zs` category).
 pub(super) fn is_js_space(c: char) -> bool {

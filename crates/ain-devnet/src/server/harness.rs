@@ -8,11 +8,11 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::{DevnetError, Server, chain_params, rpc};
-use crate::ledger::block::Block;
-use crate::ledger::devnet::DevnetConfig;
-use crate::ledger::devnet::chain::{self, Chain, ChainError};
-use crate::ledger::devnet::perm::RuleCache;
-use crate::ledger::devnet::store::Store;
+use crate::DevnetConfig;
+use crate::chain::{self, Chain, ChainError};
+use crate::perm::RuleCache;
+use crate::store::Store;
+use ain_ledger::block::Block;
 
 /// A fresh in-memory devnet driven call by call. Blocks are produced only when asked.
 #[doc(hidden)]
@@ -50,7 +50,7 @@ impl RpcHarness {
         let Some(draft) = self.server.chain().draft() else {
             return Ok(None);
         };
-        let built = match chain::build(draft, &mut self.rules, crate::ledger::now_ms()) {
+        let built = match chain::build(draft, &mut self.rules, ain_ledger::now_ms()) {
             Ok(built) => built,
             Err(e) => {
                 self.server.chain().abandon();

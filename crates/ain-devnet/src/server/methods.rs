@@ -6,13 +6,13 @@ use serde_json::{Map, Value, json};
 
 use super::Server;
 use super::rpc::{PROTOCOL_VERSION, coerce};
-use crate::ledger::block::Block;
-use crate::ledger::crypto::{Address, Hash};
-use crate::ledger::devnet::chain::{Chain, ChainError};
-use crate::ledger::devnet::codes;
-use crate::ledger::devnet::perm::{self, Auth, EvalEnv, OwnerCheck, RuleCache};
-use crate::ledger::devnet::state::{State, TreeKind};
-use crate::ledger::tx::state::{is_valid_app_name, is_valid_state_label, parse_path};
+use crate::chain::{Chain, ChainError};
+use crate::codes;
+use crate::perm::{self, Auth, EvalEnv, OwnerCheck, RuleCache};
+use crate::state::{State, TreeKind};
+use ain_ledger::block::Block;
+use ain_ledger::crypto::{Address, Hash};
+use ain_ledger::tx::state::{is_valid_app_name, is_valid_state_label, parse_path};
 
 /// A method's answer object (`result` and maybe `code`/`message`), or an internal error.
 pub(super) type Answer = Result<Map<String, Value>, String>;
@@ -172,7 +172,7 @@ fn eval_rule(chain: &Chain, p: &Map<String, Value>) -> Answer {
         timestamp: p
             .get("timestamp")
             .and_then(Value::as_f64)
-            .unwrap_or(crate::ledger::now_ms() as f64),
+            .unwrap_or(ain_ledger::now_ms() as f64),
         block_number: tip.number + 1,
         block_time: tip.timestamp,
     };
@@ -204,7 +204,7 @@ fn eval_owner(chain: &Chain, p: &Map<String, Value>) -> Answer {
             let msg = format!(
                 "Invalid permission '{}' for local path '{}' with auth '{}'",
                 other.unwrap_or("undefined"),
-                crate::ledger::tx::state::format_path(labels.iter().copied()),
+                ain_ledger::tx::state::format_path(labels.iter().copied()),
                 auth.to_json()
             );
             return ok(json!({"code": codes::EVAL_OWNER_INVALID_PERMISSION, "message": msg}));
@@ -309,7 +309,7 @@ fn read_method(server: &Arc<Server>, method: &str, p: &Map<String, Value>) -> Op
             "ain_getAddress" => ok(json!(chain.validator())),
             // `node/index.js:609-651` (ain-node-semantics.md §1.6): null without `app_name`.
             "ain_getStateUsage" => ok(match p.get("app_name").and_then(Value::as_str) {
-                Some(app) => crate::ledger::devnet::exec::budget::state_usage(
+                Some(app) => crate::exec::budget::state_usage(
                     chain.pending_state(),
                     &server.config.budgets,
                     app,

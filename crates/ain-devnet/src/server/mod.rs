@@ -8,7 +8,7 @@
 //!  events --> EventHandler (WebSocket, port 5100) <-- TxLookup (lock)
 //! ```
 
-use crate::ledger::sync::LockExt;
+use ain_ledger::sync::LockExt;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -25,7 +25,7 @@ use super::event_handler::{ChainEvent, EventHandler, TxLookup};
 use super::exec::ExecParams;
 use super::perm::RuleCache;
 use super::store::{Persister, Store};
-use crate::ledger::crypto::{Address, Hash};
+use ain_ledger::crypto::{Address, Hash};
 
 mod harness;
 mod methods;
@@ -255,7 +255,7 @@ async fn produce_blocks(server: Arc<Server>, cancel: CancellationToken) {
             continue;
         };
         let (built, back) = match tokio::task::spawn_blocking(move || {
-            let built = chain::build(draft, &mut rules, crate::ledger::now_ms());
+            let built = chain::build(draft, &mut rules, ain_ledger::now_ms());
             (built, rules)
         })
         .await
@@ -324,7 +324,7 @@ impl DevnetHandle {
 
     /// A value in the pending state (for embedding and tests).
     pub fn value(&self, path: &str) -> Value {
-        let labels = crate::ledger::tx::state::parse_path(path);
+        let labels = ain_ledger::tx::state::parse_path(path);
         self.server.chain().pending_state().value(&labels)
     }
 

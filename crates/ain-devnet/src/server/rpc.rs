@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::Server;
-use crate::ledger::devnet::codes;
+use crate::codes;
 
 /// The protocol version the devnet reports (ain-blockchain 1.6.0).
 pub const PROTOCOL_VERSION: &str = "1.6.0";
@@ -50,7 +50,7 @@ fn bare(code: i64, message: &str) -> Value {
 pub fn coerce(version: &Value) -> Option<(u64, u64, u64)> {
     let text = match version {
         Value::String(s) => s.clone(),
-        Value::Number(n) => crate::ledger::json::js_number(n),
+        Value::Number(n) => ain_ledger::json::js_number(n),
         _ => return None,
     };
     let b = text.as_bytes();

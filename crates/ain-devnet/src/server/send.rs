@@ -7,7 +7,7 @@
 //! An accepted tx is answered only after its pool entry is durable in the store, so an answer
 //! with a `tx_hash` survives kill -9.
 //!
-//! [`Chain::accept`]: crate::ledger::devnet::chain::Chain::accept
+//! [`Chain::accept`]: crate::chain::Chain::accept
 
 use std::sync::Arc;
 
@@ -15,11 +15,11 @@ use serde_json::{Map, Value, json};
 
 use super::Server;
 use super::methods::Answer;
-use crate::ledger::crypto::Signature;
-use crate::ledger::devnet::codes;
-use crate::ledger::json::js_object_sizeof;
-use crate::ledger::now_ms;
-use crate::ledger::tx::{SignedTx, TxBody};
+use crate::codes;
+use ain_ledger::crypto::Signature;
+use ain_ledger::json::js_object_sizeof;
+use ain_ledger::now_ms;
+use ain_ledger::tx::{SignedTx, TxBody};
 
 /// JS truthiness.
 fn truthy(v: Option<&Value>) -> bool {

@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value};
 
 use super::{Block, Validators, empty_hash, total_stake};
-use crate::ledger::crypto::{Address, Hash};
-use crate::ledger::tx::state::parse_path;
-use crate::ledger::tx::{NONCE_UNORDERED, OpType, Operation, SimpleOp, TxBody};
+use crate::crypto::{Address, Hash};
+use crate::tx::state::parse_path;
+use crate::tx::{NONCE_UNORDERED, OpType, Operation, SimpleOp, TxBody};
 
 /// The value of a proposal write. Field for field what `getProposalTx` signs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -220,7 +220,7 @@ fn parse_number(label: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::crypto::PrivateKey;
+    use crate::crypto::PrivateKey;
     use serde_json::json;
 
     const NODE_SK: &str = "b22c95ffc4a5c096f7d7d0487ba963ce6ac945bdc91c79b64ce209de289bec96";

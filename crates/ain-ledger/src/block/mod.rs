@@ -159,7 +159,7 @@ impl Block {
     pub fn tx_succeeded(&self, i: usize) -> bool {
         self.receipts
             .get(i)
-            .is_some_and(|r| crate::ledger::rpc::TxResult::new(r.clone()).is_success())
+            .is_some_and(|r| crate::rpc::TxResult::new(r.clone()).is_success())
     }
 
     /// Recomputes the four body hashes from the bodies.
@@ -213,7 +213,7 @@ impl Block {
 pub(crate) mod empty_hash {
     use serde::{Deserialize, Deserializer, Serializer};
 
-    use crate::ledger::crypto::Hash;
+    use crate::crypto::Hash;
 
     pub(crate) fn text(h: &Option<Hash>) -> String {
         h.map(|h| h.to_string()).unwrap_or_default()
@@ -238,10 +238,7 @@ mod tests {
 
     #[test]
     fn a_set_succeeds_when_every_op_in_its_result_list_did() {
-        let mut b = synthetic::genesis(
-            &crate::ledger::crypto::PrivateKey::generate(),
-            Validators::new(),
-        );
+        let mut b = synthetic::genesis(&crate::crypto::PrivateKey::generate(), Validators::new());
         b.receipts = vec![
             json!({"code": 0, "gas_amount_charged": 8, "gas_cost_total": 0}),
             json!({"code": 10905, "gas_amount_charged": 8, "gas_cost_total": 0}),

@@ -5,8 +5,8 @@ use serde_json::{Number, json};
 
 use super::consensus::{ProposalValue, VoteValue, proposal_tx_body, vote_tx_body};
 use super::{Block, ValidatorInfo, Validators};
-use crate::ledger::crypto::{Hash, PrivateKey};
-use crate::ledger::tx::SignedTx;
+use crate::crypto::{Hash, PrivateKey};
+use crate::tx::SignedTx;
 
 /// A proposal tx for `block`, signed by `key`, as the node builds it (chain id 0).
 pub fn proposal_for(block: &Block, key: &PrivateKey) -> SignedTx {
@@ -109,7 +109,7 @@ pub fn single_validator_chain(
     blocks: usize,
     txs_per_block: usize,
 ) -> Vec<Block> {
-    use crate::ledger::tx::{Operation, SimpleOp, TxBody};
+    use crate::tx::{Operation, SimpleOp, TxBody};
     let stake = 10_000_000;
     let validators = validator_set(&[(validator, stake)]);
     let users: Vec<PrivateKey> = (0..8).map(|_| PrivateKey::generate()).collect();

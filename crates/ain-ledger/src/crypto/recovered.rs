@@ -11,7 +11,7 @@
 //! tx hashes themselves already rule out: the memo changes no answer, only how fast it comes. Two
 //! generations of at most [`GENERATION`] entries each bound its memory (~0.5 MB full).
 
-use crate::ledger::sync::LockExt;
+use crate::sync::LockExt;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
@@ -86,14 +86,14 @@ pub(super) fn remember(sig: &Signature, chain_id: u64, address: Address) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::crypto::{Hash, PrivateKey};
+    use crate::crypto::{Hash, PrivateKey};
 
     #[test]
     fn generations_bound_the_memo() {
         let mut m = Memo::default();
         let key = PrivateKey::generate();
         let sig = key.sign_hash(&Hash([7; 32]), 0).unwrap();
-        let k = |i: usize| Key(crate::ledger::crypto::keccak256(&i.to_be_bytes()));
+        let k = |i: usize| Key(crate::crypto::keccak256(&i.to_be_bytes()));
         m.insert(Key::of(&sig, 0), key.address());
         for i in 0..GENERATION - 1 {
             m.insert(k(i), key.address());

@@ -7,8 +7,8 @@
 
 use std::fmt::Write as _;
 
-use crate::ledger::crypto::Hash;
-use crate::ledger::json::write_js_string;
+use crate::crypto::Hash;
+use crate::json::write_js_string;
 
 use super::frame::EventSource;
 

@@ -14,8 +14,8 @@ use std::fmt;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
-use crate::ledger::crypto::{Address, Hash, Signature};
-use crate::ledger::rpc::TxState;
+use crate::crypto::{Address, Hash, Signature};
+use crate::rpc::TxState;
 
 /// One decoded node→client frame.
 #[derive(Debug, Clone, PartialEq)]

@@ -17,7 +17,7 @@ mod filter;
 mod frame;
 mod manager;
 
-pub use crate::ledger::rpc::TxState;
+pub use crate::rpc::TxState;
 pub use client::{ClientEvent, EventClient, EventHandle, EventStats};
 pub use config::EventsConfig;
 pub use filter::{

@@ -4,7 +4,7 @@
 //! stable identifier (`transactions_hash`, `proposal_signer`, …) for logs, metrics and the CLI,
 //! plus what was found, so an operator can see exactly why the follower stopped.
 
-use crate::ledger::crypto::{Address, CryptoError, Hash};
+use crate::crypto::{Address, CryptoError, Hash};
 
 /// Which transaction list of a block a failing tx is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

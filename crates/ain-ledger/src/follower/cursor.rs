@@ -14,8 +14,8 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::verify::Anchor;
-use crate::ledger::crypto::{Hash, hash_stable_text};
-use crate::ledger::json::stable_stringify;
+use crate::crypto::{Hash, hash_stable_text};
+use crate::json::stable_stringify;
 
 const FORMAT: &str = "ain-sre-follower-cursor/1";
 
@@ -204,11 +204,11 @@ impl CursorStore for MemoryCursorStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::block::ValidatorInfo;
-    use crate::ledger::crypto::Address;
+    use crate::block::ValidatorInfo;
+    use crate::crypto::Address;
 
     fn cursor(n: u64) -> Cursor {
-        let mut validators = crate::ledger::block::Validators::new();
+        let mut validators = crate::block::Validators::new();
         validators.insert(
             Address([7; 20]),
             ValidatorInfo {

@@ -26,8 +26,8 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, watch};
 
-use crate::ledger::block::Block;
-use crate::ledger::crypto::Hash;
+use crate::block::Block;
+use crate::crypto::Hash;
 
 mod check;
 pub mod cursor;

@@ -15,8 +15,8 @@
 //! retrying forever behind a worker that looks alive but answers nothing.
 
 use super::source::{BlockSource, SourceError};
-use crate::ledger::block::Block;
-use crate::ledger::rpc::{RpcClient, RpcError};
+use crate::block::Block;
+use crate::rpc::{RpcClient, RpcError};
 
 /// Sorts a node error by the policy above.
 pub fn classify(e: RpcError) -> SourceError {
@@ -47,7 +47,7 @@ impl BlockSource for RpcClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::rpc::codes;
+    use crate::rpc::codes;
 
     #[test]
     fn what_may_succeed_later_is_retried_and_the_rest_stops_the_follower() {

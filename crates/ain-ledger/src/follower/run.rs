@@ -13,8 +13,8 @@ use super::{
     Ack, BlockSource, Cursor, Follower, FollowerError, FollowerEvent, FollowerExit, SourceError,
     TrustedGenesis, VerifyError,
 };
-use crate::ledger::block::Block;
-use crate::ledger::crypto::Hash;
+use crate::block::Block;
+use crate::crypto::Hash;
 
 /// Where the loop stands.
 struct Progress {

@@ -4,11 +4,11 @@
 //! `ain_getBlockList` (`rpc_source`, which also states the transient/permanent error policy); [`MemorySource`] serves fixture or synthetic blocks to tests and offline
 //! tools. The follower trusts a source for nothing but availability: every block is verified.
 
-use crate::ledger::sync::LockExt;
+use crate::sync::LockExt;
 use std::future::Future;
 use std::sync::Mutex;
 
-use crate::ledger::block::Block;
+use crate::block::Block;
 
 /// The node caps `ain_getBlockList` at this many blocks per call (`CHAIN_SEGMENT_LENGTH`).
 pub const MAX_BLOCKS_PER_CALL: u64 = 20;

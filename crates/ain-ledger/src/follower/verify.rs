@@ -23,14 +23,14 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ledger::block::consensus::{ConsensusTx, parse_consensus_tx};
-use crate::ledger::block::{
+use crate::block::consensus::{ConsensusTx, parse_consensus_tx};
+use crate::block::{
     Block, Validators, hash_json, hash_receipts, hash_tx_list_with_texts, total_stake,
 };
-use crate::ledger::crypto::{Address, Hash};
+use crate::crypto::{Address, Hash};
 
 pub use super::check::{FailedCheck, TxList, VerifyError};
-use crate::ledger::tx::{SignedTx, TxVerifyError};
+use crate::tx::{SignedTx, TxVerifyError};
 
 /// What must be known of a verified block to verify its successor. Small enough to persist.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,7 +15,7 @@ use super::error::RpcError;
 use super::get::{GetRequest, StateView};
 use super::send::SendResult;
 use super::{RpcClient, decode_raw};
-use crate::ledger::crypto::{Address, Hash, Signature};
+use crate::crypto::{Address, Hash, Signature};
 
 /// Most txs one `ain_sendSignedTransactionBatch` may carry (`batch_tx_list_size_limit`).
 pub const MAX_BATCH_TXS: usize = 50;

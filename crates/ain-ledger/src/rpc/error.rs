@@ -6,7 +6,7 @@
 //! [`TxResult::is_transient_failure`](super::TxResult::is_transient_failure) both defer to it.
 
 /// The node's result codes (one table for the whole ledger).
-pub use crate::ledger::codes;
+pub use crate::codes;
 
 /// True for node codes that describe the node's momentary state rather than the request: full
 /// pools (10704, 10705, 10715, 10716) and a node that is not serving yet (18001). Resending the

@@ -10,7 +10,7 @@
 use serde_json::{Map, Value};
 
 use super::error::{RpcError, codes, is_transient_code};
-use crate::ledger::crypto::Hash;
+use crate::crypto::Hash;
 
 /// The node's answer for one submitted transaction.
 #[derive(Debug, Clone, PartialEq)]

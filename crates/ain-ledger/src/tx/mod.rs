@@ -415,8 +415,8 @@ impl SignedTx {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::crypto::hash_transaction;
-    use crate::ledger::json::stable_stringify;
+    use crate::crypto::hash_transaction;
+    use crate::json::stable_stringify;
     use serde_json::json;
 
     const NODE_SK: &str = "b22c95ffc4a5c096f7d7d0487ba963ce6ac945bdc91c79b64ce209de289bec96";

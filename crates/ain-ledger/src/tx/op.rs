@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Number, Value};
 
 use super::TxError;
-use crate::ledger::json::{write_js_string, write_stable};
+use crate::json::{write_js_string, write_stable};
 
 /// A simple operation type (`WriteDbOperations` without `SET`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -314,7 +314,7 @@ impl<'de> Deserialize<'de> for Operation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::json::stable_stringify;
+    use crate::json::stable_stringify;
     use serde_json::json;
 
     fn parse(v: Value) -> Result<Operation, String> {

@@ -7,7 +7,7 @@
 //! [`Catalogs::load`] is the one place both catalogs are loaded: every command (`run`, `dev`,
 //! `invoke`, `deploy`, `register`, `conformance`) and the worker's tests take them from it, and
 //! the worker hands the same value to its scheduler and (through
-//! [`crate::sandbox::any::TierConfig::serving`]) to its sandbox tiers, so a runtime added or
+//! [`crate::any::TierConfig::serving`]) to its sandbox tiers, so a runtime added or
 //! overridden in `runtimes_dir` is the one every stage sees.
 
 use std::path::{Path, PathBuf};

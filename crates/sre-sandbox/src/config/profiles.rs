@@ -8,21 +8,21 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{ConfigError, merged_files};
-use crate::sandbox::{Limits, NetworkPolicy, Reuse};
+use crate::{Limits, NetworkPolicy, Reuse};
 
 /// The profiles shipped in the repository, compiled in.
 pub const SHIPPED: &[(&str, &str)] = &[
     (
         "batch.toml",
-        include_str!("../../sandbox-profiles/batch.toml"),
+        include_str!("../../../../sandbox-profiles/batch.toml"),
     ),
     (
         "default.toml",
-        include_str!("../../sandbox-profiles/default.toml"),
+        include_str!("../../../../sandbox-profiles/default.toml"),
     ),
     (
         "strict.toml",
-        include_str!("../../sandbox-profiles/strict.toml"),
+        include_str!("../../../../sandbox-profiles/strict.toml"),
     ),
 ];
 
@@ -216,7 +216,7 @@ mod tests {
 
     #[test]
     fn shipped_list_matches_the_directory() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sandbox-profiles");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sandbox-profiles");
         let on_disk: Vec<String> = super::super::read_toml_dir(&dir)
             .unwrap()
             .into_iter()
@@ -231,7 +231,7 @@ mod tests {
 
     #[test]
     fn unknown_keys_missing_limits_and_ranges_are_refused() {
-        let base = include_str!("../../sandbox-profiles/default.toml");
+        let base = include_str!("../../../../sandbox-profiles/default.toml");
         let extra = format!("{base}\nswap_mb = 1\n");
         assert!(matches!(
             Profile::parse("x.toml", &extra),
@@ -256,7 +256,7 @@ mod tests {
 
     #[test]
     fn container_reuse_is_off_by_default_and_opt_in() {
-        let base = include_str!("../../sandbox-profiles/default.toml");
+        let base = include_str!("../../../../sandbox-profiles/default.toml");
         assert_eq!(Profile::parse("x.toml", base).unwrap().limits.reuse, None);
         let on = format!("{base}\ncontainer_reuse_calls = 8\ncontainer_reuse_idle_ms = 2000\n");
         assert_eq!(
@@ -275,7 +275,7 @@ mod tests {
     #[test]
     fn a_directory_overrides_and_extends() {
         let dir = tempfile::tempdir().unwrap();
-        let base = include_str!("../../sandbox-profiles/default.toml");
+        let base = include_str!("../../../../sandbox-profiles/default.toml");
         std::fs::write(
             dir.path().join("default.toml"),
             base.replace("pids = 32", "pids = 7"),

@@ -8,17 +8,29 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::{ConfigError, merged_files};
-use crate::sandbox::Tier;
+use crate::Tier;
 
 /// The runtimes shipped in the repository, compiled in.
 pub const SHIPPED: &[(&str, &str)] = &[
-    ("bash.toml", include_str!("../../runtimes/bash.toml")),
-    ("image.toml", include_str!("../../runtimes/image.toml")),
-    ("native.toml", include_str!("../../runtimes/native.toml")),
-    ("nodejs.toml", include_str!("../../runtimes/nodejs.toml")),
-    ("perl.toml", include_str!("../../runtimes/perl.toml")),
-    ("python3.toml", include_str!("../../runtimes/python3.toml")),
-    ("wasm.toml", include_str!("../../runtimes/wasm.toml")),
+    ("bash.toml", include_str!("../../../../runtimes/bash.toml")),
+    (
+        "image.toml",
+        include_str!("../../../../runtimes/image.toml"),
+    ),
+    (
+        "native.toml",
+        include_str!("../../../../runtimes/native.toml"),
+    ),
+    (
+        "nodejs.toml",
+        include_str!("../../../../runtimes/nodejs.toml"),
+    ),
+    ("perl.toml", include_str!("../../../../runtimes/perl.toml")),
+    (
+        "python3.toml",
+        include_str!("../../../../runtimes/python3.toml"),
+    ),
+    ("wasm.toml", include_str!("../../../../runtimes/wasm.toml")),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -260,7 +272,7 @@ mod tests {
 
     #[test]
     fn shipped_list_matches_the_directory() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("runtimes");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../runtimes");
         let on_disk: Vec<String> = super::super::read_toml_dir(&dir)
             .unwrap()
             .into_iter()

@@ -16,7 +16,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::guest::Lease;
 use super::host_usage;
-use crate::sandbox::{Failure, Limits, Outcome, SandboxError, Tier, Usage};
+use crate::{Failure, Limits, Outcome, SandboxError, Tier, Usage};
 
 /// A created, attached and started container waiting for its one call.
 pub(crate) struct Warm {

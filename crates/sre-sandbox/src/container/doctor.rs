@@ -7,7 +7,7 @@ use super::ImagePolicy;
 use super::engine::{Engine, host_name, is_orphan};
 use super::spec::LABEL;
 use crate::config::runtimes::RuntimeCatalog;
-use crate::sandbox::doctor::Check;
+use crate::doctor::Check;
 
 const AREA: &str = "container";
 

@@ -10,7 +10,7 @@ use bollard::models::ContainerSummary;
 use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
 
 use super::spec::{Identity, LABEL, LABEL_HOST, LABEL_PROCESS};
-use crate::sandbox::{SandboxError, Tier};
+use crate::{SandboxError, Tier};
 
 /// How long connecting to the engine may take before the tier is declared unavailable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);

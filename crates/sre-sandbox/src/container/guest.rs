@@ -7,11 +7,11 @@
 //! account uses, held for the container's whole life (a kept container keeps it between calls)
 //! and handed out again only after the container is removed.
 
-use crate::ledger::sync::LockExt;
+use crate::sync::LockExt;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use crate::sandbox::{SandboxError, Tier};
+use crate::{SandboxError, Tier};
 
 /// The host uids (and gids, the same numbers) containers' guests run as: `base .. base + count`.
 /// The default, 4,000,000 + 65,536, is above every account a distribution creates (its

@@ -12,10 +12,10 @@ use bollard::query_parameters::CreateImageOptionsBuilder;
 use futures_util::StreamExt;
 
 use crate::config::runtimes::Runtime;
-use crate::sandbox::{SandboxError, Tier};
+use crate::{SandboxError, Tier};
 
 /// The stem cell entrypoint shipped in every runtime image.
-pub const STEM: &str = include_str!("../../../runtimes/images/stem.sh");
+pub const STEM: &str = include_str!("../../../../runtimes/images/stem.sh");
 /// Where the stem cell lives inside an image.
 pub const STEM_PATH: &str = "/usr/local/lib/ain-sre/stem";
 /// The default user recorded in offline-built images (`nobody`), for a container started by
@@ -42,25 +42,25 @@ pub fn stem_digest() -> String {
     hex::encode(&sha2::Sha256::digest(STEM.as_bytes())[..6])
 }
 
-const BASE: &str = include_str!("../../../runtimes/images/base.txt");
+const BASE: &str = include_str!("../../../../runtimes/images/base.txt");
 
 /// The host paths of each shipped runtime image (besides the base), compiled in.
 const RECIPES: &[(&str, &str)] = &[
     (
         "bash",
-        include_str!("../../../runtimes/images/bash/rootfs.txt"),
+        include_str!("../../../../runtimes/images/bash/rootfs.txt"),
     ),
     (
         "nodejs",
-        include_str!("../../../runtimes/images/nodejs/rootfs.txt"),
+        include_str!("../../../../runtimes/images/nodejs/rootfs.txt"),
     ),
     (
         "perl",
-        include_str!("../../../runtimes/images/perl/rootfs.txt"),
+        include_str!("../../../../runtimes/images/perl/rootfs.txt"),
     ),
     (
         "python3",
-        include_str!("../../../runtimes/images/python3/rootfs.txt"),
+        include_str!("../../../../runtimes/images/python3/rootfs.txt"),
     ),
 ];
 

@@ -37,13 +37,13 @@
 //! kill its own call early (e.g. exhaust memory so the OOM killer picks the stem cell): then
 //! there is no report, the outcome comes from the engine and usage reads as zero.
 //!
-//! **Same-function reuse** (opt-in per profile, [`crate::sandbox::Reuse`]): a container that
+//! **Same-function reuse** (opt-in per profile, [`crate::Reuse`]): a container that
 //! served function F (code hash + runtime + limits) is kept for F's next call, up to a number of
 //! calls and an idle time, never for another function. Processes are killed between calls; files
 //! and the memory peak are not reset: **weaker isolation, documented as such**. Timeouts, OOMs
 //! and output overflows always end the container.
 
-use crate::ledger::sync::LockExt;
+use crate::sync::LockExt;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,8 +54,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::runtimes::{Runtime, RuntimeCatalog};
-use crate::sandbox::doctor::Check;
-use crate::sandbox::{FunctionCode, Invocation, Limits, Outcome, Sandbox, SandboxError, Tier};
+use crate::doctor::Check;
+use crate::{FunctionCode, Invocation, Limits, Outcome, Sandbox, SandboxError, Tier};
 
 mod call;
 pub mod doctor;

@@ -5,7 +5,7 @@
 //! every pool that has been used (or pre-warmed) up to the configured size; an empty pool means
 //! the call takes the cold path (create + start inline), never an error.
 
-use crate::ledger::sync::LockExt;
+use crate::sync::LockExt;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -83,7 +83,7 @@ pub const CONTAINER_ONLY: &[&str] = &["setgroups", "capget", "capset"];
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 fn profile() -> Option<String> {
-    use crate::sandbox::process::policy::{ALLOWED, NS_FLAGS};
+    use crate::process::policy::{ALLOWED, NS_FLAGS};
     use serde_json::json;
 
     let names: Vec<&str> = ALLOWED

@@ -13,7 +13,7 @@ use bollard::models::{
 
 use super::image::{GUEST_ENV, STEM_PATH, STEM_USER};
 use super::seccomp::{self, MASKED_PATHS};
-use crate::sandbox::{Limits, NetworkPolicy, SandboxError};
+use crate::{Limits, NetworkPolicy, SandboxError};
 
 /// Label present on every container ain-sre creates.
 pub const LABEL: &str = "io.ain-sre";

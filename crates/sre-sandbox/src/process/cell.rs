@@ -15,7 +15,7 @@ use super::cgroup::Cgroup;
 use super::linux;
 use super::proto::{Report, Run, Setup, nonblocking as nb};
 use crate::config::runtimes::Runtime;
-use crate::sandbox::{Failure, Invocation, Limits, Outcome, SandboxError, Tier, Usage};
+use crate::{Failure, Invocation, Limits, Outcome, SandboxError, Tier, Usage};
 
 /// How long a killed sandbox's cgroup may take to empty before that is a host fault.
 const KILL_WAIT: Duration = Duration::from_secs(5);

@@ -11,7 +11,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::sandbox::Limits;
+use crate::Limits;
 
 /// Which cgroup interface this host gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,9 +4,9 @@ use std::path::Path;
 
 use super::cgroup::CgroupRoot;
 use super::{ProcessConfig, find_jail_exe, policy};
+use crate::Tier;
 use crate::config::runtimes::RuntimeCatalog;
-use crate::sandbox::Tier;
-use crate::sandbox::doctor::Check;
+use crate::doctor::Check;
 
 /// What the process tier needs from this host, one check each: root, user namespaces, the
 /// cgroup version and controllers, seccomp, the jail helper, and each runtime's binds.

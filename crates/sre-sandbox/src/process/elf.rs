@@ -91,10 +91,10 @@ mod tests {
                 .contains("for machine")
         );
         if std::env::consts::ARCH == "x86_64" {
-            let ok = crate::bench::process::static_elf(b"hi\n");
+            let ok = crate::process::samples::static_elf(b"hi\n");
             assert_eq!(check_static_executable(&ok), Ok(()));
             assert_eq!(
-                check_static_executable(&crate::bench::process::static_echo_elf()),
+                check_static_executable(&crate::process::samples::static_echo_elf()),
                 Ok(())
             );
         }

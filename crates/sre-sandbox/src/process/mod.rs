@@ -17,38 +17,42 @@
 //! (v1/v2), `cell.rs` (one stem cell, one call), `proto.rs` (daemon ↔ jail messages),
 //! `doctor.rs` (host checks), `elf.rs` (what a `native` function must be). Non-Linux builds get a stub that reports the tier unavailable.
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "process"))]
 mod cell;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "process"))]
 pub mod cgroup;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "process"))]
 mod doctor;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "process"))]
 mod elf;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "process"))]
 mod linux;
-#[cfg(target_os = "linux")]
+// The container tier's seccomp profile is derived from the process tier's policy (which part it
+// uses is not the whole: the rest is dead in a container-only build).
+#[cfg(all(target_os = "linux", any(feature = "process", feature = "container")))]
+#[cfg_attr(not(feature = "process"), allow(dead_code))]
 pub(crate) mod policy;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "process"))]
 mod proto;
-#[cfg(target_os = "linux")]
+pub mod samples;
+#[cfg(all(target_os = "linux", feature = "process"))]
 mod sandbox;
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(all(target_os = "linux", feature = "process")))]
 mod stub;
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "process"))]
 pub use doctor::doctor;
-#[cfg(target_os = "linux")]
-pub(crate) use linux::host_counters_usable;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "process"))]
+pub use linux::host_counters_usable;
+#[cfg(all(target_os = "linux", feature = "process"))]
 pub use linux::jail_main;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "process"))]
 pub(crate) use sandbox::Shared;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "process"))]
 pub use sandbox::{PreparedProcess, ProcessSandbox};
-#[cfg(not(target_os = "linux"))]
-pub(crate) use stub::host_counters_usable;
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(all(target_os = "linux", feature = "process")))]
+pub use stub::host_counters_usable;
+#[cfg(not(all(target_os = "linux", feature = "process")))]
 pub use stub::{PreparedProcess, ProcessSandbox, doctor, jail_main};
 
 use std::path::PathBuf;

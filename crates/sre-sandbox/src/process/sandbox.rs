@@ -10,9 +10,7 @@ use super::cgroup::{CgroupRoot, CgroupVersion};
 use super::cgroup_version::CgroupVersionArg;
 use super::{ProcessConfig, find_jail_exe, policy};
 use crate::config::runtimes::{Runtime, RuntimeCatalog};
-use crate::sandbox::{
-    FunctionCode, Invocation, NetworkPolicy, Outcome, Sandbox, SandboxError, Tier,
-};
+use crate::{FunctionCode, Invocation, NetworkPolicy, Outcome, Sandbox, SandboxError, Tier};
 
 /// Largest function code accepted (scripts and static binaries).
 const MAX_CODE: usize = 16 << 20;

@@ -1,8 +1,8 @@
 //! The process tier off Linux: it compiles and reports itself unavailable.
 
 use super::ProcessConfig;
-use crate::sandbox::doctor::Check;
-use crate::sandbox::{FunctionCode, Invocation, Outcome, Sandbox, SandboxError, Tier};
+use crate::doctor::Check;
+use crate::{FunctionCode, Invocation, Outcome, Sandbox, SandboxError, Tier};
 
 /// Never constructed off Linux.
 #[derive(Debug, Clone)]
@@ -15,7 +15,7 @@ pub struct PreparedProcess(());
 fn unsupported() -> SandboxError {
     SandboxError::Unavailable {
         tier: Tier::Process,
-        why: "Unsupported: the process tier needs Linux".into(),
+        why: "Unsupported: the process tier needs Linux and the `process` feature".into(),
     }
 }
 
@@ -46,17 +46,17 @@ pub fn doctor(_: &ProcessConfig) -> Vec<Check> {
     vec![Check::fail(
         "process",
         "platform",
-        "Unsupported: the process tier needs Linux",
+        "Unsupported: the process tier needs Linux and the `process` feature",
     )]
 }
 
 /// The helper cannot run off Linux.
 pub fn jail_main() -> ! {
-    eprintln!("ain-sre-jail: Unsupported: the process tier needs Linux");
+    eprintln!("ain-sre-jail: Unsupported: the process tier needs Linux and the `process` feature");
     std::process::exit(125)
 }
 
 /// Off Linux there are no such counters to check.
-pub(crate) fn host_counters_usable() -> Result<(), String> {
-    Err("Unsupported: the process tier needs Linux".into())
+pub fn host_counters_usable() -> Result<(), String> {
+    Err("Unsupported: the process tier needs Linux and the `process` feature".into())
 }

@@ -5,7 +5,7 @@
 //! refuses, so a chatty guest cannot fail because of its diagnostics. Both are plain in-memory
 //! buffers: the host never follows anything the guest names.
 
-use crate::ledger::sync::LockExt;
+use crate::sync::LockExt;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};

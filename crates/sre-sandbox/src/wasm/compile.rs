@@ -104,7 +104,7 @@ pub(crate) fn find_compiler(configured: Option<&Path>) -> Result<PathBuf, String
     if exe.file_name().is_some_and(|n| n == "ain-sre") {
         return Ok(exe);
     }
-    crate::sandbox::process::jail_beside(&exe).ok_or_else(|| {
+    crate::process::jail_beside(&exe).ok_or_else(|| {
         format!(
             "the ain-sre-jail helper (which compiles WASM modules) is not next to {} (build it, \
              or set AIN_SRE_WASM_COMPILER)",

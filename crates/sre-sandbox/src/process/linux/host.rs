@@ -70,7 +70,7 @@ pub(crate) fn write_id_maps(proc_dir: &OwnedFd, uid_base: u32) -> io::Result<()>
 /// if the kernel charged it to our uid: an inotify instance and a POSIX timer (whose signal
 /// queue entry counts against `RLIMIT_SIGPENDING`). Both are released at once. Used by the
 /// conformance suite (as host root) while a guest hoards them.
-pub(crate) fn host_counters_usable() -> Result<(), String> {
+pub fn host_counters_usable() -> Result<(), String> {
     // SAFETY: plain syscall; the fd is closed right away.
     let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC) };
     if fd < 0 {

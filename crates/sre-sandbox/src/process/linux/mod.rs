@@ -22,7 +22,8 @@ mod host;
 mod jail;
 mod sys;
 
-pub(crate) use host::{host_counters_usable, open_proc_dir, spawn_helper, write_id_maps};
+pub use host::host_counters_usable;
+pub(crate) use host::{open_proc_dir, spawn_helper, write_id_maps};
 pub use jail::jail_main;
 
 /// Uid and gid of the guest inside its user namespace (host: `uid_base + 1`).
