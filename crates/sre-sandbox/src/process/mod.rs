@@ -63,7 +63,8 @@ use crate::config::runtimes::RuntimeCatalog;
 #[derive(Debug, Clone)]
 pub struct ProcessConfig {
     /// The `ain-sre-jail` helper; default: `$AIN_SRE_JAIL`, else next to the running executable
-    /// (or one directory up, for test binaries in `target/*/deps`).
+    /// (or one directory up, for test binaries in `target/*/deps`), else the running `ain-sre`
+    /// itself (it has the helper's mode when started under that name).
     pub jail_exe: Option<PathBuf>,
     /// Stem cells kept ready per runtime.
     pub pool_size: usize,
@@ -129,12 +130,16 @@ pub fn find_jail_exe(config: &ProcessConfig) -> Result<PathBuf, String> {
         };
     }
     let exe = std::env::current_exe().map_err(|e| format!("current executable: {e}"))?;
-    jail_beside(&exe).ok_or_else(|| {
-        format!(
-            "the ain-sre-jail helper is not next to {} (build it, or set AIN_SRE_JAIL)",
-            exe.display()
-        )
-    })
+    // The `ain-sre` binary has the helper's mode too (started as `ain-sre-jail`): `cargo run`
+    // builds only the `ain-sre` package, so the helper crate's binary may be missing beside it.
+    jail_beside(&exe)
+        .or_else(|| (exe.file_name().is_some_and(|n| n == "ain-sre")).then(|| exe.clone()))
+        .ok_or_else(|| {
+            format!(
+                "the ain-sre-jail helper is not next to {} (build it, or set AIN_SRE_JAIL)",
+                exe.display()
+            )
+        })
 }
 
 /// `ain-sre-jail` in the directory of `exe` or the one above it (where `cargo test` binaries,
