@@ -1,13 +1,16 @@
 //! The seam between the scheduler and the sandboxes: [`Executor`] picks a tier for a runtime,
-//! prepares code and runs calls. [`Tiers`] implements it for real; [`FakeSandbox`] for pipeline
-//! tests.
+//! prepares code and runs calls. [`Tiers`] implements it for real; `FakeSandbox` (feature `test-util`)
+//! for pipeline tests.
 
 use std::future::Future;
 
 use crate::config::runtimes::Runtime;
 use crate::sandbox::any::{AnyPrepared, Tiers};
+#[cfg(any(test, feature = "test-util"))]
 use crate::sandbox::fake::FakeSandbox;
-use crate::sandbox::{FunctionCode, Invocation, Outcome, Sandbox, SandboxError, Tier};
+#[cfg(any(test, feature = "test-util"))]
+use crate::sandbox::Sandbox;
+use crate::sandbox::{FunctionCode, Invocation, Outcome, SandboxError, Tier};
 
 /// Runs functions for the scheduler.
 pub trait Executor: Send + Sync + 'static {
@@ -54,6 +57,7 @@ impl Executor for Tiers {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl Executor for FakeSandbox {
     type Prepared = FunctionCode;
 

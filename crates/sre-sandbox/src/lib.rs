@@ -25,6 +25,7 @@ pub mod config;
 #[cfg(feature = "container")]
 pub mod container;
 pub mod doctor;
+#[cfg(any(test, feature = "test-util"))]
 pub mod fake;
 pub mod process;
 pub mod sync;

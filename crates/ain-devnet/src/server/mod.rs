@@ -27,11 +27,13 @@ use super::perm::RuleCache;
 use super::store::{Persister, Store};
 use ain_ledger::crypto::{Address, Hash};
 
+#[cfg(any(test, feature = "test-util"))]
 mod harness;
 mod methods;
 pub mod rpc;
 mod send;
 
+#[cfg(any(test, feature = "test-util"))]
 #[doc(hidden)]
 pub use harness::RpcHarness;
 

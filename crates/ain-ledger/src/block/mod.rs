@@ -19,6 +19,7 @@ use super::json::write_stable;
 use super::tx::SignedTx;
 
 pub mod consensus;
+#[cfg(any(test, feature = "test-util"))]
 pub mod synthetic;
 
 /// One validator's entry in a block's `validators`.
