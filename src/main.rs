@@ -1,6 +1,8 @@
 //! The `ain-sre` binary: parse the command line, set up logging, run one command, map its outcome
 //! to an exit code. Everything else lives in the library.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;
