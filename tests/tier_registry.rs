@@ -3,8 +3,8 @@
 //! tests when the sandbox became its own crate (the scheduler is above it).
 
 use ain_sre::config::runtimes::{Runtime, RuntimeCatalog};
-use ain_sre::sandbox::Tier;
 use ain_sre::sandbox::any::{TierConfig, Tiers};
+use ain_sre::sandbox::{Sandbox, Tier};
 
 fn ghost_runtime() -> Runtime {
     Runtime::parse(

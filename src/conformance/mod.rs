@@ -20,7 +20,7 @@ use crate::config::runtimes::RuntimeCatalog;
 use crate::sandbox::any::{AnySandbox, TierConfig, Tiers};
 use crate::sandbox::container::{ContainerConfig, GuestIds, ImagePolicy};
 use crate::sandbox::process::ProcessConfig;
-use crate::sandbox::{FunctionCode, Invocation, Limits, Outcome, SandboxError, Tier};
+use crate::sandbox::{FunctionCode, Invocation, Limits, Outcome, Sandbox, SandboxError, Tier};
 
 pub mod checks;
 pub mod report;
@@ -249,7 +249,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Options {
         Options {
-            tiers: vec![Tier::Wasm, Tier::Process, Tier::Container],
+            tiers: Tier::ALL.to_vec(),
             strict: strict_from_env(),
             progress: true,
             only: Vec::new(),

@@ -31,7 +31,7 @@ use crate::node::{Node, get_value};
 use crate::observe::Health;
 use crate::onchain::{AppPaths, Finality, Request};
 use crate::receipt::CallResult;
-use crate::sandbox::{Failure, Invocation, Outcome, SandboxError, Usage};
+use crate::sandbox::{Failure, Invocation, Outcome, Sandbox, SandboxError, Usage};
 use crate::trigger::gate::FinalityGate;
 
 pub mod assign;
@@ -521,7 +521,11 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         let t = Instant::now();
         let mut attempts = 0;
         let outcome = loop {
-            let run = exec.run(ready.tier, &ready.prepared, invocation.clone());
+            let run = async {
+                exec.sandbox(ready.tier)?
+                    .run(&ready.prepared, invocation.clone())
+                    .await
+            };
             match tokio::time::timeout(backstop, run).await {
                 Ok(Ok(o)) => break o,
                 Ok(Err(SandboxError::Host { why, .. })) if attempts < 2 => {

@@ -34,9 +34,11 @@ pub enum AnyPrepared {
     Process(Arc<PreparedProcess>),
 }
 
-impl AnySandbox {
-    /// The tier of this backend.
-    pub fn tier(&self) -> Tier {
+/// The one sandbox type over every tier: the scheduler and `invoke` use it through [`Sandbox`].
+impl Sandbox for AnySandbox {
+    type Prepared = AnyPrepared;
+
+    fn tier(&self) -> Tier {
         match self {
             AnySandbox::Wasm(s) => s.tier(),
             AnySandbox::Container(s) => s.tier(),
@@ -44,8 +46,7 @@ impl AnySandbox {
         }
     }
 
-    /// Prepares `code` (cacheable per code hash).
-    pub async fn prepare(&self, code: &FunctionCode) -> Result<AnyPrepared, SandboxError> {
+    async fn prepare(&self, code: &FunctionCode) -> Result<AnyPrepared, SandboxError> {
         match self {
             AnySandbox::Wasm(s) => s.prepare(code).await.map(AnyPrepared::Wasm),
             AnySandbox::Container(s) => s.prepare(code).await.map(AnyPrepared::Container),
@@ -56,12 +57,7 @@ impl AnySandbox {
         }
     }
 
-    /// Runs one call.
-    pub async fn run(
-        &self,
-        prepared: &AnyPrepared,
-        call: Invocation,
-    ) -> Result<Outcome, SandboxError> {
+    async fn run(&self, prepared: &AnyPrepared, call: Invocation) -> Result<Outcome, SandboxError> {
         match (self, prepared) {
             (AnySandbox::Wasm(s), AnyPrepared::Wasm(p)) => s.run(p, call).await,
             (AnySandbox::Container(s), AnyPrepared::Container(p)) => s.run(p, call).await,
@@ -166,7 +162,7 @@ impl Tiers {
     /// serves each runtime on this host (or why none can).
     pub fn doctor(&self, runtimes: &RuntimeCatalog) -> Vec<Check> {
         let mut checks = Vec::new();
-        for tier in [Tier::Wasm, Tier::Process, Tier::Container] {
+        for tier in Tier::ALL {
             checks.push(match self.get(tier) {
                 Ok(_) => Check::ok(tier.as_str(), "tier", "available"),
                 Err(e) => Check::fail(tier.as_str(), "tier", e.to_string()),

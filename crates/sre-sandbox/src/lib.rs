@@ -58,6 +58,9 @@ pub enum Tier {
 }
 
 impl Tier {
+    /// Every tier, in the order the worker reports them: the one list of tiers.
+    pub const ALL: [Tier; 3] = [Tier::Wasm, Tier::Process, Tier::Container];
+
     /// The lowercase name used in files, receipts and the CLI.
     pub fn as_str(self) -> &'static str {
         match self {
