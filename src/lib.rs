@@ -32,7 +32,7 @@
 //!   register and call on top of them; [`verify`]: what a client checks before it believes a
 //!   response.
 //! - [`trigger`] → [`scheduler`] → [`poster`]: the worker's stages, passing [`call`] types over
-//!   bounded channels; [`daemon`] wires and supervises them; [`node`] is their view of a node;
+//!   bounded channels (the trigger feeds the [`finality`] gate the scheduler waits on); [`daemon`] wires and supervises them; [`node`] is their view of a node;
 //!   [`observe`] serves `/metrics` and `/healthz`.
 //! - [`keyfile`]: loading the worker key from a keystore or the environment, without ever showing it.
 //! - [`conformance`]: SECURITY.md's abuse suite and the sandbox contract, run against every tier.
@@ -46,6 +46,7 @@ pub mod cli;
 pub mod client;
 pub mod conformance;
 pub mod daemon;
+pub mod finality;
 pub mod journal;
 pub mod keyfile;
 pub mod node;

@@ -24,6 +24,7 @@ use crate::call::{Answer, Call, Origin, Registry, Stage, now_ms};
 use crate::client::AppWorkers;
 use crate::config::profiles::ProfileCatalog;
 use crate::config::runtimes::RuntimeCatalog;
+use crate::finality::FinalityGate;
 use crate::journal::CallState;
 use crate::ledger::crypto::{Address, Hash};
 use crate::ledger::rpc::TxState;
@@ -32,7 +33,6 @@ use crate::observe::Health;
 use crate::onchain::{AppPaths, Finality, Request};
 use crate::receipt::CallResult;
 use crate::sandbox::{Failure, Invocation, Outcome, Sandbox, SandboxError, Usage};
-use crate::trigger::gate::FinalityGate;
 
 pub mod assign;
 pub mod capable;
