@@ -81,7 +81,7 @@ for n in (1, 3, 6, 9):
     put("block_verify", compact(blocks[:n]))
 put("block_verify", compact(blocks[14]))
 
-# d. rules: the shapes apps write (see src/ledger/devnet/rules/mod.rs for the subset).
+# d. rules: the shapes apps write (see crates/ain-devnet/src/rules/mod.rs for the subset).
 for r in ["true", "false", "null", "data === null", "auth.addr === $user",
           "newData === null || util.isString(newData)",
           "getValue('/apps/fz/owners/' + auth.addr) === true && !data",

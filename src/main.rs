@@ -1,11 +1,22 @@
 //! The `ain-sre` binary: parse the command line, set up logging, run one command, map its outcome
 //! to an exit code. Everything else lives in the library.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // The process tier's stem-cell helper, when no `ain-sre-jail` sits beside this binary (as
+    // after `cargo run`, which builds only this package): the tier starts this executable under
+    // that name (see `sandbox::process::find_jail_exe`). Still single-threaded here, as it must be.
+    if std::env::args_os()
+        .next()
+        .is_some_and(|a| std::path::Path::new(&a).file_name() == Some("ain-sre-jail".as_ref()))
+    {
+        ain_sre::sandbox::process::jail_main()
+    }
     // The WASM tier's compiler child (see `sandbox::wasm`): no CLI, no logging, no tokio.
     if std::env::args_os()
         .nth(1)

@@ -92,6 +92,7 @@ impl Node for RpcClient {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 pub mod fake {
     //! An in-memory node for stage tests: values in a map, the write-once response rule, scripted
     //! transient failures, and a log of every submitted tx.

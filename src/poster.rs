@@ -42,7 +42,16 @@ use crate::ledger::tx::{NONCE_UNORDERED, SimpleOp, TxBody};
 use crate::node::{Node, get_value};
 use crate::onchain::AppPaths;
 use crate::receipt::{CallFacts, build_response};
-use crate::trigger::run::Resubmit;
+
+/// A signed response to submit again (found in the journal after a restart): what the trigger
+/// sends the poster.
+#[derive(Debug, Clone)]
+pub struct Resubmit {
+    /// Journal key.
+    pub key: String,
+    /// The signed tx, byte for byte.
+    pub response: SignedResponse,
+}
 
 /// Errors of the signer and poster.
 #[derive(Debug, thiserror::Error)]

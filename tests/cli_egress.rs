@@ -37,7 +37,10 @@ fn invoke(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ain-sre"))
         .arg("invoke")
         .args(args)
-        .env("AIN_SRE_JAIL", env!("CARGO_BIN_EXE_ain-sre-jail"))
+        .env(
+            "AIN_SRE_JAIL",
+            std::path::Path::new(env!("CARGO_BIN_EXE_ain-sre")).with_file_name("ain-sre-jail"),
+        )
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run ain-sre")

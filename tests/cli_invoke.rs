@@ -102,7 +102,10 @@ fn python3_example_runs_on_the_process_tier_or_says_why_not() {
             "--input",
             "{\"name\":\"t\"}",
         ])
-        .env("AIN_SRE_JAIL", env!("CARGO_BIN_EXE_ain-sre-jail"))
+        .env(
+            "AIN_SRE_JAIL",
+            std::path::Path::new(env!("CARGO_BIN_EXE_ain-sre")).with_file_name("ain-sre-jail"),
+        )
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run ain-sre");

@@ -32,7 +32,8 @@ async fn every_available_tier_passes_every_check() {
     let runtimes = std::env::var_os("AIN_SRE_RUNTIMES_DIR")
         .map(|d| RuntimeCatalog::load(Some(std::path::Path::new(&d))).unwrap());
     let mut config = conformance::tier_config(runtimes);
-    config.process.jail_exe = Some(env!("CARGO_BIN_EXE_ain-sre-jail").into());
+    config.process.jail_exe =
+        Some(std::path::Path::new(env!("CARGO_BIN_EXE_ain-sre")).with_file_name("ain-sre-jail"));
     let tiers = Tiers::start(config).await;
     let mut options = Options {
         strict: common::strict(),

@@ -315,7 +315,10 @@ async fn a_worker_without_the_tier_leaves_the_call_to_one_with_it() {
     let full = Arc::new(
         Tiers::start(TierConfig {
             process: ProcessConfig {
-                jail_exe: Some(env!("CARGO_BIN_EXE_ain-sre-jail").into()),
+                jail_exe: Some(
+                    std::path::Path::new(env!("CARGO_BIN_EXE_ain-sre"))
+                        .with_file_name("ain-sre-jail"),
+                ),
                 pool_size: 1,
                 cgroup_parent: "ain-sre-test-caps".into(),
                 uid_base: 2_950_000,

@@ -92,7 +92,11 @@ async fn a_function_with_an_allow_list_reaches_a_local_api_and_the_receipt_says_
     let tiers = Arc::new(
         Tiers::start(TierConfig {
             process: ProcessConfig {
-                jail_exe: Some(env!("CARGO_BIN_EXE_ain-sre-jail").into()),
+                jail_exe: Some(
+                    std::path::Path::new(env!("CARGO_BIN_EXE_ain-sre"))
+                        .with_file_name("ain-sre-jail")
+                        .into(),
+                ),
                 pool_size: 1,
                 cgroup_parent: "ain-sre-test-egress-e2e".into(),
                 uid_base: 2_960_000,

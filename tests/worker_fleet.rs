@@ -477,7 +477,10 @@ async fn a_worker_without_the_python3_tier_is_never_ranked_for_python3_calls() {
     let full = Arc::new(
         Tiers::start(TierConfig {
             process: ProcessConfig {
-                jail_exe: Some(env!("CARGO_BIN_EXE_ain-sre-jail").into()),
+                jail_exe: Some(
+                    std::path::Path::new(env!("CARGO_BIN_EXE_ain-sre"))
+                        .with_file_name("ain-sre-jail"),
+                ),
                 pool_size: 1,
                 cgroup_parent: "ain-sre-test-fleet".into(),
                 uid_base: 2_960_000,

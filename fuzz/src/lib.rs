@@ -10,18 +10,18 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use ain_sre::config::profiles::Profile;
-use ain_sre::config::runtimes::Runtime;
-use ain_sre::ledger::block::Block;
-use ain_sre::ledger::crypto::{Address, Hash, PrivateKey, Signature};
-use ain_sre::ledger::devnet::DevnetConfig;
-use ain_sre::ledger::devnet::rules::{Rule, RuleContext, RuleError};
-use ain_sre::ledger::devnet::server::RpcHarness;
-use ain_sre::ledger::events::{DecodeError, EventPayload, Frame, decode_frame};
-use ain_sre::ledger::follower::verify::{Anchor, verify_chain, verify_genesis};
-use ain_sre::ledger::tx::SignedTx;
-use ain_sre::sandbox::{NetworkPolicy, Tier};
+use ain_devnet::DevnetConfig;
+use ain_devnet::rules::{Rule, RuleContext, RuleError};
+use ain_devnet::server::RpcHarness;
+use ain_ledger::block::Block;
+use ain_ledger::crypto::{Address, Hash, PrivateKey, Signature};
+use ain_ledger::events::{DecodeError, EventPayload, Frame, decode_frame};
+use ain_ledger::follower::verify::{Anchor, verify_chain, verify_genesis};
+use ain_ledger::tx::SignedTx;
 use serde_json::{Map, Value, json};
+use sre_sandbox::config::profiles::Profile;
+use sre_sandbox::config::runtimes::Runtime;
+use sre_sandbox::{NetworkPolicy, Tier};
 
 /// A target's check: takes one raw input, panics on a broken property.
 pub type Check = fn(&[u8]);
@@ -107,7 +107,7 @@ fn address_round_trips(a: &Address) {
     );
 }
 
-fn event_tx_round_trips(tx: &ain_sre::ledger::events::SignedTx) {
+fn event_tx_round_trips(tx: &ain_ledger::events::SignedTx) {
     hash_round_trips(&tx.hash);
     address_round_trips(&tx.address);
     let sig = tx.signature.to_string();

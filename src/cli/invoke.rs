@@ -13,7 +13,7 @@ use crate::bench::Stats;
 use crate::config::Catalogs;
 use crate::config::runtimes::{Runtime, RuntimeCatalog};
 use crate::sandbox::any::{TierConfig, Tiers};
-use crate::sandbox::{FunctionCode, Invocation, Outcome, Tier};
+use crate::sandbox::{FunctionCode, Invocation, Outcome, Sandbox, Tier};
 
 /// Arguments of `ain-sre invoke`.
 #[derive(Debug, clap::Args)]
@@ -122,7 +122,7 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
     // The tiers serve the same runtime files (binds, commands, images) as this command. Only the
     // tiers this runtime can use are started: a WASM function starts no container engine client
     // (nor warns about the engine's runc).
-    let unused: Vec<Tier> = [Tier::Wasm, Tier::Process, Tier::Container]
+    let unused: Vec<Tier> = Tier::ALL
         .into_iter()
         .filter(|t| !runtime.tiers.contains(t))
         .collect();

@@ -20,7 +20,7 @@ use crate::config::runtimes::RuntimeCatalog;
 use crate::sandbox::any::{AnySandbox, TierConfig, Tiers};
 use crate::sandbox::container::{ContainerConfig, GuestIds, ImagePolicy};
 use crate::sandbox::process::ProcessConfig;
-use crate::sandbox::{FunctionCode, Invocation, Limits, Outcome, SandboxError, Tier};
+use crate::sandbox::{FunctionCode, Invocation, Limits, Outcome, Sandbox, SandboxError, Tier};
 
 pub mod checks;
 pub mod report;
@@ -31,11 +31,7 @@ pub use report::{Cell, Report, Row, Verdict};
 /// this bounds a host-side hang).
 const CHECK_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// True when missing prerequisites are failures (`AIN_SRE_STRICT=1`, or `CI=true` as CI sets it).
-pub fn strict_from_env() -> bool {
-    let on = |k: &str| std::env::var(k).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
-    on("AIN_SRE_STRICT") || on("CI")
-}
+pub use crate::sandbox::strict_from_env;
 
 /// The tier configuration the suite starts: the worker's defaults, with its own cgroup parent,
 /// uid ranges, root directory and container owner label so it never touches a running worker's.
@@ -253,7 +249,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Options {
         Options {
-            tiers: vec![Tier::Wasm, Tier::Process, Tier::Container],
+            tiers: Tier::ALL.to_vec(),
             strict: strict_from_env(),
             progress: true,
             only: Vec::new(),

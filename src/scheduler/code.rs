@@ -11,12 +11,12 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
-use super::exec::Executor;
+use super::exec::{Executor, PreparedOf};
 use crate::config::runtimes::Runtime;
 use crate::ledger::rpc::RpcError;
 use crate::node::{Node, get_value};
 use crate::onchain::{AppPaths, FunctionSpec, MAX_CHUNK_CHARS};
-use crate::sandbox::{FunctionCode, SandboxError, Tier};
+use crate::sandbox::{FunctionCode, Sandbox, SandboxError, Tier};
 
 /// Why a function cannot be made ready.
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +56,7 @@ pub struct Library<N, E: Executor> {
     spec_ttl: Duration,
     max_code_bytes: usize,
     specs: Mutex<SpecCache>,
-    ready: Mutex<HashMap<String, Slot<E::Prepared>>>,
+    ready: Mutex<HashMap<String, Slot<PreparedOf<E>>>>,
 }
 
 impl<N: Node, E: Executor> Library<N, E> {
@@ -119,7 +119,7 @@ impl<N: Node, E: Executor> Library<N, E> {
         app: &AppPaths,
         runtime: &Runtime,
         spec: &FunctionSpec,
-    ) -> Result<Arc<Ready<E::Prepared>>, CodeError> {
+    ) -> Result<Arc<Ready<PreparedOf<E>>>, CodeError> {
         let tier = self.exec.tier_for(runtime).map_err(|e| code_error(&e))?;
         let slot = {
             let mut ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
@@ -142,7 +142,10 @@ impl<N: Node, E: Executor> Library<N, E> {
                 let bytes = fetch_code(&*self.node, app, spec, self.max_code_bytes).await?;
                 let code = FunctionCode::new(runtime.name.clone(), bytes);
                 let t = Instant::now();
-                let result = self.exec.prepare(tier, &code).await;
+                let result = match self.exec.sandbox(tier) {
+                    Ok(sandbox) => sandbox.prepare(&code).await,
+                    Err(e) => Err(e),
+                };
                 // Failed prepares are recorded too: a refused module's cost must be visible.
                 let outcome = match &result {
                     Ok(_) => "ok",
@@ -246,29 +249,36 @@ mod tests {
     use super::*;
     use crate::config::runtimes::RuntimeCatalog;
     use crate::node::fake::FakeNode;
-    use crate::sandbox::{Invocation, Outcome};
+    use crate::sandbox::{Invocation, Outcome, Sandbox};
 
     /// Refuses every module, as the WASM tier refuses one with a forbidden import.
     struct Refuser;
 
-    impl Executor for Refuser {
+    impl Sandbox for Refuser {
         type Prepared = ();
+
+        fn tier(&self) -> Tier {
+            Tier::Wasm
+        }
+
+        async fn prepare(&self, _code: &FunctionCode) -> Result<(), SandboxError> {
+            Err(SandboxError::Rejected("import refused".into()))
+        }
+
+        async fn run(&self, _prepared: &(), _call: Invocation) -> Result<Outcome, SandboxError> {
+            unreachable!("nothing is prepared")
+        }
+    }
+
+    impl Executor for Refuser {
+        type Sandbox = Refuser;
 
         fn tier_for(&self, _runtime: &Runtime) -> Result<Tier, SandboxError> {
             Ok(Tier::Wasm)
         }
 
-        async fn prepare(&self, _tier: Tier, _code: &FunctionCode) -> Result<(), SandboxError> {
-            Err(SandboxError::Rejected("import refused".into()))
-        }
-
-        async fn run(
-            &self,
-            _tier: Tier,
-            _prepared: &(),
-            _call: Invocation,
-        ) -> Result<Outcome, SandboxError> {
-            unreachable!("nothing is prepared")
+        fn sandbox(&self, _tier: Tier) -> Result<&Refuser, SandboxError> {
+            Ok(self)
         }
     }
 

@@ -1,61 +1,44 @@
-//! The seam between the scheduler and the sandboxes: [`Executor`] picks a tier for a runtime,
-//! prepares code and runs calls. [`Tiers`] implements it for real; [`FakeSandbox`] for pipeline
-//! tests.
-
-use std::future::Future;
+//! The seam between the scheduler and the sandboxes: [`Executor`] picks a tier for a runtime and
+//! hands out the [`Sandbox`] serving it, which prepares code and runs calls. [`Tiers`] implements
+//! it for real; `FakeSandbox` (feature `test-util`) for pipeline tests.
 
 use crate::config::runtimes::Runtime;
-use crate::sandbox::any::{AnyPrepared, Tiers};
+use crate::sandbox::any::{AnySandbox, Tiers};
+#[cfg(any(test, feature = "test-util"))]
 use crate::sandbox::fake::FakeSandbox;
-use crate::sandbox::{FunctionCode, Invocation, Outcome, Sandbox, SandboxError, Tier};
+use crate::sandbox::{Sandbox, SandboxError, Tier};
 
-/// Runs functions for the scheduler.
+/// Runs functions for the scheduler: picks the tier for a runtime and hands out the [`Sandbox`]
+/// serving it. Preparing and running are the sandbox's own methods, not repeated here.
 pub trait Executor: Send + Sync + 'static {
-    /// A prepared function, cached per code hash.
-    type Prepared: Send + Sync + 'static;
+    /// The sandbox type serving every tier ([`AnySandbox`] for real).
+    type Sandbox: Sandbox;
 
     /// The tier that would run `runtime` here, or why none can.
     fn tier_for(&self, runtime: &Runtime) -> Result<Tier, SandboxError>;
 
-    /// Prepares `code` on `tier`.
-    fn prepare(
-        &self,
-        tier: Tier,
-        code: &FunctionCode,
-    ) -> impl Future<Output = Result<Self::Prepared, SandboxError>> + Send;
-
-    /// Runs one call.
-    fn run(
-        &self,
-        tier: Tier,
-        prepared: &Self::Prepared,
-        call: Invocation,
-    ) -> impl Future<Output = Result<Outcome, SandboxError>> + Send;
+    /// The sandbox serving `tier`, or why it is unavailable.
+    fn sandbox(&self, tier: Tier) -> Result<&Self::Sandbox, SandboxError>;
 }
 
+/// What executor `E`'s sandbox prepares (cached per code hash by the scheduler).
+pub type PreparedOf<E> = <<E as Executor>::Sandbox as Sandbox>::Prepared;
+
 impl Executor for Tiers {
-    type Prepared = AnyPrepared;
+    type Sandbox = AnySandbox;
 
     fn tier_for(&self, runtime: &Runtime) -> Result<Tier, SandboxError> {
         self.choose(runtime, None).map(|s| s.tier())
     }
 
-    async fn prepare(&self, tier: Tier, code: &FunctionCode) -> Result<AnyPrepared, SandboxError> {
-        self.get(tier)?.prepare(code).await
-    }
-
-    async fn run(
-        &self,
-        tier: Tier,
-        prepared: &AnyPrepared,
-        call: Invocation,
-    ) -> Result<Outcome, SandboxError> {
-        self.get(tier)?.run(prepared, call).await
+    fn sandbox(&self, tier: Tier) -> Result<&AnySandbox, SandboxError> {
+        self.get(tier)
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl Executor for FakeSandbox {
-    type Prepared = FunctionCode;
+    type Sandbox = FakeSandbox;
 
     fn tier_for(&self, runtime: &Runtime) -> Result<Tier, SandboxError> {
         let t = Sandbox::tier(self);
@@ -69,20 +52,7 @@ impl Executor for FakeSandbox {
         }
     }
 
-    async fn prepare(
-        &self,
-        _tier: Tier,
-        code: &FunctionCode,
-    ) -> Result<FunctionCode, SandboxError> {
-        Sandbox::prepare(self, code).await
-    }
-
-    async fn run(
-        &self,
-        _tier: Tier,
-        prepared: &FunctionCode,
-        call: Invocation,
-    ) -> Result<Outcome, SandboxError> {
-        Sandbox::run(self, prepared, call).await
+    fn sandbox(&self, _tier: Tier) -> Result<&FakeSandbox, SandboxError> {
+        Ok(self)
     }
 }

@@ -25,6 +25,7 @@ use crate::call::{Answer, Call, Origin, Registry, Stage, now_ms};
 use crate::client::AppWorkers;
 use crate::config::profiles::ProfileCatalog;
 use crate::config::runtimes::RuntimeCatalog;
+use crate::finality::FinalityGate;
 use crate::journal::CallState;
 use crate::ledger::crypto::{Address, Hash};
 use crate::ledger::rpc::TxState;
@@ -32,8 +33,7 @@ use crate::node::{Node, get_value};
 use crate::observe::Health;
 use crate::onchain::{AppPaths, Finality, Request};
 use crate::receipt::CallResult;
-use crate::sandbox::{Failure, Invocation, NetworkPolicy, Outcome, SandboxError, Usage};
-use crate::trigger::gate::FinalityGate;
+use crate::sandbox::{Failure, Invocation, NetworkPolicy, Outcome, Sandbox, SandboxError, Usage};
 
 pub mod assign;
 pub mod capable;
@@ -563,7 +563,11 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         let t = Instant::now();
         let mut attempts = 0;
         let outcome = loop {
-            let run = exec.run(ready.tier, &ready.prepared, invocation.clone());
+            let run = async {
+                exec.sandbox(ready.tier)?
+                    .run(&ready.prepared, invocation.clone())
+                    .await
+            };
             match tokio::time::timeout(backstop, run).await {
                 Ok(Ok(o)) => break o,
                 Ok(Err(SandboxError::Host { why, .. })) if attempts < 2 => {

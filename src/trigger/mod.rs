@@ -17,7 +17,8 @@ use crate::ledger::events::ValueChanged;
 use crate::ledger::tx::{OpType, TxBody};
 use crate::onchain::{AppPaths, call_key};
 
-pub mod gate;
+/// The finality gate lives in [`crate::finality`] (the scheduler waits on it too); this path stays.
+pub use crate::finality as gate;
 pub mod run;
 
 /// Why an event was ignored (logged and counted, never fatal).

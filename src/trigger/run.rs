@@ -14,21 +14,15 @@ use tracing::Instrument;
 use super::gate::FinalityGate;
 use super::{Apps, TriggerError, calls_in_block, verify_event};
 use crate::call::{Admit, Call, Registry};
-use crate::journal::SignedResponse;
 use crate::ledger::crypto::Hash;
 use crate::ledger::events::{ClientEvent, EventPayload};
 use crate::ledger::follower::{FollowerEvent, FollowerHandle};
 use crate::observe::Health;
 use crate::poster::Confirmer;
 
-/// A signed response to submit again (found in the journal after a restart).
-#[derive(Debug, Clone)]
-pub struct Resubmit {
-    /// Journal key.
-    pub key: String,
-    /// The signed tx, byte for byte.
-    pub response: SignedResponse,
-}
+/// The poster's input message, sent by the trigger (defined by its consumer, so the poster
+/// imports nothing of the trigger).
+pub use crate::poster::Resubmit;
 
 /// What the trigger tasks share.
 pub struct TriggerCtx {

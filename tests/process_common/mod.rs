@@ -41,7 +41,9 @@ impl Jail {
         let uid_base = 2_000_000 + (h % 1000) * 1000;
         let cgroup_parent = format!("ain-sre-test-{test}");
         let config = ProcessConfig {
-            jail_exe: Some(env!("CARGO_BIN_EXE_ain-sre-jail").into()),
+            jail_exe: Some(
+                std::path::Path::new(env!("CARGO_BIN_EXE_ain-sre")).with_file_name("ain-sre-jail"),
+            ),
             pool_size,
             cgroup_parent: cgroup_parent.clone(),
             uid_base,
