@@ -54,6 +54,8 @@ fn component(test: &str, lang: Language, source: &str) -> Option<FunctionCode> {
 fn sandbox() -> WasmSandbox {
     WasmSandbox::new(WasmConfig {
         max_concurrency: 4,
+        // Compiling an 18 MB component takes a minute in a debug build: keep the artifacts.
+        cache_dir: Some(cache_dir().join("compiled")),
         ..WasmConfig::default()
     })
     .expect("wasm engine")
@@ -78,29 +80,38 @@ fn limits() -> Limits {
     }
 }
 
-const PY_ECHO: &str = r#"import sys, json, os
+/// One program per language, told what to do by its input (one component to build and compile
+/// for every test: an 18 MB compile is slow in a debug build).
+const PY: &str = r#"import sys, json, os
 data = sys.stdin.read()
 state = globals().setdefault("seen", [])
 state.append(data)
+if data == "raise":
+    raise ValueError("bad input here")
+if data == "exit3":
+    sys.exit(3)
+if data == "loop":
+    while True:
+        pass
+if data == "grow":
+    x = []
+    while True:
+        x.append(bytearray(1 << 20))
 print(json.dumps({"echo": data, "seen": len(state), "key": os.environ.get("AIN_SRE_PRIVATE_KEY")}), end="")
 "#;
-const PY_RAISE: &str = "raise ValueError('bad input here')\n";
-const PY_LOOP: &str = "while True:\n    pass\n";
-const PY_GROW: &str = "x = []\nwhile True:\n    x.append(bytearray(1 << 20))\n";
-const PY_EXIT: &str = "import sys\nsys.exit(3)\n";
 
-const JS_ECHO: &str = r#"globalThis.seen = (globalThis.seen || 0) + 1;
+const JS: &str = r#"globalThis.seen = (globalThis.seen || 0) + 1;
 let input = '';
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', (c) => { input += c; });
 process.stdin.on('end', () => {
+  if (input === 'raise') throw new Error('bad input here');
+  if (input === 'exit3') process.exit(3);
+  if (input === 'loop') for (;;) {}
+  if (input === 'grow') { const a = []; for (;;) a.push(new Uint8Array(1 << 20).fill(1)); }
   process.stdout.write(JSON.stringify({ echo: input, seen: globalThis.seen, key: process.env.AIN_SRE_PRIVATE_KEY || null }));
 });
 "#;
-const JS_RAISE: &str = "throw new Error('bad input here');\n";
-const JS_LOOP: &str = "for (;;) {}\n";
-const JS_GROW: &str = "const a = [];\nfor (;;) { a.push(new Uint8Array(1 << 20).fill(1)); }\n";
-const JS_EXIT: &str = "process.exit(3);\n";
 
 async fn run(sb: &WasmSandbox, code: &FunctionCode, input: &[u8], limits: Limits) -> Outcome {
     let p = sb.prepare(code).await.expect("prepare");
@@ -137,13 +148,12 @@ async fn echoes_without_residue(test: &str, lang: Language, source: &str) {
 }
 
 /// An exception is an error status with its message on stderr; `exit(3)` is exit code 3.
-async fn fails_on_exception(test: &str, lang: Language, raise: &str, exit: &str) {
-    let (Some(raise), Some(exit)) = (component(test, lang, raise), component(test, lang, exit))
-    else {
+async fn fails_on_exception(test: &str, lang: Language, source: &str) {
+    let Some(code) = component(test, lang, source) else {
         return;
     };
     let sb = sandbox();
-    match run(&sb, &raise, b"", limits()).await {
+    match run(&sb, &code, b"raise", limits()).await {
         Outcome::Completed {
             exit_code,
             stderr_tail,
@@ -155,7 +165,7 @@ async fn fails_on_exception(test: &str, lang: Language, raise: &str, exit: &str)
         }
         other => panic!("expected an error status, got {other:?}"),
     }
-    match run(&sb, &exit, b"", limits()).await {
+    match run(&sb, &code, b"exit3", limits()).await {
         Outcome::Completed { exit_code, .. } => assert_eq!(exit_code, 3),
         other => panic!("expected exit 3, got {other:?}"),
     }
@@ -171,7 +181,7 @@ async fn times_out(test: &str, lang: Language, source: &str) {
         ..limits()
     };
     let started = std::time::Instant::now();
-    let out = run(&sb, &code, b"", l).await;
+    let out = run(&sb, &code, b"loop", l).await;
     assert!(
         matches!(
             out,
@@ -194,7 +204,7 @@ async fn hits_memory_limit(test: &str, lang: Language, source: &str) {
         memory_bytes: 128 << 20,
         ..limits()
     };
-    let out = run(&sb, &code, b"", l).await;
+    let out = run(&sb, &code, b"grow", l).await;
     match &out {
         Outcome::Failed {
             failure: Failure::Oom,
@@ -207,42 +217,42 @@ async fn hits_memory_limit(test: &str, lang: Language, source: &str) {
 
 #[tokio::test]
 async fn python_component_echoes_without_residue() {
-    echoes_without_residue("python echo", Language::Python, PY_ECHO).await;
+    echoes_without_residue("python echo", Language::Python, PY).await;
 }
 
 #[tokio::test]
 async fn python_component_fails_on_exception() {
-    fails_on_exception("python raise", Language::Python, PY_RAISE, PY_EXIT).await;
+    fails_on_exception("python raise", Language::Python, PY).await;
 }
 
 #[tokio::test]
 async fn python_component_times_out() {
-    times_out("python loop", Language::Python, PY_LOOP).await;
+    times_out("python loop", Language::Python, PY).await;
 }
 
 #[tokio::test]
 async fn python_component_hits_memory_limit() {
-    hits_memory_limit("python grow", Language::Python, PY_GROW).await;
+    hits_memory_limit("python grow", Language::Python, PY).await;
 }
 
 #[tokio::test]
 async fn js_component_echoes_without_residue() {
-    echoes_without_residue("js echo", Language::JavaScript, JS_ECHO).await;
+    echoes_without_residue("js echo", Language::JavaScript, JS).await;
 }
 
 #[tokio::test]
 async fn js_component_fails_on_exception() {
-    fails_on_exception("js raise", Language::JavaScript, JS_RAISE, JS_EXIT).await;
+    fails_on_exception("js raise", Language::JavaScript, JS).await;
 }
 
 #[tokio::test]
 async fn js_component_times_out() {
-    times_out("js loop", Language::JavaScript, JS_LOOP).await;
+    times_out("js loop", Language::JavaScript, JS).await;
 }
 
 #[tokio::test]
 async fn js_component_hits_memory_limit() {
-    hits_memory_limit("js grow", Language::JavaScript, JS_GROW).await;
+    hits_memory_limit("js grow", Language::JavaScript, JS).await;
 }
 
 /// Imports outside the allow-list are refused at prepare, naming the import: a component

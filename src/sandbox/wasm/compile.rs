@@ -87,8 +87,9 @@ impl Default for CompileLimits {
             wall_time: Duration::from_secs(20),
             memory_bytes: 1 << 30,
             max_concurrent: 2,
-            component_cpu_time: Duration::from_secs(120),
-            component_wall_time: Duration::from_secs(180),
+            // A debug build takes ~2 min of CPU for CPython; a release build ~15 s.
+            component_cpu_time: Duration::from_secs(300),
+            component_wall_time: Duration::from_secs(600),
             component_memory_bytes: 4 << 30,
         }
     }
