@@ -223,7 +223,7 @@ function writer(stream) {
   };
 }
 
-function run() {
+function runMain() {
   const out = getStdout();
   const err = getStderr();
   const stdout = writer(out);
@@ -273,7 +273,7 @@ function run() {
   if (code !== 0) exitWithCode(code & 0xff || 1);
 }
 
-export const run = { run };
+export const run = { run: runMain };
 "#;
 
 /// Where the WASI 0.2 WIT files are: `$AIN_SRE_WASI_WIT`, else wasmtime-wasi's sources in
