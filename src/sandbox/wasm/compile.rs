@@ -54,9 +54,11 @@ pub(crate) fn code_config(fuel: bool, max_wasm_stack: usize, component: bool) ->
         .wasm_relaxed_simd(false)
         .wasm_stack_switching(false)
         .cranelift_nan_canonicalization(true)
-        // Defence in depth between tenants: a pooled stack never carries one guest's data
-        // to the next (the docs' advice for pooled, multi-tenant use).
-        .async_stack_zeroing(true);
+        // Pooled fiber stacks are not zeroed between calls (see `stack_policy` in the tier),
+        // so a stack stays resident at its deepest use: the guest's stack plus 512 KiB for
+        // host frames (WASI calls) instead of the default 2 MiB bounds what a pool holds.
+        .async_stack_size(max_wasm_stack + (512 << 10))
+        .async_stack_zeroing(false);
     c
 }
 

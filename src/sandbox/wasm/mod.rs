@@ -271,10 +271,19 @@ impl EngineSet {
 }
 
 /// How pooled async (fiber) stacks are recycled; shared by module and component engines.
+///
+/// They are reused as they are, not zeroed (`async_stack_zeroing(false)` in `code_config`).
+/// Zeroing on release cost a `madvise` per call, and with it TLB-shootdown IPIs to every
+/// thread of the worker: 16 % of the two-thread profile. What it protected: the stale bytes a
+/// stack holds after a call (the previous guest's spilled locals and host frames). No guest
+/// can read them: WebAssembly has no instruction that addresses the native stack, locals are
+/// zeroed on entry by the compiled code, and everything a guest *can* address (linear
+/// memory, tables, globals) is reset or made fresh per call and is not affected by this.
+/// Reaching stale stack bytes needs an engine bug (a miscompiled read of an uninitialised
+/// slot); zeroing was defence in depth against that, not an isolation boundary.
 fn stack_policy(pool: &mut PoolingAllocationConfig) {
-    // Async stacks are zeroed on release (`code_config`): the first 64 KiB with memset, the
-    // rest decommitted, so a pool of stacks does not stay resident at its deepest use.
-    pool.async_stack_keep_resident(64 << 10);
+    // Without zeroing nothing is decommitted either: a stack stays resident at its deepest use.
+    pool.async_stack_keep_resident(0);
 }
 
 /// Replaces WASI's `poll_oneoff` with one that refuses more than `max` subscriptions before the
