@@ -144,7 +144,15 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("give the function's file or directory (or --rollback)");
     };
     let (file, runtime) = super::invoke::locate(path, args.runtime.as_deref(), &catalogs.runtimes)?;
-    let code = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+    let mut code = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+    // Source of a packaged runtime (python3-wasm, nodejs-wasm) is built into its component.
+    if crate::sandbox::wasm::package::Language::of_runtime(&runtime.name).is_some()
+        && !crate::sandbox::wasm::package::is_component(&code)
+    {
+        let name = runtime.name.clone();
+        code =
+            tokio::task::spawn_blocking(move || super::build::component_of(&name, &code)).await??;
+    }
     check_code(&runtime.name, &code).with_context(|| {
         format!(
             "refused before anything was written: {} would be refused by every worker",
@@ -365,6 +373,9 @@ pub(crate) fn check_code(runtime: &str, code: &[u8]) -> anyhow::Result<()> {
         "the code is {} bytes, over a worker's {max}-byte limit (max_code_bytes)",
         code.len()
     );
+    if crate::sandbox::wasm::package::Language::of_runtime(runtime).is_some() {
+        crate::sandbox::wasm::checked_binary(code).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     if runtime == "wasm" {
         let max = crate::sandbox::wasm::DEFAULT_MAX_MODULE_BYTES;
         anyhow::ensure!(

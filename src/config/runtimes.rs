@@ -15,8 +15,16 @@ pub const SHIPPED: &[(&str, &str)] = &[
     ("bash.toml", include_str!("../../runtimes/bash.toml")),
     ("image.toml", include_str!("../../runtimes/image.toml")),
     ("native.toml", include_str!("../../runtimes/native.toml")),
+    (
+        "nodejs-wasm.toml",
+        include_str!("../../runtimes/nodejs-wasm.toml"),
+    ),
     ("nodejs.toml", include_str!("../../runtimes/nodejs.toml")),
     ("perl.toml", include_str!("../../runtimes/perl.toml")),
+    (
+        "python3-wasm.toml",
+        include_str!("../../runtimes/python3-wasm.toml"),
+    ),
     ("python3.toml", include_str!("../../runtimes/python3.toml")),
     ("wasm.toml", include_str!("../../runtimes/wasm.toml")),
 ];

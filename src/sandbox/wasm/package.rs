@@ -57,6 +57,11 @@ pub enum PackageError {
     Io(#[from] std::io::Error),
 }
 
+/// Whether `code` is a component binary (built already), as opposed to source.
+pub fn is_component(code: &[u8]) -> bool {
+    wasmparser::Parser::is_component(code)
+}
+
 /// A language packaged into a component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Language {
