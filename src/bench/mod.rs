@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+/// Python and JavaScript components on the WASM tier.
+pub mod component;
 pub mod container;
 pub mod devnet;
 pub mod e2e;
