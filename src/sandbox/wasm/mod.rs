@@ -62,6 +62,7 @@ pub const DEFAULT_MAX_MODULE_BYTES: usize = 16 << 20;
 mod capture;
 mod compile;
 mod component;
+mod component_check;
 mod imports;
 pub mod package;
 pub mod shape;
