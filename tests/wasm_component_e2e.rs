@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use ain_sre::client::Deployment;
 use ain_sre::ledger::crypto::PrivateKey;
+use ain_sre::ledger::devnet::config::DEFAULT_VALIDATOR_KEY;
+use ain_sre::ledger::devnet::{Devnet, DevnetConfig};
 use ain_sre::onchain::{Callers, WorkerPolicy};
 use ain_sre::sandbox::any::{TierConfig, Tiers};
 use ain_sre::sandbox::wasm::WasmConfig;
@@ -24,8 +26,18 @@ async fn js_component_runs_through_the_chain_and_the_worker() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let dev = chain(0, 0, None).await;
+    // The admin funded at genesis, so it can stake (12 MB of code is 16 MB of base64 in state:
+    // over the free tier without a stake).
+    let admin_key = PrivateKey::from_hex(DEFAULT_VALIDATOR_KEY).unwrap();
+    let dev = Devnet::start(DevnetConfig {
+        block_interval: std::time::Duration::from_millis(50),
+        genesis_balances: vec![(admin_key.address().to_string(), 1_000_000)],
+        ..DevnetConfig::default()
+    })
+    .await
+    .expect("devnet starts");
     let admin = admin(&dev.rpc_url()).await;
+    admin.stake("comp", 100_000.0).await.expect("stake");
     let deployed = admin
         .deploy(&Deployment {
             app: "comp".into(),
