@@ -4,6 +4,8 @@
 use std::time::{Duration, Instant};
 
 pub mod blobs;
+/// Python and JavaScript components on the WASM tier.
+pub mod component;
 pub mod container;
 pub mod devnet;
 pub mod e2e;

@@ -33,6 +33,8 @@ pub fn run(quick: bool) -> anyhow::Result<Vec<Stats>> {
     };
     let mut rows = vec![single_thread(min_time)?, two_threads(min_time)?];
     rows.extend(compile_vs_cache(if quick { 3 } else { 10 })?);
+    // Python and JavaScript components (issue 21), when the packagers are installed.
+    rows.extend(super::component::run(quick)?);
     Ok(rows)
 }
 

@@ -146,7 +146,15 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("give the function's file or directory (or --rollback)");
     };
     let (file, runtime) = super::invoke::locate(path, args.runtime.as_deref(), &catalogs.runtimes)?;
-    let code = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+    let mut code = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+    // Source of a packaged runtime (python3-wasm, nodejs-wasm) is built into its component.
+    if crate::sandbox::wasm::package::Language::of_runtime(&runtime.name).is_some()
+        && !crate::sandbox::wasm::package::is_component(&code)
+    {
+        let name = runtime.name.clone();
+        code =
+            tokio::task::spawn_blocking(move || super::build::component_of(&name, &code)).await??;
+    }
     let egress = args.egress.policy()?;
     if !egress.allow.is_empty() {
         let name = args.profile.as_deref().unwrap_or("default");
@@ -376,6 +384,9 @@ pub(crate) fn check_code(runtime: &str, code: &[u8]) -> anyhow::Result<()> {
         "the code is {} bytes, over a worker's {max}-byte limit (max_code_bytes)",
         code.len()
     );
+    if crate::sandbox::wasm::package::Language::of_runtime(runtime).is_some() {
+        crate::sandbox::wasm::checked_binary(code).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     if runtime == "wasm" {
         let max = crate::sandbox::wasm::DEFAULT_MAX_MODULE_BYTES;
         anyhow::ensure!(

@@ -107,6 +107,20 @@ fn examples(dir: Option<&Path>, runtimes: &RuntimeCatalog) -> (Vec<Example>, Vec
         )),
     }
     for rt in runtimes.iter() {
+        // Packaged runtimes: a component is 14-20 MB, over a worker's max_code_bytes and
+        // thousands of blob-chunk txs on this chain; `ain-sre build` and the WASM tier run them.
+        if crate::sandbox::wasm::package::Language::of_runtime(&rt.name).is_some()
+            && dir.join(&rt.name).join(&rt.source_file).is_file()
+        {
+            left_out.push(format!(
+                "{} ({}): its component (14-20 MB) is too large to upload through the dev chain; build and check it with `ain-sre build {} --runtime {}`",
+                rt.name,
+                rt.source_file,
+                dir.join(&rt.name).display(),
+                rt.name
+            ));
+            continue;
+        }
         // `wasm` examples are above; `image` and `native` code is not a source file.
         if rt.command.is_empty() || rt.name == "native" {
             continue;

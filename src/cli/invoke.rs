@@ -345,6 +345,11 @@ pub(crate) fn locate(
         }
         let candidates: Vec<(PathBuf, Arc<Runtime>)> = runtimes
             .iter()
+            // `main.py` is python3 unless python3-wasm is asked for (packaged runtimes).
+            .filter(|r| {
+                runtime.is_some()
+                    || crate::sandbox::wasm::package::Language::of_runtime(&r.name).is_none()
+            })
             .filter(|r| {
                 runtime.is_none_or(|want| runtimes.resolve(want).is_ok_and(|x| x.name == r.name))
             })

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::telemetry::LogFormat;
 
 mod bench;
+mod build;
 mod call;
 mod call_blobs;
 mod calls;
@@ -85,6 +86,9 @@ pub enum Command {
     New(new::NewArgs),
     /// Deploy a function: create the app if needed, write its rules, upload the code.
     Deploy(deploy::DeployArgs),
+    /// Package Python or JavaScript source into a WASI component for the WASM tier
+    /// (`--runtime python3-wasm` / `nodejs-wasm`; needs componentize-py / componentize-js).
+    Build(build::BuildArgs),
     /// Write this worker's registry entry in apps.
     Register(register::RegisterArgs),
     /// Call a function: sign a request and (with --wait) print the response and receipt.
@@ -128,6 +132,7 @@ impl Cli {
             Command::Runtimes(args) => runtimes::run(args).await,
             Command::New(args) => new::run(args).await,
             Command::Deploy(args) => deploy::run(args).await,
+            Command::Build(args) => build::run(args).await,
             Command::Register(args) => register::run(args).await,
             Command::Call(args) => call::run(args).await,
             Command::Workers(args) => workers::run(args).await,

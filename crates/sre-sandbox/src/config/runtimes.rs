@@ -22,10 +22,18 @@ pub const SHIPPED: &[(&str, &str)] = &[
         include_str!("../../../../runtimes/native.toml"),
     ),
     (
+        "nodejs-wasm.toml",
+        include_str!("../../../../runtimes/nodejs-wasm.toml"),
+    ),
+    (
         "nodejs.toml",
         include_str!("../../../../runtimes/nodejs.toml"),
     ),
     ("perl.toml", include_str!("../../../../runtimes/perl.toml")),
+    (
+        "python3-wasm.toml",
+        include_str!("../../../../runtimes/python3-wasm.toml"),
+    ),
     (
         "python3.toml",
         include_str!("../../../../runtimes/python3.toml"),

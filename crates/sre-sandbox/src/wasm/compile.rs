@@ -19,6 +19,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
+use wasmtime::component::Component;
 use wasmtime::{Config, Engine, Module, Strategy};
 
 use super::super::{SandboxError, Tier};
@@ -32,7 +33,7 @@ const INVALID: i32 = 2;
 /// Everything in an engine's configuration that shapes compiled code. The worker adds its
 /// runtime-only settings (pooling allocator) on top; the child uses it as is, so the artifact
 /// it produces is compatible (`Module::deserialize` checks this and refuses a mismatch).
-pub(crate) fn code_config(fuel: bool, max_wasm_stack: usize) -> Config {
+pub(crate) fn code_config(fuel: bool, max_wasm_stack: usize, component: bool) -> Config {
     let mut c = Config::new();
     c.strategy(Strategy::Cranelift)
         .epoch_interruption(true)
@@ -48,13 +49,16 @@ pub(crate) fn code_config(fuel: bool, max_wasm_stack: usize) -> Config {
         .wasm_tail_call(false)
         .wasm_memory64(false)
         .wasm_multi_memory(false)
-        .wasm_component_model(false)
+        // On only for the component engines (`component`); a module engine refuses them.
+        .wasm_component_model(component)
         .wasm_relaxed_simd(false)
         .wasm_stack_switching(false)
         .cranelift_nan_canonicalization(true)
-        // Defence in depth between tenants: a pooled stack never carries one guest's data
-        // to the next (the docs' advice for pooled, multi-tenant use).
-        .async_stack_zeroing(true);
+        // Pooled fiber stacks are not zeroed between calls (see `stack_policy` in the tier),
+        // so a stack stays resident at its deepest use: the guest's stack plus 512 KiB for
+        // host frames (WASI calls) instead of the default 2 MiB bounds what a pool holds.
+        .async_stack_size(max_wasm_stack + (512 << 10))
+        .async_stack_zeroing(false);
     c
 }
 
@@ -69,6 +73,13 @@ pub struct CompileLimits {
     pub memory_bytes: u64,
     /// Compilations running at once; further ones wait.
     pub max_concurrent: usize,
+    /// CPU time of the compiler child for a component (a packaged interpreter is megabytes
+    /// of code: CPython is ~10 MB).
+    pub component_cpu_time: Duration,
+    /// Wall-clock time before a component's compiler child is killed.
+    pub component_wall_time: Duration,
+    /// Address space of a component's compiler child.
+    pub component_memory_bytes: u64,
 }
 
 impl Default for CompileLimits {
@@ -78,6 +89,10 @@ impl Default for CompileLimits {
             wall_time: Duration::from_secs(20),
             memory_bytes: 1 << 30,
             max_concurrent: 2,
+            // A debug build takes ~2 min of CPU for CPython; a release build ~15 s.
+            component_cpu_time: Duration::from_secs(300),
+            component_wall_time: Duration::from_secs(600),
+            component_memory_bytes: 4 << 30,
         }
     }
 }
@@ -143,10 +158,46 @@ impl Compiler {
         binary: Vec<u8>,
         key: &str,
     ) -> Result<(Module, usize), SandboxError> {
+        match self
+            .compile_any(engine, fuel, max_wasm_stack, binary, key, false)
+            .await?
+        {
+            (Compiled::Module(m), size) => Ok((m, size)),
+            (Compiled::Component(_), _) => Err(host("a component where a module was due".into())),
+        }
+    }
+
+    /// As [`Compiler::compile`], for a component (compiled with the component model on).
+    pub(crate) async fn compile_component(
+        &self,
+        engine: &Engine,
+        fuel: bool,
+        max_wasm_stack: usize,
+        binary: Vec<u8>,
+        key: &str,
+    ) -> Result<(Component, usize), SandboxError> {
+        match self
+            .compile_any(engine, fuel, max_wasm_stack, binary, key, true)
+            .await?
+        {
+            (Compiled::Component(c), size) => Ok((c, size)),
+            (Compiled::Module(_), _) => Err(host("a module where a component was due".into())),
+        }
+    }
+
+    async fn compile_any(
+        &self,
+        engine: &Engine,
+        fuel: bool,
+        max_wasm_stack: usize,
+        binary: Vec<u8>,
+        key: &str,
+        component: bool,
+    ) -> Result<(Compiled, usize), SandboxError> {
         if let Some(disk) = &self.disk
             && let Some(artifact) = disk.get(key)
         {
-            match load(engine, artifact).await {
+            match load(engine, artifact, component).await {
                 Ok(m) => return Ok(m),
                 // Written by another wasmtime version or configuration: compile again.
                 Err(_) => disk.remove(key),
@@ -157,11 +208,13 @@ impl Compiler {
             .acquire()
             .await
             .map_err(|e| host(format!("{e}")))?;
-        let artifact = self.run_child(fuel, max_wasm_stack, binary).await?;
+        let artifact = self
+            .run_child(fuel, max_wasm_stack, binary, component)
+            .await?;
         if let Some(disk) = &self.disk {
             disk.put(key, &artifact);
         }
-        load(engine, artifact).await
+        load(engine, artifact, component).await
     }
 
     async fn run_child(
@@ -169,15 +222,29 @@ impl Compiler {
         fuel: bool,
         max_wasm_stack: usize,
         binary: Vec<u8>,
+        component: bool,
     ) -> Result<Vec<u8>, SandboxError> {
-        let cpu = self.limits.cpu_time.as_secs().max(1);
-        let mem = self.limits.memory_bytes;
+        // A packaged interpreter is megabytes of code: its compile gets the component bounds.
+        let (cpu, mem, wall) = if component {
+            (
+                self.limits.component_cpu_time.as_secs().max(1),
+                self.limits.component_memory_bytes,
+                self.limits.component_wall_time,
+            )
+        } else {
+            (
+                self.limits.cpu_time.as_secs().max(1),
+                self.limits.memory_bytes,
+                self.limits.wall_time,
+            )
+        };
         let mut child = tokio::process::Command::new(&self.exe)
             .arg(CHILD_FLAG)
             .arg(if fuel { "1" } else { "0" })
             .arg(max_wasm_stack.to_string())
             .arg(cpu.to_string())
             .arg(mem.to_string())
+            .arg(if component { "component" } else { "module" })
             .env_clear()
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -190,7 +257,6 @@ impl Compiler {
             // A child that dies early closes the pipe: its exit status tells why.
             let _ = stdin.write_all(&binary).await;
         });
-        let wall = self.limits.wall_time;
         // Dropping the future on timeout drops the child, which kills it (`kill_on_drop`).
         let out = tokio::time::timeout(wall, child.wait_with_output()).await;
         feed.abort();
@@ -235,11 +301,32 @@ impl Compiler {
     }
 }
 
+/// A compiled artifact, loaded.
+enum Compiled {
+    Module(Module),
+    Component(Component),
+}
+
 /// Loads an artifact produced by our own compiler child (or read back from our cache).
-async fn load(engine: &Engine, artifact: Vec<u8>) -> Result<(Module, usize), SandboxError> {
+async fn load(
+    engine: &Engine,
+    artifact: Vec<u8>,
+    component: bool,
+) -> Result<(Compiled, usize), SandboxError> {
     let engine = engine.clone();
     tokio::task::spawn_blocking(move || {
         let size = artifact.len();
+        if component {
+            #[allow(
+                unsafe_code,
+                reason = "loading precompiled code is unsafe in wasmtime's API; ours is trusted"
+            )]
+            // SAFETY: as for modules below: our own compiler child's or cache's bytes.
+            let c = unsafe { Component::deserialize(&engine, &artifact) };
+            return c
+                .map(|c| (Compiled::Component(c), size))
+                .map_err(|e| host(format!("loading compiled component: {e:#}")));
+        }
         #[allow(
             unsafe_code,
             reason = "loading precompiled code is unsafe in wasmtime's API; ours is trusted"
@@ -250,7 +337,7 @@ async fn load(engine: &Engine, artifact: Vec<u8>) -> Result<(Module, usize), San
         // checks the header, version and configuration and refuses a mismatch.
         let module = unsafe { Module::deserialize(&engine, &artifact) };
         module
-            .map(|m| (m, size))
+            .map(|m| (Compiled::Module(m), size))
             .map_err(|e| host(format!("loading compiled module: {e:#}")))
     })
     .await
@@ -289,7 +376,8 @@ pub fn compile_child_main() -> ! {
         eprintln!("reading the module: {e}");
         std::process::exit(70);
     }
-    let mut config = code_config(fuel == 1, stack as usize);
+    let component = args.get(4).is_some_and(|a| a == "component");
+    let mut config = code_config(fuel == 1, stack as usize, component);
     // One thread: RLIMIT_CPU then bounds wall time too, and no per-thread malloc arenas eat
     // into the address-space limit.
     config.parallel_compilation(false);
@@ -300,7 +388,12 @@ pub fn compile_child_main() -> ! {
             std::process::exit(70);
         }
     };
-    match engine.precompile_module(&binary) {
+    let artifact = if component {
+        engine.precompile_component(&binary)
+    } else {
+        engine.precompile_module(&binary)
+    };
+    match artifact {
         Ok(artifact) => {
             let mut out = std::io::stdout().lock();
             if out.write_all(&artifact).and_then(|_| out.flush()).is_err() {

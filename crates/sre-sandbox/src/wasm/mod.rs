@@ -1,4 +1,5 @@
-//! The WASM tier: wasmtime with WASI preview 1, the fastest and most portable sandbox.
+//! The WASM tier: wasmtime with WASI preview 1 modules and WASI 0.2 components (`component`),
+//! the fastest and most portable sandbox.
 //!
 //! - One [`wasmtime::Engine`] per configuration (with and without fuel), Cranelift only, with the
 //!   proposals a stdin → stdout function does not need turned off (threads, shared memory, GC,
@@ -46,6 +47,10 @@ pub fn checked_binary(bytes: &[u8]) -> Result<Vec<u8>, String> {
     let binary = wat::parse_bytes(bytes)
         .map_err(|e| format!("invalid WebAssembly module: {e:#}"))?
         .into_owned();
+    if component::is_component(&binary) {
+        component::check(&binary)?;
+        return Ok(binary);
+    }
     shape::check_binary(&binary)?;
     imports::check(&binary)?;
     Ok(binary)
@@ -56,7 +61,10 @@ pub const DEFAULT_MAX_MODULE_BYTES: usize = 16 << 20;
 
 mod capture;
 mod compile;
+mod component;
+mod component_check;
 mod imports;
+pub mod package;
 pub mod shape;
 
 pub use compile::{CHILD_FLAG as COMPILE_CHILD_FLAG, CompileLimits, compile_child_main};
@@ -74,6 +82,9 @@ pub struct WasmConfig {
     pub max_memory_bytes: u64,
     /// Largest module accepted, in bytes (text `.wat` or binary `.wasm`).
     pub max_module_bytes: usize,
+    /// Largest component accepted, in bytes (a packaged Python or JavaScript interpreter is
+    /// 14–20 MB).
+    pub max_component_bytes: usize,
     /// Table elements a module may have.
     pub max_table_elements: usize,
     /// Epoch tick: the resolution of deadlines.
@@ -105,6 +116,7 @@ impl Default for WasmConfig {
             max_concurrency: 256,
             max_memory_bytes: 1 << 30,
             max_module_bytes: DEFAULT_MAX_MODULE_BYTES,
+            max_component_bytes: 64 << 20,
             max_table_elements: 100_000,
             epoch_tick: Duration::from_millis(1),
             max_wasm_stack: 512 << 10,
@@ -201,11 +213,9 @@ impl EngineSet {
             // keep them resident: no madvise, so no TLB-shootdown IPIs or page faults per call.
             .pagemap_scan(wasmtime::Enabled::Auto)
             .linear_memory_keep_resident(1 << 20)
-            .table_keep_resident(64 << 10)
-            // Async stacks are zeroed on release (below): the first 64 KiB with memset, the rest
-            // decommitted, so a pool of stacks does not stay resident at its deepest use.
-            .async_stack_keep_resident(64 << 10);
-        let mut c = compile::code_config(fuel, cfg.max_wasm_stack);
+            .table_keep_resident(64 << 10);
+        stack_policy(&mut pool);
+        let mut c = compile::code_config(fuel, cfg.max_wasm_stack, false);
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&c).map_err(|e| host(format!("engine: {e}")))?;
         let mut linker = Linker::new(&engine);
@@ -261,6 +271,22 @@ impl EngineSet {
     }
 }
 
+/// How pooled async (fiber) stacks are recycled; shared by module and component engines.
+///
+/// They are reused as they are, not zeroed (`async_stack_zeroing(false)` in `code_config`).
+/// Zeroing on release cost a `madvise` per call, and with it TLB-shootdown IPIs to every
+/// thread of the worker: 16 % of the two-thread profile. What it protected: the stale bytes a
+/// stack holds after a call (the previous guest's spilled locals and host frames). No guest
+/// can read them: WebAssembly has no instruction that addresses the native stack, locals are
+/// zeroed on entry by the compiled code, and everything a guest *can* address (linear
+/// memory, tables, globals) is reset or made fresh per call and is not affected by this.
+/// Reaching stale stack bytes needs an engine bug (a miscompiled read of an uninitialised
+/// slot); zeroing was defence in depth against that, not an isolation boundary.
+fn stack_policy(pool: &mut PoolingAllocationConfig) {
+    // Without zeroing nothing is decommitted either: a stack stays resident at its deepest use.
+    pool.async_stack_keep_resident(0);
+}
+
 /// Replaces WASI's `poll_oneoff` with one that refuses more than `max` subscriptions before the
 /// host allocates anything for them. The stock one builds host objects for every subscription
 /// the guest names, outside the call's memory limit: about 520 bytes each (issue 14: 500,000
@@ -306,11 +332,18 @@ fn shim_poll_oneoff(linker: &mut Linker<StoreData>, max: u32) -> wasmtime::Resul
     r
 }
 
+/// Linked code ready to instantiate: a module or a component.
+#[derive(Clone)]
+enum Pre {
+    Module(InstancePre<StoreData>),
+    Component(component::Pre),
+}
+
 /// A module ready to run: compiled for the plain engine, and for the fuel engine on first use.
 pub struct PreparedWasm {
     code: FunctionCode,
-    plain: InstancePre<StoreData>,
-    fueled: OnceCell<InstancePre<StoreData>>,
+    plain: Pre,
+    fueled: OnceCell<Pre>,
     /// Bytes of compiled artifacts held (plain, plus fueled once compiled).
     compiled_bytes: AtomicUsize,
     /// When it was last used, in [`Inner::clock`] ticks: the LRU order.
@@ -341,6 +374,10 @@ struct Inner {
     cfg: WasmConfig,
     plain: EngineSet,
     fuel: EngineSet,
+    /// Made on the first component (their pools are not reserved before).
+    components: std::sync::OnceLock<Arc<component::ComponentEngines>>,
+    /// Engines the epoch ticker drives besides the module engines (the component engines).
+    ticked: Arc<std::sync::OnceLock<[Engine; 2]>>,
     slots: Semaphore,
     compiler: compile::Compiler,
     prepared: Mutex<HashMap<[u8; 32], Arc<PreparedWasm>>>,
@@ -365,12 +402,14 @@ impl WasmSandbox {
         let plain = EngineSet::new(&cfg, false)?;
         let fuel = EngineSet::new(&cfg, true)?;
         let stop = Arc::new(AtomicBool::new(false));
+        let ticked: Arc<std::sync::OnceLock<[Engine; 2]>> = Arc::default();
         {
             // One thread drives every deadline: epochs are a counter bump, so it costs nothing
             // measurable, and guests are interrupted within one tick of their deadline.
-            let (a, b, stop, tick) = (
+            let (a, b, more, stop, tick) = (
                 plain.engine.clone(),
                 fuel.engine.clone(),
+                ticked.clone(),
                 stop.clone(),
                 cfg.epoch_tick,
             );
@@ -381,6 +420,9 @@ impl WasmSandbox {
                         std::thread::sleep(tick);
                         a.increment_epoch();
                         b.increment_epoch();
+                        for e in more.get().into_iter().flatten() {
+                            e.increment_epoch();
+                        }
                     }
                 })
                 .map_err(|e| SandboxError::Host {
@@ -407,6 +449,8 @@ impl WasmSandbox {
                 cfg,
                 plain,
                 fuel,
+                components: std::sync::OnceLock::new(),
+                ticked,
                 slots,
                 compiler,
                 prepared: Mutex::new(HashMap::new()),
@@ -482,14 +526,24 @@ impl WasmSandbox {
         self.inner.clock.fetch_add(1, Ordering::Relaxed)
     }
 
-    async fn fueled(&self, p: &PreparedWasm) -> Result<InstancePre<StoreData>, SandboxError> {
+    async fn fueled(&self, p: &PreparedWasm) -> Result<Pre, SandboxError> {
         let inner = self.inner.clone();
         p.fueled
             .get_or_try_init(|| async {
-                let (pre, size) = inner
-                    .fuel
-                    .compile(&inner.compiler, &inner.cfg, &p.code)
-                    .await?;
+                let (pre, size) = match &p.plain {
+                    Pre::Module(_) => {
+                        let (pre, size) = inner
+                            .fuel
+                            .compile(&inner.compiler, &inner.cfg, &p.code)
+                            .await?;
+                        (Pre::Module(pre), size)
+                    }
+                    Pre::Component(_) => {
+                        let engines = self.component_engines()?;
+                        let (pre, size) = self.compile_component(&engines.fuel, &p.code).await?;
+                        (Pre::Component(pre), size)
+                    }
+                };
                 p.compiled_bytes.fetch_add(size, Ordering::Relaxed);
                 Ok::<_, SandboxError>(pre)
             })
@@ -526,7 +580,22 @@ impl Sandbox for WasmSandbox {
             return Err(SandboxError::Rejected(why));
         }
         let inner = self.inner.clone();
-        let (plain, size) = match inner.plain.compile(&inner.compiler, &inner.cfg, code).await {
+        let compiled = if component::is_component_code(&code.bytes) {
+            match self.component_engines() {
+                Ok(engines) => self
+                    .compile_component(&engines.plain, code)
+                    .await
+                    .map(|(pre, size)| (Pre::Component(pre), size)),
+                Err(e) => Err(e),
+            }
+        } else {
+            inner
+                .plain
+                .compile(&inner.compiler, &inner.cfg, code)
+                .await
+                .map(|(pre, size)| (Pre::Module(pre), size))
+        };
+        let (plain, size) = match compiled {
             Ok(p) => p,
             Err(SandboxError::Rejected(why)) => {
                 self.remember_rejection(code.hash, &why);
@@ -560,10 +629,11 @@ impl Sandbox for WasmSandbox {
             .acquire()
             .await
             .map_err(|e| host(format!("pool closed: {e}")))?;
-        let (pre, engine) = match call.limits.fuel {
-            Some(_) => (self.fueled(prepared).await?, self.inner.fuel.engine.clone()),
-            None => (prepared.plain.clone(), self.inner.plain.engine.clone()),
+        let pre = match call.limits.fuel {
+            Some(_) => self.fueled(prepared).await?,
+            None => prepared.plain.clone(),
         };
+        let fuel = call.limits.fuel.is_some();
         let memory_limit = (call
             .limits
             .memory_bytes
@@ -573,17 +643,41 @@ impl Sandbox for WasmSandbox {
         // Supervised in place (no task hop to another thread): a host-side panic inside WASI
         // becomes a host fault, not a crash of the worker.
         use futures_util::FutureExt;
-        std::panic::AssertUnwindSafe(run_store(
-            engine,
-            pre,
-            call,
-            memory_limit,
-            table_limit,
-            host_resources,
-        ))
-        .catch_unwind()
-        .await
-        .map_err(|_| host("the call panicked inside the host".into()))?
+        // Either, not a box: the module path stays free of an allocation per call.
+        use futures_util::future::Either;
+        let run = match pre {
+            Pre::Module(pre) => {
+                let set = if fuel {
+                    &self.inner.fuel
+                } else {
+                    &self.inner.plain
+                };
+                Either::Left(run_store(
+                    set.engine.clone(),
+                    pre,
+                    call,
+                    memory_limit,
+                    table_limit,
+                    host_resources,
+                ))
+            }
+            Pre::Component(pre) => {
+                let engines = self.component_engines()?;
+                let set = if fuel { &engines.fuel } else { &engines.plain };
+                Either::Right(component::run_store(
+                    set.engine.clone(),
+                    pre,
+                    call,
+                    memory_limit,
+                    table_limit,
+                    host_resources,
+                ))
+            }
+        };
+        std::panic::AssertUnwindSafe(run)
+            .catch_unwind()
+            .await
+            .map_err(|_| host("the call panicked inside the host".into()))?
     }
 }
 
