@@ -164,7 +164,7 @@ fi
 
 # --- dashboard and queries ------------------------------------------------------------------
 check_queries() {
-  python3 - "$repo/src" "$dashboard" "$rules" "${scrape:-}" "$FAILURE_ONLY" "$work/dashboard-rules.yml" <<'PY'
+  python3 - "$repo/src:$repo/crates" "$dashboard" "$rules" "${scrape:-}" "$FAILURE_ONLY" "$work/dashboard-rules.yml" <<'PY'
 import json, os, re, sys
 src, dash_path, rules_path, scrape_path, failure_only, dash_rules_out = sys.argv[1:7]
 failure_only = set(failure_only.split())
@@ -173,7 +173,8 @@ errors = []
 # Exported metrics from the source: name -> (kind, label keys).
 src_metrics = {}
 call = re.compile(r'(?:metrics::)?(counter|gauge|histogram|describe_counter|describe_gauge|describe_histogram)!\(\s*"(ain_sre_\w+)"')
-for root, _, files in os.walk(src):
+# The worker's package (src/) and the workspace crates it links (crates/*/src).
+for root, _, files in (w for d in src.split(":") for w in os.walk(d)):
     for f in files:
         if not f.endswith(".rs"):
             continue
