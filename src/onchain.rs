@@ -347,6 +347,11 @@ pub struct WorkerEntry {
     /// written before workers listed them, which are taken to accept every profile.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub profiles: std::collections::BTreeMap<String, bool>,
+    /// It serves functions with an egress allow-list: its operator did not set `egress = "deny"`
+    /// and it has a tier with the egress proxy (process or container). Absent (false) in entries
+    /// of workers that predate egress, which serve none.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub egress: bool,
 }
 
 impl WorkerEntry {
@@ -354,6 +359,12 @@ impl WorkerEntry {
     pub fn offers(&self, runtime: &str, profile: &str) -> bool {
         self.runtimes.get(runtime) == Some(&true)
             && (self.profiles.is_empty() || self.profiles.get(profile) == Some(&true))
+    }
+
+    /// True when the entry says the worker serves `runtime` with `profile`, and egress when the
+    /// function `needs_egress` (it has an allow-list).
+    pub fn serves(&self, runtime: &str, profile: &str, needs_egress: bool) -> bool {
+        self.offers(runtime, profile) && (self.egress || !needs_egress)
     }
 }
 

@@ -63,6 +63,7 @@ async fn a_runtime_whose_interpreter_is_missing_is_not_served_or_advertised() {
         &RuntimeCatalog::load(Some(dir.path())).unwrap(),
         &ain_sre::config::profiles::ProfileCatalog::shipped().unwrap(),
         1,
+        true,
     );
     assert!(!entry.runtimes.contains_key("ghost"), "{entry:?}");
     assert_eq!(entry.runtimes.get("native"), Some(&true), "{entry:?}");
@@ -83,6 +84,7 @@ async fn disabled_tiers_are_unavailable_and_left_out_of_the_registry_entry() {
         &RuntimeCatalog::shipped().unwrap(),
         &ain_sre::config::profiles::ProfileCatalog::shipped().unwrap(),
         1,
+        true,
     );
     assert!(entry.runtimes.is_empty(), "{entry:?}");
     assert_eq!(entry.profiles.get("default"), Some(&true));

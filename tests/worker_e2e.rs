@@ -348,9 +348,11 @@ async fn a_worker_without_the_tier_leaves_the_call_to_one_with_it() {
     );
     // Each registry entry lists only what its worker can run now.
     let (e_full, e_wasm) = (
-        capable::entry(&*full, &runtimes, &profiles, 8),
-        capable::entry(&*wasm_only, &runtimes, &profiles, 8),
+        capable::entry(&*full, &runtimes, &profiles, 8, true),
+        capable::entry(&*wasm_only, &runtimes, &profiles, 8, true),
     );
+    // Egress needs the proxy of the process or container tier: a WASM-only worker offers none.
+    assert!(e_full.egress && !e_wasm.egress, "{e_full:?} {e_wasm:?}");
     assert_eq!(e_full.runtimes.get("python3"), Some(&true), "{e_full:?}");
     assert!(!e_wasm.runtimes.contains_key("python3"), "{e_wasm:?}");
     assert_eq!(e_wasm.runtimes.get("wasm"), Some(&true), "{e_wasm:?}");

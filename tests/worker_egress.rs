@@ -140,9 +140,15 @@ async fn a_function_with_an_allow_list_reaches_a_local_api_and_the_receipt_says_
         &ain_sre::config::runtimes::RuntimeCatalog::shipped().unwrap(),
         &ain_sre::config::profiles::ProfileCatalog::shipped().unwrap(),
         8,
+        true,
     );
+    assert!(entry.egress, "a worker with the process tier offers egress");
     let (k_open, k_deny) = (PrivateKey::generate(), PrivateKey::generate());
-    for k in [&k_open, &k_deny] {
+    // The denying worker's entry says it offers no egress (as `run --register` writes it), so
+    // assignment ranks only the open one for the egress function.
+    let mut no_egress = entry.clone();
+    no_egress.egress = false;
+    for (k, entry) in [(&k_open, &entry), (&k_deny, &no_egress)] {
         admin.approve_worker("eg", &k.address()).await.unwrap();
         ChainClient::connect(
             &dev.rpc_url(),
@@ -150,7 +156,7 @@ async fn a_function_with_an_allow_list_reaches_a_local_api_and_the_receipt_says_
         )
         .await
         .unwrap()
-        .register("eg", &entry)
+        .register("eg", entry)
         .await
         .unwrap();
     }

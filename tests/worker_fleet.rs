@@ -62,6 +62,7 @@ async fn enroll(url: &str, key: &PrivateKey, app: &str, capacity: u64) {
         version: "test".into(),
         capacity,
         profiles: Default::default(),
+        egress: false,
     };
     c.register(app, &entry).await.unwrap();
 }
@@ -510,8 +511,8 @@ async fn a_worker_without_the_python3_tier_is_never_ranked_for_python3_calls() {
         ProfileCatalog::shipped().unwrap(),
     );
     let (e_full, e_wasm) = (
-        capable::entry(&*full, &runtimes, &profiles, 8),
-        capable::entry(&*wasm_only, &runtimes, &profiles, 8),
+        capable::entry(&*full, &runtimes, &profiles, 8, true),
+        capable::entry(&*wasm_only, &runtimes, &profiles, 8, true),
     );
     assert_eq!(e_full.runtimes.get("python3"), Some(&true), "{e_full:?}");
     assert!(!e_wasm.runtimes.contains_key("python3"), "{e_wasm:?}");

@@ -101,6 +101,7 @@ fn entry() -> WorkerEntry {
     WorkerEntry {
         runtimes: [("wasm".to_owned(), true)].into_iter().collect(),
         profiles: Default::default(),
+        egress: false,
         version: "test".into(),
         capacity: 1,
     }

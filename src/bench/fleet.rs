@@ -244,6 +244,7 @@ async fn run_in(tmp: &Path, quick: bool) -> anyhow::Result<Fleet> {
                 version: env!("CARGO_PKG_VERSION").into(),
                 capacity: 64,
                 profiles: Default::default(),
+                egress: false,
             },
         )
         .await?;

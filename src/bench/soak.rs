@@ -406,6 +406,7 @@ async fn run_in(tmp: &Path, cfg: SoakConfig) -> anyhow::Result<SoakReport> {
                     version: env!("CARGO_PKG_VERSION").into(),
                     capacity: 64,
                     profiles: Default::default(),
+                    egress: false,
                 },
             )
             .await?;

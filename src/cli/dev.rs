@@ -189,7 +189,7 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
             .await?;
     }
     let tiers = Arc::new(Tiers::start(TierConfig::default().serving(&catalogs.runtimes)).await);
-    let entry = worker_entry(&*tiers, &catalogs.runtimes, &catalogs.profiles, 64);
+    let entry = worker_entry(&*tiers, &catalogs.runtimes, &catalogs.profiles, 64, true);
     // The app is closed: `dev` approves its own worker, and nobody else.
     admin.approve_worker(&args.app, &worker.address()).await?;
     worker.register(&args.app, &entry).await?;

@@ -36,6 +36,9 @@ pub(crate) async fn run(args: RegisterArgs) -> anyhow::Result<ExitCode> {
         &catalogs.runtimes,
         &catalogs.profiles,
         args.capacity,
+        // The run-time config has the final say: a worker whose operator denies egress leaves
+        // such calls to others (`run --register` reads it and advertises accordingly).
+        true,
     );
     for app in &args.apps {
         let tx = client.register(app, &entry).await?;

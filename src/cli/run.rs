@@ -305,6 +305,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             config.catalogs.offered_runtimes(),
             &config.catalogs.profiles,
             config.scheduler.max_concurrency as u64,
+            !config.scheduler.egress.deny_all,
         );
         // The same wait for the node as the daemon's own start-up.
         let transient = |e: &crate::client::ClientError| matches!(e, crate::client::ClientError::Rpc(r) if r.is_transient());

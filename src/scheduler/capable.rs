@@ -9,6 +9,7 @@
 //! talking to the others. Its answer is `rejected` with "no registered worker serves <runtime>".
 //! If that worker is down, the call stays unanswered until it or a capable worker comes.
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::exec::Executor;
@@ -16,16 +17,23 @@ use crate::config::profiles::ProfileCatalog;
 use crate::config::runtimes::RuntimeCatalog;
 use crate::ledger::crypto::Address;
 use crate::onchain::WorkerEntry;
+use crate::sandbox::Tier;
 
 /// The registry entry of a worker whose sandboxes are `exec`: only the runtimes a tier here can
-/// run now (what `ain-sre doctor` reports as served), and the profiles it accepts. `register`,
-/// `run --register` and `dev` all write this.
+/// run now (what `ain-sre doctor` reports as served), the profiles it accepts, and egress when
+/// its operator allows any (`egress_allowed`) and a tier here has the egress proxy (process or
+/// container; WASM modules have no sockets). `register`, `run --register` and `dev` all write this.
 pub fn entry<E: Executor>(
     exec: &E,
     runtimes: &RuntimeCatalog,
     profiles: &ProfileCatalog,
     capacity: u64,
+    egress_allowed: bool,
 ) -> WorkerEntry {
+    let tiers: Vec<Tier> = runtimes
+        .iter()
+        .filter_map(|r| exec.tier_for(r).ok())
+        .collect();
     WorkerEntry {
         runtimes: runtimes
             .iter()
@@ -35,6 +43,7 @@ pub fn entry<E: Executor>(
         version: env!("CARGO_PKG_VERSION").to_owned(),
         capacity,
         profiles: profiles.iter().map(|p| (p.name.clone(), true)).collect(),
+        egress: egress_allowed && tiers.iter().any(|t| *t != Tier::Wasm),
     }
 }
 
@@ -53,32 +62,44 @@ pub enum Unservable {
 
 /// Decides for worker `me` from the app's `workers` subtree (`{<address>: entry}`; `Null` when
 /// nobody registered) what to do with a call of `runtime` under `profile` that `me` cannot serve.
-/// `me`'s own entry never counts as a server: it may predate the loss of a tier.
-pub fn decide(me: &Address, workers: &Value, runtime: &str, profile: &str) -> Unservable {
+/// `me`'s own entry never counts as a server: it may predate the loss of a tier. A function that
+/// `needs_egress` is served only by entries that offer egress.
+pub fn decide(
+    me: &Address,
+    workers: &Value,
+    runtime: &str,
+    profile: &str,
+    needs_egress: bool,
+) -> Unservable {
     let entries: Vec<(Address, Option<WorkerEntry>)> = workers
         .as_object()
         .map(|m| {
             m.iter()
                 .filter_map(|(k, v)| {
                     let addr = k.parse::<Address>().ok()?;
-                    Some((addr, serde_json::from_value::<WorkerEntry>(v.clone()).ok()))
+                    Some((addr, WorkerEntry::deserialize(v).ok()))
                 })
                 .collect()
         })
         .unwrap_or_default();
-    if let Some((a, _)) = entries
-        .iter()
-        .find(|(a, e)| a != me && e.as_ref().is_some_and(|e| e.offers(runtime, profile)))
-    {
+    if let Some((a, _)) = entries.iter().find(|(a, e)| {
+        a != me
+            && e.as_ref()
+                .is_some_and(|e| e.serves(runtime, profile, needs_egress))
+    }) {
         return Unservable::Leave {
             to: format!("{a}, whose registry entry offers it"),
         };
     }
     match entries.iter().map(|(a, _)| a).min_by_key(|a| a.0) {
-        Some(lowest) if lowest == me => Unservable::Reject(if profile == "default" {
-            format!("no registered worker serves {runtime}")
-        } else {
-            format!("no registered worker serves {runtime} with profile `{profile}`")
+        Some(lowest) if lowest == me => Unservable::Reject({
+            let with = match (profile == "default", needs_egress) {
+                (true, false) => String::new(),
+                (true, true) => " with egress".to_owned(),
+                (false, false) => format!(" with profile `{profile}`"),
+                (false, true) => format!(" with profile `{profile}` and egress"),
+            };
+            format!("no registered worker serves {runtime}{with}")
         }),
         Some(lowest) => Unservable::Leave {
             to: format!("{lowest}, the registered worker designated to reject it"),
@@ -123,7 +144,7 @@ mod tests {
         ]);
         // Even the lowest address leaves it when another worker offers the runtime.
         assert!(matches!(
-            decide(&addr(1), &w, "python3", "default"),
+            decide(&addr(1), &w, "python3", "default", false),
             Unservable::Leave { .. }
         ));
     }
@@ -137,7 +158,7 @@ mod tests {
         ]);
         let verdicts: Vec<_> = [2, 5, 9, 1]
             .iter()
-            .map(|b| decide(&addr(*b), &w, "python3", "default"))
+            .map(|b| decide(&addr(*b), &w, "python3", "default", false))
             .collect();
         assert_eq!(
             verdicts[0],
@@ -160,18 +181,43 @@ mod tests {
             (3, entry(&["python3"], &["default"])),
         ]);
         assert!(matches!(
-            decide(&addr(1), &w, "python3", "default"),
+            decide(&addr(1), &w, "python3", "default", false),
             Unservable::Leave { .. }
         ));
         // Worker 3 lists its profiles and `batch` is not among them.
         assert_eq!(
-            decide(&addr(1), &w, "python3", "batch"),
+            decide(&addr(1), &w, "python3", "batch", false),
             Unservable::Reject("no registered worker serves python3 with profile `batch`".into())
         );
         // Nobody registered at all: nobody could write a response, so leave it.
         assert!(matches!(
-            decide(&addr(1), &Value::Null, "python3", "default"),
+            decide(&addr(1), &Value::Null, "python3", "default", false),
             Unservable::Leave { .. }
+        ));
+    }
+
+    #[test]
+    fn a_function_with_egress_is_left_only_to_a_worker_offering_egress() {
+        let mut with = entry(&["python3"], &[]);
+        with["egress"] = json!(true);
+        // Worker 3 runs python3 but offers no egress; worker 5 offers both.
+        let w = workers(&[(1, entry(&[], &[])), (3, entry(&["python3"], &[]))]);
+        assert_eq!(
+            decide(&addr(1), &w, "python3", "default", true),
+            Unservable::Reject("no registered worker serves python3 with egress".into())
+        );
+        assert!(matches!(
+            decide(&addr(1), &w, "python3", "default", false),
+            Unservable::Leave { to } if to.starts_with(&addr(3).to_string())
+        ));
+        let w = workers(&[
+            (1, entry(&[], &[])),
+            (3, entry(&["python3"], &[])),
+            (5, with),
+        ]);
+        assert!(matches!(
+            decide(&addr(1), &w, "python3", "default", true),
+            Unservable::Leave { to } if to.starts_with(&addr(5).to_string())
         ));
     }
 }

@@ -643,7 +643,14 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             self.leave(call, "registry_unreadable");
             return Ok(None);
         };
-        match capable::decide(&self.worker, &workers, &spec.runtime, spec.profile()) {
+        let needs_egress = spec.egress.is_some();
+        match capable::decide(
+            &self.worker,
+            &workers,
+            &spec.runtime,
+            spec.profile(),
+            needs_egress,
+        ) {
             Unservable::Leave { to } => {
                 tracing::info!(reason = %why, to = %to, "this worker cannot serve the call; leaving it");
                 self.leave(call, "cannot_serve");
@@ -686,8 +693,8 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
                         &spec.runtime,
                         spec.profile(),
                         read_at,
-                        // Egress hook: once functions declare egress, only entries offering it.
-                        |_| true,
+                        // A function with an allow-list: only workers offering egress.
+                        |entry| spec.egress.is_none() || entry["egress"] == true,
                     );
                     assign::rank_of(&self.worker, &call.key, &c)
                 }

@@ -104,6 +104,7 @@ pub async fn register(url: &str, key: &PrivateKey, app: &str) {
         version: "test".into(),
         capacity: 8,
         profiles: Default::default(),
+        egress: true,
     };
     c.register(app, &entry).await.expect("register");
 }
