@@ -135,7 +135,8 @@ for i in 0 1 2; do
 done
 sre "" workers list --app fleet --node "$node" >"$work/workers.txt" 2>&1 || fail "workers list"
 for a in "${worker_addrs[@]}"; do
-  grep -q "| $a | yes | yes | yes | wasm" "$work/workers.txt" \
+  # `wasm` among the runtimes it offers (the list also names the component runtimes).
+  grep -Eq "\| $a \| yes \| yes \| yes \| ([^|]*,)?wasm(,[^|]*)? \|" "$work/workers.txt" \
     || { cat "$work/workers.txt" >&2; fail "worker $a is not approved, registered and able to answer"; }
 done
 
