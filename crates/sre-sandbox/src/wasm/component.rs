@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{
-    Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap,
+    Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
     UpdateDeadline,
 };
 use wasmtime_wasi::p2::bindings::CommandPre;
@@ -277,27 +277,10 @@ pub(crate) async fn run_store(
         Ok(Ok(Err(()))) if data.limiter.memory_denied => return Ok(failed(Failure::Oom)),
         // `run` returned `err`: the command's failure status.
         Ok(Ok(Err(()))) => 1,
-        Ok(Err(e)) => {
-            if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
-                if exit.0 != 0 && data.limiter.memory_denied {
-                    return Ok(failed(Failure::Oom));
-                }
-                exit.0
-            } else if data.timed_out
-                || matches!(
-                    e.downcast_ref::<Trap>(),
-                    Some(Trap::OutOfFuel | Trap::Interrupt)
-                )
-            {
-                return Ok(failed(Failure::Timeout));
-            } else if data.limiter.memory_denied {
-                return Ok(failed(Failure::Oom));
-            } else if let Some(trap) = e.downcast_ref::<Trap>() {
-                return Ok(failed(Failure::Trap(trap.to_string())));
-            } else {
-                return Ok(failed(Failure::Trap(format!("{e:#}"))));
-            }
-        }
+        Ok(Err(e)) => match super::ended(&e, data.timed_out, data.limiter.memory_denied, true) {
+            Ok(code) => code,
+            Err(failure) => return Ok(failed(failure)),
+        },
     };
     Ok(Outcome::Completed {
         exit_code,

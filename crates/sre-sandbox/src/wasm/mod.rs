@@ -791,24 +791,10 @@ async fn run_store(
     let exit_code = match result {
         Err(_) => return Ok(failed(Failure::Timeout)),
         Ok(Ok(())) => 0,
-        Ok(Err(e)) => {
-            if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
-                exit.0
-            } else if data.timed_out
-                || matches!(
-                    e.downcast_ref::<Trap>(),
-                    Some(Trap::OutOfFuel | Trap::Interrupt)
-                )
-            {
-                return Ok(failed(Failure::Timeout));
-            } else if data.limiter.memory_denied {
-                return Ok(failed(Failure::Oom));
-            } else if let Some(trap) = e.downcast_ref::<Trap>() {
-                return Ok(failed(Failure::Trap(trap.to_string())));
-            } else {
-                return Ok(failed(Failure::Trap(format!("{e:#}"))));
-            }
-        }
+        Ok(Err(e)) => match ended(&e, data.timed_out, data.limiter.memory_denied, false) {
+            Ok(code) => code,
+            Err(failure) => return Ok(failed(failure)),
+        },
     };
     Ok(Outcome::Completed {
         exit_code,
@@ -823,4 +809,36 @@ fn thread_cpu() -> u64 {
     nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
         .map(|t| t.tv_sec() as u64 * 1_000_000 + t.tv_nsec() as u64 / 1000)
         .unwrap_or(0)
+}
+
+/// How a guest run that returned an error ended: its exit status (`proc_exit`, `exit(n)`), or the
+/// failure to report. The epoch deadline and fuel are the time limit; a refused `memory.grow`
+/// before a trap is the memory limit. With `exit_after_denied_is_oom`, a non-zero exit after a
+/// refused grow is the memory limit too: an interpreter (CPython, StarlingMonkey) turns the
+/// refusal into its own out-of-memory error and exits.
+pub(super) fn ended(
+    e: &wasmtime::Error,
+    timed_out: bool,
+    memory_denied: bool,
+    exit_after_denied_is_oom: bool,
+) -> Result<i32, Failure> {
+    if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        if exit_after_denied_is_oom && exit.0 != 0 && memory_denied {
+            return Err(Failure::Oom);
+        }
+        Ok(exit.0)
+    } else if timed_out
+        || matches!(
+            e.downcast_ref::<Trap>(),
+            Some(Trap::OutOfFuel | Trap::Interrupt)
+        )
+    {
+        Err(Failure::Timeout)
+    } else if memory_denied {
+        Err(Failure::Oom)
+    } else if let Some(trap) = e.downcast_ref::<Trap>() {
+        Err(Failure::Trap(trap.to_string()))
+    } else {
+        Err(Failure::Trap(format!("{e:#}")))
+    }
 }
