@@ -30,7 +30,7 @@ use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::capture::Capture;
-use super::{Failure, Invocation, Outcome, SandboxError, Tier, Usage, WasmConfig};
+use super::{Failure, Invocation, Outcome, SandboxError, Tier, WasmConfig};
 
 /// A component ready to instantiate, shared by all calls.
 pub(crate) type Pre = CommandPre<ComponentData>;
@@ -247,47 +247,19 @@ pub(crate) async fn run_store(
         command.wasi_cli_run().call_run(&mut store).await
     };
     let result = tokio::time::timeout(limits.wall_time + Duration::from_millis(50), body).await;
-    let wall = started.elapsed();
     let data = store.data();
-    let usage = Usage {
-        wall_us: wall.as_micros() as u64,
-        cpu_us: super::thread_cpu()
-            .saturating_sub(cpu_before)
-            .min(wall.as_micros() as u64),
-        mem_peak_kb: (data.limiter.peak_memory / 1024) as u64,
-    };
-    let failed = |failure| Outcome::Failed {
-        failure,
-        stdout: if stdout.overflowed() {
-            Vec::new()
-        } else {
-            stdout.take()
-        },
-        stderr_tail: stderr.take(),
-        usage,
-    };
-    if stdout.overflowed() {
-        return Ok(failed(Failure::OutputTooLarge));
-    }
-    let exit_code = match result {
-        Err(_) => return Ok(failed(Failure::Timeout)),
-        Ok(Ok(Ok(()))) => 0,
+    let usage = super::usage_since(started, cpu_before, data.limiter.peak_memory);
+    let end = match result {
+        Err(_) => Err(Failure::Timeout),
+        Ok(Ok(Ok(()))) => Ok(0),
         // An interpreter turns a refused `memory.grow` into its own out-of-memory error and
         // fails: that is the memory limit, not the program's own failure.
-        Ok(Ok(Err(()))) if data.limiter.memory_denied => return Ok(failed(Failure::Oom)),
+        Ok(Ok(Err(()))) if data.limiter.memory_denied => Err(Failure::Oom),
         // `run` returned `err`: the command's failure status.
-        Ok(Ok(Err(()))) => 1,
-        Ok(Err(e)) => match super::ended(&e, data.timed_out, data.limiter.memory_denied, true) {
-            Ok(code) => code,
-            Err(failure) => return Ok(failed(failure)),
-        },
+        Ok(Ok(Err(()))) => Ok(1),
+        Ok(Err(e)) => super::ended(&e, data.timed_out, data.limiter.memory_denied, true),
     };
-    Ok(Outcome::Completed {
-        exit_code,
-        stdout: stdout.take(),
-        stderr_tail: stderr.take(),
-        usage,
-    })
+    Ok(super::outcome(end, usage, &stdout, &stderr))
 }
 
 /// The component engines, made on the first component a worker prepares.

@@ -764,44 +764,56 @@ async fn run_store(
     // The epoch deadline stops running code; this backstop also bounds host-side waits
     // (for example a guest sleeping in `poll_oneoff`).
     let result = tokio::time::timeout(limits.wall_time + Duration::from_millis(50), body).await;
-    let wall = started.elapsed();
     let data = store.data();
-    let usage = Usage {
-        wall_us: wall.as_micros() as u64,
-        // The guest runs on this thread between awaits; a call this short rarely migrates, and
-        // when it does the wall time bounds the error.
-        cpu_us: thread_cpu()
-            .saturating_sub(cpu_before)
-            .min(wall.as_micros() as u64),
-        mem_peak_kb: (data.limiter.peak_memory / 1024) as u64,
+    let usage = usage_since(started, cpu_before, data.limiter.peak_memory);
+    let end = match result {
+        Err(_) => Err(Failure::Timeout),
+        Ok(Ok(())) => Ok(0),
+        Ok(Err(e)) => ended(&e, data.timed_out, data.limiter.memory_denied, false),
     };
-    let failed = |failure| Outcome::Failed {
-        failure,
-        stdout: if stdout.overflowed() {
-            Vec::new()
-        } else {
-            stdout.take()
-        },
-        stderr_tail: stderr.take(),
-        usage,
-    };
-    if stdout.overflowed() {
-        return Ok(failed(Failure::OutputTooLarge));
+    Ok(outcome(end, usage, &stdout, &stderr))
+}
+
+/// What a run that started at `started` (thread CPU `cpu_before`) used. The guest runs on this
+/// thread between awaits; a call this short rarely migrates, and when it does the wall time
+/// bounds the error.
+pub(super) fn usage_since(started: Instant, cpu_before: u64, peak_memory: usize) -> Usage {
+    let wall = started.elapsed().as_micros() as u64;
+    Usage {
+        wall_us: wall,
+        cpu_us: thread_cpu().saturating_sub(cpu_before).min(wall),
+        mem_peak_kb: (peak_memory / 1024) as u64,
     }
-    let exit_code = match result {
-        Err(_) => return Ok(failed(Failure::Timeout)),
-        Ok(Ok(())) => 0,
-        Ok(Err(e)) => match ended(&e, data.timed_out, data.limiter.memory_denied, false) {
-            Ok(code) => code,
-            Err(failure) => return Ok(failed(failure)),
+}
+
+/// The outcome of a guest run that ended with `end` (its exit status, or the failure): output
+/// past the cap wins over how the run ended, and then no stdout is kept.
+pub(super) fn outcome(
+    end: Result<i32, Failure>,
+    usage: Usage,
+    stdout: &Capture,
+    stderr: &Capture,
+) -> Outcome {
+    match (stdout.overflowed(), end) {
+        (true, _) => Outcome::Failed {
+            failure: Failure::OutputTooLarge,
+            stdout: Vec::new(),
+            stderr_tail: stderr.take(),
+            usage,
         },
-    };
-    Ok(Outcome::Completed {
-        exit_code,
-        stdout: stdout.take(),
-        stderr_tail: stderr.take(),
-        usage,
-    })
+        (false, Ok(exit_code)) => Outcome::Completed {
+            exit_code,
+            stdout: stdout.take(),
+            stderr_tail: stderr.take(),
+            usage,
+        },
+        (false, Err(failure)) => Outcome::Failed {
+            failure,
+            stdout: stdout.take(),
+            stderr_tail: stderr.take(),
+            usage,
+        },
+    }
 }
 
 /// CPU time of the current thread in microseconds.
