@@ -17,6 +17,7 @@ mod calls;
 mod common;
 mod conformance;
 mod deploy;
+mod deploy_ref;
 mod dev;
 mod devnet;
 mod doctor;
