@@ -19,6 +19,7 @@ mod conformance;
 mod deploy;
 mod deploy_ref;
 mod dev;
+mod dev_components;
 mod devnet;
 mod doctor;
 mod egress_args;
