@@ -28,11 +28,20 @@ pub fn wrap(code: &FunctionCode) -> FunctionCode {
     let Some(at) = module_start(text) else {
         return code.clone();
     };
-    let guest = format!(
-        "\n{}(core module $Guest{}\n",
-        &text[..at],
-        &text[at + "(module".len()..]
-    );
+    let body = &text[at + "(module".len()..];
+    // The adapter reads and writes the guest's memory: export it, or give it one.
+    let body = if body.contains("(export \"memory\")") {
+        body.to_owned()
+    } else if let Some(i) = body.find("(memory ") {
+        format!(
+            "{}(memory (export \"memory\") {}",
+            &body[..i],
+            &body[i + 8..]
+        )
+    } else {
+        format!(" (memory (export \"memory\") 1){body}")
+    };
+    let guest = format!("\n{}(core module $Guest{body}\n", &text[..at]);
     FunctionCode::new(
         code.runtime.clone(),
         ADAPTER.replacen(GUEST, &guest, 1).into_bytes(),
@@ -103,6 +112,22 @@ mod tests {
         assert!(!text.contains(GUEST));
         let parsed = wat::parse_str(text).expect("the wrapped module is component text");
         assert!(crate::sandbox::wasm::package::is_component(&parsed));
+        // A module without an exported memory gets one (the adapter works in it).
+        for (module, memory) in [
+            (
+                "(module (memory 2) (func (export \"_start\")))",
+                "(memory (export \"memory\") 2)",
+            ),
+            (
+                "(module (func (export \"_start\")))",
+                "(memory (export \"memory\") 1)",
+            ),
+        ] {
+            let c = wrap(&FunctionCode::new("wasm", module.as_bytes().to_vec()));
+            let text = std::str::from_utf8(&c.bytes).unwrap();
+            assert!(text.contains(memory), "{module}");
+            wat::parse_str(text).unwrap();
+        }
         for other in [
             &b"\0asm\x01\0\0\0"[..],
             b"(component)",
