@@ -341,7 +341,9 @@ impl ChainClient {
         keep: Retention,
         versions: u64,
     ) -> Result<Deployed, ClientError> {
-        let r = crate::blobs::client::upload(blobs_base, &self.key, d.code.clone()).await?;
+        // Always sent: a redeploy restarts the blob's retention in the store.
+        let r =
+            crate::blobs::client::upload_refreshing(blobs_base, &self.key, d.code.clone()).await?;
         self.deploy_placed(d, Some(r), keep, versions).await
     }
 
