@@ -60,6 +60,9 @@ pub enum ClientError {
     /// Signing failed.
     #[error("signing failed: {0}")]
     Sign(String),
+    /// The code could not be uploaded to the blob store (deploy by reference).
+    #[error(transparent)]
+    Upload(#[from] crate::blobs::client::UploadError),
     /// `deploy --rollback` has nothing to go back to.
     #[error("cannot roll back `{function}`: {why}")]
     Rollback {
@@ -106,8 +109,10 @@ pub struct Deployed {
     pub path: String,
     /// SHA-256 of the code, hex.
     pub code_hash: String,
-    /// Blob chunks written (0 when inline).
+    /// Blob chunks written (0 when inline or by reference).
     pub chunks: usize,
+    /// Where the code is stored off chain (`deploy_by_ref`), `None` when it is on chain.
+    pub code_ref: Option<crate::blobs::BlobRef>,
     /// Whether the app was created.
     pub created_app: bool,
     /// The version number of the spec written (1 for a first deploy).
@@ -322,6 +327,33 @@ impl ChainClient {
         keep: Retention,
         versions: u64,
     ) -> Result<Deployed, ClientError> {
+        self.deploy_placed(d, None, keep, versions).await
+    }
+
+    /// [`ChainClient::deploy_versioned`] with the code stored off chain: uploaded (signed by
+    /// this client's key) to the blob store at `blobs_base` before anything is written, and named
+    /// by the spec's `code_ref` (its url that store's). For code too large for the chain, such
+    /// as a component (a Python one is ~19 MB: no chunk txs, no staked state).
+    pub async fn deploy_by_ref(
+        &self,
+        d: &Deployment,
+        blobs_base: &str,
+        keep: Retention,
+        versions: u64,
+    ) -> Result<Deployed, ClientError> {
+        // Always sent: a redeploy restarts the blob's retention in the store.
+        let r =
+            crate::blobs::client::upload_refreshing(blobs_base, &self.key, d.code.clone()).await?;
+        self.deploy_placed(d, Some(r), keep, versions).await
+    }
+
+    async fn deploy_placed(
+        &self,
+        d: &Deployment,
+        code_ref: Option<crate::blobs::BlobRef>,
+        keep: Retention,
+        versions: u64,
+    ) -> Result<Deployed, ClientError> {
         let app = AppPaths::new(&d.app)?;
         check_label("function name", &d.function)?;
         let created_app = self.ensure_app(&app).await?;
@@ -351,6 +383,7 @@ impl ChainClient {
             .ok()
             .filter(|t| t.len() <= MAX_INLINE_CHARS);
         let (code, chunks) = match text {
+            _ if code_ref.is_some() => (None, None),
             Some(t) => (Some(t.to_owned()), None),
             None => {
                 let enc = b64.encode(&d.code);
@@ -387,6 +420,7 @@ impl ChainClient {
             size: d.code.len() as u64,
             code,
             chunks,
+            code_ref: code_ref.clone(),
             entry: None,
             profile: d.profile.clone(),
             timeout_ms: d.timeout_ms,
@@ -411,6 +445,7 @@ impl ChainClient {
             path,
             code_hash,
             chunks: chunks.unwrap_or(0) as usize,
+            code_ref,
             created_app,
             version,
             previous: versions_now.current_version(),

@@ -238,6 +238,11 @@ pub struct FunctionSpec {
     /// Number of `blobs/<code_hash>/<i>` chunks holding the base64 of the code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunks: Option<u64>,
+    /// The code stored off chain as a content-addressed blob (`{sha256, size, url?}`): for code
+    /// too large for the chain (a Python component is ~19 MB). Its `sha256` and `size` must be
+    /// the spec's `code_hash` and `size`, so receipts and verifiers name the same code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_ref: Option<crate::blobs::BlobRef>,
     /// Entry point (informational for tiers that need one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entry: Option<String>,
@@ -310,10 +315,18 @@ impl FunctionSpec {
         if let Some(e) = &spec.egress {
             e.policy().map_err(|e| bad(e.to_string()))?;
         }
-        match (&spec.code, spec.chunks) {
-            (Some(_), None) | (None, Some(1..)) => Ok(spec),
+        if let Some(r) = &spec.code_ref {
+            if r.sha256.to_string() != spec.code_hash || r.size != spec.size {
+                return Err(bad(format!(
+                    "code_ref ({}, {} bytes) is not the code the spec names ({}, {} bytes)",
+                    r.sha256, r.size, spec.code_hash, spec.size
+                )));
+            }
+        }
+        match (&spec.code, spec.chunks, &spec.code_ref) {
+            (Some(_), None, None) | (None, Some(1..), None) | (None, None, Some(_)) => Ok(spec),
             _ => Err(bad(
-                "exactly one of `code` or `chunks` (≥ 1) must be set".into()
+                "exactly one of `code`, `chunks` (≥ 1) or `code_ref` must be set".into(),
             )),
         }
     }
@@ -795,6 +808,7 @@ mod tests {
             size: 3,
             code: Some("abc".into()),
             chunks: None,
+            code_ref: None,
             entry: None,
             profile: None,
             timeout_ms: None,
@@ -819,6 +833,28 @@ mod tests {
         both["chunks"] = json!(2);
         assert!(FunctionSpec::from_value(&both).is_err());
         assert!(FunctionSpec::from_value(&json!("x")).is_err());
+    }
+
+    /// Code by reference: the ref must name the spec's code (hash and size), and stands alone.
+    #[test]
+    fn code_ref_specs_name_the_same_code() {
+        let mut v = json!({"runtime": "python3-wasm", "code_hash": "ab".repeat(32), "size": 20,
+            "code_ref": {"sha256": "ab".repeat(32), "size": 20, "url": "http://s:8082/blobs/x"}});
+        let spec = FunctionSpec::from_value(&v).unwrap();
+        assert_eq!(spec.code_ref.as_ref().unwrap().size, 20);
+        assert_eq!(FunctionSpec::from_value(&spec.to_value()).unwrap(), spec);
+        let mut other_hash = v.clone();
+        other_hash["code_ref"]["sha256"] = json!("cd".repeat(32));
+        let e = FunctionSpec::from_value(&other_hash)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not the code the spec names"), "{e}");
+        let mut other_size = v.clone();
+        other_size["code_ref"]["size"] = json!(21);
+        assert!(FunctionSpec::from_value(&other_size).is_err());
+        v["code"] = json!("x");
+        let e = FunctionSpec::from_value(&v).unwrap_err().to_string();
+        assert!(e.contains("exactly one of"), "{e}");
     }
 
     #[test]

@@ -54,6 +54,8 @@ fn dev(data: &std::path::Path, port: u16, blobs: u16) -> (Server, String) {
     let mut child = ain_sre()
         .args([
             "dev",
+            // The component examples are checked by tests/dev_components.rs.
+            "--no-components",
             "--port",
             &port.to_string(),
             "--events-port",

@@ -121,6 +121,8 @@ fn a_newcomer_runs_the_authors_loop_on_dev_with_no_key() {
     let _dev = spawn(
         &[
             "dev",
+            // The component examples are checked by tests/dev_components.rs.
+            "--no-components",
             "--port",
             &port.to_string(),
             "--events-port",

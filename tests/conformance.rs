@@ -53,7 +53,14 @@ async fn every_available_tier_passes_every_check() {
     eprintln!("conformance wall time: {:?}", started.elapsed());
     let mut unexpected = Vec::new();
     for row in &report.rows {
-        for cell in &row.cells {
+        // The WASM rows run on components too (the `wasm component` column).
+        assert_eq!(
+            row.component.is_some(),
+            options.tiers.contains(&Tier::Wasm),
+            "{}",
+            row.id
+        );
+        for cell in row.cells.iter().chain(&row.component) {
             match (&cell.verdict, known(&row.id, cell.tier)) {
                 (Verdict::Fail(why), None) => {
                     unexpected.push(format!("{} {} on {}: {why}", row.id, row.name, cell.tier))
@@ -114,6 +121,18 @@ async fn the_cli_prints_the_same_report_as_json() {
         };
         assert!(want.contains(&result), "{c}");
         assert!(cell["ms"].is_u64() && cell["reason"].is_string(), "{c}");
+        // The same row with its module run as a component.
+        let component = c["cells"]["wasm-component"]["result"]
+            .as_str()
+            .unwrap_or("missing");
+        if component == "FAIL" {
+            failed += 1;
+        }
+        assert!(["pass", "n/a"].contains(&component), "{c}");
+        // The contract holds on components as on modules.
+        if id.starts_with('C') {
+            assert_eq!(component, "pass", "{c}");
+        }
     }
     assert_eq!(v["failures"], failed);
     // Exit status 1 exactly when a check failed.

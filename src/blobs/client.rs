@@ -40,6 +40,26 @@ fn http() -> reqwest::Client {
 /// Uploads `bytes` to the store at `base` (`http://host:port`), signed by `key`; returns the
 /// reference, its `url` the blob's address in that store.
 pub async fn upload(base: &str, key: &PrivateKey, bytes: Vec<u8>) -> Result<BlobRef, UploadError> {
+    upload_as(base, key, bytes, false).await
+}
+
+/// [`upload`] that always sends the signed `PUT`, so a blob already stored has its retention
+/// restarted: for function code (`deploy`), which must outlive the store's retention as long as
+/// the function is redeployed.
+pub async fn upload_refreshing(
+    base: &str,
+    key: &PrivateKey,
+    bytes: Vec<u8>,
+) -> Result<BlobRef, UploadError> {
+    upload_as(base, key, bytes, true).await
+}
+
+async fn upload_as(
+    base: &str,
+    key: &PrivateKey,
+    bytes: Vec<u8>,
+    refresh: bool,
+) -> Result<BlobRef, UploadError> {
     let sha = Sha256Hex::of(&bytes);
     let size = bytes.len() as u64;
     let url = format!("{}/blobs/{sha}", base.trim_end_matches('/'));
@@ -50,7 +70,7 @@ pub async fn upload(base: &str, key: &PrivateKey, bytes: Vec<u8>) -> Result<Blob
     };
     // A store that has the blob answers a PUT at once without reading the body, and closes the
     // connection under a client still sending megabytes: ask first.
-    if stored(&url, size).await {
+    if !refresh && stored(&url, size).await {
         return Ok(done);
     }
     let sig = sign_upload(key, &sha, size);

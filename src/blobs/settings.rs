@@ -13,6 +13,7 @@
 //! inline_output_bytes = 4096       # longer outputs go to the store (output_ref)
 //! fetch_allow = ["10.1.0.0/16"]    # networks input_ref urls may reach despite the SSRF rules
 //! default_url = "http://store:8082" # where an input_ref without url is fetched
+//! max_code_mb = 64                 # largest function code fetched by reference (code_ref)
 //! ```
 
 use std::net::SocketAddr;
@@ -55,6 +56,8 @@ pub struct BlobsFile {
     pub fetch_allow: Vec<String>,
     /// Base URL for an `input_ref` without `url`.
     pub default_url: Option<String>,
+    /// Largest function code fetched by reference, MiB (default 64).
+    pub max_code_mb: Option<u64>,
 }
 
 /// A started blob store.
@@ -170,6 +173,11 @@ impl BlobsFile {
         if let Some(n) = self.inline_output_bytes {
             w.inline_output_bytes = n;
         }
+        match self.max_code_mb {
+            Some(0) => anyhow::bail!("blobs.max_code_mb = 0: it must be at least 1"),
+            Some(m) => w.max_code_bytes = m << 20,
+            None => {}
+        }
         Ok(w)
     }
 }
@@ -182,7 +190,8 @@ mod tests {
     fn the_section_parses_strictly_and_builds_the_settings() {
         let f: BlobsFile = toml::from_str(
             "listen = \"127.0.0.1:0\"\nquota_mb = 10\nper_key_quota_mb = 2\nretention_s = 60\n\
-             fetch_allow = [\"10.0.0.0/8\", \"127.0.0.1\"]\ninline_output_bytes = 100\n",
+             fetch_allow = [\"10.0.0.0/8\", \"127.0.0.1\"]\ninline_output_bytes = 100\n\
+             max_code_mb = 32\n",
         )
         .unwrap();
         let c = f.store_config(Path::new("/tmp/x")).unwrap();
@@ -190,6 +199,7 @@ mod tests {
         assert_eq!(c.retention, Duration::from_secs(60));
         let w = f.worker(None).unwrap();
         assert_eq!(w.inline_output_bytes, 100);
+        assert_eq!(w.max_code_bytes, 32 << 20);
         assert!(w.fetch.rules.check("10.9.9.9".parse().unwrap()).is_ok());
         assert!(w.fetch.rules.check("127.0.0.1".parse().unwrap()).is_ok());
         assert!(w.fetch.rules.check("192.168.0.1".parse().unwrap()).is_err());

@@ -173,6 +173,30 @@ async fn retention_frees_space() {
     assert!(download(&first, None).await.is_err(), "gone from the store");
 }
 
+/// A refreshing upload (deploy's, for code) restarts a stored blob's retention; a plain one
+/// (inputs) does not send the bytes again.
+#[tokio::test]
+async fn a_refreshing_upload_restarts_retention() {
+    let f = fixture(|c| c.retention = Duration::from_secs(3600)).await;
+    let key = PrivateKey::generate();
+    let before = SystemTime::now();
+    let r = upload(&f.base, &key, payload(300_000)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Plain: the store is asked first, nothing is re-sent, the retention runs on.
+    upload(&f.base, &key, payload(300_000)).await.unwrap();
+    let expires_first = before + Duration::from_secs(3601);
+    let object = f.store.dir().join("objects").join(r.sha256.to_string());
+    let mtime = || std::fs::metadata(&object).unwrap().modified().unwrap();
+    assert!(mtime() < before + Duration::from_secs(1), "not refreshed");
+    super::client::upload_refreshing(&f.base, &key, payload(300_000))
+        .await
+        .unwrap();
+    assert!(mtime() >= before + Duration::from_secs(1), "refreshed");
+    // Past the first upload's retention, within the refreshed one: kept.
+    assert_eq!(f.store.sweep(expires_first), (0, 0));
+    assert_eq!(download(&r, None).await.unwrap(), payload(300_000));
+}
+
 #[tokio::test]
 async fn a_reopened_store_keeps_its_blobs_and_charges() {
     let dir = tempfile::tempdir().unwrap();

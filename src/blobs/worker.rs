@@ -44,6 +44,11 @@ pub struct WorkerBlobs {
     /// Outputs longer than this are stored as blobs (when `outputs` is set). Default 4,096
     /// bytes: what a response tx keeps of an output is about 4,300 characters.
     pub inline_output_bytes: usize,
+    /// Largest function code fetched by reference (a spec's `code_ref`). Default 64 MiB: the
+    /// WASM tier's component limit (a Python component is ~19 MB, a JS one ~12 MB). Larger than
+    /// the 16 MiB for code on chain because a reference costs no chain state and is fetched
+    /// once per code hash (not per call); the bytes are held once while they are prepared.
+    pub max_code_bytes: u64,
 }
 
 impl Default for WorkerBlobs {
@@ -52,6 +57,7 @@ impl Default for WorkerBlobs {
             fetch: FetchConfig::default(),
             outputs: None,
             inline_output_bytes: 4096,
+            max_code_bytes: 64 << 20,
         }
     }
 }
@@ -59,12 +65,27 @@ impl Default for WorkerBlobs {
 impl WorkerBlobs {
     /// Fetches `r` for a function whose profile admits `limit` input bytes.
     pub async fn fetch(&self, r: &BlobRef, limit: u64) -> Result<Arc<[u8]>, FetchError> {
+        self.fetch_as("input_fetch", r, limit).await
+    }
+
+    /// Fetches a function's `code_ref` (at most [`WorkerBlobs::max_code_bytes`]) the same way
+    /// as an input: the same address rules, size and hash checks while streaming.
+    pub async fn fetch_code(&self, r: &BlobRef) -> Result<Arc<[u8]>, FetchError> {
+        self.fetch_as("code_fetch", r, self.max_code_bytes).await
+    }
+
+    async fn fetch_as(
+        &self,
+        stage: &'static str,
+        r: &BlobRef,
+        limit: u64,
+    ) -> Result<Arc<[u8]>, FetchError> {
         let t = std::time::Instant::now();
         let out = match self.local(r, limit).await {
             Some(found) => found,
             None => fetch_input(r, limit, &self.fetch).await,
         };
-        metrics::histogram!("ain_sre_stage_seconds", "stage" => "input_fetch")
+        metrics::histogram!("ain_sre_stage_seconds", "stage" => stage)
             .record(t.elapsed().as_secs_f64());
         out
     }

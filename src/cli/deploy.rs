@@ -78,6 +78,11 @@ pub struct DeployArgs {
     pub public_stderr: bool,
     #[command(flatten)]
     pub egress: super::egress_args::AllowNetArgs,
+    /// Blob store for code too large for the chain (components always, other code over 1 MiB):
+    /// uploaded there and deployed by reference (`code_ref`) [default: the dev chain's
+    /// `http://<node host>:8082` when talking to one].
+    #[arg(long, value_name = "URL")]
+    pub blobs: Option<String>,
     /// Runtime and profile files beyond the shipped ones (as the workers' `runtimes_dir` and
     /// `profiles_dir`): the runtime and profile named must be known there.
     #[command(flatten)]
@@ -170,6 +175,9 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
     let (client, dev_chain) = admin_client(&args.node.node, &args.key, "deploying").await?;
+    let base = super::call_blobs::blobs_base(args.blobs.as_deref(), &args.node.node, dev_chain);
+    // Refuses code over the on-chain limit when no blob store is known.
+    let placement = super::deploy_ref::placement(&runtime.name, &code, base)?;
     let app_name = super::common::app_or_dev(args.app.clone(), dev_chain, &args.node.node)?;
     if let Some(p) = &args.profile {
         let advertised = AppWorkers::fetch(client.rpc(), &app_name).await?;
@@ -205,7 +213,15 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
         public_stderr: args.public_stderr,
         egress: crate::egress::EgressSpec::of(&egress),
     };
-    let out = match client.deploy_versioned(&d, keep, args.versions).await {
+    let deployed = match &placement {
+        super::deploy_ref::Placement::ByRef(base) => {
+            client.deploy_by_ref(&d, base, keep, args.versions).await
+        }
+        super::deploy_ref::Placement::OnChain => {
+            client.deploy_versioned(&d, keep, args.versions).await
+        }
+    };
+    let out = match deployed {
         Err(e @ crate::client::ClientError::NotAdmin { .. }) if dev_chain => {
             return Err(anyhow::Error::new(e).context(
                 "on a dev chain, leave out --keystore and AIN_SRE_PRIVATE_KEY: the dev admin key (public) signs then, or pick an app of your own with --app",
@@ -253,10 +269,14 @@ pub(crate) async fn run(args: DeployArgs) -> anyhow::Result<ExitCode> {
     println!("sha256:   {}", out.code_hash);
     println!(
         "code:     {}",
-        if out.chunks == 0 {
-            "inline".to_owned()
-        } else {
-            format!("{} blob chunks", out.chunks)
+        match &out.code_ref {
+            Some(r) => format!(
+                "by reference (code_ref), {} bytes at {}",
+                r.size,
+                r.url.as_deref().unwrap_or("?")
+            ),
+            None if out.chunks == 0 => "inline".to_owned(),
+            None => format!("{} blob chunks", out.chunks),
         }
     );
     println!("callers:  {}", args.callers);
@@ -374,15 +394,18 @@ pub(crate) async fn admin_client(
 }
 
 /// Refuses code every worker with default limits would refuse, before anything is written:
-/// code over the worker's size limit (`max_code_bytes`, 16 MiB), and for `wasm` a module over
-/// the tier's size limit or failing its shape and import checks
+/// code over the worker's size limit for code by reference (`blobs.max_code_mb`, 64 MiB; code
+/// on chain is held to 16 MiB by [`super::deploy_ref::placement`]), and for `wasm` a module
+/// over the tier's size limit or failing its shape and import checks
 /// ([`crate::sandbox::wasm::checked_binary`]).
 pub(crate) fn check_code(runtime: &str, code: &[u8]) -> anyhow::Result<()> {
-    let max = SchedulerConfig::default().max_code_bytes;
+    let by_ref = super::deploy_ref::Placement::ByRef(String::new());
+    let max = by_ref.max_bytes();
     anyhow::ensure!(
         code.len() <= max,
-        "the code is {} bytes, over a worker's {max}-byte limit (max_code_bytes)",
-        code.len()
+        "the code is {} bytes, over a worker's {max}-byte limit ({})",
+        code.len(),
+        by_ref.limit_name()
     );
     if crate::sandbox::wasm::package::Language::of_runtime(runtime).is_some() {
         crate::sandbox::wasm::checked_binary(code).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -437,10 +460,11 @@ mod tests {
         let bad = br#"(module (import "env" "system" (func)) (memory (export "memory") 1) (func (export "_start")))"#;
         let e = check_code("wasm", bad).unwrap_err().to_string();
         assert!(e.contains("env"), "{e}");
-        // Over the worker's code size limit.
-        let big = vec![b'#'; SchedulerConfig::default().max_code_bytes + 1];
+        // Over every worker's code size limit (by reference: the larger one).
+        let big =
+            vec![b'#'; crate::blobs::worker::WorkerBlobs::default().max_code_bytes as usize + 1];
         let e = check_code("python3", &big).unwrap_err().to_string();
-        assert!(e.contains("max_code_bytes"), "{e}");
+        assert!(e.contains("blobs.max_code_mb"), "{e}");
         check_code("python3", b"print('hi')").unwrap();
     }
 

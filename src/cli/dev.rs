@@ -15,7 +15,7 @@ use crate::daemon::{self, DaemonConfig};
 use crate::ledger::crypto::PrivateKey;
 use crate::ledger::devnet::config::DEFAULT_VALIDATOR_KEY;
 use crate::ledger::devnet::{Devnet, DevnetConfig};
-use crate::onchain::{Callers, WorkerPolicy};
+use crate::onchain::{Callers, KEPT_VERSIONS, Retention, WorkerPolicy};
 use crate::sandbox::any::{TierConfig, Tiers};
 
 /// The echo example, compiled in so `dev` works from any directory.
@@ -52,6 +52,10 @@ pub struct DevArgs {
     /// Deploy and self-check, then exit instead of serving.
     #[arg(long)]
     pub check_only: bool,
+    /// Leave out the component examples (python3-wasm, nodejs-wasm), which are otherwise built
+    /// with their packagers when installed (cached across runs) and deployed by reference.
+    #[arg(long)]
+    pub no_components: bool,
     /// Runtime and profile files beyond the shipped ones, served by the worker; an example
     /// directory `<runtime>/<source_file>` of a runtime defined here is deployed and checked too.
     #[command(flatten)]
@@ -66,6 +70,9 @@ struct Example {
     input: &'static str,
     /// Its profile (`None`: `default`).
     profile: Option<String>,
+    /// A component, and how it was obtained (`built in 14.1 s`, `cached`): deployed by
+    /// reference through the blob store (too large for the chain).
+    component: Option<String>,
 }
 
 /// The example functions `dev` deploys: the built-in echo, the `rust-wordcount.wasm` build if
@@ -73,7 +80,11 @@ struct Example {
 /// `<dir>/<runtime>/<source_file>` if present (`python3/main.py`, …, or a runtime of
 /// `--runtimes-dir`); and one line for each example it had to leave out (rust-wordcount before it
 /// is built).
-fn examples(dir: Option<&Path>, runtimes: &RuntimeCatalog) -> (Vec<Example>, Vec<String>) {
+fn examples(
+    dir: Option<&Path>,
+    runtimes: &RuntimeCatalog,
+    components: bool,
+) -> (Vec<Example>, Vec<String>) {
     let mut out = vec![Example {
         function: "echo".into(),
         runtime: "wasm".into(),
@@ -81,6 +92,7 @@ fn examples(dir: Option<&Path>, runtimes: &RuntimeCatalog) -> (Vec<Example>, Vec
         input: "{\"hello\":\"ain\"}",
         // 64 MiB each way, so a newcomer can echo a big payload through a blob at once.
         profile: Some("batch".into()),
+        component: None,
     }];
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/functions");
     let dir = dir
@@ -99,6 +111,7 @@ fn examples(dir: Option<&Path>, runtimes: &RuntimeCatalog) -> (Vec<Example>, Vec
             code,
             input: "the quick brown fox",
             profile: None,
+            component: None,
         }),
         Err(_) => left_out.push(format!(
             "wordcount (rust-wordcount): {} is not built; build it with {}",
@@ -106,19 +119,24 @@ fn examples(dir: Option<&Path>, runtimes: &RuntimeCatalog) -> (Vec<Example>, Vec
             dir.join("build.sh").display()
         )),
     }
+    // Packaged runtimes (python3-wasm, nodejs-wasm): built when their packager is installed
+    // (and cached), deployed by reference through the blob store.
+    let (components, why_not) = if components {
+        super::dev_components::component_examples(&dir, runtimes)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    left_out.extend(why_not);
+    out.extend(components.into_iter().map(|c| Example {
+        function: c.runtime.replace('-', "_"),
+        runtime: c.runtime,
+        code: c.code,
+        input: "{\"name\":\"ain\"}",
+        profile: None,
+        component: Some(c.how),
+    }));
     for rt in runtimes.iter() {
-        // Packaged runtimes: a component is 14-20 MB, over a worker's max_code_bytes and
-        // thousands of blob-chunk txs on this chain; `ain-sre build` and the WASM tier run them.
-        if crate::sandbox::wasm::package::Language::of_runtime(&rt.name).is_some()
-            && dir.join(&rt.name).join(&rt.source_file).is_file()
-        {
-            left_out.push(format!(
-                "{} ({}): its component (14-20 MB) is too large to upload through the dev chain; build and check it with `ain-sre build {} --runtime {}`",
-                rt.name,
-                rt.source_file,
-                dir.join(&rt.name).display(),
-                rt.name
-            ));
+        if crate::sandbox::wasm::package::Language::of_runtime(&rt.name).is_some() {
             continue;
         }
         // `wasm` examples are above; `image` and `native` code is not a source file.
@@ -132,6 +150,7 @@ fn examples(dir: Option<&Path>, runtimes: &RuntimeCatalog) -> (Vec<Example>, Vec
                 code,
                 input: "{\"name\":\"ain\"}",
                 profile: None,
+                component: None,
             });
         }
     }
@@ -169,26 +188,52 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     )
     .await?;
 
-    let (list, left_out) = examples(args.examples.as_deref(), &catalogs.runtimes);
+    // The built-in blob store, the worker's too; its loopback address is let through the
+    // address rules (the operator's list), nothing else local is.
+    let blobs_file = crate::blobs::settings::BlobsFile {
+        fetch_allow: vec![args.host.to_string()],
+        ..Default::default()
+    };
+    let blobs_stop = tokio_util::sync::CancellationToken::new();
+    let blobs_dir = data.join("blobs");
+    let want = SocketAddr::new(args.host, args.blobs_port);
+    let blobs = blobs_file
+        .serve_or_any(want, &blobs_dir, blobs_stop.clone())
+        .await?;
+    // Blocking: component examples may be packaged (in parallel, cached across runs).
+    let (list, left_out) = {
+        let (dir, runtimes) = (args.examples.clone(), catalogs.runtimes.clone());
+        let components = !args.no_components;
+        tokio::task::spawn_blocking(move || examples(dir.as_deref(), &runtimes, components)).await?
+    };
     for ex in &list {
-        admin
-            .deploy(&Deployment {
-                app: args.app.clone(),
-                function: ex.function.clone(),
-                runtime: ex.runtime.clone(),
-                code: ex.code.clone(),
-                profile: ex.profile.clone(),
-                callers: Callers::Any,
-                finality: None,
-                workers: WorkerPolicy::Approved,
-                timeout_ms: None,
-                failover_ms: None,
-                public_stderr: false,
-                egress: None,
-            })
-            .await?;
+        let d = Deployment {
+            app: args.app.clone(),
+            function: ex.function.clone(),
+            runtime: ex.runtime.clone(),
+            code: ex.code.clone(),
+            profile: ex.profile.clone(),
+            callers: Callers::Any,
+            finality: None,
+            workers: WorkerPolicy::Approved,
+            timeout_ms: None,
+            failover_ms: None,
+            public_stderr: false,
+            egress: None,
+        };
+        if ex.component.is_some() {
+            admin
+                .deploy_by_ref(&d, &blobs.public_base, Retention::DEFAULT, KEPT_VERSIONS)
+                .await?;
+        } else {
+            admin.deploy(&d).await?;
+        }
     }
-    let tiers = Arc::new(Tiers::start(TierConfig::default().serving(&catalogs.runtimes)).await);
+    let mut tier_config = TierConfig::default().serving(&catalogs.runtimes);
+    // Compiled modules and components kept across runs: a component's first compile takes
+    // seconds, later starts load it in milliseconds.
+    tier_config.wasm.cache_dir = Some(super::dev_components::compiled_dir());
+    let tiers = Arc::new(Tiers::start(tier_config).await);
     let entry = worker_entry(&*tiers, &catalogs.runtimes, &catalogs.profiles, 64, true);
     // The app is closed: `dev` approves its own worker, and nobody else.
     admin.approve_worker(&args.app, &worker.address()).await?;
@@ -205,18 +250,6 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     // chain answers in microseconds).
     config.scheduler.spec_ttl = Duration::ZERO;
     config.catalogs = catalogs;
-    // The built-in blob store, the worker's too; its loopback address is let through the
-    // address rules (the operator's list), nothing else local is.
-    let blobs_file = crate::blobs::settings::BlobsFile {
-        fetch_allow: vec![args.host.to_string()],
-        ..Default::default()
-    };
-    let blobs_stop = tokio_util::sync::CancellationToken::new();
-    let blobs_dir = data.join("blobs");
-    let want = SocketAddr::new(args.host, args.blobs_port);
-    let blobs = blobs_file
-        .serve_or_any(want, &blobs_dir, blobs_stop.clone())
-        .await?;
     config.scheduler.blobs = blobs_file.worker(Some(&blobs))?;
     let handle = daemon::start(config, worker_key, tiers.clone()).await?;
 
@@ -234,18 +267,27 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     println!("|---|---|---|---|---|");
     let caller = ChainClient::connect(&rpc_url, PrivateKey::generate()).await?;
     let mut all_ok = true;
+    // Every call is sent first, so a component's first compile overlaps the other checks.
+    let mut sent = Vec::new();
     for ex in &list {
         let t = Instant::now();
         let (call_id, _) = caller.call(&args.app, &ex.function, ex.input).await?;
-        let resp = wait_response(
-            caller.rpc(),
-            &args.app,
-            &ex.function,
-            &call_id,
-            Duration::from_secs(15),
-        )
+        sent.push((t, call_id));
+    }
+    // Waited for together, so each row's latency is its own.
+    let answers =
+        futures_util::future::join_all(list.iter().zip(sent).map(|(ex, (t, call_id))| {
+            let (caller, app) = (&caller, &args.app);
+            async move {
+                // A component's first compile (later runs load it from the cache) takes
+                // seconds in a release build, minutes in a debug one.
+                let wait = Duration::from_secs(if ex.component.is_some() { 600 } else { 15 });
+                let resp = wait_response(caller.rpc(), app, &ex.function, &call_id, wait).await;
+                (resp, t.elapsed().as_secs_f64() * 1e3)
+            }
+        }))
         .await;
-        let ms = t.elapsed().as_secs_f64() * 1e3;
+    for (ex, (resp, ms)) in list.iter().zip(answers) {
         let (tier, status) = match &resp {
             Ok(r) => {
                 let status = r["status"].as_str().unwrap_or("?").to_owned();
@@ -267,6 +309,15 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
             "| {} | {} | {tier} | {status} | {ms:.1} ms |",
             ex.function, ex.runtime
         );
+    }
+    for ex in &list {
+        if let Some(how) = &ex.component {
+            println!(
+                "component: {} ({} bytes, {how}) deployed by reference (code_ref) through the blob store",
+                ex.function,
+                ex.code.len()
+            );
+        }
     }
     for l in &left_out {
         println!("left out: {l}");
@@ -347,7 +398,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("bash")).unwrap();
         std::fs::write(dir.path().join("bash/main.sh"), "cat").unwrap();
-        let (list, left_out) = examples(Some(dir.path()), &RuntimeCatalog::shipped().unwrap());
+        let (list, left_out) =
+            examples(Some(dir.path()), &RuntimeCatalog::shipped().unwrap(), true);
         let names: Vec<&str> = list.iter().map(|e| e.function.as_str()).collect();
         assert_eq!(names, ["echo", "bash"]);
         assert_eq!(left_out.len(), 1, "{left_out:?}");
@@ -357,7 +409,8 @@ mod tests {
             "{left_out:?}"
         );
         std::fs::write(dir.path().join("rust-wordcount.wasm"), ECHO_WAT).unwrap();
-        let (list, left_out) = examples(Some(dir.path()), &RuntimeCatalog::shipped().unwrap());
+        let (list, left_out) =
+            examples(Some(dir.path()), &RuntimeCatalog::shipped().unwrap(), true);
         assert!(list.iter().any(|e| e.function == "wordcount") && left_out.is_empty());
     }
 

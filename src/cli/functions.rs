@@ -129,9 +129,15 @@ fn or_dash<T: ToString>(v: Option<T>) -> String {
 
 /// How the code is stored: inline, or in N blob chunks.
 fn storage(spec: &FunctionSpec) -> String {
-    match spec.chunks {
-        Some(n) => format!("{n} blob chunks"),
-        None => "inline".into(),
+    match (&spec.code_ref, spec.chunks) {
+        (Some(r), _) => format!(
+            "by reference at {}",
+            r.url
+                .as_deref()
+                .unwrap_or("the worker's default blob store")
+        ),
+        (None, Some(n)) => format!("{n} blob chunks"),
+        (None, None) => "inline".into(),
     }
 }
 

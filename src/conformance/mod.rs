@@ -23,6 +23,7 @@ use crate::sandbox::process::ProcessConfig;
 use crate::sandbox::{FunctionCode, Invocation, Limits, Outcome, Sandbox, SandboxError, Tier};
 
 pub mod checks;
+pub mod component;
 pub mod report;
 
 pub use report::{Cell, Report, Row, Verdict};
@@ -141,6 +142,8 @@ pub struct Target<'a> {
     /// The run's host-side context.
     pub host: &'a HostContext,
     weakening: Option<Weakening>,
+    /// WebAssembly modules run wrapped into components ([`component::wrap`]).
+    component: bool,
 }
 
 impl<'a> Target<'a> {
@@ -151,6 +154,23 @@ impl<'a> Target<'a> {
             sandbox,
             host,
             weakening: None,
+            component: false,
+        }
+    }
+
+    /// The same target running its WASM test modules as components (the WASM tier's other
+    /// path).
+    pub fn components(mut self) -> Target<'a> {
+        self.component = true;
+        self
+    }
+
+    /// The code this target runs for `code`: wrapped into a component when it runs components.
+    fn code(&self, code: &FunctionCode) -> FunctionCode {
+        if self.component && self.tier == Tier::Wasm {
+            component::wrap(code)
+        } else {
+            code.clone()
         }
     }
 
@@ -194,7 +214,7 @@ impl<'a> Target<'a> {
         }
         let prepared = self
             .sandbox
-            .prepare(code)
+            .prepare(&self.code(code))
             .await
             .map_err(|e| format!("prepare: {e}"))?;
         let call = Invocation {
@@ -211,7 +231,7 @@ impl<'a> Target<'a> {
     /// Only prepares `code`: `Ok` if the tier accepted it, `Err` with the rejection otherwise.
     pub async fn prepare(&self, code: &FunctionCode) -> Result<(), String> {
         self.sandbox
-            .prepare(code)
+            .prepare(&self.code(code))
             .await
             .map(|_| ())
             .map_err(|e| e.to_string())
@@ -244,6 +264,9 @@ pub struct Options {
     pub progress: bool,
     /// Run only the checks with these ids (empty: all).
     pub only: Vec<String>,
+    /// When the WASM tier is tested, run its rows on components too (a `wasm component`
+    /// column).
+    pub components: bool,
 }
 
 impl Default for Options {
@@ -253,6 +276,7 @@ impl Default for Options {
             strict: strict_from_env(),
             progress: true,
             only: Vec::new(),
+            components: true,
         }
     }
 }
@@ -271,6 +295,7 @@ pub async fn run(tiers: &Tiers, options: &Options) -> std::io::Result<Report> {
             id: d.id.to_owned(),
             name: d.name.to_owned(),
             cells: Vec::new(),
+            component: None,
         })
         .collect();
     for &tier in &options.tiers {
@@ -302,12 +327,53 @@ pub async fn run(tiers: &Tiers, options: &Options) -> std::io::Result<Report> {
             row.cells.push(Cell { tier, verdict, ms });
         }
     }
+    if options.components && options.tiers.contains(&Tier::Wasm) {
+        run_components(tiers, options, &host, &defs, &mut rows).await;
+    }
     Ok(Report {
         tiers: options.tiers.clone(),
         strict: options.strict,
         rows,
         wall_ms: started.elapsed().as_millis() as u64,
     })
+}
+
+/// The WASM rows again, their modules wrapped into components: the `wasm component` column.
+async fn run_components(
+    tiers: &Tiers,
+    options: &Options,
+    host: &HostContext,
+    defs: &[checks::CheckDef],
+    rows: &mut [Row],
+) {
+    let target = match tiers.get(Tier::Wasm) {
+        Ok(sb) => Ok(Target::new(sb, host).components()),
+        Err(e) => Err(e.to_string()),
+    };
+    for (def, row) in defs.iter().zip(rows.iter_mut()) {
+        let t = Instant::now();
+        let verdict = match (&target, component::module_only(def.id)) {
+            (Ok(_), Some(why)) => Verdict::NotApplicable(why.to_owned()),
+            (Ok(target), None) => run_one(def, target).await,
+            (Err(why), _) if options.strict => Verdict::Fail(format!("tier unavailable: {why}")),
+            (Err(why), _) => Verdict::Unavailable(why.clone()),
+        };
+        let ms = t.elapsed().as_millis() as u64;
+        if options.progress {
+            eprintln!(
+                "conformance: {:<9} {:>3} {:<26} {} ({ms} ms)",
+                "component",
+                def.id,
+                def.name,
+                verdict.short()
+            );
+        }
+        row.component = Some(Cell {
+            tier: Tier::Wasm,
+            verdict,
+            ms,
+        });
+    }
 }
 
 /// A tier that starts but cannot prepare a trivial function (a Docker engine without this

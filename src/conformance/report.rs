@@ -80,6 +80,9 @@ pub struct Row {
     pub name: String,
     /// One cell per tested tier, in column order.
     pub cells: Vec<Cell>,
+    /// The WASM tier's cell with the row's modules run as components (the `wasm component`
+    /// column), when it was run.
+    pub component: Option<Cell>,
 }
 
 /// The whole run.
@@ -100,7 +103,7 @@ impl Report {
     pub fn failures(&self) -> usize {
         self.rows
             .iter()
-            .flat_map(|r| &r.cells)
+            .flat_map(|r| r.cells.iter().chain(&r.component))
             .filter(|c| c.verdict.is_fail())
             .count()
     }
@@ -118,18 +121,22 @@ impl Report {
     /// The table: rows = checks, columns = tiers; a pass shows as `pass`, anything else with its
     /// reason. Markdown, so the README can embed it as printed.
     pub fn table(&self) -> String {
+        let components = self.rows.iter().any(|r| r.component.is_some());
         let mut s = String::from("| check |");
         for t in &self.tiers {
             let _ = write!(s, " {t} |");
         }
+        if components {
+            s.push_str(" wasm component |");
+        }
         s.push_str("\n|---|");
-        for _ in &self.tiers {
+        for _ in 0..self.tiers.len() + usize::from(components) {
             s.push_str("---|");
         }
         s.push('\n');
         for row in &self.rows {
             let _ = write!(s, "| {} {} |", row.id, row.name);
-            for c in &row.cells {
+            for c in row.cells.iter().chain(&row.component) {
                 let text = match &c.verdict {
                     Verdict::Pass(_) => "pass".to_owned(),
                     v => format!("{}: {}", v.label(), v.reason()),
@@ -141,9 +148,14 @@ impl Report {
         }
         let _ = writeln!(
             s,
-            "\n{} checks x {} tiers, {} failed, {:.1} s{}",
+            "\n{} checks x {} tiers{}, {} failed, {:.1} s{}",
             self.rows.len(),
             self.tiers.len(),
+            if components {
+                " (+ wasm components)"
+            } else {
+                ""
+            },
             self.failures(),
             self.wall_ms as f64 / 1e3,
             if self.strict { " (strict)" } else { "" }
@@ -167,14 +179,16 @@ impl Report {
                 let cells: serde_json::Map<String, serde_json::Value> = r
                     .cells
                     .iter()
-                    .map(|c| {
+                    .map(|c| (c.tier.as_str(), c))
+                    .chain(r.component.iter().map(|c| ("wasm-component", c)))
+                    .map(|(column, c)| {
                         let cell = JsonCell {
                             result: c.verdict.label(),
                             reason: c.verdict.reason(),
                             ms: c.ms,
                         };
                         (
-                            c.tier.as_str().to_owned(),
+                            column.to_owned(),
                             serde_json::to_value(cell).unwrap_or_default(),
                         )
                     })
@@ -216,6 +230,7 @@ mod tests {
                         ms: 5,
                     },
                 ],
+                component: None,
             }],
             wall_ms: 1200,
         };
@@ -233,5 +248,38 @@ mod tests {
         assert_eq!(j["failures"], 1);
         assert_eq!(j["checks"][0]["cells"]["process"]["result"], "FAIL");
         assert_eq!(j["checks"][0]["cells"]["wasm"]["reason"], "no fork in WASI");
+    }
+
+    /// The component cells are a column of their own, counted like the others.
+    #[test]
+    fn component_cells_are_a_column() {
+        let cell = |verdict| Cell {
+            tier: Tier::Wasm,
+            verdict,
+            ms: 1,
+        };
+        let report = Report {
+            tiers: vec![Tier::Wasm],
+            strict: true,
+            rows: vec![Row {
+                id: "C1".into(),
+                name: "stdin to stdout".into(),
+                cells: vec![cell(Verdict::Pass("echoed".into()))],
+                component: Some(cell(Verdict::Fail("lost bytes".into()))),
+            }],
+            wall_ms: 10,
+        };
+        let t = report.table();
+        assert!(
+            t.starts_with("| check | wasm | wasm component |\n|---|---|---|\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| C1 stdin to stdout | pass | FAIL: lost bytes |"),
+            "{t}"
+        );
+        assert_eq!(report.failures(), 1);
+        let j = report.json();
+        assert_eq!(j["checks"][0]["cells"]["wasm-component"]["result"], "FAIL");
     }
 }

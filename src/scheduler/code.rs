@@ -1,6 +1,6 @@
 //! Function specs and code: specs read from the chain (cached briefly per function), code fetched
-//! once per code hash (inline or from chunked blobs), verified against its SHA-256, and prepared
-//! once per (runtime, hash) by the executor.
+//! once per code hash (inline, from chunked blobs on chain, or by reference from a blob store),
+//! verified against its SHA-256, and prepared once per (runtime, hash) by the executor.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,6 +12,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
 use super::exec::{Executor, PreparedOf};
+use crate::blobs::fetch::FetchError;
+use crate::blobs::worker::WorkerBlobs;
 use crate::config::runtimes::Runtime;
 use crate::ledger::rpc::RpcError;
 use crate::node::{Node, get_value};
@@ -55,6 +57,7 @@ pub struct Library<N, E: Executor> {
     exec: Arc<E>,
     spec_ttl: Duration,
     max_code_bytes: usize,
+    blobs: WorkerBlobs,
     specs: Mutex<SpecCache>,
     ready: Mutex<HashMap<String, Slot<PreparedOf<E>>>>,
 }
@@ -72,9 +75,17 @@ impl<N: Node, E: Executor> Library<N, E> {
             exec,
             spec_ttl,
             max_code_bytes,
+            blobs: WorkerBlobs::default(),
             specs: Mutex::new(HashMap::new()),
             ready: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Fetches code by reference (`code_ref`) as `blobs` fetches inputs: the same address rules,
+    /// default store and streaming checks, up to its `max_code_bytes`.
+    pub fn with_code_refs(mut self, blobs: WorkerBlobs) -> Library<N, E> {
+        self.blobs = blobs;
+        self
     }
 
     /// The executor.
@@ -139,7 +150,8 @@ impl<N: Node, E: Executor> Library<N, E> {
         };
         let r = slot
             .get_or_try_init(|| async {
-                let bytes = fetch_code(&*self.node, app, spec, self.max_code_bytes).await?;
+                let bytes =
+                    fetch_code(&*self.node, &self.blobs, app, spec, self.max_code_bytes).await?;
                 let code = FunctionCode::new(runtime.name.clone(), bytes);
                 let t = Instant::now();
                 let result = match self.exec.sandbox(tier) {
@@ -190,24 +202,49 @@ fn tier_message(e: &SandboxError) -> String {
     }
 }
 
-/// Fetches a function's code and checks it against `spec.code_hash`.
+/// Why a `code_ref` could not be used, as the call's rejection says it.
+fn code_ref_error(e: FetchError) -> CodeError {
+    CodeError::Rejected(match e {
+        FetchError::Oversize { size, limit } => format!(
+            "code_ref of {size} bytes exceeds the worker's limit of {limit} bytes for code by reference (blobs.max_code_mb)"
+        ),
+        // The fetch path is shared with input_ref; its messages name that.
+        other => other.to_string().replacen("input_ref", "code_ref", 1),
+    })
+}
+
+/// Fetches a function's code and checks it against `spec.code_hash`: inline or chunked code
+/// from the chain (at most `max_bytes`), or a `code_ref` through `blobs` (at most its
+/// `max_code_bytes`).
 pub async fn fetch_code<N: Node>(
     node: &N,
+    blobs: &WorkerBlobs,
     app: &AppPaths,
     spec: &FunctionSpec,
     max_bytes: usize,
-) -> Result<Vec<u8>, CodeError> {
+) -> Result<Arc<[u8]>, CodeError> {
     let want = &spec.code_hash;
+    if let Some(r) = &spec.code_ref {
+        // `FunctionSpec::from_value` checked that the ref names `code_hash`; the fetch checks
+        // size and hash while streaming.
+        if r.sha256.to_string() != *want {
+            return Err(CodeError::Rejected(format!(
+                "code_ref {} is not the spec's code_hash {want}",
+                r.sha256
+            )));
+        }
+        return blobs.fetch_code(r).await.map_err(code_ref_error);
+    }
     let matches = |b: &[u8]| hex::encode(Sha256::digest(b)) == *want;
     let b64 = base64::engine::general_purpose::STANDARD;
     if let Some(code) = &spec.code {
         if matches(code.as_bytes()) {
-            return Ok(code.as_bytes().to_vec());
+            return Ok(Arc::from(code.as_bytes()));
         }
         if let Ok(bytes) = b64.decode(code)
             && matches(&bytes)
         {
-            return Ok(bytes);
+            return Ok(bytes.into());
         }
         return Err(CodeError::Rejected(format!(
             "code hash mismatch: the inline code does not hash to {want}"
@@ -241,7 +278,7 @@ pub async fn fetch_code<N: Node>(
             "code hash mismatch: the chunks do not hash to {want}"
         )));
     }
-    Ok(bytes)
+    Ok(bytes.into())
 }
 
 #[cfg(test)]
@@ -305,6 +342,7 @@ mod tests {
                     size: code.len() as u64,
                     code: Some(code.into()),
                     chunks: None,
+                    code_ref: None,
                     entry: None,
                     profile: None,
                     timeout_ms: None,

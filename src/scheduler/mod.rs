@@ -229,7 +229,8 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
                 parts.exec,
                 config.spec_ttl,
                 config.max_code_bytes,
-            ),
+            )
+            .with_code_refs(config.blobs.clone()),
             node: parts.node,
             runtimes: parts.runtimes,
             profiles: parts.profiles,

@@ -29,6 +29,7 @@ fn spec(runtime: &str, hash: &str) -> serde_json::Value {
         size: CODE.len() as u64,
         code: Some(CODE.into()),
         chunks: None,
+        code_ref: None,
         entry: None,
         profile: None,
         timeout_ms: None,
@@ -582,3 +583,4 @@ async fn a_ranked_after_worker_asks_about_the_request_only_at_its_turn() {
 }
 
 mod blobs;
+mod code_ref;

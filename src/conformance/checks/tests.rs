@@ -7,6 +7,10 @@ use crate::sandbox::any::AnySandbox;
 use crate::sandbox::wasm::{WasmConfig, WasmSandbox};
 
 async fn strong_and_weak(id: &str, weakening: Weakening) -> (Verdict, Verdict) {
+    strong_and_weak_as(id, weakening, false).await
+}
+
+async fn strong_and_weak_as(id: &str, weakening: Weakening, component: bool) -> (Verdict, Verdict) {
     let host = HostContext::new().unwrap();
     let sb = AnySandbox::Wasm(
         WasmSandbox::new(WasmConfig {
@@ -16,8 +20,12 @@ async fn strong_and_weak(id: &str, weakening: Weakening) -> (Verdict, Verdict) {
         .unwrap(),
     );
     let def = all().into_iter().find(|d| d.id == id).unwrap();
-    let strong = run_one(&def, &Target::new(&sb, &host)).await;
-    let weak = run_one(&def, &Target::new(&sb, &host).weakened(weakening)).await;
+    let target = || {
+        let t = Target::new(&sb, &host);
+        if component { t.components() } else { t }
+    };
+    let strong = run_one(&def, &target()).await;
+    let weak = run_one(&def, &target().weakened(weakening)).await;
     (strong, weak)
 }
 
@@ -47,6 +55,21 @@ async fn cpu_burn_check_catches_a_late_deadline() {
 async fn env_and_secret_checks_catch_a_tier_that_passes_host_variables() {
     for id in ["C6", "8"] {
         let (strong, weak) = strong_and_weak(id, Weakening::NoEnvFilter).await;
+        assert!(matches!(strong, Verdict::Pass(_)), "{id}: {strong:?}");
+        assert!(matches!(weak, Verdict::Fail(_)), "{id}: {weak:?}");
+    }
+}
+
+/// The same checks fail on components when the tier does not enforce (the `wasm component`
+/// column can fail).
+#[tokio::test]
+async fn the_checks_catch_a_weakened_tier_on_components_too() {
+    for (id, weakening) in [
+        ("C9", Weakening::NoMemoryLimit),
+        ("3", Weakening::LateDeadline),
+        ("C6", Weakening::NoEnvFilter),
+    ] {
+        let (strong, weak) = strong_and_weak_as(id, weakening, true).await;
         assert!(matches!(strong, Verdict::Pass(_)), "{id}: {strong:?}");
         assert!(matches!(weak, Verdict::Fail(_)), "{id}: {weak:?}");
     }

@@ -9,14 +9,14 @@ use crate::ledger::crypto::PrivateKey;
 use crate::netrules::AddressRules;
 use crate::receipt::{CallFacts, build_response};
 
-struct Blobs {
+pub(super) struct Blobs {
     _dir: tempfile::TempDir,
-    store: Arc<BlobStore>,
-    base: String,
+    pub(super) store: Arc<BlobStore>,
+    pub(super) base: String,
     _stop: tokio_util::sync::DropGuard,
 }
 
-async fn blobs() -> Blobs {
+pub(super) async fn blobs() -> Blobs {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(BlobStore::open(StoreConfig::new(dir.path().into())).unwrap());
     let cancel = CancellationToken::new();
@@ -35,7 +35,7 @@ async fn blobs() -> Blobs {
     }
 }
 
-fn config(b: &Blobs) -> SchedulerConfig {
+pub(super) fn config(b: &Blobs) -> SchedulerConfig {
     SchedulerConfig {
         blobs: WorkerBlobs {
             fetch: FetchConfig {
@@ -48,6 +48,7 @@ fn config(b: &Blobs) -> SchedulerConfig {
                 public_base: b.base.clone(),
             }),
             inline_output_bytes: 4096,
+            ..WorkerBlobs::default()
         },
         ..SchedulerConfig::default()
     }

@@ -17,7 +17,11 @@ pub(crate) fn is_component_code(code: &[u8]) -> bool {
     loop {
         rest = rest.trim_ascii_start();
         if let Some(r) = rest.strip_prefix(b";;") {
-            rest = r.split(|b| *b == b'\n').nth(1).unwrap_or(&[]);
+            // Past the end of the comment's line (all of the rest: more comments may follow).
+            rest = r
+                .iter()
+                .position(|b| *b == b'\n')
+                .map_or(&[][..], |i| &r[i + 1..]);
         } else if let Some(r) = rest.strip_prefix(b"(;") {
             // Block comments do not nest in practice here; the first `;)` ends it.
             match r.windows(2).position(|w| w == b";)") {
@@ -167,6 +171,10 @@ mod tests {
         assert!(is_component_code(
             b";; a comment\n(; block ;) ( component )"
         ));
+        assert!(is_component_code(
+            b";; one\n;; two\n\n;; three\n(component)"
+        ));
+        assert!(!is_component_code(b";; one\n;; two\n(module)"));
         assert!(!is_component_code(b"(module)"));
         assert!(!is_component_code(b"(components)"));
         assert!(!is_component_code(b"\0asm\x01\0\0\0"));
