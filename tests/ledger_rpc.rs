@@ -797,3 +797,36 @@ async fn genesis_is_asked_with_full_transactions_and_the_base_url_works() {
     assert_eq!(r["params"]["number"], 0);
     assert_eq!(r["params"]["getFullTransactions"], true);
 }
+
+/// The real node's blocks carry `size`: `object-sizeof` of the block without `hash` and `size`.
+/// A typed `Block` measures the same counted from its `Serialize` without a `Value` tree (how the
+/// built-in chain sizes the blocks it seals) as through the tree, and that less the hash pair is
+/// the node's figure.
+#[test]
+fn block_size_counted_without_a_value_tree_is_the_nodes() {
+    let Some(dir) = common::fixtures("block_size_counted_without_a_value_tree_is_the_nodes") else {
+        return;
+    };
+    let text = std::fs::read_to_string(dir.join("ain-1node-blocks.json")).unwrap();
+    let raw: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let mut with_txs = 0;
+    for b in raw {
+        let node_size = b["size"].as_u64().expect("the node's blocks carry size");
+        let mut block: ain_sre::ledger::block::Block = serde_json::from_value(b).unwrap();
+        block.size = None;
+        let tree = ain_sre::ledger::json::js_object_sizeof(&serde_json::to_value(&block).unwrap());
+        let counted = ain_sre::ledger::json::js_sizeof(&block);
+        assert_eq!(counted, tree, "block {}", block.number);
+        // The node measures its block before `hash` is set: 140 bytes, `"hash": "0x" + 64 hex`.
+        let hash_pair = ain_sre::ledger::json::js_sizeof(&serde_json::json!({"hash": block.hash}));
+        assert_eq!(hash_pair, 140);
+        assert_eq!(
+            (counted - hash_pair) as u64,
+            node_size,
+            "block {}",
+            block.number
+        );
+        with_txs += usize::from(!block.transactions.is_empty());
+    }
+    assert!(with_txs > 0, "the fixture has blocks with transactions");
+}

@@ -126,6 +126,19 @@ async fn produce_finalize_verify_and_reload() {
     assert_eq!(chain.final_state().value(&["apps", "demo", "x"]), json!(1));
     let blocks = all_blocks(&chain);
     verify_chain(&blocks, Some(&chain.genesis_hash()), 0).unwrap();
+    // `size` as the node measures it: the block's JSON without `hash` and `size`.
+    for b in &blocks[1..] {
+        let mut v = serde_json::to_value(b).unwrap();
+        let o = v.as_object_mut().unwrap();
+        o.remove("hash");
+        let size = o.remove("size").and_then(|s| s.as_u64());
+        assert_eq!(
+            size,
+            Some(ain_ledger::json::js_object_sizeof(&v) as u64),
+            "block {}",
+            b.number
+        );
+    }
     // A pooled tx survives a reload, and the chain continues where it was.
     send(&mut chain, SimpleOp::set_value("/apps/demo/y", json!(2)), 1);
     let seq = chain.persister().enqueue(WriteOp::Meta {

@@ -12,6 +12,9 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Number, Value};
 
+mod sizeof;
+pub use sizeof::js_sizeof;
+
 /// Renders `value` as `fast-json-stable-stringify` does under Node.js.
 ///
 /// The output is byte-identical to ain-util's hashing input for every value serde_json can hold.
