@@ -1,5 +1,6 @@
-//! The process tier: a `/bin/true`-like static binary and a python3 hello through the stem-cell
-//! pool, next to bare `python3 hello.py` and the same under `bwrap --unshare-all`, in one run.
+//! The process tier: a `/bin/true`-like static binary, a python3 hello and a Node.js hello through
+//! the stem-cell pool, next to bare `python3 hello.py` (and the same under `bwrap --unshare-all`)
+//! and bare `node hello.js`, in one run.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -27,6 +28,13 @@ pub const PY_POOL: &str = "process: python3 hello, pool";
 pub const PY_BARE: &str = "bare: /usr/bin/python3 -I -B hello.py";
 /// python3 hello under bwrap.
 pub const PY_BWRAP: &str = "bwrap --unshare-all: python3 hello.py";
+
+/// Node.js hello through the pool.
+pub const JS_POOL: &str = "process: nodejs hello, pool";
+/// Node.js hello, bare (the runtime's own flags).
+pub const JS_BARE: &str = "bare: /usr/bin/node hello.js";
+/// The Node.js function both variants run.
+pub const HELLO_JS: &str = "process.stdout.write('hello\\n');\n";
 
 /// The python3 function every variant runs.
 pub const HELLO_PY: &str = "print('hello')\n";
@@ -100,9 +108,11 @@ pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
     std::fs::create_dir_all(&dir)?;
     let hello = dir.join("hello.py");
     std::fs::write(&hello, HELLO_PY)?;
+    let hello_js = dir.join("hello.js");
+    std::fs::write(&hello_js, HELLO_JS)?;
     let config = ProcessConfig {
         pool_size: POOL,
-        prewarm: vec!["native".into(), "python3".into()],
+        prewarm: vec!["native".into(), "python3".into(), "nodejs".into()],
         runtimes: Some(RuntimeCatalog::shipped()?),
         ..ProcessConfig::default()
     };
@@ -221,31 +231,63 @@ pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
     if bwrap.exists() {
         rows.push(stats(PY_BWRAP, bwrap_s));
     }
+    // Node.js, pool and bare interleaved likewise. Node starts in ~40-60 ms, so fewer calls.
+    let node = Path::new("/usr/bin/node");
+    if node.exists() {
+        let bare_node = || {
+            let mut c = Command::new(node);
+            c.arg("--disallow-code-generation-from-strings")
+                .arg(&hello_js);
+            c
+        };
+        let (mut pool_s, mut bare_s) = (Vec::new(), Vec::new());
+        let start = Instant::now();
+        for _ in 0..(n / 4).max(10) {
+            pool_s.push(
+                through_pool(&sb, "", "nodejs", HELLO_JS.as_bytes(), 1, true)
+                    .await?
+                    .p50_us,
+            );
+            bare_s.push(command("", 1, bare_node)?.p50_us);
+        }
+        let total = start.elapsed();
+        let stats = |name: &str, v: Vec<f64>| {
+            let d = v
+                .into_iter()
+                .map(|us| Duration::from_secs_f64(us / 1e6))
+                .collect();
+            Stats::from_samples(name, d, total)
+        };
+        rows.push(stats(JS_POOL, pool_s));
+        rows.push(stats(JS_BARE, bare_s));
+    } else {
+        notes.push("/usr/bin/node not installed: no Node.js rows".into());
+    }
     sb.shutdown().await;
     cold.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
-    let p50 = |name: &str| {
-        rows.iter()
-            .find(|r| r.name.starts_with(name))
-            .map(|r| r.p50_us)
-    };
-    if let Some(t) = p50("process: native true, pool") {
+    // By exact row name: several rows start alike ("bare:" is the static binary's row first).
+    let p50 = |name: &str| rows.iter().find(|r| r.name == name).map(|r| r.p50_us);
+    if let Some(t) = p50(NATIVE_POOL) {
         notes.push(format!(
             "native true through the pool: p50 {:.2} ms (target ≤ 2 ms)",
             t / 1000.0
         ));
     }
-    if let (Some(p), Some(b)) = (p50("process: python3"), p50("bare:")) {
+    if let (Some(p), Some(b)) = (p50(PY_POOL), p50(PY_BARE)) {
         notes.push(format!(
             "python3 hello: pool / bare = {:.2} (target ≤ 1.2)",
             p / b
         ));
     }
-    if let (Some(p), Some(w)) = (p50("process: python3"), p50("bwrap")) {
+    if let (Some(p), Some(w)) = (p50(PY_POOL), p50(PY_BWRAP)) {
         notes.push(format!(
             "python3 hello: pool / bwrap = {:.2} (must be < 1)",
             p / w
         ));
+    }
+    if let (Some(p), Some(b)) = (p50(JS_POOL), p50(JS_BARE)) {
+        notes.push(format!("nodejs hello: pool / bare = {:.2}", p / b));
     }
     Ok((rows, notes))
 }
