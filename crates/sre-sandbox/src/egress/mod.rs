@@ -17,7 +17,8 @@
 //! [`EgressSummary`].
 //!
 //! Files: `policy.rs` (types and parsing), `spec.rs` (the on-chain form), `proxy.rs` (the
-//! proxy), `record.rs` (records and the summary).
+//! proxy), `relay.rs` (its data phase: `splice(2)` on Linux), `record.rs` (records and the
+//! summary).
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,7 @@ use std::time::Duration;
 mod policy;
 mod proxy;
 mod record;
+mod relay;
 mod spec;
 
 pub use policy::{
@@ -62,7 +64,11 @@ pub struct EgressCall {
     idempotency_key: String,
     /// How long one upstream connect (resolution included) may take.
     connect_timeout: Duration,
+    /// Relay with `splice(2)` where it exists (tests turn it off to cover the copy path).
+    zero_copy: bool,
     attempts: AtomicU32,
+    /// Connections being served right now (they end with the call at the latest).
+    open: AtomicU32,
     bytes_out: AtomicU64,
     bytes_in: AtomicU64,
     records: Mutex<Vec<ConnectionRecord>>,
@@ -83,7 +89,9 @@ impl EgressCall {
             bounds,
             idempotency_key,
             connect_timeout: Duration::from_secs(5),
+            zero_copy: true,
             attempts: AtomicU32::new(0),
+            open: AtomicU32::new(0),
             bytes_out: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
             records: Mutex::new(Vec::new()),
@@ -105,6 +113,12 @@ impl EgressCall {
         guest_env(port, &self.idempotency_key)
     }
 
+    /// Connections the proxy is serving now. Zero once the call is over: a connection never
+    /// outlives its call, even when both ends stay silent.
+    pub fn open_connections(&self) -> u32 {
+        self.open.load(Ordering::Relaxed)
+    }
+
     /// Every attempt so far, in order.
     pub fn records(&self) -> Vec<ConnectionRecord> {
         self.records.lock().expect("not poisoned").clone()
@@ -120,14 +134,41 @@ impl EgressCall {
         self.records.lock().expect("not poisoned").push(r);
     }
 
-    /// Counts `n` more bytes in one direction; false once the call's cap is passed.
-    fn take(&self, outbound: bool, n: u64) -> bool {
-        let (counter, cap) = if outbound {
+    fn counter(&self, outbound: bool) -> (&AtomicU64, u64) {
+        if outbound {
             (&self.bytes_out, self.bounds.bytes_out)
         } else {
             (&self.bytes_in, self.bounds.bytes_in)
-        };
-        counter.fetch_add(n, Ordering::Relaxed) + n <= cap
+        }
+    }
+
+    /// Reserves up to `want` bytes of what the cap leaves in one direction (shared by every
+    /// connection of the call); returns how many were reserved (0: the cap is used up).
+    fn reserve(&self, outbound: bool, want: u64) -> u64 {
+        let (counter, cap) = self.counter(outbound);
+        let mut used = counter.load(Ordering::Relaxed);
+        loop {
+            let n = cap.saturating_sub(used).min(want);
+            if n == 0 {
+                return 0;
+            }
+            match counter.compare_exchange_weak(
+                used,
+                used + n,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return n,
+                Err(now) => used = now,
+            }
+        }
+    }
+
+    /// Gives back reserved bytes that were not used.
+    fn release(&self, outbound: bool, n: u64) {
+        if n > 0 {
+            self.counter(outbound).0.fetch_sub(n, Ordering::Relaxed);
+        }
     }
 }
 

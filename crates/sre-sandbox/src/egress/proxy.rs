@@ -10,21 +10,17 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio_util::sync::CancellationToken;
 
 use super::{ConnectionRecord, EgressCall};
 
 /// Largest request head (request line and headers) the proxy reads.
 const MAX_HEAD: usize = 16 << 10;
-
-/// Relay buffer per direction. Host memory per call is bounded by the connection cap × 2 × this.
-const BUF: usize = 256 << 10;
 
 /// Serving stops (the accept loop and every open connection) when this is dropped: at the end
 /// of the call.
@@ -81,22 +77,22 @@ impl EgressCall {
 
     async fn handle(self: Arc<Self>, mut client: TcpStream) {
         let _ = client.set_nodelay(true);
-        let started = Instant::now();
+        let mut conn = Conn::new(&self);
         let (head, rest) = match read_head(&mut client).await {
             Ok(h) => h,
             Err(why) => {
                 let _ = respond(&mut client, 400, &why).await;
-                return;
+                return conn.forget();
             }
         };
         let req = match Request::parse(&head) {
             Ok(r) => r,
             Err(why) => {
                 let _ = respond(&mut client, 400, &why).await;
-                return;
+                return conn.forget();
             }
         };
-        let mut rec = ConnectionRecord {
+        let rec = conn.rec.insert(ConnectionRecord {
             method: req.method.clone(),
             host: req.host.clone(),
             port: req.port,
@@ -106,7 +102,7 @@ impl EgressCall {
             duration_ms: 0,
             allowed: false,
             why: None,
-        };
+        });
         let n = self.attempts.fetch_add(1, Ordering::Relaxed) + 1;
         let admitted = if n > self.bounds.connections {
             Err(format!(
@@ -124,10 +120,7 @@ impl EgressCall {
             }
             Err(why) => {
                 let _ = respond(&mut client, 403, &format!("egress refused: {why}")).await;
-                rec.why = Some(why);
-                rec.duration_ms = started.elapsed().as_millis() as u64;
-                self.record(rec);
-                return;
+                return conn.finish(Some(why));
             }
         };
         let _ = upstream.set_nodelay(true);
@@ -137,7 +130,7 @@ impl EgressCall {
                 .await
                 .is_err()
             {
-                return;
+                return conn.finish(None);
             }
             rest
         } else {
@@ -149,62 +142,30 @@ impl EgressCall {
         let (ur, mut uw) = upstream.into_split();
         let result = async {
             if !first.is_empty() {
-                if !self.take(true, first.len() as u64) {
+                let len = first.len() as u64;
+                let got = self.reserve(true, len);
+                if got < len {
+                    self.release(true, got);
                     return Err(self.cap_why(true));
                 }
                 uw.write_all(&first).await.map_err(|e| e.to_string())?;
-                rec.bytes_out += first.len() as u64;
+                conn.out.fetch_add(len, Ordering::Relaxed);
             }
-            let mut out = 0u64;
-            let mut inb = 0u64;
-            let r = tokio::try_join!(
-                self.pipe(true, cr, uw, &mut out),
-                self.pipe(false, ur, cw, &mut inb)
-            );
-            rec.bytes_out += out;
-            rec.bytes_in += inb;
-            r.map(|_| ())
+            tokio::try_join!(
+                self.relay(true, cr, uw, &conn.out),
+                self.relay(false, ur, cw, &conn.inb)
+            )
+            .map(|_| ())
         }
         .await;
-        if let Err(why) = result {
-            rec.why = Some(why);
-        }
-        rec.duration_ms = started.elapsed().as_millis() as u64;
-        self.record(rec);
+        conn.finish(result.err());
     }
 
-    fn cap_why(&self, outbound: bool) -> String {
+    pub(super) fn cap_why(&self, outbound: bool) -> String {
         if outbound {
             format!("cut: bytes_out cap of {} reached", self.bounds.bytes_out)
         } else {
             format!("cut: bytes_in cap of {} reached", self.bounds.bytes_in)
-        }
-    }
-
-    /// Copies one direction until EOF (then half-closes the other side) or the cap.
-    async fn pipe(
-        &self,
-        outbound: bool,
-        mut from: OwnedReadHalf,
-        mut to: OwnedWriteHalf,
-        counted: &mut u64,
-    ) -> Result<(), String> {
-        let mut buf = vec![0u8; BUF];
-        loop {
-            let n = match from.read(&mut buf).await {
-                Ok(0) | Err(_) => {
-                    let _ = to.shutdown().await;
-                    return Ok(());
-                }
-                Ok(n) => n,
-            };
-            if !self.take(outbound, n as u64) {
-                return Err(self.cap_why(outbound));
-            }
-            if to.write_all(&buf[..n]).await.is_err() {
-                return Ok(());
-            }
-            *counted += n as u64;
         }
     }
 
@@ -244,6 +205,60 @@ impl EgressCall {
         tokio::time::timeout(self.connect_timeout, connect)
             .await
             .map_err(|_| format!("connecting to {host}:{port} timed out"))?
+    }
+}
+
+/// One client connection while it is served: counted as open, and recorded when it ends,
+/// also when it is cut short because the call ended (its task is dropped then).
+struct Conn<'a> {
+    call: &'a EgressCall,
+    started: Instant,
+    /// The record, once the request head named a destination.
+    rec: Option<ConnectionRecord>,
+    out: AtomicU64,
+    inb: AtomicU64,
+}
+
+impl<'a> Conn<'a> {
+    fn new(call: &'a EgressCall) -> Conn<'a> {
+        call.open.fetch_add(1, Ordering::Relaxed);
+        Conn {
+            call,
+            started: Instant::now(),
+            rec: None,
+            out: AtomicU64::new(0),
+            inb: AtomicU64::new(0),
+        }
+    }
+
+    /// Ends without a record (the request was malformed: no destination was named).
+    fn forget(mut self) {
+        self.rec = None;
+    }
+
+    /// Records the connection, cut for `why` when given.
+    fn finish(mut self, why: Option<String>) {
+        self.close(why);
+    }
+
+    fn close(&mut self, why: Option<String>) {
+        if let Some(mut rec) = self.rec.take() {
+            rec.bytes_out = self.out.load(Ordering::Relaxed);
+            rec.bytes_in = self.inb.load(Ordering::Relaxed);
+            rec.duration_ms = self.started.elapsed().as_millis() as u64;
+            if why.is_some() {
+                rec.why = why;
+            }
+            self.call.record(rec);
+        }
+    }
+}
+
+impl Drop for Conn<'_> {
+    fn drop(&mut self) {
+        // Still holding its record here means the task was dropped mid-way: the call is over.
+        self.close(Some("cut: the call ended".into()));
+        self.call.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
