@@ -20,7 +20,7 @@
 //! proxy), `relay.rs` (its data phase: `splice(2)` on Linux), `record.rs` (records and the
 //! summary).
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -69,8 +69,8 @@ pub struct EgressCall {
     attempts: AtomicU32,
     /// Connections being served right now (they end with the call at the latest).
     open: AtomicU32,
-    bytes_out: AtomicU64,
-    bytes_in: AtomicU64,
+    bytes_out: Mutex<u64>,
+    bytes_in: Mutex<u64>,
     records: Mutex<Vec<ConnectionRecord>>,
 }
 
@@ -92,8 +92,8 @@ impl EgressCall {
             zero_copy: true,
             attempts: AtomicU32::new(0),
             open: AtomicU32::new(0),
-            bytes_out: AtomicU64::new(0),
-            bytes_in: AtomicU64::new(0),
+            bytes_out: Mutex::new(0),
+            bytes_in: Mutex::new(0),
             records: Mutex::new(Vec::new()),
         })
     }
@@ -134,7 +134,7 @@ impl EgressCall {
         self.records.lock().expect("not poisoned").push(r);
     }
 
-    fn counter(&self, outbound: bool) -> (&AtomicU64, u64) {
+    fn counter(&self, outbound: bool) -> (&Mutex<u64>, u64) {
         if outbound {
             (&self.bytes_out, self.bounds.bytes_out)
         } else {
@@ -142,33 +142,27 @@ impl EgressCall {
         }
     }
 
-    /// Reserves up to `want` bytes of what the cap leaves in one direction (shared by every
-    /// connection of the call); returns how many were reserved (0: the cap is used up).
-    fn reserve(&self, outbound: bool, want: u64) -> u64 {
+    /// Runs `read` with the number of bytes the call's cap still leaves in one direction (at
+    /// most `want`) and counts what it read. The count stays locked only for that one
+    /// non-blocking call, so the connections of a call together stop exactly at the cap and
+    /// none holds a share of it while it waits. `None`: the cap is used up.
+    fn within_cap(
+        &self,
+        outbound: bool,
+        want: usize,
+        read: impl FnOnce(usize) -> std::io::Result<usize>,
+    ) -> Option<std::io::Result<usize>> {
         let (counter, cap) = self.counter(outbound);
-        let mut used = counter.load(Ordering::Relaxed);
-        loop {
-            let n = cap.saturating_sub(used).min(want);
-            if n == 0 {
-                return 0;
-            }
-            match counter.compare_exchange_weak(
-                used,
-                used + n,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return n,
-                Err(now) => used = now,
-            }
+        let mut used = counter.lock().expect("not poisoned");
+        let left = usize::try_from(cap.saturating_sub(*used)).unwrap_or(usize::MAX);
+        if left == 0 {
+            return None;
         }
-    }
-
-    /// Gives back reserved bytes that were not used.
-    fn release(&self, outbound: bool, n: u64) {
-        if n > 0 {
-            self.counter(outbound).0.fetch_sub(n, Ordering::Relaxed);
+        let r = read(left.min(want));
+        if let Ok(n) = r {
+            *used += n as u64;
         }
+        Some(r)
     }
 }
 

@@ -142,14 +142,20 @@ impl EgressCall {
         let (ur, mut uw) = upstream.into_split();
         let result = async {
             if !first.is_empty() {
-                let len = first.len() as u64;
-                let got = self.reserve(true, len);
-                if got < len {
-                    self.release(true, got);
+                // The head (and what came with it) goes whole or not at all.
+                let len = first.len();
+                let fits = self.within_cap(true, len, |max| {
+                    if max < len {
+                        Err(io::ErrorKind::QuotaExceeded.into())
+                    } else {
+                        Ok(len)
+                    }
+                });
+                if !matches!(fits, Some(Ok(_))) {
                     return Err(self.cap_why(true));
                 }
                 uw.write_all(&first).await.map_err(|e| e.to_string())?;
-                conn.out.fetch_add(len, Ordering::Relaxed);
+                conn.out.fetch_add(len as u64, Ordering::Relaxed);
             }
             tokio::try_join!(
                 self.relay(true, cr, uw, &conn.out),

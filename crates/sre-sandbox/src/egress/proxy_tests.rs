@@ -375,9 +375,8 @@ async fn the_byte_caps_stop_exactly_at_the_cap() {
     }
 }
 
-#[tokio::test]
-async fn no_connection_outlives_the_call() {
-    // An upstream that never answers and never closes: only the call's end frees it.
+/// A listener that accepts and never answers nor closes.
+async fn silent_upstream() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let up = l.local_addr().unwrap().port();
     tokio::spawn(async move {
@@ -386,6 +385,38 @@ async fn no_connection_outlives_the_call() {
             held.push(s);
         }
     });
+    up
+}
+
+#[tokio::test]
+async fn a_waiting_connection_holds_no_share_of_the_cap() {
+    let silent = silent_upstream().await;
+    let body = pattern(1 << 20);
+    let (up, _received) = sending_upstream(body.clone()).await;
+    let bounds = Bounds {
+        bytes_in: 100_000,
+        bytes_out: 100_000,
+        ..Bounds::default()
+    };
+    let c = call(
+        &[format!("127.0.0.1:{silent}"), format!("127.0.0.1:{up}")],
+        loopback_ok(),
+        bounds,
+    );
+    let g = c.serve(listener()).unwrap();
+    // Both directions of this tunnel wait on a peer that sends nothing.
+    let _idle = open_tunnel(g.port(), silent).await;
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let mut t = open_tunnel(g.port(), up).await;
+    let mut got = Vec::new();
+    let _ = t.read_to_end(&mut got).await;
+    assert_eq!(got.len(), 100_000);
+}
+
+#[tokio::test]
+async fn no_connection_outlives_the_call() {
+    // An upstream that never answers and never closes: only the call's end frees it.
+    let up = silent_upstream().await;
     let c = tunnel_call(up, Bounds::default(), true);
     let g = c.serve(listener()).unwrap();
     let mut t = open_tunnel(g.port(), up).await;

@@ -1,6 +1,6 @@
-//! The data phase of a proxied connection: one direction relayed until it ends, every byte
-//! reserved against the call's cap before it is read, so a cap stops the stream exactly at the
-//! cap and never past it.
+//! The data phase of a proxied connection: one direction relayed until it ends, every read
+//! bounded by what the call's cap leaves, so a cap stops the stream exactly at the cap and
+//! never past it.
 //!
 //! On Linux the bytes go socket → pipe → socket with `splice(2)`: the kernel moves page
 //! references and the proxy never copies payload through user space. On loopback, where memory
@@ -85,29 +85,28 @@ impl EgressCall {
         let mut stage = Stage::new(self.zero_copy);
         let (src, dst): (&TcpStream, &TcpStream) = (from.as_ref(), to.as_ref());
         loop {
-            let allowance = self.reserve(outbound, STEP as u64) as usize;
-            if allowance == 0 {
-                // The cap is used up. A peer that sends exactly the cap and closes is not cut.
-                let mut one = [0u8; 1];
-                return match src.peek(&mut one).await {
-                    Ok(1..) => Err(self.cap_why(outbound)),
-                    _ => {
-                        let _ = to.shutdown().await;
-                        Ok(())
-                    }
-                };
-            }
+            // The cap is consulted only once bytes are waiting, for one non-blocking call.
             let got = loop {
                 if let Err(e) = src.readable().await {
                     break Err(e);
                 }
-                match stage.fill(src, allowance) {
+                let Some(r) = self.within_cap(outbound, STEP, |max| stage.fill(src, max)) else {
+                    // The cap is used up. A peer that sends exactly the cap and closes is not cut.
+                    let mut one = [0u8; 1];
+                    return match src.peek(&mut one).await {
+                        Ok(1..) => Err(self.cap_why(outbound)),
+                        _ => {
+                            let _ = to.shutdown().await;
+                            Ok(())
+                        }
+                    };
+                };
+                match r {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                     r => break r,
                 }
             };
-            let n = *got.as_ref().unwrap_or(&0);
-            self.release(outbound, (allowance - n) as u64);
+            let n = got.unwrap_or(0);
             if n == 0 {
                 // EOF or a reset: the other side learns the guest (or server) is done sending.
                 let _ = to.shutdown().await;
