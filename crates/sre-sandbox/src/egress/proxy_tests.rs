@@ -447,3 +447,59 @@ async fn malformed_requests_get_400() {
         assert!(out.starts_with("HTTP/1.1 400"), "{req}: {out}");
     }
 }
+
+/// Throughput of a 1 GiB download through the proxy on each relay, against the same download
+/// direct: numbers to read (`--ignored --nocapture`, release), never asserted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "prints throughput; run in release"]
+async fn relay_throughput() {
+    const TOTAL: usize = 1 << 30;
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let chunk = vec![b'x'; 1 << 20];
+        while let Ok((mut s, _)) = l.accept().await {
+            let chunk = chunk.clone();
+            tokio::spawn(async move {
+                let mut left = TOTAL;
+                while left > 0 {
+                    let k = left.min(chunk.len());
+                    if s.write_all(&chunk[..k]).await.is_err() {
+                        return;
+                    }
+                    left -= k;
+                }
+            });
+        }
+    });
+    async fn drain(mut s: TcpStream) -> f64 {
+        let t = std::time::Instant::now();
+        let mut b = vec![0u8; 1 << 16];
+        let mut n = 0;
+        while let Ok(k @ 1..) = s.read(&mut b).await {
+            n += k;
+        }
+        assert_eq!(n, TOTAL);
+        n as f64 / t.elapsed().as_secs_f64() / 1e6
+    }
+    let roomy = Bounds {
+        bytes_in: 1 << 40,
+        ..Bounds::default()
+    };
+    for round in 0..3 {
+        let direct = drain(TcpStream::connect(("127.0.0.1", up)).await.unwrap()).await;
+        let mut line = format!("round {round}: direct {direct:.0} MB/s");
+        for zero_copy in [true, false] {
+            let c = tunnel_call(up, roomy, zero_copy);
+            let g = c.serve(listener()).unwrap();
+            let t = open_tunnel(g.port(), up).await;
+            let mbps = drain(t).await;
+            line += &format!(
+                ", {} {mbps:.0} MB/s ({:.2}×)",
+                if zero_copy { "splice" } else { "copy" },
+                mbps / direct
+            );
+        }
+        println!("{line}");
+    }
+}
