@@ -17,13 +17,14 @@
 //! [`EgressSummary`].
 //!
 //! Files: `policy.rs` (types and parsing), `spec.rs` (the on-chain form), `proxy.rs` (the
-//! proxy), `relay.rs` (its data phase: `splice(2)` on Linux), `record.rs` (records and the
+//! proxy), `forward.rs` (plain-HTTP exchanges, keep-alive), `relay.rs` (its data phase: `splice(2)` on Linux), `record.rs` (records and the
 //! summary).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod forward;
 mod policy;
 mod proxy;
 mod record;

@@ -71,6 +71,15 @@ impl Stage {
     }
 }
 
+/// How a [`EgressCall::pump`] ended without error.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Pumped {
+    /// The sender closed (or reset) its side, or the receiver went away.
+    Eof,
+    /// The requested number of bytes went through.
+    Done,
+}
+
 impl EgressCall {
     /// Relays one direction until EOF (then half-closes the other side: the other direction
     /// goes on) or until more bytes arrive than the call's cap leaves (then `Err`, which ends
@@ -82,23 +91,40 @@ impl EgressCall {
         mut to: OwnedWriteHalf,
         delivered: &AtomicU64,
     ) -> Result<(), String> {
+        self.pump(outbound, from.as_ref(), to.as_ref(), None, delivered)
+            .await?;
+        let _ = to.shutdown().await;
+        Ok(())
+    }
+
+    /// Moves bytes from `src` to `dst` until EOF, or until `limit` bytes went when given (a
+    /// message body of known length), within the call's cap.
+    pub(super) async fn pump(
+        &self,
+        outbound: bool,
+        src: &TcpStream,
+        dst: &TcpStream,
+        limit: Option<u64>,
+        delivered: &AtomicU64,
+    ) -> Result<Pumped, String> {
         let mut stage = Stage::new(self.zero_copy);
-        let (src, dst): (&TcpStream, &TcpStream) = (from.as_ref(), to.as_ref());
+        let mut remaining = limit.unwrap_or(u64::MAX);
         loop {
+            if remaining == 0 {
+                return Ok(Pumped::Done);
+            }
+            let want = usize::try_from(remaining).unwrap_or(usize::MAX).min(STEP);
             // The cap is consulted only once bytes are waiting, for one non-blocking call.
             let got = loop {
                 if let Err(e) = src.readable().await {
                     break Err(e);
                 }
-                let Some(r) = self.within_cap(outbound, STEP, |max| stage.fill(src, max)) else {
+                let Some(r) = self.within_cap(outbound, want, |max| stage.fill(src, max)) else {
                     // The cap is used up. A peer that sends exactly the cap and closes is not cut.
                     let mut one = [0u8; 1];
                     return match src.peek(&mut one).await {
                         Ok(1..) => Err(self.cap_why(outbound)),
-                        _ => {
-                            let _ = to.shutdown().await;
-                            Ok(())
-                        }
+                        _ => Ok(Pumped::Eof),
                     };
                 };
                 match r {
@@ -106,16 +132,16 @@ impl EgressCall {
                     r => break r,
                 }
             };
+            // EOF or a reset: the other side learns the guest (or server) is done sending.
             let n = got.unwrap_or(0);
             if n == 0 {
-                // EOF or a reset: the other side learns the guest (or server) is done sending.
-                let _ = to.shutdown().await;
-                return Ok(());
+                return Ok(Pumped::Eof);
             }
+            remaining -= n as u64;
             let mut left = n;
             while left > 0 {
                 if dst.writable().await.is_err() {
-                    return Ok(());
+                    return Ok(Pumped::Eof);
                 }
                 match stage.drain(dst, left) {
                     Ok(k) => {
@@ -124,7 +150,7 @@ impl EgressCall {
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     // The receiver went away; the other direction ends on its own.
-                    Err(_) => return Ok(()),
+                    Err(_) => return Ok(Pumped::Eof),
                 }
             }
         }
