@@ -15,7 +15,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::EgressCall;
-use super::proxy::{Conn, Request, read_head};
+use super::proxy::{Request, read_head};
+use super::record::Conn;
 use super::relay::Pumped;
 
 /// An upstream connection kept for the client's next request.
@@ -147,8 +148,8 @@ impl EgressCall {
         }
         .await;
         match (r, retry) {
-            (Err(_), Some(rest)) => return Exchange::Stale { rest },
-            (Err(why), None) => return Exchange::Ended(Some(why)),
+            (Err(_), Some(rest)) => Exchange::Stale { rest },
+            (Err(why), None) => Exchange::Ended(Some(why)),
             (Ok(()), retry) => {
                 self.response(client, upstream, req, carry, conn, retry)
                     .await

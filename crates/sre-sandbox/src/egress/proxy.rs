@@ -13,13 +13,13 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::forward::{Exchange, Kept};
+use super::record::Conn;
 use super::{ConnectionRecord, EgressCall};
 
 /// Largest request head (request line and headers) the proxy reads.
@@ -298,62 +298,6 @@ impl EgressCall {
         tokio::time::timeout(self.connect_timeout, connect)
             .await
             .map_err(|_| format!("connecting to {host}:{port} timed out"))?
-    }
-}
-
-/// One client connection while it is served: counted as open, and recorded when it ends,
-/// also when it is cut short because the call ended (its task is dropped then).
-pub(super) struct Conn<'a> {
-    call: &'a EgressCall,
-    started: Instant,
-    /// The record, once the request head named a destination.
-    rec: Option<ConnectionRecord>,
-    /// Bytes delivered to the destination.
-    pub(super) out: AtomicU64,
-    /// Bytes delivered to the guest.
-    pub(super) inb: AtomicU64,
-}
-
-impl<'a> Conn<'a> {
-    fn new(call: &'a EgressCall) -> Conn<'a> {
-        call.open.fetch_add(1, Ordering::Relaxed);
-        Conn {
-            call,
-            started: Instant::now(),
-            rec: None,
-            out: AtomicU64::new(0),
-            inb: AtomicU64::new(0),
-        }
-    }
-
-    /// Ends without a record (the request was malformed: no destination was named).
-    fn forget(mut self) {
-        self.rec = None;
-    }
-
-    /// Records the connection, cut for `why` when given.
-    fn finish(mut self, why: Option<String>) {
-        self.close(why);
-    }
-
-    fn close(&mut self, why: Option<String>) {
-        if let Some(mut rec) = self.rec.take() {
-            rec.bytes_out = self.out.load(Ordering::Relaxed);
-            rec.bytes_in = self.inb.load(Ordering::Relaxed);
-            rec.duration_ms = self.started.elapsed().as_millis() as u64;
-            if why.is_some() {
-                rec.why = why;
-            }
-            self.call.record(rec);
-        }
-    }
-}
-
-impl Drop for Conn<'_> {
-    fn drop(&mut self) {
-        // Still holding its record here means the task was dropped mid-way: the call is over.
-        self.close(Some("cut: the call ended".into()));
-        self.call.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
