@@ -132,6 +132,9 @@ pub enum Weakening {
     LateDeadline,
     /// Every variable of the call reaches the guest, not only `SRE_*`.
     NoEnvFilter,
+    /// Every call also gets the secrets handed to earlier calls of other functions (a worker
+    /// that keeps decrypted secrets per app, not per function).
+    SharedSecrets,
 }
 
 /// One tier under test.
@@ -144,6 +147,8 @@ pub struct Target<'a> {
     weakening: Option<Weakening>,
     /// WebAssembly modules run wrapped into components ([`component::wrap`]).
     component: bool,
+    /// `SRE_SECRET_*` variables handed out so far (kept only under [`Weakening::SharedSecrets`]).
+    given: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 impl<'a> Target<'a> {
@@ -155,6 +160,7 @@ impl<'a> Target<'a> {
             host,
             weakening: None,
             component: false,
+            given: Default::default(),
         }
     }
 
@@ -205,7 +211,19 @@ impl<'a> Target<'a> {
         &self,
         code: &FunctionCode,
         input: &[u8],
+        limits: Limits,
+    ) -> Result<Outcome, String> {
+        self.run_with(code, input, limits, Vec::new()).await
+    }
+
+    /// [`Target::run`] with `extra` variables after the usual ones (later names win, as a
+    /// worker's call-specific `SRE_FUNCTION` and `SRE_SECRET_*` do).
+    pub async fn run_with(
+        &self,
+        code: &FunctionCode,
+        input: &[u8],
         mut limits: Limits,
+        extra: Vec<(String, String)>,
     ) -> Result<Outcome, String> {
         match self.weakening {
             Some(Weakening::NoMemoryLimit) => limits.memory_bytes = u64::MAX,
@@ -217,9 +235,22 @@ impl<'a> Target<'a> {
             .prepare(&self.code(code))
             .await
             .map_err(|e| format!("prepare: {e}"))?;
+        let mut env = self.env();
+        if self.weakening == Some(Weakening::SharedSecrets) {
+            let mut given = self.given.lock().expect("not poisoned");
+            given.extend(
+                extra
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("SRE_SECRET_"))
+                    .cloned(),
+            );
+            env.extend(given.iter().cloned());
+        }
+        env.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+        env.extend(extra);
         let call = Invocation {
             input: Arc::from(input),
-            env: self.env(),
+            env,
             limits,
         };
         self.sandbox

@@ -1,6 +1,6 @@
 //! The checks: SECURITY.md's abuse suite (rows 1–24: `resources` and `isolation`; 25 and 31:
 //! `wasm_host`; 26 and 30: `counters`; 27–29: `supervisor`) and the functional contract
-//! (`contract`); 32: `egress`, each an async function from a
+//! (`contract`); 32: `egress`; 34: `fn_secrets`, each an async function from a
 //! [`Target`] to a [`Verdict`].
 //!
 //! Programs are embedded from `conformance/py/` (process and container tiers; probes get
@@ -17,6 +17,7 @@ use crate::sandbox::{FunctionCode, Limits, Outcome, Tier};
 mod contract;
 mod counters;
 mod egress;
+mod fn_secrets;
 mod isolation;
 mod resources;
 mod supervisor;
@@ -104,6 +105,7 @@ pub fn all() -> Vec<CheckDef> {
         "30" "submounts below read-only binds" => counters::submounts,
         "31" "host memory outside the limit" => wasm_host::host_tables,
         "32" "egress beyond the allow-list" => egress::egress_proxy,
+        "34" "another function's secrets" => fn_secrets::other_functions_secrets,
         "C1" "stdin to stdout" => contract::stdin_stdout,
         "C2" "exit codes" => contract::exit_codes,
         "C3" "output cap" => contract::output_cap,
@@ -203,12 +205,33 @@ fn stdout_ok(o: &Outcome) -> Result<&[u8], String> {
 /// Runs a probe (prelude + `src`) with the host context plus `extra` on stdin; the probe must
 /// complete and report no breach. Returns its `info`.
 async fn probe(t: &Target<'_>, src: &str, extra: Value, l: Limits) -> Result<Value, String> {
-    let out = run_probe(t, src, extra, l).await?;
+    probe_with(t, src, extra, l, Vec::new()).await
+}
+
+/// [`probe`] with call-specific variables (`SRE_FUNCTION`, `SRE_SECRET_*`) in its environment.
+async fn probe_with(
+    t: &Target<'_>,
+    src: &str,
+    extra: Value,
+    l: Limits,
+    env: Vec<(String, String)>,
+) -> Result<Value, String> {
+    let out = run_probe_with(t, src, extra, l, env).await?;
     probe_result(&out)
 }
 
 /// Runs a probe and returns its outcome, whatever it is.
 async fn run_probe(t: &Target<'_>, src: &str, extra: Value, l: Limits) -> Result<Outcome, String> {
+    run_probe_with(t, src, extra, l, Vec::new()).await
+}
+
+async fn run_probe_with(
+    t: &Target<'_>,
+    src: &str,
+    extra: Value,
+    l: Limits,
+    env: Vec<(String, String)>,
+) -> Result<Outcome, String> {
     let mut ctx = json!({
         "marker": t.host.marker,
         "secret": t.host.secret,
@@ -219,7 +242,7 @@ async fn run_probe(t: &Target<'_>, src: &str, extra: Value, l: Limits) -> Result
         c.extend(e);
     }
     let code = py_code(&format!("{}\n{src}", py!("prelude")));
-    t.run(&code, ctx.to_string().as_bytes(), l).await
+    t.run_with(&code, ctx.to_string().as_bytes(), l, env).await
 }
 
 /// The `info` of a probe that completed without breaches.

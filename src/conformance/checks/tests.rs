@@ -89,3 +89,13 @@ fn ids_are_unique_and_cover_security_rows_1_to_24() {
     ids.dedup();
     assert_eq!(ids.len(), defs.len());
 }
+
+#[tokio::test]
+async fn secrets_check_catches_a_worker_that_shares_secrets_across_functions() {
+    let (strong, weak) = strong_and_weak("34", Weakening::SharedSecrets).await;
+    assert!(matches!(strong, Verdict::Pass(_)), "{strong:?}");
+    assert!(
+        matches!(&weak, Verdict::Fail(r) if r.contains("A's secret")),
+        "{weak:?}"
+    );
+}

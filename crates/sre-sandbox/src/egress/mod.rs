@@ -17,15 +17,18 @@
 //! [`EgressSummary`].
 //!
 //! Files: `policy.rs` (types and parsing), `spec.rs` (the on-chain form), `proxy.rs` (the
-//! proxy), `record.rs` (records and the summary).
+//! proxy), `forward.rs` (plain-HTTP exchanges, keep-alive), `relay.rs` (its data phase: `splice(2)` on Linux), `record.rs` (records and the
+//! summary).
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod forward;
 mod policy;
 mod proxy;
 mod record;
+mod relay;
 mod spec;
 
 pub use policy::{
@@ -62,9 +65,13 @@ pub struct EgressCall {
     idempotency_key: String,
     /// How long one upstream connect (resolution included) may take.
     connect_timeout: Duration,
+    /// Relay with `splice(2)` where it exists (tests turn it off to cover the copy path).
+    zero_copy: bool,
     attempts: AtomicU32,
-    bytes_out: AtomicU64,
-    bytes_in: AtomicU64,
+    /// Connections being served right now (they end with the call at the latest).
+    open: AtomicU32,
+    bytes_out: Mutex<u64>,
+    bytes_in: Mutex<u64>,
     records: Mutex<Vec<ConnectionRecord>>,
 }
 
@@ -83,9 +90,11 @@ impl EgressCall {
             bounds,
             idempotency_key,
             connect_timeout: Duration::from_secs(5),
+            zero_copy: true,
             attempts: AtomicU32::new(0),
-            bytes_out: AtomicU64::new(0),
-            bytes_in: AtomicU64::new(0),
+            open: AtomicU32::new(0),
+            bytes_out: Mutex::new(0),
+            bytes_in: Mutex::new(0),
             records: Mutex::new(Vec::new()),
         })
     }
@@ -105,6 +114,12 @@ impl EgressCall {
         guest_env(port, &self.idempotency_key)
     }
 
+    /// Connections the proxy is serving now. Zero once the call is over: a connection never
+    /// outlives its call, even when both ends stay silent.
+    pub fn open_connections(&self) -> u32 {
+        self.open.load(Ordering::Relaxed)
+    }
+
     /// Every attempt so far, in order.
     pub fn records(&self) -> Vec<ConnectionRecord> {
         self.records.lock().expect("not poisoned").clone()
@@ -120,14 +135,35 @@ impl EgressCall {
         self.records.lock().expect("not poisoned").push(r);
     }
 
-    /// Counts `n` more bytes in one direction; false once the call's cap is passed.
-    fn take(&self, outbound: bool, n: u64) -> bool {
-        let (counter, cap) = if outbound {
+    fn counter(&self, outbound: bool) -> (&Mutex<u64>, u64) {
+        if outbound {
             (&self.bytes_out, self.bounds.bytes_out)
         } else {
             (&self.bytes_in, self.bounds.bytes_in)
-        };
-        counter.fetch_add(n, Ordering::Relaxed) + n <= cap
+        }
+    }
+
+    /// Runs `read` with the number of bytes the call's cap still leaves in one direction (at
+    /// most `want`) and counts what it read. The count stays locked only for that one
+    /// non-blocking call, so the connections of a call together stop exactly at the cap and
+    /// none holds a share of it while it waits. `None`: the cap is used up.
+    fn within_cap(
+        &self,
+        outbound: bool,
+        want: usize,
+        read: impl FnOnce(usize) -> std::io::Result<usize>,
+    ) -> Option<std::io::Result<usize>> {
+        let (counter, cap) = self.counter(outbound);
+        let mut used = counter.lock().expect("not poisoned");
+        let left = usize::try_from(cap.saturating_sub(*used)).unwrap_or(usize::MAX);
+        if left == 0 {
+            return None;
+        }
+        let r = read(left.min(want));
+        if let Ok(n) = r {
+            *used += n as u64;
+        }
+        Some(r)
     }
 }
 

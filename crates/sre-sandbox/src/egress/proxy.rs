@@ -1,30 +1,29 @@
 //! The egress proxy: one listening socket per call, `CONNECT` tunnels and plain-HTTP forwarding,
 //! every destination checked, resolved and counted here.
 //!
-//! One request per client connection: a plain-HTTP request is forwarded with
-//! `Connection: close`, so the next request (keep-alive) opens a new connection, which is checked
-//! and counted on its own. TLS is relayed byte for byte after `CONNECT`; the proxy never sees its
-//! plaintext, so an HTTPS request carries the idempotency key only if the guest adds it (it is in
-//! `SRE_IDEMPOTENCY_KEY`).
+//! A client connection carries one `CONNECT` tunnel, or plain-HTTP requests one after another
+//! (HTTP/1.1 keep-alive, `forward.rs`): each request is checked against the policy, counted
+//! against the connection cap, given the call's `Idempotency-Key` and recorded on its own; the
+//! upstream connection is kept for the next request to the same destination while both
+//! messages have known lengths. TLS is relayed byte for byte after `CONNECT`; the proxy never
+//! sees its plaintext, so an HTTPS request carries the idempotency key only if the guest adds
+//! it (it is in `SRE_IDEMPOTENCY_KEY`).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio_util::sync::CancellationToken;
 
+use super::forward::{Exchange, Kept};
+use super::record::Conn;
 use super::{ConnectionRecord, EgressCall};
 
 /// Largest request head (request line and headers) the proxy reads.
 const MAX_HEAD: usize = 16 << 10;
-
-/// Relay buffer per direction. Host memory per call is bounded by the connection cap × 2 × this.
-const BUF: usize = 256 << 10;
 
 /// Serving stops (the accept loop and every open connection) when this is dropped: at the end
 /// of the call.
@@ -79,132 +78,187 @@ impl EgressCall {
         Ok(ServeGuard { cancel, port })
     }
 
+    /// Serves one client connection: a `CONNECT` tunnel, or plain-HTTP requests one after
+    /// another (keep-alive), each checked, counted against the connection cap, keyed and
+    /// recorded on its own.
     async fn handle(self: Arc<Self>, mut client: TcpStream) {
         let _ = client.set_nodelay(true);
-        let started = Instant::now();
-        let (head, rest) = match read_head(&mut client).await {
-            Ok(h) => h,
-            Err(why) => {
-                let _ = respond(&mut client, 400, &why).await;
-                return;
+        let mut carry = Vec::new();
+        let mut kept: Option<Kept> = None;
+        for served in 0u32.. {
+            let mut conn = Conn::new(&self);
+            let (head, rest) = match read_head(&mut client, std::mem::take(&mut carry)).await {
+                Ok(h) => h,
+                // The client is done after its last request.
+                Err(None) if served > 0 => return conn.forget(),
+                Err(why) => {
+                    let why = why.unwrap_or_else(|| {
+                        "connection closed before the request head ended".into()
+                    });
+                    let _ = respond(&mut client, 400, &why).await;
+                    return conn.forget();
+                }
+            };
+            let req = match Request::parse(&head) {
+                Ok(r) => r,
+                Err(why) => {
+                    let _ = respond(&mut client, 400, &why).await;
+                    return conn.forget();
+                }
+            };
+            let rec = conn.rec.insert(ConnectionRecord {
+                method: req.method.clone(),
+                host: req.host.clone(),
+                port: req.port,
+                addr: None,
+                bytes_out: 0,
+                bytes_in: 0,
+                duration_ms: 0,
+                allowed: false,
+                why: None,
+            });
+            let n = self.attempts.fetch_add(1, Ordering::Relaxed) + 1;
+            let reuse = kept
+                .take()
+                .filter(|k| k.host == req.host && k.port == req.port && req.method != "CONNECT");
+            let reused = reuse.is_some();
+            let admitted = if n > self.bounds.connections {
+                Err(format!(
+                    "connection cap of {} per call reached",
+                    self.bounds.connections
+                ))
+            } else if let Some(k) = reuse {
+                // The same destination, already checked and connected: the policy is
+                // checked again (it names host and port, which are the same).
+                self.policy
+                    .allows(&req.host, req.port)
+                    .map(|_| (k.stream, k.addr))
+                    .ok_or_else(|| {
+                        format!(
+                            "{}:{} is not on the function's allow-list",
+                            req.host, req.port
+                        )
+                    })
+            } else {
+                self.admit(&req.host, req.port).await
+            };
+            let (upstream, addr) = match admitted {
+                Ok((s, addr)) => {
+                    rec.addr = Some(addr);
+                    rec.allowed = true;
+                    (s, addr)
+                }
+                Err(why) => {
+                    let _ = respond(&mut client, 403, &format!("egress refused: {why}")).await;
+                    return conn.finish(Some(why));
+                }
+            };
+            let _ = upstream.set_nodelay(true);
+            if req.method == "CONNECT" {
+                return self.tunnel(client, upstream, rest, conn).await;
             }
-        };
-        let req = match Request::parse(&head) {
-            Ok(r) => r,
-            Err(why) => {
-                let _ = respond(&mut client, 400, &why).await;
-                return;
+            let (mut upstream, mut rest, mut reused) = (upstream, rest, reused);
+            loop {
+                let ex = self
+                    .exchange(&mut client, upstream, &req, rest, &conn, reused)
+                    .await;
+                match ex {
+                    Exchange::Stale { rest: again } => {
+                        match self.admit(&req.host, req.port).await {
+                            Ok((s, _)) => {
+                                let _ = s.set_nodelay(true);
+                                (upstream, rest, reused) = (s, again, false);
+                            }
+                            Err(why) => {
+                                let _ =
+                                    respond(&mut client, 403, &format!("egress refused: {why}"))
+                                        .await;
+                                return conn.finish(Some(why));
+                            }
+                        }
+                    }
+                    Exchange::Again {
+                        upstream,
+                        carry: next,
+                    } => {
+                        kept = Some(Kept {
+                            host: req.host.clone(),
+                            port: req.port,
+                            addr,
+                            stream: upstream,
+                        });
+                        carry = next;
+                        conn.finish(None);
+                        break;
+                    }
+                    Exchange::Ended(why) => return conn.finish(why),
+                }
             }
-        };
-        let mut rec = ConnectionRecord {
-            method: req.method.clone(),
-            host: req.host.clone(),
-            port: req.port,
-            addr: None,
-            bytes_out: 0,
-            bytes_in: 0,
-            duration_ms: 0,
-            allowed: false,
-            why: None,
-        };
-        let n = self.attempts.fetch_add(1, Ordering::Relaxed) + 1;
-        let admitted = if n > self.bounds.connections {
-            Err(format!(
-                "connection cap of {} per call reached",
-                self.bounds.connections
-            ))
-        } else {
-            self.admit(&req.host, req.port).await
-        };
-        let upstream = match admitted {
-            Ok((s, addr)) => {
-                rec.addr = Some(addr);
-                rec.allowed = true;
-                s
-            }
-            Err(why) => {
-                let _ = respond(&mut client, 403, &format!("egress refused: {why}")).await;
-                rec.why = Some(why);
-                rec.duration_ms = started.elapsed().as_millis() as u64;
-                self.record(rec);
-                return;
-            }
-        };
-        let _ = upstream.set_nodelay(true);
-        let first: Vec<u8> = if req.method == "CONNECT" {
-            if client
-                .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
-                .await
-                .is_err()
-            {
-                return;
-            }
-            rest
-        } else {
-            let mut h = req.forward_head(&self.idempotency_key).into_bytes();
-            h.extend_from_slice(&rest);
-            h
-        };
+        }
+    }
+
+    /// Relays a `CONNECT` tunnel both ways until both directions end or a cap cuts it.
+    async fn tunnel(
+        &self,
+        mut client: TcpStream,
+        upstream: TcpStream,
+        rest: Vec<u8>,
+        conn: Conn<'_>,
+    ) {
+        if client
+            .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+            .await
+            .is_err()
+        {
+            return conn.finish(None);
+        }
         let (cr, cw) = client.into_split();
         let (ur, mut uw) = upstream.into_split();
         let result = async {
-            if !first.is_empty() {
-                if !self.take(true, first.len() as u64) {
-                    return Err(self.cap_why(true));
-                }
-                uw.write_all(&first).await.map_err(|e| e.to_string())?;
-                rec.bytes_out += first.len() as u64;
-            }
-            let mut out = 0u64;
-            let mut inb = 0u64;
-            let r = tokio::try_join!(
-                self.pipe(true, cr, uw, &mut out),
-                self.pipe(false, ur, cw, &mut inb)
-            );
-            rec.bytes_out += out;
-            rec.bytes_in += inb;
-            r.map(|_| ())
+            self.send_whole(true, &mut uw, &rest, &conn.out).await?;
+            tokio::try_join!(
+                self.relay(true, cr, uw, &conn.out),
+                self.relay(false, ur, cw, &conn.inb)
+            )
+            .map(|_| ())
         }
         .await;
-        if let Err(why) = result {
-            rec.why = Some(why);
-        }
-        rec.duration_ms = started.elapsed().as_millis() as u64;
-        self.record(rec);
+        conn.finish(result.err());
     }
 
-    fn cap_why(&self, outbound: bool) -> String {
+    /// Writes `bytes` (a head, or what came with it) whole, or nothing when the cap does not
+    /// leave room for all of them.
+    pub(super) async fn send_whole(
+        &self,
+        outbound: bool,
+        to: &mut (impl AsyncWriteExt + Unpin),
+        bytes: &[u8],
+        counted: &AtomicU64,
+    ) -> Result<(), String> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let len = bytes.len();
+        let fits = self.within_cap(outbound, len, |max| {
+            if max < len {
+                Err(io::ErrorKind::QuotaExceeded.into())
+            } else {
+                Ok(len)
+            }
+        });
+        if !matches!(fits, Some(Ok(_))) {
+            return Err(self.cap_why(outbound));
+        }
+        to.write_all(bytes).await.map_err(|e| e.to_string())?;
+        counted.fetch_add(len as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub(super) fn cap_why(&self, outbound: bool) -> String {
         if outbound {
             format!("cut: bytes_out cap of {} reached", self.bounds.bytes_out)
         } else {
             format!("cut: bytes_in cap of {} reached", self.bounds.bytes_in)
-        }
-    }
-
-    /// Copies one direction until EOF (then half-closes the other side) or the cap.
-    async fn pipe(
-        &self,
-        outbound: bool,
-        mut from: OwnedReadHalf,
-        mut to: OwnedWriteHalf,
-        counted: &mut u64,
-    ) -> Result<(), String> {
-        let mut buf = vec![0u8; BUF];
-        loop {
-            let n = match from.read(&mut buf).await {
-                Ok(0) | Err(_) => {
-                    let _ = to.shutdown().await;
-                    return Ok(());
-                }
-                Ok(n) => n,
-            };
-            if !self.take(outbound, n as u64) {
-                return Err(self.cap_why(outbound));
-            }
-            if to.write_all(&buf[..n]).await.is_err() {
-                return Ok(());
-            }
-            *counted += n as u64;
         }
     }
 
@@ -249,14 +303,14 @@ impl EgressCall {
 
 /// A parsed request head.
 #[derive(Debug)]
-struct Request {
-    method: String,
-    host: String,
-    port: u16,
+pub(super) struct Request {
+    pub(super) method: String,
+    pub(super) host: String,
+    pub(super) port: u16,
     /// Origin-form target for forwarding (`/path?q`); empty for CONNECT.
     path: String,
-    version: String,
-    headers: Vec<(String, String)>,
+    pub(super) version: String,
+    pub(super) headers: Vec<(String, String)>,
 }
 
 impl Request {
@@ -312,8 +366,9 @@ impl Request {
     }
 
     /// The head sent upstream: origin-form, hop-by-hop and proxy headers dropped, the call's
-    /// idempotency key set (replacing any the guest wrote), one request per connection.
-    fn forward_head(&self, key: &str) -> String {
+    /// idempotency key set (replacing any the guest wrote), and `Connection: keep-alive` when
+    /// the upstream connection may carry the next request (`close` otherwise).
+    pub(super) fn forward_head(&self, key: &str, keep: bool) -> String {
         let mut h = format!("{} {} {}\r\n", self.method, self.path, self.version);
         let mut has_host = false;
         for (k, v) in &self.headers {
@@ -329,7 +384,8 @@ impl Request {
         if !has_host {
             h += &format!("Host: {}:{}\r\n", self.host, self.port);
         }
-        h += &format!("Idempotency-Key: {key}\r\nConnection: close\r\n\r\n");
+        let connection = if keep { "keep-alive" } else { "close" };
+        h += &format!("Idempotency-Key: {key}\r\nConnection: {connection}\r\n\r\n");
         h
     }
 }
@@ -356,25 +412,35 @@ fn split_authority(a: &str, default_port: Option<u16>) -> Result<(String, u16), 
     Ok((host.to_ascii_lowercase(), port))
 }
 
-/// Reads up to the end of the request head; returns the head and whatever followed it.
-async fn read_head(client: &mut TcpStream) -> Result<(Vec<u8>, Vec<u8>), String> {
-    let mut buf = Vec::with_capacity(1024);
+/// Reads (after the bytes already in `buf`) up to the end of a message head; returns the head
+/// and whatever followed it. `Err(None)`: the peer closed before sending anything.
+pub(super) async fn read_head(
+    from: &mut TcpStream,
+    mut buf: Vec<u8>,
+) -> Result<(Vec<u8>, Vec<u8>), Option<String>> {
     let mut chunk = [0u8; 4096];
+    let mut from_at = 0;
     loop {
-        let n = client.read(&mut chunk).await.map_err(|e| e.to_string())?;
-        if n == 0 {
-            return Err("connection closed before the request head ended".into());
-        }
-        let from = buf.len().saturating_sub(3);
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf[from..].windows(4).position(|w| w == b"\r\n\r\n") {
-            let end = from + i + 4;
+        if let Some(i) = buf[from_at..].windows(4).position(|w| w == b"\r\n\r\n") {
+            let end = from_at + i + 4;
             let rest = buf.split_off(end);
             return Ok((buf, rest));
         }
         if buf.len() > MAX_HEAD {
-            return Err(format!("request head larger than {MAX_HEAD} bytes"));
+            return Err(Some(format!("message head larger than {MAX_HEAD} bytes")));
         }
+        from_at = buf.len().saturating_sub(3);
+        let n = from
+            .read(&mut chunk)
+            .await
+            .map_err(|e| Some(e.to_string()))?;
+        if n == 0 {
+            return Err(buf.is_empty().then_some(()).map_or_else(
+                || Some("connection closed before the message head ended".into()),
+                |_| None,
+            ));
+        }
+        buf.extend_from_slice(&chunk[..n]);
     }
 }
 

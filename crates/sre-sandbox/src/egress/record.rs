@@ -1,9 +1,15 @@
-//! What the proxy saw: one record per connection attempt, and the receipt's summary of them.
+//! What the proxy saw: one record per connection attempt (or request, on a kept connection),
+//! the receipt's summary of them, and [`Conn`], which makes a record whatever way a
+//! connection ends.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
+
+use super::EgressCall;
 
 /// Most distinct destinations named in a summary (the receipt goes on chain; the rest are
 /// counted, not named).
@@ -103,6 +109,62 @@ fn join_capped(set: BTreeSet<String>) -> String {
         out.push(format!("+{}", n - MAX_NAMED));
     }
     out.join(" ")
+}
+
+/// One client connection while it is served: counted as open, and recorded when it ends,
+/// also when it is cut short because the call ended (its task is dropped then).
+pub(super) struct Conn<'a> {
+    call: &'a EgressCall,
+    started: Instant,
+    /// The record, once the request head named a destination.
+    pub(super) rec: Option<ConnectionRecord>,
+    /// Bytes delivered to the destination.
+    pub(super) out: AtomicU64,
+    /// Bytes delivered to the guest.
+    pub(super) inb: AtomicU64,
+}
+
+impl<'a> Conn<'a> {
+    pub(super) fn new(call: &'a EgressCall) -> Conn<'a> {
+        call.open.fetch_add(1, Ordering::Relaxed);
+        Conn {
+            call,
+            started: Instant::now(),
+            rec: None,
+            out: AtomicU64::new(0),
+            inb: AtomicU64::new(0),
+        }
+    }
+
+    /// Ends without a record (the request was malformed: no destination was named).
+    pub(super) fn forget(mut self) {
+        self.rec = None;
+    }
+
+    /// Records the connection, cut for `why` when given.
+    pub(super) fn finish(mut self, why: Option<String>) {
+        self.close(why);
+    }
+
+    fn close(&mut self, why: Option<String>) {
+        if let Some(mut rec) = self.rec.take() {
+            rec.bytes_out = self.out.load(Ordering::Relaxed);
+            rec.bytes_in = self.inb.load(Ordering::Relaxed);
+            rec.duration_ms = self.started.elapsed().as_millis() as u64;
+            if why.is_some() {
+                rec.why = why;
+            }
+            self.call.record(rec);
+        }
+    }
+}
+
+impl Drop for Conn<'_> {
+    fn drop(&mut self) {
+        // Still holding its record here means the task was dropped mid-way: the call is over.
+        self.close(Some("cut: the call ended".into()));
+        self.call.open.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 #[cfg(test)]
