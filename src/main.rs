@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Before any thread: large call buffers get their own mappings, returned when freed.
+    ain_sre::sandbox::memory::return_large_buffers_to_the_os();
     // The process tier's stem-cell helper, when no `ain-sre-jail` sits beside this binary (as
     // after `cargo run`, which builds only this package): the tier starts this executable under
     // that name (see `sandbox::process::find_jail_exe`). Still single-threaded here, as it must be.

@@ -13,8 +13,8 @@
 //! The crate also holds the catalogs the tiers read ([`config`]: `runtimes/*.toml`,
 //! `sandbox-profiles/*.toml`). Each tier is a Cargo feature (`wasm`, `container`, `process`;
 //! default all): a build without one reports that tier unavailable, as a host without it would.
-//! This is the workspace's only crate with `unsafe` code (the process tier's `linux` module and
-//! the WASM tier's artifact loading, each allowed where it is).
+//! This is the workspace's only crate with `unsafe` code (the process tier's `linux` module, the
+//! WASM tier's artifact loading and the allocator setting in `memory`, each allowed where it is).
 
 use std::fmt;
 use std::sync::Arc;
@@ -28,6 +28,7 @@ pub mod doctor;
 pub mod egress;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fake;
+pub mod memory;
 pub mod netrules;
 pub mod process;
 pub mod sync;
