@@ -285,6 +285,30 @@ async fn py_input(sb: &ContainerSandbox, code: &str, input: &[u8], l: Limits) ->
     run(sb, "python3", code, input, l).await
 }
 
+/// A multi-line secret (a PEM key) reaches the guest byte for byte: the stem cell's frame carries
+/// one variable per line, so newlines, carriage returns and backslashes are escaped on the way
+/// (they used to arrive as spaces).
+#[tokio::test]
+async fn multi_line_env_values_arrive_intact() {
+    let test = "ct_env_lines";
+    let Some(sb) = tier(test, 0).await else {
+        return;
+    };
+    let value = "-----BEGIN KEY-----\nMIIB\\x41\\n%s\\c \r\n\\\\end\n-----END KEY-----\n";
+    let p = sb
+        .prepare(&FunctionCode::new(
+            "python3",
+            b"import os,sys\nsys.stdout.write(os.environ['SRE_SECRET_PEM'])".to_vec(),
+        ))
+        .await
+        .unwrap();
+    let mut c = call(b"", limits());
+    c.env.push(("SRE_SECRET_PEM".into(), value.into()));
+    let out = sb.run(&p, c).await.unwrap();
+    assert_eq!(stdout_str(&out), value);
+    finish(sb, test).await;
+}
+
 #[tokio::test]
 async fn bring_your_own_image_and_missing_image() {
     let test = "ct_byo";
@@ -364,8 +388,8 @@ async fn leftovers_of_a_dead_worker_are_removed_at_start_up() {
     .await;
     let mut ids = Vec::new();
     for (dead, image) in [
-        ("4194300:1", "ain-sre/bash:5"),
-        ("1:999999999", "ain-sre/bash:5"),
+        ("4194300:1", "ain-sre/bash:6"),
+        ("1:999999999", "ain-sre/bash:6"),
         ("4194301:1", vol_image),
     ] {
         let body = bollard::models::ContainerCreateBody {

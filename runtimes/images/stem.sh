@@ -4,7 +4,8 @@
 # stdin, until the worker hands it a call. Protocol (all written by the worker, never the guest):
 #
 #   SRE1 <nonce> <env_lines> <code_len> <input_len> <keep>\n   one header line
-#   NAME=value\n ...                                    <env_lines> lines, only SRE_* and *_proxy kept
+#   NAME=value\n ...                                    <env_lines> lines, only SRE_* and *_proxy kept;
+#                                                        values escape \\, \n, \r (see below)
 #   <code_len bytes>                                    the function's code, written to $1
 #   <input_len bytes>                                   the input: the guest's whole stdin
 #
@@ -53,7 +54,11 @@ while IFS=' ' read -r magic nonce nenv clen ilen keep; do
   envs=()
   for ((i = 0; i < nenv; i++)); do
     IFS= read -r kv || exit 122
-    [[ $kv =~ ^(SRE_[A-Za-z0-9_]*|HTTPS?_PROXY|https?_proxy)= ]] && envs+=("$kv")
+    # The worker writes \\, \n and \r for backslash, newline and CR (and no other escape):
+    # %b turns them back, so multi-line values (PEM keys) arrive intact.
+    [[ $kv =~ ^(SRE_[A-Za-z0-9_]*|HTTPS?_PROXY|https?_proxy)= ]] || continue
+    printf -v val '%b' "${kv#*=}"
+    envs+=("${kv%%=*}=$val")
   done
   /usr/bin/head -c "$clen" > "$src" || exit 123
   usage

@@ -41,7 +41,7 @@ use tally::{CallCounts, Incarnation, Leaks, RssBound, RssJudgement, Tally};
 const ECHO_WAT: &str = include_str!("../../examples/functions/echo.wat");
 const PY: &str = include_str!("../../examples/functions/python3/main.py");
 const SH: &str = include_str!("../../examples/functions/bash/main.sh");
-const PYTHON_IMAGE: &str = "ain-sre/python3:5";
+const PYTHON_IMAGE: &str = "ain-sre/python3:6";
 
 /// How a soak runs. [`SoakConfig::for_duration`] gives working values for any length.
 #[derive(Debug, Clone)]

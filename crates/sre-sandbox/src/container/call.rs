@@ -93,7 +93,7 @@ pub(crate) fn frame(
             (k.starts_with("SRE_") || crate::egress::PROXY_VARS.contains(k))
                 && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         })
-        .map(|(k, v)| format!("{k}={}\n", v.replace(['\n', '\r'], " ")))
+        .map(|(k, v)| format!("{k}={}\n", escape_env_value(v)))
         .collect();
     let mut out = format!(
         "SRE1 {nonce} {} {} {} {}\n",
@@ -109,6 +109,23 @@ pub(crate) fn frame(
     }
     out.extend_from_slice(code);
     out.extend_from_slice(input);
+    out
+}
+
+/// One environment value on one frame line: backslash, newline and carriage return written as
+/// `\\`, `\n`, `\r`, which the stem cell turns back (bash `printf '%b'`), so a secret such as
+/// a PEM key reaches the guest byte for byte. No other backslash sequence is ever produced, so
+/// none of `%b`'s others (`\c`, octal) can arise.
+fn escape_env_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
     out
 }
 
@@ -439,7 +456,7 @@ mod tests {
         let f = frame(
             "n1",
             &[
-                ("SRE_CALL_ID", "a\nb"),
+                ("SRE_CALL_ID", "a\nb\\c\r"),
                 ("PATH", "/x"),
                 ("SRE_BAD-NAME", "1"),
             ],
@@ -447,7 +464,10 @@ mod tests {
             b"input",
             false,
         );
-        assert_eq!(f, b"SRE1 n1 1 4 5 0\nSRE_CALL_ID=a b\ncodeinput".to_vec());
+        assert_eq!(
+            f,
+            b"SRE1 n1 1 4 5 0\nSRE_CALL_ID=a\\nb\\\\c\\r\ncodeinput".to_vec()
+        );
     }
 
     #[test]

@@ -325,7 +325,7 @@ mod tests {
         let shape = Shape::of(&limits).unwrap();
         let body = create_body(
             &Launch::Stem {
-                image: "ain-sre/python3:5".into(),
+                image: "ain-sre/python3:6".into(),
                 argv: vec!["/sre/main.py".into(), "/usr/bin/python3".into()],
             },
             shape,
@@ -416,7 +416,7 @@ mod tests {
         assert!(shape.egress && !Shape::of(&Limits::default()).unwrap().egress);
         let hc = create_body(
             &Launch::Stem {
-                image: "ain-sre/python3:5".into(),
+                image: "ain-sre/python3:6".into(),
                 argv: vec![],
             },
             shape,
