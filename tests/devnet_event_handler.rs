@@ -348,12 +348,7 @@ async fn pings_terminate_silent_clients_and_idle_channels_close() {
         json!({"type": "PING", "data": {}})
     );
     let ended = tokio::time::timeout(Duration::from_secs(2), async {
-        loop {
-            match silent.next().await {
-                Some(Ok(Message::Text(_))) => continue,
-                _ => break,
-            }
-        }
+        while let Some(Ok(Message::Text(_))) = silent.next().await {}
     })
     .await;
     assert!(

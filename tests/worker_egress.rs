@@ -94,8 +94,7 @@ async fn a_function_with_an_allow_list_reaches_a_local_api_and_the_receipt_says_
             process: ProcessConfig {
                 jail_exe: Some(
                     std::path::Path::new(env!("CARGO_BIN_EXE_ain-sre"))
-                        .with_file_name("ain-sre-jail")
-                        .into(),
+                        .with_file_name("ain-sre-jail"),
                 ),
                 pool_size: 1,
                 cgroup_parent: "ain-sre-test-egress-e2e".into(),

@@ -133,7 +133,7 @@ async fn event_latency(
     events
         .register(Filter::value_changed(
             "lat",
-            &format!("/apps/{app}/data/$k"),
+            format!("/apps/{app}/data/$k"),
             Some(EventSource::User),
         )?)
         .await?;
@@ -161,11 +161,11 @@ async fn event_latency(
         loop {
             match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await? {
                 Some(ClientEvent::Event(e)) => {
-                    if let EventPayload::ValueChanged(v) = &e.payload {
-                        if v.params.get("k").map(String::as_str) == Some(label.as_str()) {
-                            samples.push(t.elapsed());
-                            break;
-                        }
+                    if let EventPayload::ValueChanged(v) = &e.payload
+                        && v.params.get("k").map(String::as_str) == Some(label.as_str())
+                    {
+                        samples.push(t.elapsed());
+                        break;
                     }
                 }
                 Some(_) => {}

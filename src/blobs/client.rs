@@ -64,7 +64,7 @@ async fn upload_as(
     let size = bytes.len() as u64;
     let url = format!("{}/blobs/{sha}", base.trim_end_matches('/'));
     let done = BlobRef {
-        sha256: sha.clone(),
+        sha256: sha,
         size,
         url: Some(url.clone()),
     };

@@ -189,6 +189,12 @@ pub fn is_failed_tx(result: &Value) -> bool {
         .is_some_and(is_failed_func_results)
 }
 
+/// `code N` for a node result code, `no code` when the node gave none: for messages, which must
+/// not show `Some(..)`.
+pub fn describe(code: Option<i64>) -> String {
+    code.map_or_else(|| "no code".to_owned(), |c| format!("code {c}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,10 +220,4 @@ mod tests {
         assert!(is_precheck_failure(10712) && is_precheck_failure(10714));
         assert!(!is_precheck_failure(12103) && !is_precheck_failure(10701));
     }
-}
-
-/// `code N` for a node result code, `no code` when the node gave none: for messages, which must
-/// not show `Some(..)`.
-pub fn describe(code: Option<i64>) -> String {
-    code.map_or_else(|| "no code".to_owned(), |c| format!("code {c}"))
 }

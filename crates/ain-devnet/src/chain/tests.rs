@@ -185,7 +185,7 @@ async fn pooled_tx_info_and_index() {
     for i in 0..300u64 {
         let signer = if i % 3 == 2 { &other } else { &k };
         let ts = 1_800_000_000_000 + i;
-        let op = SimpleOp::set_value(&format!("/apps/none/x{i}"), json!(i));
+        let op = SimpleOp::set_value(format!("/apps/none/x{i}"), json!(i));
         let tx = TxBody::new(op, -1, ts).sign(signer, 0).unwrap();
         hashes.push(tx.hash);
         chain.accept(tx, ts, false).unwrap();

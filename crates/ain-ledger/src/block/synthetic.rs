@@ -127,7 +127,7 @@ pub fn single_validator_chain(
         let txs = (0..txs_per_block)
             .map(|i| {
                 let op = SimpleOp::set_value(
-                    &format!("/apps/bench/values/b{n}/t{i}"),
+                    format!("/apps/bench/values/b{n}/t{i}"),
                     json!({"n": n, "i": i}),
                 );
                 TxBody::new(Operation::Simple(op), -1, prev.timestamp + i as u64)

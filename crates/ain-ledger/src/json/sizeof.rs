@@ -318,7 +318,7 @@ mod tests {
         }
         mod serde_bytes_like {
             /// Serialized with `serialize_bytes`, as serde_bytes does.
-            pub struct Bytes(pub Vec<u8>);
+            pub(super) struct Bytes(pub(super) Vec<u8>);
             impl serde::Serialize for Bytes {
                 fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                     s.serialize_bytes(&self.0)

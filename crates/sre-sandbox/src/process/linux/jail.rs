@@ -181,8 +181,8 @@ fn stem_cell(ctl: &mut UnixStream, setup: &Setup) -> Result<(), String> {
             // No mount_setattr (Linux < 5.12): bind only the top mount instead, so no
             // writable submount is reachable.
             let t = cpath(&target)?;
-            // SAFETY: valid path string.
             check(
+                // SAFETY: `t` is a valid NUL-terminated path that outlives the call.
                 unsafe { libc::umount2(t.as_ptr(), libc::MNT_DETACH) },
                 "umount",
             )?;
