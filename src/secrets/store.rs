@@ -52,13 +52,13 @@ pub fn entry_key(entry: &Value, address: &Address) -> Option<PublicKey> {
     (address_of(&key) == *address).then_some(key)
 }
 
-/// The AIN address of a public key (keccak-256 of the 64-byte key, last 20 bytes).
+/// The AIN address of a public key (the ledger's derivation: keccak-256 of the 64-byte key,
+/// last 20 bytes).
 pub fn address_of(key: &PublicKey) -> Address {
-    use sha3::Digest;
-    let h = sha3::Keccak256::digest(&key.serialize_uncompressed()[1..]);
-    let mut a = [0u8; 20];
-    a.copy_from_slice(&h[12..]);
-    Address(a)
+    let full = key.serialize_uncompressed();
+    let mut pub64 = [0u8; 64];
+    pub64.copy_from_slice(&full[1..]);
+    Address::from_public_key_bytes(&pub64)
 }
 
 /// What `public_key` in a registry entry holds for `key`.
