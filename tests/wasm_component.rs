@@ -30,7 +30,7 @@ fn sandbox() -> WasmSandbox {
 
 fn call(input: &[u8], limits: Limits) -> Invocation {
     Invocation {
-        input: Arc::from(input),
+        input: Arc::<[u8]>::from(input).into(),
         env: vec![
             ("SRE_FUNCTION".into(), "echo".into()),
             ("AIN_SRE_PRIVATE_KEY".into(), "never-visible".into()),

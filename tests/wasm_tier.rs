@@ -24,7 +24,7 @@ fn sandbox() -> WasmSandbox {
 
 fn call(input: &[u8], limits: Limits) -> Invocation {
     Invocation {
-        input: Arc::from(input),
+        input: Arc::<[u8]>::from(input).into(),
         env: vec![
             ("SRE_FUNCTION".into(), "echo".into()),
             ("SRE_CALL_ID".into(), "c1".into()),

@@ -73,7 +73,7 @@ impl Jail {
             .await
             .expect("prepare");
         let call = Invocation {
-            input: Arc::from(input),
+            input: Arc::<[u8]>::from(input).into(),
             env: vec![
                 ("SRE_FUNCTION".into(), "t".into()),
                 ("SRE_CALL_ID".into(), "c1".into()),
