@@ -162,7 +162,7 @@ fn limits() -> Limits {
 
 fn call(input: &[u8], limits: Limits) -> Invocation {
     Invocation {
-        input: Arc::from(input),
+        input: Arc::<[u8]>::from(input).into(),
         env: vec![
             ("SRE_FUNCTION".into(), "f".into()),
             ("SRE_CALL_ID".into(), "c1".into()),

@@ -172,6 +172,34 @@ async fn input_larger_than_a_pipe_and_env_only_sre() {
 }
 
 #[tokio::test]
+async fn a_file_input_of_several_mib_is_streamed_to_stdin_byte_identical() {
+    let Some(j) = Jail::new("file_input", 0).await else {
+        return;
+    };
+    let big: Vec<u8> = (0..(5 << 20) + 13).map(|i| (i * 7 % 251) as u8).collect();
+    let mut f = tempfile::tempfile().unwrap();
+    std::io::Write::write_all(&mut f, &big).unwrap();
+    let input = ain_sre::sandbox::Input::File {
+        file: std::sync::Arc::new(f),
+        len: big.len() as u64,
+    };
+    let limits = Limits {
+        output_bytes: 8 << 20,
+        ..Limits::default()
+    };
+    let out = j
+        .run_input(
+            "python3",
+            b"import sys\nsys.stdout.buffer.write(sys.stdin.buffer.read())\n",
+            input,
+            limits,
+        )
+        .await;
+    assert!(stdout_of(&out) == &big[..], "{}", out.status());
+    j.finish().await;
+}
+
+#[tokio::test]
 async fn the_pool_refills_and_each_cell_serves_one_call() {
     let Some(j) = Jail::new("pool", 2).await else {
         return;

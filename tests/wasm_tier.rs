@@ -24,7 +24,7 @@ fn sandbox() -> WasmSandbox {
 
 fn call(input: &[u8], limits: Limits) -> Invocation {
     Invocation {
-        input: Arc::from(input),
+        input: Arc::<[u8]>::from(input).into(),
         env: vec![
             ("SRE_FUNCTION".into(), "echo".into()),
             ("SRE_CALL_ID".into(), "c1".into()),
@@ -71,6 +71,26 @@ async fn echo_and_large_input() {
     };
     let out = run(&sb, "echo", &big, limits).await;
     assert_eq!(stdout_of(&out), &big[..]);
+}
+
+#[tokio::test]
+async fn a_file_input_of_several_mib_is_echoed_byte_identical() {
+    let sb = sandbox();
+    let big: Vec<u8> = (0..(5 << 20) + 13).map(|i| (i * 7 % 251) as u8).collect();
+    let mut f = tempfile::tempfile().unwrap();
+    std::io::Write::write_all(&mut f, &big).unwrap();
+    let limits = Limits {
+        output_bytes: 8 << 20,
+        ..Limits::default()
+    };
+    let mut c = call(b"", limits);
+    c.input = ain_sre::sandbox::Input::File {
+        file: Arc::new(f),
+        len: big.len() as u64,
+    };
+    let p = sb.prepare(&guest("echo")).await.unwrap();
+    let out = sb.run(&p, c).await.unwrap();
+    assert!(stdout_of(&out) == &big[..], "{}", out.status());
 }
 
 #[tokio::test]

@@ -84,7 +84,7 @@ fn one_language(
         let p = sb.prepare(&code).await?;
         let load = t.elapsed();
         let call = || Invocation {
-            input: Arc::from(&b""[..]),
+            input: Arc::<[u8]>::from(&b""[..]).into(),
             env: vec![("SRE_FUNCTION".into(), "hello".into())],
             limits: Limits::default(),
         };

@@ -36,7 +36,7 @@ const WANT: &str = r#"{"greeting": "hello, bench", "runtime": "python3"}"#;
 
 fn invocation(i: usize) -> Invocation {
     Invocation {
-        input: Arc::from(INPUT),
+        input: Arc::<[u8]>::from(INPUT).into(),
         env: vec![
             ("SRE_FUNCTION".into(), "hello".into()),
             ("SRE_CALL_ID".into(), format!("bench-{i}")),

@@ -94,7 +94,7 @@ pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
         .run(
             &prepared,
             Invocation {
-                input: Arc::from(cfg.as_bytes()),
+                input: Arc::<[u8]>::from(cfg.as_bytes()).into(),
                 env: vec![],
                 limits,
             },

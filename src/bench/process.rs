@@ -45,7 +45,7 @@ pub use crate::sandbox::process::samples::{static_echo_elf, static_elf};
 fn call() -> Invocation {
     Invocation {
         // The WASM bench's echo input, so the native echo row compares like with like.
-        input: Arc::from(&b"{\"x\":1}"[..]),
+        input: Arc::<[u8]>::from(&b"{\"x\":1}"[..]).into(),
         env: vec![],
         limits: Limits::default(),
     }

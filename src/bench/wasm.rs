@@ -18,7 +18,7 @@ const ECHO: &[u8] = include_bytes!("../../examples/functions/echo.wat");
 
 fn call() -> Invocation {
     Invocation {
-        input: Arc::from(&b"{\"x\":1}"[..]),
+        input: Arc::<[u8]>::from(&b"{\"x\":1}"[..]).into(),
         env: vec![("SRE_FUNCTION".into(), "echo".into())],
         limits: Limits::default(),
     }

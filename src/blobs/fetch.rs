@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::Digest;
+use tokio::io::AsyncWriteExt;
 
 use super::{BlobRef, Sha256Hex};
 use crate::netrules::{AddressRules, Refusal};
@@ -141,6 +142,34 @@ pub async fn fetch_input(
     limit: u64,
     config: &FetchConfig,
 ) -> Result<Arc<[u8]>, FetchError> {
+    let resp = get(r, limit, config).await?;
+    read_verified(resp, &r.sha256, r.size).await
+}
+
+/// Fetches `r` like [`fetch_input`] into `file` (opened for writing, empty) instead of memory:
+/// the body goes to disk chunk by chunk while its size and hash are verified, so a large input
+/// is never whole in the worker's memory.
+pub async fn fetch_input_to(
+    r: &BlobRef,
+    limit: u64,
+    config: &FetchConfig,
+    file: std::fs::File,
+) -> Result<(), FetchError> {
+    let resp = get(r, limit, config).await?;
+    let mut file = tokio::fs::File::from_std(file);
+    read_verified_into(resp, &r.sha256, r.size, Sink::File(&mut file)).await?;
+    // Everything reaches the kernel before the file is handed to a reader at other offsets.
+    file.flush()
+        .await
+        .map_err(|e| FetchError::Unreachable(format!("writing the input to disk: {e}")))
+}
+
+/// Checks the declared size and the URL, then sends the GET.
+async fn get(
+    r: &BlobRef,
+    limit: u64,
+    config: &FetchConfig,
+) -> Result<reqwest::Response, FetchError> {
     if r.size > limit {
         return Err(FetchError::Oversize {
             size: r.size,
@@ -162,21 +191,42 @@ pub async fn fetch_input(
         .resolve_to_addrs(&host, &addrs)
         .build()
         .map_err(|e| FetchError::Unreachable(e.to_string()))?;
-    let resp = client
+    client
         .get(parsed)
         .send()
         .await
-        .map_err(|e| FetchError::Unreachable(e.to_string()))?;
-    read_verified(resp, &r.sha256, r.size).await
+        .map_err(|e| FetchError::Unreachable(e.to_string()))
 }
 
 /// Reads a response body of exactly `size` bytes hashing to `sha`, abandoning it as soon as it
 /// runs past `size`.
 pub async fn read_verified(
-    mut resp: reqwest::Response,
+    resp: reqwest::Response,
     sha: &Sha256Hex,
     size: u64,
 ) -> Result<Arc<[u8]>, FetchError> {
+    // `size` is at most the caller's limit: this allocation is bounded. The bytes land in the
+    // buffer the sandbox reads (one copy of the input in memory, not two).
+    let mut out = zeroed(size);
+    let buf = Arc::get_mut(&mut out).expect("a new Arc is unique");
+    read_verified_into(resp, sha, size, Sink::Memory(buf)).await?;
+    Ok(out)
+}
+
+/// Where a verified body goes.
+enum Sink<'a> {
+    /// A buffer of exactly the declared size.
+    Memory(&'a mut [u8]),
+    /// A file, appended to.
+    File(&'a mut tokio::fs::File),
+}
+
+async fn read_verified_into(
+    mut resp: reqwest::Response,
+    sha: &Sha256Hex,
+    size: u64,
+    mut sink: Sink<'_>,
+) -> Result<(), FetchError> {
     if resp.status() != reqwest::StatusCode::OK {
         return Err(FetchError::Unreachable(format!(
             "{} answered {}",
@@ -193,10 +243,6 @@ pub async fn read_verified(
             over: false,
         });
     }
-    // `size` is at most the caller's limit: this allocation is bounded. The bytes land in the
-    // buffer the sandbox reads (one copy of the input in memory, not two).
-    let mut out = zeroed(size);
-    let buf = Arc::get_mut(&mut out).expect("a new Arc is unique");
     let mut got = 0usize;
     let mut hasher = sha2::Sha256::new();
     while let Some(chunk) = resp
@@ -212,7 +258,13 @@ pub async fn read_verified(
             });
         }
         hasher.update(&chunk);
-        buf[got..got + chunk.len()].copy_from_slice(&chunk);
+        match &mut sink {
+            Sink::Memory(buf) => buf[got..got + chunk.len()].copy_from_slice(&chunk),
+            Sink::File(f) => f
+                .write_all(&chunk)
+                .await
+                .map_err(|e| FetchError::Unreachable(format!("writing the input to disk: {e}")))?,
+        }
         got += chunk.len();
     }
     if got as u64 != size {
@@ -229,7 +281,7 @@ pub async fn read_verified(
             got,
         });
     }
-    Ok(out)
+    Ok(())
 }
 
 /// A zeroed shared buffer of `size` bytes. The `Vec` it is copied from comes from `calloc`:

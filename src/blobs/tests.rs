@@ -330,3 +330,79 @@ fn digests_and_refs_parse_strictly() {
         .is_err()
     );
 }
+
+#[tokio::test]
+async fn a_large_input_reaches_the_sandbox_as_a_verified_file_local_or_downloaded() {
+    use crate::sandbox::Input;
+    use worker::{OutputStore, WorkerBlobs};
+    let f = fixture(|_| {}).await;
+    let key = PrivateKey::generate();
+    let bytes = payload(3 << 20);
+    let r = upload(&f.base, &key, bytes.clone()).await.unwrap();
+    let fetch = FetchConfig {
+        default_base: Some(f.base.clone()),
+        ..loopback_ok()
+    };
+    let local = WorkerBlobs {
+        fetch: fetch.clone(),
+        outputs: Some(OutputStore {
+            store: f.store.clone(),
+            public_base: f.base.clone(),
+        }),
+        ..WorkerBlobs::default()
+    };
+    let remote = WorkerBlobs {
+        fetch,
+        ..WorkerBlobs::default()
+    };
+    for (name, w) in [("local", &local), ("remote", &remote)] {
+        let input = w.fetch(&r, 16 << 20).await.unwrap();
+        assert!(matches!(input, Input::File { .. }), "{name}: {input:?}");
+        assert_eq!(input.len(), bytes.len(), "{name}");
+        assert!(input.to_bytes().await.unwrap()[..] == bytes[..], "{name}");
+    }
+    // Opened, then the path deleted (retention): the call still reads every byte.
+    let input = local.fetch(&r, 16 << 20).await.unwrap();
+    std::fs::remove_file(f.store.dir().join("objects").join(r.sha256.to_string())).unwrap();
+    let mut back = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut input.reader(), &mut back)
+        .await
+        .unwrap();
+    assert!(back == bytes);
+    // A small remote input stays in memory.
+    let small = upload(&f.base, &key, payload(1000)).await.unwrap();
+    let input = remote.fetch(&small, 16 << 20).await.unwrap();
+    assert!(matches!(input, Input::Bytes(_)), "{input:?}");
+}
+
+#[tokio::test]
+async fn a_tampered_large_blob_is_rejected_locally_and_when_downloaded_to_a_file() {
+    use worker::{OutputStore, WorkerBlobs};
+    let f = fixture(|_| {}).await;
+    let key = PrivateKey::generate();
+    let r = upload(&f.base, &key, payload(2 << 20)).await.unwrap();
+    let object = f.store.dir().join("objects").join(r.sha256.to_string());
+    let mut tampered = std::fs::read(&object).unwrap();
+    tampered[1 << 20] ^= 1;
+    std::fs::write(&object, &tampered).unwrap();
+    let fetch = FetchConfig {
+        default_base: Some(f.base.clone()),
+        ..loopback_ok()
+    };
+    let local = WorkerBlobs {
+        fetch: fetch.clone(),
+        outputs: Some(OutputStore {
+            store: f.store.clone(),
+            public_base: f.base.clone(),
+        }),
+        ..WorkerBlobs::default()
+    };
+    let remote = WorkerBlobs {
+        fetch,
+        ..WorkerBlobs::default()
+    };
+    for (name, w) in [("local", &local), ("remote", &remote)] {
+        let e = w.fetch(&r, 16 << 20).await.unwrap_err();
+        assert!(matches!(e, FetchError::HashMismatch { .. }), "{name}: {e}");
+    }
+}

@@ -3,10 +3,17 @@
 
 use std::sync::Arc;
 
-use super::fetch::{FetchConfig, FetchError, fetch_input};
+use super::fetch::{FetchConfig, FetchError, fetch_input, fetch_input_to};
 use super::store::BlobStore;
 use super::{BlobRef, Sha256Hex};
 use crate::ledger::crypto::Address;
+use crate::sandbox::Input;
+
+/// Remote inputs larger than this are downloaded to a temporary file rather than memory.
+pub const STREAM_ABOVE: u64 = 1 << 20;
+
+/// How much of a local blob is read at a time while it is verified.
+const VERIFY_CHUNK: usize = 256 << 10;
 
 /// The references of one call, carried from the scheduler to the response.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,37 +70,96 @@ impl Default for WorkerBlobs {
 }
 
 impl WorkerBlobs {
-    /// Fetches `r` for a function whose profile admits `limit` input bytes.
-    pub async fn fetch(&self, r: &BlobRef, limit: u64) -> Result<Arc<[u8]>, FetchError> {
-        self.fetch_as("input_fetch", r, limit).await
+    /// Fetches `r` for a function whose profile admits `limit` input bytes, as the sandbox's
+    /// input: a blob in this worker's own store is handed over as its open, verified file; a
+    /// remote one over [`STREAM_ABOVE`] bytes is downloaded to an unlinked temporary file (the
+    /// store's `tmp/`, or the system's) while it is verified. Neither is ever whole in memory.
+    pub async fn fetch(&self, r: &BlobRef, limit: u64) -> Result<Input, FetchError> {
+        let t = std::time::Instant::now();
+        let out = match self.local(r, limit).await {
+            Some(found) => found.map(|(file, len)| Input::File {
+                file: Arc::new(file),
+                len,
+            }),
+            None if r.size > STREAM_ABOVE && r.size <= limit => self.fetch_to_file(r, limit).await,
+            None => fetch_input(r, limit, &self.fetch).await.map(Input::from),
+        };
+        metrics::histogram!("ain_sre_stage_seconds", "stage" => "input_fetch")
+            .record(t.elapsed().as_secs_f64());
+        out
     }
 
     /// Fetches a function's `code_ref` (at most [`WorkerBlobs::max_code_bytes`]) the same way
     /// as an input: the same address rules, size and hash checks while streaming.
     pub async fn fetch_code(&self, r: &BlobRef) -> Result<Arc<[u8]>, FetchError> {
-        self.fetch_as("code_fetch", r, self.max_code_bytes).await
-    }
-
-    async fn fetch_as(
-        &self,
-        stage: &'static str,
-        r: &BlobRef,
-        limit: u64,
-    ) -> Result<Arc<[u8]>, FetchError> {
         let t = std::time::Instant::now();
+        let limit = self.max_code_bytes;
         let out = match self.local(r, limit).await {
-            Some(found) => found,
+            // Code is compiled from one buffer anyway: read whole (once per code hash).
+            Some(found) => match found {
+                Ok((file, len)) => Input::File {
+                    file: Arc::new(file),
+                    len,
+                }
+                .to_bytes()
+                .await
+                .map_err(|e| FetchError::Unreachable(format!("reading the local blob: {e}"))),
+                Err(e) => Err(e),
+            },
             None => fetch_input(r, limit, &self.fetch).await,
         };
-        metrics::histogram!("ain_sre_stage_seconds", "stage" => stage)
+        metrics::histogram!("ain_sre_stage_seconds", "stage" => "code_fetch")
             .record(t.elapsed().as_secs_f64());
         out
     }
 
-    /// A reference to this worker's own store (no `url`, or its own URL) is read from disk:
-    /// no HTTP, and no need to let loopback through the address rules. `None` when the
-    /// blob is not there.
-    async fn local(&self, r: &BlobRef, limit: u64) -> Option<Result<Arc<[u8]>, FetchError>> {
+    /// Downloads `r` to a temporary file that is unlinked at once: the open descriptor keeps
+    /// it readable for the call and the kernel frees it when the last reader drops it (no
+    /// cleanup to forget, even on a crash the store's `tmp/` is emptied at start).
+    async fn fetch_to_file(&self, r: &BlobRef, limit: u64) -> Result<Input, FetchError> {
+        let dir = match &self.outputs {
+            Some(o) => o.store.dir().join("tmp"),
+            None => std::env::temp_dir(),
+        };
+        let path = dir.join(format!(
+            "input-{}-{}",
+            r.sha256,
+            hex::encode(rand::random::<[u8; 8]>())
+        ));
+        let disk = |e: std::io::Error| {
+            FetchError::Unreachable(format!("a temporary file for the input: {e}"))
+        };
+        let file = tokio::task::spawn_blocking(move || {
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&path)?;
+            std::fs::remove_file(&path)?;
+            Ok::<_, std::io::Error>(f)
+        })
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|r| r)
+        .map_err(disk)?;
+        let writer = file.try_clone().map_err(disk)?;
+        fetch_input_to(r, limit, &self.fetch, writer).await?;
+        Ok(Input::File {
+            file: Arc::new(file),
+            len: r.size,
+        })
+    }
+
+    /// A reference to this worker's own store (no `url`, or its own URL) is opened from disk:
+    /// no HTTP, and no need to let loopback through the address rules. The file is read
+    /// through once in chunks to verify its size and hash, and the same open file is returned
+    /// (a retention sweep deleting the path afterwards cannot change what the call reads).
+    /// `None` when the blob is not there.
+    async fn local(
+        &self,
+        r: &BlobRef,
+        limit: u64,
+    ) -> Option<Result<(std::fs::File, u64), FetchError>> {
         let out = self.outputs.as_ref()?;
         let own = format!(
             "{}/blobs/{}",
@@ -117,40 +183,17 @@ impl WorkerBlobs {
                 over: stored > r.size,
             }));
         }
-        let (mut file, _) = out.store.open_blob(&r.sha256).await?;
-        let mut bytes = super::fetch::zeroed(r.size);
-        use tokio::io::AsyncReadExt;
-        let buf = Arc::get_mut(&mut bytes).expect("a new Arc is unique");
-        let mut extra = [0u8; 1];
-        let read = async {
-            file.read_exact(buf).await?;
-            file.read(&mut extra).await
-        };
-        match read.await {
-            Ok(0) => {}
-            Ok(_) => {
-                return Some(Err(FetchError::SizeMismatch {
-                    declared: r.size,
-                    got: r.size + 1,
-                    over: true,
-                }));
-            }
-            Err(e) => {
-                return Some(Err(FetchError::Unreachable(format!(
+        let (file, _) = out.store.open_blob(&r.sha256).await?;
+        let file = file.into_std().await;
+        let r = r.clone();
+        let checked = tokio::task::spawn_blocking(move || verify_file(file, &r))
+            .await
+            .unwrap_or_else(|e| {
+                Err(FetchError::Unreachable(format!(
                     "reading the local blob: {e}"
-                ))));
-            }
-        }
-        // The disk is not trusted more than the network: verified the same way.
-        let got = Sha256Hex::of(&bytes);
-        Some(if got != r.sha256 {
-            Err(FetchError::HashMismatch {
-                declared: r.sha256,
-                got,
-            })
-        } else {
-            Ok(bytes)
-        })
+                )))
+            });
+        Some(checked)
     }
 
     /// Stores `stdout` when it is too long to inline and a store is configured; the reference,
@@ -175,6 +218,48 @@ impl WorkerBlobs {
             }
         }
     }
+}
+
+/// The disk is not trusted more than the network: a local blob is hashed before it is used,
+/// reading at most [`VERIFY_CHUNK`] bytes at a time (positional reads: the file's offset is
+/// left alone).
+fn verify_file(file: std::fs::File, r: &BlobRef) -> Result<(std::fs::File, u64), FetchError> {
+    use sha2::Digest;
+    use std::os::unix::fs::FileExt;
+    let io = |e: std::io::Error| FetchError::Unreachable(format!("reading the local blob: {e}"));
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; VERIFY_CHUNK];
+    let mut at = 0u64;
+    loop {
+        let n = file.read_at(&mut buf, at).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        at += n as u64;
+        if at > r.size {
+            return Err(FetchError::SizeMismatch {
+                declared: r.size,
+                got: at,
+                over: true,
+            });
+        }
+        hasher.update(&buf[..n]);
+    }
+    if at != r.size {
+        return Err(FetchError::SizeMismatch {
+            declared: r.size,
+            got: at,
+            over: false,
+        });
+    }
+    let got = Sha256Hex(hasher.finalize().into());
+    if got != r.sha256 {
+        return Err(FetchError::HashMismatch {
+            declared: r.sha256,
+            got,
+        });
+    }
+    Ok((file, r.size))
 }
 
 /// The SHA-256 the receipt's `input_hash` names for a call: the reference's, or the inline

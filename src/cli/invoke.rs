@@ -170,7 +170,7 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
                 crate::sandbox::NetworkPolicy::Proxy(crate::egress::EgressHandle(e.clone()));
         }
         let call = Invocation {
-            input: input.clone(),
+            input: input.clone().into(),
             env: vec![
                 ("SRE_FUNCTION".into(), fn_name.clone()),
                 ("SRE_CALL_ID".into(), format!("local-{i}")),

@@ -249,7 +249,7 @@ impl<'a> Target<'a> {
         env.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
         env.extend(extra);
         let call = Invocation {
-            input: Arc::from(input),
+            input: Arc::<[u8]>::from(input).into(),
             env,
             limits,
         };

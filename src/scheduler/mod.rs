@@ -409,6 +409,9 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         let too_long = request.input.len() > self.config.max_input_bytes;
         let len = request.input.len();
         *input_out = Arc::from(request.input);
+        // What the sandbox reads: the inline bytes, or the `input_ref`'s blob (an open file
+        // for a large one; the answer keeps only the inline bytes, the receipt hashes the ref).
+        let mut call_input = crate::sandbox::Input::from(input_out.clone());
         refs_out.input = request.input_ref;
         if too_long {
             return reject(
@@ -469,7 +472,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         if let Some(r) = refs_out.input.clone() {
             // Before the code is fetched or a slot taken: a bad reference costs nothing else.
             match self.config.blobs.fetch(&r, profile.max_input_bytes).await {
-                Ok(bytes) => *input_out = bytes,
+                Ok(input) => call_input = input,
                 Err(e) => return reject(rej, e.to_string()),
             }
         }
@@ -546,7 +549,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             tracing::error!(error = %e, "journal write failed");
         }
         let invocation = Invocation {
-            input: input_out.clone(),
+            input: call_input,
             env: vec![
                 ("SRE_FUNCTION".into(), call.function.clone()),
                 ("SRE_CALL_ID".into(), call.call_id.clone()),

@@ -395,7 +395,7 @@ async fn a_host_fault_is_answered_host_error_without_host_details() {
 #[tokio::test]
 async fn stderr_of_a_successful_call_is_published_only_when_the_function_opts_in() {
     let fake = FakeSandbox::new(Tier::Wasm, |_, call| {
-        let failing = call.input.as_ref() == b"fail";
+        let failing = call.input.to_vec_blocking().unwrap() == b"fail";
         Ok(Outcome::Completed {
             exit_code: i32::from(failing),
             stdout: b"out".to_vec(),
@@ -484,7 +484,7 @@ fn operator_limits_name_what_exists_and_narrow_the_offer() {
 async fn a_timeout_says_which_limit_ran_out() {
     let fake = FakeSandbox::new(Tier::Wasm, |_, call| {
         // "wall": ran for the whole default 5 s; "cpu": stopped after 1 s of a busy CPU.
-        let wall_us = if call.input.as_ref() == b"wall" {
+        let wall_us = if call.input.to_vec_blocking().unwrap() == b"wall" {
             5_000_000
         } else {
             1_000_000

@@ -67,13 +67,26 @@ impl Jail {
 
     /// Runs `code` in `runtime` with `input`.
     pub async fn run(&self, runtime: &str, code: &[u8], input: &[u8], limits: Limits) -> Outcome {
+        self.run_input(runtime, code, Arc::<[u8]>::from(input).into(), limits)
+            .await
+    }
+
+    /// Runs `code` in `runtime` with `input` (bytes or an open file).
+    #[allow(dead_code)]
+    pub async fn run_input(
+        &self,
+        runtime: &str,
+        code: &[u8],
+        input: ain_sre::sandbox::Input,
+        limits: Limits,
+    ) -> Outcome {
         let p = self
             .sb
             .prepare(&FunctionCode::new(runtime, code.to_vec()))
             .await
             .expect("prepare");
         let call = Invocation {
-            input: Arc::from(input),
+            input,
             env: vec![
                 ("SRE_FUNCTION".into(), "t".into()),
                 ("SRE_CALL_ID".into(), "c1".into()),

@@ -37,7 +37,13 @@ impl FakeSandbox {
         FakeSandbox::new(tier, |_, call| {
             Ok(Outcome::Completed {
                 exit_code: 0,
-                stdout: call.input.to_vec(),
+                stdout: call
+                    .input
+                    .to_vec_blocking()
+                    .map_err(|e| SandboxError::Host {
+                        tier: Tier::Wasm,
+                        why: e.to_string(),
+                    })?,
                 stderr_tail: Vec::new(),
                 usage: Usage {
                     wall_us: 1,
@@ -91,7 +97,7 @@ mod tests {
         let code = FunctionCode::new("wasm", b"(module)".to_vec());
         let prepared = fake.prepare(&code).await.unwrap();
         let call = Invocation {
-            input: Arc::from(&b"{\"x\":1}"[..]),
+            input: b"{\"x\":1}"[..].into(),
             env: vec![
                 ("SRE_CALL_ID".into(), "c1".into()),
                 ("HOME".into(), "/root".into()),

@@ -28,6 +28,7 @@ pub mod doctor;
 pub mod egress;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fake;
+pub mod input;
 pub mod memory;
 pub mod netrules;
 pub mod process;
@@ -36,6 +37,7 @@ pub mod sync;
 mod tier_off;
 #[cfg(feature = "wasm")]
 pub mod wasm;
+pub use input::Input;
 #[cfg(not(feature = "container"))]
 pub use tier_off::container;
 #[cfg(not(feature = "wasm"))]
@@ -194,8 +196,8 @@ impl fmt::Debug for FunctionCode {
 /// variables without their values (secrets travel there).
 #[derive(Clone)]
 pub struct Invocation {
-    /// Bytes given on stdin.
-    pub input: Arc<[u8]>,
+    /// Bytes given on stdin: in memory, or an open file read in bounded chunks.
+    pub input: Input,
     /// Environment for the guest; only `SRE_*` names are ever passed (others are dropped).
     pub env: Vec<(String, String)>,
     /// Limits of this call.

@@ -75,7 +75,7 @@ async fn an_input_ref_is_fetched_run_and_a_large_output_stored_as_a_blob() {
         other => panic!("{other:?}"),
     }
     assert!(
-        *s.fake.calls()[0].input == bytes[..],
+        s.fake.calls()[0].input.to_vec_blocking().unwrap() == bytes,
         "the sandbox got the blob"
     );
     let out = a.refs.output.clone().expect("an output_ref");

@@ -616,6 +616,16 @@ impl ContainerSandbox {
         let docker = &self.inner.engine.docker;
         let reuse = call.limits.reuse;
         let mut proxy = None;
+        // The container's stdin is one framed buffer, so a file input is read into memory here
+        // (the guest's own copy lives in the container, not in the worker).
+        let input = call
+            .input
+            .to_bytes()
+            .await
+            .map_err(|e| SandboxError::Host {
+                tier: Tier::Container,
+                why: format!("reading the call's input: {e}"),
+            })?;
         let (warm, stdin, nonce, park) = match &prepared.kind {
             Kind::Stem {
                 image,
@@ -679,7 +689,7 @@ impl ContainerSandbox {
                 let park = reuse
                     .filter(|r| served + 1 < r.max_calls)
                     .map(|r| (park_key, served + 1, r.idle));
-                let stdin = call::frame(&nonce, &env, code, &call.input, park.is_some());
+                let stdin = call::frame(&nonce, &env, code, &input, park.is_some());
                 (warm, stdin, Some(nonce), park)
             }
             Kind::Image { id, volumes, .. } => {
@@ -704,7 +714,7 @@ impl ContainerSandbox {
                     self.inner.cfg.oci_runtime.as_deref(),
                 );
                 let warm = call::launch(docker, body, lease).await?;
-                (warm, call.input.to_vec(), None, None)
+                (warm, input.to_vec(), None, None)
             }
         };
         let Warm { id, attach, lease } = warm;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::UnixStream;
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout};
 
@@ -153,10 +153,11 @@ impl StemCell {
         nb::write_frame(&mut self.ctl, code).await.map_err(host)?;
 
         // Input goes in while output comes out (either may exceed a pipe buffer).
-        let input = call.input.clone();
+        // A file input is streamed in bounded chunks (never whole in the worker's memory).
+        let mut input = call.input.reader();
         let mut stdin = self.stdin;
         tokio::spawn(async move {
-            let _ = stdin.write_all(&input).await;
+            let _ = tokio::io::copy(&mut input, &mut stdin).await;
         });
         let (overflow_tx, mut overflow_rx) = tokio::sync::oneshot::channel::<()>();
         let out_cap = limits.output_bytes;

@@ -26,7 +26,6 @@ use wasmtime::{
     UpdateDeadline,
 };
 use wasmtime_wasi::p2::bindings::CommandPre;
-use wasmtime_wasi::p2::pipe::MemoryInputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::capture::Capture;
@@ -186,8 +185,8 @@ pub(crate) async fn run_store(
         .find(|(k, _)| *k == "SRE_FUNCTION")
         .map(|(_, v)| v.to_owned());
     let mut wasi = wasmtime_wasi::WasiCtxBuilder::new();
-    wasi.stdin(MemoryInputPipe::new(call.input.to_vec()))
-        .stdout(stdout.clone())
+    super::set_stdin(&mut wasi, &call.input);
+    wasi.stdout(stdout.clone())
         .stderr(stderr.clone())
         .arg(name.as_deref().unwrap_or("main"))
         // The inert network: nothing is switched on, and no address passes the check.

@@ -681,6 +681,20 @@ impl Sandbox for WasmSandbox {
     }
 }
 
+/// Gives the guest `input` on stdin: bytes in memory are shared with the guest's pipe (not
+/// copied), a file is read in bounded chunks as the guest consumes it (a 16 MiB `input_ref`
+/// is never whole in the worker's memory).
+pub(crate) fn set_stdin(wasi: &mut wasmtime_wasi::WasiCtxBuilder, input: &crate::Input) {
+    match input {
+        crate::Input::Bytes(b) => {
+            wasi.stdin(MemoryInputPipe::new(bytes::Bytes::from_owner(b.clone())));
+        }
+        crate::Input::File { .. } => {
+            wasi.stdin(wasmtime_wasi::cli::AsyncStdinStream::new(input.reader()));
+        }
+    }
+}
+
 async fn run_store(
     engine: Engine,
     pre: InstancePre<StoreData>,
@@ -701,13 +715,10 @@ async fn run_store(
         .find(|(k, _)| *k == "SRE_FUNCTION")
         .map(|(_, v)| v.to_owned());
     let mut wasi = wasmtime_wasi::WasiCtxBuilder::new();
-    // Shares the input's buffer (a 16 MiB input is not copied for stdin).
-    wasi.stdin(MemoryInputPipe::new(bytes::Bytes::from_owner(
-        call.input.clone(),
-    )))
-    .stdout(stdout.clone())
-    .stderr(stderr.clone())
-    .arg(name.as_deref().unwrap_or("main"));
+    set_stdin(&mut wasi, &call.input);
+    wasi.stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .arg(name.as_deref().unwrap_or("main"));
     for (k, v) in call.guest_env() {
         wasi.env(k, v);
     }
