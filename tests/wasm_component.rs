@@ -162,9 +162,9 @@ async fn python_component_echoes_a_file_input_read_in_chunks() {
         return;
     };
     let sb = sandbox();
-    // Under 1 MiB: a component's single write of more than 1 MiB is cut at 1 MiB today (the
-    // capture's write budget), which is about output, not input. Still many read chunks.
-    let text: String = (0..(900 << 10) + 5)
+    // 3 MiB in, and out again in one write: a component's write of more than 1 MiB used to be
+    // cut silently at 1 MiB (the capture offered 1 MiB per write and the guest wrote no more).
+    let text: String = (0..(3 << 20) + 5)
         .map(|i| (b'a' + (i % 26) as u8) as char)
         .collect();
     let mut f = tempfile::tempfile().unwrap();

@@ -158,11 +158,16 @@ impl OutputStream for Capture {
         Ok(())
     }
 
+    /// How much the guest may write next. Guests treat stdout as blocking: a component's libc
+    /// writes what this permits and drops the rest of a larger write (a Python component's 3 MiB
+    /// `write` came out as its first 1 MiB, status ok, when this offered 1 MiB). So stdout
+    /// permits all that is left of the cap, plus one byte; the host's copy of one write is
+    /// bounded by the same cap. Stderr, whose tail alone is kept, permits 1 MiB per write.
     fn check_write(&mut self) -> StreamResult<usize> {
-        const MAX_CHUNK: usize = 1 << 20;
+        const STDERR_CHUNK: usize = 1 << 20;
         let s = &self.0;
         if s.keep_tail {
-            return Ok(MAX_CHUNK);
+            return Ok(STDERR_CHUNK);
         }
         if s.overflowed.load(Ordering::Relaxed) {
             return Err(StreamError::Closed);
@@ -170,7 +175,7 @@ impl OutputStream for Capture {
         let used = s.buf.lock().map(|b| b.len()).unwrap_or(s.cap);
         // One byte more than fits: a guest writing past the cap must be seen doing so, otherwise
         // its output would be silently truncated at exactly the cap.
-        Ok((s.cap - used + 1).min(MAX_CHUNK))
+        Ok(s.cap - used + 1)
     }
 }
 
