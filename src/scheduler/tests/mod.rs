@@ -1,5 +1,5 @@
 use super::*;
-use crate::call::Registry;
+use crate::call::{Origin, Registry};
 use crate::journal::Journal;
 use crate::ledger::crypto::{Address, Hash};
 use crate::ledger::rpc::TxState;
