@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::Message;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -282,6 +282,7 @@ impl EventHandler {
 mod tests {
     use super::filter::{match_path, parse_filter};
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn paths_match_at_exact_depth_with_captures_and_wildcards() {
