@@ -21,32 +21,27 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::call::{Call, Origin, Registry};
+use crate::call::{Call, Registry};
 use crate::config::Catalogs;
-use crate::journal::{CallState, Journal, JournalError, Retention};
+use crate::journal::{Journal, JournalError, Retention};
 use crate::ledger::crypto::{Address, Hash, PrivateKey};
-use crate::ledger::events::{EventClient, EventsConfig, Filter};
-use crate::ledger::follower::{
-    CursorStore, FileCursorStore, Follower, FollowerConfig, TrustedGenesis,
-};
+use crate::ledger::follower::FileCursorStore;
 use crate::ledger::rpc::RpcClient;
-use crate::ledger::tx::{OpType, SignedTx};
-use crate::node::Node;
 use crate::observe::{self, Health};
 use crate::onchain::AppPaths;
-use crate::poster::{Confirmer, Poster, PosterConfig, Standing, standing};
+use crate::poster::{Confirmer, Poster, PosterConfig};
 use crate::scheduler::exec::Executor;
 use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerParts};
+use crate::trigger::Apps;
 use crate::trigger::gate::FinalityGate;
-use crate::trigger::run::{TriggerCtx, blocks_task, events_task};
-use crate::trigger::{Apps, TriggerError};
+use crate::trigger::run::TriggerCtx;
 
 /// Answers (and journaled responses to resubmit) waiting for the poster.
 const ANSWER_BUFFER: usize = 64;
@@ -215,79 +210,16 @@ impl DaemonHandle {
     }
 }
 
-type Death = mpsc::Sender<(String, String)>;
+mod chain;
+mod recover;
+mod shutdown;
+mod sources;
+mod supervise;
 
-/// Spawns a stage; if it fails, panics, or ends before intake stops, the supervisor hears of it.
-fn supervise<F>(name: &str, fut: F, death: &Death, intake: &CancellationToken) -> JoinHandle<()>
-where
-    F: Future<Output = Result<(), String>> + Send + 'static,
-{
-    let inner = tokio::spawn(fut);
-    let (name, death, intake) = (name.to_owned(), death.clone(), intake.clone());
-    tokio::spawn(async move {
-        let reason = match inner.await {
-            Ok(Ok(())) if intake.is_cancelled() => return,
-            Ok(Ok(())) => "ended unexpectedly".to_owned(),
-            Ok(Err(e)) => e,
-            Err(e) => format!("panicked: {e}"),
-        };
-        if !intake.is_cancelled() {
-            let _ = death.send((name, reason)).await;
-        }
-    })
-}
-
-/// Runs `f` until the node answers: a transient failure (unreachable, timed out, 5xx) is retried
-/// with the backoff the follower uses at run time (500 ms doubling to 30 s, one warning per try),
-/// for at most `wait` (`None`: as long as it takes), so a worker started before its node waits
-/// for it. A permanent error ends at once.
-pub async fn with_node_retry<T, E, F, Fut>(
-    what: &str,
-    wait: Option<Duration>,
-    is_transient: impl Fn(&E) -> bool,
-    f: F,
-) -> Result<T, String>
-where
-    E: std::fmt::Display,
-    F: Fn() -> Fut,
-    Fut: Future<Output = Result<T, E>>,
-{
-    let deadline = wait.map(|w| Instant::now() + w);
-    let mut delay = Duration::from_millis(500);
-    let mut tries = 0u32;
-    loop {
-        match f().await {
-            Ok(v) => {
-                if tries > 0 {
-                    tracing::info!(tries, "{what}: the node answers");
-                }
-                return Ok(v);
-            }
-            Err(e) if is_transient(&e) && deadline.is_none_or(|d| Instant::now() + delay < d) => {
-                tries += 1;
-                tracing::warn!(error = %e, tries, next_try_in = ?delay, "{what}: node not reachable yet; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(30));
-            }
-            Err(e) => return Err(format!("{what}: {e}")),
-        }
-    }
-}
-
-async fn with_retry<T, F, Fut>(what: &str, wait: Option<Duration>, f: F) -> Result<T, DaemonError>
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Result<T, crate::ledger::rpc::RpcError>>,
-{
-    with_node_retry(
-        what,
-        wait,
-        |e: &crate::ledger::rpc::RpcError| e.is_transient(),
-        f,
-    )
-    .await
-    .map_err(DaemonError::Node)
-}
+use chain::same_chain;
+use recover::recover;
+pub use supervise::with_node_retry;
+use supervise::{supervise, with_retry};
 
 /// Starts the daemon with the worker `key` and sandboxes `exec`.
 pub async fn start<E: Executor>(
@@ -371,7 +303,7 @@ pub async fn start<E: Executor>(
     let kill = CancellationToken::new();
     let intake = CancellationToken::new();
     let hard = CancellationToken::new();
-    let (death_tx, mut death_rx) = mpsc::channel::<(String, String)>(8);
+    let (death_tx, death_rx) = mpsc::channel::<(String, String)>(8);
 
     let metrics_addr = match config.metrics_addr {
         Some(a) => Some(
@@ -403,92 +335,17 @@ pub async fn start<E: Executor>(
         health: health.clone(),
     });
 
-    // Follower and block consumer.
-    let (follower, follower_rx, follower_handle) = Follower::new(
-        // Its own client, so its own connection: a block list is megabytes, and the read buffer
-        // of the connection that carried one stays grown while it is pooled. Sharing the pool
-        // would leave such buffers on the many connections the poster uses.
-        // Transient node errors are retried, permanent ones stop the worker with the node's
-        // answer (`ledger::follower::rpc_source`).
-        RpcClient::new(&config.node_url).map_err(|e| DaemonError::Config(e.to_string()))?,
-        TrustedGenesis::Hash(genesis),
-        cursor_store as Arc<dyn CursorStore>,
-        FollowerConfig {
-            chain_id,
-            poll_interval: config.follower_poll,
-            retry_interval: Duration::from_millis(500),
-            // One block per fetch and one waiting: a catch-up over full blocks must not hold
-            // thousands of txs (a full block is ~2.5 MB decoded). The trigger takes a second
-            // per full block at 1,000 calls/s, so a deeper channel buys no throughput.
-            batch_size: 1,
-            channel_capacity: 1,
-            ..FollowerConfig::default()
-        },
-    );
-    let _ = health.follower.set(follower_handle.clone());
-    let c = intake.clone();
-    supervise(
-        "follower",
-        async move { follower.run(c).await.map(|_| ()).map_err(|e| e.to_string()) },
+    let follower_handle = sources::spawn_follower(
+        &config,
+        genesis,
+        cursor_store,
+        chain_id,
+        &health,
+        &ctx,
         &death_tx,
         &intake,
-    );
-    let (x, fh) = (ctx.clone(), follower_handle.clone());
-    supervise(
-        "trigger-blocks",
-        async move {
-            blocks_task(x, follower_rx, fh)
-                .await
-                .map_err(|e| e.to_string())
-        },
-        &death_tx,
-        &intake,
-    );
-
-    // Event channels: at most 5 filters each; the first also carries BLOCK_FINALIZED.
-    let mut groups: Vec<Vec<AppPaths>> = vec![Vec::new()];
-    for a in &apps {
-        let cap = if groups.len() == 1 { 4 } else { 5 };
-        if groups.last().is_some_and(|g| g.len() >= cap) {
-            groups.push(Vec::new());
-        }
-        if let Some(g) = groups.last_mut() {
-            g.push(a.clone());
-        }
-    }
-    for (i, group) in groups.into_iter().enumerate() {
-        let ec = EventsConfig::new(&config.events_url, format!("{}-{i}", config.client_id));
-        let (handle, rx) = EventClient::connect_with_cancel(ec, intake.child_token())
-            .map_err(|e| DaemonError::Config(e.to_string()))?;
-        for app in &group {
-            let f = Filter::value_changed(format!("req-{}", app.app()), app.request_filter(), None)
-                .map_err(|e| DaemonError::Config(e.to_string()))?;
-            handle
-                .register(f)
-                .await
-                .map_err(|e| DaemonError::Config(e.to_string()))?;
-        }
-        if i == 0 {
-            let f = Filter::block_finalized("blocks", None)
-                .map_err(|e| DaemonError::Config(e.to_string()))?;
-            handle
-                .register(f)
-                .await
-                .map_err(|e| DaemonError::Config(e.to_string()))?;
-        }
-        let (x, fh) = (ctx.clone(), follower_handle.clone());
-        supervise(
-            &format!("trigger-events-{i}"),
-            async move {
-                let _keep = handle;
-                events_task(x, rx, Some(fh))
-                    .await
-                    .map_err(|e| e.to_string())
-            },
-            &death_tx,
-            &intake,
-        );
-    }
+    )?;
+    sources::subscribe_events(&config, &apps, &ctx, &follower_handle, &death_tx, &intake).await?;
 
     // Scheduler and poster.
     let scheduler = Arc::new(Scheduler::new(
@@ -584,54 +441,24 @@ pub async fn start<E: Executor>(
     drop(death_tx);
 
     tracing::info!(worker = %address, apps = ?config.apps, node = %config.node_url, chain_id, paired_with = ?paired_with, "worker started");
-    let s = stop.clone();
-    let k = kill.clone();
-    let grace = config.grace;
-    let h = health.clone();
-    let done = tokio::spawn(async move {
-        let failure = tokio::select! {
-            _ = s.cancelled() => None,
-            d = death_rx.recv() => d,
-            _ = k.cancelled() => {
-                tracing::warn!("killed: every stage cancelled at once, no drain");
-                h.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
-                intake.cancel();
-                hard.cancel();
-                let _ = sched.await;
-                let _ = tokio::time::timeout(Duration::from_secs(2), post).await;
-                let _ = journal.close().await;
-                return Ok(());
-            }
-        };
-        if let Some((stage, reason)) = &failure {
-            tracing::error!(%stage, %reason, "a stage died; stopping the worker");
-        } else {
-            tracing::info!("stopping: no new calls; draining in-flight calls");
-            // Before intake stops: the other workers stop ranking this one while it finishes.
-            presence.announce_draining(Duration::from_secs(2)).await;
+    let done = tokio::spawn(
+        shutdown::Running {
+            stop: stop.clone(),
+            kill: kill.clone(),
+            death_rx,
+            health: health.clone(),
+            intake,
+            hard,
+            sched,
+            post,
+            journal,
+            presence,
+            grace: config.grace,
+            sched_tasks,
+            post_tasks,
         }
-        h.stopping.store(true, std::sync::atomic::Ordering::Relaxed);
-        intake.cancel();
-        let deadline = tokio::time::Instant::now() + grace;
-        let _ = sched.await;
-        sched_tasks.close();
-        if tokio::time::timeout_at(deadline, sched_tasks.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!("grace period over; calls still running stay journaled");
-        }
-        drain_poster(&hard, deadline, post, post_tasks).await;
-        if let Err(e) = journal.flush().await {
-            tracing::error!(error = %e, "journal flush failed");
-        }
-        let closed = journal.close().await;
-        tracing::info!("worker stopped");
-        match failure {
-            Some((stage, reason)) => Err(DaemonError::StageFailed { stage, reason }),
-            None => closed.map_err(DaemonError::from),
-        }
-    });
+        .supervise(),
+    );
     Ok(DaemonHandle {
         stop,
         kill,
@@ -639,194 +466,5 @@ pub async fn start<E: Executor>(
         address,
         metrics_addr,
         health,
-    })
-}
-
-/// The genesis the worker trusts, once it is sure the data dir (journal and follower cursor)
-/// was made for the chain the node serves; records it in a new journal. A reset chain, or another
-/// network, is refused before anything is sent: its journaled responses and cursor would answer
-/// requests that do not exist there.
-async fn same_chain(
-    config: &DaemonConfig,
-    rpc: &RpcClient,
-    journal: &Journal,
-    cursor: &FileCursorStore,
-) -> Result<Hash, DaemonError> {
-    let node = with_retry("genesis block", config.node_wait, || rpc.genesis_hash())
-        .await?
-        .ok_or_else(|| DaemonError::Node("the node serves no genesis block".into()))?;
-    let recorded = journal
-        .genesis()?
-        .map(|g| {
-            g.parse::<Hash>()
-                .map_err(|e| DaemonError::Config(format!("journal genesis {g:?}: {e}")))
-        })
-        .transpose()?;
-    // Data dirs from before the journal recorded its chain: the cursor says which it was.
-    let ours = match recorded {
-        Some(g) => Some(g),
-        None => cursor
-            .load()
-            .map_err(|e| DaemonError::Config(e.to_string()))?
-            .map(|c| c.genesis_hash),
-    };
-    if let Some(ours) = ours
-        && ours != node
-    {
-        return Err(DaemonError::OtherChain {
-            dir: config.data_dir.clone(),
-            ours,
-            node,
-        });
-    }
-    if let Some(pinned) = config.genesis_hash
-        && pinned != node
-    {
-        return Err(DaemonError::Config(format!(
-            "the configured genesis_hash {pinned} is not the node's genesis {node}"
-        )));
-    }
-    if ours.is_none() && config.genesis_hash.is_none() {
-        tracing::warn!(genesis = %node, "trusting the node's genesis block on first use");
-    }
-    journal.claim_genesis(&node.to_string())?;
-    Ok(node)
-}
-
-/// Lets the poster finish what it holds until `deadline`, then abandons the rest (it stays
-/// journaled as signed and is re-submitted at the next start).
-async fn drain_poster(
-    hard: &CancellationToken,
-    deadline: tokio::time::Instant,
-    post: JoinHandle<Result<(), String>>,
-    tasks: TaskTracker,
-) {
-    let drained = async {
-        let _ = post.await;
-        tasks.close();
-        tasks.wait().await;
-    };
-    if tokio::time::timeout_at(deadline, drained).await.is_err() {
-        tracing::warn!("grace period over; unposted responses stay journaled for the next start");
-    }
-    hard.cancel();
-    tasks.close();
-    let _ = tokio::time::timeout(Duration::from_secs(2), tasks.wait()).await;
-}
-
-/// Re-admits the journal's unfinished calls, each only once the chain shows its request present
-/// and unanswered: signed responses are submitted again; calls that were only seen or running
-/// are fetched from the node and run again. Nothing is sent for a call whose request is gone.
-async fn recover<N: Node>(
-    ctx: Arc<TriggerCtx>,
-    node: Arc<N>,
-    chain_id: u64,
-    me: Address,
-) -> Result<(), TriggerError> {
-    let unfinished = ctx
-        .registry
-        .journal()
-        .unfinished()
-        .map_err(|e| TriggerError::Journal(e.to_string()))?;
-    if unfinished.is_empty() {
-        return Ok(());
-    }
-    tracing::info!(
-        calls = unfinished.len(),
-        "recovering unfinished calls from the journal"
-    );
-    for (key, rec) in unfinished {
-        let Ok(request_tx) = rec.request_tx.parse::<Hash>() else {
-            continue;
-        };
-        match standing(&*node, &key, &me).await {
-            Standing::Open => {}
-            Standing::NoRequest => {
-                tracing::warn!(call = %key, "recovery: the request is not on chain (its tx failed, or the chain was reset); nothing is sent");
-                metrics::counter!("ain_sre_recovery_dropped_total", "reason" => "no_request")
-                    .increment(1);
-                ctx.registry.finish(&key, CallState::NoRequest);
-                continue;
-            }
-            Standing::Answered { ours } => {
-                tracing::info!(call = %key, ours, "recovery: already answered on chain");
-                ctx.registry.finish(
-                    &key,
-                    if ours {
-                        CallState::Confirmed
-                    } else {
-                        CallState::AnsweredElsewhere
-                    },
-                );
-                continue;
-            }
-            Standing::Unknown => {
-                tracing::warn!(call = %key, "recovery: cannot read the call from the node; the follower's catch-up will find it if it stands");
-                continue;
-            }
-        }
-        if rec.response.is_some() {
-            let Some((app, function, call_id)) = crate::onchain::split_call_key(&key) else {
-                continue;
-            };
-            let call = placeholder_call(&key, app, function, call_id, request_tx);
-            ctx.dispatch(call).await?;
-            continue;
-        }
-        match fetch_request(&*node, &ctx.apps, &key, request_tx, chain_id).await {
-            Some(call) => {
-                ctx.dispatch(call).await?;
-            }
-            None => {
-                tracing::warn!(call = %key, "cannot fetch the request tx; the follower's catch-up will find it")
-            }
-        }
-    }
-    Ok(())
-}
-
-fn placeholder_call(key: &str, app: &str, function: &str, call_id: &str, request_tx: Hash) -> Call {
-    Call {
-        key: key.to_owned(),
-        app: app.to_owned(),
-        function: function.to_owned(),
-        call_id: call_id.to_owned(),
-        request_tx,
-        caller: Address([0; 20]),
-        request: serde_json::Value::Null,
-        origin: Origin::Recovery,
-        seen_at: Instant::now(),
-    }
-}
-
-async fn fetch_request<N: Node>(
-    node: &N,
-    apps: &Apps,
-    key: &str,
-    request_tx: Hash,
-    chain_id: u64,
-) -> Option<Call> {
-    let v = node.transaction(&request_tx).await.ok()??;
-    let tx: SignedTx = serde_json::from_value(v).ok()?;
-    if tx.hash != request_tx {
-        return None;
-    }
-    let signer = tx.verify(chain_id).ok()?;
-    tx.tx_body.operation.ops().iter().find_map(|op| {
-        let (app, f, c) = apps.parse(&op.path)?;
-        let value = op.value.clone().filter(|v| !v.is_null())?;
-        (op.op_type == OpType::SetValue && crate::onchain::call_key(app.app(), &f, &c) == key).then(
-            || Call {
-                key: key.to_owned(),
-                app: app.app().to_owned(),
-                function: f,
-                call_id: c,
-                request_tx,
-                caller: signer,
-                request: value,
-                origin: Origin::Recovery,
-                seen_at: Instant::now(),
-            },
-        )
     })
 }
