@@ -43,6 +43,14 @@ use crate::node::{Node, get_value};
 use crate::onchain::AppPaths;
 use crate::receipt::{CallFacts, build_response};
 
+mod confirm;
+mod resign;
+mod standing;
+
+pub use confirm::Confirmer;
+use resign::Resign;
+pub use standing::{Standing, standing};
+
 /// A signed response to submit again (found in the journal after a restart): what the trigger
 /// sends the poster.
 #[derive(Debug, Clone)]
@@ -152,77 +160,6 @@ impl Default for PosterConfig {
     }
 }
 
-/// Posted responses waiting to be seen in a final block.
-#[derive(Debug)]
-pub struct Confirmer {
-    registry: Arc<Registry>,
-    /// Posted response tx → (call key, when last looked at, times read back). The signed
-    /// response itself stays in the journal: during a catch-up thousands of responses wait here
-    /// for the follower to reach their block, and holding each tx body in memory cost ~10 KB per
-    /// call.
-    waiting: Mutex<HashMap<Hash, (String, Instant, u32)>>,
-}
-
-/// Read-backs after which a response the node still reports as executed or in a block, but not
-/// final, is looked at on chain: a real node that restarted keeps tracker entries `IN_BLOCK`
-/// for txs its new chain no longer has (ain-protocol.md §6).
-const STUCK_LOOKS: u32 = 6;
-
-impl Confirmer {
-    /// A confirmer finishing calls in `registry`.
-    pub fn new(registry: Arc<Registry>) -> Confirmer {
-        Confirmer {
-            registry,
-            waiting: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Hash, (String, Instant, u32)>> {
-        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Waits for `hash` to appear in a final block.
-    pub fn track(&self, hash: Hash, key: String) {
-        self.lock().insert(hash, (key, Instant::now(), 0));
-    }
-
-    /// Every tx hash of a verified final block: the responses among them are confirmed.
-    pub fn on_block(&self, hashes: &[Hash]) {
-        let done: Vec<String> = {
-            let mut w = self.lock();
-            hashes
-                .iter()
-                .filter_map(|h| w.remove(h).map(|e| e.0))
-                .collect()
-        };
-        for key in done {
-            self.registry.finish(&key, CallState::Confirmed);
-        }
-    }
-
-    fn stale(&self, age: Duration) -> Vec<(Hash, String, u32)> {
-        let mut w = self.lock();
-        let now = Instant::now();
-        w.iter_mut()
-            .filter(|(_, e)| now.duration_since(e.1) >= age)
-            .map(|(h, e)| {
-                e.1 = now;
-                e.2 += 1;
-                (*h, e.0.clone(), e.2)
-            })
-            .collect()
-    }
-
-    fn forget(&self, hash: &Hash) -> Option<String> {
-        self.lock().remove(hash).map(|e| e.0)
-    }
-
-    /// Responses waiting.
-    pub fn waiting(&self) -> usize {
-        self.lock().len()
-    }
-}
-
 /// Signs and posts responses.
 pub struct Poster<N: Node> {
     node: Arc<N>,
@@ -234,15 +171,6 @@ pub struct Poster<N: Node> {
     config: PosterConfig,
     /// Refused responses to sign again: call key → schedule.
     resign: Mutex<HashMap<String, Resign>>,
-}
-
-/// When a refused response is signed again.
-#[derive(Debug, Clone, Copy)]
-struct Resign {
-    /// `None` while an attempt is under way.
-    due: Option<Instant>,
-    /// Signings so far after the first.
-    attempts: u32,
 }
 
 impl<N: Node> Poster<N> {
@@ -459,217 +387,6 @@ impl<N: Node> Poster<N> {
         }
     }
 
-    /// Reads back responses not confirmed by a final block in time.
-    pub async fn check_stale(&self, cancel: &CancellationToken) {
-        for (hash, key, looks) in self.confirmer.stale(self.config.confirm_after) {
-            match self.node.tx_state(&hash).await {
-                Ok(Some(TxState::Finalized)) => {
-                    if let Some(k) = self.confirmer.forget(&hash) {
-                        self.registry.finish(&k, CallState::Confirmed);
-                    }
-                }
-                Ok(Some(TxState::Reverted | TxState::Failed | TxState::Pending)) => {
-                    self.confirmer.forget(&hash);
-                    let Some(resp) = self.journaled(&key, &hash) else {
-                        continue;
-                    };
-                    let path = resp.tx_body["operation"]["ref"]
-                        .as_str()
-                        .unwrap_or_default();
-                    if matches!(get_value(&*self.node, path).await, Ok(v) if !v.is_null()) {
-                        self.registry.finish(&key, CallState::AnsweredElsewhere);
-                    } else if self.schedule_resign(&key) {
-                        tracing::warn!(call = %key, tx = %hash, "response reverted and nothing is on chain; it will be signed again while the request stands unanswered");
-                    }
-                }
-                Ok(None | Some(TxState::TimedOut)) => {
-                    self.confirmer.forget(&hash);
-                    let Some(resp) = self.journaled(&key, &hash) else {
-                        continue;
-                    };
-                    tracing::warn!(call = %key, tx = %hash, "the node lost the response; submitting it again");
-                    let _ = self.deliver(&key, resp, cancel).await;
-                }
-                Ok(Some(_)) if looks >= STUCK_LOOKS => {
-                    // Executed or in a block for minutes, never final: what the chain holds
-                    // decides.
-                    match standing(&*self.node, &key, &self.worker).await {
-                        Standing::Open => {
-                            self.confirmer.forget(&hash);
-                            if self.schedule_resign(&key) {
-                                tracing::warn!(call = %key, tx = %hash, "the node reports the response but never finalized it, and nothing is on chain; it will be signed again");
-                            }
-                        }
-                        Standing::NoRequest => {
-                            self.confirmer.forget(&hash);
-                            tracing::warn!(call = %key, tx = %hash, "the node never finalized the response and the request is gone; nothing is sent");
-                            self.registry.finish(&key, CallState::NoRequest);
-                        }
-                        Standing::Answered { ours } => {
-                            // Final once the follower reaches its block; by another worker:
-                            // nothing more to do.
-                            if !ours {
-                                self.confirmer.forget(&hash);
-                                self.registry.finish(&key, CallState::AnsweredElsewhere);
-                            }
-                        }
-                        Standing::Unknown => {}
-                    }
-                }
-                Ok(Some(_)) | Err(_) => {}
-            }
-        }
-    }
-
-    fn resign_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Resign>> {
-        self.resign.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Schedules `key`'s refused response to be signed again; `false` when its attempts are
-    /// used up (it stays journaled: the next start's recovery tries again).
-    fn schedule_resign(&self, key: &str) -> bool {
-        let mut q = self.resign_lock();
-        let attempts = q.get(key).map_or(0, |r| r.attempts + 1);
-        if attempts >= self.config.resign_attempts {
-            q.remove(key);
-            drop(q);
-            metrics::counter!("ain_sre_resign_given_up_total").increment(1);
-            tracing::error!(
-                call = key,
-                attempts,
-                "refused response signed again as often as allowed; it stays journaled for the next start"
-            );
-            return false;
-        }
-        let wait = self
-            .config
-            .resign_min
-            .saturating_mul(1u32 << attempts.min(16))
-            .min(self.config.resign_max);
-        q.insert(
-            key.to_owned(),
-            Resign {
-                due: Some(Instant::now() + wait),
-                attempts,
-            },
-        );
-        true
-    }
-
-    /// Refused responses waiting to be signed again.
-    pub fn resign_pending(&self) -> usize {
-        self.resign_lock().len()
-    }
-
-    /// Takes the refused responses whose time has come.
-    fn resign_due(&self) -> Vec<String> {
-        let now = Instant::now();
-        let mut q = self.resign_lock();
-        q.iter_mut()
-            .filter(|(_, r)| r.due.is_some_and(|d| d <= now))
-            .map(|(k, r)| {
-                r.due = None;
-                k.clone()
-            })
-            .collect()
-    }
-
-    /// Signs `key`'s journaled response again with a fresh timestamp and posts it, if it is
-    /// scheduled for that and the request still stands unanswered; finishes the call otherwise.
-    pub async fn resign(&self, key: &str, cancel: &CancellationToken) {
-        if !self.resign_lock().contains_key(key) {
-            return;
-        }
-        match standing(&*self.node, key, &self.worker).await {
-            Standing::Open => {}
-            Standing::NoRequest => {
-                self.resign_lock().remove(key);
-                tracing::warn!(
-                    call = key,
-                    "the refused response's request is gone; nothing is sent"
-                );
-                metrics::counter!("ain_sre_recovery_dropped_total", "reason" => "no_request")
-                    .increment(1);
-                self.registry.finish(key, CallState::NoRequest);
-                return;
-            }
-            Standing::Answered { ours } => {
-                self.resign_lock().remove(key);
-                self.registry.finish(
-                    key,
-                    if ours {
-                        CallState::Confirmed
-                    } else {
-                        CallState::AnsweredElsewhere
-                    },
-                );
-                return;
-            }
-            Standing::Unknown => {
-                self.schedule_resign(key);
-                return;
-            }
-        }
-        let Ok(Some(CallRecord {
-            response: Some(old),
-            ..
-        })) = self.registry.journal().get(key)
-        else {
-            self.resign_lock().remove(key);
-            tracing::error!(call = key, "no journaled response to sign again");
-            return;
-        };
-        let fresh = match self.sign_again(&old) {
-            Ok(r) => r,
-            Err(e) => {
-                self.resign_lock().remove(key);
-                tracing::error!(call = key, error = %e, "cannot sign the journaled response again");
-                return;
-            }
-        };
-        if let Err(e) = self
-            .registry
-            .journal()
-            .record_signed(key, fresh.clone())
-            .await
-        {
-            self.schedule_resign(key);
-            tracing::error!(call = key, error = %e, "cannot journal the response signed again");
-            return;
-        }
-        self.registry.set_stage(key, Stage::Signed);
-        metrics::counter!("ain_sre_responses_resigned_total").increment(1);
-        tracing::info!(call = key, old_tx = %old.hash, tx = %fresh.hash, "refused response signed again (same outcome, fresh timestamp)");
-        let _ = self.deliver(key, fresh, cancel).await;
-    }
-
-    /// The journaled response tx with a fresh timestamp, signed again: the same write, a new
-    /// hash.
-    fn sign_again(&self, old: &SignedResponse) -> Result<SignedResponse, PosterError> {
-        let mut body: TxBody = serde_json::from_value(old.tx_body.clone())
-            .map_err(|e| PosterError::Malformed(e.to_string()))?;
-        let before = body.timestamp.as_u64().unwrap_or(0);
-        body.timestamp = serde_json::Number::from(now_ms().max(before + 1));
-        self.seal(body)
-    }
-
-    /// The signed response the journal holds for `key` (the confirmer keeps only the key).
-    fn journaled(&self, key: &str, hash: &Hash) -> Option<SignedResponse> {
-        match self.registry.journal().get(key) {
-            Ok(Some(CallRecord {
-                response: Some(r), ..
-            })) => Some(r),
-            Ok(_) => {
-                tracing::error!(call = %key, tx = %hash, "no journaled response for a posted call");
-                None
-            }
-            Err(e) => {
-                tracing::error!(call = %key, tx = %hash, error = %e, "cannot read the journaled response");
-                None
-            }
-        }
-    }
-
     /// Runs the poster: answers and resubmissions in, until both channels close. Each response is
     /// posted on its own task (at most `max_inflight` at once); `hard` abandons retries.
     pub async fn run(
@@ -734,64 +451,6 @@ impl<N: Node> Poster<N> {
         }
         Ok(())
     }
-}
-
-/// What the chain says about a journaled call: read before re-sending anything (at recovery and
-/// before a refused response is signed again).
-#[derive(Debug, PartialEq)]
-pub enum Standing {
-    /// The request is there and unanswered: an answer may still land.
-    Open,
-    /// No request on chain (its tx failed, or the chain is another one): nothing to answer.
-    NoRequest,
-    /// Answered, by this worker or not.
-    Answered {
-        /// By this worker.
-        ours: bool,
-    },
-    /// The node could not be read (three tries).
-    Unknown,
-}
-
-/// Reads the request and response of `key` from the node.
-pub async fn standing<N: Node>(node: &N, key: &str, me: &Address) -> Standing {
-    let Some((app, function, call_id)) = crate::onchain::split_call_key(key) else {
-        return Standing::NoRequest;
-    };
-    let Ok(paths) = AppPaths::new(app) else {
-        return Standing::NoRequest;
-    };
-    let want = [
-        paths.request(function, call_id),
-        paths.response(function, call_id),
-    ];
-    for attempt in 0..3u32 {
-        match node.get_values(&want).await {
-            Ok(v) => {
-                let (request, response) = (
-                    v.first().unwrap_or(&Value::Null),
-                    v.get(1).unwrap_or(&Value::Null),
-                );
-                return if request.is_null() {
-                    Standing::NoRequest
-                } else if !response.is_null() {
-                    Standing::Answered {
-                        ours: response["receipt"]["worker"]
-                            .as_str()
-                            .and_then(|w| w.parse::<Address>().ok())
-                            .is_some_and(|w| w == *me),
-                    }
-                } else {
-                    Standing::Open
-                };
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, attempt, "recovery read failed; retrying");
-                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-            }
-        }
-    }
-    Standing::Unknown
 }
 
 #[cfg(test)]
