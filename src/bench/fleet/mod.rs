@@ -38,7 +38,13 @@ use crate::ledger::events::{
 use crate::onchain::{Callers, Retention, WorkerEntry, WorkerPolicy, call_key};
 use crate::scheduler::assign;
 
-const ECHO_WAT: &str = include_str!("../../examples/functions/echo.wat");
+mod load;
+mod procs;
+
+use load::{burst, succeeded};
+use procs::{free_addr, scrape_all, spawn_worker};
+
+const ECHO_WAT: &str = include_str!("../../../examples/functions/echo.wat");
 const APP: &str = "fleet";
 const WORKERS: usize = 4;
 const FAILOVER_MS: u64 = 2000;
@@ -54,139 +60,6 @@ pub struct Fleet {
     pub rows: Vec<Stats>,
     /// The figures, one line each.
     pub notes: Vec<String>,
-}
-
-fn spawn_worker(
-    rpc: &str,
-    events: &str,
-    key_hex: &str,
-    dir: &Path,
-    metrics: SocketAddr,
-) -> anyhow::Result<Child> {
-    Command::new(std::env::current_exe()?)
-        .args(["run", "--node", rpc, "--events", events, "--app", APP])
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["--metrics-addr", &metrics.to_string()])
-        .env("AIN_SRE_PRIVATE_KEY", key_hex)
-        .env("AIN_SRE_LOG", "error")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting a worker process")
-}
-
-fn free_addr() -> anyhow::Result<SocketAddr> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
-}
-
-/// The worker's executions for the app and its rank outcomes, from its `/metrics`.
-async fn scrape(http: &reqwest::Client, addr: SocketAddr) -> Option<(f64, BTreeMap<String, f64>)> {
-    let text = http
-        .get(format!("http://{addr}/metrics"))
-        .timeout(Duration::from_secs(2))
-        .send()
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    let mut execs = 0.0;
-    let mut ranks = BTreeMap::new();
-    for line in text.lines().filter(|l| !l.starts_with('#')) {
-        let Some((name, value)) = line.rsplit_once(' ') else {
-            continue;
-        };
-        let v: f64 = value.parse().unwrap_or(0.0);
-        if name.starts_with("ain_sre_calls_total{") && name.contains(&format!("app=\"{APP}\"")) {
-            execs += v;
-        } else if let Some(rest) = name.strip_prefix("ain_sre_rank_outcomes_total{outcome=\"") {
-            let o = rest.split('"').next().unwrap_or_default().to_owned();
-            *ranks.entry(o).or_insert(0.0) += v;
-        } else if name == "ain_sre_answered_elsewhere_total" {
-            *ranks.entry("lost_race".into()).or_insert(0.0) += v;
-        }
-    }
-    Some((execs, ranks))
-}
-
-async fn scrape_all(
-    http: &reqwest::Client,
-    addrs: &[SocketAddr],
-) -> Vec<Option<(f64, BTreeMap<String, f64>)>> {
-    futures_util::future::join_all(addrs.iter().map(|a| scrape(http, *a))).await
-}
-
-/// Sends one call; returns its id, when its request tx was accepted, and the response receiver.
-async fn send(
-    client: &ChainClient,
-    waiters: &Waiters,
-    n: usize,
-) -> anyhow::Result<(String, Instant, oneshot::Receiver<Instant>)> {
-    let id = crate::client::new_call_id();
-    let (tx, rx) = oneshot::channel();
-    waiters
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(id.clone(), tx);
-    let op = crate::ledger::tx::SimpleOp::set_value(
-        format!("/apps/{APP}/sre/calls/echo/{id}/request"),
-        serde_json::json!({"input": format!("{{\"n\":{n}}}")}),
-    );
-    client.send(vec![op]).await?;
-    Ok((id, Instant::now(), rx))
-}
-
-/// One call's record: id, request accepted, response accepted (None: lost).
-type Record = (String, Instant, Option<Instant>);
-
-async fn burst(
-    clients: &[ChainClient],
-    waiters: &Waiters,
-    n: usize,
-    on_sent: impl Fn(usize) + Clone,
-) -> anyhow::Result<Vec<Record>> {
-    let out: Vec<anyhow::Result<Record>> = futures_util::stream::iter(0..n)
-        .map(|i| {
-            let (c, w, f) = (
-                clients[i % clients.len()].clone(),
-                waiters.clone(),
-                on_sent.clone(),
-            );
-            async move {
-                let (id, at, rx) = send(&c, &w, i).await?;
-                f(i);
-                let done = tokio::time::timeout(Duration::from_secs(60), rx)
-                    .await
-                    .ok()
-                    .and_then(Result::ok);
-                Ok((id, at, done))
-            }
-        })
-        .buffer_unordered(IN_FLIGHT)
-        .collect()
-        .await;
-    out.into_iter().collect()
-}
-
-/// A tx's success from its receipt: `code` 0, or for a `SET` every `result_list` entry's.
-fn succeeded(b: &Block, i: usize) -> bool {
-    if b.tx_succeeded(i) {
-        return true;
-    }
-    let Some(list) = b
-        .receipts
-        .get(i)
-        .and_then(|r| r.get("result_list"))
-        .and_then(|l| l.as_object())
-    else {
-        return false;
-    };
-    !list.is_empty()
-        && list
-            .values()
-            .all(|r| r.get("code").and_then(serde_json::Value::as_i64) == Some(0))
 }
 
 fn median_ms(v: &[Duration]) -> f64 {
