@@ -2,7 +2,19 @@
 //! kept versions of a function's spec ([`FunctionVersions`]), and the client's deploy and rollback
 //! (app, rules, code inline or in chunked blobs, then the spec).
 
-use super::*;
+use base64::Engine as _;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::ledger::now_ms;
+use crate::ledger::tx::SimpleOp;
+use crate::node::{Node, get_value};
+use crate::onchain::{
+    AppPaths, Callers, Finality, FunctionSpec, KEPT_VERSIONS, MAX_CHUNK_CHARS, MAX_INLINE_CHARS,
+    Retention, WorkerPolicy, check_label, rules,
+};
+
+use super::{ChainClient, ClientError};
 
 /// What to deploy.
 #[derive(Debug, Clone)]

@@ -9,9 +9,7 @@ mod deploy;
 
 pub use deploy::{Deployed, Deployment, FunctionVersions};
 
-use base64::Engine as _;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::ledger::crypto::{Address, Hash, PrivateKey};
 use crate::ledger::now_ms;
@@ -19,8 +17,7 @@ use crate::ledger::rpc::{RpcClient, RpcError, codes};
 use crate::ledger::tx::{NONCE_UNORDERED, Operation, SimpleOp, TxBody};
 use crate::node::{Node, get_value};
 use crate::onchain::{
-    AppPaths, Callers, ConventionError, Finality, FunctionSpec, KEPT_VERSIONS, MAX_CHUNK_CHARS,
-    MAX_INLINE_CHARS, Request, Retention, WorkerEntry, WorkerPolicy, check_label, rules,
+    AppPaths, ConventionError, Request, Retention, WorkerEntry, WorkerPolicy, check_label,
 };
 
 /// Errors of client operations.
@@ -406,6 +403,7 @@ mod tests {
     use super::*;
     use crate::ledger::devnet::exec::budget::usage_bytes;
     use crate::ledger::devnet::state::{State, TreeKind};
+    use crate::onchain::KEPT_VERSIONS;
     use crate::receipt::{CallFacts, CallResult, NODE_TX_BYTES_LIMIT, build_response};
     use crate::sandbox::{Outcome, Usage};
 

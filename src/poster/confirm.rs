@@ -2,7 +2,20 @@
 //! follower; responses still unconfirmed after a while are read back (`Poster::check_stale`) and
 //! re-submitted if the node lost them.
 
-use super::*;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::call::Registry;
+use crate::journal::CallState;
+use crate::ledger::crypto::Hash;
+use crate::ledger::rpc::TxState;
+use crate::node::{Node, get_value};
+
+use super::Poster;
+use super::standing::{Standing, standing};
 
 /// Posted responses waiting to be seen in a final block.
 #[derive(Debug)]

@@ -35,7 +35,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::call::{Answer, Registry, Stage, now_ms};
-use crate::journal::{CallRecord, CallState, JournalError, SignedResponse};
+use crate::journal::{CallState, JournalError, SignedResponse};
 use crate::ledger::crypto::{Address, Hash, PrivateKey, Signature};
 use crate::ledger::rpc::{TxState, codes};
 use crate::ledger::tx::{NONCE_UNORDERED, SimpleOp, TxBody};

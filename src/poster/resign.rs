@@ -2,7 +2,19 @@
 //! signed again with a fresh timestamp (the same outcome, a new tx hash) and posted, with backoff
 //! and a bounded number of attempts.
 
-use super::*;
+use std::collections::HashMap;
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::call::{Stage, now_ms};
+use crate::journal::{CallRecord, CallState, SignedResponse};
+use crate::ledger::crypto::Hash;
+use crate::ledger::tx::TxBody;
+use crate::node::Node;
+
+use super::standing::{Standing, standing};
+use super::{Poster, PosterError};
 
 /// When a refused response is signed again.
 #[derive(Debug, Clone, Copy)]

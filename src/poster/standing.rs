@@ -1,6 +1,12 @@
 //! What the chain says about a journaled call, read before anything is re-sent.
 
-use super::*;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::ledger::crypto::Address;
+use crate::node::Node;
+use crate::onchain::AppPaths;
 
 /// What the chain says about a journaled call: read before re-sending anything (at recovery and
 /// before a refused response is signed again).

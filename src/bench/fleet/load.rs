@@ -1,7 +1,15 @@
 //! The load: calls sent in bursts with at most `IN_FLIGHT` outstanding, each recorded from its
 //! request's acceptance to its response's, and a tx's success read from its block receipt.
 
-use super::*;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use tokio::sync::oneshot;
+
+use crate::client::ChainClient;
+use crate::ledger::block::Block;
+
+use super::{APP, IN_FLIGHT, Waiters};
 
 /// Sends one call; returns its id, when its request tx was accepted, and the response receiver.
 pub(super) async fn send(

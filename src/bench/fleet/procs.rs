@@ -1,7 +1,15 @@
 //! The fleet's worker processes (`ain-sre run` children on free ports) and the scrape of their
 //! metrics endpoints.
 
-use super::*;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::APP;
 
 pub(super) fn spawn_worker(
     rpc: &str,

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Stats, fmt_us};
+use super::Stats;
 
 mod render;
 mod rows;

@@ -1,7 +1,8 @@
 //! The report rendered: Markdown tables of the rows ([`Report::markdown`]) and the diff of two
 //! reports ([`compare`]).
 
-use super::*;
+use super::super::fmt_us;
+use super::{Report, Row};
 
 fn fmt_rate(v: f64, unit: &str) -> String {
     if v >= 100.0 {

@@ -15,20 +15,15 @@
 
 use crate::ledger::sync::LockExt;
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-use anyhow::Context;
 
 use crate::client::{ChainClient, Deployment, new_call_id};
 use crate::ledger::block::Block;
 use crate::ledger::crypto::PrivateKey;
 use crate::ledger::devnet::config::DEFAULT_VALIDATOR_KEY;
-use crate::ledger::devnet::{Devnet, DevnetConfig, DevnetHandle};
 use crate::ledger::rpc::RpcClient;
 use crate::ledger::tx::SimpleOp;
 use crate::onchain::{AppPaths, Callers, Request, WorkerEntry, WorkerPolicy};

@@ -2,7 +2,18 @@
 //! reaped and their RSS read from `/proc`, and the built-in chain started on the same data and
 //! ports.
 
-use super::*;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::ledger::devnet::{Devnet, DevnetConfig, DevnetHandle};
+use crate::ledger::sync::LockExt;
+
+use super::tally::Incarnation;
 
 /// A worker: its identity and current process.
 pub(super) struct Worker {

@@ -1,6 +1,11 @@
 //! The soak's output: the progress line while it runs and the final report as Markdown tables.
 
-use super::*;
+use std::collections::HashSet;
+use std::time::Duration;
+
+use super::SoakReport;
+use super::procs::{Worker, rss_kb};
+use super::tally::Tally;
 
 pub(super) fn progress(
     tally: &Tally,

@@ -12,7 +12,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
+use secp256k1::ecdsa::RecoverableSignature;
 use secp256k1::{Message, PublicKey as SecpPublicKey, SecretKey};
 use serde_json::Value;
 use sha3::{Digest, Keccak256};

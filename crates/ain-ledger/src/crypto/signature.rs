@@ -2,7 +2,14 @@
 //! [`super::recovered`] cache), a transaction's checked as `ecVerifySig` checks it, and the `v`
 //! base of a chain id.
 
-use super::*;
+use std::fmt;
+
+use secp256k1::Message;
+use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
+use serde_json::Value;
+
+use super::recovered;
+use super::{Address, CryptoError, Hash, hash_transaction};
 
 /// An AIN signature: the signed hash followed by the recoverable ECDSA signature.
 #[derive(Clone, Copy, PartialEq, Eq)]

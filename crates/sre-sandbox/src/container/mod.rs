@@ -46,7 +46,6 @@
 use crate::sync::LockExt;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use bollard::query_parameters::RemoveContainerOptionsBuilder;
@@ -55,9 +54,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::runtimes::{Runtime, RuntimeCatalog};
 use crate::doctor::Check;
-use crate::{
-    FunctionCode, Invocation, Limits, NetworkPolicy, Outcome, Sandbox, SandboxError, Tier,
-};
+use crate::{FunctionCode, Invocation, Limits, Outcome, Sandbox, SandboxError, Tier};
 
 mod call;
 pub mod doctor;
@@ -75,8 +72,7 @@ pub use engine::Engine;
 pub use guest::GuestIds;
 pub use policy::ImagePolicy;
 
-use call::Warm;
-use spec::{Launch, Shape};
+use spec::Shape;
 
 mod park;
 mod run;

@@ -2,7 +2,14 @@
 //! opted in, handed only to a call of the same function, runtime, image and limit shape, swept
 //! when idle, and reaped in the background.
 
-use super::*;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::sync::LockExt;
+
+use super::call::Warm;
+use super::{ContainerSandbox, remove};
+use super::{guest, pool};
 
 /// A kept container is only ever handed to a call of the same function (code hash) with the
 /// same runtime command, image and limit shape.

@@ -2,7 +2,17 @@
 //! cell from the pool, or a new one), the call driven on it ([`super::call`]), then the container
 //! parked for reuse or reaped.
 
-use super::*;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::sync::LockExt;
+use crate::{Invocation, NetworkPolicy, Outcome, SandboxError};
+
+use super::call::Warm;
+use super::park::Parked;
+use super::spec::{Launch, Shape};
+use super::{ContainerSandbox, Kind, PreparedContainer};
+use super::{call, egress, pool, spec};
 
 impl ContainerSandbox {
     pub(super) async fn call(

@@ -1,7 +1,11 @@
 //! Runtime images: whether a reference is well formed, and whether the image is usable by this
 //! build (present, missing, or built offline with another stem cell).
 
-use super::*;
+use bollard::Docker;
+
+use crate::SandboxError;
+
+use super::{call, image};
 
 /// Whether an image is usable by this build.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::verify::{Anchor, FailedCheck, verify_block_after, verify_genesis};
+use super::verify::{Anchor, FailedCheck, verify_block_after};
 use super::{
     Ack, BlockSource, Cursor, Follower, FollowerError, FollowerEvent, FollowerExit, SourceError,
-    TrustedGenesis, VerifyError,
+    VerifyError,
 };
 use crate::block::Block;
 use crate::crypto::Hash;

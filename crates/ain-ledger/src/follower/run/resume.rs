@@ -1,7 +1,19 @@
 //! The follower's start: resume from the persisted cursor, or fetch the trusted genesis, verify it
 //! and deliver it as the first block.
 
-use super::*;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::block::Block;
+use crate::crypto::Hash;
+
+use super::super::verify::{Anchor, verify_genesis};
+use super::super::{BlockSource, Follower, FollowerError, TrustedGenesis};
+use super::{Progress, Step, blocking, race};
 
 impl<S: BlockSource> Follower<S> {
     /// Resumes from the cursor, or verifies and delivers the trusted genesis.
