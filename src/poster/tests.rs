@@ -1,3 +1,4 @@
+use super::confirm::STUCK_LOOKS;
 use super::*;
 use crate::call::{Call, Origin, Registry};
 use crate::journal::Journal;

@@ -21,29 +21,30 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::blobs::worker::{Refs, WorkerBlobs};
-use crate::call::{Answer, Call, Origin, Registry, Stage, now_ms};
+use crate::call::{Answer, Call, Registry, Stage, now_ms};
 use crate::client::AppWorkers;
 use crate::config::profiles::ProfileCatalog;
 use crate::config::runtimes::RuntimeCatalog;
 use crate::finality::FinalityGate;
 use crate::journal::CallState;
-use crate::ledger::crypto::{Address, Hash};
-use crate::ledger::rpc::TxState;
-use crate::node::{Node, get_value};
+use crate::ledger::crypto::Address;
+use crate::node::Node;
 use crate::observe::Health;
-use crate::onchain::{AppPaths, Finality, Request};
 use crate::receipt::CallResult;
-use crate::sandbox::{Failure, Invocation, NetworkPolicy, Outcome, Sandbox, SandboxError, Usage};
 
 pub mod assign;
 pub mod capable;
 pub mod code;
 mod egress;
 pub mod exec;
+mod prepare;
+mod request;
+mod run;
+mod turn;
 
-use capable::Unservable;
-use code::{CodeError, Library};
+use code::Library;
 use exec::Executor;
+use turn::Turn;
 
 /// Errors that stop the scheduler.
 #[derive(Debug, thiserror::Error)]
@@ -151,16 +152,6 @@ pub struct Scheduler<N: Node, E: Executor> {
     deferred: Arc<Semaphore>,
 }
 
-/// What a later-ranked worker's wait for its turn ended in.
-enum Turn {
-    /// Run the call.
-    Run,
-    /// A response appeared: nothing to do.
-    Answered,
-    /// The worker is stopping: leave the call (it stays journaled).
-    Stopping,
-}
-
 /// Everything the scheduler needs besides its config.
 pub struct SchedulerParts<N, E> {
     /// The node.
@@ -199,16 +190,6 @@ struct Ran {
     egress: Option<crate::egress::EgressSummary>,
 }
 
-/// How a request tx ended, as far as the node says.
-enum RequestOutcome {
-    /// Its writes stand.
-    Succeeded,
-    /// It failed; nothing it wrote stands.
-    Failed(TxState),
-    /// The node did not report it in time.
-    Unknown,
-}
-
 struct Reject {
     why: String,
     /// The worker's host failed (answered `host_error`, not `rejected`); `why` is public.
@@ -218,6 +199,35 @@ struct Reject {
     profile: String,
     /// The request tx's outcome was already asked (and it stands).
     request_checked: bool,
+}
+
+impl Reject {
+    fn new() -> Reject {
+        Reject {
+            why: String::new(),
+            host: false,
+            code_hash: String::new(),
+            runtime: String::new(),
+            profile: "default".into(),
+            request_checked: false,
+        }
+    }
+
+    /// Answers the call `rejected` with `why`.
+    fn reject<T>(mut self, why: String) -> Result<T, Reject> {
+        self.why = why;
+        Err(self)
+    }
+
+    /// Answers the call `host_error`. The details (host paths, engine messages) go to the log
+    /// only: the answer is public.
+    fn host_fault<T>(mut self, detail: &str) -> Result<T, Reject> {
+        tracing::error!(error = %detail, "sandbox host fault; answering host_error");
+        metrics::counter!("ain_sre_host_faults_total").increment(1);
+        self.why = "the worker's sandbox failed on its host while running the call (not the function's fault; the details are in the worker's log)".into();
+        self.host = true;
+        Err(self)
+    }
 }
 
 impl<N: Node, E: Executor> Scheduler<N, E> {
@@ -360,6 +370,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         })
     }
 
+    /// Runs one call through its stages ([`prepare`], its turn and the run permits, [`run`]).
     async fn execute(
         &self,
         call: &Call,
@@ -367,152 +378,14 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         permit: &mut Option<OwnedSemaphorePermit>,
         intake: &CancellationToken,
     ) -> Result<Option<Ran>, Reject> {
-        let mut rej = Reject {
-            why: String::new(),
-            host: false,
-            code_hash: String::new(),
-            runtime: String::new(),
-            profile: "default".into(),
-            request_checked: false,
-        };
-        let reject = |mut r: Reject, why: String| {
-            r.why = why;
-            Err(r)
-        };
-        // The details (host paths, engine messages) go to the log only: the answer is public.
-        let host_fault = |mut r: Reject, detail: &str| {
-            tracing::error!(error = %detail, "sandbox host fault; answering host_error");
-            metrics::counter!("ain_sre_host_faults_total").increment(1);
-            r.why = "the worker's sandbox failed on its host while running the call (not the function's fault; the details are in the worker's log)".into();
-            r.host = true;
-            Err(r)
-        };
-        let app = match AppPaths::new(&call.app) {
-            Ok(a) => a,
-            Err(e) => return reject(rej, e.to_string()),
-        };
-        // Calls found in blocks or the journal may have been answered by someone else meanwhile.
-        if call.origin != Origin::Event {
-            let path = app.response(&call.function, &call.call_id);
-            if matches!(self.retry_read(&path).await, Some(v) if !v.is_null()) {
-                self.registry
-                    .finish(&call.key, CallState::AnsweredElsewhere);
-                return Ok(None);
-            }
-        }
-        let request = match Request::from_value(&call.request) {
-            Ok(r) => r,
-            Err(e) => return reject(rej, e.to_string()),
-        };
-        // The receipt's input_hash covers what the caller sent, rejected or not, so `call`
-        // can verify a rejection too.
-        let too_long = request.input.len() > self.config.max_input_bytes;
-        let len = request.input.len();
-        *input_out = Arc::from(request.input);
-        // What the sandbox reads: the inline bytes, or the `input_ref`'s blob (an open file
-        // for a large one; the answer keeps only the inline bytes, the receipt hashes the ref).
-        let mut call_input = crate::sandbox::Input::from(input_out.clone());
-        refs_out.input = request.input_ref;
-        if too_long {
-            return reject(
-                rej,
-                format!(
-                    "input of {len} bytes exceeds the worker's limit of {} bytes",
-                    self.config.max_input_bytes
-                ),
-            );
-        }
-        let spec = loop {
-            match self.library.spec(&app, &call.function).await {
-                Ok(Some(s)) => break s,
-                Ok(None) => {
-                    return reject(
-                        rej,
-                        format!("unknown function `{}` in app `{}`", call.function, call.app),
-                    );
-                }
-                Err(CodeError::Node(e)) => {
-                    tracing::warn!(error = %e, "cannot read the function spec; retrying");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Err(e) => return reject(rej, e.to_string()),
-            }
-        };
-        rej.code_hash = spec.code_hash.clone();
-        rej.runtime = spec.runtime.clone();
-        rej.profile = spec.profile().to_owned();
-        if spec.finality() == Finality::Finalized && call.origin == Origin::Event {
-            // A request that failed or was dropped never reaches a final block.
-            if !self.request_stands(call).await {
-                return Ok(None);
-            }
-            rej.request_checked = true;
-            tracing::debug!("waiting for the request's block to be final");
-            self.gate.wait(call.request_tx).await;
-        }
-        let runtime = match self.runtimes.resolve(&spec.runtime) {
-            Ok(r) => r,
-            Err(e) => return reject(rej, e.to_string()),
-        };
-        if let Some(accepted) = &self.config.accepted_runtimes
-            && !accepted.contains(&runtime.name)
-        {
-            // The operator's choice, not the code's fault: another worker may accept it.
-            let why = format!(
-                "runtime `{}` is not accepted by this worker's operator",
-                runtime.name
-            );
-            return self.unservable(call, &app, &spec, why, rej).await;
-        }
-        let profile = match self.profiles.get(spec.profile()) {
-            Ok(p) => p,
-            // Profiles are the operator's choice: another worker may accept this one.
-            Err(e) => return self.unservable(call, &app, &spec, e.to_string(), rej).await,
-        };
-        if let Some(r) = refs_out.input.clone() {
-            // Before the code is fetched or a slot taken: a bad reference costs nothing else.
-            match self.config.blobs.fetch(&r, profile.max_input_bytes).await {
-                Ok(input) => call_input = input,
-                Err(e) => return reject(rej, e.to_string()),
-            }
-        }
-        let mut limits = profile.limits.clone();
-        if let Some(t) = spec.timeout_ms {
-            limits.wall_time = limits.wall_time.min(Duration::from_millis(t.max(1)));
-        }
-        if let Some(m) = spec.memory_mb {
-            limits.memory_bytes = limits.memory_bytes.min(m.max(1) << 20);
-        }
-        let egress = match egress::for_call(call, &spec, &profile, &self.config.egress) {
-            Ok(e) => e,
-            Err(egress::Refused::Unservable(why)) => {
-                return self.unservable(call, &app, &spec, why, rej).await;
-            }
-            Err(egress::Refused::Invalid(why)) => return reject(rej, why),
-        };
-        if let Some(e) = &egress {
-            limits.network = NetworkPolicy::Proxy(crate::egress::EgressHandle(e.clone()));
-        }
-        let secret_env = match self.secrets(call, &app, &spec).await {
-            Ok(env) => env,
-            Err(why) => return self.unservable(call, &app, &spec, why, rej).await,
-        };
-        let ready = loop {
-            match self.library.ready(&app, &runtime, &spec).await {
-                Ok(r) => break r,
-                Err(CodeError::Node(e)) => {
-                    tracing::warn!(error = %e, "cannot fetch the function code; retrying");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Err(CodeError::Unservable(why)) => {
-                    return self.unservable(call, &app, &spec, why, rej).await;
-                }
-                Err(CodeError::Host(detail)) => return host_fault(rej, &detail),
-                Err(e) => return reject(rej, e.to_string()),
-            }
+        let Some(mut p) = self
+            .prepare(call, (&mut *input_out, &mut *refs_out))
+            .await?
+        else {
+            return Ok(None);
         };
         match self
-            .await_turn(call, &app, &spec, limits.wall_time, permit, intake)
+            .await_turn(call, &p.app, &p.spec, p.limits.wall_time, permit, intake)
             .await
         {
             Turn::Run => {}
@@ -525,18 +398,18 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         }
         // Asked only now, by the worker whose turn it is: a fleet asks once per call, not
         // once per worker (ranked-after workers mostly find the call answered).
-        if !rej.request_checked {
+        if !p.rej.request_checked {
             if !self.request_stands(call).await {
                 return Ok(None);
             }
-            rej.request_checked = true;
+            p.rej.request_checked = true;
         }
         let fn_sem = self.fn_semaphore(&call.app, &call.function);
         let Ok(_g) = self.global.acquire().await else {
-            return reject(rej, "worker is stopping".into());
+            return p.rej.reject("worker is stopping".into());
         };
         let Ok(_f) = fn_sem.acquire().await else {
-            return reject(rej, "worker is stopping".into());
+            return p.rej.reject("worker is stopping".into());
         };
         metrics::histogram!("ain_sre_stage_seconds", "stage" => "queue")
             .record(call.seen_at.elapsed().as_secs_f64());
@@ -548,348 +421,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         {
             tracing::error!(error = %e, "journal write failed");
         }
-        let invocation = Invocation {
-            input: call_input,
-            env: vec![
-                ("SRE_FUNCTION".into(), call.function.clone()),
-                ("SRE_CALL_ID".into(), call.call_id.clone()),
-                ("SRE_CALLER".into(), call.caller.to_string()),
-            ]
-            .into_iter()
-            .chain(secret_env)
-            .collect(),
-            limits: limits.clone(),
-        };
-        let backstop = limits.wall_time + self.config.host_backstop;
-        let exec = self.library.executor();
-        let started_at = now_ms();
-        let queued_us = call.seen_at.elapsed().as_micros() as u64;
-        let t = Instant::now();
-        let mut attempts = 0;
-        let outcome = loop {
-            let run = async {
-                exec.sandbox(ready.tier)?
-                    .run(&ready.prepared, invocation.clone())
-                    .await
-            };
-            match tokio::time::timeout(backstop, run).await {
-                Ok(Ok(o)) => break o,
-                Ok(Err(SandboxError::Host { why, .. })) if attempts < 2 => {
-                    attempts += 1;
-                    tracing::warn!(%why, attempt = attempts, "sandbox host fault; retrying");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Ok(Err(e @ (SandboxError::Unavailable { .. } | SandboxError::NoTier { .. }))) => {
-                    return self.unservable(call, &app, &spec, e.to_string(), rej).await;
-                }
-                Ok(Err(e @ SandboxError::Host { .. })) => return host_fault(rej, &e.to_string()),
-                Ok(Err(SandboxError::Rejected(why))) => return reject(rej, why),
-                Err(_) => {
-                    break Outcome::Failed {
-                        failure: Failure::Timeout,
-                        stdout: Vec::new(),
-                        stderr_tail: Vec::new(),
-                        usage: Usage {
-                            wall_us: t.elapsed().as_micros() as u64,
-                            ..Usage::default()
-                        },
-                    };
-                }
-            }
-        };
-        metrics::histogram!("ain_sre_stage_seconds", "stage" => "sandbox")
-            .record(t.elapsed().as_secs_f64());
-        let outcome = if spec.public_stderr == Some(true) {
-            outcome
-        } else {
-            outcome.without_success_stderr()
-        };
-        self.health.executions.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(status = outcome.status(), tier = %ready.tier, "call ran");
-        let timeout_limit = match &outcome {
-            Outcome::Failed {
-                failure: Failure::Timeout,
-                usage,
-                ..
-            } => Some(limit_hit(usage, &limits)),
-            _ => None,
-        };
-        refs_out.output = match &outcome {
-            Outcome::Completed { stdout, .. } | Outcome::Failed { stdout, .. } => {
-                self.config.blobs.store_output(self.worker, stdout).await
-            }
-        };
-        Ok(Some(Ran {
-            result: CallResult::Ran(outcome),
-            code_hash: spec.code_hash.clone(),
-            runtime: runtime.name.clone(),
-            sandbox: ready.tier.as_str().to_owned(),
-            profile: profile.name.clone(),
-            started_at,
-            queued_us,
-            timeout_limit,
-            egress: egress.map(|e| e.summary()),
-        }))
-    }
-
-    /// A call this worker cannot serve (`why`): left to a worker whose registry entry offers it,
-    /// or answered `rejected` when none does and this worker is the one designated to say so.
-    async fn unservable(
-        &self,
-        call: &Call,
-        app: &AppPaths,
-        spec: &crate::onchain::FunctionSpec,
-        why: String,
-        mut rej: Reject,
-    ) -> Result<Option<Ran>, Reject> {
-        let Some(workers) = self.worker_registry(app).await else {
-            tracing::warn!(reason = %why, "cannot serve the call here and cannot read the worker registry; leaving it");
-            self.leave(call, "registry_unreadable");
-            return Ok(None);
-        };
-        let needs_egress = spec.egress.is_some();
-        match capable::decide(
-            &self.worker,
-            &workers,
-            &spec.runtime,
-            spec.profile(),
-            needs_egress,
-        ) {
-            Unservable::Leave { to } => {
-                tracing::info!(reason = %why, to = %to, "this worker cannot serve the call; leaving it");
-                self.leave(call, "cannot_serve");
-                Ok(None)
-            }
-            Unservable::Reject(reason) => {
-                tracing::info!(reason = %why, "no registered worker serves the call; rejecting it");
-                rej.why = reason;
-                Err(rej)
-            }
-        }
-    }
-
-    /// Waits until it is this worker's turn to run `call` in the app's fleet
-    /// ([`assign`]): at once as rank 1; as rank k, from [`assign::start_after`] on, and only if no
-    /// response has appeared by then. The ranking is recomputed at each wake-up, so a worker that
-    /// stopped heartbeating or announced draining meanwhile no longer holds a turn. While it
-    /// waits, the call gives up its task slot (`permit`) for a deferred slot.
-    async fn await_turn(
-        &self,
-        call: &Call,
-        app: &AppPaths,
-        spec: &crate::onchain::FunctionSpec,
-        wall: Duration,
-        permit: &mut Option<OwnedSemaphorePermit>,
-        intake: &CancellationToken,
-    ) -> Turn {
-        let failover = spec
-            .failover_ms
-            .map_or(assign::DEFAULT_FAILOVER, Duration::from_millis);
-        let mut deferred: Option<OwnedSemaphorePermit> = None;
-        let outcome = |o: &'static str| {
-            metrics::counter!("ain_sre_rank_outcomes_total", "outcome" => o).increment(1);
-        };
-        loop {
-            let rank = match self.fleet(app).await {
-                Some((read_at, w)) => {
-                    let c = assign::candidates(
-                        &w,
-                        &spec.runtime,
-                        spec.profile(),
-                        read_at,
-                        // A function with an allow-list: only workers offering egress.
-                        |entry| spec.egress.is_none() || entry["egress"] == true,
-                    );
-                    assign::rank_of(&self.worker, &call.key, &c)
-                }
-                // Without the fleet's state, run: the write-once rule keeps the answer single.
-                None => 1,
-            };
-            let start = assign::start_after(rank, failover, wall, self.config.failover_slack);
-            let waited = call.seen_at.elapsed();
-            if waited >= start {
-                if deferred.is_some() || rank > 1 {
-                    let path = app.response(&call.function, &call.call_id);
-                    if matches!(self.retry_read(&path).await, Some(v) if !v.is_null()) {
-                        outcome("skipped");
-                        self.health.rank_skipped.fetch_add(1, Ordering::Relaxed);
-                        return Turn::Answered;
-                    }
-                }
-                if permit.is_none() {
-                    let Ok(p) = self.admission.clone().acquire_owned().await else {
-                        return Turn::Stopping;
-                    };
-                    *permit = Some(p);
-                }
-                if deferred.is_none() && rank == 1 {
-                    outcome("rank1");
-                    self.health.rank_first.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    tracing::info!(
-                        rank,
-                        waited_ms = waited.as_millis() as u64,
-                        "no response from the workers ranked before this one; taking the call over"
-                    );
-                    outcome("failover");
-                    self.health.rank_failover.fetch_add(1, Ordering::Relaxed);
-                }
-                return Turn::Run;
-            }
-            if deferred.is_none() {
-                tracing::debug!(
-                    rank,
-                    start_ms = start.as_millis() as u64,
-                    "ranked after other workers; waiting for this rank's turn"
-                );
-                let slot = tokio::select! {
-                    s = self.deferred.clone().acquire_owned() => s,
-                    _ = intake.cancelled() => return Turn::Stopping,
-                };
-                let Ok(slot) = slot else {
-                    return Turn::Stopping;
-                };
-                deferred = Some(slot);
-                permit.take();
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(start.saturating_sub(call.seen_at.elapsed())) => {}
-                _ = intake.cancelled() => return Turn::Stopping,
-            }
-        }
-    }
-
-    async fn fleet(&self, app: &AppPaths) -> Option<(u64, Arc<AppWorkers>)> {
-        let lock = || self.fleets.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((at, read_at, v)) = lock().get(app.app())
-            && at.elapsed() < self.config.spec_ttl
-        {
-            return Some((*read_at, v.clone()));
-        }
-        let read_at = now_ms();
-        let w = match AppWorkers::fetch(&*self.node, app.app()).await {
-            Ok(w) => Arc::new(w),
-            Err(e) => {
-                tracing::debug!(error = %e, "cannot read the app's workers; running the call");
-                return None;
-            }
-        };
-        let mut m = lock();
-        if m.len() > 1_000 {
-            m.clear();
-        }
-        m.insert(app.app().to_owned(), (Instant::now(), read_at, w.clone()));
-        Some((read_at, w))
-    }
-
-    async fn worker_registry(&self, app: &AppPaths) -> Option<serde_json::Value> {
-        let lock = || self.registries.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((at, v)) = lock().get(app.app())
-            && at.elapsed() < self.config.spec_ttl
-        {
-            return Some(v.clone());
-        }
-        let v = self.retry_read(&app.workers()).await?;
-        let mut m = lock();
-        if m.len() > 1_000 {
-            m.clear();
-        }
-        m.insert(app.app().to_owned(), (Instant::now(), v.clone()));
-        Some(v)
-    }
-
-    fn leave(&self, call: &Call, reason: &'static str) {
-        metrics::counter!("ain_sre_calls_left_total", "reason" => reason).increment(1);
-        self.registry.finish(&call.key, CallState::LeftToOthers);
-    }
-
-    /// The secrets of `spec`'s function opened for this worker ([`egress::secret_env`]).
-    async fn secrets(
-        &self,
-        call: &Call,
-        app: &AppPaths,
-        spec: &crate::onchain::FunctionSpec,
-    ) -> Result<Vec<(String, String)>, String> {
-        if spec.secrets.as_deref().unwrap_or("").trim().is_empty() {
-            return Ok(Vec::new());
-        }
-        let path = crate::secrets::store::holder_path(app, &call.function, &self.worker);
-        let stored = self
-            .retry_read(&path)
-            .await
-            .ok_or("cannot read the function's secrets from the node")?;
-        egress::secret_env(spec, &stored, self.config.worker_key.as_ref())
-    }
-
-    async fn retry_read(&self, path: &str) -> Option<serde_json::Value> {
-        for i in 0..5u32 {
-            match get_value(&*self.node, path).await {
-                Ok(v) => return Some(v),
-                Err(e) => {
-                    tracing::debug!(error = %e, "read failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(100 << i)).await;
-                }
-            }
-        }
-        None
-    }
-
-    /// Whether `call`'s request tx stands. An event is a hint: a real node fires it while
-    /// executing the tx, and the tx may still fail (a later op of its SET, the state budget).
-    /// Run and answer only what stands; calls from blocks come from successful txs only. A
-    /// failed request is finished here (`RequestFailed`); one the node does not report in time
-    /// is left to its block.
-    async fn request_stands(&self, call: &Call) -> bool {
-        if call.origin == Origin::Block {
-            return true;
-        }
-        match self.request_outcome(&call.request_tx).await {
-            RequestOutcome::Succeeded => true,
-            RequestOutcome::Failed(state) => {
-                metrics::counter!("ain_sre_requests_failed_total").increment(1);
-                self.health.requests_failed.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(
-                    ?state,
-                    "request tx failed on the node; call dropped without running it"
-                );
-                self.registry.finish(&call.key, CallState::RequestFailed);
-                false
-            }
-            RequestOutcome::Unknown => {
-                tracing::info!(
-                    "the node does not report the request tx's outcome yet; leaving the call to its block"
-                );
-                false
-            }
-        }
-    }
-
-    /// Asks the node how the request tx ended, retrying while it does not know yet, for up to
-    /// `request_known_within`. Success: `EXECUTED`, `IN_BLOCK`, `FINALIZED`. Failure: `PENDING`
-    /// (executed with an error, waiting for its block), `REVERTED`, `FAILED`, `TIMED_OUT`.
-    async fn request_outcome(&self, hash: &Hash) -> RequestOutcome {
-        let deadline = Instant::now() + self.config.request_known_within;
-        let mut delay = Duration::from_millis(5);
-        loop {
-            match self.node.tx_state(hash).await {
-                Ok(Some(TxState::Executed | TxState::InBlock | TxState::Finalized)) => {
-                    return RequestOutcome::Succeeded;
-                }
-                Ok(Some(
-                    s
-                    @ (TxState::Pending | TxState::Reverted | TxState::Failed | TxState::TimedOut),
-                )) => return RequestOutcome::Failed(s),
-                Ok(None | Some(TxState::Unknown(_))) => {}
-                Err(e) => {
-                    tracing::debug!(error = %e, "cannot read the request tx's state; retrying")
-                }
-            }
-            if Instant::now() + delay > deadline {
-                return RequestOutcome::Unknown;
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_millis(200));
-        }
+        self.run_sandbox(call, p, refs_out).await
     }
 
     fn fn_semaphore(&self, app: &str, function: &str) -> Arc<Semaphore> {
@@ -897,21 +429,6 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         m.entry(format!("{app}/{function}"))
             .or_insert_with(|| Arc::new(Semaphore::new(self.config.per_function.max(1))))
             .clone()
-    }
-}
-
-/// Which limit a timed-out call ran into, for its error: the wall-time limit when it ran about
-/// that long, else the CPU-time one (the process tier's RLIMIT_CPU, the WASM tier's fuel), which
-/// only a call that kept the CPU busy reaches first.
-fn limit_hit(usage: &crate::sandbox::Usage, limits: &crate::sandbox::Limits) -> String {
-    let wall = limits.wall_time.as_millis() as u64;
-    if usage.wall_us / 1000 >= wall.saturating_mul(9) / 10 {
-        format!("the wall-time limit of {wall} ms")
-    } else {
-        format!(
-            "the CPU-time limit of {} ms",
-            limits.cpu_time.as_millis() as u64
-        )
     }
 }
 

@@ -46,7 +46,6 @@
 use crate::sync::LockExt;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use bollard::query_parameters::RemoveContainerOptionsBuilder;
@@ -55,9 +54,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::runtimes::{Runtime, RuntimeCatalog};
 use crate::doctor::Check;
-use crate::{
-    FunctionCode, Invocation, Limits, NetworkPolicy, Outcome, Sandbox, SandboxError, Tier,
-};
+use crate::{FunctionCode, Invocation, Limits, Outcome, Sandbox, SandboxError, Tier};
 
 mod call;
 pub mod doctor;
@@ -75,8 +72,15 @@ pub use engine::Engine;
 pub use guest::GuestIds;
 pub use policy::ImagePolicy;
 
-use call::Warm;
-use spec::{Launch, Shape};
+use spec::Shape;
+
+mod park;
+mod run;
+mod status;
+
+use park::{ParkKey, Parked};
+use status::valid_image_ref;
+pub use status::{ImageStatus, image_status};
 
 /// Settings of the container tier (per-call limits are in [`Limits`]).
 #[derive(Debug, Clone)]
@@ -144,19 +148,6 @@ struct Inner {
     parked: std::sync::Mutex<HashMap<ParkKey, Vec<Parked>>>,
     /// Stops the idle sweep of `parked`.
     stop: CancellationToken,
-}
-
-/// A kept container is only ever handed to a call of the same function (code hash) with the
-/// same runtime command, image and limit shape.
-type ParkKey = (pool::Key, [u8; 32]);
-
-struct Parked {
-    warm: Warm,
-    /// Calls it has served.
-    served: u32,
-    /// When its last call ended, and how long it may wait for the next.
-    since: Instant,
-    idle: Duration,
 }
 
 /// A function checked against the engine: which image runs it and how.
@@ -386,120 +377,12 @@ impl ContainerSandbox {
             shape: Shape::of(limits)?,
         })
     }
-
-    /// Containers kept for same-function reuse right now.
-    pub fn reuse_parked(&self) -> usize {
-        self.inner
-            .parked
-            .lock_or_recover()
-            .values()
-            .map(Vec::len)
-            .sum()
-    }
-
-    /// Removes (from the map) every kept container `expired` says so of.
-    fn take_parked(&self, expired: impl Fn(&Parked) -> bool) -> Vec<Warm> {
-        let mut out = Vec::new();
-        let mut parked = self.inner.parked.lock_or_recover();
-        for list in parked.values_mut() {
-            let (gone, keep): (Vec<Parked>, Vec<Parked>) = list.drain(..).partition(&expired);
-            *list = keep;
-            out.extend(gone.into_iter().map(|p| p.warm));
-        }
-        parked.retain(|_, l| !l.is_empty());
-        out
-    }
-
-    /// Removes kept containers whose idle time ran out, until shutdown. Holds only a weak
-    /// reference, so a dropped tier is not kept alive by it.
-    async fn sweep_idle(self) {
-        let weak = Arc::downgrade(&self.inner);
-        let stop = self.inner.stop.clone();
-        drop(self);
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-            }
-            let Some(inner) = weak.upgrade() else { return };
-            let sb = ContainerSandbox { inner };
-            for w in sb.take_parked(|p| p.since.elapsed() >= p.idle) {
-                tracing::debug!(container = %w.id, "kept container idle too long");
-                sb.reap(w.id, w.lease);
-            }
-        }
-    }
-
-    /// A kept container of this function, if one waits and may serve another call.
-    fn unpark(&self, key: &ParkKey) -> Option<Parked> {
-        let mut parked = self.inner.parked.lock_or_recover();
-        let list = parked.get_mut(key)?;
-        let p = list.pop()?;
-        if list.is_empty() {
-            parked.remove(key);
-        }
-        if p.since.elapsed() >= p.idle {
-            self.reap(p.warm.id, p.warm.lease);
-            return None;
-        }
-        Some(p)
-    }
-
-    /// Removes `id` after the call, off the caller's path (tracked: shutdown waits for it), and
-    /// only then gives its guest uid back.
-    fn reap(&self, id: String, lease: guest::Lease) {
-        let docker = self.inner.engine.docker.clone();
-        self.inner.reaper.spawn(async move {
-            remove(&docker, &id).await;
-            drop(lease);
-        });
-    }
-}
-
-/// Whether an image is usable by this build.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ImageStatus {
-    /// Present (and, if built offline, with this build's stem cell).
-    Ready,
-    /// Not on the engine.
-    Missing,
-    /// Built offline with another stem cell (the digest it carries).
-    StaleStem(String),
-}
-
-/// Looks `image` up on the engine.
-pub async fn image_status(docker: &Docker, image: &str) -> Result<ImageStatus, SandboxError> {
-    match docker.inspect_image(image).await {
-        Ok(i) => {
-            let label = i
-                .config
-                .and_then(|c| c.labels)
-                .and_then(|mut l| l.remove(image::LABEL_STEM));
-            Ok(match label {
-                Some(d) if d != image::stem_digest() => ImageStatus::StaleStem(d),
-                _ => ImageStatus::Ready,
-            })
-        }
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(ImageStatus::Missing),
-        Err(e) => Err(call::host_fault("inspecting an image", e)),
-    }
 }
 
 /// The stem cell's arguments: where the code goes, then the runtime's command.
 fn stem_argv(rt: &Runtime) -> Vec<String> {
     let src = format!("/sre/{}", rt.source_file);
     std::iter::once(src.clone()).chain(rt.argv(&src)).collect()
-}
-
-/// A plausible image reference: `[registry/]name[:tag][@digest]`, no spaces or control bytes.
-fn valid_image_ref(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 255
-        && !s.starts_with('-')
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-/:@".contains(&b))
 }
 
 impl Sandbox for ContainerSandbox {
@@ -602,167 +485,5 @@ impl Sandbox for ContainerSandbox {
         // Refill once the outcome is out: creating a stem cell never competes with a call.
         self.inner.pool.kick();
         out
-    }
-}
-
-impl ContainerSandbox {
-    async fn call(
-        &self,
-        prepared: &Arc<PreparedContainer>,
-        call: Invocation,
-    ) -> Result<Outcome, SandboxError> {
-        let started = Instant::now();
-        let shape = Shape::of(&call.limits)?;
-        let docker = &self.inner.engine.docker;
-        let reuse = call.limits.reuse;
-        let mut proxy = None;
-        // The container's stdin is one framed buffer, so a file input is read into memory here
-        // (the guest's own copy lives in the container, not in the worker).
-        let input = call
-            .input
-            .to_bytes()
-            .await
-            .map_err(|e| SandboxError::Host {
-                tier: Tier::Container,
-                why: format!("reading the call's input: {e}"),
-            })?;
-        let (warm, stdin, nonce, park) = match &prepared.kind {
-            Kind::Stem {
-                image,
-                argv,
-                code,
-                hash,
-            } => {
-                let key = pool::Key {
-                    runtime: prepared.runtime.name.clone(),
-                    image: image.clone(),
-                    argv: argv.clone(),
-                    shape,
-                };
-                let park_key = (key.clone(), *hash);
-                let kept = reuse.and_then(|_| self.unpark(&park_key));
-                let (warm, served) = match kept {
-                    Some(p) => {
-                        tracing::debug!(container = %p.warm.id, served = p.served, "kept container of the same function");
-                        (p.warm, p.served)
-                    }
-                    None => match self.inner.pool.take(&key) {
-                        Some(w) => {
-                            tracing::debug!(container = %w.id, "stem cell from the pool");
-                            (w, 0)
-                        }
-                        None => {
-                            let lease = self.inner.guests.lease()?;
-                            let body = spec::create_body(
-                                &Launch::Stem {
-                                    image: image.clone(),
-                                    argv: argv.clone(),
-                                },
-                                shape,
-                                &key.runtime,
-                                &self.inner.who,
-                                lease.uid(),
-                                self.inner.cfg.max_code_bytes,
-                                self.inner.cfg.oci_runtime.as_deref(),
-                            );
-                            (call::launch(docker, body, lease).await?, 0)
-                        }
-                    },
-                };
-                let nonce = hex::encode(rand::random::<[u8; 16]>());
-                let mut env: Vec<(&str, &str)> = call.guest_env().collect();
-                // Egress: the proxy in the container's own network namespace, serving until
-                // `proxy` drops at the end of this call.
-                if let NetworkPolicy::Proxy(e) = &call.limits.network {
-                    match egress::open(docker, &warm.id, e).await {
-                        Ok(p) => proxy = Some(p),
-                        Err(err) => {
-                            self.reap(warm.id, warm.lease);
-                            return Err(err);
-                        }
-                    }
-                }
-                if let Some((_, vars)) = &proxy {
-                    env.extend(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-                }
-                // Ask the stem cell to stay only if this container may serve another call.
-                let park = reuse
-                    .filter(|r| served + 1 < r.max_calls)
-                    .map(|r| (park_key, served + 1, r.idle));
-                let stdin = call::frame(&nonce, &env, code, &input, park.is_some());
-                (warm, stdin, Some(nonce), park)
-            }
-            Kind::Image { id, volumes, .. } => {
-                if let NetworkPolicy::Proxy(_) = call.limits.network {
-                    return Err(SandboxError::Rejected(
-                        "egress is served to the shipped runtimes' stem cells; a bring-your-own image cannot have it yet".into(),
-                    ));
-                }
-                let env = call.guest_env().map(|(k, v)| format!("{k}={v}")).collect();
-                let lease = self.inner.guests.lease()?;
-                let body = spec::create_body(
-                    &Launch::Image {
-                        image: id.clone(),
-                        env,
-                        volumes: volumes.clone(),
-                    },
-                    shape,
-                    "image",
-                    &self.inner.who,
-                    lease.uid(),
-                    self.inner.cfg.max_code_bytes,
-                    self.inner.cfg.oci_runtime.as_deref(),
-                );
-                let warm = call::launch(docker, body, lease).await?;
-                (warm, input.to_vec(), None, None)
-            }
-        };
-        let Warm { id, attach, lease } = warm;
-        tracing::debug!(container = %id, guest = lease.uid(), ms = started.elapsed().as_millis() as u64, "frame sent");
-        let out = call::drive(
-            docker,
-            &id,
-            attach,
-            stdin,
-            &call.limits,
-            nonce.as_deref(),
-            park.is_some(),
-            started,
-        )
-        .await;
-        tracing::debug!(container = %id, ms = started.elapsed().as_millis() as u64, "call done");
-        match out {
-            Ok((outcome, Some(attach))) => {
-                let warm = Warm { id, attach, lease };
-                if let Some((key, served, idle)) = park
-                    && !self.inner.stop.is_cancelled()
-                {
-                    self.inner
-                        .parked
-                        .lock_or_recover()
-                        .entry(key)
-                        .or_default()
-                        .push(Parked {
-                            warm,
-                            served,
-                            since: Instant::now(),
-                            idle,
-                        });
-                } else {
-                    self.reap(warm.id, warm.lease);
-                }
-                Ok(outcome)
-            }
-            Ok((outcome, None)) => {
-                // The container has exited or been killed: nothing of the call runs any more.
-                // Removing it (tens of ms in the engine) happens off the caller's path.
-                self.reap(id, lease);
-                Ok(outcome)
-            }
-            Err(e) => {
-                self.reap(id, lease);
-                Err(e)
-            }
-        }
     }
 }
