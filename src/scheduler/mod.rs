@@ -150,6 +150,8 @@ pub struct Scheduler<N: Node, E: Executor> {
     admission: Arc<Semaphore>,
     /// Slots of calls waiting for their turn as a later rank (`max_deferred`).
     deferred: Arc<Semaphore>,
+    /// Batched reads of request values ([`request::RequestReads`]).
+    request_reads: request::RequestReads,
 }
 
 /// Everything the scheduler needs besides its config.
@@ -254,6 +256,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
             fleets: Mutex::new(HashMap::new()),
             admission: Arc::new(Semaphore::new(config.max_tasks.max(1))),
             deferred: Arc::new(Semaphore::new(config.max_deferred.max(1))),
+            request_reads: Default::default(),
             config,
         }
     }

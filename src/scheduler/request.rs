@@ -1,14 +1,66 @@
 //! What the node says about a call: whether its request tx stands (an event is only a hint),
 //! and reads retried over a node's brief failures.
+//!
+//! Whether a request stands is first read from the node's state: the request value at its path.
+//! A node executes a tx to the end before it answers another JSON-RPC call, so once its event
+//! has arrived the value there is the request's if and only if the tx's writes stand (a failed
+//! tx is rolled back, and the request rule is write-once). Those reads are batched: one `ain_get`
+//! with every path asked about meanwhile (up to the node's 50 operations), so under load a burst
+//! of calls costs one exchange, where asking `ain_getTransactionByHash` cost one exchange per
+//! call and a whole tx record in each answer. Only when the value is not there (a failed tx, or
+//! one already pruned by the app's retention) does the worker ask for the tx's state, as before.
 
+use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::call::{Call, Origin};
 use crate::journal::CallState;
 use crate::ledger::crypto::Hash;
-use crate::ledger::rpc::TxState;
+use crate::ledger::rpc::{MAX_GET_OPS, TxState};
 use crate::node::{Node, get_value};
+use crate::onchain::AppPaths;
+
+/// One read waiting for its batch: the path, and where its value (`None`: the read failed) goes.
+type Read = (String, oneshot::Sender<Option<Value>>);
+
+/// The batcher of request reads: started on first use, ends with the scheduler (its sender).
+#[derive(Default)]
+pub(super) struct RequestReads(OnceLock<mpsc::UnboundedSender<Read>>);
+
+/// Serves reads in batches: takes one, adds every read already waiting (up to the node's limit
+/// per `ain_get`), reads them in one exchange, answers each. Under load the next batch gathers
+/// while this one is in flight; alone, a read goes out at once.
+async fn serve_reads<N: Node>(node: std::sync::Arc<N>, mut rx: mpsc::UnboundedReceiver<Read>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_GET_OPS {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let paths: Vec<String> = batch.iter().map(|(p, _)| p.clone()).collect();
+        match node.get_values(&paths).await {
+            Ok(values) if values.len() == batch.len() => {
+                for ((_, tx), v) in batch.into_iter().zip(values) {
+                    let _ = tx.send(Some(v));
+                }
+            }
+            other => {
+                if let Err(e) = other {
+                    tracing::debug!(error = %e, "batched request read failed");
+                }
+                for (_, tx) in batch {
+                    let _ = tx.send(None);
+                }
+            }
+        }
+    }
+}
 
 use super::Scheduler;
 use super::exec::Executor;
@@ -46,6 +98,9 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         if call.origin == Origin::Block {
             return true;
         }
+        if self.request_value_stands(call).await {
+            return true;
+        }
         match self.request_outcome(&call.request_tx).await {
             RequestOutcome::Succeeded => true,
             RequestOutcome::Failed(state) => {
@@ -65,6 +120,25 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
                 false
             }
         }
+    }
+
+    /// Whether the node's latest state holds `call`'s request value at its path (read in a
+    /// batch with other calls'; see the module docs). `false` sends the caller to the tx's state.
+    async fn request_value_stands(&self, call: &Call) -> bool {
+        let Ok(app) = AppPaths::new(&call.app) else {
+            return false;
+        };
+        let path = app.request(&call.function, &call.call_id);
+        let tx = self.request_reads.0.get_or_init(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(serve_reads(self.node.clone(), rx));
+            tx
+        });
+        let (done, value) = oneshot::channel();
+        if tx.send((path, done)).is_err() {
+            return false;
+        }
+        matches!(value.await, Ok(Some(v)) if v == call.request)
     }
 
     /// Asks the node how the request tx ended, retrying while it does not know yet, for up to

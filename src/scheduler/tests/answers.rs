@@ -163,3 +163,38 @@ async fn a_ranked_after_worker_asks_about_the_request_only_at_its_turn() {
         "asked only about the call it ran"
     );
 }
+
+/// The request value standing at its path in the node's state is enough: the call runs without
+/// the tx's state being asked (a tx the node does not even report). A different value there (the
+/// request tx failed, and the path holds someone else's write) sends the worker to the tx's
+/// state, which says failed: nothing runs.
+#[tokio::test]
+async fn a_request_value_standing_at_its_path_needs_no_tx_state_ask() {
+    let mut s = setup(SchedulerConfig {
+        request_known_within: Duration::from_millis(100),
+        ..SchedulerConfig::default()
+    });
+    let mut c = call("echo", "stands", json!({"input": "hi"}));
+    c.request_tx = Hash([30; 32]);
+    s.node
+        .set("/apps/app/sre/calls/echo/stands/request", c.request.clone());
+    let a = one(&mut s, c).await;
+    assert!(matches!(a.result, CallResult::Ran(_)), "{:?}", a.result);
+    assert_eq!(s.node.tx_state_asks(), 0, "the state read settled it");
+
+    let mut c = call("echo", "other", json!({"input": "mine"}));
+    c.request_tx = Hash([31; 32]);
+    s.node.set_tx_state(c.request_tx, TxState::Failed);
+    s.node.set(
+        "/apps/app/sre/calls/echo/other/request",
+        json!({"input": "not mine"}),
+    );
+    s.registry.admit(&c.key, &c.request_tx).unwrap();
+    s.calls.send(c.clone()).await.unwrap();
+    let answer = tokio::time::timeout(Duration::from_millis(300), s.answers.recv()).await;
+    assert!(answer.is_err(), "no answer: {answer:?}");
+    assert_eq!(s.node.tx_state_asks(), 1);
+    let rec = s.registry.journal().get(&c.key).unwrap().unwrap();
+    assert_eq!(rec.state, CallState::RequestFailed);
+    assert_eq!(s.fake.calls().len(), 1, "only the standing request ran");
+}
