@@ -98,9 +98,9 @@ fn examples_with(
 }
 
 /// The component of `src`, from `cache/components` when built before by the same packager.
-fn build_cached(runtime: &str, src: &Path, cache: &Path, tool: &Path) -> Result<Built, String> {
-    let source = std::fs::read(src).map_err(|e| format!("reading it: {e}"))?;
-    // The packager's path and modification time: upgrading it rebuilds.
+/// Where the component of `source` built by the packager at `tool` is cached: keyed by the
+/// runtime, the source, and the packager's path and modification time (upgrading it rebuilds).
+fn cache_path(runtime: &str, source: &[u8], cache: &Path, tool: &Path) -> PathBuf {
     let stamp = std::fs::metadata(tool)
         .and_then(|m| m.modified())
         .ok()
@@ -109,9 +109,16 @@ fn build_cached(runtime: &str, src: &Path, cache: &Path, tool: &Path) -> Result<
         .unwrap_or_default();
     let mut h = sha2::Sha256::new();
     h.update(format!("{runtime}\n{}\n{stamp}\n", tool.display()));
-    h.update(&source);
+    h.update(source);
+    cache
+        .join("components")
+        .join(format!("{}.wasm", hex::encode(h.finalize())))
+}
+
+fn build_cached(runtime: &str, src: &Path, cache: &Path, tool: &Path) -> Result<Built, String> {
+    let source = std::fs::read(src).map_err(|e| format!("reading it: {e}"))?;
     let dir = cache.join("components");
-    let path = dir.join(format!("{}.wasm", hex::encode(h.finalize())));
+    let path = cache_path(runtime, &source, cache, tool);
     if let Ok(code) = std::fs::read(&path)
         && crate::sandbox::wasm::package::is_component(&code)
     {
@@ -170,8 +177,10 @@ mod tests {
         );
     }
 
-    /// A component built before by the same packager is taken from the cache (no packaging:
-    /// the "packager" here is not even executable).
+    /// A component built before by the same packager is taken from the cache, without
+    /// packaging (the "packager" here is not even executable); another source, or the packager
+    /// changed, is another entry. The packager is never run: whether one is installed here does
+    /// not matter.
     #[test]
     fn a_built_component_is_reused() {
         let dir = example_dir();
@@ -179,34 +188,28 @@ mod tests {
         let tool = dir.path().join("fake-packager");
         std::fs::write(&tool, "not a program").unwrap();
         let src = dir.path().join("python3-wasm/main.py");
-        // The first build fails (the packager cannot run) and caches nothing.
-        assert!(build_cached("python3-wasm", &src, cache.path(), &tool).is_err());
-        let entries = || std::fs::read_dir(cache.path().join("components")).map(|d| d.count());
-        assert!(entries().unwrap_or(0) == 0);
-        // Seed the cache where a build would have put it: a component header.
-        let mut h = sha2::Sha256::new();
-        let stamp = std::fs::metadata(&tool)
-            .unwrap()
-            .modified()
-            .unwrap()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        h.update(format!("python3-wasm\n{}\n{stamp}\n", tool.display()));
-        h.update(b"print(1)");
-        std::fs::create_dir_all(cache.path().join("components")).unwrap();
+        let source = std::fs::read(&src).unwrap();
+        let path = cache_path("python3-wasm", &source, cache.path(), &tool);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         let header = b"\0asm\x0d\x00\x01\x00".to_vec();
-        std::fs::write(
-            cache
-                .path()
-                .join(format!("components/{}.wasm", hex::encode(h.finalize()))),
-            &header,
-        )
-        .unwrap();
+        std::fs::write(&path, &header).unwrap();
         let b = build_cached("python3-wasm", &src, cache.path(), &tool).unwrap();
         assert_eq!((b.code, b.how.as_str()), (header, "cached"));
-        // Another source is not served from the cache.
-        std::fs::write(&src, "print(2)").unwrap();
-        assert!(build_cached("python3-wasm", &src, cache.path(), &tool).is_err());
+        assert_ne!(
+            cache_path("python3-wasm", b"print(2)", cache.path(), &tool),
+            path,
+            "another source is another entry"
+        );
+        assert_ne!(
+            cache_path("nodejs-wasm", &source, cache.path(), &tool),
+            path
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&tool, "an upgraded packager").unwrap();
+        assert_ne!(
+            cache_path("python3-wasm", &source, cache.path(), &tool),
+            path,
+            "an upgraded packager builds again"
+        );
     }
 }
