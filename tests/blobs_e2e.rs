@@ -6,8 +6,10 @@
 
 mod common;
 
+use common::proc::{Server, ain_sre, free_port};
+
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -16,37 +18,6 @@ use ain_sre::client::{ChainClient, new_call_id, wait_response};
 use ain_sre::ledger::crypto::PrivateKey;
 use ain_sre::ledger::tx::SimpleOp;
 use ain_sre::onchain::{AppPaths, Request};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let _ = self.0.wait();
-    }
-}
-
-fn ain_sre() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ain-sre"));
-    for k in [
-        "AIN_SRE_PRIVATE_KEY",
-        "AIN_SRE_NODE",
-        "AIN_SRE_LOG",
-        "RUST_LOG",
-    ] {
-        c.env_remove(k);
-    }
-    c
-}
 
 /// `ain-sre dev` on free ports, its data in `data`; returns it and its self-check table.
 fn dev(data: &std::path::Path, port: u16, blobs: u16) -> (Server, String) {

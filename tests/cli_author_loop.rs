@@ -5,6 +5,8 @@
 //! and every `new` template run by `invoke`.
 
 mod common;
+
+use common::proc::{Server, ain_sre, free_port};
 #[path = "cli_author_loop/dev_loop.rs"]
 mod dev_loop;
 #[path = "cli_author_loop/invoke.rs"]
@@ -12,43 +14,9 @@ mod invoke;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A spawned `ain-sre` server (`dev` or `devnet`), stopped with SIGTERM when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let _ = self.0.wait();
-    }
-}
-
-/// `ain-sre` with no key and no node in its environment, as a newcomer's shell has it.
-fn ain_sre() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ain-sre"));
-    for k in [
-        "AIN_SRE_PRIVATE_KEY",
-        "AIN_SRE_NODE",
-        "AIN_SRE_KEYSTORE_PASSWORD",
-        "AIN_SRE_LOG",
-        "RUST_LOG",
-    ] {
-        c.env_remove(k);
-    }
-    c
-}
 
 /// Starts a server with `args` and waits (at most 60 s) for `ready` on its stdout.
 fn spawn(args: &[&str], ready: &str) -> Server {

@@ -9,17 +9,11 @@
 
 mod common;
 
+use common::proc::free_port;
+
 use std::process::{Command, Output};
 
 use ain_sre::sandbox::wasm::package::Language;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `ain-sre dev --check-only` on free ports with `extra` arguments.
 fn dev_check(extra: &[&str], env: &[(&str, &str)]) -> Output {

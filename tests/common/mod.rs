@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 pub mod js;
+pub mod proc;
 
 /// True when missing prerequisites must fail tests instead of skipping them.
 pub fn strict() -> bool {

@@ -177,49 +177,28 @@ impl ser::Serializer for Size {
 /// The struct name serde_json gives a `RawValue` (its `raw_value` feature).
 const RAW_VALUE: &str = "$serde_json::private::RawValue";
 
-impl ser::SerializeSeq for Sum {
-    type Ok = usize;
-    type Error = Refused;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Refused> {
-        self.add(v)
-    }
-    fn end(self) -> Result<usize, Refused> {
-        Ok(self.total)
-    }
+/// The element-only compounds: each element's size adds up.
+macro_rules! sum_of_elements {
+    ($($kind:ident::$method:ident),*) => {$(
+        impl ser::$kind for Sum {
+            type Ok = usize;
+            type Error = Refused;
+            fn $method<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Refused> {
+                self.add(v)
+            }
+            fn end(self) -> Result<usize, Refused> {
+                Ok(self.total)
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Sum {
-    type Ok = usize;
-    type Error = Refused;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Refused> {
-        self.add(v)
-    }
-    fn end(self) -> Result<usize, Refused> {
-        Ok(self.total)
-    }
-}
-
-impl ser::SerializeTupleStruct for Sum {
-    type Ok = usize;
-    type Error = Refused;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Refused> {
-        self.add(v)
-    }
-    fn end(self) -> Result<usize, Refused> {
-        Ok(self.total)
-    }
-}
-
-impl ser::SerializeTupleVariant for Sum {
-    type Ok = usize;
-    type Error = Refused;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Refused> {
-        self.add(v)
-    }
-    fn end(self) -> Result<usize, Refused> {
-        Ok(self.total)
-    }
-}
+sum_of_elements!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
 
 impl ser::SerializeMap for Sum {
     type Ok = usize;
@@ -248,37 +227,28 @@ impl ser::SerializeMap for Sum {
     }
 }
 
-impl ser::SerializeStruct for Sum {
-    type Ok = usize;
-    type Error = Refused;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        v: &T,
-    ) -> Result<(), Refused> {
-        self.total += utf16(key);
-        self.add(v)
-    }
-    fn end(self) -> Result<usize, Refused> {
-        Ok(self.total)
-    }
+/// The named-field compounds: each field's name (a JSON key) and value add up.
+macro_rules! sum_of_fields {
+    ($($kind:ident),*) => {$(
+        impl ser::$kind for Sum {
+            type Ok = usize;
+            type Error = Refused;
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                v: &T,
+            ) -> Result<(), Refused> {
+                self.total += utf16(key);
+                self.add(v)
+            }
+            fn end(self) -> Result<usize, Refused> {
+                Ok(self.total)
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeStructVariant for Sum {
-    type Ok = usize;
-    type Error = Refused;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        v: &T,
-    ) -> Result<(), Refused> {
-        self.total += utf16(key);
-        self.add(v)
-    }
-    fn end(self) -> Result<usize, Refused> {
-        Ok(self.total)
-    }
-}
+sum_of_fields!(SerializeStruct, SerializeStructVariant);
 
 #[cfg(test)]
 mod tests {
