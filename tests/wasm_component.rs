@@ -220,14 +220,15 @@ async fn js_component_hits_memory_limit() {
 }
 
 /// Imports outside the allow-list are refused at prepare, naming the import: a component
-/// importing `wasi:http` (egress), and one importing an interface of its own.
+/// importing `wasi:http`'s incoming side (only outgoing requests are provided, through the
+/// egress proxy: tests/wasm_component_http.rs), and one importing an interface of its own.
 #[tokio::test]
-async fn components_importing_egress_are_rejected_at_prepare() {
+async fn components_importing_what_is_not_provided_are_rejected_at_prepare() {
     let sb = sandbox();
     for (import, needle) in [
         (
-            "wasi:http/outgoing-handler@0.2.12",
-            "wasi:http/outgoing-handler@0.2.12",
+            "wasi:http/incoming-handler@0.2.12",
+            "wasi:http/incoming-handler@0.2.12",
         ),
         ("evil:host/spawn", "evil:host/spawn"),
         ("wasi:sockets/tcp@0.3.0", "wasi:sockets/tcp@0.3.0"),

@@ -99,7 +99,8 @@ fn examples_with(
 
 /// The component of `src`, from `cache/components` when built before by the same packager.
 /// Where the component of `source` built by the packager at `tool` is cached: keyed by the
-/// runtime, the source, and the packager's path and modification time (upgrading it rebuilds).
+/// runtime, the source, the packaging recipe, and the packager's path and modification time
+/// (upgrading either rebuilds).
 fn cache_path(runtime: &str, source: &[u8], cache: &Path, tool: &Path) -> PathBuf {
     let stamp = std::fs::metadata(tool)
         .and_then(|m| m.modified())
@@ -108,7 +109,11 @@ fn cache_path(runtime: &str, source: &[u8], cache: &Path, tool: &Path) -> PathBu
         .map(|d| d.as_nanos())
         .unwrap_or_default();
     let mut h = sha2::Sha256::new();
-    h.update(format!("{runtime}\n{}\n{stamp}\n", tool.display()));
+    h.update(format!(
+        "{runtime}\n{}\n{stamp}\n{}\n",
+        tool.display(),
+        crate::sandbox::wasm::package::recipe()
+    ));
     h.update(source);
     cache
         .join("components")

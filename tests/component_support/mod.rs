@@ -28,7 +28,7 @@ pub fn component(test: &str, lang: Language, source: &str) -> Option<FunctionCod
     let dir = cache_dir();
     std::fs::create_dir_all(&dir).unwrap();
     let hash = hex::encode(sha2::Sha256::digest(
-        format!("{}\n{source}", lang.runtime()).as_bytes(),
+        format!("{}\n{}\n{source}", lang.runtime(), package::recipe()).as_bytes(),
     ));
     let path = dir.join(format!("{hash}.wasm"));
     let bytes = match std::fs::read(&path) {
@@ -36,7 +36,10 @@ pub fn component(test: &str, lang: Language, source: &str) -> Option<FunctionCod
         Err(_) => {
             let b = package::build(lang, source.as_bytes(), &dir)
                 .unwrap_or_else(|e| panic!("{test}: packaging failed: {e}"));
-            let tmp = dir.join(format!("{hash}.{}.tmp", std::process::id()));
+            // Tests of one binary may build the same source at once: one temp file each.
+            let thread = format!("{:?}", std::thread::current().id());
+            let thread: String = thread.chars().filter(char::is_ascii_digit).collect();
+            let tmp = dir.join(format!("{hash}.{}.{thread}.tmp", std::process::id()));
             std::fs::write(&tmp, &b).unwrap();
             std::fs::rename(&tmp, &path).unwrap();
             b

@@ -18,12 +18,14 @@
 //!
 //! Files: `policy.rs` (types and parsing), `spec.rs` (the on-chain form), `proxy.rs` (the
 //! proxy), `forward.rs` (plain-HTTP exchanges, keep-alive), `relay.rs` (its data phase: `splice(2)` on Linux), `record.rs` (records and the
-//! summary).
+//! summary), `attach.rs` (the proxy for a guest in the worker's own process: WASM components'
+//! `wasi:http`).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod attach;
 mod forward;
 mod policy;
 mod proxy;
@@ -31,6 +33,7 @@ mod record;
 mod relay;
 mod spec;
 
+pub use attach::{Attached, Connector};
 pub use policy::{
     Bounds, Caps, Destination, EgressFile, EgressLists, EgressPolicy, HostPattern, OperatorEgress,
     PolicyError,

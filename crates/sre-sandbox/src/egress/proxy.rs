@@ -81,7 +81,7 @@ impl EgressCall {
     /// Serves one client connection: a `CONNECT` tunnel, or plain-HTTP requests one after
     /// another (keep-alive), each checked, counted against the connection cap, keyed and
     /// recorded on its own.
-    async fn handle(self: Arc<Self>, mut client: TcpStream) {
+    pub(super) async fn handle(self: Arc<Self>, mut client: TcpStream) {
         let _ = client.set_nodelay(true);
         let mut carry = Vec::new();
         let mut kept: Option<Kept> = None;

@@ -13,9 +13,10 @@
 //! packager's C library (componentize-py's CPython, componentize-js's StarlingMonkey) also
 //! imports `wasi:filesystem` and `wasi:sockets` whether the program uses them or not, so those
 //! are linked, but inert: there are no preopened directories (no descriptor can ever exist), TCP,
-//! UDP and name lookup are switched off and every address is refused. `wasi:http` (egress, until
-//! the egress policy covers it), other WASI packages and non-WASI imports are refused at prepare
-//! time, naming the import.
+//! UDP and name lookup are switched off and every address is refused. `wasi:http` outgoing
+//! requests are linked and go through the call's egress proxy (`http.rs`): denied when the call
+//! has no egress. Other WASI packages and non-WASI imports are refused at prepare time, naming
+//! the import.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +28,7 @@ use wasmtime::{
 };
 use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::capture::Capture;
 use super::{Failure, Invocation, Outcome, SandboxError, Tier, WasmConfig};
@@ -40,6 +42,10 @@ pub(crate) use super::component_check::{check, is_component, is_component_code};
 pub(crate) struct ComponentData {
     ctx: WasiCtx,
     table: ResourceTable,
+    http: WasiHttpCtx,
+    hooks: super::http::EgressHooks,
+    /// The call's proxy, when it has egress: its connections end when the store is dropped.
+    _egress: Option<crate::egress::Attached>,
     limiter: TotalLimiter,
     stdout: Capture,
     deadline: Instant,
@@ -51,6 +57,16 @@ impl WasiView for ComponentData {
         WasiCtxView {
             ctx: &mut self.ctx,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for ComponentData {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
         }
     }
 }
@@ -149,6 +165,9 @@ impl ComponentEngine {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| host(format!("linking WASI 0.2: {e}")))?;
+        // Outgoing requests only through the call's egress proxy (`http.rs`).
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(|e| host(format!("linking wasi:http: {e}")))?;
         Ok(ComponentEngine {
             engine,
             linker,
@@ -201,9 +220,16 @@ pub(crate) async fn run_store(
     let mut table = ResourceTable::new();
     // Host objects a call can make (pollables, streams) live outside its memory limit.
     table.set_max_capacity(host_resources);
+    let egress = match &limits.network {
+        crate::NetworkPolicy::Proxy(e) => Some(e.0.attach()),
+        crate::NetworkPolicy::None => None,
+    };
     let data = ComponentData {
         ctx: wasi.build(),
         table,
+        http: WasiHttpCtx::new(),
+        hooks: super::http::EgressHooks::new(egress.as_ref().map(|a| a.connector())),
+        _egress: egress,
         limiter: TotalLimiter {
             memory_limit,
             table_limit,

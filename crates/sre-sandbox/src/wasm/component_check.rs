@@ -1,4 +1,4 @@
-//! What a component may import (WASI 0.2 interfaces only, `wasi:http` refused), checked in one
+//! What a component may import (WASI 0.2 interfaces only), checked in one
 //! pass before it is compiled; and telling a component from a module, in binary or text.
 
 use wasmparser::{Encoding, Parser, Payload};
@@ -58,6 +58,9 @@ const LINKED: &[&str] = &[
     "wasi:random/random",
     "wasi:random/insecure",
     "wasi:random/insecure-seed",
+    // Outgoing requests, each through the call's egress proxy (denied without egress).
+    "wasi:http/types",
+    "wasi:http/outgoing-handler",
 ];
 
 /// Imported by every packager's C library; linked to implementations that grant nothing.
@@ -132,7 +135,7 @@ fn check_import(full: &str) -> Result<(), String> {
         ));
     }
     let why = if name.starts_with("wasi:http/") {
-        "outgoing HTTP is not available to functions (no network egress)"
+        "only outgoing requests (`wasi:http/outgoing-handler`) are provided"
     } else if name.starts_with("wasi:sockets/") {
         "sockets are not available to functions (no network)"
     } else if name.starts_with("wasi:filesystem/") {
@@ -155,8 +158,14 @@ mod tests {
         // Inert: every packager's libc imports them; nothing behind them grants access.
         assert!(check_import("wasi:sockets/tcp@0.2.9").is_ok());
         assert!(check_import("wasi:filesystem/preopens@0.2.0").is_ok());
+        // Outgoing HTTP goes through the egress proxy.
+        assert!(check_import("wasi:http/outgoing-handler@0.2.12").is_ok());
+        assert!(check_import("wasi:http/types@0.2.0").is_ok());
         for (import, why) in [
-            ("wasi:http/outgoing-handler@0.2.12", "no network egress"),
+            (
+                "wasi:http/incoming-handler@0.2.12",
+                "only outgoing requests",
+            ),
             ("wasi:cli/stdin@0.3.0", "only WASI 0.2.x"),
             ("wasi:keyvalue/store@0.2.0", "not provided"),
             ("host:evil/spawn", "only WASI 0.2"),

@@ -59,8 +59,10 @@ mod compile;
 mod component;
 mod component_check;
 mod engine;
+mod http;
 mod imports;
 pub mod package;
+mod package_text;
 pub mod shape;
 mod store;
 

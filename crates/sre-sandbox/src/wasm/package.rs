@@ -9,11 +9,14 @@
 //! (`main.py` / `main.js` reading stdin, writing stdout) and an uncaught exception becomes an
 //! error status with its message on stderr.
 //!
-//! The WASI 0.2 WIT files the packagers need ship in the `wasmtime-wasi` crate's sources
-//! (`src/p2/wit/deps`); they are found through `$AIN_SRE_WASI_WIT`, else in cargo's registry.
+//! The WASI 0.2 WIT files the packagers need ship in the `wasmtime-wasi-http` crate's sources
+//! (`wit/deps`, `wasi:http` included); they are found through `$AIN_SRE_WASI_WIT`, else in
+//! cargo's registry.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use super::package_text::{JS_WRAPPER, PY_HTTP, PY_WRAPPER, WORLD};
 
 /// Why packaging failed.
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +39,7 @@ pub enum PackageError {
     /// The WASI WIT files were not found.
     #[error(
         "the WASI 0.2 WIT files were not found: set AIN_SRE_WASI_WIT to a directory holding \
-         cli.wit, io.wit, ... (wasmtime-wasi's src/p2/wit/deps)"
+         cli.wit, http.wit, io.wit, ... (wasmtime-wasi-http's wit/deps)"
     )]
     NoWit,
     /// The source is not valid for the runtime.
@@ -127,166 +130,18 @@ impl Language {
     }
 }
 
-/// The world components are built for: what a function may use, and `wasi:cli/run`.
-const WORLD: &str = "package ain:sre;
-
-world function {
-  import wasi:cli/environment@0.2.12;
-  import wasi:cli/exit@0.2.12;
-  import wasi:cli/stdin@0.2.12;
-  import wasi:cli/stdout@0.2.12;
-  import wasi:cli/stderr@0.2.12;
-  import wasi:clocks/monotonic-clock@0.2.12;
-  import wasi:clocks/wall-clock@0.2.12;
-  import wasi:random/random@0.2.12;
-  export wasi:cli/run@0.2.12;
-}
-";
-
-/// Runs `main.py` as `__main__`; an exception prints its traceback and exits 1, `sys.exit(n)`
-/// exits `n`. The source is compiled, and the modules it imports loaded, while the packager
-/// pre-initializes the interpreter, so a call starts from that snapshot.
-const PY_WRAPPER: &str = r#"import ast, base64, importlib, sys, traceback
-from wit_world import exports
-from wit_world.imports import exit as _wasi_exit
-
-_SOURCE = base64.b64decode("@SOURCE@").decode("utf-8")
-_CODE = compile(_SOURCE, "main.py", "exec")
-for _node in ast.walk(ast.parse(_SOURCE)):
-    _names = []
-    if isinstance(_node, ast.Import):
-        _names = [a.name for a in _node.names]
-    elif isinstance(_node, ast.ImportFrom) and _node.module and not _node.level:
-        _names = [_node.module]
-    for _name in _names:
-        try:
-            importlib.import_module(_name)
-        except Exception:
-            pass
-
-
-class Run(exports.Run):
-    def run(self) -> None:
-        code = 0
-        try:
-            exec(_CODE, {"__name__": "__main__", "__file__": "main.py", "__builtins__": __builtins__})
-        except SystemExit as e:
-            if e.code is None:
-                code = 0
-            elif isinstance(e.code, int):
-                code = e.code
-            else:
-                print(e.code, file=sys.stderr)
-                code = 1
-        except BaseException:
-            traceback.print_exc()
-            code = 1
-        sys.stdout.flush()
-        sys.stderr.flush()
-        if code != 0:
-            _wasi_exit.exit_with_code(code & 0xFF or 1)
-"#;
-
-/// A small `process` for scripts written for Node: `process.stdin` (`setEncoding`, `on('data')`,
-/// `on('end')`, `read`), `process.stdout.write`, `process.stderr.write`, `process.exit`,
-/// `process.env`, `process.argv`; and `console` to stdout/stderr.
-const JS_WRAPPER: &str = r#"import { getStdin } from 'wasi:cli/stdin@0.2.12';
-import { getStdout } from 'wasi:cli/stdout@0.2.12';
-import { getStderr } from 'wasi:cli/stderr@0.2.12';
-import { exitWithCode } from 'wasi:cli/exit@0.2.12';
-import { getEnvironment } from 'wasi:cli/environment@0.2.12';
-
-class ExitSignal { constructor(code) { this.code = code; } }
-
-function readAll() {
-  const s = getStdin();
-  const parts = [];
-  let n = 0;
-  for (;;) {
-    let chunk;
-    try { chunk = s.blockingRead(65536n); } catch (e) { break; }
-    if (chunk.length === 0) break;
-    parts.push(chunk);
-    n += chunk.length;
-  }
-  const all = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) { all.set(p, o); o += p.length; }
-  return all;
+/// Identifies how packaging wraps and builds a source (world, wrappers, helper modules):
+/// caches of built components include it in their key, so a changed recipe rebuilds.
+pub fn recipe() -> String {
+    super::package_text::recipe_digest()
 }
 
-function writer(stream) {
-  const enc = new TextEncoder();
-  return {
-    write(x) {
-      const b = typeof x === 'string' ? enc.encode(x) : new Uint8Array(x);
-      for (let i = 0; i < b.length; i += 4096) {
-        stream.blockingWriteAndFlush(b.subarray(i, i + 4096));
-      }
-      return true;
-    },
-  };
-}
-
-function runMain() {
-  const out = getStdout();
-  const err = getStderr();
-  const stdout = writer(out);
-  const stderr = writer(err);
-  const input = readAll();
-  const handlers = { data: [], end: [] };
-  let encoding = null;
-  const env = {};
-  for (const [k, v] of getEnvironment()) env[k] = v;
-  const process = {
-    env,
-    argv: ['node', 'main.js'],
-    stdout,
-    stderr,
-    exitCode: 0,
-    exit(code) { throw new ExitSignal(code === undefined ? process.exitCode : code); },
-    stdin: {
-      setEncoding(e) { encoding = e; return this; },
-      on(ev, f) { if (handlers[ev]) handlers[ev].push(f); return this; },
-      read() { return encoding ? new TextDecoder().decode(input) : input; },
-    },
-  };
-  const fmt = (args) => args.map((a) => typeof a === 'string' ? a : JSON.stringify(a)).join(' ') + '\n';
-  const console = {
-    log: (...a) => stdout.write(fmt(a)),
-    info: (...a) => stdout.write(fmt(a)),
-    error: (...a) => stderr.write(fmt(a)),
-    warn: (...a) => stderr.write(fmt(a)),
-  };
-  let code = 0;
-  try {
-    (function (process, console) {
-@SOURCE@
-    })(process, console);
-    const chunk = encoding ? new TextDecoder().decode(input) : input;
-    if (input.length > 0) for (const f of handlers.data) f(chunk);
-    for (const f of handlers.end) f();
-    code = process.exitCode | 0;
-  } catch (e) {
-    if (e instanceof ExitSignal) {
-      code = e.code | 0;
-    } else {
-      stderr.write(String(e && e.stack ? e + '\n' + e.stack : e) + '\n');
-      code = 1;
-    }
-  }
-  if (code !== 0) exitWithCode(code & 0xff || 1);
-}
-
-export const run = { run: runMain };
-"#;
-
-/// Where the WASI 0.2 WIT files are: `$AIN_SRE_WASI_WIT`, else wasmtime-wasi's sources in
+/// Where the WASI 0.2 WIT files are: `$AIN_SRE_WASI_WIT`, else wasmtime-wasi-http's sources in
 /// cargo's registry (`$CARGO_HOME`, default `~/.cargo`).
 pub fn wasi_wit_dir() -> Result<PathBuf, PackageError> {
     if let Some(dir) = std::env::var_os("AIN_SRE_WASI_WIT") {
         let dir = PathBuf::from(dir);
-        return if dir.join("cli.wit").is_file() {
+        return if dir.join("cli.wit").is_file() && dir.join("http.wit").is_file() {
             Ok(dir)
         } else {
             Err(PackageError::NoWit)
@@ -311,10 +166,10 @@ pub fn wasi_wit_dir() -> Result<PathBuf, PackageError> {
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("wasmtime-wasi-48."))
+                .is_some_and(|n| n.starts_with("wasmtime-wasi-http-48."))
         })
-        .map(|p| p.join("src/p2/wit/deps"))
-        .filter(|p| p.join("cli.wit").is_file())
+        .map(|p| p.join("wit/deps"))
+        .filter(|p| p.join("cli.wit").is_file() && p.join("http.wit").is_file())
         .collect();
     found.sort();
     found.pop().ok_or(PackageError::NoWit)
@@ -357,6 +212,7 @@ fn build_in(
                 dir.join("ain_sre_app.py"),
                 PY_WRAPPER.replace("@SOURCE@", &encoded),
             )?;
+            std::fs::write(dir.join("sre_http.py"), PY_HTTP)?;
             cmd.arg("-d")
                 .arg(&wit)
                 .args([
