@@ -37,17 +37,18 @@
 //! - [`blobs`]: the content-addressed blob store (large inputs and outputs off chain) and its
 //!   client; [`netrules`]: which addresses the worker may fetch from for a client.
 //! - [`keyfile`]: loading the worker key from a keystore or the environment, without ever showing it.
-//! - [`conformance`]: SECURITY.md's abuse suite and the sandbox contract, run against every tier.
-//! - [`cli`]: the `ain-sre` subcommands; [`telemetry`]: logging set-up; [`bench`]: benchmarks.
+//! - [`cli`]: the `ain-sre` subcommands; [`telemetry`]: logging set-up; [`stats`]: latency
+//!   percentiles of repeated calls.
+//!
+//! The benchmarks and the conformance suite are not in this library: they are crate `sre-bench`
+//! (binary `ain-sre-bench`, which `ain-sre bench` and `ain-sre conformance` run).
 
 #![forbid(unsafe_code)]
 
-pub mod bench;
 pub mod blobs;
 pub mod call;
 pub mod cli;
 pub mod client;
-pub mod conformance;
 pub mod daemon;
 pub mod finality;
 pub mod journal;
@@ -60,6 +61,7 @@ pub mod presence;
 pub mod receipt;
 pub mod scheduler;
 pub mod secrets;
+pub mod stats;
 pub mod telemetry;
 pub mod trigger;
 pub mod verify;

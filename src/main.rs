@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     {
         ain_sre::sandbox::wasm::compile_child_main()
     }
-    quiet_on_broken_pipe();
+    ain_sre::telemetry::quiet_on_broken_pipe();
     let cli = ain_sre::cli::Cli::parse();
     ain_sre::telemetry::init(cli.log_format, cli.log_filter());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -42,42 +42,8 @@ fn main() -> ExitCode {
     match runtime.block_on(cli.run()) {
         Ok(code) => code,
         Err(e) => {
-            ain_sre::telemetry::error(&error_chain(&e));
+            ain_sre::telemetry::error(&ain_sre::telemetry::error_chain(&e));
             ExitCode::FAILURE
         }
     }
-}
-
-/// `ain-sre call ... | head -1`: once the reader has gone, `println!` panics ("failed printing to
-/// stdout: Broken pipe"). The reader chose to stop reading: exit 0 quietly, as a command killed
-/// by SIGPIPE would have stopped (Rust ignores SIGPIPE, and the daemon's sockets need it
-/// ignored). Every other panic still goes to the default hook.
-fn quiet_on_broken_pipe() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let payload = info.payload();
-        let message = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or_default();
-        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
-            std::process::exit(0);
-        }
-        default(info);
-    }));
-}
-
-/// The error and its causes, `: `-joined, leaving out a cause whose text the message already
-/// holds (an error that prints its source would otherwise show it twice).
-fn error_chain(e: &anyhow::Error) -> String {
-    let mut message = e.to_string();
-    for cause in e.chain().skip(1) {
-        let cause = cause.to_string();
-        if !message.contains(&cause) {
-            message.push_str(": ");
-            message.push_str(&cause);
-        }
-    }
-    message
 }

@@ -61,3 +61,37 @@ pub fn error(message: &str) {
         eprintln!("error: {message}");
     }
 }
+
+/// `ain-sre call ... | head -1`: once the reader has gone, `println!` panics ("failed printing to
+/// stdout: Broken pipe"). The reader chose to stop reading: exit 0 quietly, as a command killed
+/// by SIGPIPE would have stopped (Rust ignores SIGPIPE, and the daemon's sockets need it
+/// ignored). Every other panic still goes to the default hook.
+pub fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
+/// The error and its causes, `: `-joined, leaving out a cause whose text the message already
+/// holds (an error that prints its source would otherwise show it twice).
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut message = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !message.contains(&cause) {
+            message.push_str(": ");
+            message.push_str(&cause);
+        }
+    }
+    message
+}

@@ -7,7 +7,7 @@ mod process_common;
 
 use std::time::Duration;
 
-use ain_sre::bench::process::static_elf;
+use ain_sre::sandbox::process::samples::static_elf;
 use ain_sre::sandbox::{Failure, FunctionCode, Limits, Outcome, Sandbox, SandboxError};
 use process_common::{Jail, stdout_of};
 

@@ -1,4 +1,4 @@
-//! libFuzzer entry for `rule_parse`; the property lives in `ain_sre_fuzz::rule_parse` (fuzz/src/lib.rs).
+//! libFuzzer entry for `rule_parse`; the property lives in `ain_sre_fuzz::rule_parse` (fuzz/src/rules.rs).
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| ain_sre_fuzz::rule_parse(data));

@@ -1,4 +1,4 @@
-//! libFuzzer entry for `tx_verify`; the property lives in `ain_sre_fuzz::tx_verify` (fuzz/src/lib.rs).
+//! libFuzzer entry for `tx_verify`; the property lives in `ain_sre_fuzz::tx_verify` (fuzz/src/chain.rs).
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| ain_sre_fuzz::tx_verify(data));

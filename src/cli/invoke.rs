@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use super::common::CatalogArgs;
-use crate::bench::Stats;
 use crate::config::Catalogs;
 use crate::config::runtimes::{Runtime, RuntimeCatalog};
 use crate::sandbox::any::{TierConfig, Tiers};
 use crate::sandbox::{FunctionCode, Invocation, Outcome, Sandbox, Tier};
+use crate::stats::Stats;
 
 /// Arguments of `ain-sre invoke`.
 #[derive(Debug, clap::Args)]

@@ -9,13 +9,11 @@ use clap::{Parser, Subcommand};
 
 use crate::telemetry::LogFormat;
 
-mod bench;
 mod build;
 mod call;
 mod call_blobs;
 mod calls;
 mod common;
-mod conformance;
 mod deploy;
 mod deploy_ref;
 mod dev;
@@ -24,6 +22,7 @@ mod devnet;
 mod doctor;
 mod egress_args;
 mod follow;
+mod forward;
 mod functions;
 mod invoke;
 mod keygen;
@@ -67,10 +66,11 @@ pub enum Command {
     /// status and resource usage (with --repeat, latency percentiles).
     Invoke(invoke::InvokeArgs),
     /// Run benchmarks and print their numbers (the README's figures come from here).
-    Bench(bench::BenchArgs),
+    // Both run `ain-sre-bench` (crate `sre-bench`) beside this binary: see `forward`.
+    Bench(forward::ForwardArgs),
     /// Run the abuse suite (README, "Conformance") and the sandbox contract against every tier available here
     /// and print one table (checks x tiers). Exits 1 on any failure.
-    Conformance(conformance::ConformanceArgs),
+    Conformance(forward::ForwardArgs),
     /// Run the built-in AIN-compatible chain as a local node (JSON-RPC on 8081, events on 5100).
     Devnet(devnet::DevnetArgs),
     /// The whole system on this machine: the built-in chain, a worker and the example functions,
@@ -125,8 +125,15 @@ impl Cli {
             Command::Keygen(args) => keygen::run(args),
             Command::Follow(args) => follow::run(args).await,
             Command::Invoke(args) => invoke::run(args).await,
-            Command::Bench(args) => bench::run(args).await,
-            Command::Conformance(args) => conformance::run(args).await,
+            Command::Bench(args) => {
+                forward::exec("bench", args, self.log_format, self.log_level.as_deref())
+            }
+            Command::Conformance(args) => forward::exec(
+                "conformance",
+                args,
+                self.log_format,
+                self.log_level.as_deref(),
+            ),
             Command::Devnet(args) => devnet::run(args).await,
             Command::Dev(args) => dev::run(args).await,
             Command::Doctor(args) => doctor::run(args).await,

@@ -1,10 +1,9 @@
-//! `ain-sre conformance`: SECURITY.md's abuse suite and the sandbox contract against every tier
+//! `ain-sre conformance` (run by `ain-sre-bench conformance`): SECURITY.md's abuse suite and the sandbox contract against every tier
 //! this host offers, as one table (or JSON). Exits 1 on any failure.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::invoke::TierArg;
 use crate::config::Catalogs;
 use crate::conformance::{self, Options};
 use crate::sandbox::Tier;
@@ -32,6 +31,27 @@ pub struct ConformanceArgs {
     /// The engine's OCI runtime for the container tier (e.g. `runsc` for gVisor).
     #[arg(long)]
     pub oci_runtime: Option<String>,
+}
+
+/// A sandbox tier, as `--tier` names it (as `ain-sre invoke --tier` does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TierArg {
+    /// WebAssembly (wasmtime).
+    Wasm,
+    /// Namespaced process.
+    Process,
+    /// Docker container.
+    Container,
+}
+
+impl From<TierArg> for Tier {
+    fn from(t: TierArg) -> Tier {
+        match t {
+            TierArg::Wasm => Tier::Wasm,
+            TierArg::Process => Tier::Process,
+            TierArg::Container => Tier::Container,
+        }
+    }
 }
 
 pub(crate) async fn run(args: ConformanceArgs) -> anyhow::Result<ExitCode> {

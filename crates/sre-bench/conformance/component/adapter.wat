@@ -1,6 +1,6 @@
 ;; The conformance suite's component wrapper: runs a WASI preview-1 test module (conformance/wat)
 ;; as a WASI 0.2 `wasi:cli/command` component, so the WASM rows run on components as well as
-;; modules with no packager installed. `src/conformance/component.rs` puts the module on the
+;; modules with no packager installed. `crates/sre-bench/src/conformance/component.rs` puts the module on the
 ;; guest marker line below, as `(core module $Guest ...)`.
 ;;
 ;; Layout (the indirection wit-component uses for its preview-1 adapter): $Shim exports the

@@ -54,7 +54,7 @@ fn status_kb(pid: u32, field: &str) -> Option<u64> {
 
 fn spawn_dev(dir: &std::path::Path) -> anyhow::Result<(Dev, String, String)> {
     let (port, events, blobs, metrics) = (free_port()?, free_port()?, free_port()?, free_port()?);
-    let mut child = Command::new(std::env::current_exe()?)
+    let mut child = Command::new(crate::ain_sre_exe()?)
         .args(["dev", "--port", &port.to_string(), "--events-port"])
         .arg(events.to_string())
         .args(["--blobs-port", &blobs.to_string(), "--metrics-addr"])

@@ -1,14 +1,15 @@
 //! `ain-sre conformance` against every tier of this host: the whole suite in-process (no check
-//! may fail; in strict mode every tier must be available), then the CLI once with `--json`.
+//! may fail; in strict mode every tier must be available), then the CLI once with `--json`
+//! (`ain-sre conformance`, which runs `ain-sre-bench conformance`).
 
 mod common;
 
 use std::time::Instant;
 
 use ain_sre::config::runtimes::RuntimeCatalog;
-use ain_sre::conformance::{self, Options, Verdict};
 use ain_sre::sandbox::Tier;
 use ain_sre::sandbox::any::Tiers;
+use sre_bench::conformance::{self, Options, Verdict};
 
 /// The in-process run and the CLI run use the same cgroup parent and uid range: one at a time.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -32,8 +33,7 @@ async fn every_available_tier_passes_every_check() {
     let runtimes = std::env::var_os("AIN_SRE_RUNTIMES_DIR")
         .map(|d| RuntimeCatalog::load(Some(std::path::Path::new(&d))).unwrap());
     let mut config = conformance::tier_config(runtimes);
-    config.process.jail_exe =
-        Some(std::path::Path::new(env!("CARGO_BIN_EXE_ain-sre")).with_file_name("ain-sre-jail"));
+    config.process.jail_exe = Some(common::bench_exe().with_file_name("ain-sre-jail"));
     let tiers = Tiers::start(config).await;
     let mut options = Options {
         strict: common::strict(),
@@ -96,7 +96,12 @@ async fn every_available_tier_passes_every_check() {
 async fn the_cli_prints_the_same_report_as_json() {
     let _one = ONE_AT_A_TIME.lock().await;
     // The WASM tier needs no privileges, so this runs everywhere; the tiers above cover the rest.
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ain-sre"))
+    // Through `ain-sre`, which execs `ain-sre-bench`: its stdout, stderr and exit status are
+    // this command's.
+    let Some(ain_sre) = common::ain_sre("the_cli_prints_the_same_report_as_json") else {
+        return;
+    };
+    let out = tokio::process::Command::new(ain_sre)
         .args(["conformance", "--tier", "wasm", "--json"])
         .output()
         .await

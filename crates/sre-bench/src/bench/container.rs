@@ -30,7 +30,7 @@ pub const COLD_RUNSC: &str = "container: python3 hello, cold, gVisor (runsc)";
 /// Row name: the `docker run --rm` peer.
 pub const DOCKER_RUN: &str = "peer: docker run --rm -i (same image and script)";
 
-const HELLO: &str = include_str!("../../examples/functions/python3/main.py");
+const HELLO: &str = include_str!("../../../../examples/functions/python3/main.py");
 const INPUT: &[u8] = br#"{"name":"bench"}"#;
 const WANT: &str = r#"{"greeting": "hello, bench", "runtime": "python3"}"#;
 

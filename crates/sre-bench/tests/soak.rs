@@ -7,12 +7,15 @@ mod common;
 
 use std::time::Duration;
 
-use ain_sre::bench::soak::{SoakConfig, render, run};
+use sre_bench::bench::soak::{SoakConfig, render, run};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn short_soak_is_clean() {
+    let Some(exe) = common::ain_sre("short_soak_is_clean") else {
+        return;
+    };
     let mut cfg = SoakConfig::for_duration(Duration::from_secs(75));
-    cfg.exe = Some(env!("CARGO_BIN_EXE_ain-sre").into());
+    cfg.exe = Some(exe);
     // Debug-build workers on a shared 2-core host: a lighter load than the CLI's default.
     cfg.rate = 12.0;
     cfg.drain = Duration::from_secs(45);

@@ -1,4 +1,4 @@
-//! `ain-sre bench`: runs the benchmarks and prints their numbers (Markdown, or JSON with --json).
+//! `ain-sre bench` (run by `ain-sre-bench bench`): runs the benchmarks and prints their numbers (Markdown, or JSON with --json).
 //! With no group it runs them all and writes the whole report (`bench::report`).
 
 use std::path::PathBuf;

@@ -26,7 +26,7 @@ use crate::ledger::events::{
 };
 use crate::onchain::{Callers, Retention, WorkerEntry, WorkerPolicy};
 
-const ECHO_WAT: &str = include_str!("../../examples/functions/echo.wat");
+const ECHO_WAT: &str = include_str!("../../../../examples/functions/echo.wat");
 
 type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<Instant>>>>;
 
@@ -60,7 +60,7 @@ fn process_cpu(pid: u32) -> Duration {
 /// Starts the worker process. `AIN_SRE_BENCH_WORKER_PREFIX` (e.g. `heaptrack -o /tmp/w` or
 /// `perf record -g -o /tmp/w.data`) runs it under a profiler.
 fn spawn_worker(rpc: &str, events: &str, key_hex: &str, dir: &Path) -> anyhow::Result<Child> {
-    let exe = std::env::current_exe()?;
+    let exe = crate::ain_sre_exe()?;
     let prefix = std::env::var("AIN_SRE_BENCH_WORKER_PREFIX").unwrap_or_default();
     let mut words = prefix.split_whitespace();
     let mut cmd = match words.next() {

@@ -18,7 +18,7 @@ pub(super) fn spawn_worker(
     dir: &Path,
     metrics: SocketAddr,
 ) -> anyhow::Result<Child> {
-    Command::new(std::env::current_exe()?)
+    Command::new(crate::ain_sre_exe()?)
         .args(["run", "--node", rpc, "--events", events, "--app", APP])
         .arg("--data-dir")
         .arg(dir)

@@ -163,7 +163,7 @@ async fn run_in(tmp: &Path, cfg: SoakConfig) -> anyhow::Result<SoakReport> {
     let mounts_before = leaks::watched_mounts();
     let exe = match &cfg.exe {
         Some(e) => e.clone(),
-        None => std::env::current_exe()?,
+        None => crate::ain_sre_exe()?,
     };
     let mut notes = Vec::new();
     let container = match cfg.container {

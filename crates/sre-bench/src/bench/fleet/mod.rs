@@ -43,7 +43,7 @@ mod procs;
 use load::{burst, succeeded};
 use procs::{free_addr, scrape_all, spawn_worker};
 
-const ECHO_WAT: &str = include_str!("../../../examples/functions/echo.wat");
+const ECHO_WAT: &str = include_str!("../../../../../examples/functions/echo.wat");
 const APP: &str = "fleet";
 const WORKERS: usize = 4;
 const FAILOVER_MS: u64 = 2000;

@@ -1,9 +1,9 @@
 //! What the soak calls: the functions under load with their code and shares of the calls, and
 //! whether the container target can run on this host.
 
-const ECHO_WAT: &str = include_str!("../../../examples/functions/echo.wat");
-const PY: &str = include_str!("../../../examples/functions/python3/main.py");
-const SH: &str = include_str!("../../../examples/functions/bash/main.sh");
+const ECHO_WAT: &str = include_str!("../../../../../examples/functions/echo.wat");
+const PY: &str = include_str!("../../../../../examples/functions/python3/main.py");
+const SH: &str = include_str!("../../../../../examples/functions/bash/main.sh");
 pub(super) const PYTHON_IMAGE: &str = "ain-sre/python3:6";
 
 /// One function under load.

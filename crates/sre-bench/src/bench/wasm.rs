@@ -14,7 +14,7 @@ pub const ECHO_1_THREAD: &str = "wasm echo: full invocation, 1 thread";
 /// Row name of the two-thread echo throughput.
 pub const ECHO_2_THREADS: &str = "wasm echo: full invocation, 2 threads (8 tasks)";
 
-const ECHO: &[u8] = include_bytes!("../../examples/functions/echo.wat");
+const ECHO: &[u8] = include_bytes!("../../../../examples/functions/echo.wat");
 
 fn call() -> Invocation {
     Invocation {
@@ -111,7 +111,7 @@ fn compile_vs_cache(n: usize) -> anyhow::Result<Vec<Stats>> {
         // The Rust example is a realistic module (≈60 KB); fall back to the WAT echo if absent.
         let base = std::fs::read(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/examples/functions/rust-wordcount.wasm"
+            "/../../examples/functions/rust-wordcount.wasm"
         ))
         .unwrap_or_else(|_| ECHO.to_vec());
         let variants: Vec<FunctionCode> = (0..n)
