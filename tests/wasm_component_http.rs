@@ -277,3 +277,32 @@ async fn python_component_http_is_cut_at_the_byte_cap() {
     );
     assert!(recs[0].bytes_in <= 16 << 10, "{recs:?}");
 }
+
+/// A direct socket never works from a component, egress or not: `wasi:sockets` is linked only
+/// because every packager's C library imports it, and it is inert (no TCP, no UDP, no lookup,
+/// every address refused). Egress exists only through `wasi:http` and the proxy.
+const SOCKET: &str = r#"import sys, socket
+port = int(sys.stdin.read())
+try:
+    s = socket.create_connection(("127.0.0.1", port), timeout=2)
+    print("connected", end="")
+except Exception as e:
+    print("refused", type(e).__name__, end="")
+"#;
+
+#[tokio::test]
+async fn python_component_direct_sockets_fail_even_with_egress() {
+    let test = "python_component_direct_sockets_fail_even_with_egress";
+    let Some(code) = component(test, Language::Python, SOCKET) else {
+        return;
+    };
+    let sb = sandbox();
+    let (port, accepted) = server(0).await;
+    let e = egress(&[format!("127.0.0.1:{port}")], Bounds::default());
+    for egress in [Some(&e), None] {
+        let out = run(&sb, &code, port.to_string(), egress).await;
+        assert!(out.starts_with("refused"), "{out}");
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 0);
+    assert!(e.records().is_empty());
+}
