@@ -82,6 +82,30 @@ pub fn quiet_on_broken_pipe() {
     }));
 }
 
+/// Runs a command's future on a multi-threaded runtime and turns its result into the exit
+/// status, printing an error chain: the common end of `ain-sre`'s and `ain-sre-bench`'s `main`.
+pub fn run_to_exit(
+    command: impl std::future::Future<Output = anyhow::Result<std::process::ExitCode>>,
+) -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(command) {
+        Ok(code) => code,
+        Err(e) => {
+            error(&error_chain(&e));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// The error and its causes, `: `-joined, leaving out a cause whose text the message already
 /// holds (an error that prints its source would otherwise show it twice).
 pub fn error_chain(e: &anyhow::Error) -> String {

@@ -11,21 +11,9 @@ use clap::CommandFactory;
 /// `crates/sre-bench/tests/cli_help.rs` checks it against the same snapshot files.
 const FORWARDED: &[&str] = &["ain-sre-bench", "ain-sre-conformance"];
 
-/// `[env: NAME=value]` shows the variable's current value: keep the name only.
-fn without_env_values(help: &str) -> String {
-    let mut out = String::with_capacity(help.len());
-    let mut rest = help;
-    while let Some(i) = rest.find("[env: ") {
-        let (head, tail) = rest.split_at(i + "[env: ".len());
-        out.push_str(head);
-        let end = tail.find(']').unwrap_or(tail.len());
-        let inner = &tail[..end];
-        out.push_str(inner.split('=').next().unwrap_or(inner));
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
-}
+#[path = "common/help_text.rs"]
+mod help_text;
+use help_text::without_env_values;
 
 fn collect(cmd: &mut clap::Command, path: &str, out: &mut Vec<(String, String)>) {
     let help = cmd.render_long_help().to_string();

@@ -13,21 +13,5 @@ fn main() -> ExitCode {
     ain_sre::telemetry::quiet_on_broken_pipe();
     let cli = sre_bench::cli::Cli::parse();
     ain_sre::telemetry::init(cli.log_format, cli.log_filter());
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match runtime.block_on(cli.run()) {
-        Ok(code) => code,
-        Err(e) => {
-            ain_sre::telemetry::error(&ain_sre::telemetry::error_chain(&e));
-            ExitCode::FAILURE
-        }
-    }
+    ain_sre::telemetry::run_to_exit(cli.run())
 }

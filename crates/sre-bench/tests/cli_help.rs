@@ -7,21 +7,9 @@ use std::path::PathBuf;
 
 use clap::CommandFactory;
 
-/// `[env: NAME=value]` shows the variable's current value: keep the name only.
-fn without_env_values(help: &str) -> String {
-    let mut out = String::with_capacity(help.len());
-    let mut rest = help;
-    while let Some(i) = rest.find("[env: ") {
-        let (head, tail) = rest.split_at(i + "[env: ".len());
-        out.push_str(head);
-        let end = tail.find(']').unwrap_or(tail.len());
-        let inner = &tail[..end];
-        out.push_str(inner.split('=').next().unwrap_or(inner));
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
-}
+#[path = "../../../tests/common/help_text.rs"]
+mod help_text;
+use help_text::without_env_values;
 
 #[test]
 fn bench_and_conformance_help_match_their_snapshots() {

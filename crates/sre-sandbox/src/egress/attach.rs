@@ -23,45 +23,34 @@ const MAX_STRANGERS: usize = 16;
 /// A call's proxy, reached from inside the worker. Every connection it served ends when it
 /// is dropped (with the call's store).
 #[derive(Debug)]
-pub struct Attached {
-    call: Arc<EgressCall>,
-    cancel: CancellationToken,
-}
+pub struct Attached(Connector);
 
 impl Drop for Attached {
     fn drop(&mut self) {
-        self.cancel.cancel();
+        self.0.cancel.cancel();
     }
 }
 
 impl EgressCall {
     /// The proxy of this call, for a guest the worker's own process runs.
     pub fn attach(self: &Arc<Self>) -> Attached {
-        Attached {
+        Attached(Connector {
             call: self.clone(),
             cancel: CancellationToken::new(),
-        }
+        })
     }
 }
 
 impl Attached {
-    /// The call's egress (its policy, caps, key and records).
-    pub fn call(&self) -> &Arc<EgressCall> {
-        &self.call
-    }
-
     /// A handle that opens connections to the proxy from a task of its own; what it opens
     /// still ends when this attachment is dropped.
     pub fn connector(&self) -> Connector {
-        Connector {
-            call: self.call.clone(),
-            cancel: self.cancel.clone(),
-        }
+        self.0.clone()
     }
 
     /// A fresh connection to the proxy, served as one client connection of the call.
     pub async fn connect(&self) -> io::Result<TcpStream> {
-        self.connector().connect().await
+        self.0.connect().await
     }
 }
 
