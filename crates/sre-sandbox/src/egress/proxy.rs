@@ -461,5 +461,5 @@ async fn respond(client: &mut TcpStream, status: u16, why: &str) -> io::Result<(
 }
 
 #[cfg(test)]
-#[path = "proxy_tests.rs"]
+#[path = "proxy_tests/mod.rs"]
 mod tests;
