@@ -82,19 +82,6 @@ pub struct Answer {
     pub egress: Option<crate::egress::EgressSummary>,
 }
 
-/// Where an admitted call is in this process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Stage {
-    /// Waiting in the scheduler.
-    Queued,
-    /// In a sandbox.
-    Running,
-    /// Response signed and durably journaled.
-    Signed,
-    /// Response accepted by the node, awaiting confirmation.
-    Posted,
-}
-
 /// What to do with a call that was seen.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Admit {
@@ -114,7 +101,9 @@ pub struct Registry {
 
 #[derive(Debug)]
 struct Inner {
-    inflight: HashMap<String, Stage>,
+    /// Where each admitted, unfinished call is: the same [`CallState`] the journal keeps (one
+    /// of `Seen`, `Running`, `Signed`, `Posted`), changed only together with the journal's.
+    inflight: HashMap<String, CallState>,
     /// Finished calls, as digests of their keys: 16 bytes each instead of a ~60-byte string
     /// with its allocation, so the window costs ~40 bytes a call.
     recent: HashSet<u128>,
@@ -170,7 +159,7 @@ impl Registry {
         }
         let rec = match self.journal.observe(key, &request_tx.to_string())? {
             Observed::New => {
-                inner.inflight.insert(key.to_owned(), Stage::Queued);
+                inner.inflight.insert(key.to_owned(), CallState::Seen);
                 return Ok(Admit::Run);
             }
             Observed::Known(rec) => rec,
@@ -181,20 +170,50 @@ impl Registry {
                 Ok(Admit::Duplicate)
             }
             (CallState::Signed | CallState::Posted, Some(resp)) => {
-                inner.inflight.insert(key.to_owned(), Stage::Signed);
+                inner.inflight.insert(key.to_owned(), rec.state);
                 Ok(Admit::Resubmit(resp))
             }
             _ => {
-                inner.inflight.insert(key.to_owned(), Stage::Queued);
+                inner.inflight.insert(key.to_owned(), CallState::Seen);
                 Ok(Admit::Run)
             }
         }
     }
 
-    /// Records that `key` reached `stage`.
-    pub fn set_stage(&self, key: &str, stage: Stage) {
+    /// Records that `key`'s function started running (here and in the journal).
+    pub fn running(&self, key: &str) {
+        self.advance(key, CallState::Running);
+    }
+
+    /// Durably records `key`'s signed response; returns once it is on disk, and only then
+    /// marks the call signed here, so [`Registry::is_settled`] never runs ahead of the disk.
+    pub async fn signed(&self, key: &str, response: SignedResponse) -> Result<(), JournalError> {
+        self.journal.record_signed(key, response).await?;
+        self.set(key, CallState::Signed);
+        Ok(())
+    }
+
+    /// Records that the node accepted `key`'s response (here and in the journal).
+    pub fn posted(&self, key: &str) -> Result<(), JournalError> {
+        self.set(key, CallState::Posted);
+        self.journal.set_state(key, CallState::Posted)
+    }
+
+    /// The state `key` has in this process, while it is in flight.
+    pub fn state(&self, key: &str) -> Option<CallState> {
+        self.lock().inflight.get(key).copied()
+    }
+
+    fn advance(&self, key: &str, state: CallState) {
+        self.set(key, state);
+        if let Err(e) = self.journal.set_state(key, state) {
+            tracing::error!(call = key, error = %e, "journal write failed");
+        }
+    }
+
+    fn set(&self, key: &str, state: CallState) {
         if let Some(s) = self.lock().inflight.get_mut(key) {
-            *s = stage;
+            *s = state;
         }
     }
 
@@ -224,7 +243,7 @@ impl Registry {
         self.lock()
             .inflight
             .get(key)
-            .is_none_or(|s| *s >= Stage::Signed)
+            .is_none_or(|s| matches!(s, CallState::Signed | CallState::Posted))
     }
 
     /// Calls in flight.
@@ -266,9 +285,11 @@ mod tests {
             signature: "0x".into(),
             hash: "0xh".into(),
         };
-        j.record_signed("a/f/1", resp.clone()).await.unwrap();
-        reg.set_stage("a/f/1", Stage::Signed);
+        reg.running("a/f/1");
+        assert!(!reg.is_settled("a/f/1"));
+        reg.signed("a/f/1", resp.clone()).await.unwrap();
         assert!(reg.is_settled("a/f/1"));
+        assert_eq!(reg.state("a/f/1"), Some(CallState::Signed));
         assert_eq!(reg.admit("a/f/2", &h).unwrap(), Admit::Run);
         reg.finish("a/f/2", CallState::Confirmed);
         assert_eq!(reg.admit("a/f/2", &h).unwrap(), Admit::Duplicate);

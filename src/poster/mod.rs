@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::call::{Answer, Registry, Stage, now_ms};
+use crate::call::{Answer, Registry, now_ms};
 use crate::journal::{CallState, JournalError, SignedResponse};
 use crate::ledger::crypto::{Address, Hash, PrivateKey, Signature};
 use crate::ledger::rpc::{TxState, codes};
@@ -333,11 +333,7 @@ impl<N: Node> Poster<N> {
             "app" => answer.call.app.clone(), "function" => answer.call.function.clone())
         .increment(1);
         let resp = self.sign(&answer)?;
-        self.registry
-            .journal()
-            .record_signed(&key, resp.clone())
-            .await?;
-        self.registry.set_stage(&key, Stage::Signed);
+        self.registry.signed(&key, resp.clone()).await?;
         tracing::debug!(tx = %resp.hash, status, "response signed and journaled");
         let t = Instant::now();
         let out = self.deliver(&key, resp, cancel).await;
@@ -360,8 +356,7 @@ impl<N: Node> Poster<N> {
         match self.submit(&resp, cancel).await {
             Ok(Posted::Accepted(hash)) => {
                 self.resign_lock().remove(key);
-                self.registry.set_stage(key, Stage::Posted);
-                self.registry.journal().set_state(key, CallState::Posted)?;
+                self.registry.posted(key)?;
                 tracing::info!(call = key, tx = %hash, "response accepted");
                 self.confirmer.track(hash, key.to_owned());
                 Ok(())

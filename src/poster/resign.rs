@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::call::{Stage, now_ms};
+use crate::call::now_ms;
 use crate::journal::{CallRecord, CallState, SignedResponse};
 use crate::ledger::crypto::Hash;
 use crate::ledger::tx::TxBody;
@@ -132,17 +132,11 @@ impl<N: Node> Poster<N> {
                 return;
             }
         };
-        if let Err(e) = self
-            .registry
-            .journal()
-            .record_signed(key, fresh.clone())
-            .await
-        {
+        if let Err(e) = self.registry.signed(key, fresh.clone()).await {
             self.schedule_resign(key);
             tracing::error!(call = key, error = %e, "cannot journal the response signed again");
             return;
         }
-        self.registry.set_stage(key, Stage::Signed);
         metrics::counter!("ain_sre_responses_resigned_total").increment(1);
         tracing::info!(call = key, old_tx = %old.hash, tx = %fresh.hash, "refused response signed again (same outcome, fresh timestamp)");
         let _ = self.deliver(key, fresh, cancel).await;

@@ -21,7 +21,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::blobs::worker::{Refs, WorkerBlobs};
-use crate::call::{Answer, Call, Registry, Stage, now_ms};
+use crate::call::{Answer, Call, Registry, now_ms};
 use crate::client::AppWorkers;
 use crate::config::profiles::ProfileCatalog;
 use crate::config::runtimes::RuntimeCatalog;
@@ -416,14 +416,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         };
         metrics::histogram!("ain_sre_stage_seconds", "stage" => "queue")
             .record(call.seen_at.elapsed().as_secs_f64());
-        self.registry.set_stage(&call.key, Stage::Running);
-        if let Err(e) = self
-            .registry
-            .journal()
-            .set_state(&call.key, CallState::Running)
-        {
-            tracing::error!(error = %e, "journal write failed");
-        }
+        self.registry.running(&call.key);
         self.run_sandbox(call, p, refs_out).await
     }
 
