@@ -72,60 +72,6 @@ async fn pooled_stem_cells_serve_calls_and_are_never_reused() {
 }
 
 #[tokio::test]
-async fn a_call_finding_its_pool_empty_takes_the_cell_under_way_not_a_cold_start() {
-    let test = "ct_pool_wait";
-    let Some(sb) = tier(test, 1).await else {
-        return;
-    };
-    let l = limits();
-    // The first call comes while the pre-warmed cell is still starting, and the next ones back
-    // to back, each finding the pool empty while its refill runs: every one waits for a stem
-    // cell from the pool instead of starting a container of its own.
-    sb.prewarm("python3", &l).unwrap();
-    for i in 0..4 {
-        let out = py_input(
-            &sb,
-            "import sys\nprint(sys.stdin.read())",
-            format!("b{i}").as_bytes(),
-            l.clone(),
-        )
-        .await;
-        assert_eq!(stdout_str(&out).trim(), format!("b{i}"));
-    }
-    assert_eq!(sb.cold_starts(), 0, "a call started its own container");
-    // With starts under way at shutdown, nothing is left behind.
-    sb.prewarm(
-        "python3",
-        &Limits {
-            memory_bytes: 96 << 20,
-            ..l.clone()
-        },
-    )
-    .unwrap();
-    finish(sb, test).await;
-}
-
-#[tokio::test]
-async fn with_no_pool_every_call_starts_its_own_container() {
-    let test = "ct_pool_none";
-    let Some(sb) = tier(test, 0).await else {
-        return;
-    };
-    for i in 0..2 {
-        let out = py_input(
-            &sb,
-            "import sys\nprint(sys.stdin.read())",
-            format!("n{i}").as_bytes(),
-            limits(),
-        )
-        .await;
-        assert_eq!(stdout_str(&out).trim(), format!("n{i}"));
-    }
-    assert_eq!(sb.cold_starts(), 2);
-    finish(sb, test).await;
-}
-
-#[tokio::test]
 async fn bring_your_own_image_and_missing_image() {
     let test = "ct_byo";
     let Some(sb) = tier(test, 0).await else {

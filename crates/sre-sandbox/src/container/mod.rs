@@ -144,9 +144,6 @@ struct Inner {
     reaper: TaskTracker,
     refill: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     leftovers_removed: usize,
-    /// Calls of a shipped runtime that started their own container (their pool had no cell
-    /// ready or under way).
-    cold_starts: std::sync::atomic::AtomicU64,
     /// Containers kept for the next call of the function they served (opt-in reuse).
     parked: std::sync::Mutex<HashMap<ParkKey, Vec<Parked>>>,
     /// Stops the idle sweep of `parked`.
@@ -271,7 +268,6 @@ impl ContainerSandbox {
                 reaper,
                 refill: std::sync::Mutex::new(Some(refill)),
                 leftovers_removed,
-                cold_starts: std::sync::atomic::AtomicU64::new(0),
                 parked: std::sync::Mutex::new(HashMap::new()),
                 stop: CancellationToken::new(),
             }),
@@ -297,15 +293,6 @@ impl ContainerSandbox {
     /// Containers removed at start-up because their creating process was gone.
     pub fn leftovers_removed(&self) -> usize {
         self.inner.leftovers_removed
-    }
-
-    /// Calls of a shipped runtime that started their own container since the tier started: no
-    /// stem cell was ready in their pool or under way. A count that grows with the calls means
-    /// `pool_size` is below the load.
-    pub fn cold_starts(&self) -> u64 {
-        self.inner
-            .cold_starts
-            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Stem cells waiting in the pool right now.

@@ -2,13 +2,8 @@
 //! started ahead of demand, blocked in the stem cell until one call's frame arrives. Each is used
 //! for exactly one call and then removed, so no state crosses calls (unless a profile opted into
 //! same-function reuse, which keeps containers outside the pool). A background task refills
-//! every pool that has been used (or pre-warmed) up to the configured size, starting up to
-//! [`REFILL_PARALLEL`] containers at once.
-//!
-//! A call that finds its pool empty while a refill for it is under way waits for that cell (it
-//! is already part-way started, so it arrives sooner than a container started from nothing,
-//! and a second start beside it would slow both); with nothing under way it takes the cold path
-//! (create + start inline). An empty pool is never an error.
+//! every pool that has been used (or pre-warmed) up to the configured size; an empty pool means
+//! the call takes the cold path (create + start inline), never an error.
 
 use crate::sync::LockExt;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -17,7 +12,6 @@ use std::time::Duration;
 
 use bollard::Docker;
 use tokio::sync::Notify;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::call::{Warm, launch};
@@ -33,21 +27,11 @@ pub(crate) struct Key {
     pub(crate) shape: Shape,
 }
 
-/// How many stem cells the refill starts at once. The engine runs two starts side by side
-/// about 1.6× faster than one after the other (measured on the 2-core host: 8 starts in 321 ms
-/// two at a time, 509 ms one at a time; four at a time gained little more, 295 ms), and a burst
-/// drains the pool faster than one refill at a time stocks it.
-pub(crate) const REFILL_PARALLEL: usize = 2;
-
 pub(crate) struct Pool {
     size: usize,
     ready: Mutex<HashMap<Key, VecDeque<Warm>>>,
     wanted: Mutex<HashSet<Key>>,
-    /// Refills under way, per key.
-    starting: Mutex<HashMap<Key, usize>>,
     wake: Notify,
-    /// Signalled whenever a refill ends (a cell arrived, or the start failed).
-    arrived: Notify,
     stop: CancellationToken,
 }
 
@@ -57,9 +41,7 @@ impl Pool {
             size,
             ready: Mutex::new(HashMap::new()),
             wanted: Mutex::new(HashSet::new()),
-            starting: Mutex::new(HashMap::new()),
             wake: Notify::new(),
-            arrived: Notify::new(),
             stop: CancellationToken::new(),
         })
     }
@@ -79,56 +61,6 @@ impl Pool {
             .and_then(VecDeque::pop_front)
     }
 
-    /// Like [`Pool::take`], but when the pool is empty and a refill for `key` is under way,
-    /// waits (up to `limit`) for the cell it is starting; `None` when nothing is coming, so the
-    /// caller takes the cold path. The refill is woken at once: a call waiting here is demand
-    /// the stock did not meet.
-    pub(crate) async fn take_or_wait(&self, key: &Key, limit: Duration) -> Option<Warm> {
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            // Registered before looking, so an arrival between the look and the wait is seen.
-            let arrived = self.arrived.notified();
-            tokio::pin!(arrived);
-            arrived.as_mut().enable();
-            if let Some(w) = self.take(key) {
-                return Some(w);
-            }
-            if self.stop.is_cancelled() || self.size == 0 {
-                return None;
-            }
-            self.wake.notify_one();
-            let under_way = self
-                .starting
-                .lock_or_recover()
-                .get(key)
-                .copied()
-                .unwrap_or(0);
-            if under_way == 0 && !self.refill_would_start(key) {
-                return None;
-            }
-            tokio::select! {
-                _ = arrived => {}
-                _ = tokio::time::sleep_until(deadline) => return self.take(key),
-                _ = self.stop.cancelled() => return None,
-            }
-        }
-    }
-
-    /// True when the refill task, once woken, will start a cell for `key` (it is wanted, below
-    /// its stock, and a refill slot is free).
-    fn refill_would_start(&self, key: &Key) -> bool {
-        let starting = self.starting.lock_or_recover();
-        let total: usize = starting.values().sum();
-        let ready = self
-            .ready
-            .lock_or_recover()
-            .get(key)
-            .map_or(0, VecDeque::len);
-        total < REFILL_PARALLEL
-            && ready + starting.get(key).copied().unwrap_or(0) < self.size
-            && self.wanted.lock_or_recover().contains(key)
-    }
-
     /// Wakes the refill task.
     pub(crate) fn kick(&self) {
         self.wake.notify_one();
@@ -142,15 +74,13 @@ impl Pool {
         }
     }
 
-    /// True when every wanted key has its full stock and no refill is under way.
+    /// True when every wanted key has its full stock.
     pub(crate) fn full(&self) -> bool {
         let wanted = self.wanted.lock_or_recover();
         let ready = self.ready.lock_or_recover();
-        let starting = self.starting.lock_or_recover();
-        starting.values().all(|n| *n == 0)
-            && wanted
-                .iter()
-                .all(|k| ready.get(k).map_or(0, VecDeque::len) >= self.size)
+        wanted
+            .iter()
+            .all(|k| ready.get(k).map_or(0, VecDeque::len) >= self.size)
     }
 
     /// Containers waiting, over all keys.
@@ -173,31 +103,8 @@ impl Pool {
             .collect()
     }
 
-    /// The next key to start a cell for: wanted, and below its stock counting the cells under
-    /// way; `None` when all are stocked or every refill slot is taken. The chosen key's start
-    /// is counted as under way before the locks are let go.
-    fn next_start(&self) -> Option<Key> {
-        let wanted = self.wanted.lock_or_recover();
-        let ready = self.ready.lock_or_recover();
-        let mut starting = self.starting.lock_or_recover();
-        if starting.values().sum::<usize>() >= REFILL_PARALLEL {
-            return None;
-        }
-        let key = wanted
-            .iter()
-            .find(|k| {
-                ready.get(*k).map_or(0, VecDeque::len) + starting.get(*k).copied().unwrap_or(0)
-                    < self.size
-            })?
-            .clone();
-        *starting.entry(key.clone()).or_default() += 1;
-        Some(key)
-    }
-
-    /// The refill loop: keeps every wanted key stocked, up to [`REFILL_PARALLEL`] starts at a
-    /// time, until the pool is drained. A start is never abandoned half-way (a container created
-    /// but not recorded would leak): at a stop the loop waits for the starts under way and
-    /// removes what they made.
+    /// The refill loop: creates stem cells one at a time (the engine serialises much of the
+    /// work anyway, and the host's cores belong to the calls) until every wanted key is full.
     pub(crate) async fn refill(
         self: Arc<Self>,
         docker: Docker,
@@ -206,93 +113,62 @@ impl Pool {
         max_code_bytes: usize,
         oci_runtime: Option<String>,
     ) {
-        let mut starts: JoinSet<Result<Warm, crate::SandboxError>> = JoinSet::new();
-        let mut keys: HashMap<tokio::task::Id, Key> = HashMap::new();
         loop {
-            if !self.stop.is_cancelled() {
-                while let Some(key) = self.next_start() {
-                    let docker = docker.clone();
-                    let who = who.clone();
-                    let guests = guests.clone();
-                    let oci_runtime = oci_runtime.clone();
-                    let task_key = key.clone();
-                    let handle = starts.spawn(async move {
-                        let key = task_key;
-                        match guests.lease() {
-                            Ok(lease) => {
-                                let body = create_body(
-                                    &Launch::Stem {
-                                        image: key.image.clone(),
-                                        argv: key.argv.clone(),
-                                    },
-                                    key.shape,
-                                    &key.runtime,
-                                    &who,
-                                    lease.uid(),
-                                    max_code_bytes,
-                                    oci_runtime.as_deref(),
-                                );
-                                launch(&docker, body, lease).await
-                            }
-                            Err(e) => Err(e),
-                        }
-                    });
-                    keys.insert(handle.id(), key);
-                }
-            }
-            let done = tokio::select! {
-                done = starts.join_next_with_id(), if !starts.is_empty() => done,
-                _ = self.stop.cancelled(), if starts.is_empty() => return,
-                _ = self.wake.notified(), if !self.stop.is_cancelled() => continue,
+            let next = {
+                let wanted = self.wanted.lock_or_recover();
+                let ready = self.ready.lock_or_recover();
+                wanted
+                    .iter()
+                    .find(|k| ready.get(*k).map_or(0, VecDeque::len) < self.size)
+                    .cloned()
             };
-            let (id, made) = match done {
-                Some(Ok((id, made))) => (id, made),
-                Some(Err(e)) => {
-                    let why = e.to_string();
-                    (
-                        e.id(),
-                        Err(super::call::host_fault("starting a stem cell", why)),
-                    )
+            let Some(key) = next else {
+                tokio::select! {
+                    _ = self.stop.cancelled() => return,
+                    _ = self.wake.notified() => continue,
                 }
-                None => continue,
             };
-            if let Some(key) = keys.remove(&id) {
-                self.ended(&key, made, &docker).await;
-            }
-        }
-    }
-
-    /// Records the end of one start for `key` and wakes waiting calls.
-    async fn ended(&self, key: &Key, made: Result<Warm, crate::SandboxError>, docker: &Docker) {
-        let failed = match made {
-            Ok(warm) if self.stop.is_cancelled() => {
-                super::remove(docker, &warm.id).await;
-                false
-            }
-            Ok(warm) => {
-                self.ready
-                    .lock_or_recover()
-                    .entry(key.clone())
-                    .or_default()
-                    .push_back(warm);
-                false
-            }
-            Err(e) => {
-                // E.g. the image was removed, or every guest uid is held: stop stocking this
-                // key until a call asks again.
-                tracing::warn!(runtime = %key.runtime, error = %e, "stem-cell pool refill failed");
-                self.wanted.lock_or_recover().remove(key);
-                true
-            }
-        };
-        if let Some(n) = self.starting.lock_or_recover().get_mut(key) {
-            *n = n.saturating_sub(1);
-        }
-        self.arrived.notify_waiters();
-        if failed {
-            tokio::select! {
-                _ = self.stop.cancelled() => {}
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            // Never abandoned half-way: a container created but not recorded would leak.
+            let made = match guests.lease() {
+                Ok(lease) => {
+                    let body = create_body(
+                        &Launch::Stem {
+                            image: key.image.clone(),
+                            argv: key.argv.clone(),
+                        },
+                        key.shape,
+                        &key.runtime,
+                        &who,
+                        lease.uid(),
+                        max_code_bytes,
+                        oci_runtime.as_deref(),
+                    );
+                    launch(&docker, body, lease).await
+                }
+                Err(e) => Err(e),
+            };
+            match made {
+                Ok(warm) => {
+                    if self.stop.is_cancelled() {
+                        super::remove(&docker, &warm.id).await;
+                        return;
+                    }
+                    self.ready
+                        .lock_or_recover()
+                        .entry(key)
+                        .or_default()
+                        .push_back(warm);
+                }
+                Err(e) => {
+                    // E.g. the image was removed, or every guest uid is held: stop stocking
+                    // this key until a call asks again.
+                    tracing::warn!(runtime = %key.runtime, error = %e, "stem-cell pool refill failed");
+                    self.wanted.lock_or_recover().remove(&key);
+                    tokio::select! {
+                        _ = self.stop.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    }
+                }
             }
         }
     }

@@ -14,11 +14,6 @@ use super::spec::{Launch, Shape};
 use super::{ContainerSandbox, Kind, PreparedContainer};
 use super::{call, egress, pool, spec};
 
-/// How long a call whose pool is empty waits for a stem cell the refill is starting before it
-/// starts one of its own: a start takes ~70–150 ms on an idle 2-core host, so a wait this long
-/// means the engine is badly loaded and a second start would not be quicker either.
-const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
-
 impl ContainerSandbox {
     pub(super) async fn call(
         &self,
@@ -60,15 +55,12 @@ impl ContainerSandbox {
                         tracing::debug!(container = %p.warm.id, served = p.served, "kept container of the same function");
                         (p.warm, p.served)
                     }
-                    None => match self.inner.pool.take_or_wait(&key, POOL_WAIT).await {
+                    None => match self.inner.pool.take(&key) {
                         Some(w) => {
                             tracing::debug!(container = %w.id, "stem cell from the pool");
                             (w, 0)
                         }
                         None => {
-                            self.inner
-                                .cold_starts
-                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             let lease = self.inner.guests.lease()?;
                             let body = spec::create_body(
                                 &Launch::Stem {
