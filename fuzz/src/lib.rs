@@ -5,6 +5,7 @@
 //! Each function takes one raw input. It panics only when the library panics or a property
 //! below is broken; an input the library rightly refuses is not a failure.
 
+#![forbid(unsafe_code)]
 #![allow(missing_docs, unreachable_pub, dead_code)]
 //!
 //! One module per area (event frames, the devnet's JSON-RPC, txs and blocks, write rules,
