@@ -182,6 +182,16 @@ fn report_complete(stderr: &[u8], nonce: &str) -> bool {
         .is_some_and(|at| stderr[at + needle.len()..].contains(&b'\n'))
 }
 
+/// What a call writes to its container and how the container answers.
+pub(crate) struct Feed<'a> {
+    /// The whole stdin: a stem cell's frame, or a bring-your-own image's input.
+    pub(crate) stdin: Vec<u8>,
+    /// The stem cell's nonce (ends stdout, marks the usage line); `None` for an image.
+    pub(crate) nonce: Option<&'a str>,
+    /// Same-function reuse: the container may serve another call after this one.
+    pub(crate) keep: bool,
+}
+
 /// Runs one call on container `id` through its `attach` streams. `nonce` is set for stem-cell images: the call is over when stdout
 /// ends with the nonce and the usage line is on stderr, without waiting for the engine to tear
 /// the container down (pid 1 has exited by then, which kills everything else in the container).
@@ -197,12 +207,11 @@ pub(crate) async fn drive(
     docker: &Docker,
     id: &str,
     attach: AttachContainerResults,
-    stdin: Vec<u8>,
+    feed: Feed<'_>,
     limits: &Limits,
-    nonce: Option<&str>,
-    keep: bool,
     started: Instant,
 ) -> Result<(Outcome, Option<AttachContainerResults>), SandboxError> {
+    let Feed { stdin, nonce, keep } = feed;
     let deadline = tokio::time::Instant::from_std(started + limits.wall_time);
     // Without a stem cell nobody inside reports usage: sample the container's cgroup from here.
     let watch = match nonce {

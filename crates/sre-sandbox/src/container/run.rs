@@ -128,17 +128,12 @@ impl ContainerSandbox {
         };
         let Warm { id, attach, lease } = warm;
         tracing::debug!(container = %id, guest = lease.uid(), ms = started.elapsed().as_millis() as u64, "frame sent");
-        let out = call::drive(
-            docker,
-            &id,
-            attach,
+        let feed = call::Feed {
             stdin,
-            &call.limits,
-            nonce.as_deref(),
-            park.is_some(),
-            started,
-        )
-        .await;
+            nonce: nonce.as_deref(),
+            keep: park.is_some(),
+        };
+        let out = call::drive(docker, &id, attach, feed, &call.limits, started).await;
         tracing::debug!(container = %id, ms = started.elapsed().as_millis() as u64, "call done");
         match out {
             Ok((outcome, Some(attach))) => {
