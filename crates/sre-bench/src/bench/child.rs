@@ -211,10 +211,17 @@ mod tests {
     async fn stop_kills_a_child_that_ignores_the_signal() {
         // The shell ignores SIGTERM, so only the SIGKILL after the patience ends it.
         let mut c = ChildProc::spawn(
-            Command::new("sh").args(["-c", "trap '' TERM; while :; do sleep 0.1; done"]),
+            Command::new("sh")
+                .args([
+                    "-c",
+                    "trap '' TERM; echo ready; while :; do sleep 0.1; done",
+                ])
+                .stdout(Stdio::piped()),
             "sh",
         )
         .unwrap();
+        // Signalled only once the trap is set.
+        c.wait_for_line("ready", Duration::from_secs(10)).unwrap();
         c.stop(Signal::SIGTERM, Duration::from_millis(300)).await;
         assert!(!c.running());
         let pid = c.pid();
