@@ -101,14 +101,16 @@ pub fn build_response(
     ref_path: &str,
     tx_limit: usize,
 ) -> Value {
-    let (status, stdout, stderr, error, exit_code, usage): (
-        &str,
-        &[u8],
-        &[u8],
+    /// Status, stdout, stderr tail, error, non-zero exit code, usage.
+    type Reported<'a> = (
+        &'a str,
+        &'a [u8],
+        &'a [u8],
         Option<String>,
         Option<i32>,
         Usage,
-    ) = match result {
+    );
+    let (status, stdout, stderr, error, exit_code, usage): Reported<'_> = match result {
         CallResult::Rejected(why) => (
             "rejected",
             &[],

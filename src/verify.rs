@@ -255,7 +255,9 @@ mod tests {
     fn each_forgery_is_named() {
         let (resp, exp, workers, _) = setup();
         let stranger = PrivateKey::generate().address().to_string();
-        let cases: [(&str, Value, fn(&Mismatch) -> bool); 5] = [
+        /// The receipt field forged, its forged value, and the mismatch expected.
+        type Case = (&'static str, Value, fn(&Mismatch) -> bool);
+        let cases: [Case; 5] = [
             ("worker", json!(stranger), |m| {
                 matches!(m, Mismatch::Writer(_))
             }),

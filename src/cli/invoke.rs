@@ -193,13 +193,15 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
     let stats = (args.repeat > 1).then(|| Stats::from_samples("invoke", samples, total));
     report(
         &args,
-        &code,
-        sandbox.tier(),
-        &profile.name,
-        prepare_time,
-        &out,
-        stats.as_ref(),
-        summary.as_ref(),
+        &Invoked {
+            code: &code,
+            tier: sandbox.tier(),
+            profile: &profile.name,
+            prepare_time,
+            out: &out,
+            stats: stats.as_ref(),
+            egress: summary.as_ref(),
+        },
     )?;
     Ok(if out.status() == "ok" {
         ExitCode::SUCCESS
@@ -208,16 +210,30 @@ pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn report(
-    args: &InvokeArgs,
-    code: &FunctionCode,
+/// What one `invoke` did, for its report.
+struct Invoked<'a> {
+    code: &'a FunctionCode,
     tier: Tier,
-    profile: &str,
+    profile: &'a str,
     prepare_time: Duration,
-    out: &Outcome,
-    stats: Option<&Stats>,
-    egress: Option<&crate::egress::EgressSummary>,
-) -> anyhow::Result<()> {
+    /// The last call's outcome.
+    out: &'a Outcome,
+    /// Latencies, with `--repeat` above 1.
+    stats: Option<&'a Stats>,
+    /// The last call's egress, when the function had an allow-list.
+    egress: Option<&'a crate::egress::EgressSummary>,
+}
+
+fn report(args: &InvokeArgs, run: &Invoked<'_>) -> anyhow::Result<()> {
+    let Invoked {
+        code,
+        tier,
+        profile,
+        prepare_time,
+        out,
+        stats,
+        egress,
+    } = *run;
     let (exit_code, stdout, stderr, failure) = match out {
         Outcome::Completed {
             exit_code,

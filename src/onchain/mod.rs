@@ -320,13 +320,13 @@ impl FunctionSpec {
         if let Some(e) = &spec.egress {
             e.policy().map_err(|e| bad(e.to_string()))?;
         }
-        if let Some(r) = &spec.code_ref {
-            if r.sha256.to_string() != spec.code_hash || r.size != spec.size {
-                return Err(bad(format!(
-                    "code_ref ({}, {} bytes) is not the code the spec names ({}, {} bytes)",
-                    r.sha256, r.size, spec.code_hash, spec.size
-                )));
-            }
+        if let Some(r) = &spec.code_ref
+            && (r.sha256.to_string() != spec.code_hash || r.size != spec.size)
+        {
+            return Err(bad(format!(
+                "code_ref ({}, {} bytes) is not the code the spec names ({}, {} bytes)",
+                r.sha256, r.size, spec.code_hash, spec.size
+            )));
         }
         match (&spec.code, spec.chunks, &spec.code_ref) {
             (Some(_), None, None) | (None, Some(1..), None) | (None, None, Some(_)) => Ok(spec),

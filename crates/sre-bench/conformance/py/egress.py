@@ -7,15 +7,10 @@ dests = [(socket.AF_INET, ('127.0.0.1', ctx['port'])), (socket.AF_INET, ('127.0.
          (socket.AF_INET, ('8.8.8.8', 53)), (socket.AF_INET6, ('::1', ctx['port'])),
          (socket.AF_INET6, ('2001:4860:4860::8888', 53))]
 for fam, addr in dests:
-    try:
-        s = socket.socket(fam, socket.SOCK_STREAM); s.settimeout(1); s.connect(addr)
+    if connects(fam, addr):
         breaches.append('connected to %s' % (addr,))
-    except OSError:
-        pass
-try:
-    socket.getaddrinfo('example.com', 80); breaches.append('DNS resolved')
-except OSError:
-    pass
+if resolves('example.com'):
+    breaches.append('DNS resolved')
 for path in ['/var/run/docker.sock', '/run/docker.sock']:
     try:
         s = socket.socket(socket.AF_UNIX); s.connect(path); breaches.append('connected to ' + path)

@@ -11,13 +11,14 @@
 //! warm-up) minus its RSS before the timed calls; the child holds the chain too, so this is an
 //! upper bound on the worker's growth.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
 use super::Stats;
+use super::child::{self, ChildProc, free_addr};
 use crate::blobs::{BlobRef, client as blob_client};
 use crate::client::{ChainClient, new_call_id, wait_response};
 use crate::ledger::crypto::PrivateKey;
@@ -26,57 +27,25 @@ use crate::onchain::{AppPaths, Request};
 
 const PAYLOAD: usize = 16 << 20;
 
-struct Dev(Child);
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-fn status_kb(pid: u32, field: &str) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find(|l| l.starts_with(field))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
-fn spawn_dev(dir: &std::path::Path) -> anyhow::Result<(Dev, String, String)> {
-    let (port, events, blobs, metrics) = (free_port()?, free_port()?, free_port()?, free_port()?);
-    let mut child = Command::new(crate::ain_sre_exe()?)
-        .args(["dev", "--port", &port.to_string(), "--events-port"])
-        .arg(events.to_string())
-        .args(["--blobs-port", &blobs.to_string(), "--metrics-addr"])
-        .arg(format!("127.0.0.1:{metrics}"))
-        .arg("--data")
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting ain-sre dev")?;
-    let out = child.stdout.take().context("dev's stdout")?;
-    let dev = Dev(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if line.contains("serving; Ctrl-C to stop") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(120))
-        .context("ain-sre dev did not start serving within 120 s")?;
+/// Starts `ain-sre dev` on free ports with its data in `dir` and waits until it serves; returns
+/// it (SIGTERMed when dropped), its node URL and its blob store URL.
+fn spawn_dev(dir: &Path) -> anyhow::Result<(ChildProc, String, String)> {
+    let [port, events, blobs, metrics] =
+        [free_addr()?, free_addr()?, free_addr()?, free_addr()?].map(|a| a.port());
+    let mut dev = ChildProc::spawn(
+        Command::new(crate::ain_sre_exe()?)
+            .args(["dev", "--port", &port.to_string(), "--events-port"])
+            .arg(events.to_string())
+            .args(["--blobs-port", &blobs.to_string(), "--metrics-addr"])
+            .arg(format!("127.0.0.1:{metrics}"))
+            .arg("--data")
+            .arg(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+        "ain-sre dev",
+    )?;
+    dev.wait_for_line("serving; Ctrl-C to stop", Duration::from_secs(120))
+        .context("ain-sre dev did not start serving")?;
     Ok((
         dev,
         format!("http://127.0.0.1:{port}"),
@@ -121,9 +90,10 @@ fn curl_seconds(url: &str) -> Option<f64> {
 
 /// Runs the benchmark.
 pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
-    let dir = tempfile_dir()?;
-    let (dev, node, blobs) = spawn_dev(&dir)?;
-    let pid = dev.0.id();
+    let dir = super::ScratchDir::new("ain-sre-bench-blobs")?;
+    // Declared after `dir`, so dropped (stopped) before it is removed.
+    let (dev, node, blobs) = spawn_dev(dir.path())?;
+    let pid = dev.pid();
     let key = PrivateKey::generate();
     let payload: Vec<u8> = {
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
@@ -141,7 +111,7 @@ pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
     let upload_s = t.elapsed().as_secs_f64();
     let client = ChainClient::connect(&node, PrivateKey::generate()).await?;
     echo(&client, &r).await.context("warm-up call")?;
-    let before_kb = status_kb(pid, "VmRSS:").unwrap_or(0);
+    let before_kb = dev.rss_kb();
     // Resets VmHWM to the current RSS, so the peak below is this run's.
     let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
     let n = if quick { 3 } else { 8 };
@@ -153,7 +123,7 @@ pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
         samples.push(t.elapsed());
     }
     let total = start.elapsed();
-    let peak_kb = status_kb(pid, "VmHWM:").unwrap_or(0);
+    let peak_kb = child::status_kb(pid, "VmHWM:").unwrap_or(0);
     let url = r.url.clone().unwrap_or_default();
     let mut curls = Vec::new();
     for _ in 0..n {
@@ -199,13 +169,5 @@ pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
         peak_kb as f64 / 1024.0,
         growth_mib / mib
     ));
-    drop(dev);
-    let _ = std::fs::remove_dir_all(&dir);
     Ok((rows, notes))
-}
-
-fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
-    let d = std::env::temp_dir().join(format!("ain-sre-bench-blobs-{}", std::process::id()));
-    std::fs::create_dir_all(&d)?;
-    Ok(d)
 }

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use tokio::sync::Mutex;
 
 use super::Stats;
@@ -20,44 +19,15 @@ const ROUNDS: u64 = 5;
 /// Calls in flight at once, like a worker's scheduler and poster with a deep queue.
 const CONCURRENCY: usize = 256;
 
+/// This process's resident set, in KB.
 fn rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))?
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
+    super::child::rss_kb(std::process::id()).unwrap_or(0)
 }
 
 /// A response like the ones a worker signs (~900 bytes of JSON with its receipt).
 fn response(i: u64) -> SignedResponse {
     SignedResponse {
-        tx_body: json!({
-            "operation": {
-                "type": "SET_VALUE",
-                "ref": format!("/apps/bench/sre/calls/echo/c{i}/response"),
-                "value": {
-                    "status": "ok",
-                    "output": "{\"x\":1,\"text\":\"héllo\"}",
-                    "receipt": {
-                        "request_tx": format!("0x{i:064x}"),
-                        "worker": "0x00ADEc28B6a845a085e03591bE7550dd68673C1C",
-                        "code_hash": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-                        "runtime": "wasm", "sandbox": "wasm", "profile": "default",
-                        "usage": {"wall_us": 812, "cpu_us": 640, "mem_peak_kb": 1088},
-                        "started_at": 1795461505726u64, "finished_at": 1795461505727u64
-                    }
-                }
-            },
-            "nonce": -1,
-            "timestamp": 1795461505726u64 + i,
-            "gas_price": 0
-        }),
+        tx_body: super::ledger::response_body(i, &format!("0x{i:064x}")),
         signature: format!("0x{:0130x}", i),
         hash: format!("0x{:064x}", i + 1),
     }
@@ -116,12 +86,8 @@ async fn settle(j: &Journal, max: u64) -> anyhow::Result<u64> {
 /// Runs the measurement: `ROUNDS` rounds of 100,000 calls (20,000 with `quick`).
 pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
     let calls: u64 = if quick { 20_000 } else { 100_000 };
-    let dir = std::env::temp_dir().join(format!("ain-sre-bench-journal-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("journal.redb");
-    let result = measure(calls, &path).await;
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    let dir = super::ScratchDir::new("ain-sre-bench-journal")?;
+    measure(calls, &dir.path().join("journal.redb")).await
 }
 
 async fn measure(calls: u64, path: &std::path::Path) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {

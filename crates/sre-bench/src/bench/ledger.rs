@@ -7,8 +7,17 @@ use serde_json::json;
 use super::Stats;
 use crate::ledger::crypto::{PrivateKey, Signature, hash_transaction};
 
+/// The request tx hash [`sample_body`]'s receipt names.
+const REQUEST_TX: &str = "0x8addddfc0a938dfcbe520e8b2fb42d5a9839fb1dc043b563770d8dd77191c83d";
+
 /// A response-sized transaction body like the ones a worker posts.
 fn sample_body(i: u64) -> serde_json::Value {
+    response_body(i, REQUEST_TX)
+}
+
+/// The body of call `i`'s response tx as a worker posts it (~900 bytes of JSON with its
+/// receipt), answering the request tx `request_tx`.
+pub(super) fn response_body(i: u64, request_tx: &str) -> serde_json::Value {
     json!({
         "operation": {
             "type": "SET_VALUE",
@@ -17,7 +26,7 @@ fn sample_body(i: u64) -> serde_json::Value {
                 "status": "ok",
                 "output": "{\"x\":1,\"text\":\"héllo\"}",
                 "receipt": {
-                    "request_tx": "0x8addddfc0a938dfcbe520e8b2fb42d5a9839fb1dc043b563770d8dd77191c83d",
+                    "request_tx": request_tx,
                     "worker": "0x00ADEc28B6a845a085e03591bE7550dd68673C1C",
                     "code_hash": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
                     "runtime": "wasm", "sandbox": "wasm", "profile": "default",

@@ -1,14 +1,17 @@
 //! Benchmarks behind `ain-sre bench`: each prints its figures (per-call p50/p99 and throughput) so
 //! the README's numbers come from a command anyone can re-run, never from timed unit tests.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub mod blobs;
+mod child;
 /// Python and JavaScript components on the WASM tier.
 pub mod component;
 pub mod container;
 pub mod devnet;
 pub mod e2e;
+mod echo_chain;
 #[cfg(target_os = "linux")]
 pub mod egress;
 pub mod fleet;
@@ -35,6 +38,31 @@ pub fn process_cpu_time() -> Duration {
             tv(u.user_time()) + tv(u.system_time())
         }
         Err(_) => Duration::ZERO,
+    }
+}
+
+/// A scratch directory under the system's temporary directory, named after the benchmark and
+/// this process, removed with everything in it when dropped (also when a benchmark fails).
+#[derive(Debug)]
+pub(crate) struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    /// Creates `<tmp>/<name>-<pid>`.
+    pub(crate) fn new(name: &str) -> anyhow::Result<ScratchDir> {
+        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(ScratchDir(dir))
+    }
+
+    /// Its path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

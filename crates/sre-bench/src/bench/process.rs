@@ -101,6 +101,37 @@ fn command(name: &str, n: usize, mut make: impl FnMut() -> Command) -> anyhow::R
     Ok(Stats::from_samples(name, samples, start.elapsed()))
 }
 
+/// `code` through the pool (row `pool_row`) and each bare command, one call at a time, `n` rounds
+/// interleaved call by call so that a shared, noisy machine loads them alike; one row per variant,
+/// the pool's first.
+async fn interleaved(
+    sb: &ProcessSandbox,
+    pool_row: &str,
+    runtime: &str,
+    code: &str,
+    bare: &[(&str, &dyn Fn() -> Command)],
+    n: usize,
+) -> anyhow::Result<Vec<Stats>> {
+    let mut samples = vec![Vec::with_capacity(n); bare.len() + 1];
+    let start = Instant::now();
+    for _ in 0..n {
+        let pooled = through_pool(sb, "", runtime, code.as_bytes(), 1, true).await?;
+        samples[0].push(pooled.p50_us);
+        for (i, (_, make)) in bare.iter().enumerate() {
+            samples[i + 1].push(command("", 1, make)?.p50_us);
+        }
+    }
+    let total = start.elapsed();
+    let names = std::iter::once(pool_row).chain(bare.iter().map(|b| b.0));
+    Ok(names
+        .zip(samples)
+        .map(|(name, us)| {
+            let d = us.into_iter().map(|us| Duration::from_secs_f64(us / 1e6));
+            Stats::from_samples(name, d.collect(), total)
+        })
+        .collect())
+}
+
 /// Runs the group; the notes carry the ratios against the targets.
 pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
     let n = if quick { 30 } else { 200 };
@@ -205,32 +236,11 @@ pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
             ]);
         c
     };
-    let (mut pool_s, mut bare_s, mut bwrap_s) = (Vec::new(), Vec::new(), Vec::new());
-    let start = Instant::now();
-    for _ in 0..n {
-        pool_s.push(
-            through_pool(&sb, "", "python3", HELLO_PY.as_bytes(), 1, true)
-                .await?
-                .p50_us,
-        );
-        bare_s.push(command("", 1, bare)?.p50_us);
-        if bwrap.exists() {
-            bwrap_s.push(command("", 1, wrapped)?.p50_us);
-        }
-    }
-    let total = start.elapsed();
-    let stats = |name: &str, v: Vec<f64>| {
-        let d = v
-            .into_iter()
-            .map(|us| Duration::from_secs_f64(us / 1e6))
-            .collect();
-        Stats::from_samples(name, d, total)
-    };
-    rows.push(stats(PY_POOL, pool_s));
-    rows.push(stats(PY_BARE, bare_s));
+    let mut py_bare: Vec<(&str, &dyn Fn() -> Command)> = vec![(PY_BARE, &bare)];
     if bwrap.exists() {
-        rows.push(stats(PY_BWRAP, bwrap_s));
+        py_bare.push((PY_BWRAP, &wrapped));
     }
+    rows.extend(interleaved(&sb, PY_POOL, "python3", HELLO_PY, &py_bare, n).await?);
     // Node.js, pool and bare interleaved likewise. Node starts in ~40-60 ms, so fewer calls.
     let node = Path::new("/usr/bin/node");
     if node.exists() {
@@ -240,26 +250,10 @@ pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
                 .arg(&hello_js);
             c
         };
-        let (mut pool_s, mut bare_s) = (Vec::new(), Vec::new());
-        let start = Instant::now();
-        for _ in 0..(n / 4).max(10) {
-            pool_s.push(
-                through_pool(&sb, "", "nodejs", HELLO_JS.as_bytes(), 1, true)
-                    .await?
-                    .p50_us,
-            );
-            bare_s.push(command("", 1, bare_node)?.p50_us);
-        }
-        let total = start.elapsed();
-        let stats = |name: &str, v: Vec<f64>| {
-            let d = v
-                .into_iter()
-                .map(|us| Duration::from_secs_f64(us / 1e6))
-                .collect();
-            Stats::from_samples(name, d, total)
-        };
-        rows.push(stats(JS_POOL, pool_s));
-        rows.push(stats(JS_BARE, bare_s));
+        let js_bare: [(&str, &dyn Fn() -> Command); 1] = [(JS_BARE, &bare_node)];
+        rows.extend(
+            interleaved(&sb, JS_POOL, "nodejs", HELLO_JS, &js_bare, (n / 4).max(10)).await?,
+        );
     } else {
         notes.push("/usr/bin/node not installed: no Node.js rows".into());
     }

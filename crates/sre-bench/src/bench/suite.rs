@@ -31,6 +31,22 @@ impl Gathered {
     fn failed(&mut self, group: &str, e: anyhow::Error) {
         self.reasons.insert(group.to_owned(), format!("{e:#}"));
     }
+
+    /// [`take`](Self::take)s a group's rows, or files why it has none.
+    fn group(&mut self, group: &str, rows: anyhow::Result<Vec<Stats>>, picks: &[(&str, &str)]) {
+        match rows {
+            Ok(rows) => self.take(rows, picks),
+            Err(e) => self.failed(group, e),
+        }
+    }
+}
+
+/// Runs `f` on a plain thread (the group blocks, or builds its own runtimes); a panic in it is an
+/// error.
+pub(crate) async fn on_thread<T: Send + 'static>(
+    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(f).await?
 }
 
 /// Runs every group (ledger, WASM, built-in chain, process, container, end to end) and builds
@@ -41,37 +57,30 @@ pub async fn run(quick: bool, command: String) -> Report {
     let mut g = Gathered::default();
 
     eprintln!("bench: follower verification…");
-    match tokio::task::spawn_blocking(move || ledger::follower(quick)).await {
-        Ok(Ok(s)) => g.take(vec![s.clone()], &[("ledger.follower", s.name.as_str())]),
-        Ok(Err(e)) => g.failed("ledger", e),
-        Err(e) => g.failed("ledger", e.into()),
+    match on_thread(move || ledger::follower(quick)).await {
+        Ok(s) => g.take(vec![s.clone()], &[("ledger.follower", s.name.as_str())]),
+        Err(e) => g.failed("ledger", e),
     }
 
     eprintln!("bench: WASM tier…");
-    match tokio::task::spawn_blocking(move || wasm::run(quick)).await {
-        Ok(Ok(rows)) => g.take(
-            rows,
-            &[
-                ("wasm.echo", wasm::ECHO_1_THREAD),
-                ("wasm.echo_2t", wasm::ECHO_2_THREADS),
-            ],
-        ),
-        Ok(Err(e)) => g.failed("wasm", e),
-        Err(e) => g.failed("wasm", e.into()),
-    }
+    g.group(
+        "wasm",
+        on_thread(move || wasm::run(quick)).await,
+        &[
+            ("wasm.echo", wasm::ECHO_1_THREAD),
+            ("wasm.echo_2t", wasm::ECHO_2_THREADS),
+        ],
+    );
 
     eprintln!("bench: built-in chain…");
-    match tokio::task::spawn_blocking(move || devnet::run(quick)).await {
-        Ok(Ok(rows)) => g.take(
-            rows,
-            &[
-                ("devnet.accepted", devnet::ACCEPTED),
-                ("devnet.event", devnet::EVENT_LATENCY),
-            ],
-        ),
-        Ok(Err(e)) => g.failed("devnet", e),
-        Err(e) => g.failed("devnet", e.into()),
-    }
+    g.group(
+        "devnet",
+        on_thread(move || devnet::run(quick)).await,
+        &[
+            ("devnet.accepted", devnet::ACCEPTED),
+            ("devnet.event", devnet::EVENT_LATENCY),
+        ],
+    );
 
     eprintln!("bench: process tier…");
     process(quick, &mut g).await;
@@ -141,20 +150,18 @@ async fn process(quick: bool, g: &mut Gathered) {
             "bwrap not installed (apt-get install bubblewrap)".into(),
         );
     }
-    match p::run(quick).await {
-        Ok((rows, _)) => g.take(
-            rows,
-            &[
-                ("process.native_true", p::NATIVE_POOL),
-                ("process.native_echo", p::NATIVE_ECHO_POOL),
-                ("bare.native_true", p::NATIVE_BARE),
-                ("process.python3", p::PY_POOL),
-                ("bare.python3", p::PY_BARE),
-                ("bwrap.python3", p::PY_BWRAP),
-            ],
-        ),
-        Err(e) => g.failed("process", e),
-    }
+    g.group(
+        "process",
+        p::run(quick).await.map(|(rows, _)| rows),
+        &[
+            ("process.native_true", p::NATIVE_POOL),
+            ("process.native_echo", p::NATIVE_ECHO_POOL),
+            ("bare.native_true", p::NATIVE_BARE),
+            ("process.python3", p::PY_POOL),
+            ("bare.python3", p::PY_BARE),
+            ("bwrap.python3", p::PY_BWRAP),
+        ],
+    );
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use crate::bench::suite::on_thread;
 use crate::bench::{self, Stats};
 
 /// Arguments of `ain-sre bench`.
@@ -86,64 +87,34 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if args.group == Some(Group::Soak) {
         return bench::soak::main(args.minutes, args.json).await;
     }
-    let mut notes: Vec<String> = Vec::new();
     let Some(group) = args.group else {
         return report(args).await;
     };
     if args.compare.is_some() {
         anyhow::bail!("--compare applies to the whole report (no group)");
     }
-    let rows: Vec<Stats> = match group {
-        Group::Ledger => {
-            tokio::task::spawn_blocking(move || bench::ledger::run(args.quick)).await??
-        }
+    let quick = args.quick;
+    // Groups that measure alone return no notes.
+    let alone = |rows: Vec<Stats>| (rows, Vec::new());
+    let (rows, notes): (Vec<Stats>, Vec<String>) = match group {
+        Group::Ledger => alone(on_thread(move || bench::ledger::run(quick)).await?),
         // Builds its own runtimes (one and two threads), so it runs on a plain thread.
-        Group::Wasm => tokio::task::spawn_blocking(move || bench::wasm::run(args.quick)).await??,
-        Group::Devnet => {
-            tokio::task::spawn_blocking(move || bench::devnet::run(args.quick)).await??
-        }
-        Group::Container => {
-            let (rows, n) = bench::container::run(args.quick).await?;
-            notes = n;
-            rows
-        }
+        Group::Wasm => alone(on_thread(move || bench::wasm::run(quick)).await?),
+        Group::Devnet => alone(on_thread(move || bench::devnet::run(quick)).await?),
+        Group::Container => bench::container::run(quick).await?,
         #[cfg(target_os = "linux")]
-        Group::Process => {
-            let (rows, n) = bench::process::run(args.quick).await?;
-            notes = n;
-            rows
-        }
+        Group::Process => bench::process::run(quick).await?,
         #[cfg(not(target_os = "linux"))]
         Group::Process => anyhow::bail!("the process tier needs Linux"),
         #[cfg(target_os = "linux")]
-        Group::Egress => {
-            let (rows, n) = bench::egress::run(args.quick).await?;
-            notes = n;
-            rows
-        }
+        Group::Egress => bench::egress::run(quick).await?,
         #[cfg(not(target_os = "linux"))]
         Group::Egress => anyhow::bail!("the egress bench needs the process tier (Linux)"),
         Group::Soak => unreachable!("dispatched above"),
-        Group::Journal => {
-            let (rows, n) = bench::journal::run(args.quick).await?;
-            notes = n;
-            rows
-        }
-        Group::E2e => {
-            let (rows, n) = bench::e2e::run(args.quick).await?;
-            notes = n;
-            rows
-        }
-        Group::Blobs => {
-            let (rows, n) = bench::blobs::run(args.quick).await?;
-            notes = n;
-            rows
-        }
-        Group::Fleet => {
-            let (rows, n) = bench::fleet::run(args.quick).await?;
-            notes = n;
-            rows
-        }
+        Group::Journal => bench::journal::run(quick).await?,
+        Group::E2e => bench::e2e::run(quick).await?,
+        Group::Blobs => bench::blobs::run(quick).await?,
+        Group::Fleet => bench::fleet::run(quick).await?,
     };
     if args.json {
         println!(

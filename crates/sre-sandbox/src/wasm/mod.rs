@@ -170,6 +170,12 @@ pub struct WasmSandbox {
     inner: Arc<Inner>,
 }
 
+/// Refused code hashes and why, with their insertion order for a bounded, FIFO memory.
+type Rejections = (
+    HashMap<[u8; 32], String>,
+    std::collections::VecDeque<[u8; 32]>,
+);
+
 struct Inner {
     cfg: WasmConfig,
     plain: EngineSet,
@@ -181,11 +187,7 @@ struct Inner {
     slots: Semaphore,
     compiler: compile::Compiler,
     prepared: Mutex<HashMap<[u8; 32], Arc<PreparedWasm>>>,
-    /// Refused code hashes and why, with their insertion order for a bounded, FIFO memory.
-    rejected: Mutex<(
-        HashMap<[u8; 32], String>,
-        std::collections::VecDeque<[u8; 32]>,
-    )>,
+    rejected: Mutex<Rejections>,
     clock: AtomicU64,
     ticker_stop: Arc<AtomicBool>,
 }

@@ -4,51 +4,31 @@
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use tokio::sync::oneshot;
 
+use crate::bench::echo_chain::Responses;
 use crate::client::ChainClient;
 use crate::ledger::block::Block;
 
-use super::{APP, IN_FLIGHT, Waiters};
-
-/// Sends one call; returns its id, when its request tx was accepted, and the response receiver.
-pub(super) async fn send(
-    client: &ChainClient,
-    waiters: &Waiters,
-    n: usize,
-) -> anyhow::Result<(String, Instant, oneshot::Receiver<Instant>)> {
-    let id = crate::client::new_call_id();
-    let (tx, rx) = oneshot::channel();
-    waiters
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(id.clone(), tx);
-    let op = crate::ledger::tx::SimpleOp::set_value(
-        format!("/apps/{APP}/sre/calls/echo/{id}/request"),
-        serde_json::json!({"input": format!("{{\"n\":{n}}}")}),
-    );
-    client.send(vec![op]).await?;
-    Ok((id, Instant::now(), rx))
-}
+use super::IN_FLIGHT;
 
 /// One call's record: id, request accepted, response accepted (None: lost).
 pub(super) type Record = (String, Instant, Option<Instant>);
 
 pub(super) async fn burst(
     clients: &[ChainClient],
-    waiters: &Waiters,
+    responses: &Responses,
     n: usize,
     on_sent: impl Fn(usize) + Clone,
 ) -> anyhow::Result<Vec<Record>> {
     let out: Vec<anyhow::Result<Record>> = futures_util::stream::iter(0..n)
         .map(|i| {
-            let (c, w, f) = (
+            let (c, r, f) = (
                 clients[i % clients.len()].clone(),
-                waiters.clone(),
+                responses.clone(),
                 on_sent.clone(),
             );
             async move {
-                let (id, at, rx) = send(&c, &w, i).await?;
+                let (id, at, rx) = r.send(&c, i).await?;
                 f(i);
                 let done = tokio::time::timeout(Duration::from_secs(60), rx)
                     .await

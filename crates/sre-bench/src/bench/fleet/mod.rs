@@ -18,39 +18,32 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use tokio::sync::oneshot;
+use nix::sys::signal::Signal;
 
 use super::Stats;
-use crate::client::{AppWorkers, ChainClient, Deployment};
+use super::child::{self, ChildProc, free_addr};
+use super::echo_chain::{EchoChain, EchoLimits};
+use crate::client::{AppWorkers, ChainClient};
 use crate::ledger::block::Block;
 use crate::ledger::crypto::{Address, PrivateKey};
-use crate::ledger::devnet::config::DEFAULT_VALIDATOR_KEY;
-use crate::ledger::devnet::{Devnet, DevnetConfig, StateBudgets};
-use crate::ledger::events::{
-    ClientEvent, EventClient, EventPayload, EventSource, EventsConfig, Filter,
-};
-use crate::onchain::{Callers, Retention, WorkerEntry, WorkerPolicy, call_key};
+use crate::onchain::call_key;
 use crate::scheduler::assign;
 
 mod load;
 mod procs;
 
 use load::{burst, succeeded};
-use procs::{free_addr, scrape_all, spawn_worker};
+use procs::{scrape_all, spawn_worker};
 
-const ECHO_WAT: &str = include_str!("../../../../../examples/functions/echo.wat");
 const APP: &str = "fleet";
 const WORKERS: usize = 4;
 const FAILOVER_MS: u64 = 2000;
 const TIMEOUT_MS: u64 = 1000;
 const IN_FLIGHT: usize = 32;
-
-type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<Instant>>>>;
 
 /// Everything the fleet run measured.
 #[derive(Debug, Clone)]
@@ -69,139 +62,60 @@ fn median_ms(v: &[Duration]) -> f64 {
 
 /// Runs the benchmark.
 pub async fn run(quick: bool) -> anyhow::Result<(Vec<Stats>, Vec<String>)> {
-    let tmp = std::env::temp_dir().join(format!("ain-sre-bench-fleet-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp)?;
-    let out = run_in(&tmp, quick).await;
-    let _ = std::fs::remove_dir_all(&tmp);
+    let tmp = super::ScratchDir::new("ain-sre-bench-fleet")?;
+    let chain = EchoChain::start(
+        APP,
+        EchoLimits {
+            timeout_ms: Some(TIMEOUT_MS),
+            failover_ms: Some(FAILOVER_MS),
+        },
+    )
+    .await?;
+    let out = run_on(&chain, tmp.path(), quick).await;
+    chain.shutdown().await;
     out.map(|f| (f.rows, f.notes))
 }
 
-async fn run_in(tmp: &Path, quick: bool) -> anyhow::Result<Fleet> {
-    let dev = Devnet::start(DevnetConfig {
-        budgets: StateBudgets::with_limit(100_000_000_000.0),
-        ..DevnetConfig::default()
-    })
-    .await?;
-    let (rpc, events) = (dev.rpc_url(), dev.events_url());
-    let admin = ChainClient::connect(&rpc, PrivateKey::from_hex(DEFAULT_VALIDATOR_KEY)?).await?;
-    admin
-        .deploy_keeping(
-            &Deployment {
-                app: APP.into(),
-                function: "echo".into(),
-                runtime: "wasm".into(),
-                code: ECHO_WAT.as_bytes().to_vec(),
-                profile: None,
-                callers: Callers::Any,
-                finality: None,
-                workers: WorkerPolicy::Approved,
-                timeout_ms: Some(TIMEOUT_MS),
-                failover_ms: Some(FAILOVER_MS),
-                public_stderr: false,
-                egress: None,
-            },
-            Retention::Unbounded,
-        )
-        .await?;
+async fn run_on(chain: &EchoChain, tmp: &Path, quick: bool) -> anyhow::Result<Fleet> {
     let mut keys = Vec::new();
     for _ in 0..WORKERS {
-        let k = PrivateKey::generate();
-        let hex_key = hex::encode(k.secret_bytes().as_ref());
-        let c = ChainClient::connect(&rpc, k).await?;
-        admin.approve_worker(APP, &c.address()).await?;
-        c.register(
-            APP,
-            &WorkerEntry {
-                runtimes: [("wasm".to_owned(), true)].into_iter().collect(),
-                version: env!("CARGO_PKG_VERSION").into(),
-                capacity: 64,
-                profiles: Default::default(),
-                egress: false,
-            },
-        )
-        .await?;
-        keys.push((c.address(), hex_key));
+        keys.push(chain.add_worker().await?);
     }
-    let state_before = admin.state_usage(APP).await?.map_or(0.0, |u| u.tree_bytes);
-
-    // Response acceptances, from the chain's event handler.
-    let waiters: Waiters = Arc::new(Mutex::new(HashMap::new()));
-    let (eh, mut erx) = EventClient::connect(EventsConfig::new(&events, "bench-fleet"))?;
-    eh.register(Filter::value_changed(
-        "resp",
-        format!("/apps/{APP}/sre/calls/$fn/$call_id/response"),
-        Some(EventSource::User),
-    )?)
-    .await?;
-    let w = waiters.clone();
-    tokio::spawn(async move {
-        while let Some(ev) = erx.recv().await {
-            if let ClientEvent::Event(e) = ev
-                && let EventPayload::ValueChanged(vc) = e.payload
-                && let Some(id) = vc.params.get("call_id")
-                && let Some(tx) = w.lock().unwrap_or_else(|p| p.into_inner()).remove(id)
-            {
-                let _ = tx.send(Instant::now());
-            }
-        }
-    });
+    let state_before = chain
+        .admin
+        .state_usage(APP)
+        .await?
+        .map_or(0.0, |u| u.tree_bytes);
 
     let mut children = Vec::new();
     let mut metrics = Vec::new();
     for (i, (_, key_hex)) in keys.iter().enumerate() {
         let m = free_addr()?;
-        children.push(spawn_worker(
-            &rpc,
-            &events,
-            key_hex,
-            &tmp.join(format!("w{i}")),
-            m,
-        )?);
+        children.push(spawn_worker(chain, key_hex, &tmp.join(format!("w{i}")), m)?);
         metrics.push(m);
     }
-    let result = measure(
-        &dev,
-        &admin,
-        &keys,
-        &waiters,
-        &mut children,
-        &metrics,
-        state_before,
-        quick,
-    )
-    .await;
+    let result = measure(chain, &keys, &mut children, &metrics, state_before, quick).await;
+    // All asked to drain at once, then each waited for.
     for c in &mut children {
-        if matches!(c.try_wait(), Ok(None)) {
-            let _ = Command::new("kill")
-                .args(["-TERM", &c.id().to_string()])
-                .status();
+        if c.running() {
+            c.signal(Signal::SIGTERM);
         }
     }
     for c in &mut children {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline && !matches!(c.try_wait(), Ok(Some(_))) {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let _ = c.kill();
-        let _ = c.wait();
+        c.reap(child::PATIENCE).await;
     }
-    eh.shutdown();
-    dev.shutdown().await;
     result
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn measure(
-    dev: &crate::ledger::devnet::DevnetHandle,
-    admin: &ChainClient,
+    chain: &EchoChain,
     keys: &[(Address, String)],
-    waiters: &Waiters,
-    children: &mut [Child],
+    children: &mut [ChildProc],
     metrics: &[SocketAddr],
     state_before: f64,
     quick: bool,
 ) -> anyhow::Result<Fleet> {
-    let rpc = dev.rpc_url();
+    let (admin, rpc, responses) = (&chain.admin, &chain.rpc, &chain.responses);
     let http = reqwest::Client::new();
     // Every worker live in the registry, then the workers' 1 s cache of it.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -227,11 +141,11 @@ async fn measure(
     let rank1 = |id: &str| assign::ranking(&call_key(APP, "echo", id), &candidates)[0];
 
     let clients: Vec<ChainClient> = futures_util::future::try_join_all(
-        (0..4).map(|_| ChainClient::connect(&rpc, PrivateKey::generate())),
+        (0..4).map(|_| ChainClient::connect(rpc, PrivateKey::generate())),
     )
     .await?;
     // Warm-up: every worker compiles the echo once.
-    let warm = burst(&clients, waiters, 40, |_| ()).await?;
+    let warm = burst(&clients, responses, 40, |_| ()).await?;
     if warm.iter().any(|r| r.2.is_none()) {
         bail!("warm-up calls went unanswered");
     }
@@ -240,7 +154,7 @@ async fn measure(
     let n1 = if quick { 500 } else { 2000 };
     let before = scrape_all(&http, metrics).await;
     let t = Instant::now();
-    let phase1 = burst(&clients, waiters, n1, |_| ()).await?;
+    let phase1 = burst(&clients, responses, n1, |_| ()).await?;
     let elapsed1 = t.elapsed();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = scrape_all(&http, metrics).await;
@@ -272,27 +186,24 @@ async fn measure(
     let n2 = if quick { 200 } else { 400 };
     let victim = WORKERS - 1;
     let victim_addr = keys[victim].0;
-    let victim_pid = children[victim].id();
+    let victim_pid = children[victim].pid();
     let killed_at: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
     let before2 = scrape_all(&http, metrics).await;
     let t2 = Instant::now();
     let k = killed_at.clone();
-    let phase2 = burst(&clients, waiters, n2, move |i| {
+    let phase2 = burst(&clients, responses, n2, move |i| {
         if i == 100 {
             let mut g = k.lock().unwrap_or_else(|p| p.into_inner());
             if g.is_none() {
                 // SIGKILL: the process gets no chance to drain or announce anything.
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(victim_pid as i32),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
+                child::signal(victim_pid, Signal::SIGKILL);
                 *g = Some(Instant::now());
             }
         }
     })
     .await?;
     let elapsed2 = t2.elapsed();
-    let _ = children[victim].wait();
+    children[victim].reap(child::PATIENCE).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after2 = scrape_all(&http, metrics).await;
     let killed = killed_at

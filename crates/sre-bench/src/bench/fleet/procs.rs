@@ -4,36 +4,31 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use anyhow::Context;
-
 use super::APP;
+use crate::bench::child::{ChildProc, RunArgs};
+use crate::bench::echo_chain::EchoChain;
 
+/// A worker serving the app as `key_hex`, with its metrics endpoint on `metrics`.
 pub(super) fn spawn_worker(
-    rpc: &str,
-    events: &str,
+    chain: &EchoChain,
     key_hex: &str,
     dir: &Path,
     metrics: SocketAddr,
-) -> anyhow::Result<Child> {
-    Command::new(crate::ain_sre_exe()?)
-        .args(["run", "--node", rpc, "--events", events, "--app", APP])
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["--metrics-addr", &metrics.to_string()])
-        .env("AIN_SRE_PRIVATE_KEY", key_hex)
-        .env("AIN_SRE_LOG", "error")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting a worker process")
-}
-
-pub(super) fn free_addr() -> anyhow::Result<SocketAddr> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+) -> anyhow::Result<ChildProc> {
+    let run = RunArgs {
+        rpc: &chain.rpc,
+        events: &chain.events,
+        app: APP,
+        key_hex,
+        data: dir,
+    };
+    let mut cmd = Command::new(crate::ain_sre_exe()?);
+    run.apply(&mut cmd)
+        .args(["--metrics-addr", &metrics.to_string()]);
+    ChildProc::spawn(&mut cmd, "a worker process")
 }
 
 /// The worker's executions for the app and its rank outcomes, from its `/metrics`.

@@ -20,6 +20,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::Signal;
+
 use crate::client::{ChainClient, Deployment, new_call_id};
 use crate::ledger::block::Block;
 use crate::ledger::crypto::PrivateKey;
@@ -37,7 +39,8 @@ mod procs;
 mod render;
 mod targets;
 
-use procs::{Run, Worker, free_addr, rss_kb, start_chain};
+use super::child::{free_addr, rss_kb};
+use procs::{Run, Worker, start_chain};
 use render::progress;
 pub use render::render;
 use targets::{CONTAINER_TARGET, PROCESS_TARGETS, PYTHON_IMAGE, Target, container_tier_here};
@@ -152,11 +155,8 @@ async fn scan(rpc: &RpcClient, tally: &mut Tally) {
 
 /// Runs a soak; the report says whether it was clean ([`SoakReport::failures`]).
 pub async fn run(cfg: SoakConfig) -> anyhow::Result<SoakReport> {
-    let tmp = std::env::temp_dir().join(format!("ain-sre-soak-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp)?;
-    let out = run_in(&tmp, cfg).await;
-    let _ = std::fs::remove_dir_all(&tmp);
-    out
+    let tmp = super::ScratchDir::new("ain-sre-soak")?;
+    run_in(tmp.path(), cfg).await
 }
 
 async fn run_in(tmp: &Path, cfg: SoakConfig) -> anyhow::Result<SoakReport> {
@@ -370,9 +370,9 @@ async fn run_in(tmp: &Path, cfg: SoakConfig) -> anyhow::Result<SoakReport> {
             let w = &mut workers[worker_restarts as usize % n];
             // Every third restart is a graceful SIGTERM (drain); the others are SIGKILL.
             let (sig, label) = if worker_restarts % 3 == 2 {
-                ("-TERM", "SIGTERM")
+                (Signal::SIGTERM, "SIGTERM")
             } else {
-                ("-KILL", "SIGKILL")
+                (Signal::SIGKILL, "SIGKILL")
             };
             run.stop(w, sig, label).await;
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -424,7 +424,7 @@ async fn run_in(tmp: &Path, cfg: SoakConfig) -> anyhow::Result<SoakReport> {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     for w in &mut workers {
-        run.stop(w, "-TERM", "final SIGTERM").await;
+        run.stop(w, Signal::SIGTERM, "final SIGTERM").await;
     }
     // Anything a worker posted while shutting down, and a last look for second answers.
     tokio::time::sleep(Duration::from_secs(1)).await;

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use super::SoakReport;
-use super::procs::{Worker, rss_kb};
+use super::procs::Worker;
 use super::tally::Tally;
 
 pub(super) fn progress(
@@ -22,8 +22,8 @@ pub(super) fn progress(
             Some(ch) => format!(
                 "{} pid {} {:.1} MB",
                 w.name,
-                ch.id(),
-                rss_kb(ch.id()).unwrap_or(0) as f64 / 1024.0
+                ch.pid(),
+                ch.rss_kb() as f64 / 1024.0
             ),
             None => format!("{} down", w.name),
         })

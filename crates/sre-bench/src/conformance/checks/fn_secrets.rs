@@ -7,12 +7,13 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{
-    Res, Target, Verdict, ensure, limits, probe_with, py, stdout_ok, verdict, wat, wat_code,
+    Res, Target, Verdict, ensure, limits, probe_result, py, run_probe_with, stdout_ok, verdict,
+    wat, wat_code,
 };
-use crate::sandbox::Tier;
+use crate::sandbox::{Limits, Tier};
 
 /// How long A stays alive so that B runs beside it.
 const HOLD: Duration = Duration::from_secs(4);
@@ -28,6 +29,19 @@ fn env(function: &str, secret: Option<&str>) -> Vec<(String, String)> {
         env.push(("SRE_SECRET_API_KEY".to_owned(), s.to_owned()));
     }
     env
+}
+
+/// The `fn_secrets` probe run as `function` (given `secret`, if any); it must complete and
+/// report no breach. Returns its `info`.
+async fn probe_as(
+    t: &Target<'_>,
+    ctx: Value,
+    l: Limits,
+    function: &str,
+    secret: Option<&str>,
+) -> Result<Value, String> {
+    let env = env(function, secret);
+    probe_result(&run_probe_with(t, py!("fn_secrets"), ctx, l, env).await?)
 }
 
 async fn check(t: &Target<'_>) -> Res {
@@ -53,13 +67,7 @@ async fn check(t: &Target<'_>) -> Res {
     let mut l = limits();
     l.wall_time = HOLD * 4;
     let ctx = |phase: &str| json!({"phase": phase, "fn_secret": secret, "hold_s": HOLD.as_secs()});
-    let a = probe_with(
-        t,
-        py!("fn_secrets"),
-        ctx("hold"),
-        l.clone(),
-        env("a", Some(&secret)),
-    );
+    let a = probe_as(t, ctx("hold"), l.clone(), "a", Some(&secret));
     let b = async {
         // B starts once A is running (A names its process with the run's marker).
         let start = Instant::now();
@@ -69,7 +77,7 @@ async fn check(t: &Target<'_>) -> Res {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let info = probe_with(t, py!("fn_secrets"), ctx("peek"), limits(), env("b", None)).await;
+        let info = probe_as(t, ctx("peek"), limits(), "b", None).await;
         let overlapped = !t.host.marked_processes().is_empty();
         info.map(|i| (i, overlapped))
     };
@@ -83,7 +91,7 @@ async fn check(t: &Target<'_>) -> Res {
         "function A ended before B did: the two never ran side by side".into()
     })?;
     t.nothing_survives().await?;
-    probe_with(t, py!("fn_secrets"), ctx("peek"), limits(), env("b", None))
+    probe_as(t, ctx("peek"), limits(), "b", None)
         .await
         .map_err(|e| format!("function B after A: {e}"))?;
     Ok(format!(

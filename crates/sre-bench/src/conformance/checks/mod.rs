@@ -205,19 +205,7 @@ fn stdout_ok(o: &Outcome) -> Result<&[u8], String> {
 /// Runs a probe (prelude + `src`) with the host context plus `extra` on stdin; the probe must
 /// complete and report no breach. Returns its `info`.
 async fn probe(t: &Target<'_>, src: &str, extra: Value, l: Limits) -> Result<Value, String> {
-    probe_with(t, src, extra, l, Vec::new()).await
-}
-
-/// [`probe`] with call-specific variables (`SRE_FUNCTION`, `SRE_SECRET_*`) in its environment.
-async fn probe_with(
-    t: &Target<'_>,
-    src: &str,
-    extra: Value,
-    l: Limits,
-    env: Vec<(String, String)>,
-) -> Result<Value, String> {
-    let out = run_probe_with(t, src, extra, l, env).await?;
-    probe_result(&out)
+    probe_result(&run_probe(t, src, extra, l).await?)
 }
 
 /// Runs a probe and returns its outcome, whatever it is.
@@ -225,6 +213,8 @@ async fn run_probe(t: &Target<'_>, src: &str, extra: Value, l: Limits) -> Result
     run_probe_with(t, src, extra, l, Vec::new()).await
 }
 
+/// [`run_probe`] with call-specific variables (`SRE_FUNCTION`, `SRE_SECRET_*`) in its
+/// environment.
 async fn run_probe_with(
     t: &Target<'_>,
     src: &str,
