@@ -22,7 +22,6 @@ use tracing::Instrument;
 
 use crate::blobs::worker::{Refs, WorkerBlobs};
 use crate::call::{Answer, Call, Registry, now_ms};
-use crate::client::AppWorkers;
 use crate::config::profiles::ProfileCatalog;
 use crate::config::runtimes::RuntimeCatalog;
 use crate::finality::FinalityGate;
@@ -145,7 +144,7 @@ pub struct Scheduler<N: Node, E: Executor> {
     /// `spec_ttl`: the ranking reads it for every call.
     /// The wall-clock time of the read (ms) goes with it: liveness is judged as of the read, so
     /// the cache's age does not eat into the liveness window.
-    fleets: Mutex<HashMap<String, (Instant, u64, Arc<AppWorkers>)>>,
+    fleets: Mutex<HashMap<String, turn::FleetRead>>,
     /// Task slots (`max_tasks`).
     admission: Arc<Semaphore>,
     /// Slots of calls waiting for their turn as a later rank (`max_deferred`).

@@ -159,10 +159,10 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
 
     async fn fleet(&self, app: &AppPaths) -> Option<(u64, Arc<AppWorkers>)> {
         let lock = || self.fleets.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((at, read_at, v)) = lock().get(app.app())
-            && at.elapsed() < self.config.spec_ttl
+        if let Some(f) = lock().get(app.app())
+            && f.at.elapsed() < self.config.spec_ttl
         {
-            return Some((*read_at, v.clone()));
+            return Some((f.read_at_ms, f.workers.clone()));
         }
         let read_at = now_ms();
         let w = match AppWorkers::fetch(&*self.node, app.app()).await {
@@ -176,7 +176,14 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         if m.len() > 1_000 {
             m.clear();
         }
-        m.insert(app.app().to_owned(), (Instant::now(), read_at, w.clone()));
+        m.insert(
+            app.app().to_owned(),
+            FleetRead {
+                at: Instant::now(),
+                read_at_ms: read_at,
+                workers: w.clone(),
+            },
+        );
         Some((read_at, w))
     }
 
@@ -200,4 +207,13 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
         metrics::counter!("ain_sre_calls_left_total", "reason" => reason).increment(1);
         self.registry.finish(&call.key, CallState::LeftToOthers);
     }
+}
+
+/// An app's fleet as last read: when (monotonic, for the cache's age), the wall-clock time of
+/// the read (ms, which liveness is judged against) and what was read.
+#[derive(Debug)]
+pub(super) struct FleetRead {
+    at: Instant,
+    read_at_ms: u64,
+    workers: Arc<AppWorkers>,
 }
