@@ -11,6 +11,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use crate::call::{Call, Origin};
+use crate::journal::JournalError;
 use crate::ledger::block::Block;
 use crate::ledger::crypto::{Address, Hash};
 use crate::ledger::events::ValueChanged;
@@ -22,7 +23,7 @@ pub use crate::finality as gate;
 pub mod run;
 
 /// Why an event was ignored (logged and counted, never fatal).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum TriggerError {
     /// The path is not a request path of a served app.
     #[error("not a request path of a served app: {0}")]
@@ -52,10 +53,10 @@ pub enum TriggerError {
     SchedulerGone,
     /// The journal failed.
     #[error("journal: {0}")]
-    Journal(String),
+    Journal(#[from] JournalError),
     /// The follower stopped.
     #[error("follower: {0}")]
-    Follower(String),
+    Follower(#[source] crate::ledger::follower::VerifyError),
 }
 
 impl TriggerError {

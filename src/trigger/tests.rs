@@ -70,7 +70,7 @@ fn forged_or_foreign_events_are_refused() {
     ev.transaction.as_mut().unwrap().address = PrivateKey::generate().address();
     assert!(matches!(
         verify_event(&apps(), &ev, 0),
-        Err(TriggerError::Signature(_))
+        Err(TriggerError::Signature(TxVerifyError::Signer { .. }))
     ));
     // Signed for another chain id.
     let ev = event(&key, PATH, json!({"input": "hi"}));
