@@ -7,7 +7,7 @@
 //! lock: calls in flight in this process, then recently finished calls, then the journal.
 
 use crate::ledger::sync::LockExt;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::journal::{CallState, Journal, JournalError, Observed, SignedResponse};
 use crate::ledger::crypto::{Address, Hash};
 use crate::receipt::CallResult;
+use crate::recent::Recent;
 
 /// How the worker learned of a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,9 +107,7 @@ struct Inner {
     inflight: HashMap<String, CallState>,
     /// Finished calls, as digests of their keys: 16 bytes each instead of a ~60-byte string
     /// with its allocation, so the window costs ~40 bytes a call.
-    recent: HashSet<u128>,
-    order: VecDeque<u128>,
-    recent_cap: usize,
+    recent: Recent<u128>,
 }
 
 /// The first 16 bytes of the key's Keccak-256: distinct keys collide with probability 2^-128
@@ -134,9 +133,7 @@ impl Registry {
         Registry {
             inner: Mutex::new(Inner {
                 inflight: HashMap::new(),
-                recent: HashSet::new(),
-                order: VecDeque::new(),
-                recent_cap: recent_cap.max(1),
+                recent: Recent::new(recent_cap),
             }),
             journal,
         }
@@ -253,15 +250,7 @@ impl Registry {
 }
 
 fn remember(inner: &mut Inner, key: &str) {
-    let d = digest(key);
-    if inner.recent.insert(d) {
-        inner.order.push_back(d);
-        while inner.order.len() > inner.recent_cap {
-            if let Some(old) = inner.order.pop_front() {
-                inner.recent.remove(&old);
-            }
-        }
-    }
+    inner.recent.insert(digest(key));
 }
 
 pub use crate::ledger::now_ms;

@@ -2,12 +2,13 @@
 //! verified their request tx in a final block.
 
 use crate::ledger::sync::LockExt;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use tokio::sync::oneshot;
 
 use crate::ledger::crypto::Hash;
+use crate::recent::Recent;
 
 /// Tx hashes seen in verified final blocks (a bounded window) and the calls waiting for them.
 #[derive(Debug)]
@@ -15,12 +16,10 @@ pub struct FinalityGate {
     inner: Mutex<Inner>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Inner {
-    final_txs: HashSet<Hash>,
-    order: VecDeque<Hash>,
+    final_txs: Recent<Hash>,
     waiting: HashMap<Hash, Vec<oneshot::Sender<()>>>,
-    cap: usize,
 }
 
 impl FinalityGate {
@@ -28,8 +27,8 @@ impl FinalityGate {
     pub fn new(cap: usize) -> FinalityGate {
         FinalityGate {
             inner: Mutex::new(Inner {
-                cap: cap.max(1),
-                ..Inner::default()
+                final_txs: Recent::new(cap),
+                waiting: HashMap::new(),
             }),
         }
     }
@@ -42,18 +41,11 @@ impl FinalityGate {
     pub fn on_block(&self, hashes: &[Hash]) {
         let mut inner = self.lock();
         for h in hashes {
-            if inner.final_txs.insert(*h) {
-                inner.order.push_back(*h);
-            }
+            inner.final_txs.insert(*h);
             if let Some(ws) = inner.waiting.remove(h) {
                 for w in ws {
                     let _ = w.send(());
                 }
-            }
-        }
-        while inner.order.len() > inner.cap {
-            if let Some(old) = inner.order.pop_front() {
-                inner.final_txs.remove(&old);
             }
         }
     }

@@ -27,6 +27,7 @@
 //! This crate (the worker pipeline and its CLI):
 //!
 //! - [`receipt`]: the response and execution receipt a worker writes for a call (pure).
+//! - [`recent`]: the bounded window of recently seen keys (finished calls, final txs).
 //! - [`journal`]: crash-safe per-call state (seen → running → signed → posted → confirmed).
 //! - [`onchain`]: the paths, values and rules under `/apps/<app>/sre/`; [`client`]: deploy,
 //!   register and call on top of them; [`verify`]: what a client checks before it believes a
@@ -59,6 +60,7 @@ pub mod onchain;
 pub mod poster;
 pub mod presence;
 pub mod receipt;
+pub mod recent;
 pub mod scheduler;
 pub mod secrets;
 pub mod stats;

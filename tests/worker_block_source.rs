@@ -157,6 +157,10 @@ async fn a_node_error_that_will_repeat_stops_the_worker_with_the_nodes_answer() 
     match &err {
         DaemonError::StageFailed { stage, reason } => {
             assert!(stage == "follower" || stage == "trigger-blocks", "{err}");
+            // The stage's own error is kept as the source, not flattened into text.
+            let source = std::error::Error::source(&err).expect("the stage's error is the source");
+            assert_eq!(source.to_string(), reason.to_string());
+            let reason = reason.to_string();
             assert!(
                 reason.contains("-32601") && reason.contains("Method not found"),
                 "{err}"

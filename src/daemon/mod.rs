@@ -50,6 +50,9 @@ const RECENT_CALLS: usize = 65_536;
 /// Final request txs of calls in flight the finality gate remembers (~80 bytes each).
 const FINAL_TXS: usize = 65_536;
 
+/// Why a stage stopped: its own error, kept with its sources, or the panic.
+pub type StageError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Errors that keep the daemon from starting or stop it.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -84,8 +87,9 @@ pub enum DaemonError {
     StageFailed {
         /// Which stage.
         stage: String,
-        /// Why.
-        reason: String,
+        /// Why: the stage's error (or its panic), with its sources.
+        #[source]
+        reason: StageError,
     },
 }
 
@@ -198,7 +202,7 @@ impl DaemonHandle {
             Ok(r) => r,
             Err(e) => Err(DaemonError::StageFailed {
                 stage: "supervisor".into(),
-                reason: e.to_string(),
+                reason: Box::new(e),
             }),
         }
     }
@@ -303,7 +307,7 @@ pub async fn start<E: Executor>(
     let kill = CancellationToken::new();
     let intake = CancellationToken::new();
     let hard = CancellationToken::new();
-    let (death_tx, death_rx) = mpsc::channel::<(String, String)>(8);
+    let (death_tx, death_rx) = mpsc::channel::<(String, StageError)>(8);
 
     let metrics_addr = match config.metrics_addr {
         Some(a) => Some(
@@ -365,12 +369,7 @@ pub async fn start<E: Executor>(
     let (i2, h2, t2) = (intake.clone(), hard.clone(), sched_tasks.clone());
     let sched = supervise(
         "scheduler",
-        async move {
-            scheduler
-                .run(calls_rx, answers_tx, i2, h2, t2)
-                .await
-                .map_err(|e| e.to_string())
-        },
+        async move { scheduler.run(calls_rx, answers_tx, i2, h2, t2).await },
         &death_tx,
         &intake,
     );
@@ -384,12 +383,7 @@ pub async fn start<E: Executor>(
     ));
     let post_tasks = TaskTracker::new();
     let (h3, t3) = (hard.clone(), post_tasks.clone());
-    let post = tokio::spawn(async move {
-        poster
-            .run(answers_rx, resubmit_rx, h3, t3)
-            .await
-            .map_err(|e| e.to_string())
-    });
+    let post = tokio::spawn(async move { poster.run(answers_rx, resubmit_rx, h3, t3).await });
 
     // Recovery of unfinished journal entries, then chain-lag reporting.
     let x = ctx.clone();
@@ -398,11 +392,9 @@ pub async fn start<E: Executor>(
     supervise(
         "recovery",
         async move {
-            recover(x, n, chain_id, address)
-                .await
-                .map_err(|e| e.to_string())?;
+            recover(x, n, chain_id, address).await?;
             c.cancelled().await;
-            Ok(())
+            Ok::<(), crate::trigger::TriggerError>(())
         },
         &death_tx,
         &intake,
@@ -413,7 +405,7 @@ pub async fn start<E: Executor>(
         async move {
             loop {
                 tokio::select! {
-                    _ = c.cancelled() => return Ok(()),
+                    _ = c.cancelled() => return Ok::<(), std::convert::Infallible>(()),
                     _ = tokio::time::sleep(Duration::from_secs(2)) => {}
                 }
                 let height = h.follower_height.load(std::sync::atomic::Ordering::Relaxed);
@@ -432,7 +424,7 @@ pub async fn start<E: Executor>(
         "heartbeat",
         async move {
             p.run(c).await;
-            Ok(())
+            Ok::<(), std::convert::Infallible>(())
         },
         &death_tx,
         &intake,

@@ -23,11 +23,7 @@ pub(super) async fn recover<N: Node>(
     chain_id: u64,
     me: Address,
 ) -> Result<(), TriggerError> {
-    let unfinished = ctx
-        .registry
-        .journal()
-        .unfinished()
-        .map_err(|e| TriggerError::Journal(e.to_string()))?;
+    let unfinished = ctx.registry.journal().unfinished()?;
     if unfinished.is_empty() {
         return Ok(());
     }

@@ -14,18 +14,19 @@ use crate::journal::Journal;
 use crate::observe::Health;
 use crate::presence::Presence;
 
-use super::DaemonError;
+use super::{DaemonError, StageError};
+use crate::poster::PosterError;
 
 /// The running stages' handles, as the supervisor needs them to stop the worker.
 pub(super) struct Running {
     pub(super) stop: CancellationToken,
     pub(super) kill: CancellationToken,
-    pub(super) death_rx: mpsc::Receiver<(String, String)>,
+    pub(super) death_rx: mpsc::Receiver<(String, StageError)>,
     pub(super) health: Arc<Health>,
     pub(super) intake: CancellationToken,
     pub(super) hard: CancellationToken,
     pub(super) sched: JoinHandle<()>,
-    pub(super) post: JoinHandle<Result<(), String>>,
+    pub(super) post: JoinHandle<Result<(), PosterError>>,
     pub(super) journal: Journal,
     pub(super) presence: Arc<Presence>,
     pub(super) grace: Duration,
@@ -101,7 +102,7 @@ impl Running {
 pub(super) async fn drain_poster(
     hard: &CancellationToken,
     deadline: tokio::time::Instant,
-    post: JoinHandle<Result<(), String>>,
+    post: JoinHandle<Result<(), PosterError>>,
     tasks: TaskTracker,
 ) {
     let drained = async {

@@ -59,18 +59,14 @@ pub(super) fn spawn_follower(
     let c = intake.clone();
     supervise(
         "follower",
-        async move { follower.run(c).await.map(|_| ()).map_err(|e| e.to_string()) },
+        async move { follower.run(c).await.map(|_| ()) },
         death_tx,
         intake,
     );
     let (x, fh) = (ctx.clone(), follower_handle.clone());
     supervise(
         "trigger-blocks",
-        async move {
-            blocks_task(x, follower_rx, fh)
-                .await
-                .map_err(|e| e.to_string())
-        },
+        async move { blocks_task(x, follower_rx, fh).await },
         death_tx,
         intake,
     );
@@ -122,9 +118,7 @@ pub(super) async fn subscribe_events(
             &format!("trigger-events-{i}"),
             async move {
                 let _keep = handle;
-                events_task(x, rx, Some(fh))
-                    .await
-                    .map_err(|e| e.to_string())
+                events_task(x, rx, Some(fh)).await
             },
             death_tx,
             intake,

@@ -8,28 +8,29 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::DaemonError;
+use super::{DaemonError, StageError};
 
-pub(super) type Death = mpsc::Sender<(String, String)>;
+pub(super) type Death = mpsc::Sender<(String, StageError)>;
 
 /// Spawns a stage; if it fails, panics, or ends before intake stops, the supervisor hears of it.
-pub(super) fn supervise<F>(
+pub(super) fn supervise<F, E>(
     name: &str,
     fut: F,
     death: &Death,
     intake: &CancellationToken,
 ) -> JoinHandle<()>
 where
-    F: Future<Output = Result<(), String>> + Send + 'static,
+    F: Future<Output = Result<(), E>> + Send + 'static,
+    E: Into<StageError> + Send + 'static,
 {
     let inner = tokio::spawn(fut);
     let (name, death, intake) = (name.to_owned(), death.clone(), intake.clone());
     tokio::spawn(async move {
         let reason = match inner.await {
             Ok(Ok(())) if intake.is_cancelled() => return,
-            Ok(Ok(())) => "ended unexpectedly".to_owned(),
-            Ok(Err(e)) => e,
-            Err(e) => format!("panicked: {e}"),
+            Ok(Ok(())) => "ended unexpectedly".into(),
+            Ok(Err(e)) => e.into(),
+            Err(e) => Box::new(e),
         };
         if !intake.is_cancelled() {
             let _ = death.send((name, reason)).await;

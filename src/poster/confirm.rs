@@ -12,6 +12,7 @@ use crate::call::Registry;
 use crate::journal::CallState;
 use crate::ledger::crypto::Hash;
 use crate::ledger::rpc::TxState;
+use crate::ledger::sync::LockExt;
 use crate::node::{Node, get_value};
 
 use super::Poster;
@@ -43,7 +44,7 @@ impl Confirmer {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Hash, (String, Instant, u32)>> {
-        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+        self.waiting.lock_or_recover()
     }
 
     /// Waits for `hash` to appear in a final block.

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::call::now_ms;
 use crate::journal::{CallRecord, CallState, SignedResponse};
 use crate::ledger::crypto::Hash;
+use crate::ledger::sync::LockExt;
 use crate::ledger::tx::TxBody;
 use crate::node::Node;
 
@@ -27,7 +28,7 @@ pub(super) struct Resign {
 
 impl<N: Node> Poster<N> {
     pub(super) fn resign_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Resign>> {
-        self.resign.lock().unwrap_or_else(|p| p.into_inner())
+        self.resign.lock_or_recover()
     }
 
     /// Schedules `key`'s refused response to be signed again; `false` when its attempts are

@@ -16,6 +16,7 @@ use crate::blobs::fetch::FetchError;
 use crate::blobs::worker::WorkerBlobs;
 use crate::config::runtimes::Runtime;
 use crate::ledger::rpc::RpcError;
+use crate::ledger::sync::LockExt;
 use crate::node::{Node, get_value};
 use crate::onchain::{AppPaths, FunctionSpec, MAX_CHUNK_CHARS};
 use crate::sandbox::{FunctionCode, Sandbox, SandboxError, Tier};
@@ -101,7 +102,7 @@ impl<N: Node, E: Executor> Library<N, E> {
     ) -> Result<Option<FunctionSpec>, CodeError> {
         let k = (app.app().to_owned(), function.to_owned());
         let cached = {
-            let specs = self.specs.lock().unwrap_or_else(|p| p.into_inner());
+            let specs = self.specs.lock_or_recover();
             specs
                 .get(&k)
                 .filter(|(at, _)| at.elapsed() < self.spec_ttl)
@@ -112,7 +113,7 @@ impl<N: Node, E: Executor> Library<N, E> {
             None => {
                 let v = get_value(&*self.node, &app.function(function)).await?;
                 let v = (!v.is_null()).then_some(v);
-                let mut specs = self.specs.lock().unwrap_or_else(|p| p.into_inner());
+                let mut specs = self.specs.lock_or_recover();
                 if specs.len() > 10_000 {
                     specs.clear();
                 }
@@ -133,7 +134,7 @@ impl<N: Node, E: Executor> Library<N, E> {
     ) -> Result<Arc<Ready<PreparedOf<E>>>, CodeError> {
         let tier = self.exec.tier_for(runtime).map_err(|e| code_error(&e))?;
         let slot = {
-            let mut ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
+            let mut ready = self.ready.lock_or_recover();
             // Bounded: prepared code is cached (and evicted, least recently used first) by the
             // sandbox tiers; this map only deduplicates concurrent prepares, and an entry kept
             // here forever would pin compiled code the tier has evicted.

@@ -27,6 +27,7 @@ use crate::config::runtimes::RuntimeCatalog;
 use crate::finality::FinalityGate;
 use crate::journal::CallState;
 use crate::ledger::crypto::Address;
+use crate::ledger::sync::LockExt;
 use crate::node::Node;
 use crate::observe::Health;
 use crate::receipt::CallResult;
@@ -420,7 +421,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
     }
 
     fn fn_semaphore(&self, app: &str, function: &str) -> Arc<Semaphore> {
-        let mut m = self.per_fn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut m = self.per_fn.lock_or_recover();
         m.entry(format!("{app}/{function}"))
             .or_insert_with(|| Arc::new(Semaphore::new(self.config.per_function.max(1))))
             .clone()

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::call::{Call, now_ms};
 use crate::client::AppWorkers;
 use crate::journal::CallState;
+use crate::ledger::sync::LockExt;
 use crate::node::Node;
 use crate::onchain::AppPaths;
 
@@ -158,7 +159,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
     }
 
     async fn fleet(&self, app: &AppPaths) -> Option<(u64, Arc<AppWorkers>)> {
-        let lock = || self.fleets.lock().unwrap_or_else(|p| p.into_inner());
+        let lock = || self.fleets.lock_or_recover();
         if let Some(f) = lock().get(app.app())
             && f.at.elapsed() < self.config.spec_ttl
         {
@@ -188,7 +189,7 @@ impl<N: Node, E: Executor> Scheduler<N, E> {
     }
 
     async fn worker_registry(&self, app: &AppPaths) -> Option<serde_json::Value> {
-        let lock = || self.registries.lock().unwrap_or_else(|p| p.into_inner());
+        let lock = || self.registries.lock_or_recover();
         if let Some((at, v)) = lock().get(app.app())
             && at.elapsed() < self.config.spec_ttl
         {

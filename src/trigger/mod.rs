@@ -11,10 +11,11 @@ use std::time::Instant;
 use serde_json::Value;
 
 use crate::call::{Call, Origin};
+use crate::journal::JournalError;
 use crate::ledger::block::Block;
 use crate::ledger::crypto::{Address, Hash};
 use crate::ledger::events::ValueChanged;
-use crate::ledger::tx::{OpType, TxBody};
+use crate::ledger::tx::{OpType, TxVerifyError};
 use crate::onchain::{AppPaths, call_key};
 
 /// The finality gate lives in [`crate::finality`] (the scheduler waits on it too); this path stays.
@@ -22,7 +23,7 @@ pub use crate::finality as gate;
 pub mod run;
 
 /// Why an event was ignored (logged and counted, never fatal).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum TriggerError {
     /// The path is not a request path of a served app.
     #[error("not a request path of a served app: {0}")]
@@ -30,9 +31,6 @@ pub enum TriggerError {
     /// The event carries no transaction to check.
     #[error("event without a transaction")]
     NoTransaction,
-    /// The tx body does not parse.
-    #[error("malformed request tx body: {0}")]
-    Body(String),
     /// The tx hash is not the body's hash.
     #[error("request tx hash {claimed} is not the body's hash {computed}")]
     Hash {
@@ -41,9 +39,9 @@ pub enum TriggerError {
         /// What the body hashes to.
         computed: Hash,
     },
-    /// The signature does not recover to the claimed signer.
+    /// The signature does not parse or does not recover to the claimed signer.
     #[error("request tx signature is invalid: {0}")]
-    Signature(String),
+    Signature(#[source] TxVerifyError),
     /// The tx does not write the event's value at the event's path.
     #[error("request tx does not write the event's value at {0}")]
     Mismatch(String),
@@ -55,10 +53,10 @@ pub enum TriggerError {
     SchedulerGone,
     /// The journal failed.
     #[error("journal: {0}")]
-    Journal(String),
+    Journal(#[from] JournalError),
     /// The follower stopped.
     #[error("follower: {0}")]
-    Follower(String),
+    Follower(#[source] crate::ledger::follower::VerifyError),
 }
 
 impl TriggerError {
@@ -67,7 +65,6 @@ impl TriggerError {
         match self {
             TriggerError::Path(_) => "path",
             TriggerError::NoTransaction => "no_tx",
-            TriggerError::Body(_) => "body",
             TriggerError::Hash { .. } => "hash",
             TriggerError::Signature(_) => "signature",
             TriggerError::Mismatch(_) => "mismatch",
@@ -121,26 +118,13 @@ pub fn verify_event(apps: &Apps, ev: &ValueChanged, chain_id: u64) -> Result<Cal
         return Err(TriggerError::Deleted);
     }
     let tx = ev.transaction.as_ref().ok_or(TriggerError::NoTransaction)?;
-    let body: TxBody = serde_json::from_value(tx.tx_body.clone())
-        .map_err(|e| TriggerError::Body(e.to_string()))?;
-    let computed = body.hash();
-    if tx.hash != computed || tx.signature.hash != computed {
-        return Err(TriggerError::Hash {
-            claimed: tx.hash,
-            computed,
-        });
-    }
-    let signer = tx
-        .signature
-        .recover(chain_id)
-        .map_err(|e| TriggerError::Signature(e.to_string()))?;
-    if signer != tx.address {
-        return Err(TriggerError::Signature(format!(
-            "recovers to {signer}, not the claimed {}",
-            tx.address
-        )));
-    }
-    let writes = body.operation.ops().iter().any(|op| {
+    // The body was typed when the frame was decoded (a body that does not parse is a malformed
+    // frame); what is left is the node's own check of hash and signer.
+    let signer = tx.verify(chain_id).map_err(|e| match e {
+        TxVerifyError::Hash { claimed, computed } => TriggerError::Hash { claimed, computed },
+        e => TriggerError::Signature(e),
+    })?;
+    let writes = tx.tx_body.operation.ops().iter().any(|op| {
         op.op_type == OpType::SetValue
             && op.path == ev.matched_path
             && op.value.as_ref() == Some(&ev.values.after)
@@ -152,7 +136,7 @@ pub fn verify_event(apps: &Apps, ev: &ValueChanged, chain_id: u64) -> Result<Cal
         app,
         function,
         call_id,
-        computed,
+        tx.hash,
         signer,
         ev.values.after.clone(),
         Origin::Event,

@@ -48,10 +48,7 @@ impl TriggerCtx {
     /// Admits a call and hands it on. Returns true when the call is not settled yet (it is in
     /// flight in this process).
     pub async fn dispatch(&self, call: Call) -> Result<bool, TriggerError> {
-        let admit = self
-            .registry
-            .admit(&call.key, &call.request_tx)
-            .map_err(|e| TriggerError::Journal(e.to_string()))?;
+        let admit = self.registry.admit(&call.key, &call.request_tx)?;
         match admit {
             Admit::Run => {
                 tracing::debug!(call = %call.key, request_tx = %call.request_tx, origin = ?call.origin, "call admitted");
@@ -190,7 +187,7 @@ pub async fn blocks_task(
                 ack(&ctx, &follower, &mut pending, delivered, &mut acked);
             }
             FollowerEvent::Halted { error } => {
-                return Err(TriggerError::Follower(error.to_string()));
+                return Err(TriggerError::Follower(error));
             }
         }
     }

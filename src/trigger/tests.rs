@@ -1,7 +1,7 @@
 use super::*;
 use crate::ledger::crypto::PrivateKey;
-use crate::ledger::events::{EventSource, SignedTx as EventTx, ValueChange};
-use crate::ledger::tx::SimpleOp;
+use crate::ledger::events::{EventSource, ValueChange};
+use crate::ledger::tx::{SimpleOp, TxBody};
 use serde_json::json;
 
 fn apps() -> Apps {
@@ -16,19 +16,12 @@ fn event(key: &PrivateKey, path: &str, value: Value) -> ValueChanged {
         -1,
         1_795_000_000_000,
     );
-    let signed = body.sign(key, 0).unwrap();
     ValueChanged {
         filter_path: "/apps/app/sre/calls/$fn/$call_id/request".into(),
         matched_path: path.into(),
         params: Default::default(),
         auth: None,
-        transaction: Some(EventTx {
-            tx_body: serde_json::to_value(&signed.tx_body).unwrap(),
-            signature: crate::ledger::crypto::Signature::parse(&signed.signature).unwrap(),
-            hash: signed.hash,
-            address: key.address(),
-            extra: None,
-        }),
+        transaction: Some(body.sign(key, 0).unwrap()),
         event_source: EventSource::User,
         values: ValueChange {
             before: Value::Null,
@@ -67,7 +60,7 @@ fn forged_or_foreign_events_are_refused() {
     ));
     // A tampered body: the hash no longer matches.
     let mut ev = event(&key, PATH, json!({"input": "hi"}));
-    ev.transaction.as_mut().unwrap().tx_body["timestamp"] = json!(1);
+    ev.transaction.as_mut().unwrap().tx_body.timestamp = 1.into();
     assert!(matches!(
         verify_event(&apps(), &ev, 0),
         Err(TriggerError::Hash { .. })
@@ -77,7 +70,7 @@ fn forged_or_foreign_events_are_refused() {
     ev.transaction.as_mut().unwrap().address = PrivateKey::generate().address();
     assert!(matches!(
         verify_event(&apps(), &ev, 0),
-        Err(TriggerError::Signature(_))
+        Err(TriggerError::Signature(TxVerifyError::Signer { .. }))
     ));
     // Signed for another chain id.
     let ev = event(&key, PATH, json!({"input": "hi"}));

@@ -48,20 +48,13 @@ fn captured_frames_decode_into_expected_variants() {
                     );
                     let tx = vc.transaction.expect("a tx caused the write");
                     // The embedded hash is the tx hash, and the signature recovers the signer.
-                    assert_eq!(tx.signature.hash, tx.hash);
-                    let signer = tx.signature.verify_transaction(&tx.tx_body, 0).unwrap();
-                    assert_eq!(signer, tx.address);
+                    assert_eq!(tx.verify(0).unwrap(), tx.address);
                     assert_eq!(vc.auth.and_then(|a| a.addr), Some(tx.address));
                     sources.push((call.clone(), vc.event_source, vc.values.after.is_null()));
                     "VALUE_CHANGED"
                 }
                 EventPayload::TxStateChanged(t) => {
-                    let signer = t
-                        .transaction
-                        .signature
-                        .verify_transaction(&t.transaction.tx_body, 0)
-                        .unwrap();
-                    assert_eq!(signer, t.transaction.address);
+                    assert_eq!(t.transaction.verify(0).unwrap(), t.transaction.address);
                     tx_states.push((
                         ev.filter_id.clone(),
                         t.tx_state.before,

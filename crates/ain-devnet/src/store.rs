@@ -13,7 +13,7 @@
 //! accepted txs) and then publishes the highest durable sequence, which callers await before
 //! answering. Without `--data` the same code runs on redb's in-memory backend.
 
-use ain_ledger::sync::LockExt;
+use ain_ledger::sync::{CondvarExt, LockExt};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
@@ -331,7 +331,7 @@ fn writer(shared: Arc<Shared>, store: Store, durable: watch::Sender<Durable>) {
         let (ops, seq) = {
             let mut q = shared.queue.lock_or_recover();
             while q.ops.is_empty() && !q.closed {
-                q = shared.wake.wait(q).unwrap_or_else(|p| p.into_inner());
+                q = shared.wake.wait_or_recover(q);
             }
             if q.ops.is_empty() {
                 return;

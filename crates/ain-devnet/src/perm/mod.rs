@@ -15,7 +15,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::codes;
-use super::rules::Rule;
+use super::rules::{Rule, RuleError};
 use super::state::{Node, State, TreeKind};
 use ain_ledger::json::stable_stringify;
 use ain_ledger::tx::state::format_path;
@@ -82,15 +82,15 @@ impl RuleCache {
     /// Entries kept before the cache is cleared.
     pub const CAPACITY: usize = 4096;
 
-    pub(super) fn get(&mut self, write: &Value) -> Result<Arc<Rule>, String> {
+    pub(super) fn get(&mut self, write: &Value) -> Result<Arc<Rule>, RuleError> {
         let key = match write {
             Value::String(s) => s.clone(),
-            other => return Rule::parse(other).map(Arc::new).map_err(|e| e.to_string()),
+            other => return Rule::parse(other).map(Arc::new),
         };
         if let Some(r) = self.map.get(&key) {
             return Ok(r.clone());
         }
-        let rule = Arc::new(Rule::parse(write).map_err(|e| e.to_string())?);
+        let rule = Arc::new(Rule::parse(write)?);
         if self.map.len() >= Self::CAPACITY {
             self.map.clear();
         }

@@ -5,7 +5,9 @@
 //! more than the input warrants, so it can be fuzzed and a hostile frame costs one skipped message.
 //! It is lenient about extra fields (a newer node may add some) and strict about the fields the
 //! worker relies on: an `EMIT_EVENT` without a filter id, a block hash that is not a hash or a tx
-//! without its signature is an error, not a half-filled event. Event types it does not know come
+//! without its signature is an error, not a half-filled event. The tx an event carries is the
+//! [`SignedTx`] blocks carry (the node sends the same object), so it is held to the same strict
+//! form: a tx whose body does not parse makes the frame malformed. Event types it does not know come
 //! back as [`EventPayload::Unknown`], frame types as [`Frame::Other`].
 
 use std::collections::BTreeMap;
@@ -14,8 +16,9 @@ use std::fmt;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
-use crate::crypto::{Address, Hash, Signature};
+use crate::crypto::{Address, Hash};
 use crate::rpc::TxState;
+use crate::tx::SignedTx;
 
 /// One decoded node→client frame.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,28 +128,6 @@ pub struct ValueChange {
     /// The value after (`null` for a deletion).
     #[serde(default)]
     pub after: Value,
-}
-
-/// A signed tx as the node forwards it in events.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct SignedTx {
-    /// The tx body exactly as signed.
-    pub tx_body: Value,
-    /// The signature (`hash ‖ r ‖ s ‖ v`).
-    #[serde(deserialize_with = "de_signature")]
-    pub signature: Signature,
-    /// The tx hash.
-    pub hash: Hash,
-    /// The signer the node recovered.
-    pub address: Address,
-    /// Node bookkeeping (`created_at`, `executed_at`, `gas`); only on a tx's first events.
-    #[serde(default)]
-    pub extra: Option<Value>,
-}
-
-fn de_signature<'de, D: Deserializer<'de>>(d: D) -> Result<Signature, D::Error> {
-    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-    Signature::parse(&s).map_err(serde::de::Error::custom)
 }
 
 /// `TX_STATE_CHANGED`: the tx and its state transition.
@@ -409,7 +390,8 @@ mod tests {
         assert_eq!(vc.event_source, EventSource::Block);
         assert_eq!(vc.values.after, serde_json::json!({"n":1}));
         let tx = vc.transaction.unwrap();
-        assert_eq!(tx.signature.hash, tx.hash);
+        let sig = crate::crypto::Signature::parse(&tx.signature).unwrap();
+        assert_eq!(sig.hash, tx.hash);
         assert!(tx.extra.is_none());
         let bare = r#"{"filter_path":"/a/$x","matched_path":"/a/b","event_source":"USER","values":{"before":1}}"#;
         let Ok(Frame::Event(ev)) = decode_frame(&event("VALUE_CHANGED", bare)) else {

@@ -26,8 +26,8 @@ pub use filter::{
 };
 pub use frame::{
     Auth, BlockFinalized, DecodeError, DeletionReason, EmitError, Event, EventPayload, EventSource,
-    FAILED_TO_REGISTER_FILTER, FilterDeleted, Frame, SignedTx, TxStateChange, TxStateChanged,
-    ValueChange, ValueChanged, decode_frame,
+    FAILED_TO_REGISTER_FILTER, FilterDeleted, Frame, TxStateChange, TxStateChanged, ValueChange,
+    ValueChanged, decode_frame,
 };
 
 /// Errors of the event client's own API (the connection's troubles are

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::verify::Anchor;
 use crate::crypto::{Hash, hash_stable_text};
 use crate::json::stable_stringify;
+use crate::sync::LockExt;
 
 const FORMAT: &str = "ain-sre-follower-cursor/1";
 
@@ -183,10 +184,7 @@ impl MemoryCursorStore {
 
     /// The stored cursor.
     pub fn get(&self) -> Option<Cursor> {
-        self.cursor
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.cursor.lock_or_recover().clone()
     }
 }
 
@@ -196,7 +194,7 @@ impl CursorStore for MemoryCursorStore {
     }
 
     fn save(&self, cursor: &Cursor) -> Result<(), CursorError> {
-        *self.cursor.lock().unwrap_or_else(|e| e.into_inner()) = Some(cursor.clone());
+        *self.cursor.lock_or_recover() = Some(cursor.clone());
         Ok(())
     }
 }

@@ -309,7 +309,7 @@ impl<'de> Deserialize<'de> for TxBody {
 }
 
 /// Why a signed transaction does not verify.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TxVerifyError {
     /// The `hash` field, or the hash embedded in the signature, is not the body's hash.
     #[error("claimed hash {claimed} is not the body's hash {computed}")]

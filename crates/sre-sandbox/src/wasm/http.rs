@@ -202,13 +202,11 @@ async fn open_tunnel(proxy: &mut tokio::net::TcpStream, authority: &str) -> Resu
 
 /// The TLS client settings, made once: the system's roots, through the platform verifier.
 fn tls_config() -> Result<Arc<rustls::ClientConfig>, Error> {
-    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
+    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, rustls::Error>> = OnceLock::new();
     CONFIG
         .get_or_init(|| {
             use rustls_platform_verifier::ConfigVerifierExt;
-            rustls::ClientConfig::with_platform_verifier()
-                .map(Arc::new)
-                .map_err(|e| e.to_string())
+            rustls::ClientConfig::with_platform_verifier().map(Arc::new)
         })
         .clone()
         .map_err(|e| Error::InternalError(Some(format!("TLS roots: {e}"))))

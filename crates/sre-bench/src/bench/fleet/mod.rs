@@ -30,6 +30,7 @@ use super::echo_chain::{EchoChain, EchoLimits};
 use crate::client::{AppWorkers, ChainClient};
 use crate::ledger::block::Block;
 use crate::ledger::crypto::{Address, PrivateKey};
+use crate::ledger::sync::LockExt;
 use crate::onchain::call_key;
 use crate::scheduler::assign;
 
@@ -193,7 +194,7 @@ async fn measure(
     let k = killed_at.clone();
     let phase2 = burst(&clients, responses, n2, move |i| {
         if i == 100 {
-            let mut g = k.lock().unwrap_or_else(|p| p.into_inner());
+            let mut g = k.lock_or_recover();
             if g.is_none() {
                 // SIGKILL: the process gets no chance to drain or announce anything.
                 child::signal(victim_pid, Signal::SIGKILL);
@@ -207,8 +208,7 @@ async fn measure(
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after2 = scrape_all(&http, metrics).await;
     let killed = killed_at
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
+        .lock_or_recover()
         .context("the kill never happened")?;
     let exec2_survivors: f64 = execs(&after2)
         .iter()
