@@ -15,7 +15,7 @@ use ain_sre::blobs::settings::BlobsFile;
 use ain_sre::client::Deployment;
 use ain_sre::daemon::{self, DaemonConfig};
 use ain_sre::ledger::crypto::PrivateKey;
-use ain_sre::onchain::{Callers, KEPT_VERSIONS, Retention, WorkerPolicy};
+use ain_sre::onchain::{KEPT_VERSIONS, Retention};
 use ain_sre::sandbox::any::{TierConfig, Tiers};
 use ain_sre::sandbox::wasm::WasmConfig;
 use ain_sre::sandbox::wasm::package::Language;
@@ -48,18 +48,8 @@ async fn component_runs_by_reference(test: &str, lang: Language, source: &str) {
     let deployed = admin
         .deploy_by_ref(
             &Deployment {
-                app: "comp".into(),
-                function: "f".into(),
-                runtime: lang.runtime().into(),
-                code: code.bytes.to_vec(),
-                profile: None,
-                callers: Callers::Any,
-                finality: None,
-                workers: WorkerPolicy::Approved,
-                timeout_ms: None,
-                failover_ms: None,
                 public_stderr: true,
-                egress: Default::default(),
+                ..Deployment::new("comp", "f", lang.runtime(), code.bytes.to_vec())
             },
             &served.public_base,
             Retention::DEFAULT,

@@ -14,7 +14,6 @@ use ain_sre::client::{ChainClient, Deployment};
 use ain_sre::daemon::{self, DaemonConfig, DaemonHandle};
 use ain_sre::egress::{EgressPolicy, EgressSpec, OperatorEgress};
 use ain_sre::ledger::crypto::PrivateKey;
-use ain_sre::onchain::{Callers, WorkerPolicy};
 use ain_sre::sandbox::Tier;
 use ain_sre::sandbox::any::{TierConfig, Tiers};
 use ain_sre::sandbox::process::ProcessConfig;
@@ -119,18 +118,13 @@ async fn a_function_with_an_allow_list_reaches_a_local_api_and_the_receipt_says_
     let policy = EgressPolicy::parse(std::slice::from_ref(&dest), Default::default()).unwrap();
     admin
         .deploy(&Deployment {
-            app: "eg".into(),
-            function: "quote".into(),
-            runtime: "python3".into(),
-            code: include_bytes!("../examples/functions/python3-api/main.py").to_vec(),
-            profile: None,
-            callers: Callers::Any,
-            finality: None,
-            workers: WorkerPolicy::Approved,
-            timeout_ms: None,
-            failover_ms: None,
-            public_stderr: false,
             egress: EgressSpec::of(&policy),
+            ..Deployment::new(
+                "eg",
+                "quote",
+                "python3",
+                include_bytes!("../examples/functions/python3-api/main.py").to_vec(),
+            )
         })
         .await
         .expect("deploy");
@@ -223,20 +217,12 @@ async fn a_function_with_an_allow_list_reaches_a_local_api_and_the_receipt_says_
     assert!(e["bytes_in"].as_u64().unwrap() > 0, "{resp}");
     // Another function of the same app, run by the same worker, sees none of them.
     admin
-        .deploy(&Deployment {
-            app: "eg".into(),
-            function: "peek".into(),
-            runtime: "python3".into(),
-            code: b"import os\nprint(' '.join(sorted(os.environ)))\n".to_vec(),
-            profile: None,
-            callers: Callers::Any,
-            finality: None,
-            workers: WorkerPolicy::Approved,
-            timeout_ms: None,
-            failover_ms: None,
-            public_stderr: false,
-            egress: None,
-        })
+        .deploy(&Deployment::new(
+            "eg",
+            "peek",
+            "python3",
+            b"import os\nprint(' '.join(sorted(os.environ)))\n".to_vec(),
+        ))
         .await
         .expect("deploy");
     let (_, _, resp) = call_wait(&caller, "eg", "peek", "").await;

@@ -23,7 +23,7 @@ use ain_sre::daemon::{self, DaemonConfig, DaemonHandle};
 use ain_sre::ledger::crypto::{Address, PrivateKey};
 use ain_sre::ledger::devnet::DevnetHandle;
 use ain_sre::ledger::devnet::config::DEFAULT_VALIDATOR_KEY;
-use ain_sre::onchain::{Callers, WorkerEntry, WorkerPolicy};
+use ain_sre::onchain::WorkerEntry;
 use ain_sre::sandbox::any::{TierConfig, Tiers};
 use ain_sre::scheduler::assign;
 use futures_util::StreamExt;
@@ -34,18 +34,9 @@ use worker_support::*;
 async fn deploy_fleet(admin: &ChainClient, app: &str, failover_ms: u64, timeout_ms: u64) {
     admin
         .deploy(&Deployment {
-            app: app.into(),
-            function: "echo".into(),
-            runtime: "wasm".into(),
-            code: ECHO_WAT.as_bytes().to_vec(),
-            profile: None,
-            callers: Callers::Any,
-            finality: None,
-            workers: WorkerPolicy::Approved,
             timeout_ms: Some(timeout_ms),
             failover_ms: Some(failover_ms),
-            public_stderr: false,
-            egress: None,
+            ..Deployment::new(app, "echo", "wasm", ECHO_WAT.as_bytes().to_vec())
         })
         .await
         .expect("deploy");

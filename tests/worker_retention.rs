@@ -8,7 +8,7 @@ mod worker_support;
 use ain_sre::client::{ChainClient, wait_response};
 use ain_sre::ledger::crypto::PrivateKey;
 use ain_sre::node::get_value;
-use ain_sre::onchain::{Callers, Retention};
+use ain_sre::onchain::Retention;
 use futures_util::future::join_all;
 use serde_json::Value;
 use worker_support::*;
@@ -33,20 +33,7 @@ async fn keep_20_bounds_call_entries_and_all_200_calls_are_answered() {
     // rule state on redeploy.
     admin
         .deploy_keeping(
-            &ain_sre::client::Deployment {
-                app: "keep".into(),
-                function: "echo".into(),
-                runtime: "wasm".into(),
-                code: ECHO_WAT.as_bytes().to_vec(),
-                profile: None,
-                callers: Callers::Any,
-                finality: None,
-                workers: ain_sre::onchain::WorkerPolicy::Approved,
-                timeout_ms: None,
-                failover_ms: None,
-                public_stderr: false,
-                egress: None,
-            },
+            &ain_sre::client::Deployment::new("keep", "echo", "wasm", ECHO_WAT.as_bytes().to_vec()),
             Retention::from_keep(20).unwrap(),
         )
         .await

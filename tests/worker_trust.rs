@@ -12,7 +12,7 @@ mod worker_support;
 use ain_sre::client::{AppWorkers, ChainClient, ClientError, Deployment};
 use ain_sre::ledger::crypto::PrivateKey;
 use ain_sre::ledger::tx::SimpleOp;
-use ain_sre::onchain::{AppPaths, Callers, WorkerEntry, WorkerPolicy};
+use ain_sre::onchain::{AppPaths, WorkerEntry, WorkerPolicy};
 use serde_json::{Value, json};
 use sha2::Digest as _;
 use worker_support::*;

@@ -15,7 +15,7 @@ use crate::daemon::{self, DaemonConfig};
 use crate::ledger::crypto::PrivateKey;
 use crate::ledger::devnet::config::DEFAULT_VALIDATOR_KEY;
 use crate::ledger::devnet::{Devnet, DevnetConfig};
-use crate::onchain::{Callers, KEPT_VERSIONS, Retention, WorkerPolicy};
+use crate::onchain::{KEPT_VERSIONS, Retention};
 use crate::sandbox::any::{TierConfig, Tiers};
 
 /// The echo example, compiled in so `dev` works from any directory.
@@ -208,18 +208,13 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     };
     for ex in &list {
         let d = Deployment {
-            app: args.app.clone(),
-            function: ex.function.clone(),
-            runtime: ex.runtime.clone(),
-            code: ex.code.clone(),
             profile: ex.profile.clone(),
-            callers: Callers::Any,
-            finality: None,
-            workers: WorkerPolicy::Approved,
-            timeout_ms: None,
-            failover_ms: None,
-            public_stderr: false,
-            egress: None,
+            ..Deployment::new(
+                args.app.clone(),
+                ex.function.clone(),
+                ex.runtime.clone(),
+                ex.code.clone(),
+            )
         };
         if ex.component.is_some() {
             admin

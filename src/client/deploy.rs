@@ -45,6 +45,34 @@ pub struct Deployment {
     pub egress: Option<crate::egress::EgressSpec>,
 }
 
+impl Deployment {
+    /// `code` as `app`'s function `function` in `runtime`, with the defaults `ain-sre deploy`
+    /// has: the runtime's default profile, any caller, approved workers only, the profile's
+    /// timeout, the default failover, no public stderr, no egress. Set the rest with struct
+    /// update syntax.
+    pub fn new(
+        app: impl Into<String>,
+        function: impl Into<String>,
+        runtime: impl Into<String>,
+        code: impl Into<Vec<u8>>,
+    ) -> Deployment {
+        Deployment {
+            app: app.into(),
+            function: function.into(),
+            runtime: runtime.into(),
+            code: code.into(),
+            profile: None,
+            callers: Callers::Any,
+            finality: None,
+            workers: WorkerPolicy::Approved,
+            timeout_ms: None,
+            failover_ms: None,
+            public_stderr: false,
+            egress: None,
+        }
+    }
+}
+
 /// What a deployment wrote.
 #[derive(Debug, Clone)]
 pub struct Deployed {

@@ -16,7 +16,7 @@ use ain_sre::ledger::crypto::PrivateKey;
 use ain_sre::ledger::devnet::config::DEFAULT_VALIDATOR_KEY;
 use ain_sre::ledger::devnet::{Devnet, DevnetConfig, DevnetHandle};
 use ain_sre::ledger::rpc::RpcClient;
-use ain_sre::onchain::{Callers, WorkerEntry, WorkerPolicy};
+use ain_sre::onchain::{Callers, WorkerEntry};
 use ain_sre::sandbox::any::{TierConfig, Tiers};
 use serde_json::Value;
 
@@ -72,18 +72,9 @@ pub async fn deploy_with(
 ) -> ain_sre::client::Deployed {
     admin
         .deploy(&Deployment {
-            app: app.into(),
-            function: function.into(),
-            runtime: "wasm".into(),
-            code: code.to_vec(),
-            profile: None,
             callers,
             finality,
-            workers: WorkerPolicy::Approved,
-            timeout_ms: None,
-            failover_ms: None,
-            public_stderr: false,
-            egress: None,
+            ..Deployment::new(app, function, "wasm", code.to_vec())
         })
         .await
         .expect("deploy")

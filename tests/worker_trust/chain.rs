@@ -115,18 +115,8 @@ async fn a_self_registered_key_cannot_answer() {
     // `--workers any` is possible when asked for: then a self-registered key may answer.
     admin
         .deploy(&Deployment {
-            app: "open".into(),
-            function: "echo".into(),
-            runtime: "wasm".into(),
-            code: ECHO_WAT.as_bytes().to_vec(),
-            profile: None,
-            callers: Callers::Any,
-            finality: None,
             workers: WorkerPolicy::Any,
-            timeout_ms: None,
-            failover_ms: None,
-            public_stderr: false,
-            egress: None,
+            ..Deployment::new("open", "echo", "wasm", ECHO_WAT.as_bytes().to_vec())
         })
         .await
         .unwrap();

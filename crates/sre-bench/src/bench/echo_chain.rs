@@ -17,7 +17,7 @@ use crate::ledger::events::{
     ClientEvent, EventClient, EventHandle, EventPayload, EventSource, EventsConfig, Filter,
 };
 use crate::ledger::sync::LockExt;
-use crate::onchain::{Callers, Retention, WorkerEntry, WorkerPolicy};
+use crate::onchain::{Retention, WorkerEntry};
 
 const ECHO_WAT: &str = include_str!("../../../../examples/functions/echo.wat");
 
@@ -64,18 +64,9 @@ impl EchoChain {
         admin
             .deploy_keeping(
                 &Deployment {
-                    app: app.into(),
-                    function: "echo".into(),
-                    runtime: "wasm".into(),
-                    code: ECHO_WAT.as_bytes().to_vec(),
-                    profile: None,
-                    callers: Callers::Any,
-                    finality: None,
-                    workers: WorkerPolicy::Approved,
                     timeout_ms: limits.timeout_ms,
                     failover_ms: limits.failover_ms,
-                    public_stderr: false,
-                    egress: None,
+                    ..Deployment::new(app, "echo", "wasm", ECHO_WAT.as_bytes().to_vec())
                 },
                 Retention::Unbounded,
             )

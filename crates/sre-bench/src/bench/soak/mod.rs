@@ -28,7 +28,7 @@ use crate::ledger::crypto::PrivateKey;
 use crate::ledger::devnet::config::DEFAULT_VALIDATOR_KEY;
 use crate::ledger::rpc::RpcClient;
 use crate::ledger::tx::SimpleOp;
-use crate::onchain::{AppPaths, Callers, Request, WorkerEntry, WorkerPolicy};
+use crate::onchain::{AppPaths, Request, WorkerEntry};
 
 pub mod leaks;
 pub mod tally;
@@ -195,20 +195,12 @@ async fn run_in(tmp: &Path, cfg: SoakConfig) -> anyhow::Result<SoakReport> {
     }
     for t in &targets {
         admin
-            .deploy(&Deployment {
-                app: t.app.into(),
-                function: t.function.into(),
-                runtime: t.runtime.into(),
-                code: t.code.as_bytes().to_vec(),
-                profile: None,
-                callers: Callers::Any,
-                finality: None,
-                workers: WorkerPolicy::Approved,
-                timeout_ms: None,
-                failover_ms: None,
-                public_stderr: false,
-                egress: None,
-            })
+            .deploy(&Deployment::new(
+                t.app,
+                t.function,
+                t.runtime,
+                t.code.as_bytes().to_vec(),
+            ))
             .await?;
     }
     let mut workers = Vec::new();
