@@ -28,6 +28,6 @@ fn main() -> ExitCode {
     }
     ain_sre::telemetry::quiet_on_broken_pipe();
     let cli = ain_sre::cli::Cli::parse();
-    ain_sre::telemetry::init(cli.log_format, cli.log_filter());
+    ain_sre::telemetry::init(cli.log.log_format, cli.log_filter());
     ain_sre::telemetry::run_to_exit(cli.run())
 }

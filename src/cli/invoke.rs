@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use super::common::CatalogArgs;
+use super::shared::TierArg;
 use crate::config::Catalogs;
 use crate::config::runtimes::{Runtime, RuntimeCatalog};
 use crate::sandbox::any::{TierConfig, Tiers};
@@ -63,27 +64,6 @@ pub struct InvokeArgs {
     /// private, ...) the proxy may connect to (repeatable; e.g. 127.0.0.1/32 for a local server).
     #[arg(long = "operator-allow", value_name = "CIDR")]
     pub operator_allow: Vec<String>,
-}
-
-/// A tier named on the command line.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum TierArg {
-    /// WebAssembly (wasmtime).
-    Wasm,
-    /// Namespaced process.
-    Process,
-    /// Docker container.
-    Container,
-}
-
-impl From<TierArg> for Tier {
-    fn from(t: TierArg) -> Tier {
-        match t {
-            TierArg::Wasm => Tier::Wasm,
-            TierArg::Process => Tier::Process,
-            TierArg::Container => Tier::Container,
-        }
-    }
 }
 
 pub(crate) async fn run(args: InvokeArgs) -> anyhow::Result<ExitCode> {

@@ -7,8 +7,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::telemetry::LogFormat;
-
 mod build;
 mod call;
 mod call_blobs;
@@ -31,6 +29,7 @@ mod register;
 mod run;
 mod runtimes;
 mod secrets;
+pub mod shared;
 mod workers;
 
 /// ain-sre: the worker side of AI Network's blockchain for serverless computing.
@@ -40,14 +39,9 @@ mod workers;
 #[derive(Debug, Parser)]
 #[command(name = "ain-sre", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
-    /// Log line format on stderr.
-    // Global options come after each subcommand's own in its help.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "AIN_SRE_LOG_FORMAT", display_order = 900)]
-    pub log_format: LogFormat,
-    /// Default log filter (RUST_LOG overrides it), e.g. `info`, `ain_sre=debug`. Default `info`;
-    /// `warn` for `dev`, whose self-check table and hints go to the terminal uninterrupted.
-    #[arg(long, global = true, env = "AIN_SRE_LOG", display_order = 901)]
-    pub log_level: Option<String>,
+    /// The global log options.
+    #[command(flatten)]
+    pub log: shared::LogArgs,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -112,7 +106,7 @@ impl Cli {
     /// The log filter: `--log-level` / `$AIN_SRE_LOG` when given, else `warn` for `dev` (INFO
     /// lines would interleave with its self-check table on a terminal), else `info`.
     pub fn log_filter(&self) -> &str {
-        match (&self.log_level, &self.command) {
+        match (&self.log.log_level, &self.command) {
             (Some(l), _) => l,
             (None, Command::Dev(_)) => "warn",
             (None, _) => "info",
@@ -125,14 +119,17 @@ impl Cli {
             Command::Keygen(args) => keygen::run(args),
             Command::Follow(args) => follow::run(args).await,
             Command::Invoke(args) => invoke::run(args).await,
-            Command::Bench(args) => {
-                forward::exec("bench", args, self.log_format, self.log_level.as_deref())
-            }
+            Command::Bench(args) => forward::exec(
+                "bench",
+                args,
+                self.log.log_format,
+                self.log.log_level.as_deref(),
+            ),
             Command::Conformance(args) => forward::exec(
                 "conformance",
                 args,
-                self.log_format,
-                self.log_level.as_deref(),
+                self.log.log_format,
+                self.log.log_level.as_deref(),
             ),
             Command::Devnet(args) => devnet::run(args).await,
             Command::Dev(args) => dev::run(args).await,

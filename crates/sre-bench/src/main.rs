@@ -12,6 +12,6 @@ fn main() -> ExitCode {
     ain_sre::sandbox::memory::return_large_buffers_to_the_os();
     ain_sre::telemetry::quiet_on_broken_pipe();
     let cli = sre_bench::cli::Cli::parse();
-    ain_sre::telemetry::init(cli.log_format, cli.log_filter());
+    ain_sre::telemetry::init(cli.log.log_format, cli.log_filter());
     ain_sre::telemetry::run_to_exit(cli.run())
 }

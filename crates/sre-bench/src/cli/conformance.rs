@@ -8,6 +8,7 @@ use crate::config::Catalogs;
 use crate::conformance::{self, Options};
 use crate::sandbox::Tier;
 use crate::sandbox::any::Tiers;
+use ain_sre::cli::shared::TierArg;
 
 /// Arguments of `ain-sre conformance`.
 #[derive(Debug, clap::Args)]
@@ -31,27 +32,6 @@ pub struct ConformanceArgs {
     /// The engine's OCI runtime for the container tier (e.g. `runsc` for gVisor).
     #[arg(long)]
     pub oci_runtime: Option<String>,
-}
-
-/// A sandbox tier, as `--tier` names it (as `ain-sre invoke --tier` does).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum TierArg {
-    /// WebAssembly (wasmtime).
-    Wasm,
-    /// Namespaced process.
-    Process,
-    /// Docker container.
-    Container,
-}
-
-impl From<TierArg> for Tier {
-    fn from(t: TierArg) -> Tier {
-        match t {
-            TierArg::Wasm => Tier::Wasm,
-            TierArg::Process => Tier::Process,
-            TierArg::Container => Tier::Container,
-        }
-    }
 }
 
 pub(crate) async fn run(args: ConformanceArgs) -> anyhow::Result<ExitCode> {

@@ -5,13 +5,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use ain_sre::telemetry::LogFormat;
+use ain_sre::cli::shared::LogArgs;
 
 mod bench;
 mod conformance;
 
+pub use ain_sre::cli::shared::TierArg;
 pub use bench::{BenchArgs, Group};
-pub use conformance::{ConformanceArgs, TierArg};
+pub use conformance::ConformanceArgs;
 
 /// ain-sre-bench: ain-sre's benchmarks and conformance suite (also run as `ain-sre bench` and
 /// `ain-sre conformance`).
@@ -19,15 +20,9 @@ pub use conformance::{ConformanceArgs, TierArg};
 #[derive(Debug, Parser)]
 #[command(name = "ain-sre-bench", bin_name = "ain-sre", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
-    /// Log line format on stderr.
-    // The same global options as `ain-sre`'s, which passes them on through these variables.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "AIN_SRE_LOG_FORMAT", display_order = 900)]
-    pub log_format: LogFormat,
-    // Word for word `ain-sre`'s, so that `ain-sre bench --help` reads as it always did.
-    /// Default log filter (RUST_LOG overrides it), e.g. `info`, `ain_sre=debug`. Default `info`;
-    /// `warn` for `dev`, whose self-check table and hints go to the terminal uninterrupted.
-    #[arg(long, global = true, env = "AIN_SRE_LOG", display_order = 901)]
-    pub log_level: Option<String>,
+    /// The same global options as `ain-sre`'s, which passes them on through their variables.
+    #[command(flatten)]
+    pub log: LogArgs,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -46,7 +41,7 @@ pub enum Command {
 impl Cli {
     /// The log filter: `--log-level` / `$AIN_SRE_LOG` when given, else `info`.
     pub fn log_filter(&self) -> &str {
-        self.log_level.as_deref().unwrap_or("info")
+        self.log.log_level.as_deref().unwrap_or("info")
     }
 
     /// Runs the chosen command.
