@@ -9,20 +9,9 @@ use std::path::PathBuf;
 pub mod js;
 pub mod proc;
 
-/// True when missing prerequisites must fail tests instead of skipping them.
-pub fn strict() -> bool {
-    let on = |k: &str| std::env::var(k).is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
-    on("AIN_SRE_STRICT") || on("CI")
-}
-
-/// Skips (loudly) or fails (in strict mode) a test whose prerequisite is missing.
-#[track_caller]
-pub fn skip_or_fail(test: &str, why: &str) {
-    if strict() {
-        panic!("{test}: prerequisite missing in strict mode: {why}");
-    }
-    eprintln!("\n*** SKIP {test}: {why} (set AIN_SRE_STRICT=1 to make this a failure) ***\n");
-}
+mod prereq;
+#[allow(unused_imports, reason = "not every test binary uses both")]
+pub use prereq::{skip_or_fail, strict};
 
 /// The `shared/` directory beside the project (or `$AIN_SRE_SHARED`), if present.
 pub fn shared_dir() -> Option<PathBuf> {
